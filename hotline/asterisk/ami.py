@@ -1,0 +1,135 @@
+"""The AMI link: one per Asterisk server, kept alive with backoff, never replaying stale actions.
+
+panoramisk's Manager does the protocol (framing, action ids, event dispatch). It also
+reconnects every 2 s forever, never checks its pings' replies and replays actions queued while
+disconnected; this module switches those off and owns the link's life instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+from panoramisk import Manager
+from panoramisk.message import Message
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[Message], None]
+
+
+class AmiUnavailable(Exception):  # noqa: N818 - reads as a state: "AMI unavailable"
+    """The AMI link is down (or an action got no reply in time); the action was not sent."""
+
+
+class _Link(Manager):  # type: ignore[misc]
+    """A Manager for one connection: no reconnect, no pinger of its own."""
+
+    def __init__(self, lost: asyncio.Future[None], **config: Any) -> None:
+        super().__init__(**config)
+        self._lost = lost
+
+    def connection_made(self, f: asyncio.Future[Any]) -> None:
+        if f.cancelled() or f.exception() is not None:
+            return  # AmiClient awaits the connect task and sees the error itself
+        super().connection_made(f)
+        if self.pinger is not None:
+            self.pinger.cancel()
+
+    def login(self, future: asyncio.Future[Any]) -> bool:
+        ok: bool = super().login(future)
+        if self.pinger is not None:
+            self.pinger.cancel()
+        return ok
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._connected = False
+        if not self._lost.done():
+            self._lost.set_result(None)
+
+
+class AmiClient:
+    """Keeps one AMI connection up; ``action`` sends now or fails, never later."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        username: str,
+        secret: str,
+        on_event: EventHandler | None = None,
+        ping_interval: float = 10.0,
+        action_timeout: float = 5.0,
+        backoff: tuple[float, float] = (0.5, 30.0),
+    ) -> None:
+        self.host, self.port = host, port
+        self.username, self.secret = username, secret
+        self.on_event = on_event
+        self.ping_interval = ping_interval
+        self.action_timeout = action_timeout
+        self.backoff = backoff
+        self.connected = False
+        self.last_error: str | None = "not connected yet"
+        self.connects = 0
+        self._link: _Link | None = None
+
+    async def run(self) -> None:
+        """Connect, watch, and reconnect with exponential backoff and jitter, until cancelled."""
+        delay = self.backoff[0]
+        while True:
+            try:
+                await self._session()
+                delay = self.backoff[0]  # it was up: start the backoff again
+            except AmiUnavailable as exc:
+                self.last_error = str(exc)
+                log.warning("AMI %s:%d: %s; retrying in %.1f s", self.host, self.port, exc, delay)
+            finally:
+                self.connected = False
+                if self._link is not None:
+                    self._link.close()
+                    self._link = None
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, self.backoff[1])
+
+    async def _session(self) -> None:
+        loop = asyncio.get_running_loop()
+        lost: asyncio.Future[None] = loop.create_future()
+        link = _Link(lost, host=self.host, port=self.port, username=self.username,
+                     secret=self.secret, loop=loop, forgetable_actions=())
+        if self.on_event is not None:
+            handler = self.on_event
+            link.register_event("*", lambda _manager, event: handler(event))
+        self._link = link
+        try:
+            await asyncio.wait_for(link.connect(), self.action_timeout)
+            reply = await asyncio.wait_for(link.authenticated_future, self.action_timeout)
+        except (OSError, TimeoutError) as exc:
+            raise AmiUnavailable(f"cannot connect: {exc or 'timed out'}") from None
+        if not reply.success:
+            raise AmiUnavailable(f"login refused for user {self.username!r}: {reply.message}")
+        self.connected, self.last_error = True, None
+        self.connects += 1
+        log.info("AMI %s:%d connected", self.host, self.port)
+        while not lost.done():
+            await asyncio.wait([lost], timeout=self.ping_interval)
+            if lost.done():
+                break
+            try:
+                await asyncio.wait_for(link.send_action({"Action": "Ping"}), self.action_timeout)
+            except TimeoutError:
+                raise AmiUnavailable(f"no reply to ping within {self.action_timeout:g} s") from None
+        raise AmiUnavailable("connection lost")
+
+    async def action(self, fields: dict[str, str], timeout: float | None = None) -> Any:
+        """Send one action and return its reply; AmiUnavailable if the link cannot carry it."""
+        link = self._link
+        if not self.connected or link is None:
+            raise AmiUnavailable(f"AMI is down ({self.last_error})")
+        try:
+            return await asyncio.wait_for(link.send_action(dict(fields)),
+                                          timeout or self.action_timeout)
+        except TimeoutError:
+            raise AmiUnavailable(f"no reply to {fields.get('Action')} in time") from None

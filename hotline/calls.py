@@ -1,0 +1,158 @@
+"""The life of a call in the service: one coroutine per FastAGI session.
+
+It runs the menus (ivr), asks routing where the caller goes now, publishes every step on the
+event stream, and tells the dialplan what to do next through channel variables. The dialplan
+trusts the call as handled only when HOTLINE_RESULT is set (see dialplans/extensions.conf).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
+from hotline.config import Deployment
+from hotline.events import CallEvent, EventBus
+from ivr import Finish, Prompt, run_menus
+from routing import decide
+
+log = logging.getLogger(__name__)
+
+
+def mask(number: str) -> str:
+    """A caller number as logs may show it: the last three digits only."""
+    digits = "".join(ch for ch in number if ch.isdigit())
+    return f"…{digits[-3:]}" if len(digits) > 3 else "…"
+
+
+class CallService:
+    """Serves each call Asterisk hands over FastAGI."""
+
+    def __init__(
+        self, deployment: Deployment, bus: EventBus, clock: Callable[[], datetime]
+    ) -> None:
+        self.deployment = deployment
+        self.bus = bus
+        self.clock = clock
+
+    async def handle(self, channel: AgiChannel) -> None:
+        """The FastAGI route ``call``: from the first menu to the line (or the goodbye)."""
+        env = channel.env
+        call = _Call(env["agi_uniqueid"], self.bus, self.clock)
+        number = env.get("agi_extension", "")
+        entry = self.deployment.flow.entries.get(number)
+        call.emit(
+            "call.started",
+            caller=env.get("agi_callerid", "unknown"),
+            caller_name=env.get("agi_calleridname", ""),
+            number=number,
+            channel=env.get("agi_channel", ""),
+            sip_call_id=env.get("agi_arg_1", ""),
+            linkedid=env.get("agi_arg_2", ""),
+            language=entry.language if entry else None,
+        )
+        io = AgiCallIO(channel)
+        try:
+            if entry is None:
+                log.warning("call %s to unknown number %r: apology and hangup", call.id, number)
+                await self._goodbye(channel, io, "unknown-number", self.deployment.languages)
+                call.emit("call.ended", outcome="unknown-number")
+                return
+            await self._serve(call, channel, io, entry)
+        except CallerHungUp:
+            call.emit("call.ended", outcome="hung-up")
+        except Exception as exc:
+            # A fault of ours must not cost the caller their call: leave HOTLINE_RESULT unset
+            # so the dialplan's fallback queue takes them to a person.
+            log.exception("call %s: failed; handing it to the fallback queue", call.id)
+            call.emit("call.ended", outcome="failed", error=type(exc).__name__)
+            try:
+                await io.say([Prompt(call.language or self.deployment.languages[0],
+                                     "technical-error")])
+            except Exception:
+                pass
+
+    async def _serve(self, call: _Call, channel: AgiChannel, io: AgiCallIO, entry: Any) -> None:
+        call.language = entry.language
+
+        def on_answer(menu: str, key: str | None, language: str) -> None:
+            call.language = language
+            call.emit("menu.answer", menu=menu, key=key or "timeout", language=language)
+
+        step = await run_menus(self.deployment.flow, entry, io, on_answer)
+        if isinstance(step, Finish):
+            await io.say(step.prompts)
+            await channel.set_variable("HOTLINE_RESULT", "done")
+            call.emit("call.ended", outcome="finished", path=list(step.path))
+            await channel.hangup()
+            return
+        decision = decide(self.deployment.lines, self.deployment.offices, step.line, self.clock())
+        said = list(step.prompts)
+        if decision.closed:
+            said += [Prompt(step.language, name) for name in decision.prompts]
+            call.emit("call.after_hours", asked=step.line, closed=list(decision.closed),
+                      line=decision.line)
+        if decision.line is None:
+            await io.say(said)
+            await channel.set_variable("HOTLINE_RESULT", "done")
+            call.emit("call.ended", outcome="after-hours", asked=step.line)
+            await channel.hangup()
+            return
+        line = self.deployment.lines[decision.line]
+        await io.say([*said, Prompt(step.language, "please-hold")])
+        for name, value in (
+            ("HOTLINE_LINE", line.name),
+            ("HOTLINE_LANGUAGE", step.language),
+            ("HOTLINE_PRIORITY", str(line.priority)),
+            ("HOTLINE_ENTERED", f"{time.time():.3f}"),
+            ("HOTLINE_RESULT", "line"),  # last: the dialplan trusts the call from here
+        ):
+            await channel.set_variable(name, value)
+        call.emit("call.routed", asked=step.line, line=line.name, language=step.language,
+                  closed=list(decision.closed), path=list(step.path), queue=f"line-{line.name}")
+        call.emit("call.ended", outcome="queued", line=line.name)
+        log.info("call %s from %s: %s -> line %s", call.id, mask(call.caller), " ".join(step.path)
+                 or "-", line.name)
+
+    async def _goodbye(
+        self, channel: AgiChannel, io: AgiCallIO, prompt: str, languages: tuple[str, ...]
+    ) -> None:
+        await io.say([Prompt(lang, prompt) for lang in languages])
+        await channel.set_variable("HOTLINE_RESULT", "done")
+        await channel.hangup()
+
+    async def reject(self, channel: AgiChannel | None, why: str) -> None:
+        """A FastAGI session that is not a call we can serve: apologise if we can, hang up."""
+        if channel is None:
+            return
+        call = _Call(channel.env.get("agi_uniqueid") or f"rejected-{time.time_ns()}",
+                     self.bus, self.clock)
+        call.emit("call.started", caller=channel.env.get("agi_callerid", "unknown"),
+                  number=channel.env.get("agi_extension", ""), sip_call_id="", linkedid="")
+        call.emit("call.ended", outcome="rejected", reason=why)
+        try:
+            await self._goodbye(channel, AgiCallIO(channel), "sorry",
+                                self.deployment.languages[:1])
+        except Exception as exc:  # the peer may not even be Asterisk
+            log.info("rejected FastAGI session %s: %s", call.id, exc)
+
+
+class _Call:
+    """Numbers a call's events in order and remembers what the log line needs."""
+
+    def __init__(self, call_id: str, bus: EventBus, clock: Callable[[], datetime]) -> None:
+        self.id = call_id
+        self.bus = bus
+        self.clock = clock
+        self.seq = 0
+        self.caller = ""
+        self.language: str | None = None
+
+    def emit(self, kind: str, **data: Any) -> None:
+        self.seq += 1
+        if kind == "call.started":
+            self.caller = data.get("caller", "")
+        self.bus.publish(CallEvent(self.id, self.seq, self.clock(), kind, data))

@@ -1,0 +1,237 @@
+"""The `hotline` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from hotline import prompts
+from hotline.config import ConfigError, Deployment, load
+from hotline.settings import Settings
+
+app = typer.Typer(help="IVR and call routing for free legal aid hotlines.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+sandbox_app = typer.Typer(help="The local Asterisk sandbox (Debian's Asterisk 22 in a chroot).",
+                          no_args_is_help=True)
+asterisk_app = typer.Typer(help="Asterisk config generated from the hotline config.",
+                           no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(asterisk_app, name="asterisk")
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="hotline YAML "
+                         "(default: $HOTLINE_CONFIG or config/hotline.yaml)")]
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    raise typer.Exit(2)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic's ValidationError names the bad HOTLINE_ variable
+        _fail(f"bad setting in the environment: {exc}")
+        raise  # unreachable
+
+
+def _deployment(settings: Settings, config: Path | None) -> Deployment:
+    try:
+        return load(config or settings.config)
+    except ConfigError as exc:
+        _fail(f"invalid config:\n{exc}")
+        raise
+
+
+def _say(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+@app.command()
+def check(config: ConfigOption = None) -> None:
+    """Validate a config (and that every prompt exists in every language) without starting."""
+    settings = _settings()
+    deployment = _deployment(settings, config)
+    names = deployment.prompt_names() | prompts.SERVICE_PROMPTS
+    missing = prompts.missing(settings.prompts_dir, deployment.languages, names)
+    if missing:
+        _fail(f"{config or settings.config}: prompts missing in {settings.prompts_dir}: "
+              + ", ".join(missing))
+    typer.echo(f"{config or settings.config}: OK - {len(deployment.flow.entries)} numbers, "
+               f"{len(deployment.flow.menus)} menus, {len(deployment.lines)} lines, "
+               f"{len(deployment.offices)} offices, {len(deployment.operators)} operators, "
+               f"{len(names)} prompts x {len(deployment.languages)} languages")
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def serve(config: ConfigOption = None) -> None:
+    """Run the service: FastAGI, the AMI client and the API, in one process."""
+    from hotline.app import serve as run
+
+    settings = _settings()
+    deployment = _deployment(settings, config)
+    _logging(settings)
+    try:
+        asyncio.run(run(settings, deployment))
+    except OSError as exc:
+        _fail(f"cannot start: {exc}")
+
+
+@app.command()
+def up(config: ConfigOption = None) -> None:
+    """Start the sandbox Asterisk (building it the first time) and run the service."""
+    from hotline.sandbox import Sandbox, SandboxError
+
+    settings = _settings()
+    deployment = _deployment(settings, config)
+    try:
+        env = Sandbox(settings).up(deployment, _say)
+    except SandboxError as exc:
+        _fail(str(exc))
+    os.environ.update({k: v for k, v in env.items() if k not in os.environ})
+    _say("service starting; try in another shell: .venv/bin/hotline call 0800213103 --keys 12")
+    serve(config)
+
+
+@sandbox_app.command("up")
+def sandbox_up(config: ConfigOption = None) -> None:
+    """Build (once) and (re)start the sandbox Asterisk with this project's config."""
+    from hotline.sandbox import Sandbox, SandboxError
+
+    settings = _settings()
+    try:
+        Sandbox(settings).up(_deployment(settings, config), _say)
+    except SandboxError as exc:
+        _fail(str(exc))
+
+
+@sandbox_app.command("down")
+def sandbox_down() -> None:
+    """Stop the sandbox Asterisk."""
+    from hotline.sandbox import Sandbox
+
+    Sandbox(_settings()).down(_say)
+
+
+@sandbox_app.command("status")
+def sandbox_status() -> None:
+    """Whether the sandbox is built and running, its channels and registered operators."""
+    from hotline.sandbox import Sandbox
+
+    typer.echo(Sandbox(_settings()).status())
+
+
+@asterisk_app.command("render")
+def asterisk_render(
+    target: Annotated[Path, typer.Argument(help="folder to write the generated .conf files")],
+    config: ConfigOption = None,
+) -> None:
+    """Write the generated Asterisk files (endpoints, AMI user, queues, numbers)."""
+    from hotline.asterisk.render import RenderError, render
+
+    settings = _settings()
+    deployment = _deployment(settings, config)
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        files = render(deployment, dict(os.environ), target,
+                       f"agi://{settings.agi_host}:{settings.agi_port}/call",
+                       settings.ami_username)
+    except RenderError as exc:
+        _fail(str(exc))
+    for path in files:
+        typer.echo(path)
+
+
+@app.command("prompts")
+def build_prompts(config: ConfigOption = None) -> None:
+    """Build the prompt audio (espeak-ng or studio WAV -> 8 kHz WAV) that is out of date."""
+    settings = _settings()
+    deployment = _deployment(settings, config)
+    try:
+        count = prompts.build(settings.prompts_dir, settings.prompts_build_dir,
+                              deployment.languages,
+                              deployment.prompt_names() | prompts.SERVICE_PROMPTS, _say)
+    except prompts.PromptError as exc:
+        _fail(str(exc))
+    typer.echo(f"{count} prompt(s) built into {settings.prompts_build_dir}")
+
+
+def fetch_call(settings: Settings, sip_call_id: str, wait: float = 10.0) -> dict[str, Any] | None:
+    """The service's record of a call, by SIP Call-ID, once the service has finished it."""
+    import httpx
+
+    url = f"http://{settings.api_host}:{settings.api_port}"
+    headers = {"Authorization": f"Bearer {settings.api_token.get_secret_value()}"}
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            found = httpx.get(f"{url}/api/calls", params={"sip_call_id": sip_call_id},
+                              headers=headers, timeout=5)
+            found.raise_for_status()
+            calls = found.json()
+            if calls and calls[0]["outcome"]:
+                detail = httpx.get(f"{url}/api/calls/{calls[0]['id']}", headers=headers,
+                                   timeout=5)
+                detail.raise_for_status()
+                result: dict[str, Any] = detail.json()
+                return result
+        except httpx.HTTPError as exc:
+            if time.monotonic() > deadline:
+                _fail(f"cannot read the call from the service at {url}: {exc}")
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.3)
+
+
+@app.command()
+def call(
+    number: Annotated[str, typer.Argument(help="the hotline number to dial, e.g. 0800213103")],
+    keys: Annotated[str, typer.Option(help="keys to press in order; 'w' waits one gap more")] = "",
+    caller: Annotated[str, typer.Option(help="the caller's number")] = "380501234567",
+    gap: Annotated[float, typer.Option(help="seconds between keys")] = 2.5,
+    hold: Annotated[float, typer.Option(help="seconds to stay on after the last key")] = 3.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print the service's record")] = False,
+) -> None:
+    """Place a real SIP call through the sandbox (SIPp), press KEYS, print what happened."""
+    from hotline.sipcall import place
+
+    if any(k not in "0123456789*#w" for k in keys):
+        _fail(f"--keys {keys!r}: use 0-9, *, # and w (wait)")
+    settings = _settings()
+    _say(f"calling {number} from {caller}, keys {keys or '(none)'}...")
+    placed = place(number, keys, caller=caller, gap_ms=int(gap * 1000), hold_ms=int(hold * 1000))
+    record = fetch_call(settings, placed.call_id)
+    if record is None:
+        _fail(f"the service has no record of call {placed.call_id} (is `hotline serve` "
+              f"running?); SIPp said:\n{placed.output}")
+        return
+    if as_json:
+        typer.echo(json.dumps(record, indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"call {record['id']} to {record['number']}")
+    typer.echo(f"  language:  {record['language']}")
+    typer.echo(f"  menu path: {' '.join(record['path']) or '-'}")
+    if record["closed_lines"]:
+        typer.echo(f"  closed:    {', '.join(record['closed_lines'])} (after hours)")
+    typer.echo(f"  line:      {record['line'] or '-'}")
+    typer.echo(f"  outcome:   {record['outcome']}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

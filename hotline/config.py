@@ -1,0 +1,303 @@
+"""The deployment config (config/hotline.yaml): its schema, its checks, and the domain it builds.
+
+Every problem is reported as ``file: path.inside.it: what is wrong``; nothing here lets a
+traceback reach the person who edited the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from agents import Operator
+from ivr import Action, Entry, Flow, Menu
+from routing import AfterHours, Line, Office, Schedule, parse_hours
+
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+Number = Annotated[str, Field(pattern=r"^\+?[0-9]{2,20}$")]
+Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
+
+
+class ConfigError(Exception):
+    """A config that cannot run; ``problems`` are ``(path, message)`` pairs."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}: {p}: {m}" if p else f"{source}: {m}"
+                                   for p, m in problems))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ActionModel(_Model):
+    menu: Name | None = None
+    line: Name | None = None
+    repeat: bool = False
+    hangup: bool = False
+    language: Language | None = None
+    prompt: Name | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ActionModel:
+        if sum([self.menu is not None, self.line is not None, self.repeat, self.hangup]) != 1:
+            raise ValueError("needs exactly one of: menu, line, repeat, hangup")
+        return self
+
+    def build(self) -> Action:
+        return Action(**self.model_dump())
+
+
+class MenuModel(_Model):
+    prompt: Name
+    options: dict[Annotated[str, Field(pattern=r"^[0-9*#]$")], ActionModel]
+    timeout: float = Field(5.0, gt=0, le=60)
+    retries: int = Field(2, ge=0, le=5)
+    no_input: ActionModel
+    wrong_key: ActionModel | None = None
+    wrong_key_prompt: Name | None = None
+    speak_in: list[Language] = []
+
+
+class NumberModel(_Model):
+    language: Language
+    start: ActionModel
+    fallback_line: Name
+    greeting: Name | None = None
+
+
+class AfterHoursModel(_Model):
+    prompt: Name | None = None
+    line: Name | None = None
+
+
+class LineModel(_Model):
+    offices: list[Name] = Field(min_length=1)
+    priority: int = Field(0, ge=0, le=1000)
+    titles: dict[Language, str] = {}
+    after_hours: AfterHoursModel = AfterHoursModel()
+
+
+class OfficeModel(_Model):
+    timezone: str
+    hours: list[str] = Field(min_length=1)
+    holidays: list[date] = []
+
+
+class OperatorModel(_Model):
+    name: str = Field(min_length=1, max_length=80)
+    office: Name
+    lines: list[Name] = Field(min_length=1)
+    languages: list[Language] = Field(min_length=1)
+
+
+class TrunkModel(_Model):
+    addresses: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = Field(min_length=1)
+
+
+class DeploymentModel(_Model):
+    languages: list[Language] = Field(min_length=1)
+    trunk: TrunkModel
+    numbers: dict[Number, NumberModel] = Field(min_length=1)
+    menus: dict[Name, MenuModel] = {}
+    lines: dict[Name, LineModel] = Field(min_length=1)
+    offices: dict[Name, OfficeModel] = Field(min_length=1)
+    operators: dict[Name, OperatorModel] = {}
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A checked deployment, as domain objects."""
+
+    languages: tuple[str, ...]
+    flow: Flow
+    lines: Mapping[str, Line]
+    offices: Mapping[str, Office]
+    operators: Mapping[str, Operator]
+    trunk_addresses: tuple[str, ...]
+
+    def prompt_names(self) -> set[str]:
+        """Every prompt the menus, numbers and lines name."""
+        names: set[str] = set()
+        actions: list[Action] = []
+        for menu in self.flow.menus.values():
+            names.add(menu.prompt)
+            if menu.wrong_key_prompt:
+                names.add(menu.wrong_key_prompt)
+            actions += [*menu.options.values(), menu.no_input, menu.wrong_key]
+        for entry in self.flow.entries.values():
+            if entry.greeting:
+                names.add(entry.greeting)
+            actions.append(entry.action)
+        names.update(a.prompt for a in actions if a.prompt)
+        names.update(line.after_hours.prompt for line in self.lines.values()
+                     if line.after_hours.prompt)
+        return names
+
+
+def load(path: Path) -> Deployment:
+    """Read, validate and build the deployment at ``path``; raise ConfigError if it is wrong."""
+    source = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(source, [("", f"cannot read: {exc.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(source, [("", "is not UTF-8 text")]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(source, [(where, f"not valid YAML: {problem}")]) from None
+    return parse(raw, source)
+
+
+def parse(raw: Any, source: str = "<config>") -> Deployment:
+    """Validate ``raw`` (the YAML's data) and build the deployment."""
+    if not isinstance(raw, dict):
+        raise ConfigError(source, [("", "must be a mapping of settings (languages, numbers, ...)")])
+    try:
+        model = DeploymentModel.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(source, [_pydantic_problem(e) for e in exc.errors()]) from None
+    problems = list(_cross_check(model))
+    if problems:
+        raise ConfigError(source, problems)
+    try:
+        return _build(model)
+    except ValueError as exc:  # a domain rule the schema cannot express
+        raise ConfigError(source, [("", str(exc))]) from None
+
+
+def _pydantic_problem(error: Any) -> tuple[str, str]:
+    path = ".".join(str(part) for part in error["loc"])
+    kind, message = error["type"], error["msg"]
+    if kind == "extra_forbidden":
+        message = "unknown setting"
+    elif kind == "missing":
+        message = "is required"
+    elif kind == "string_pattern_mismatch":
+        message = f"{error['input']!r} does not match {error['ctx']['pattern']}"
+    return path, message.removeprefix("Value error, ")
+
+
+def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown {kind} {name!r}{hint}"
+
+
+def _cross_check(m: DeploymentModel) -> Iterator[tuple[str, str]]:
+    def action(path: str, a: ActionModel) -> Iterator[tuple[str, str]]:
+        if a.menu is not None and a.menu not in m.menus:
+            yield f"{path}.menu", _unknown("menu", a.menu, m.menus)
+        if a.line is not None and a.line not in m.lines:
+            yield f"{path}.line", _unknown("line", a.line, m.lines)
+        if a.language is not None and a.language not in m.languages:
+            yield f"{path}.language", _unknown("language", a.language, m.languages)
+
+    for number, n in m.numbers.items():
+        base = f"numbers.{number}"
+        if n.language not in m.languages:
+            yield f"{base}.language", _unknown("language", n.language, m.languages)
+        if n.start.repeat:
+            yield f"{base}.start", "'repeat' needs a menu to repeat; a number starts one"
+        yield from action(f"{base}.start", n.start)
+        if n.fallback_line not in m.lines:
+            yield f"{base}.fallback_line", _unknown("line", n.fallback_line, m.lines)
+    for name, menu in m.menus.items():
+        base = f"menus.{name}"
+        for key, option in menu.options.items():
+            yield from action(f"{base}.options.{key}", option)
+        yield from action(f"{base}.no_input", menu.no_input)
+        if menu.wrong_key is not None:
+            yield from action(f"{base}.wrong_key", menu.wrong_key)
+        for lang in menu.speak_in:
+            if lang not in m.languages:
+                yield f"{base}.speak_in", _unknown("language", lang, m.languages)
+        for what, a in (("no_input", menu.no_input), ("wrong_key", menu.wrong_key)):
+            if a is not None and a.repeat:
+                yield f"{base}.{what}", "'repeat' here would ask the caller forever"
+    for name, line in m.lines.items():
+        for i, office in enumerate(line.offices):
+            if office not in m.offices:
+                yield f"lines.{name}.offices.{i}", _unknown("office", office, m.offices)
+        redirect = line.after_hours.line
+        if redirect is not None and redirect not in m.lines:
+            yield f"lines.{name}.after_hours.line", _unknown("line", redirect, m.lines)
+    for name, office in m.offices.items():
+        try:
+            Schedule(office.timezone, parse_hours(office.hours))
+        except ValueError as exc:
+            field = "timezone" if "time zone" in str(exc) else "hours"
+            yield f"offices.{name}.{field}", str(exc)
+    for name, op in m.operators.items():
+        base = f"operators.{name}"
+        if op.office not in m.offices:
+            yield f"{base}.office", _unknown("office", op.office, m.offices)
+        for i, line_name in enumerate(op.lines):
+            if line_name not in m.lines:
+                yield f"{base}.lines.{i}", _unknown("line", line_name, m.lines)
+        for i, lang in enumerate(op.languages):
+            if lang not in m.languages:
+                yield f"{base}.languages.{i}", _unknown("language", lang, m.languages)
+    overlap = set(m.operators) & set(m.numbers)
+    if overlap:
+        yield "operators", f"an operator id is also a hotline number: {sorted(overlap)}"
+
+
+def _build(m: DeploymentModel) -> Deployment:
+    menus = {
+        name: Menu(
+            name=name,
+            prompt=menu.prompt,
+            options={key: a.build() for key, a in menu.options.items()},
+            no_input=menu.no_input.build(),
+            wrong_key=(menu.wrong_key or menu.no_input).build(),
+            timeout=menu.timeout,
+            retries=menu.retries,
+            wrong_key_prompt=menu.wrong_key_prompt,
+            speak_in=tuple(menu.speak_in),
+        )
+        for name, menu in m.menus.items()
+    }
+    entries = {
+        number: Entry(number, n.language, n.start.build(), n.fallback_line, n.greeting)
+        for number, n in m.numbers.items()
+    }
+    lines = {
+        name: Line(
+            name=name,
+            offices=tuple(line.offices),
+            priority=line.priority,
+            titles=dict(line.titles),
+            after_hours=AfterHours(line.after_hours.prompt, line.after_hours.line),
+        )
+        for name, line in m.lines.items()
+    }
+    offices = {
+        name: Office(name, Schedule(o.timezone, parse_hours(o.hours), frozenset(o.holidays)))
+        for name, o in m.offices.items()
+    }
+    operators = {
+        op_id: Operator(op_id, op.name, op.office, tuple(op.lines), tuple(op.languages))
+        for op_id, op in m.operators.items()
+    }
+    return Deployment(
+        languages=tuple(m.languages),
+        flow=Flow(menus, entries, tuple(m.languages)),
+        lines=lines,
+        offices=offices,
+        operators=operators,
+        trunk_addresses=tuple(str(a) for a in m.trunk.addresses),
+    )

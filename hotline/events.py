@@ -1,0 +1,64 @@
+"""The one stream of domain events: every step of every call, in order.
+
+The call flow publishes; the call log, the API and (later) metrics subscribe. Nobody in the
+call flow calls a consumer directly, and a slow consumer never slows a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    """Something that happened to a call; ``seq`` orders a call's events from 1."""
+
+    call_id: str
+    seq: int
+    at: datetime
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"call_id": self.call_id, "seq": self.seq, "at": self.at.isoformat(),
+                "kind": self.kind, "data": self.data}
+
+
+Subscriber = Callable[[CallEvent], None]
+
+
+class EventBus:
+    """Fan-out of events to synchronous subscribers (fast, in-memory) and async queues."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+        self._queues: list[asyncio.Queue[CallEvent]] = []
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.append(subscriber)
+
+    def listen(self, maxsize: int = 10_000) -> asyncio.Queue[CallEvent]:
+        queue: asyncio.Queue[CallEvent] = asyncio.Queue(maxsize)
+        self._queues.append(queue)
+        return queue
+
+    def unlisten(self, queue: asyncio.Queue[CallEvent]) -> None:
+        self._queues.remove(queue)
+
+    def publish(self, event: CallEvent) -> None:
+        for subscriber in self._subscribers:
+            try:
+                subscriber(event)
+            except Exception:
+                log.exception("event subscriber %r failed on %s", subscriber, event.kind)
+        for queue in self._queues:
+            if queue.full():  # a stalled listener loses its oldest event, not the call its turn
+                queue.get_nowait()
+            queue.put_nowait(event)

@@ -1,0 +1,92 @@
+"""Prompt audio: every prompt the config names, in every language it lists.
+
+A prompt's source is ``recordings/prompts/<lang>/<name>.wav`` (a studio recording) or
+``<name>.txt`` (spoken by espeak-ng). Both are converted with pydub into Asterisk's native
+8 kHz, 16-bit mono WAV under ``recordings/build/<lang>/<name>.wav``.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import warnings
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+with warnings.catch_warnings():  # pydub warns at import when ffmpeg is absent; WAV needs none
+    warnings.filterwarnings("ignore", "Couldn't find ffmpeg", RuntimeWarning)
+    from pydub import AudioSegment
+
+#: Prompts the service itself says, whatever the menus are.
+SERVICE_PROMPTS = frozenset({"unknown-number", "technical-error", "please-hold", "sorry"})
+
+#: espeak-ng voice per language code.
+VOICES = {"en": "en-gb", "uk": "uk", "ka": "ka", "ru": "ru"}
+
+
+class PromptError(Exception):
+    """A prompt could not be built."""
+
+
+def source_of(sources: Path, language: str, name: str) -> Path | None:
+    """The recording or text a prompt is built from, if it exists."""
+    for suffix in (".wav", ".txt"):
+        path = sources / language / f"{name}{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
+def missing(sources: Path, languages: Iterable[str], names: Iterable[str]) -> list[str]:
+    """``lang/name`` of every prompt with neither a recording nor a text."""
+    return sorted(
+        f"{lang}/{name}"
+        for lang in languages
+        for name in names
+        if source_of(sources, lang, name) is None
+    )
+
+
+def _speak(text: str, language: str) -> AudioSegment:
+    if shutil.which("espeak-ng") is None:
+        raise PromptError("espeak-ng is not installed (apt-get install espeak-ng)")
+    voice = VOICES.get(language, language)
+    done = subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", "150", "--stdout", text],
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+    if done.returncode != 0 or not done.stdout:
+        raise PromptError(f"espeak-ng failed for voice {voice!r}: {done.stderr.decode()[-200:]}")
+    return AudioSegment.from_file(io.BytesIO(done.stdout), format="wav")
+
+
+def build(
+    sources: Path,
+    target: Path,
+    languages: Iterable[str],
+    names: Iterable[str],
+    progress: Callable[[str], None] = lambda _: None,
+) -> int:
+    """Build every prompt whose audio is missing or older than its source; return how many."""
+    built = 0
+    for lang in languages:
+        for name in sorted(names):
+            source = source_of(sources, lang, name)
+            if source is None:
+                raise PromptError(f"no recording or text for prompt {lang}/{name} in {sources}")
+            out = target / lang / f"{name}.wav"
+            if out.exists() and out.stat().st_mtime >= source.stat().st_mtime:
+                continue
+            if source.suffix == ".txt":
+                audio = _speak(source.read_text(encoding="utf-8").strip(), lang)
+            else:
+                audio = AudioSegment.from_wav(source)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            audio = audio.set_channels(1).set_frame_rate(8000).set_sample_width(2)
+            audio.export(out, format="wav")
+            built += 1
+            progress(f"prompt {lang}/{name}: {len(audio) / 1000:.1f} s")
+    return built

@@ -1,0 +1,187 @@
+"""The local Asterisk sandbox: Debian's Asterisk 22 in a chroot built once with mmdebstrap.
+
+It shares the host's network, so SIP (127.0.0.1:5060), AMI (127.0.0.1:5038) and FastAGI meet
+on loopback. On every start the project's asterisk-config/, dialplans/, generated config and
+built prompts are installed into its /etc/asterisk and sounds folder.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from hotline import prompts
+from hotline.asterisk import render
+from hotline.config import Deployment
+from hotline.settings import Settings
+
+SUITES = ("forky", "sid")  # forky first (steadier); sid has the same Asterisk
+MIRROR = "http://deb.debian.org/debian"
+PACKAGES = "asterisk,asterisk-core-sounds-en-wav,asterisk-moh-opsound-wav"
+Progress = Callable[[str], None]
+
+
+class SandboxError(Exception):
+    """The sandbox could not be built, configured or started; the message says why."""
+
+
+class Sandbox:
+    """One Asterisk in a chroot under ``settings.sandbox_dir``."""
+
+    def __init__(self, settings: Settings, project: Path | None = None) -> None:
+        self.settings = settings
+        self.project = project or Path.cwd()
+        self.dir = settings.sandbox_dir
+        self.root = self.dir / "root"
+        self.secrets_file = self.dir / "secrets.env"
+
+    # -- building -------------------------------------------------------------------------
+    @property
+    def built(self) -> bool:
+        return (self.root / "usr/sbin/asterisk").exists()
+
+    def build(self, progress: Progress = print) -> None:
+        """Build the chroot once (about a minute); later calls reuse it."""
+        if self.built:
+            return
+        if shutil.which("mmdebstrap") is None:
+            raise SandboxError("mmdebstrap is not installed: apt-get install -y mmdebstrap")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        partial = self.dir / "root.partial"
+        errors = []
+        for suite in SUITES:
+            shutil.rmtree(partial, ignore_errors=True)
+            progress(f"building the Asterisk sandbox from Debian {suite} (about a minute)...")
+            done = subprocess.run(
+                ["mmdebstrap", "--mode=root", "--variant=apt", "--quiet",
+                 "--aptopt=Acquire::Check-Valid-Until \"false\"", f"--include={PACKAGES}",
+                 suite, str(partial), MIRROR],
+                capture_output=True, text=True, check=False,
+            )
+            if done.returncode == 0:
+                partial.rename(self.root)
+                progress(f"sandbox built: {self.asterisk_version()}")
+                return
+            errors.append(f"{suite}: {done.stderr.strip().splitlines()[-1:] or done.returncode}")
+        shutil.rmtree(partial, ignore_errors=True)
+        raise SandboxError("mmdebstrap failed: " + "; ".join(map(str, errors)))
+
+    def ensure_secrets(self, deployment: Deployment) -> dict[str, str]:
+        """Secrets for the sandbox: taken from the environment, else generated once and kept
+        (mode 0600) in secrets.env, which the service and tests read."""
+        known: dict[str, str] = {}
+        if self.secrets_file.exists():
+            for line in self.secrets_file.read_text().splitlines():
+                name, sep, value = line.partition("=")
+                if sep:
+                    known[name.strip()] = value.strip()
+        names = ["HOTLINE_AMI_SECRET", "HOTLINE_API_TOKEN"] + [
+            render.password_variable(op) for op in deployment.operators
+        ]
+        for name in names:
+            known[name] = os.environ.get(name) or known.get(name) or secrets.token_urlsafe(18)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.secrets_file.touch(mode=0o600)
+        self.secrets_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(known.items())))
+        return known
+
+    def install(self, deployment: Deployment, env: dict[str, str], progress: Progress) -> None:
+        """Put the project's Asterisk config, the generated files and the prompts in place."""
+        etc = self.root / "etc/asterisk"
+        shutil.rmtree(etc, ignore_errors=True)
+        etc.mkdir(parents=True)
+        for folder in ("asterisk-config", "dialplans"):
+            for conf in sorted((self.project / folder).glob("*.conf")):
+                shutil.copy(conf, etc / conf.name)
+        agi_url = f"agi://{self.settings.agi_host}:{self.settings.agi_port}/call"
+        render.render(deployment, env, etc, agi_url, self.settings.ami_username)
+        names = deployment.prompt_names() | prompts.SERVICE_PROMPTS
+        built = prompts.build(self.settings.prompts_dir, self.settings.prompts_build_dir,
+                              deployment.languages, names, progress)
+        if built:
+            progress(f"{built} prompt(s) built")
+        sounds = self.root / "usr/share/asterisk/sounds/hotline"
+        shutil.rmtree(sounds, ignore_errors=True)
+        shutil.copytree(self.settings.prompts_build_dir, sounds)
+        (self.root / "run/asterisk").mkdir(parents=True, exist_ok=True)
+
+    # -- running --------------------------------------------------------------------------
+    def cli(self, command: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
+        """Run an Asterisk CLI command in the sandbox."""
+        return subprocess.run(
+            ["chroot", str(self.root), "/usr/sbin/asterisk", "-rx", command],
+            capture_output=True, text=True, check=False, timeout=timeout,
+        )
+
+    def running(self) -> bool:
+        if not self.built:
+            return False
+        try:
+            return self.cli("core show version", timeout=5).returncode == 0
+        except subprocess.TimeoutExpired:
+            return False
+
+    def asterisk_version(self) -> str:
+        done = subprocess.run(["chroot", str(self.root), "/usr/sbin/asterisk", "-V"],
+                              capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    def up(self, deployment: Deployment, progress: Progress = print) -> dict[str, str]:
+        """Build if needed, install the config, (re)start Asterisk; return the secrets."""
+        if os.geteuid() != 0:
+            raise SandboxError("the sandbox runs Asterisk in a chroot: run as root")
+        self.build(progress)
+        env = self.ensure_secrets(deployment)
+        if self.running():
+            self.down(progress)
+        self.install(deployment, env, progress)
+        progress("starting Asterisk...")
+        done = subprocess.run(["chroot", str(self.root), "/usr/sbin/asterisk"],
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SandboxError(f"Asterisk did not start: {done.stderr.strip()[-300:]}")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                ok = self.cli("core waitfullybooted", timeout=30).returncode == 0
+            except subprocess.TimeoutExpired:
+                ok = False
+            if ok:
+                progress(f"Asterisk is up: SIP 127.0.0.1:5060/udp, AMI 127.0.0.1:"
+                         f"{self.settings.ami_port} (log: {self.root}/var/log/asterisk/messages)")
+                return env
+            time.sleep(0.3)
+        raise SandboxError("Asterisk started but did not finish booting within 60 s; see "
+                           f"{self.root}/var/log/asterisk/messages")
+
+    def down(self, progress: Progress = print) -> None:
+        """Stop Asterisk (hanging up every call in it)."""
+        if not self.running():
+            progress("Asterisk is not running")
+            return
+        self.cli("core stop now")
+        pid_file = self.root / "run/asterisk/asterisk.pid"
+        deadline = time.monotonic() + 15
+        while self.running() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if self.running() and pid_file.exists():
+            os.kill(int(pid_file.read_text().strip()), 9)
+        progress("Asterisk stopped")
+
+    def status(self) -> str:
+        if not self.built:
+            return f"not built (run `hotline sandbox up`; it builds into {self.root})"
+        if not self.running():
+            return f"built ({self.asterisk_version()}), not running"
+        uptime = self.cli("core show uptime").stdout.strip()
+        channels = self.cli("core show channels count").stdout.strip()
+        contacts = self.cli("pjsip show contacts").stdout.strip().splitlines()
+        registered = [line.split()[1] for line in contacts
+                      if line.strip().startswith("Contact:") and "/" in line.split()[1]]
+        return "\n".join([f"running: {self.asterisk_version()}", uptime, channels,
+                          f"operators registered: {', '.join(registered) or 'none'}"])

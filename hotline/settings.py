@@ -1,0 +1,60 @@
+"""Settings of one running service, read once from the environment (HOTLINE_*)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Where `hotline sandbox up` keeps the Asterisk root and the secrets it generated.
+SANDBOX_DIR = Path(".cache/sandbox")
+
+
+class Settings(BaseSettings):
+    """Everything deployment-specific that is not the hotline config itself."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HOTLINE_",
+        env_file=(str(SANDBOX_DIR / "secrets.env"), ".env"),
+        extra="ignore",
+    )
+
+    config: Path = Path("config/hotline.yaml")
+    data_dir: Path = Path("data")
+    prompts_dir: Path = Path("recordings/prompts")
+    prompts_build_dir: Path = Path("recordings/build")
+
+    agi_host: str = "127.0.0.1"
+    agi_port: int = Field(4573, ge=1, le=65535)
+
+    ami_host: str = "127.0.0.1"
+    ami_port: int = Field(5038, ge=1, le=65535)
+    ami_username: str = "hotline"
+    ami_secret: SecretStr = SecretStr("")
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8080, ge=1, le=65535)
+    #: Bearer token of the supervisor role (roles and stored tokens come with the call log).
+    api_token: SecretStr = SecretStr("")
+
+    #: Run the service's clock from this instant (tests and demos of office hours); the clock
+    #: still advances. Unset: the real time.
+    clock_start: datetime | None = None
+
+    sandbox_dir: Path = SANDBOX_DIR
+    log_level: str = "INFO"
+
+
+class Clock:
+    """The service's idea of now: the real time, or a shifted one for demos and tests."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        if start is not None and start.tzinfo is None:
+            raise ValueError("HOTLINE_CLOCK_START needs a time zone, e.g. 2026-11-28T20:00+02:00")
+        self._offset = (start - datetime.now(UTC)) if start is not None else None
+
+    def __call__(self) -> datetime:
+        now = datetime.now(UTC)
+        return now + self._offset if self._offset is not None else now

@@ -1,0 +1,152 @@
+"""`hotline call`: a real SIP call into the sandbox with SIPp, keys sent as SIP INFO DTMF.
+
+SIPp plays the carrier: it calls from the trunk's address, so Asterisk treats it as a
+caller from the telephone network.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+_INVITE = """\
+INVITE sip:{number}@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "{name}" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:{number}@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:{caller}@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=caller 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+"""
+
+_IN_DIALOG = """\
+{method} sip:{number}@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+[last_From:]
+[last_To:]
+Call-ID: [call_id]
+CSeq: {cseq} {method}
+Contact: <sip:{caller}@[local_ip]:[local_port]>
+Max-Forwards: 70
+{extra}Content-Length: [len]
+{body}"""
+
+_ACK = """\
+ACK sip:{number}@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+[last_From:]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Contact: <sip:{caller}@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+"""
+
+_OK = """\
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+"""
+
+
+def _cdata(text: str) -> str:
+    return f"<![CDATA[\n{text}\n]]>"
+
+
+def scenario(number: str, keys: str, caller: str = "380501234567", name: str = "Caller",
+             first_delay_ms: int = 1500, gap_ms: int = 2500, hold_ms: int = 3000) -> str:
+    """A SIPp UAC scenario: call ``number``, press ``keys`` (``w``: wait one gap more), stay
+    ``hold_ms`` after the last key (or until Asterisk hangs up), then hang up."""
+    fill = {"number": number, "caller": caller, "name": name}
+    steps = [f'<send retrans="500">{_cdata(_INVITE.format(**fill))}</send>',
+             '<recv response="100" optional="true"/>',
+             '<recv response="180" optional="true"/>',
+             '<recv response="183" optional="true"/>',
+             '<recv response="200" rtd="true"/>',
+             f"<send>{_cdata(_ACK.format(**fill))}</send>",
+             f'<pause milliseconds="{first_delay_ms}"/>']
+    cseq = 2
+    for key in keys:
+        if key == "w":
+            steps.append(f'<pause milliseconds="{gap_ms}"/>')
+            continue
+        body = f"Signal={key}\r\nDuration=160\r\n"
+        info = _IN_DIALOG.format(method="INFO", cseq=cseq, body="\n" + body,
+                                 extra="Content-Type: application/dtmf-relay\n", **fill)
+        steps += [f"<send>{_cdata(info)}</send>", '<recv response="200"/>',
+                  f'<pause milliseconds="{gap_ms}"/>']
+        cseq += 1
+    bye = _IN_DIALOG.format(method="BYE", cseq=cseq, body="\n", extra="", **fill)
+    steps += [f'<recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>',
+              f"<send>{_cdata(_OK)}</send>",
+              '<nop next="done"/>',
+              '<label id="hangup"/>',
+              f"<send>{_cdata(bye)}</send>",
+              '<recv response="200"/>',
+              '<label id="done"/>']
+    return ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="hotline caller">\n'
+            + "\n".join(steps) + "\n</scenario>\n")
+
+
+def free_udp_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A finished SIPp call: the SIP Call-ID to find it by, and how SIPp ended."""
+
+    call_id: str
+    returncode: int
+    output: str
+
+
+def sipp_command(scenario_file: Path, call_id: str, source: str, target: str,
+                 timeout_s: int) -> list[str]:
+    return ["sipp", target, "-sf", str(scenario_file), "-i", source, "-bind_local",
+            "-p", str(free_udp_port(source)), "-mp", str(free_udp_port(source)),
+            "-m", "1", "-l", "1", "-nostdin", "-timeout", f"{timeout_s}s", "-timeout_error",
+            "-cid_str", call_id, "-trace_err", "-error_file", "/dev/null"]
+
+
+def place(number: str, keys: str, *, caller: str = "380501234567", source: str = "127.0.0.2",
+          target: str = "127.0.0.1:5060", gap_ms: int = 2500, hold_ms: int = 3000,
+          timeout_s: int = 300) -> Placed:
+    """Place one call with SIPp and wait for it to end."""
+    if shutil.which("sipp") is None:
+        raise RuntimeError("SIPp is not installed: apt-get install -y sip-tester")
+    call_id = f"hotline-call-{uuid.uuid4().hex[:12]}"
+    with tempfile.TemporaryDirectory(prefix="hotline-sipp-") as tmp:
+        xml = Path(tmp) / "caller.xml"
+        xml.write_text(scenario(number, keys, caller, gap_ms=gap_ms, hold_ms=hold_ms))
+        done = subprocess.run(sipp_command(xml, call_id, source, target, timeout_s),
+                              capture_output=True, text=True, cwd=tmp, check=False,
+                              timeout=timeout_s + 30)
+    return Placed(call_id, done.returncode, done.stdout[-2000:] + done.stderr[-2000:])

@@ -1,0 +1,71 @@
+"""The hotline's lines (consultation, detention notification, ...) and the decision of which
+line takes a caller now, given the hours of the offices that staff each line."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from routing.schedule import Office
+
+
+@dataclass(frozen=True)
+class AfterHours:
+    """What a caller hears and where they go when every office of a line is closed.
+
+    ``prompt`` (the line's hours, say) is said first; then the caller goes to ``line`` if set,
+    else the call ends.
+    """
+
+    prompt: str | None = None
+    line: str | None = None
+
+
+@dataclass(frozen=True)
+class Line:
+    """A line of the hotline and the offices that staff it."""
+
+    name: str
+    offices: tuple[str, ...]
+    priority: int = 0
+    titles: Mapping[str, str] = field(default_factory=dict)
+    after_hours: AfterHours = AfterHours()
+
+    def __post_init__(self) -> None:
+        if not self.offices:
+            raise ValueError("a line needs at least one office")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Where a caller who asked for ``asked`` goes now.
+
+    ``line`` takes the call (``None``: nobody can, the call ends after ``prompts``);
+    ``closed`` lists the lines found closed on the way, ``prompts`` what to say meanwhile.
+    """
+
+    asked: str
+    line: str | None
+    closed: tuple[str, ...] = ()
+    prompts: tuple[str, ...] = ()
+
+
+def decide(
+    lines: Mapping[str, Line], offices: Mapping[str, Office], asked: str, at: datetime
+) -> Decision:
+    """Follow ``asked``'s after-hours redirections until an open line (or none) takes the call."""
+    closed: list[str] = []
+    prompts: list[str] = []
+    name: str | None = asked
+    while name is not None:
+        line = lines[name]
+        if any(offices[office].schedule.is_open(at) for office in line.offices):
+            return Decision(asked, name, tuple(closed), tuple(prompts))
+        closed.append(name)
+        if line.after_hours.prompt:
+            prompts.append(line.after_hours.prompt)
+        name = line.after_hours.line
+        if name in closed:  # every line of a redirection cycle is closed
+            name = None
+    return Decision(asked, None, tuple(closed), tuple(prompts))

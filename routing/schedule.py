@@ -1,0 +1,106 @@
+"""Weekly opening hours, holidays and time zones of the offices that staff the lines."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_MINUTES = 24 * 60
+_HOURS = re.compile(
+    r"^(?P<first>[a-z]{3})(?:-(?P<last>[a-z]{3}))?\s+"
+    r"(?P<start>\d{1,2}:\d{2})-(?P<end>\d{1,2}:\d{2})$"
+)
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """Open on weekday ``day`` (0 = Monday) from minute ``start`` to minute ``end`` (local)."""
+
+    day: int
+    start: int
+    end: int
+
+
+def _minutes(text: str) -> int:
+    hours, minutes = (int(part) for part in text.split(":"))
+    if not (0 <= hours <= 24 and 0 <= minutes < 60) or hours * 60 + minutes > _DAY_MINUTES:
+        raise ValueError(f"{text!r} is not a time of day (00:00-24:00)")
+    return hours * 60 + minutes
+
+
+def parse_hours(entries: Iterable[str]) -> tuple[Span, ...]:
+    """Parse opening hours such as ``"mon-fri 09:00-18:00"``, ``"sat 10:00-14:00"`` or
+    ``"always"``. A span that ends before it starts runs past midnight into the next day."""
+    spans: list[Span] = []
+    for entry in entries:
+        text = " ".join(entry.lower().split())
+        if text in ("always", "24/7"):
+            spans.extend(Span(day, 0, _DAY_MINUTES) for day in range(7))
+            continue
+        match = _HOURS.match(text)
+        if match is None:
+            raise ValueError(
+                f"{entry!r} is not opening hours; write e.g. 'mon-fri 09:00-18:00' or 'always'"
+            )
+        first, last = match["first"], match["last"] or match["first"]
+        for name in (first, last):
+            if name not in DAYS:
+                raise ValueError(f"{name!r} is not a day; use one of {', '.join(DAYS)}")
+        start, end = _minutes(match["start"]), _minutes(match["end"])
+        if start == end:
+            raise ValueError(f"{entry!r} opens and closes at the same time")
+        days = range(DAYS.index(first), DAYS.index(last) + 1)
+        if not days:
+            raise ValueError(f"{entry!r}: {first} comes after {last}")
+        for day in days:
+            if start < end:
+                spans.append(Span(day, start, end))
+            else:  # past midnight
+                spans.append(Span(day, start, _DAY_MINUTES))
+                spans.append(Span((day + 1) % 7, 0, end))
+    return tuple(sorted(spans))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When an office is open, in its own time zone."""
+
+    timezone: str
+    weekly: tuple[Span, ...]
+    holidays: frozenset[date] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {self.timezone!r}") from None
+
+    def is_open(self, at: datetime) -> bool:
+        """Whether the office is open at the aware instant ``at``."""
+        if at.tzinfo is None:
+            raise ValueError("a naive datetime has no place in a schedule; pass an aware one")
+        local = at.astimezone(ZoneInfo(self.timezone))
+        if local.date() in self.holidays:
+            return False
+        minute = local.hour * 60 + local.minute
+        day = local.weekday()
+        return any(s.day == day and s.start <= minute < s.end for s in self.weekly)
+
+    @property
+    def always_open(self) -> bool:
+        return not self.holidays and all(
+            any(s.day == d and s.start == 0 and s.end == _DAY_MINUTES for s in self.weekly)
+            for d in range(7)
+        )
+
+
+@dataclass(frozen=True)
+class Office:
+    """A place where operators work, with its hours."""
+
+    name: str
+    schedule: Schedule
