@@ -196,9 +196,12 @@ Rejected = Callable[[AgiChannel | None, str], Awaitable[None]]
 class FastAgiServer(Application):  # type: ignore[misc]
     """panoramisk's route table with a connection handler that cannot be frozen."""
 
-    def __init__(self, on_rejected: Rejected | None = None) -> None:
+    def __init__(
+        self, on_rejected: Rejected | None = None, env_timeout: float = ENVIRONMENT_TIMEOUT
+    ) -> None:
         super().__init__(loop=asyncio.get_running_loop())
         self.on_rejected = on_rejected
+        self.env_timeout = env_timeout
         self.active = 0
         self.server: asyncio.Server | None = None
 
@@ -215,7 +218,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
         self.active += 1
         channel: AgiChannel | None = None
         try:
-            env = await read_environment(reader)
+            env = await read_environment(reader, self.env_timeout)
             channel = AgiChannel(reader, writer, env)
             missing = [name for name in REQUIRED if not env.get(name)]
             route = self._route.get(env.get("agi_network_script", ""))

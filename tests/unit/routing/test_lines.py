@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from hotline.config import Deployment
+from routing import AfterHours, Decision, Line, Office, Schedule, decide, parse_hours
+
+KYIV = timezone(timedelta(hours=2))
+WEDNESDAY_11 = datetime(2026, 11, 25, 11, 0, tzinfo=KYIV)
+SATURDAY_20 = datetime(2026, 11, 28, 20, 0, tzinfo=KYIV)
+CHRISTMAS = datetime(2026, 12, 25, 11, 0, tzinfo=KYIV)
+
+
+@pytest.mark.parametrize(
+    ("asked", "at", "decision"),
+    [
+        ("consultation", WEDNESDAY_11, Decision("consultation", "consultation")),
+        ("consultation", SATURDAY_20,
+         Decision("consultation", "information", ("consultation",), ("consultation-closed",))),
+        ("consultation", CHRISTMAS,
+         Decision("consultation", "information", ("consultation",), ("consultation-closed",))),
+        ("detention", SATURDAY_20, Decision("detention", "detention")),
+        ("rehabilitation", SATURDAY_20, Decision("rehabilitation", "rehabilitation")),
+    ],
+)
+def test_default_deployment(
+    deployment: Deployment, asked: str, at: datetime, decision: Decision
+) -> None:
+    assert decide(deployment.lines, deployment.offices, asked, at) == decision
+
+
+def test_closed_everywhere_ends_with_the_messages() -> None:
+    office = {"o": Office("o", Schedule("UTC", parse_hours(["mon 09:00-10:00"])))}
+    lines = {
+        "a": Line("a", ("o",), after_hours=AfterHours("a-closed", "b")),
+        "b": Line("b", ("o",), after_hours=AfterHours("b-closed", "a")),  # a cycle
+    }
+    assert decide(lines, office, "a", SATURDAY_20) == Decision(
+        "a", None, ("a", "b"), ("a-closed", "b-closed"))

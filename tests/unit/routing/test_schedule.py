@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+
+from routing import Schedule, Span, parse_hours
+
+KYIV_WINTER = timezone(timedelta(hours=2))
+
+
+@pytest.mark.parametrize(
+    ("hours", "at", "is_open"),
+    [
+        (["mon-fri 09:00-18:00"], datetime(2026, 11, 25, 9, 0, tzinfo=KYIV_WINTER), True),
+        (["mon-fri 09:00-18:00"], datetime(2026, 11, 25, 8, 59, tzinfo=KYIV_WINTER), False),
+        (["mon-fri 09:00-18:00"], datetime(2026, 11, 25, 18, 0, tzinfo=KYIV_WINTER), False),
+        (["mon-fri 09:00-18:00"], datetime(2026, 11, 28, 12, 0, tzinfo=KYIV_WINTER), False),
+        # the same instant in UTC: the office's own time zone decides
+        (["mon-fri 09:00-18:00"], datetime(2026, 11, 25, 7, 30, tzinfo=UTC), True),
+        (["always"], datetime(2026, 11, 29, 3, 0, tzinfo=UTC), True),
+        (["fri 22:00-02:00"], datetime(2026, 11, 28, 1, 0, tzinfo=KYIV_WINTER), True),
+        (["fri 22:00-02:00"], datetime(2026, 11, 28, 2, 0, tzinfo=KYIV_WINTER), False),
+        (["mon 09:00-12:00", "mon 14:00-18:00"],
+         datetime(2026, 11, 23, 13, 0, tzinfo=KYIV_WINTER), False),
+    ],
+)
+def test_is_open(hours: list[str], at: datetime, is_open: bool) -> None:
+    assert Schedule("Europe/Kyiv", parse_hours(hours)).is_open(at) is is_open
+
+
+def test_holiday_closes_the_whole_local_day() -> None:
+    schedule = Schedule("Europe/Kyiv", parse_hours(["mon-sun 00:00-24:00"]),
+                        frozenset({date(2026, 12, 25)}))
+    assert not schedule.is_open(datetime(2026, 12, 25, 12, tzinfo=KYIV_WINTER))
+    # 23:30 UTC on the 24th is already the 25th in Kyiv
+    assert not schedule.is_open(datetime(2026, 12, 24, 23, 30, tzinfo=UTC))
+    assert schedule.is_open(datetime(2026, 12, 24, 21, 30, tzinfo=UTC))
+
+
+def test_parse_hours_shapes() -> None:
+    assert parse_hours(["sat 10:00-14:00"]) == (Span(5, 600, 840),)
+    assert len(parse_hours(["24/7"])) == 7
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("weekdays 9-18", "is not opening hours"),
+        ("mon-fry 09:00-18:00", "'fry' is not a day"),
+        ("mon 25:00-26:00", "is not a time of day"),
+        ("fri-mon 09:00-18:00", "comes after"),
+        ("mon 09:00-09:00", "same time"),
+    ],
+)
+def test_bad_hours_are_named(entry: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_hours([entry])
+
+
+def test_naive_time_is_refused() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        Schedule("UTC", parse_hours(["always"])).is_open(datetime(2026, 1, 1))
+
+
+def test_unknown_time_zone() -> None:
+    with pytest.raises(ValueError, match="unknown time zone"):
+        Schedule("Europe/Kiev-ish", ())
