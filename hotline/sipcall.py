@@ -150,3 +150,80 @@ def place(number: str, keys: str, *, caller: str = "380501234567", source: str =
                               capture_output=True, text=True, cwd=tmp, check=False,
                               timeout=timeout_s + 30)
     return Placed(call_id, done.returncode, done.stdout[-2000:] + done.stderr[-2000:])
+
+
+SCENARIOS = Path(__file__).parent / "sipp"
+
+
+class SoftPhone:
+    """An operator's softphone played by SIPp: registers with its password, answers OPTIONS
+    (qualify) and every call after ``ring_ms``, talks ``talk_ms`` and hangs up.
+
+    Two SIPp processes: one answers on a port, the other registers that port as the contact.
+    """
+
+    def __init__(self, user: str, password: str, *, address: str = "127.0.0.1",
+                 target: str = "127.0.0.1:5060", ring_ms: int = 500, talk_ms: int = 3000,
+                 workdir: Path) -> None:
+        self.user, self.password = user, password
+        self.address, self.target = address, target
+        self.ring_ms, self.talk_ms = ring_ms, talk_ms
+        self.workdir = workdir
+        self.port = free_udp_port(address)
+        self.messages = workdir / f"{user}-{self.port}-messages.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def _register(self, expires: int) -> None:
+        done = subprocess.run(
+            ["sipp", self.target, "-sf", str(SCENARIOS / "register.xml"), "-i", self.address,
+             "-p", str(free_udp_port(self.address)), "-m", "1", "-nostdin",
+             "-key", "user", self.user, "-key", "contact_port", str(self.port),
+             "-key", "expires", str(expires), "-au", self.user, "-ap", self.password,
+             "-timeout", "10s", "-timeout_error"],
+            capture_output=True, text=True, cwd=self.workdir, check=False, timeout=30)
+        if done.returncode != 0:
+            raise RuntimeError(f"{self.user} could not register (SIPp exit {done.returncode})")
+
+    def start(self) -> SoftPhone:
+        """Start answering, then register."""
+        # SIPp reads pause and timeout lengths before keyword substitution: fill them in here.
+        scenario_file = self.workdir / f"{self.user}-{self.port}-answer.xml"
+        scenario_file.write_text((SCENARIOS / "answer.xml").read_text()
+                                 .replace("[ring]", str(self.ring_ms))
+                                 .replace("[talk]", str(self.talk_ms)))
+        self.process = subprocess.Popen(
+            ["sipp", "-sf", str(scenario_file), "-i", self.address, "-bind_local",
+             "-p", str(self.port), "-mp", str(free_udp_port(self.address)), "-nostdin",
+             "-trace_msg", "-message_file", str(self.messages), "-timeout", "900s"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.workdir)
+        self._register(expires=300)
+        return self
+
+    def answered(self) -> int:
+        """How many calls this phone has answered (200 OK sent to an INVITE)."""
+        if not self.messages.exists():
+            return 0
+        log = self.messages.read_text(errors="replace")
+        return sum(1 for block in log.split("-----") if "message sent" in block
+                   and "SIP/2.0 200 OK" in block and "INVITE" in block.split("CSeq:")[-1][:20])
+
+    def rung(self) -> int:
+        """How many INVITEs reached this phone."""
+        if not self.messages.exists():
+            return 0
+        log = self.messages.read_text(errors="replace")
+        return sum(1 for block in log.split("-----") if "message received" in block
+                   and "\nINVITE sip:" in block)
+
+    def stop(self) -> None:
+        """Unregister and stop answering."""
+        try:
+            self._register(expires=0)
+        finally:
+            if self.process is not None:
+                self.process.terminate()
+                try:
+                    self.process.wait(5)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait()
