@@ -16,6 +16,7 @@ from pathlib import Path
 
 with warnings.catch_warnings():  # pydub warns at import when ffmpeg is absent; WAV needs none
     warnings.filterwarnings("ignore", "Couldn't find ffmpeg", RuntimeWarning)
+    warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
     from pydub import AudioSegment
 
 #: Prompts the service itself says, whatever the menus are.

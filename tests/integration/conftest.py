@@ -1,0 +1,192 @@
+"""The real parts: the Asterisk sandbox, the service as its own process, SIPp callers and
+SIPp operators. .ci/setup installs them; nothing here is skipped when one is missing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hotline.config import Deployment
+from hotline.sandbox import Sandbox
+from hotline.settings import Settings
+from hotline.sipcall import Placed, SoftPhone, free_udp_port, scenario, sipp_command
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration
+
+#: A Wednesday 11:00 in Kyiv: every line open.
+WORKING_HOURS = "2026-11-25T11:00:00+02:00"
+#: A Saturday 20:00 in Kyiv: consultations closed.
+SATURDAY_EVENING = "2026-11-28T20:00:00+02:00"
+
+
+def sandbox_settings() -> Settings:
+    return Settings(
+        config=ROOT / "config/hotline.yaml", sandbox_dir=ROOT / ".cache/sandbox",
+        prompts_dir=ROOT / "recordings/prompts", prompts_build_dir=ROOT / "recordings/build",
+    )
+
+
+class Asterisk:
+    """The running sandbox and the secrets it was configured with."""
+
+    def __init__(self, sandbox: Sandbox, secrets: dict[str, str]) -> None:
+        self.sandbox = sandbox
+        self.secrets = secrets
+
+    def active_channels(self) -> int:
+        out = self.sandbox.cli("core show channels count").stdout
+        match = re.search(r"(\d+) active channel", out)
+        assert match, out
+        return int(match.group(1))
+
+    def queue_callers(self) -> set[tuple[str, str]]:
+        """(queue, channel) for every caller waiting in a fallback queue now."""
+        found, queue = set(), ""
+        for line in self.sandbox.cli("queue show").stdout.splitlines():
+            if m := re.match(r"^(\S+) has \d+ calls", line):
+                queue = m.group(1)
+            elif m := re.match(r"^\s+\d+\. (\S+) \(wait", line):
+                found.add((queue, m.group(1)))
+        return found
+
+
+@pytest.fixture(scope="session")
+def asterisk(deployment: Deployment) -> Iterator[Asterisk]:
+    sandbox = Sandbox(sandbox_settings(), ROOT)
+    secrets = sandbox.up(deployment, lambda line: print(line, file=sys.stderr))
+    yield Asterisk(sandbox, secrets)
+    sandbox.down(lambda _: None)
+
+
+@pytest.fixture(autouse=True)
+def no_channel_left(asterisk: Asterisk) -> Iterator[None]:
+    """Every test ends with no call left in Asterisk."""
+    yield
+    deadline = time.monotonic() + 20
+    while (count := asterisk.active_channels()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if count:
+        asterisk.sandbox.cli("channel request hangup all")
+    assert count == 0, f"{count} channel(s) still up in Asterisk after the test"
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Service:
+    """`hotline serve` as its own process, against the sandbox."""
+
+    def __init__(self, asterisk: Asterisk, data_dir: Path) -> None:
+        self.asterisk = asterisk
+        self.data_dir = data_dir
+        self.api_port = free_tcp_port()
+        self.process: subprocess.Popen[str] | None = None
+        self.log = data_dir / "service.log"
+        self.token = asterisk.secrets["HOTLINE_API_TOKEN"]
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, **self.asterisk.secrets, "HOTLINE_DATA_DIR": str(self.data_dir),
+                "HOTLINE_API_PORT": str(self.api_port),
+                "HOTLINE_SANDBOX_DIR": str(ROOT / ".cache/sandbox")}
+
+    def start(self, clock: str | None = WORKING_HOURS) -> Service:
+        env = self.env
+        if clock:
+            env["HOTLINE_CLOCK_START"] = clock
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "hotline.cli", "serve"], cwd=ROOT, env=env, text=True,
+                stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()
+            try:
+                if httpx.get(self.url("/health"), timeout=1).json()["ami"]["connected"]:
+                    return self
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"service not healthy in 30 s:\n{self.log.read_text()}")
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.api_port}{path}"
+
+    def get(self, path: str, **params: Any) -> Any:
+        reply = httpx.get(self.url(path), params=params, timeout=5,
+                          headers={"Authorization": f"Bearer {self.token}"})
+        reply.raise_for_status()
+        return reply.json()
+
+    def record(self, sip_call_id: str, wait: float = 15) -> dict[str, Any]:
+        """The service's finished record of a call, with its events."""
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            calls = self.get("/api/calls", sip_call_id=sip_call_id)
+            if calls and calls[0]["outcome"]:
+                record: dict[str, Any] = self.get(f"/api/calls/{calls[0]['id']}")
+                return record
+            time.sleep(0.3)
+        raise AssertionError(f"no finished record of {sip_call_id}:\n{self.log.read_text()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(15)
+        self.process = None
+
+
+@pytest.fixture
+def service(asterisk: Asterisk, tmp_path: Path) -> Iterator[Service]:
+    """A service (not started: call .start(clock))."""
+    svc = Service(asterisk, tmp_path)
+    yield svc
+    svc.stop()
+
+
+async def call(number: str, keys: str = "", *, caller: str = "380501234567",
+               hold_ms: int = 15000, gap_ms: int = 2500) -> Placed:
+    """One SIPp caller from the trunk's address; returns when the call has ended."""
+    call_id = f"test-{number}-{keys or 'none'}-{time.time_ns()}".replace("*", "s")
+    with tempfile.TemporaryDirectory(prefix="hotline-sipp-") as tmp:
+        xml = Path(tmp) / "caller.xml"
+        xml.write_text(scenario(number, keys, caller, gap_ms=gap_ms, hold_ms=hold_ms))
+        proc = await asyncio.create_subprocess_exec(
+            *sipp_command(xml, call_id, "127.0.0.2", "127.0.0.1:5060", 300), cwd=tmp,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await proc.communicate()
+    return Placed(call_id, proc.returncode or 0, out.decode(errors="replace")[-3000:])
+
+
+@pytest.fixture
+def phone(asterisk: Asterisk, tmp_path: Path) -> Iterator[Callable[..., SoftPhone]]:
+    """Start SIPp softphones for operators; they unregister at the end."""
+    phones: list[SoftPhone] = []
+
+    def start(user: str, **kwargs: Any) -> SoftPhone:
+        password = asterisk.secrets[f"HOTLINE_SIP_PASSWORD_{user.upper()}"]
+        softphone = SoftPhone(user, password, workdir=tmp_path, **kwargs).start()
+        phones.append(softphone)
+        return softphone
+
+    yield start
+    for softphone in phones:
+        softphone.stop()

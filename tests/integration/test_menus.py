@@ -1,0 +1,136 @@
+"""A caller dials a hotline on the real Asterisk, hears the menus, presses keys (SIP INFO
+DTMF from SIPp) and lands on the right line: checked in the service's call log and in
+Asterisk's queues."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.integration.conftest import SATURDAY_EVENING, Asterisk, Service, call
+
+pytestmark = pytest.mark.integration
+
+# (number, keys, line, language, menu path); keys: "w" waits one gap without a key
+ROUTES = [
+    ("0800213103", "11", "consultation", "uk", ["language:1", "main:1"]),
+    ("0800213103", "12", "detention", "uk", ["language:1", "main:2"]),
+    ("0800213103", "23", "rehabilitation", "en", ["language:2", "main:3"]),
+    ("0800213103", "14", "information", "uk", ["language:1", "main:4"]),
+    ("0800213103", "10", "information", "uk", ["language:1", "main:0"]),
+    ("0800213103", "1*2", "detention", "uk", ["language:1", "main:*", "main:2"]),
+    ("0800213103", "172", "detention", "uk", ["language:1", "main:7", "main:2"]),
+    ("0322920055", "2", "consultation", "en", ["consultation-language:2"]),
+    ("2145145", "", "rehabilitation", "ka", []),
+]
+NO_INPUT_PATH = ["language:timeout", "language:timeout",
+                 "main:timeout", "main:timeout", "main:timeout"]
+
+
+async def watch_queues(asterisk: Asterisk, seen: set[tuple[str, str]], stop: asyncio.Event
+                       ) -> None:
+    while not stop.is_set():
+        seen |= await asyncio.to_thread(asterisk.queue_callers)
+        await asyncio.sleep(0.5)
+
+
+def channel_of(record: dict[str, object]) -> str:
+    events = record["events"]
+    assert isinstance(events, list)
+    channel: str = events[0]["data"]["channel"]
+    return channel
+
+
+async def test_keys_route_callers_to_their_lines(asterisk: Asterisk, service: Service) -> None:
+    service.start()
+    seen: set[tuple[str, str]] = set()
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(watch_queues(asterisk, seen, stop))
+    placed = await asyncio.gather(
+        *(call(number, keys) for number, keys, *_ in ROUTES),
+        # silence: Ukrainian after the language menu's re-prompt, then an operator after
+        # the main menu's two re-prompts (about 105 s of prompts and timeouts)
+        call("0800213103", "", hold_ms=140_000),
+        call("555000", "", hold_ms=20_000),
+    )
+    stop.set()
+    await watcher
+
+    for (number, keys, line, language, path), done in zip(ROUTES, placed, strict=False):
+        record = service.record(done.call_id)
+        assert (record["number"], record["line"], record["language"], record["path"],
+                record["outcome"]) == (number, line, language, path, "queued"), (keys, record)
+        # and Asterisk really put the caller in that line's queue
+        assert (f"line-{line}", channel_of(record)) in seen, (keys, sorted(seen))
+        assert done.returncode == 0, done.output
+
+    silent = service.record(placed[-2].call_id)
+    assert (silent["line"], silent["language"], silent["path"]) == (
+        "information", "uk", NO_INPUT_PATH)
+    assert ("line-information", channel_of(silent)) in seen
+
+    unknown = service.record(placed[-1].call_id)
+    assert unknown["outcome"] == "unknown-number" and unknown["line"] is None
+    assert placed[-1].returncode == 0, placed[-1].output  # Asterisk hung up on it cleanly
+    assert "unknown number '555000'" in service.log.read_text()
+
+
+async def test_consultation_after_hours_goes_to_information(
+    asterisk: Asterisk, service: Service
+) -> None:
+    service.start(clock=SATURDAY_EVENING)
+    consultation, detention = await asyncio.gather(call("0800213103", "11"),
+                                                   call("0800213103", "12"))
+    record = service.record(consultation.call_id)
+    assert (record["asked_line"], record["closed_lines"], record["line"]) == (
+        "consultation", ["consultation"], "information")
+    kinds = [event["kind"] for event in record["events"]]
+    assert kinds == ["call.started", "menu.answer", "menu.answer", "call.after_hours",
+                     "call.routed", "call.ended"]
+    log = (asterisk.sandbox.root / "var/log/asterisk/messages").read_text(errors="replace")
+    assert f"hotline/uk/consultation-closed" in log
+    # detention notifications are taken around the clock
+    assert service.record(detention.call_id)["line"] == "detention"
+
+
+async def test_fallback_queue_when_the_service_is_down(asterisk: Asterisk, phone) -> None:
+    op1 = phone("op1", talk_ms=2000)
+    placed = await call("0800213103", "", hold_ms=30_000)
+    assert placed.returncode == 0, placed.output
+    assert op1.answered() == 1  # a person answered without the service
+    log = (asterisk.sandbox.root / "var/log/asterisk/messages").read_text(errors="replace")
+    assert "AGISTATUS=FAILURE): fallback queue" in log
+
+
+async def test_fallback_when_the_service_dies_mid_call(
+    asterisk: Asterisk, service: Service, phone
+) -> None:
+    service.start()
+    op1 = phone("op1", talk_ms=2000)
+    caller = asyncio.create_task(call("0800213103", "1", hold_ms=40_000))
+    await asyncio.sleep(5)  # the caller is in the main menu now
+    assert service.process is not None
+    service.process.kill()
+    placed = await caller
+    assert placed.returncode == 0, placed.output
+    assert op1.answered() == 1
+    log = (asterisk.sandbox.root / "var/log/asterisk/messages").read_text(errors="replace")
+    assert "AGISTATUS=SUCCESS): fallback queue" in log  # the dialplan did not trust AGISTATUS
+
+
+def test_hotline_call_command_prints_the_route(service: Service) -> None:
+    service.start()
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "call", "0800213103", "--keys", "12"],
+        cwd=ROOT, env=service.env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "menu path: language:1 main:2" in done.stdout
+    assert "line:      detention" in done.stdout
+    assert "outcome:   queued" in done.stdout
+    assert time.monotonic() - started < 60
