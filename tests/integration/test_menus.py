@@ -55,7 +55,7 @@ async def test_keys_route_callers_to_their_lines(asterisk: Asterisk, service: Se
         *(call(number, keys) for number, keys, *_ in ROUTES),
         # silence: Ukrainian after the language menu's re-prompt, then an operator after
         # the main menu's two re-prompts (about 105 s of prompts and timeouts)
-        call("0800213103", "", hold_ms=140_000),
+        call("0800213103", "", hold_ms=125_000),
         call("555000", "", hold_ms=20_000),
     )
     stop.set()
