@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +38,11 @@ class Service:
 
     def health(self) -> dict[str, Any]:
         ami = {"connected": self.ami.connected, "error": self.ami.last_error}
-        return {"status": "ok" if self.ami.connected else "degraded", "ami": ami,
-                "call_log": {"ok": True, "calls": len(self.call_log.calls)}}
+        return {
+            "status": "ok" if self.ami.connected else "degraded",
+            "ami": ami,
+            "call_log": {"ok": True, "calls": len(self.call_log.calls)},
+        }
 
 
 def build(settings: Settings, deployment: Deployment) -> Service:
@@ -46,11 +51,23 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     bus.subscribe(call_log)
     clock = Clock(settings.clock_start)
     calls = CallService(deployment, bus, clock)
-    ami = AmiClient(settings.ami_host, settings.ami_port, settings.ami_username,
-                    settings.ami_secret.get_secret_value())
+    ami = AmiClient(
+        settings.ami_host,
+        settings.ami_port,
+        settings.ami_username,
+        settings.ami_secret.get_secret_value(),
+    )
     service = Service(settings, deployment, bus, call_log, calls, ami, None)
     service.api = create_api(call_log, settings.api_token.get_secret_value(), service.health)
     return service
+
+
+class _ApiServer(uvicorn.Server):
+    """uvicorn in the service's loop; the service, not uvicorn, owns SIGINT and SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 async def serve(settings: Settings, deployment: Deployment) -> None:
@@ -62,16 +79,23 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
     agi.add_route("call", service.calls.handle)
     server = await agi.start(settings.agi_host, settings.agi_port)
     log.info("FastAGI listening on %s:%d", settings.agi_host, settings.agi_port)
-    api = uvicorn.Server(uvicorn.Config(
-        service.api, host=settings.api_host, port=settings.api_port, log_level="warning",
-        lifespan="off"))
-    api.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    api = _ApiServer(
+        uvicorn.Config(
+            service.api,
+            host=settings.api_host,
+            port=settings.api_port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(service.ami.run(), name="ami"),
-             asyncio.create_task(api.serve(), name="api")]
+    tasks = [
+        asyncio.create_task(service.ami.run(), name="ami"),
+        asyncio.create_task(api.serve(), name="api"),
+    ]
     log.info("API on http://%s:%d (OpenAPI at /docs)", settings.api_host, settings.api_port)
     try:
         await stop.wait()

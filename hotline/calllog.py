@@ -86,8 +86,13 @@ class CallLog:
             for number, line in enumerate(journal, 1):
                 try:
                     raw = json.loads(line)
-                    event = CallEvent(raw["call_id"], raw["seq"],
-                                      datetime.fromisoformat(raw["at"]), raw["kind"], raw["data"])
+                    event = CallEvent(
+                        raw["call_id"],
+                        raw["seq"],
+                        datetime.fromisoformat(raw["at"]),
+                        raw["kind"],
+                        raw["data"],
+                    )
                 except (ValueError, KeyError, TypeError):
                     log.warning("%s:%d: unreadable event skipped", self.journal_path, number)
                     continue

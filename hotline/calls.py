@@ -70,8 +70,9 @@ class CallService:
             log.exception("call %s: failed; handing it to the fallback queue", call.id)
             call.emit("call.ended", outcome="failed", error=type(exc).__name__)
             try:
-                await io.say([Prompt(call.language or self.deployment.languages[0],
-                                     "technical-error")])
+                await io.say(
+                    [Prompt(call.language or self.deployment.languages[0], "technical-error")]
+                )
             except Exception:
                 pass
 
@@ -93,8 +94,12 @@ class CallService:
         said = list(step.prompts)
         if decision.closed:
             said += [Prompt(step.language, name) for name in decision.prompts]
-            call.emit("call.after_hours", asked=step.line, closed=list(decision.closed),
-                      line=decision.line)
+            call.emit(
+                "call.after_hours",
+                asked=step.line,
+                closed=list(decision.closed),
+                line=decision.line,
+            )
         if decision.line is None:
             await io.say(said)
             await channel.set_variable("HOTLINE_RESULT", "done")
@@ -111,11 +116,23 @@ class CallService:
             ("HOTLINE_RESULT", "line"),  # last: the dialplan trusts the call from here
         ):
             await channel.set_variable(name, value)
-        call.emit("call.routed", asked=step.line, line=line.name, language=step.language,
-                  closed=list(decision.closed), path=list(step.path), queue=f"line-{line.name}")
+        call.emit(
+            "call.routed",
+            asked=step.line,
+            line=line.name,
+            language=step.language,
+            closed=list(decision.closed),
+            path=list(step.path),
+            queue=f"line-{line.name}",
+        )
         call.emit("call.ended", outcome="queued", line=line.name)
-        log.info("call %s from %s: %s -> line %s", call.id, mask(call.caller), " ".join(step.path)
-                 or "-", line.name)
+        log.info(
+            "call %s from %s: %s -> line %s",
+            call.id,
+            mask(call.caller),
+            " ".join(step.path) or "-",
+            line.name,
+        )
 
     async def _goodbye(
         self, channel: AgiChannel, io: AgiCallIO, prompt: str, languages: tuple[str, ...]
@@ -128,14 +145,19 @@ class CallService:
         """A FastAGI session that is not a call we can serve: apologise if we can, hang up."""
         if channel is None:
             return
-        call = _Call(channel.env.get("agi_uniqueid") or f"rejected-{time.time_ns()}",
-                     self.bus, self.clock)
-        call.emit("call.started", caller=channel.env.get("agi_callerid", "unknown"),
-                  number=channel.env.get("agi_extension", ""), sip_call_id="", linkedid="")
+        call = _Call(
+            channel.env.get("agi_uniqueid") or f"rejected-{time.time_ns()}", self.bus, self.clock
+        )
+        call.emit(
+            "call.started",
+            caller=channel.env.get("agi_callerid", "unknown"),
+            number=channel.env.get("agi_extension", ""),
+            sip_call_id="",
+            linkedid="",
+        )
         call.emit("call.ended", outcome="rejected", reason=why)
         try:
-            await self._goodbye(channel, AgiCallIO(channel), "sorry",
-                                self.deployment.languages[:1])
+            await self._goodbye(channel, AgiCallIO(channel), "sorry", self.deployment.languages[:1])
         except Exception as exc:  # the peer may not even be Asterisk
             log.info("rejected FastAGI session %s: %s", call.id, exc)
 

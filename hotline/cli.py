@@ -17,17 +17,27 @@ from hotline import prompts
 from hotline.config import ConfigError, Deployment, load
 from hotline.settings import Settings
 
-app = typer.Typer(help="IVR and call routing for free legal aid hotlines.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False)
-sandbox_app = typer.Typer(help="The local Asterisk sandbox (Debian's Asterisk 22 in a chroot).",
-                          no_args_is_help=True)
-asterisk_app = typer.Typer(help="Asterisk config generated from the hotline config.",
-                           no_args_is_help=True)
+app = typer.Typer(
+    help="IVR and call routing for free legal aid hotlines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+sandbox_app = typer.Typer(
+    help="The local Asterisk sandbox (Debian's Asterisk 22 in a chroot).", no_args_is_help=True
+)
+asterisk_app = typer.Typer(
+    help="Asterisk config generated from the hotline config.", no_args_is_help=True
+)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(asterisk_app, name="asterisk")
 
-ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="hotline YAML "
-                         "(default: $HOTLINE_CONFIG or config/hotline.yaml)")]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="hotline YAML (default: $HOTLINE_CONFIG or config/hotline.yaml)"
+    ),
+]
 
 
 def _fail(message: str) -> None:
@@ -63,17 +73,22 @@ def check(config: ConfigOption = None) -> None:
     names = deployment.prompt_names() | prompts.SERVICE_PROMPTS
     missing = prompts.missing(settings.prompts_dir, deployment.languages, names)
     if missing:
-        _fail(f"{config or settings.config}: prompts missing in {settings.prompts_dir}: "
-              + ", ".join(missing))
-    typer.echo(f"{config or settings.config}: OK - {len(deployment.flow.entries)} numbers, "
-               f"{len(deployment.flow.menus)} menus, {len(deployment.lines)} lines, "
-               f"{len(deployment.offices)} offices, {len(deployment.operators)} operators, "
-               f"{len(names)} prompts x {len(deployment.languages)} languages")
+        _fail(
+            f"{config or settings.config}: prompts missing in {settings.prompts_dir}: "
+            + ", ".join(missing)
+        )
+    typer.echo(
+        f"{config or settings.config}: OK - {len(deployment.flow.entries)} numbers, "
+        f"{len(deployment.flow.menus)} menus, {len(deployment.lines)} lines, "
+        f"{len(deployment.offices)} offices, {len(deployment.operators)} operators, "
+        f"{len(names)} prompts x {len(deployment.languages)} languages"
+    )
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 @app.command()
@@ -146,9 +161,13 @@ def asterisk_render(
     deployment = _deployment(settings, config)
     target.mkdir(parents=True, exist_ok=True)
     try:
-        files = render(deployment, dict(os.environ), target,
-                       f"agi://{settings.agi_host}:{settings.agi_port}/call",
-                       settings.ami_username)
+        files = render(
+            deployment,
+            dict(os.environ),
+            target,
+            f"agi://{settings.agi_host}:{settings.agi_port}/call",
+            settings.ami_username,
+        )
     except RenderError as exc:
         _fail(str(exc))
     for path in files:
@@ -161,9 +180,13 @@ def build_prompts(config: ConfigOption = None) -> None:
     settings = _settings()
     deployment = _deployment(settings, config)
     try:
-        count = prompts.build(settings.prompts_dir, settings.prompts_build_dir,
-                              deployment.languages,
-                              deployment.prompt_names() | prompts.SERVICE_PROMPTS, _say)
+        count = prompts.build(
+            settings.prompts_dir,
+            settings.prompts_build_dir,
+            deployment.languages,
+            deployment.prompt_names() | prompts.SERVICE_PROMPTS,
+            _say,
+        )
     except prompts.PromptError as exc:
         _fail(str(exc))
     typer.echo(f"{count} prompt(s) built into {settings.prompts_build_dir}")
@@ -178,13 +201,13 @@ def fetch_call(settings: Settings, sip_call_id: str, wait: float = 10.0) -> dict
     deadline = time.monotonic() + wait
     while True:
         try:
-            found = httpx.get(f"{url}/api/calls", params={"sip_call_id": sip_call_id},
-                              headers=headers, timeout=5)
+            found = httpx.get(
+                f"{url}/api/calls", params={"sip_call_id": sip_call_id}, headers=headers, timeout=5
+            )
             found.raise_for_status()
             calls = found.json()
             if calls and calls[0]["outcome"]:
-                detail = httpx.get(f"{url}/api/calls/{calls[0]['id']}", headers=headers,
-                                   timeout=5)
+                detail = httpx.get(f"{url}/api/calls/{calls[0]['id']}", headers=headers, timeout=5)
                 detail.raise_for_status()
                 result: dict[str, Any] = detail.json()
                 return result
@@ -215,8 +238,10 @@ def call(
     placed = place(number, keys, caller=caller, gap_ms=int(gap * 1000), hold_ms=int(hold * 1000))
     record = fetch_call(settings, placed.call_id)
     if record is None:
-        _fail(f"the service has no record of call {placed.call_id} (is `hotline serve` "
-              f"running?); SIPp said:\n{placed.output}")
+        _fail(
+            f"the service has no record of call {placed.call_id} (is `hotline serve` "
+            f"running?); SIPp said:\n{placed.output}"
+        )
         return
     if as_json:
         typer.echo(json.dumps(record, indent=2, ensure_ascii=False))

@@ -27,8 +27,13 @@ class CallEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        return {"call_id": self.call_id, "seq": self.seq, "at": self.at.isoformat(),
-                "kind": self.kind, "data": self.data}
+        return {
+            "call_id": self.call_id,
+            "seq": self.seq,
+            "at": self.at.isoformat(),
+            "kind": self.kind,
+            "data": self.data,
+        }
 
 
 Subscriber = Callable[[CallEvent], None]

@@ -58,10 +58,20 @@ class Sandbox:
             shutil.rmtree(partial, ignore_errors=True)
             progress(f"building the Asterisk sandbox from Debian {suite} (about a minute)...")
             done = subprocess.run(
-                ["mmdebstrap", "--mode=root", "--variant=apt", "--quiet",
-                 "--aptopt=Acquire::Check-Valid-Until \"false\"", f"--include={PACKAGES}",
-                 suite, str(partial), MIRROR],
-                capture_output=True, text=True, check=False,
+                [
+                    "mmdebstrap",
+                    "--mode=root",
+                    "--variant=apt",
+                    "--quiet",
+                    '--aptopt=Acquire::Check-Valid-Until "false"',
+                    f"--include={PACKAGES}",
+                    suite,
+                    str(partial),
+                    MIRROR,
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if done.returncode == 0:
                 partial.rename(self.root)
@@ -101,8 +111,13 @@ class Sandbox:
         agi_url = f"agi://{self.settings.agi_host}:{self.settings.agi_port}/call"
         render.render(deployment, env, etc, agi_url, self.settings.ami_username)
         names = deployment.prompt_names() | prompts.SERVICE_PROMPTS
-        built = prompts.build(self.settings.prompts_dir, self.settings.prompts_build_dir,
-                              deployment.languages, names, progress)
+        built = prompts.build(
+            self.settings.prompts_dir,
+            self.settings.prompts_build_dir,
+            deployment.languages,
+            names,
+            progress,
+        )
         if built:
             progress(f"{built} prompt(s) built")
         sounds = self.root / "usr/share/asterisk/sounds/hotline"
@@ -115,7 +130,10 @@ class Sandbox:
         """Run an Asterisk CLI command in the sandbox."""
         return subprocess.run(
             ["chroot", str(self.root), "/usr/sbin/asterisk", "-rx", command],
-            capture_output=True, text=True, check=False, timeout=timeout,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
         )
 
     def running(self) -> bool:
@@ -127,8 +145,12 @@ class Sandbox:
             return False
 
     def asterisk_version(self) -> str:
-        done = subprocess.run(["chroot", str(self.root), "/usr/sbin/asterisk", "-V"],
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            ["chroot", str(self.root), "/usr/sbin/asterisk", "-V"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         return done.stdout.strip()
 
     def up(self, deployment: Deployment, progress: Progress = print) -> dict[str, str]:
@@ -141,8 +163,12 @@ class Sandbox:
             self.down(progress)
         self.install(deployment, env, progress)
         progress("starting Asterisk...")
-        done = subprocess.run(["chroot", str(self.root), "/usr/sbin/asterisk"],
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            ["chroot", str(self.root), "/usr/sbin/asterisk"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0:
             raise SandboxError(f"Asterisk did not start: {done.stderr.strip()[-300:]}")
         deadline = time.monotonic() + 60
@@ -152,12 +178,16 @@ class Sandbox:
             except subprocess.TimeoutExpired:
                 ok = False
             if ok:
-                progress(f"Asterisk is up: SIP 127.0.0.1:5060/udp, AMI 127.0.0.1:"
-                         f"{self.settings.ami_port} (log: {self.root}/var/log/asterisk/messages)")
+                progress(
+                    f"Asterisk is up: SIP 127.0.0.1:5060/udp, AMI 127.0.0.1:"
+                    f"{self.settings.ami_port} (log: {self.root}/var/log/asterisk/messages)"
+                )
                 return env
             time.sleep(0.3)
-        raise SandboxError("Asterisk started but did not finish booting within 60 s; see "
-                           f"{self.root}/var/log/asterisk/messages")
+        raise SandboxError(
+            "Asterisk started but did not finish booting within 60 s; see "
+            f"{self.root}/var/log/asterisk/messages"
+        )
 
     def down(self, progress: Progress = print) -> None:
         """Stop Asterisk (hanging up every call in it)."""
@@ -181,7 +211,16 @@ class Sandbox:
         uptime = self.cli("core show uptime").stdout.strip()
         channels = self.cli("core show channels count").stdout.strip()
         contacts = self.cli("pjsip show contacts").stdout.strip().splitlines()
-        registered = [line.split()[1] for line in contacts
-                      if line.strip().startswith("Contact:") and "/" in line.split()[1]]
-        return "\n".join([f"running: {self.asterisk_version()}", uptime, channels,
-                          f"operators registered: {', '.join(registered) or 'none'}"])
+        registered = [
+            line.split()[1]
+            for line in contacts
+            if line.strip().startswith("Contact:") and "/" in line.split()[1]
+        ]
+        return "\n".join(
+            [
+                f"running: {self.asterisk_version()}",
+                uptime,
+                channels,
+                f"operators registered: {', '.join(registered) or 'none'}",
+            ]
+        )

@@ -77,39 +77,61 @@ def _cdata(text: str) -> str:
     return f"<![CDATA[\n{text}\n]]>"
 
 
-def scenario(number: str, keys: str, caller: str = "380501234567", name: str = "Caller",
-             first_delay_ms: int = 1500, gap_ms: int = 2500, hold_ms: int = 3000) -> str:
+def scenario(
+    number: str,
+    keys: str,
+    caller: str = "380501234567",
+    name: str = "Caller",
+    first_delay_ms: int = 1500,
+    gap_ms: int = 2500,
+    hold_ms: int = 3000,
+) -> str:
     """A SIPp UAC scenario: call ``number``, press ``keys`` (``w``: wait one gap more), stay
     ``hold_ms`` after the last key (or until Asterisk hangs up), then hang up."""
     fill = {"number": number, "caller": caller, "name": name}
-    steps = [f'<send retrans="500">{_cdata(_INVITE.format(**fill))}</send>',
-             '<recv response="100" optional="true"/>',
-             '<recv response="180" optional="true"/>',
-             '<recv response="183" optional="true"/>',
-             '<recv response="200" rtd="true"/>',
-             f"<send>{_cdata(_ACK.format(**fill))}</send>",
-             f'<pause milliseconds="{first_delay_ms}"/>']
+    steps = [
+        f'<send retrans="500">{_cdata(_INVITE.format(**fill))}</send>',
+        '<recv response="100" optional="true"/>',
+        '<recv response="180" optional="true"/>',
+        '<recv response="183" optional="true"/>',
+        '<recv response="200" rtd="true"/>',
+        f"<send>{_cdata(_ACK.format(**fill))}</send>",
+        f'<pause milliseconds="{first_delay_ms}"/>',
+    ]
     cseq = 2
     for key in keys:
         if key == "w":
             steps.append(f'<pause milliseconds="{gap_ms}"/>')
             continue
         body = f"Signal={key}\r\nDuration=160\r\n"
-        info = _IN_DIALOG.format(method="INFO", cseq=cseq, body="\n" + body,
-                                 extra="Content-Type: application/dtmf-relay\n", **fill)
-        steps += [f"<send>{_cdata(info)}</send>", '<recv response="200"/>',
-                  f'<pause milliseconds="{gap_ms}"/>']
+        info = _IN_DIALOG.format(
+            method="INFO",
+            cseq=cseq,
+            body="\n" + body,
+            extra="Content-Type: application/dtmf-relay\n",
+            **fill,
+        )
+        steps += [
+            f"<send>{_cdata(info)}</send>",
+            '<recv response="200"/>',
+            f'<pause milliseconds="{gap_ms}"/>',
+        ]
         cseq += 1
     bye = _IN_DIALOG.format(method="BYE", cseq=cseq, body="\n", extra="", **fill)
-    steps += [f'<recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>',
-              f"<send>{_cdata(_OK)}</send>",
-              '<nop next="done"/>',
-              '<label id="hangup"/>',
-              f"<send>{_cdata(bye)}</send>",
-              '<recv response="200"/>',
-              '<label id="done"/>']
-    return ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="hotline caller">\n'
-            + "\n".join(steps) + "\n</scenario>\n")
+    steps += [
+        f'<recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>',
+        f"<send>{_cdata(_OK)}</send>",
+        '<nop next="done"/>',
+        '<label id="hangup"/>',
+        f"<send>{_cdata(bye)}</send>",
+        '<recv response="200"/>',
+        '<label id="done"/>',
+    ]
+    return (
+        '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="hotline caller">\n'
+        + "\n".join(steps)
+        + "\n</scenario>\n"
+    )
 
 
 def free_udp_port(host: str) -> int:
@@ -128,17 +150,48 @@ class Placed:
     output: str
 
 
-def sipp_command(scenario_file: Path, call_id: str, source: str, target: str,
-                 timeout_s: int) -> list[str]:
-    return ["sipp", target, "-sf", str(scenario_file), "-i", source, "-bind_local",
-            "-p", str(free_udp_port(source)), "-mp", str(free_udp_port(source)),
-            "-m", "1", "-l", "1", "-nostdin", "-timeout", f"{timeout_s}s", "-timeout_error",
-            "-cid_str", call_id, "-trace_err", "-error_file", "/dev/null"]
+def sipp_command(
+    scenario_file: Path, call_id: str, source: str, target: str, timeout_s: int
+) -> list[str]:
+    return [
+        "sipp",
+        target,
+        "-sf",
+        str(scenario_file),
+        "-i",
+        source,
+        "-bind_local",
+        "-p",
+        str(free_udp_port(source)),
+        "-mp",
+        str(free_udp_port(source)),
+        "-m",
+        "1",
+        "-l",
+        "1",
+        "-nostdin",
+        "-timeout",
+        f"{timeout_s}s",
+        "-timeout_error",
+        "-cid_str",
+        call_id,
+        "-trace_err",
+        "-error_file",
+        "/dev/null",
+    ]
 
 
-def place(number: str, keys: str, *, caller: str = "380501234567", source: str = "127.0.0.2",
-          target: str = "127.0.0.1:5060", gap_ms: int = 2500, hold_ms: int = 3000,
-          timeout_s: int = 300) -> Placed:
+def place(
+    number: str,
+    keys: str,
+    *,
+    caller: str = "380501234567",
+    source: str = "127.0.0.2",
+    target: str = "127.0.0.1:5060",
+    gap_ms: int = 2500,
+    hold_ms: int = 3000,
+    timeout_s: int = 300,
+) -> Placed:
     """Place one call with SIPp and wait for it to end."""
     if shutil.which("sipp") is None:
         raise RuntimeError("SIPp is not installed: apt-get install -y sip-tester")
@@ -146,9 +199,14 @@ def place(number: str, keys: str, *, caller: str = "380501234567", source: str =
     with tempfile.TemporaryDirectory(prefix="hotline-sipp-") as tmp:
         xml = Path(tmp) / "caller.xml"
         xml.write_text(scenario(number, keys, caller, gap_ms=gap_ms, hold_ms=hold_ms))
-        done = subprocess.run(sipp_command(xml, call_id, source, target, timeout_s),
-                              capture_output=True, text=True, cwd=tmp, check=False,
-                              timeout=timeout_s + 30)
+        done = subprocess.run(
+            sipp_command(xml, call_id, source, target, timeout_s),
+            capture_output=True,
+            text=True,
+            cwd=tmp,
+            check=False,
+            timeout=timeout_s + 30,
+        )
     return Placed(call_id, done.returncode, done.stdout[-2000:] + done.stderr[-2000:])
 
 
@@ -162,9 +220,17 @@ class SoftPhone:
     Two SIPp processes: one answers on a port, the other registers that port as the contact.
     """
 
-    def __init__(self, user: str, password: str, *, address: str = "127.0.0.1",
-                 target: str = "127.0.0.1:5060", ring_ms: int = 500, talk_ms: int = 3000,
-                 workdir: Path) -> None:
+    def __init__(
+        self,
+        user: str,
+        password: str,
+        *,
+        address: str = "127.0.0.1",
+        target: str = "127.0.0.1:5060",
+        ring_ms: int = 500,
+        talk_ms: int = 3000,
+        workdir: Path,
+    ) -> None:
         self.user, self.password = user, password
         self.address, self.target = address, target
         self.ring_ms, self.talk_ms = ring_ms, talk_ms
@@ -175,12 +241,41 @@ class SoftPhone:
 
     def _register(self, expires: int) -> None:
         done = subprocess.run(
-            ["sipp", self.target, "-sf", str(SCENARIOS / "register.xml"), "-i", self.address,
-             "-p", str(free_udp_port(self.address)), "-m", "1", "-nostdin",
-             "-key", "user", self.user, "-key", "contact_port", str(self.port),
-             "-key", "expires", str(expires), "-au", self.user, "-ap", self.password,
-             "-timeout", "10s", "-timeout_error"],
-            capture_output=True, text=True, cwd=self.workdir, check=False, timeout=30)
+            [
+                "sipp",
+                self.target,
+                "-sf",
+                str(SCENARIOS / "register.xml"),
+                "-i",
+                self.address,
+                "-p",
+                str(free_udp_port(self.address)),
+                "-m",
+                "1",
+                "-nostdin",
+                "-key",
+                "user",
+                self.user,
+                "-key",
+                "contact_port",
+                str(self.port),
+                "-key",
+                "expires",
+                str(expires),
+                "-au",
+                self.user,
+                "-ap",
+                self.password,
+                "-timeout",
+                "10s",
+                "-timeout_error",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=self.workdir,
+            check=False,
+            timeout=30,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"{self.user} could not register (SIPp exit {done.returncode})")
 
@@ -188,14 +283,35 @@ class SoftPhone:
         """Start answering, then register."""
         # SIPp reads pause and timeout lengths before keyword substitution: fill them in here.
         scenario_file = self.workdir / f"{self.user}-{self.port}-answer.xml"
-        scenario_file.write_text((SCENARIOS / "answer.xml").read_text()
-                                 .replace("[ring]", str(self.ring_ms))
-                                 .replace("[talk]", str(self.talk_ms)))
+        scenario_file.write_text(
+            (SCENARIOS / "answer.xml")
+            .read_text()
+            .replace("[ring]", str(self.ring_ms))
+            .replace("[talk]", str(self.talk_ms))
+        )
         self.process = subprocess.Popen(
-            ["sipp", "-sf", str(scenario_file), "-i", self.address, "-bind_local",
-             "-p", str(self.port), "-mp", str(free_udp_port(self.address)), "-nostdin",
-             "-trace_msg", "-message_file", str(self.messages), "-timeout", "900s"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.workdir)
+            [
+                "sipp",
+                "-sf",
+                str(scenario_file),
+                "-i",
+                self.address,
+                "-bind_local",
+                "-p",
+                str(self.port),
+                "-mp",
+                str(free_udp_port(self.address)),
+                "-nostdin",
+                "-trace_msg",
+                "-message_file",
+                str(self.messages),
+                "-timeout",
+                "900s",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=self.workdir,
+        )
         self._register(expires=300)
         return self
 
@@ -204,16 +320,24 @@ class SoftPhone:
         if not self.messages.exists():
             return 0
         log = self.messages.read_text(errors="replace")
-        return sum(1 for block in log.split("-----") if "message sent" in block
-                   and "SIP/2.0 200 OK" in block and "INVITE" in block.split("CSeq:")[-1][:20])
+        return sum(
+            1
+            for block in log.split("-----")
+            if "message sent" in block
+            and "SIP/2.0 200 OK" in block
+            and "INVITE" in block.split("CSeq:")[-1][:20]
+        )
 
     def rung(self) -> int:
         """How many INVITEs reached this phone."""
         if not self.messages.exists():
             return 0
         log = self.messages.read_text(errors="replace")
-        return sum(1 for block in log.split("-----") if "message received" in block
-                   and "\nINVITE sip:" in block)
+        return sum(
+            1
+            for block in log.split("-----")
+            if "message received" in block and "\nINVITE sip:" in block
+        )
 
     def stop(self) -> None:
         """Unregister and stop answering."""

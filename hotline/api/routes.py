@@ -18,11 +18,14 @@ def require_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> None:
     expected: str = request.app.state.api_token
-    if credentials is None or not expected or not hmac.compare_digest(
-        credentials.credentials.encode(), expected.encode()
+    if (
+        credentials is None
+        or not expected
+        or not hmac.compare_digest(credentials.credentials.encode(), expected.encode())
     ):
-        raise HTTPException(401, "a valid bearer token is required",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
 
 
 router = APIRouter(prefix="/api", dependencies=[Depends(require_token)])

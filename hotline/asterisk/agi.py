@@ -35,7 +35,7 @@ class AgiError(Exception):
     """The AGI peer broke the protocol or went silent."""
 
 
-class CallerHungUp(Exception):  # noqa: N818 - a domain fact, not a failure of ours
+class CallerHungUp(Exception):
     """The caller hung up; the call's session ends."""
 
 
@@ -223,8 +223,11 @@ class FastAgiServer(Application):  # type: ignore[misc]
             missing = [name for name in REQUIRED if not env.get(name)]
             route = self._route.get(env.get("agi_network_script", ""))
             if missing or route is None:
-                why = f"missing {', '.join(missing)}" if missing else (
-                    f"no route {env.get('agi_network_script')!r}")
+                why = (
+                    f"missing {', '.join(missing)}"
+                    if missing
+                    else (f"no route {env.get('agi_network_script')!r}")
+                )
                 log.warning("FastAGI from %s: %s", peer, why)
                 if self.on_rejected is not None:
                     await self.on_rejected(channel, why)

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 EventHandler = Callable[[Message], None]
 
 
-class AmiUnavailable(Exception):  # noqa: N818 - reads as a state: "AMI unavailable"
+class AmiUnavailable(Exception):
     """The AMI link is down (or an action got no reply in time); the action was not sent."""
 
 
@@ -97,8 +97,15 @@ class AmiClient:
     async def _session(self) -> None:
         loop = asyncio.get_running_loop()
         lost: asyncio.Future[None] = loop.create_future()
-        link = _Link(lost, host=self.host, port=self.port, username=self.username,
-                     secret=self.secret, loop=loop, forgetable_actions=())
+        link = _Link(
+            lost,
+            host=self.host,
+            port=self.port,
+            username=self.username,
+            secret=self.secret,
+            loop=loop,
+            forgetable_actions=(),
+        )
         if self.on_event is not None:
             handler = self.on_event
             link.register_event("*", lambda _manager, event: handler(event))
@@ -129,7 +136,8 @@ class AmiClient:
         if not self.connected or link is None:
             raise AmiUnavailable(f"AMI is down ({self.last_error})")
         try:
-            return await asyncio.wait_for(link.send_action(dict(fields)),
-                                          timeout or self.action_timeout)
+            return await asyncio.wait_for(
+                link.send_action(dict(fields)), timeout or self.action_timeout
+            )
         except TimeoutError:
             raise AmiUnavailable(f"no reply to {fields.get('Action')} in time") from None

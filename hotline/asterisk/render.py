@@ -44,43 +44,80 @@ def pjsip(deployment: Deployment, env: Mapping[str, str]) -> str:
         "rtp_timeout=300",  # a leg with no media for 5 minutes is dead: free the channel
         "send_pai=no",
     ]
-    out += ["[trunk]", "type=endpoint", "context=from-trunk", *common,
-            "allow_unauthenticated_options=yes", ""]
+    out += [
+        "[trunk]",
+        "type=endpoint",
+        "context=from-trunk",
+        *common,
+        "allow_unauthenticated_options=yes",
+        "",
+    ]
     out += ["[trunk]", "type=identify", "endpoint=trunk"]
     out += [f"match={address}" for address in deployment.trunk_addresses]
     out.append("")
     for op in deployment.operators.values():
         password = _secret(env, password_variable(op.id))
-        out += [f"[{op.id}]", "type=endpoint", "context=operators", *common,
-                f"auth={op.id}-auth", f"aors={op.id}", f'callerid="{op.name}" <{op.id}>', ""]
-        out += [f"[{op.id}-auth]", "type=auth", "auth_type=userpass", f"username={op.id}",
-                f"password={password}", ""]
-        out += [f"[{op.id}]", "type=aor", "max_contacts=1", "remove_existing=yes",
-                "qualify_frequency=15", ""]
+        out += [
+            f"[{op.id}]",
+            "type=endpoint",
+            "context=operators",
+            *common,
+            f"auth={op.id}-auth",
+            f"aors={op.id}",
+            f'callerid="{op.name}" <{op.id}>',
+            "",
+        ]
+        out += [
+            f"[{op.id}-auth]",
+            "type=auth",
+            "auth_type=userpass",
+            f"username={op.id}",
+            f"password={password}",
+            "",
+        ]
+        out += [
+            f"[{op.id}]",
+            "type=aor",
+            "max_contacts=1",
+            "remove_existing=yes",
+            "qualify_frequency=15",
+            "",
+        ]
     return "\n".join(out)
 
 
 def manager(env: Mapping[str, str], username: str) -> str:
     secret = _secret(env, "HOTLINE_AMI_SECRET")
-    return "\n".join([
-        GENERATED,
-        f"[{username}]",
-        f"secret={secret}",
-        "deny=0.0.0.0/0.0.0.0",
-        "permit=127.0.0.1/255.255.255.255",
-        "read=system,call,agent,user,reporting",
-        "write=system,call,originate,agent,reporting",
-        "writetimeout=1000",
-        "",
-    ])
+    return "\n".join(
+        [
+            GENERATED,
+            f"[{username}]",
+            f"secret={secret}",
+            "deny=0.0.0.0/0.0.0.0",
+            "permit=127.0.0.1/255.255.255.255",
+            "read=system,call,agent,user,reporting",
+            "write=system,call,originate,agent,reporting",
+            "writetimeout=1000",
+            "",
+        ]
+    )
 
 
 def queues(deployment: Deployment) -> str:
     out = [GENERATED]
     for line in deployment.lines.values():
-        out += [f"[line-{line.name}]", "strategy=rrmemory", "timeout=20", "retry=2",
-                "wrapuptime=5", "joinempty=yes", "leavewhenempty=no", "ringinuse=no",
-                "musicclass=default", "announce-position=no"]
+        out += [
+            f"[line-{line.name}]",
+            "strategy=rrmemory",
+            "timeout=20",
+            "retry=2",
+            "wrapuptime=5",
+            "joinempty=yes",
+            "leavewhenempty=no",
+            "ringinuse=no",
+            "musicclass=default",
+            "announce-position=no",
+        ]
         for op in deployment.operators.values():
             if op.serves(line.name):
                 out.append(f"member => PJSIP/{op.id},0,{op.name},PJSIP/{op.id}")
@@ -90,20 +127,35 @@ def queues(deployment: Deployment) -> str:
 
 def extensions(deployment: Deployment, agi_url: str) -> str:
     first = deployment.languages[0]
-    out = [GENERATED, "[globals]", f"HOTLINE_AGI={agi_url}", f"HOTLINE_DEFAULT_LANGUAGE={first}",
-           "", "[hotline-fallback]"]
+    out = [
+        GENERATED,
+        "[globals]",
+        f"HOTLINE_AGI={agi_url}",
+        f"HOTLINE_DEFAULT_LANGUAGE={first}",
+        "",
+        "[hotline-fallback]",
+    ]
     for number, entry in deployment.flow.entries.items():
-        out += [f"exten => {number},1,Set(HOTLINE_LINE={entry.fallback_line})",
-                f" same => n,Set(HOTLINE_LANGUAGE={entry.language})",
-                " same => n,Return()"]
+        out += [
+            f"exten => {number},1,Set(HOTLINE_LINE={entry.fallback_line})",
+            f" same => n,Set(HOTLINE_LANGUAGE={entry.language})",
+            " same => n,Return()",
+        ]
     fallback = next(iter(deployment.flow.entries.values())).fallback_line
-    out += [f"exten => _[+0-9].,1,Set(HOTLINE_LINE={fallback})",
-            f" same => n,Set(HOTLINE_LANGUAGE={first})", " same => n,Return()", ""]
+    out += [
+        f"exten => _[+0-9].,1,Set(HOTLINE_LINE={fallback})",
+        f" same => n,Set(HOTLINE_LANGUAGE={first})",
+        " same => n,Return()",
+        "",
+    ]
     return "\n".join(out)
 
 
 def render(
-    deployment: Deployment, env: Mapping[str, str], target: Path, agi_url: str,
+    deployment: Deployment,
+    env: Mapping[str, str],
+    target: Path,
+    agi_url: str,
     ami_username: str = "hotline",
 ) -> list[Path]:
     """Write the generated files into ``target`` (Asterisk's config folder); return them."""

@@ -22,7 +22,7 @@ import pytest
 from hotline.config import Deployment
 from hotline.sandbox import Sandbox
 from hotline.settings import Settings
-from hotline.sipcall import Placed, SoftPhone, free_udp_port, scenario, sipp_command
+from hotline.sipcall import Placed, SoftPhone, scenario, sipp_command
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -35,8 +35,10 @@ SATURDAY_EVENING = "2026-11-28T20:00:00+02:00"
 
 def sandbox_settings() -> Settings:
     return Settings(
-        config=ROOT / "config/hotline.yaml", sandbox_dir=ROOT / ".cache/sandbox",
-        prompts_dir=ROOT / "recordings/prompts", prompts_build_dir=ROOT / "recordings/build",
+        config=ROOT / "config/hotline.yaml",
+        sandbox_dir=ROOT / ".cache/sandbox",
+        prompts_dir=ROOT / "recordings/prompts",
+        prompts_build_dir=ROOT / "recordings/build",
     )
 
 
@@ -104,9 +106,13 @@ class Service:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, **self.asterisk.secrets, "HOTLINE_DATA_DIR": str(self.data_dir),
-                "HOTLINE_API_PORT": str(self.api_port),
-                "HOTLINE_SANDBOX_DIR": str(ROOT / ".cache/sandbox")}
+        return {
+            **os.environ,
+            **self.asterisk.secrets,
+            "HOTLINE_DATA_DIR": str(self.data_dir),
+            "HOTLINE_API_PORT": str(self.api_port),
+            "HOTLINE_SANDBOX_DIR": str(ROOT / ".cache/sandbox"),
+        }
 
     def start(self, clock: str | None = WORKING_HOURS) -> Service:
         env = self.env
@@ -114,8 +120,13 @@ class Service:
             env["HOTLINE_CLOCK_START"] = clock
         with self.log.open("a") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "hotline.cli", "serve"], cwd=ROOT, env=env, text=True,
-                stdout=log, stderr=subprocess.STDOUT)
+                [sys.executable, "-m", "hotline.cli", "serve"],
+                cwd=ROOT,
+                env=env,
+                text=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.log.read_text()
@@ -131,8 +142,12 @@ class Service:
         return f"http://127.0.0.1:{self.api_port}{path}"
 
     def get(self, path: str, **params: Any) -> Any:
-        reply = httpx.get(self.url(path), params=params, timeout=5,
-                          headers={"Authorization": f"Bearer {self.token}"})
+        reply = httpx.get(
+            self.url(path),
+            params=params,
+            timeout=5,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
         reply.raise_for_status()
         return reply.json()
 
@@ -162,16 +177,25 @@ def service(asterisk: Asterisk, tmp_path: Path) -> Iterator[Service]:
     svc.stop()
 
 
-async def call(number: str, keys: str = "", *, caller: str = "380501234567",
-               hold_ms: int = 15000, gap_ms: int = 2500) -> Placed:
+async def call(
+    number: str,
+    keys: str = "",
+    *,
+    caller: str = "380501234567",
+    hold_ms: int = 15000,
+    gap_ms: int = 2500,
+) -> Placed:
     """One SIPp caller from the trunk's address; returns when the call has ended."""
     call_id = f"test-{number}-{keys or 'none'}-{time.time_ns()}".replace("*", "s")
     with tempfile.TemporaryDirectory(prefix="hotline-sipp-") as tmp:
         xml = Path(tmp) / "caller.xml"
         xml.write_text(scenario(number, keys, caller, gap_ms=gap_ms, hold_ms=hold_ms))
         proc = await asyncio.create_subprocess_exec(
-            *sipp_command(xml, call_id, "127.0.0.2", "127.0.0.1:5060", 300), cwd=tmp,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            *sipp_command(xml, call_id, "127.0.0.2", "127.0.0.1:5060", 300),
+            cwd=tmp,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
         out, _ = await proc.communicate()
     return Placed(call_id, proc.returncode or 0, out.decode(errors="replace")[-3000:])
 

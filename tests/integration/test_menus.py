@@ -28,12 +28,16 @@ ROUTES = [
     ("0322920055", "2", "consultation", "en", ["consultation-language:2"]),
     ("2145145", "", "rehabilitation", "ka", []),
 ]
-NO_INPUT_PATH = ["language:timeout", "language:timeout",
-                 "main:timeout", "main:timeout", "main:timeout"]
+NO_INPUT_PATH = [
+    "language:timeout",
+    "language:timeout",
+    "main:timeout",
+    "main:timeout",
+    "main:timeout",
+]
 
 
-async def watch_queues(asterisk: Asterisk, seen: set[tuple[str, str]], stop: asyncio.Event
-                       ) -> None:
+async def watch_queues(asterisk: Asterisk, seen: set[tuple[str, str]], stop: asyncio.Event) -> None:
     while not stop.is_set():
         seen |= await asyncio.to_thread(asterisk.queue_callers)
         await asyncio.sleep(0.5)
@@ -63,15 +67,23 @@ async def test_keys_route_callers_to_their_lines(asterisk: Asterisk, service: Se
 
     for (number, keys, line, language, path), done in zip(ROUTES, placed, strict=False):
         record = service.record(done.call_id)
-        assert (record["number"], record["line"], record["language"], record["path"],
-                record["outcome"]) == (number, line, language, path, "queued"), (keys, record)
+        assert (
+            record["number"],
+            record["line"],
+            record["language"],
+            record["path"],
+            record["outcome"],
+        ) == (number, line, language, path, "queued"), (keys, record)
         # and Asterisk really put the caller in that line's queue
         assert (f"line-{line}", channel_of(record)) in seen, (keys, sorted(seen))
         assert done.returncode == 0, done.output
 
     silent = service.record(placed[-2].call_id)
     assert (silent["line"], silent["language"], silent["path"]) == (
-        "information", "uk", NO_INPUT_PATH)
+        "information",
+        "uk",
+        NO_INPUT_PATH,
+    )
     assert ("line-information", channel_of(silent)) in seen
 
     unknown = service.record(placed[-1].call_id)
@@ -84,16 +96,26 @@ async def test_consultation_after_hours_goes_to_information(
     asterisk: Asterisk, service: Service
 ) -> None:
     service.start(clock=SATURDAY_EVENING)
-    consultation, detention = await asyncio.gather(call("0800213103", "11"),
-                                                   call("0800213103", "12"))
+    consultation, detention = await asyncio.gather(
+        call("0800213103", "11"), call("0800213103", "12")
+    )
     record = service.record(consultation.call_id)
     assert (record["asked_line"], record["closed_lines"], record["line"]) == (
-        "consultation", ["consultation"], "information")
+        "consultation",
+        ["consultation"],
+        "information",
+    )
     kinds = [event["kind"] for event in record["events"]]
-    assert kinds == ["call.started", "menu.answer", "menu.answer", "call.after_hours",
-                     "call.routed", "call.ended"]
+    assert kinds == [
+        "call.started",
+        "menu.answer",
+        "menu.answer",
+        "call.after_hours",
+        "call.routed",
+        "call.ended",
+    ]
     log = (asterisk.sandbox.root / "var/log/asterisk/messages").read_text(errors="replace")
-    assert f"hotline/uk/consultation-closed" in log
+    assert "hotline/uk/consultation-closed" in log
     # detention notifications are taken around the clock
     assert service.record(detention.call_id)["line"] == "detention"
 
@@ -128,7 +150,13 @@ def test_hotline_call_command_prints_the_route(service: Service) -> None:
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "hotline.cli", "call", "0800213103", "--keys", "12"],
-        cwd=ROOT, env=service.env, capture_output=True, text=True, timeout=120, check=False)
+        cwd=ROOT,
+        env=service.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "menu path: language:1 main:2" in done.stdout
     assert "line:      detention" in done.stdout

@@ -35,15 +35,17 @@ class Peer:
     async def open(cls, port: int) -> Peer:
         return cls(*await asyncio.open_connection("127.0.0.1", port))
 
-    async def serve(self, replies: dict[str, str] | None = None, default: str = "200 result=0"
-                    ) -> list[str]:
+    async def serve(
+        self, replies: dict[str, str] | None = None, default: str = "200 result=0"
+    ) -> list[str]:
         """Answer every command until the server closes the connection."""
         replies = replies or {}
         while line := await asyncio.wait_for(self.reader.readline(), 10):
             command = line.decode().strip()
             self.commands.append(command)
-            reply = next((r for prefix, r in replies.items() if command.startswith(prefix)),
-                         default)
+            reply = next(
+                (r for prefix, r in replies.items() if command.startswith(prefix)), default
+            )
             self.writer.write(reply.encode() + b"\n")
         self.writer.close()
         return self.commands
@@ -126,37 +128,40 @@ async def test_idle_connections_time_out_and_calls_go_on(server: int) -> None:
 
 async def test_invalid_utf8_in_the_environment(server: int, events: list[CallEvent]) -> None:
     peer = await Peer.open(server)
-    peer.writer.write(ENV.format(number="2145145").replace(
-        "agi_callerid: 380501234567", "agi_callerid: \udcff\udcfe").encode(
-        "utf-8", "surrogateescape"))
+    peer.writer.write(
+        ENV.format(number="2145145")
+        .replace("agi_callerid: 380501234567", "agi_callerid: \udcff\udcfe")
+        .encode("utf-8", "surrogateescape")
+    )
     await asyncio.wait_for(peer.serve(), 10)
     assert events[0].data["caller"] == "\ufffd\ufffd"
     assert events[-1].data["outcome"] == "queued"
 
 
-async def test_malformed_environment_gets_an_apology(
-    server: int, events: list[CallEvent]
-) -> None:
+async def test_malformed_environment_gets_an_apology(server: int, events: list[CallEvent]) -> None:
     peer = await Peer.open(server)
     peer.writer.write(b"agi_network: yes\nagi_network_script: call\nnonsense line\n\n")
     commands = await asyncio.wait_for(peer.serve(), 10)
-    assert commands == ['STREAM FILE hotline/uk/sorry ""', 'SET VARIABLE HOTLINE_RESULT "done"',
-                        "HANGUP"]
-    assert events[-1].data == {"outcome": "rejected",
-                               "reason": "missing agi_uniqueid, agi_channel"}
+    assert commands == [
+        'STREAM FILE hotline/uk/sorry ""',
+        'SET VARIABLE HOTLINE_RESULT "done"',
+        "HANGUP",
+    ]
+    assert events[-1].data == {"outcome": "rejected", "reason": "missing agi_uniqueid, agi_channel"}
     await a_call_works(server)
 
 
-async def test_unknown_number_apologises_and_hangs_up(
-    server: int, events: list[CallEvent]
-) -> None:
+async def test_unknown_number_apologises_and_hangs_up(server: int, events: list[CallEvent]) -> None:
     peer = await Peer.open(server)
     peer.writer.write(ENV.format(number="999").encode())
     commands = await asyncio.wait_for(peer.serve(), 10)
     assert commands == [
-        'STREAM FILE hotline/uk/unknown-number ""', 'STREAM FILE hotline/en/unknown-number ""',
-        'STREAM FILE hotline/ka/unknown-number ""', 'SET VARIABLE HOTLINE_RESULT "done"',
-        "HANGUP"]
+        'STREAM FILE hotline/uk/unknown-number ""',
+        'STREAM FILE hotline/en/unknown-number ""',
+        'STREAM FILE hotline/ka/unknown-number ""',
+        'SET VARIABLE HOTLINE_RESULT "done"',
+        "HANGUP",
+    ]
     assert events[-1].data["outcome"] == "unknown-number"
 
 
@@ -182,6 +187,7 @@ async def test_garbage_reply_fails_the_call_to_the_fallback(
 
 async def channel_pair(script: bytes) -> tuple[AgiChannel, asyncio.Server]:
     """An AgiChannel whose peer sends ``script`` and then closes."""
+
     async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readline()
         writer.write(script)
@@ -201,8 +207,11 @@ async def channel_pair(script: bytes) -> tuple[AgiChannel, asyncio.Server]:
         (b"511 Command Not Permitted on a dead channel\n", CallerHungUp),
         (b"200 res", CallerHungUp),  # EOF mid-reply
         (b"", CallerHungUp),
-        (b"520-Invalid command syntax.  Proper usage follows:\nUsage: ...\n"
-         b"520 End of proper usage.\n", AgiError),
+        (
+            b"520-Invalid command syntax.  Proper usage follows:\nUsage: ...\n"
+            b"520 End of proper usage.\n",
+            AgiError,
+        ),
         (b"510 Invalid or unknown command\n", AgiError),
         (b"\xff\xfe garbage\n", AgiError),
     ],

@@ -24,32 +24,56 @@ def broken(change: Any) -> dict[str, Any]:
 
 
 CASES = [
-    (lambda c: c["menus"]["main"]["options"].update({"7": {"line": "consultaton"}}),
-     "menus.main.options.7.line: unknown line 'consultaton' (did you mean 'consultation'?)"),
-    (lambda c: c["menus"]["main"]["options"].update({"x": {"line": "consultation"}}),
-     "menus.main.options.x.[key]: 'x' does not match"),
-    (lambda c: c["menus"]["main"].update(timeout=0),
-     "menus.main.timeout: Input should be greater than 0"),
-    (lambda c: c["menus"]["main"]["options"]["1"].update(menu="main"),
-     "menus.main.options.1: needs exactly one of: menu, line, repeat, hangup"),
-    (lambda c: c["numbers"]["0800213103"].update(start={"menu": "languages"}),
-     "numbers.0800213103.start.menu: unknown menu 'languages' (did you mean 'language'?)"),
-    (lambda c: c["offices"]["sumy"].update(hours=["weekdays 9-6"]),
-     "offices.sumy.hours: 'weekdays 9-6' is not opening hours"),
-    (lambda c: c["offices"]["sumy"].update(timezone="Europe/Sumy"),
-     "offices.sumy.timezone: unknown time zone 'Europe/Sumy'"),
-    (lambda c: c["operators"]["op1"].update(lines=["information", "legal"]),
-     "operators.op1.lines.1: unknown line 'legal'"),
-    (lambda c: c["operators"]["op1"].update(languages=["de"]),
-     "operators.op1.languages.0: unknown language 'de'"),
-    (lambda c: c["lines"]["consultation"].update(offices=["kyiv"]),
-     "lines.consultation.offices.0: unknown office 'kyiv'"),
-    (lambda c: c["lines"]["consultation"].update(colour="red"),
-     "lines.consultation.colour: unknown setting"),
+    (
+        lambda c: c["menus"]["main"]["options"].update({"7": {"line": "consultaton"}}),
+        "menus.main.options.7.line: unknown line 'consultaton' (did you mean 'consultation'?)",
+    ),
+    (
+        lambda c: c["menus"]["main"]["options"].update({"x": {"line": "consultation"}}),
+        "menus.main.options.x.[key]: 'x' does not match",
+    ),
+    (
+        lambda c: c["menus"]["main"].update(timeout=0),
+        "menus.main.timeout: Input should be greater than 0",
+    ),
+    (
+        lambda c: c["menus"]["main"]["options"]["1"].update(menu="main"),
+        "menus.main.options.1: needs exactly one of: menu, line, repeat, hangup",
+    ),
+    (
+        lambda c: c["numbers"]["0800213103"].update(start={"menu": "languages"}),
+        "numbers.0800213103.start.menu: unknown menu 'languages' (did you mean 'language'?)",
+    ),
+    (
+        lambda c: c["offices"]["sumy"].update(hours=["weekdays 9-6"]),
+        "offices.sumy.hours: 'weekdays 9-6' is not opening hours",
+    ),
+    (
+        lambda c: c["offices"]["sumy"].update(timezone="Europe/Sumy"),
+        "offices.sumy.timezone: unknown time zone 'Europe/Sumy'",
+    ),
+    (
+        lambda c: c["operators"]["op1"].update(lines=["information", "legal"]),
+        "operators.op1.lines.1: unknown line 'legal'",
+    ),
+    (
+        lambda c: c["operators"]["op1"].update(languages=["de"]),
+        "operators.op1.languages.0: unknown language 'de'",
+    ),
+    (
+        lambda c: c["lines"]["consultation"].update(offices=["kyiv"]),
+        "lines.consultation.offices.0: unknown office 'kyiv'",
+    ),
+    (
+        lambda c: c["lines"]["consultation"].update(colour="red"),
+        "lines.consultation.colour: unknown setting",
+    ),
     (lambda c: c.pop("trunk"), "trunk: is required"),
     (lambda c: c["trunk"].update(addresses=["not-an-ip"]), "trunk.addresses.0"),
-    (lambda c: c["menus"]["main"].update(no_input={"repeat": True}),
-     "menus.main.no_input: 'repeat' here would ask the caller forever"),
+    (
+        lambda c: c["menus"]["main"].update(no_input={"repeat": True}),
+        "menus.main.no_input: 'repeat' here would ask the caller forever",
+    ),
 ]
 
 
@@ -89,16 +113,27 @@ def test_default_deployment_reproduces_the_seeds() -> None:
     assert deployment.lines["detention"].priority > deployment.lines["consultation"].priority
     assert sorted(deployment.operators) == [f"op{i}" for i in range(1, 7)]
     main = deployment.flow.menus["main"]
-    assert {k: (a.line or a.menu or ("repeat" if a.repeat else "")) for k, a in
-            main.options.items()} == {"1": "consultation", "2": "detention",
-                                      "3": "rehabilitation", "4": "information",
-                                      "0": "information", "*": "repeat"}
+    assert {
+        k: (a.line or a.menu or ("repeat" if a.repeat else "")) for k, a in main.options.items()
+    } == {
+        "1": "consultation",
+        "2": "detention",
+        "3": "rehabilitation",
+        "4": "information",
+        "0": "information",
+        "*": "repeat",
+    }
     assert deployment.offices["chernivtsi"].schedule.always_open
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hotline.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "hotline.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_check_command_ok() -> None:

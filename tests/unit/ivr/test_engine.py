@@ -35,26 +35,51 @@ class ScriptedCaller:
         ("0800213103", ["1", "*", "2"], "detention", "uk", ["language:1", "main:*", "main:2"]),
         ("0800213103", ["1", "7", "1"], "consultation", "uk", ["language:1", "main:7", "main:1"]),
         # silence everywhere: Ukrainian after one re-prompt, then an operator after two
-        ("0800213103", [None] * 5, "information", "uk",
-         ["language:timeout", "language:timeout", "main:timeout", "main:timeout",
-          "main:timeout"]),
+        (
+            "0800213103",
+            [None] * 5,
+            "information",
+            "uk",
+            [
+                "language:timeout",
+                "language:timeout",
+                "main:timeout",
+                "main:timeout",
+                "main:timeout",
+            ],
+        ),
         # wrong keys until the retries run out: an operator too
-        ("0800213103", ["2", "9", "8", "#"], "information", "en",
-         ["language:2", "main:9", "main:8", "main:#"]),
+        (
+            "0800213103",
+            ["2", "9", "8", "#"],
+            "information",
+            "en",
+            ["language:2", "main:9", "main:8", "main:#"],
+        ),
         ("0322920055", ["2"], "consultation", "en", ["consultation-language:2"]),
-        ("0322920055", [None, None], "consultation", "ka",
-         ["consultation-language:timeout", "consultation-language:timeout"]),
+        (
+            "0322920055",
+            [None, None],
+            "consultation",
+            "ka",
+            ["consultation-language:timeout", "consultation-language:timeout"],
+        ),
         ("2145145", [], "rehabilitation", "ka", []),
     ],
 )
 async def test_keys_lead_to_line(
-    deployment: Deployment, number: str, keys: list[str | None], line: str, language: str,
+    deployment: Deployment,
+    number: str,
+    keys: list[str | None],
+    line: str,
+    language: str,
     path: list[str],
 ) -> None:
     caller = ScriptedCaller(keys)
     answers: list[tuple[str, str | None, str]] = []
-    result = await run_menus(deployment.flow, deployment.flow.entries[number], caller,
-                             lambda *a: answers.append(a))
+    result = await run_menus(
+        deployment.flow, deployment.flow.entries[number], caller, lambda *a: answers.append(a)
+    )
     assert isinstance(result, Route)
     assert (result.line, result.language, list(result.path)) == (line, language, path)
     assert caller.keys == []
@@ -65,8 +90,11 @@ async def test_language_menu_speaks_each_language_then_the_choice(deployment: De
     caller = ScriptedCaller(["2", "4"])
     await run_menus(deployment.flow, deployment.flow.entries["0800213103"], caller)
     first, second = caller.heard
-    assert first == (Prompt("uk", "welcome"), Prompt("uk", "choose-language"),
-                     Prompt("en", "choose-language"))
+    assert first == (
+        Prompt("uk", "welcome"),
+        Prompt("uk", "choose-language"),
+        Prompt("en", "choose-language"),
+    )
     assert second == (Prompt("en", "main-menu"),)
 
 
@@ -78,8 +106,9 @@ async def test_star_repeats_and_a_wrong_key_is_named(deployment: Deployment) -> 
 
 
 async def test_operator_prompt_said_on_the_way(deployment: Deployment) -> None:
-    result = await run_menus(deployment.flow, deployment.flow.entries["0800213103"],
-                             ScriptedCaller(["1", "0"]))
+    result = await run_menus(
+        deployment.flow, deployment.flow.entries["0800213103"], ScriptedCaller(["1", "0"])
+    )
     assert isinstance(result, Route)
     assert result.prompts == (Prompt("uk", "connecting-operator"),)
 
@@ -87,8 +116,14 @@ async def test_operator_prompt_said_on_the_way(deployment: Deployment) -> None:
 def test_steps_are_values() -> None:
     from ivr import Action, Entry, Flow, Menu, press, start
 
-    menu = Menu("m", "p", {"1": Action(hangup=True, prompt="bye")}, no_input=Action(repeat=True),
-                wrong_key=Action(hangup=True), retries=0)
+    menu = Menu(
+        "m",
+        "p",
+        {"1": Action(hangup=True, prompt="bye")},
+        no_input=Action(repeat=True),
+        wrong_key=Action(hangup=True),
+        retries=0,
+    )
     flow = Flow({"m": menu}, {"1": Entry("1", "en", Action(menu="m"), "x")})
     state, step = start(flow, flow.entries["1"])
     assert step == Ask((Prompt("en", "p"),), 5.0)

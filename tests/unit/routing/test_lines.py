@@ -17,10 +17,16 @@ CHRISTMAS = datetime(2026, 12, 25, 11, 0, tzinfo=KYIV)
     ("asked", "at", "decision"),
     [
         ("consultation", WEDNESDAY_11, Decision("consultation", "consultation")),
-        ("consultation", SATURDAY_20,
-         Decision("consultation", "information", ("consultation",), ("consultation-closed",))),
-        ("consultation", CHRISTMAS,
-         Decision("consultation", "information", ("consultation",), ("consultation-closed",))),
+        (
+            "consultation",
+            SATURDAY_20,
+            Decision("consultation", "information", ("consultation",), ("consultation-closed",)),
+        ),
+        (
+            "consultation",
+            CHRISTMAS,
+            Decision("consultation", "information", ("consultation",), ("consultation-closed",)),
+        ),
         ("detention", SATURDAY_20, Decision("detention", "detention")),
         ("rehabilitation", SATURDAY_20, Decision("rehabilitation", "rehabilitation")),
     ],
@@ -38,4 +44,5 @@ def test_closed_everywhere_ends_with_the_messages() -> None:
         "b": Line("b", ("o",), after_hours=AfterHours("b-closed", "a")),  # a cycle
     }
     assert decide(lines, office, "a", SATURDAY_20) == Decision(
-        "a", None, ("a", "b"), ("a-closed", "b-closed"))
+        "a", None, ("a", "b"), ("a-closed", "b-closed")
+    )

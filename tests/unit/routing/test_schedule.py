@@ -21,8 +21,11 @@ KYIV_WINTER = timezone(timedelta(hours=2))
         (["always"], datetime(2026, 11, 29, 3, 0, tzinfo=UTC), True),
         (["fri 22:00-02:00"], datetime(2026, 11, 28, 1, 0, tzinfo=KYIV_WINTER), True),
         (["fri 22:00-02:00"], datetime(2026, 11, 28, 2, 0, tzinfo=KYIV_WINTER), False),
-        (["mon 09:00-12:00", "mon 14:00-18:00"],
-         datetime(2026, 11, 23, 13, 0, tzinfo=KYIV_WINTER), False),
+        (
+            ["mon 09:00-12:00", "mon 14:00-18:00"],
+            datetime(2026, 11, 23, 13, 0, tzinfo=KYIV_WINTER),
+            False,
+        ),
     ],
 )
 def test_is_open(hours: list[str], at: datetime, is_open: bool) -> None:
@@ -30,8 +33,9 @@ def test_is_open(hours: list[str], at: datetime, is_open: bool) -> None:
 
 
 def test_holiday_closes_the_whole_local_day() -> None:
-    schedule = Schedule("Europe/Kyiv", parse_hours(["mon-sun 00:00-24:00"]),
-                        frozenset({date(2026, 12, 25)}))
+    schedule = Schedule(
+        "Europe/Kyiv", parse_hours(["mon-sun 00:00-24:00"]), frozenset({date(2026, 12, 25)})
+    )
     assert not schedule.is_open(datetime(2026, 12, 25, 12, tzinfo=KYIV_WINTER))
     # 23:30 UTC on the 24th is already the 25th in Kyiv
     assert not schedule.is_open(datetime(2026, 12, 24, 23, 30, tzinfo=UTC))
