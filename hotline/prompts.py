@@ -87,7 +87,7 @@ def build(
                 audio = AudioSegment.from_wav(source)
             out.parent.mkdir(parents=True, exist_ok=True)
             audio = audio.set_channels(1).set_frame_rate(8000).set_sample_width(2)
-            audio.export(out, format="wav")
+            audio.export(out, format="wav").close()  # pydub returns the file open
             built += 1
             progress(f"prompt {lang}/{name}: {len(audio) / 1000:.1f} s")
     return built
