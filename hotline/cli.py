@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -192,14 +193,31 @@ def build_prompts(config: ConfigOption = None) -> None:
     typer.echo(f"{count} prompt(s) built into {settings.prompts_build_dir}")
 
 
-def fetch_call(settings: Settings, sip_call_id: str, wait: float = 10.0) -> dict[str, Any] | None:
-    """The service's record of a call, by SIP Call-ID, once the service has finished it."""
+def _service_is_up(settings: Settings) -> None:
+    import httpx
+
+    url = f"http://{settings.api_host}:{settings.api_port}/health"
+    try:
+        health = httpx.get(url, timeout=3).json()
+    except (httpx.HTTPError, ValueError) as exc:
+        _fail(f"the service does not answer at {url} ({exc}); start it with `hotline up`")
+    if not health.get("ami", {}).get("connected"):
+        _fail(f"the service is up but not connected to Asterisk: {health}; `hotline sandbox up`?")
+
+
+def fetch_call(
+    settings: Settings, sip_call_id: str, until: Callable[[], bool], grace: float = 10.0
+) -> dict[str, Any] | None:
+    """The service's record of a call, by SIP Call-ID, once the service has finished it;
+    gives up ``grace`` seconds after ``until()`` turns true."""
     import httpx
 
     url = f"http://{settings.api_host}:{settings.api_port}"
     headers = {"Authorization": f"Bearer {settings.api_token.get_secret_value()}"}
-    deadline = time.monotonic() + wait
+    deadline = float("inf")
     while True:
+        if deadline == float("inf") and until():
+            deadline = time.monotonic() + grace
         try:
             found = httpx.get(
                 f"{url}/api/calls", params={"sip_call_id": sip_call_id}, headers=headers, timeout=5
@@ -225,22 +243,43 @@ def call(
     keys: Annotated[str, typer.Option(help="keys to press in order; 'w' waits one gap more")] = "",
     caller: Annotated[str, typer.Option(help="the caller's number")] = "380501234567",
     gap: Annotated[float, typer.Option(help="seconds between keys")] = 2.5,
-    hold: Annotated[float, typer.Option(help="seconds to stay on after the last key")] = 3.0,
+    hold: Annotated[
+        float | None,
+        typer.Option(
+            help="stay this many seconds after the last key (default: hang up as soon "
+            "as the service has routed the call)"
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the service's record")] = False,
 ) -> None:
     """Place a real SIP call through the sandbox (SIPp), press KEYS, print what happened."""
-    from hotline.sipcall import place
+    from hotline.sandbox import Sandbox
+    from hotline.sipcall import SippCall
 
     if any(k not in "0123456789*#w" for k in keys):
         _fail(f"--keys {keys!r}: use 0-9, *, # and w (wait)")
     settings = _settings()
+    _service_is_up(settings)
     _say(f"calling {number} from {caller}, keys {keys or '(none)'}...")
-    placed = place(number, keys, caller=caller, gap_ms=int(gap * 1000), hold_ms=int(hold * 1000))
-    record = fetch_call(settings, placed.call_id)
+    placed = SippCall(
+        number,
+        keys,
+        caller=caller,
+        gap_ms=int(gap * 1000),
+        hold_ms=int((hold if hold is not None else 240) * 1000),
+    )
+    record = fetch_call(settings, placed.call_id, until=lambda: not placed.running)
+    if record is not None and hold is None and placed.running:
+        # the service is done with the call (it waits in its line's queue): hang it up
+        channel = record["events"][0]["data"].get("channel", "")
+        Sandbox(settings).cli(f"channel request hangup {channel}")
+    done = placed.wait()
+    if record is None:
+        record = fetch_call(settings, placed.call_id, until=lambda: True)
     if record is None:
         _fail(
             f"the service has no record of call {placed.call_id} (is `hotline serve` "
-            f"running?); SIPp said:\n{placed.output}"
+            f"running?); SIPp said:\n{done.output}"
         )
         return
     if as_json:

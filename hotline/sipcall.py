@@ -181,33 +181,47 @@ def sipp_command(
     ]
 
 
-def place(
-    number: str,
-    keys: str,
-    *,
-    caller: str = "380501234567",
-    source: str = "127.0.0.2",
-    target: str = "127.0.0.1:5060",
-    gap_ms: int = 2500,
-    hold_ms: int = 3000,
-    timeout_s: int = 300,
-) -> Placed:
-    """Place one call with SIPp and wait for it to end."""
-    if shutil.which("sipp") is None:
-        raise RuntimeError("SIPp is not installed: apt-get install -y sip-tester")
-    call_id = f"hotline-call-{uuid.uuid4().hex[:12]}"
-    with tempfile.TemporaryDirectory(prefix="hotline-sipp-") as tmp:
-        xml = Path(tmp) / "caller.xml"
+class SippCall:
+    """One caller played by SIPp from the trunk's address, running in the background."""
+
+    def __init__(
+        self,
+        number: str,
+        keys: str,
+        *,
+        caller: str = "380501234567",
+        source: str = "127.0.0.2",
+        target: str = "127.0.0.1:5060",
+        gap_ms: int = 2500,
+        hold_ms: int = 3000,
+        timeout_s: int = 300,
+    ) -> None:
+        if shutil.which("sipp") is None:
+            raise RuntimeError("SIPp is not installed: apt-get install -y sip-tester")
+        self.call_id = f"hotline-call-{uuid.uuid4().hex[:12]}"
+        self.timeout_s = timeout_s
+        self._tmp = tempfile.TemporaryDirectory(prefix="hotline-sipp-")
+        xml = Path(self._tmp.name) / "caller.xml"
         xml.write_text(scenario(number, keys, caller, gap_ms=gap_ms, hold_ms=hold_ms))
-        done = subprocess.run(
-            sipp_command(xml, call_id, source, target, timeout_s),
-            capture_output=True,
+        self.process = subprocess.Popen(
+            sipp_command(xml, self.call_id, source, target, timeout_s),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
-            cwd=tmp,
-            check=False,
-            timeout=timeout_s + 30,
+            cwd=self._tmp.name,
         )
-    return Placed(call_id, done.returncode, done.stdout[-2000:] + done.stderr[-2000:])
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def wait(self) -> Placed:
+        """Wait for the call to end."""
+        try:
+            out, _ = self.process.communicate(timeout=self.timeout_s + 30)
+        finally:
+            self._tmp.cleanup()
+        return Placed(self.call_id, self.process.returncode, out[-3000:])
 
 
 SCENARIOS = Path(__file__).parent / "sipp"
