@@ -37,7 +37,11 @@ class Service:
     api: Any
 
     def health(self) -> dict[str, Any]:
-        ami = {"connected": self.ami.connected, "error": self.ami.last_error}
+        ami = {
+            "connected": self.ami.connected,
+            "error": self.ami.last_error,
+            "connects": self.ami.connects,
+        }
         return {
             "status": "ok" if self.ami.connected else "degraded",
             "ami": ami,

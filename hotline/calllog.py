@@ -35,6 +35,7 @@ class CallRecord:
     asked_line: str | None = None
     line: str | None = None
     closed_lines: list[str] = field(default_factory=list)
+    callback_number: str | None = None
     outcome: str | None = None
     ended: datetime | None = None
     events: list[CallEvent] = field(default_factory=list)
@@ -51,6 +52,11 @@ class CallRecord:
         elif event.kind == "menu.answer":
             self.path.append(f"{data['menu']}:{data['key']}")
             self.language = data.get("language", self.language)
+        elif event.kind == "call.after_hours":
+            self.asked_line = data.get("asked")
+            self.closed_lines = list(data.get("closed", []))
+        elif event.kind == "callback.requested":
+            self.callback_number = data.get("number")
         elif event.kind == "call.routed":
             self.asked_line = data.get("asked")
             self.line = data.get("line")

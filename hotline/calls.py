@@ -22,6 +22,12 @@ from routing import decide
 log = logging.getLogger(__name__)
 
 
+def _dialable(number: str) -> bool:
+    """A number the service could call back: 5 to 15 digits, an optional leading +."""
+    digits = number.removeprefix("+")
+    return digits.isdigit() and 5 <= len(digits) <= 15
+
+
 def mask(number: str) -> str:
     """A caller number as logs may show it: the last three digits only."""
     digits = "".join(ch for ch in number if ch.isdigit())
@@ -90,6 +96,7 @@ class CallService:
             call.emit("call.ended", outcome="finished", path=list(step.path))
             await channel.hangup()
             return
+        call.asked_line = step.line
         decision = decide(self.deployment.lines, self.deployment.offices, step.line, self.clock())
         said = list(step.prompts)
         if decision.closed:
@@ -102,8 +109,11 @@ class CallService:
             )
         if decision.line is None:
             await io.say(said)
+            outcome = "after-hours"
+            if decision.callback and await self._offer_callback(call, io, step.language):
+                outcome = "callback-requested"
             await channel.set_variable("HOTLINE_RESULT", "done")
-            call.emit("call.ended", outcome="after-hours", asked=step.line)
+            call.emit("call.ended", outcome=outcome, asked=step.line)
             await channel.hangup()
             return
         line = self.deployment.lines[decision.line]
@@ -133,6 +143,22 @@ class CallService:
             " ".join(step.path) or "-",
             line.name,
         )
+
+    async def _offer_callback(self, call: _Call, io: AgiCallIO, language: str) -> bool:
+        """Offer a callback when the line opens; True once a number is taken down."""
+        if await io.ask([Prompt(language, "callback-offer")], 6) != "1":
+            return False
+        for _ in range(2):
+            typed = (await io.collect(Prompt(language, "callback-number"), 8, 16)).rstrip("#")
+            number = typed or call.caller
+            if _dialable(number):
+                await io.say([Prompt(language, "callback-registered")])
+                call.emit(
+                    "callback.requested", number=number, line=call.asked_line, typed=bool(typed)
+                )
+                return True
+            await io.say([Prompt(language, "wrong-key")])
+        return False
 
     async def _goodbye(
         self, channel: AgiChannel, io: AgiCallIO, prompt: str, languages: tuple[str, ...]
@@ -172,6 +198,7 @@ class _Call:
         self.seq = 0
         self.caller = ""
         self.language: str | None = None
+        self.asked_line: str | None = None
 
     def emit(self, kind: str, **data: Any) -> None:
         self.seq += 1

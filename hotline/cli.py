@@ -291,6 +291,8 @@ def call(
     if record["closed_lines"]:
         typer.echo(f"  closed:    {', '.join(record['closed_lines'])} (after hours)")
     typer.echo(f"  line:      {record['line'] or '-'}")
+    if record.get("callback_number"):
+        typer.echo(f"  callback:  {record['callback_number']}")
     typer.echo(f"  outcome:   {record['outcome']}")
 
 

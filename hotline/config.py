@@ -26,6 +26,10 @@ Number = Annotated[str, Field(pattern=r"^\+?[0-9]{2,20}$")]
 Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 
 
+#: What a caller offered a callback hears: the offer, the number to call, the confirmation.
+CALLBACK_PROMPTS = frozenset({"callback-offer", "callback-number", "callback-registered"})
+
+
 class ConfigError(Exception):
     """A config that cannot run; ``problems`` are ``(path, message)`` pairs."""
 
@@ -80,6 +84,13 @@ class NumberModel(_Model):
 class AfterHoursModel(_Model):
     prompt: Name | None = None
     line: Name | None = None
+    callback: bool = False
+
+    @model_validator(mode="after")
+    def _line_or_callback(self) -> AfterHoursModel:
+        if self.line is not None and self.callback:
+            raise ValueError("choose one: another line, or a callback offer")
+        return self
 
 
 class LineModel(_Model):
@@ -144,6 +155,8 @@ class Deployment:
         names.update(
             line.after_hours.prompt for line in self.lines.values() if line.after_hours.prompt
         )
+        if any(line.after_hours.callback for line in self.lines.values()):
+            names |= CALLBACK_PROMPTS
         return names
 
 
@@ -286,7 +299,7 @@ def _build(m: DeploymentModel) -> Deployment:
             offices=tuple(line.offices),
             priority=line.priority,
             titles=dict(line.titles),
-            after_hours=AfterHours(line.after_hours.prompt, line.after_hours.line),
+            after_hours=AfterHours(**line.after_hours.model_dump()),
         )
         for name, line in m.lines.items()
     }

@@ -39,6 +39,16 @@ def source_of(sources: Path, language: str, name: str) -> Path | None:
     return None
 
 
+def available(sources: Path, languages: Iterable[str]) -> set[str]:
+    """Names of the prompts that have a source in any of ``languages``."""
+    return {
+        path.stem
+        for lang in languages
+        for path in (sources / lang).glob("*")
+        if path.suffix in (".wav", ".txt")
+    }
+
+
 def missing(sources: Path, languages: Iterable[str], names: Iterable[str]) -> list[str]:
     """``lang/name`` of every prompt with neither a recording nor a text."""
     return sorted(

@@ -110,7 +110,12 @@ class Sandbox:
                 shutil.copy(conf, etc / conf.name)
         agi_url = f"agi://{self.settings.agi_host}:{self.settings.agi_port}/call"
         render.render(deployment, env, etc, agi_url, self.settings.ami_username)
-        names = deployment.prompt_names() | prompts.SERVICE_PROMPTS
+        # every prompt with a source, so a config switched at run time finds its prompts too
+        names = (
+            deployment.prompt_names()
+            | prompts.SERVICE_PROMPTS
+            | prompts.available(self.settings.prompts_dir, deployment.languages)
+        )
         built = prompts.build(
             self.settings.prompts_dir,
             self.settings.prompts_build_dir,

@@ -14,12 +14,17 @@ from routing.schedule import Office
 class AfterHours:
     """What a caller hears and where they go when every office of a line is closed.
 
-    ``prompt`` (the line's hours, say) is said first; then the caller goes to ``line`` if set,
-    else the call ends.
+    ``prompt`` (the line's hours, say) is said first; then the caller goes to ``line`` if set;
+    else, with ``callback``, the caller may ask to be called back; else the call ends.
     """
 
     prompt: str | None = None
     line: str | None = None
+    callback: bool = False
+
+    def __post_init__(self) -> None:
+        if self.line is not None and self.callback:
+            raise ValueError("after hours a caller goes to another line or is offered a callback")
 
 
 @dataclass(frozen=True)
@@ -41,14 +46,16 @@ class Line:
 class Decision:
     """Where a caller who asked for ``asked`` goes now.
 
-    ``line`` takes the call (``None``: nobody can, the call ends after ``prompts``);
-    ``closed`` lists the lines found closed on the way, ``prompts`` what to say meanwhile.
+    ``line`` takes the call (``None``: nobody can, the call ends after ``prompts``, unless
+    ``callback`` offers to call the caller back); ``closed`` lists the lines found closed on the
+    way, ``prompts`` what to say meanwhile.
     """
 
     asked: str
     line: str | None
     closed: tuple[str, ...] = ()
     prompts: tuple[str, ...] = ()
+    callback: bool = False
 
 
 def decide(
@@ -68,4 +75,5 @@ def decide(
         name = line.after_hours.line
         if name in closed:  # every line of a redirection cycle is closed
             name = None
-    return Decision(asked, None, tuple(closed), tuple(prompts))
+    callback = lines[closed[-1]].after_hours.callback
+    return Decision(asked, None, tuple(closed), tuple(prompts), callback)

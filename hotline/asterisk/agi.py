@@ -169,6 +169,13 @@ class AgiChannel:
         reply = await self.command(f"WAIT FOR DIGIT {int(seconds * 1000)}", seconds + 10)
         return chr(reply.code) if reply.code > 0 else None
 
+    async def get_data(self, sound: str, seconds: float, max_digits: int) -> str:
+        """Play ``sound`` and collect up to ``max_digits`` keys (# ends); "" on silence."""
+        reply = await self.command(
+            f"GET DATA {sound} {int(seconds * 1000)} {max_digits}", seconds + 120
+        )
+        return "".join(ch for ch in reply.result if ch in "0123456789*#")
+
     async def set_variable(self, name: str, value: str) -> None:
         if '"' in value or "\\" in value:
             raise ValueError(f"unsafe value for {name}")
@@ -267,6 +274,11 @@ class AgiCallIO:
             if key is not None:
                 return key
         return await self.channel.wait_for_digit(timeout)
+
+    async def collect(self, prompt: Any, seconds: float, max_digits: int) -> str:
+        return await self.channel.get_data(
+            self.sound(prompt.language, prompt.name), seconds, max_digits
+        )
 
     async def say(self, prompts: Any) -> None:
         for prompt in prompts:

@@ -114,10 +114,12 @@ class Service:
             "HOTLINE_SANDBOX_DIR": str(ROOT / ".cache/sandbox"),
         }
 
-    def start(self, clock: str | None = WORKING_HOURS) -> Service:
+    def start(self, clock: str | None = WORKING_HOURS, config: Path | None = None) -> Service:
         env = self.env
         if clock:
             env["HOTLINE_CLOCK_START"] = clock
+        if config:
+            env["HOTLINE_CONFIG"] = str(config)
         with self.log.open("a") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "hotline.cli", "serve"],
@@ -182,6 +184,7 @@ async def call(
     keys: str = "",
     *,
     caller: str = "380501234567",
+    source: str = "127.0.0.2",
     hold_ms: int = 15000,
     gap_ms: int = 2500,
 ) -> Placed:
@@ -191,7 +194,7 @@ async def call(
         xml = Path(tmp) / "caller.xml"
         xml.write_text(scenario(number, keys, caller, gap_ms=gap_ms, hold_ms=hold_ms))
         proc = await asyncio.create_subprocess_exec(
-            *sipp_command(xml, call_id, "127.0.0.2", "127.0.0.1:5060", 300),
+            *sipp_command(xml, call_id, source, "127.0.0.1:5060", 300),
             cwd=tmp,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,

@@ -5,11 +5,15 @@ Asterisk's queues."""
 from __future__ import annotations
 
 import asyncio
+import math
 import subprocess
 import sys
 import time
+import wave
+from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import ROOT
 from tests.integration.conftest import SATURDAY_EVENING, Asterisk, Service, call
@@ -162,3 +166,37 @@ def test_hotline_call_command_prints_the_route(service: Service) -> None:
     assert "line:      detention" in done.stdout
     assert "outcome:   queued" in done.stdout
     assert time.monotonic() - started < 60
+
+
+def seconds_of(asterisk: Asterisk, prompt: str) -> float:
+    sound = asterisk.sandbox.root / f"usr/share/asterisk/sounds/hotline/{prompt}.wav"
+    with wave.open(str(sound)) as audio:
+        return audio.getnframes() / audio.getframerate()
+
+
+async def test_after_hours_callback_offer_takes_a_number(
+    asterisk: Asterisk, service: Service, tmp_path: Path
+) -> None:
+    raw = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())
+    raw["lines"]["consultation"]["after_hours"] = {
+        "prompt": "consultation-closed",
+        "callback": True,
+    }
+    config = tmp_path / "hotline.yaml"
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    service.start(clock=SATURDAY_EVENING, config=config)
+    # keys are heard only while a menu listens: wait out the closed-line announcement
+    gap = 1.5
+    waits = "w" * math.ceil(seconds_of(asterisk, "uk/consultation-closed") / gap)
+    placed = await call(
+        "0800213103", f"11{waits}10501112233#", gap_ms=int(gap * 1000), hold_ms=20_000
+    )
+    record = service.record(placed.call_id)
+    assert (record["asked_line"], record["line"], record["outcome"]) == (
+        "consultation",
+        None,
+        "callback-requested",
+    )
+    (requested,) = [e for e in record["events"] if e["kind"] == "callback.requested"]
+    assert requested["data"] == {"number": "0501112233", "line": "consultation", "typed": True}
+    assert placed.returncode == 0, placed.output  # the service said thanks and hung up

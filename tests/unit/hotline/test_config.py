@@ -71,6 +71,10 @@ CASES = [
     (lambda c: c.pop("trunk"), "trunk: is required"),
     (lambda c: c["trunk"].update(addresses=["not-an-ip"]), "trunk.addresses.0"),
     (
+        lambda c: c["lines"]["consultation"]["after_hours"].update(callback=True),
+        "lines.consultation.after_hours: choose one: another line, or a callback offer",
+    ),
+    (
         lambda c: c["menus"]["main"].update(no_input={"repeat": True}),
         "menus.main.no_input: 'repeat' here would ask the caller forever",
     ),

@@ -46,3 +46,16 @@ def test_closed_everywhere_ends_with_the_messages() -> None:
     assert decide(lines, office, "a", SATURDAY_20) == Decision(
         "a", None, ("a", "b"), ("a-closed", "b-closed")
     )
+
+
+def test_a_closed_line_may_offer_a_callback() -> None:
+    office = {"o": Office("o", Schedule("UTC", parse_hours(["mon 09:00-10:00"])))}
+    lines = {"a": Line("a", ("o",), after_hours=AfterHours("a-closed", callback=True))}
+    assert decide(lines, office, "a", SATURDAY_20) == Decision(
+        "a", None, ("a",), ("a-closed",), callback=True
+    )
+
+
+def test_callback_or_another_line_not_both() -> None:
+    with pytest.raises(ValueError, match="callback"):
+        AfterHours(line="b", callback=True)
