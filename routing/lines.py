@@ -28,6 +28,14 @@ class AfterHours:
 
 
 @dataclass(frozen=True)
+class Overflow:
+    """After ``after`` seconds of waiting, operators of ``offices`` may take the call too."""
+
+    after: float
+    offices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Line:
     """A line of the hotline and the offices that staff it."""
 
@@ -36,6 +44,9 @@ class Line:
     priority: int = 0
     titles: Mapping[str, str] = field(default_factory=dict)
     after_hours: AfterHours = AfterHours()
+    overflow: Overflow | None = None
+    #: A caller who hangs up while waiting is called back (the detention line).
+    callback_abandoned: bool = False
 
     def __post_init__(self) -> None:
         if not self.offices:

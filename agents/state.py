@@ -1,0 +1,180 @@
+"""An operator's working state, and every change to it as a pure transition.
+
+``transition(operator, event, now)`` returns the operator's next state or raises
+:class:`OperatorError` naming why the event does not apply; it never does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+
+class State(StrEnum):
+    LOGGED_OUT = "logged_out"
+    AVAILABLE = "available"
+    RINGING = "ringing"
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+    PAUSED = "paused"
+
+
+class OperatorError(Exception):
+    """An event that does not apply to the operator's state (e.g. pausing while logged out)."""
+
+
+@dataclass(frozen=True)
+class OperatorState:
+    """Where one operator stands now."""
+
+    id: str
+    state: State = State.LOGGED_OUT
+    since: datetime | None = None
+    #: The call ringing or in progress on their phone.
+    call: str | None = None
+    pause_reason: str | None = None
+    #: Calls offered and not answered since the last answered one.
+    misses: int = 0
+    #: The phone is registered and reachable (AMI device state); unknown counts as not.
+    reachable: bool = False
+    #: When they last became free: the longest idle is offered a call first.
+    idle_since: datetime | None = None
+
+    @property
+    def free(self) -> bool:
+        """May be offered a call now."""
+        return self.state is State.AVAILABLE and self.reachable
+
+
+# -- events ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LogIn:
+    pass
+
+
+@dataclass(frozen=True)
+class LogOut:
+    pass
+
+
+@dataclass(frozen=True)
+class Pause:
+    reason: str = "break"
+
+
+@dataclass(frozen=True)
+class Resume:
+    pass
+
+
+@dataclass(frozen=True)
+class Offer:
+    """The dispatcher gave them a call: their phone rings."""
+
+    call: str
+
+
+@dataclass(frozen=True)
+class Answered:
+    call: str
+
+
+@dataclass(frozen=True)
+class Missed:
+    """They did not answer ``call`` in time (or their phone refused it)."""
+
+    call: str
+    #: Misses in a row after which they are paused.
+    pause_after: int
+
+
+@dataclass(frozen=True)
+class Ended:
+    """The call they talked on is over: wrap-up starts."""
+
+    call: str
+
+
+@dataclass(frozen=True)
+class WrapUpOver:
+    pass
+
+
+@dataclass(frozen=True)
+class Reachability:
+    reachable: bool
+
+
+Event = (
+    LogIn | LogOut | Pause | Resume | Offer | Answered | Missed | Ended | WrapUpOver | Reachability
+)
+
+PAUSE_REASONS = ("break", "training", "admin", "missed-calls")
+
+
+def _to(op: OperatorState, state: State, now: datetime, **changes: object) -> OperatorState:
+    if state is State.AVAILABLE:
+        changes.setdefault("idle_since", now)
+    return replace(op, state=state, since=now, **changes)  # type: ignore[arg-type]
+
+
+def transition(op: OperatorState, event: Event, now: datetime) -> OperatorState:
+    """The operator's state after ``event`` at ``now``."""
+    s = op.state
+    match event:
+        case Reachability(reachable):
+            return replace(op, reachable=reachable)
+        case LogIn():
+            if s is State.LOGGED_OUT:
+                return _to(op, State.AVAILABLE, now, misses=0, pause_reason=None)
+            return op  # already in: logging in again changes nothing
+        case LogOut():
+            if s in (State.RINGING, State.ON_CALL):
+                raise OperatorError(
+                    f"{op.id} is {s.value.replace('_', ' ')}: finish the call first"
+                )
+            return _to(op, State.LOGGED_OUT, now, pause_reason=None, call=None)
+        case Pause(reason):
+            if reason not in PAUSE_REASONS:
+                raise OperatorError(f"unknown pause reason {reason!r}; use one of {PAUSE_REASONS}")
+            if s is State.LOGGED_OUT:
+                raise OperatorError(f"{op.id} is logged out: log in first")
+            if s in (State.RINGING, State.ON_CALL):
+                raise OperatorError(f"{op.id} is {s.value.replace('_', ' ')}: pause after the call")
+            return _to(op, State.PAUSED, now, pause_reason=reason)
+        case Resume():
+            if s is State.PAUSED:
+                return _to(op, State.AVAILABLE, now, pause_reason=None, misses=0)
+            if s is State.LOGGED_OUT:
+                raise OperatorError(f"{op.id} is logged out: log in first")
+            return op
+        case Offer(call):
+            if not op.free:
+                raise OperatorError(
+                    f"{op.id} cannot take a call: {s.value}, "
+                    f"{'reachable' if op.reachable else 'phone unreachable'}"
+                )
+            return _to(op, State.RINGING, now, call=call)
+        case Answered(call):
+            if s is not State.RINGING or op.call != call:
+                raise OperatorError(f"{op.id} was not ringing for {call}")
+            return _to(op, State.ON_CALL, now, misses=0)
+        case Missed(call, pause_after):
+            if s is not State.RINGING or op.call != call:
+                return op  # a late report of an offer already settled
+            misses = op.misses + 1
+            if pause_after and misses >= pause_after:
+                return _to(
+                    op, State.PAUSED, now, call=None, misses=misses, pause_reason="missed-calls"
+                )
+            return _to(op, State.AVAILABLE, now, call=None, misses=misses)
+        case Ended(call):
+            if op.call != call or s not in (State.ON_CALL, State.RINGING):
+                return op
+            return _to(op, State.WRAP_UP, now, call=None)
+        case WrapUpOver():
+            if s is State.WRAP_UP:
+                return _to(op, State.AVAILABLE, now)
+            return op
+    raise AssertionError(f"unhandled event {event!r}")
