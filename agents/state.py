@@ -97,6 +97,13 @@ class Ended:
 
 
 @dataclass(frozen=True)
+class Withdrawn:
+    """The offer of ``call`` was taken back through no fault of theirs (the caller left)."""
+
+    call: str
+
+
+@dataclass(frozen=True)
 class WrapUpOver:
     pass
 
@@ -107,7 +114,17 @@ class Reachability:
 
 
 Event = (
-    LogIn | LogOut | Pause | Resume | Offer | Answered | Missed | Ended | WrapUpOver | Reachability
+    LogIn
+    | LogOut
+    | Pause
+    | Resume
+    | Offer
+    | Answered
+    | Missed
+    | Withdrawn
+    | Ended
+    | WrapUpOver
+    | Reachability
 )
 
 PAUSE_REASONS = ("break", "training", "admin", "missed-calls")
@@ -169,6 +186,10 @@ def transition(op: OperatorState, event: Event, now: datetime) -> OperatorState:
                     op, State.PAUSED, now, call=None, misses=misses, pause_reason="missed-calls"
                 )
             return _to(op, State.AVAILABLE, now, call=None, misses=misses)
+        case Withdrawn(call):
+            if s is not State.RINGING or op.call != call:
+                return op
+            return _to(op, State.AVAILABLE, now, call=None, idle_since=op.idle_since)
         case Ended(call):
             if op.call != call or s not in (State.ON_CALL, State.RINGING):
                 return op

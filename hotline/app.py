@@ -11,15 +11,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+from panoramisk.message import Message
 
 from hotline.api.routes import create_api
 from hotline.asterisk.agi import FastAgiServer
-from hotline.asterisk.ami import AmiClient
+from hotline.asterisk.ami import AmiClient, AmiEffects
 from hotline.calllog import CallLog
 from hotline.calls import CallService
 from hotline.config import Deployment
 from hotline.events import EventBus
+from hotline.features import FeatureRoutes
 from hotline.settings import Clock, Settings
+from hotline.switchboard import Switchboard
+from hotline.waiting import WaitingRoutes
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,7 @@ class Service:
     deployment: Deployment
     bus: EventBus
     call_log: CallLog
+    switchboard: Switchboard
     calls: CallService
     ami: AmiClient
     api: Any
@@ -48,21 +53,57 @@ class Service:
             "call_log": {"ok": True, "calls": len(self.call_log.calls)},
         }
 
+    def on_ami_event(self, event: Message) -> None:
+        """AMI is the service's eyes for operators' phones."""
+        if event.get("Event") == "DeviceStateChange":
+            self._device(str(event.get("Device", "")), str(event.get("State", "")))
+
+    def _device(self, device: str, state: str) -> None:
+        if device.startswith("PJSIP/"):
+            self.switchboard.reachable(device.removeprefix("PJSIP/"), state not in UNREACHABLE)
+
+    async def resync(self) -> None:
+        """After (re)connecting to Asterisk: every operator phone's state now."""
+        states = await AmiEffects(self.ami).device_states()
+        for operator in self.deployment.operators:
+            self._device(f"PJSIP/{operator}", states.get(f"PJSIP/{operator}", "UNAVAILABLE"))
+
+    def routes(self) -> dict[str, Any]:
+        """The FastAGI routes, by the path the dialplan calls."""
+        waiting = WaitingRoutes(self.switchboard)
+        return {
+            "call": self.calls.handle,
+            "wait": waiting.wait,
+            "dialed": waiting.dialed,
+            "answered": waiting.answered,
+            "hangup": waiting.hangup,
+            "feature": FeatureRoutes(self.switchboard).feature,
+        }
+
+
+#: Device states of a phone that cannot be rung.
+UNREACHABLE = frozenset({"UNAVAILABLE", "INVALID", "UNKNOWN", ""})
+
 
 def build(settings: Settings, deployment: Deployment) -> Service:
     bus = EventBus()
     call_log = CallLog(settings.data_dir)
     bus.subscribe(call_log)
     clock = Clock(settings.clock_start)
-    calls = CallService(deployment, bus, clock)
     ami = AmiClient(
         settings.ami_host,
         settings.ami_port,
         settings.ami_username,
         settings.ami_secret.get_secret_value(),
     )
-    service = Service(settings, deployment, bus, call_log, calls, ami, None)
-    service.api = create_api(call_log, settings.api_token.get_secret_value(), service.health)
+    switchboard = Switchboard(deployment, bus, clock, AmiEffects(ami))
+    calls = CallService(deployment, bus, clock, switchboard)
+    service = Service(settings, deployment, bus, call_log, switchboard, calls, ami, None)
+    ami.on_event = service.on_ami_event
+    ami.on_connect = service.resync
+    service.api = create_api(
+        call_log, settings.api_token.get_secret_value(), service.health, switchboard
+    )
     return service
 
 
@@ -80,7 +121,8 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
     if not settings.api_token.get_secret_value():
         log.warning("HOTLINE_API_TOKEN is not set: every /api request will be refused")
     agi = FastAgiServer(on_rejected=service.calls.reject)
-    agi.add_route("call", service.calls.handle)
+    for path, route in service.routes().items():
+        agi.add_route(path, route)
     server = await agi.start(settings.agi_host, settings.agi_port)
     log.info("FastAGI listening on %s:%d", settings.agi_host, settings.agi_port)
     api = _ApiServer(

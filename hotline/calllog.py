@@ -36,6 +36,12 @@ class CallRecord:
     line: str | None = None
     closed_lines: list[str] = field(default_factory=list)
     callback_number: str | None = None
+    queued: datetime | None = None
+    answered: datetime | None = None
+    operator: str | None = None
+    #: Seconds from joining the queue to an operator's answer (or to hanging up).
+    wait: float | None = None
+    talk: float | None = None
     outcome: str | None = None
     ended: datetime | None = None
     events: list[CallEvent] = field(default_factory=list)
@@ -62,15 +68,25 @@ class CallRecord:
             self.line = data.get("line")
             self.closed_lines = list(data.get("closed", []))
             self.language = data.get("language", self.language)
+        elif event.kind == "call.queued":
+            self.queued = event.at
+        elif event.kind == "call.answered":
+            self.answered = event.at
+            self.operator = data.get("operator")
+            self.wait = data.get("wait")
         elif event.kind == "call.ended":
             self.outcome = data.get("outcome")
             self.ended = event.at
+            self.wait = data.get("wait", self.wait)
+            self.talk = data.get("talk")
+            self.operator = data.get("operator", self.operator)
 
     def summary(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("events")
-        out["started"] = self.started.isoformat()
-        out["ended"] = self.ended.isoformat() if self.ended else None
+        for name in ("started", "queued", "answered", "ended"):
+            value = getattr(self, name)
+            out[name] = value.isoformat() if value else None
         return out
 
 
@@ -105,6 +121,8 @@ class CallLog:
                 self._remember(event)
 
     def _remember(self, event: CallEvent) -> None:
+        if not event.call_id:  # an operator's event: journalled, not a call
+            return
         record = self.calls.get(event.call_id)
         if record is None:
             record = self.calls[event.call_id] = CallRecord(event.call_id, event.at)

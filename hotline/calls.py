@@ -16,6 +16,7 @@ from typing import Any
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
 from hotline.config import Deployment
 from hotline.events import CallEvent, EventBus
+from hotline.switchboard import Switchboard
 from ivr import Finish, Prompt, run_menus
 from routing import decide
 
@@ -38,11 +39,16 @@ class CallService:
     """Serves each call Asterisk hands over FastAGI."""
 
     def __init__(
-        self, deployment: Deployment, bus: EventBus, clock: Callable[[], datetime]
+        self,
+        deployment: Deployment,
+        bus: EventBus,
+        clock: Callable[[], datetime],
+        switchboard: Switchboard,
     ) -> None:
         self.deployment = deployment
         self.bus = bus
         self.clock = clock
+        self.switchboard = switchboard
 
     async def handle(self, channel: AgiChannel) -> None:
         """The FastAGI route ``call``: from the first menu to the line (or the goodbye)."""
@@ -118,12 +124,14 @@ class CallService:
             return
         line = self.deployment.lines[decision.line]
         await io.say([*said, Prompt(step.language, "please-hold")])
+        entered = self.clock()
         for name, value in (
             ("HOTLINE_LINE", line.name),
             ("HOTLINE_LANGUAGE", step.language),
             ("HOTLINE_PRIORITY", str(line.priority)),
-            ("HOTLINE_ENTERED", f"{time.time():.3f}"),
-            ("HOTLINE_RESULT", "line"),  # last: the dialplan trusts the call from here
+            # kept on the channel so a restarted service can rebuild its queues from Asterisk
+            ("HOTLINE_ENTERED", f"{entered.timestamp():.3f}"),
+            ("HOTLINE_RESULT", "wait"),  # last: the dialplan trusts the call from here
         ):
             await channel.set_variable(name, value)
         call.emit(
@@ -133,15 +141,16 @@ class CallService:
             language=step.language,
             closed=list(decision.closed),
             path=list(step.path),
-            queue=f"line-{line.name}",
         )
-        call.emit("call.ended", outcome="queued", line=line.name)
         log.info(
             "call %s from %s: %s -> line %s",
             call.id,
             mask(call.caller),
             " ".join(step.path) or "-",
             line.name,
+        )
+        self.switchboard.enqueue(
+            call.id, channel.env["agi_channel"], line.name, step.language, entered
         )
 
     async def _offer_callback(self, call: _Call, io: AgiCallIO, language: str) -> bool:
@@ -195,13 +204,11 @@ class _Call:
         self.id = call_id
         self.bus = bus
         self.clock = clock
-        self.seq = 0
         self.caller = ""
         self.language: str | None = None
         self.asked_line: str | None = None
 
     def emit(self, kind: str, **data: Any) -> None:
-        self.seq += 1
         if kind == "call.started":
             self.caller = data.get("caller", "")
-        self.bus.publish(CallEvent(self.id, self.seq, self.clock(), kind, data))
+        self.bus.publish(CallEvent(self.id, 0, self.clock(), kind, data))

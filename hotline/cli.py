@@ -166,7 +166,7 @@ def asterisk_render(
             deployment,
             dict(os.environ),
             target,
-            f"agi://{settings.agi_host}:{settings.agi_port}/call",
+            f"agi://{settings.agi_host}:{settings.agi_port}",
             settings.ami_username,
         )
     except RenderError as exc:
@@ -206,10 +206,14 @@ def _service_is_up(settings: Settings) -> None:
 
 
 def fetch_call(
-    settings: Settings, sip_call_id: str, until: Callable[[], bool], grace: float = 10.0
+    settings: Settings,
+    sip_call_id: str,
+    until: Callable[[], bool],
+    grace: float = 10.0,
+    ready: Callable[[dict[str, Any]], bool] = lambda call: bool(call["outcome"] or call["line"]),
 ) -> dict[str, Any] | None:
-    """The service's record of a call, by SIP Call-ID, once the service has finished it;
-    gives up ``grace`` seconds after ``until()`` turns true."""
+    """The service's record of a call, by SIP Call-ID, once ``ready`` (by default: routed or
+    ended); gives up ``grace`` seconds after ``until()`` turns true."""
     import httpx
 
     url = f"http://{settings.api_host}:{settings.api_port}"
@@ -224,7 +228,7 @@ def fetch_call(
             )
             found.raise_for_status()
             calls = found.json()
-            if calls and calls[0]["outcome"]:
+            if calls and ready(calls[0]):
                 detail = httpx.get(f"{url}/api/calls/{calls[0]['id']}", headers=headers, timeout=5)
                 detail.raise_for_status()
                 result: dict[str, Any] = detail.json()
@@ -274,8 +278,10 @@ def call(
         channel = record["events"][0]["data"].get("channel", "")
         Sandbox(settings).cli(f"channel request hangup {channel}")
     done = placed.wait()
-    if record is None:
-        record = fetch_call(settings, placed.call_id, until=lambda: True)
+    final = fetch_call(
+        settings, placed.call_id, until=lambda: True, ready=lambda call: bool(call["outcome"])
+    )
+    record = final or record
     if record is None:
         _fail(
             f"the service has no record of call {placed.call_id} (is `hotline serve` "
@@ -293,6 +299,13 @@ def call(
     typer.echo(f"  line:      {record['line'] or '-'}")
     if record.get("callback_number"):
         typer.echo(f"  callback:  {record['callback_number']}")
+    if record.get("operator"):
+        typer.echo(
+            f"  operator:  {record['operator']} (waited {record['wait']} s, "
+            f"talked {record['talk']} s)"
+        )
+    elif record.get("wait") is not None:
+        typer.echo(f"  waited:    {record['wait']} s")
     typer.echo(f"  outcome:   {record['outcome']}")
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from agents import Operator
 from ivr import Action, Entry, Flow, Menu
 from routing import AfterHours, Line, Office, Schedule, parse_hours
+from routing.lines import Overflow
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 Number = Annotated[str, Field(pattern=r"^\+?[0-9]{2,20}$")]
@@ -28,6 +29,22 @@ Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 
 #: What a caller offered a callback hears: the offer, the number to call, the confirmation.
 CALLBACK_PROMPTS = frozenset({"callback-offer", "callback-number", "callback-registered"})
+
+
+#: What callers hear while waiting, and operators when they use a feature code.
+QUEUE_PROMPTS = frozenset(
+    {
+        "position",
+        "estimated-wait",
+        "minutes",
+        "connecting",
+        "logged-in",
+        "logged-out",
+        "paused",
+        "resumed",
+        "not-an-operator",
+    }
+)
 
 
 class ConfigError(Exception):
@@ -93,11 +110,28 @@ class AfterHoursModel(_Model):
         return self
 
 
+class OverflowModel(_Model):
+    after: float = Field(gt=0, le=3600)
+    offices: list[Name] = Field(min_length=1)
+
+
 class LineModel(_Model):
     offices: list[Name] = Field(min_length=1)
     priority: int = Field(0, ge=0, le=1000)
     titles: dict[Language, str] = {}
     after_hours: AfterHoursModel = AfterHoursModel()
+    overflow: OverflowModel | None = None
+    callback_abandoned: bool = False
+
+
+class QueuesModel(_Model):
+    """How the service's queues treat callers and operators."""
+
+    ring_timeout: int = Field(15, ge=5, le=120)
+    wrap_up: int = Field(10, ge=0, le=600)
+    pause_after_misses: int = Field(2, ge=0, le=10)
+    announce_every: int = Field(30, ge=10, le=600)
+    default_handle_time: int = Field(300, ge=10, le=7200)
 
 
 class OfficeModel(_Model):
@@ -125,6 +159,18 @@ class DeploymentModel(_Model):
     lines: dict[Name, LineModel] = Field(min_length=1)
     offices: dict[Name, OfficeModel] = Field(min_length=1)
     operators: dict[Name, OperatorModel] = {}
+    queues: QueuesModel = QueuesModel()
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The queues' timings (see QueuesModel)."""
+
+    ring_timeout: int = 15
+    wrap_up: int = 10
+    pause_after_misses: int = 2
+    announce_every: int = 30
+    default_handle_time: int = 300
 
 
 @dataclass(frozen=True)
@@ -137,6 +183,7 @@ class Deployment:
     offices: Mapping[str, Office]
     operators: Mapping[str, Operator]
     trunk_addresses: tuple[str, ...]
+    policy: Policy = Policy()
 
     def prompt_names(self) -> set[str]:
         """Every prompt the menus, numbers and lines name."""
@@ -157,7 +204,7 @@ class Deployment:
         )
         if any(line.after_hours.callback for line in self.lines.values()):
             names |= CALLBACK_PROMPTS
-        return names
+        return names | QUEUE_PROMPTS
 
 
 def load(path: Path) -> Deployment:
@@ -247,6 +294,10 @@ def _cross_check(m: DeploymentModel) -> Iterator[tuple[str, str]]:
         for i, staffed_by in enumerate(line.offices):
             if staffed_by not in m.offices:
                 yield f"lines.{name}.offices.{i}", _unknown("office", staffed_by, m.offices)
+        if line.overflow is not None:
+            for i, wider in enumerate(line.overflow.offices):
+                if wider not in m.offices:
+                    yield f"lines.{name}.overflow.offices.{i}", _unknown("office", wider, m.offices)
         redirect = line.after_hours.line
         if redirect is not None and redirect not in m.lines:
             yield f"lines.{name}.after_hours.line", _unknown("line", redirect, m.lines)
@@ -300,6 +351,12 @@ def _build(m: DeploymentModel) -> Deployment:
             priority=line.priority,
             titles=dict(line.titles),
             after_hours=AfterHours(**line.after_hours.model_dump()),
+            overflow=(
+                Overflow(line.overflow.after, tuple(line.overflow.offices))
+                if line.overflow
+                else None
+            ),
+            callback_abandoned=line.callback_abandoned,
         )
         for name, line in m.lines.items()
     }
@@ -318,4 +375,5 @@ def _build(m: DeploymentModel) -> Deployment:
         offices=offices,
         operators=operators,
         trunk_addresses=tuple(str(a) for a in m.trunk.addresses),
+        policy=Policy(**m.queues.model_dump()),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +45,7 @@ class EventBus:
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
         self._queues: list[asyncio.Queue[CallEvent]] = []
+        self._seq: dict[str, int] = {}
 
     def subscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.append(subscriber)
@@ -58,6 +59,12 @@ class EventBus:
         self._queues.remove(queue)
 
     def publish(self, event: CallEvent) -> None:
+        """Number the event in its call's order (from 1) and hand it to every consumer."""
+        if event.call_id:
+            seq = self._seq[event.call_id] = self._seq.get(event.call_id, 0) + 1
+            event = replace(event, seq=seq)
+            if event.kind == "call.ended":
+                self._seq.pop(event.call_id, None)
         for subscriber in self._subscribers:
             try:
                 subscriber(event)

@@ -22,6 +22,9 @@ with warnings.catch_warnings():  # pydub warns at import when ffmpeg is absent; 
 #: Prompts the service itself says, whatever the menus are.
 SERVICE_PROMPTS = frozenset({"unknown-number", "technical-error", "please-hold", "sorry"})
 
+#: Prompts spoken from a text the service knows: numbers for positions and minutes.
+GENERATED = {f"number-{i}": str(i) for i in range(1, 31)}
+
 #: espeak-ng voice per language code.
 VOICES = {"en": "en-gb", "uk": "uk", "ka": "ka", "ru": "ru"}
 
@@ -55,7 +58,7 @@ def missing(sources: Path, languages: Iterable[str], names: Iterable[str]) -> li
         f"{lang}/{name}"
         for lang in languages
         for name in names
-        if source_of(sources, lang, name) is None
+        if name not in GENERATED and source_of(sources, lang, name) is None
     )
 
 
@@ -86,12 +89,16 @@ def build(
     for lang in languages:
         for name in sorted(names):
             source = source_of(sources, lang, name)
-            if source is None:
-                raise PromptError(f"no recording or text for prompt {lang}/{name} in {sources}")
             out = target / lang / f"{name}.wav"
-            if out.exists() and out.stat().st_mtime >= source.stat().st_mtime:
+            if source is None:
+                if name not in GENERATED:
+                    raise PromptError(f"no recording or text for prompt {lang}/{name} in {sources}")
+                if out.exists():
+                    continue
+                audio = _speak(GENERATED[name], lang)
+            elif out.exists() and out.stat().st_mtime >= source.stat().st_mtime:
                 continue
-            if source.suffix == ".txt":
+            elif source.suffix == ".txt":
                 audio = _speak(source.read_text(encoding="utf-8").strip(), lang)
             else:
                 audio = AudioSegment.from_wav(source)

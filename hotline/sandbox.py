@@ -108,13 +108,14 @@ class Sandbox:
         for folder in ("asterisk-config", "dialplans"):
             for conf in sorted((self.project / folder).glob("*.conf")):
                 shutil.copy(conf, etc / conf.name)
-        agi_url = f"agi://{self.settings.agi_host}:{self.settings.agi_port}/call"
+        agi_url = f"agi://{self.settings.agi_host}:{self.settings.agi_port}"
         render.render(deployment, env, etc, agi_url, self.settings.ami_username)
         # every prompt with a source, so a config switched at run time finds its prompts too
         names = (
             deployment.prompt_names()
             | prompts.SERVICE_PROMPTS
             | prompts.available(self.settings.prompts_dir, deployment.languages)
+            | set(prompts.GENERATED)
         )
         built = prompts.build(
             self.settings.prompts_dir,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from agents.state import Event, LogIn, LogOut, OperatorError, Pause, Resume
 from hotline.calllog import CallLog
+from hotline.switchboard import Switchboard
 
 bearer = HTTPBearer(auto_error=False)
 
@@ -56,11 +59,57 @@ def get_call(request: Request, call_id: str) -> dict[str, Any]:
     return {**record.summary(), "events": [e.as_json() for e in record.events]}
 
 
-def create_api(call_log: CallLog, api_token: str, health: Any) -> FastAPI:
+def _board(request: Request) -> Switchboard:
+    board: Switchboard = request.app.state.switchboard
+    return board
+
+
+@router.get("/queues")
+def queues(request: Request) -> dict[str, Any]:
+    """Every line's queue now: waiting callers, longest wait, estimates, operators by state."""
+    lines: dict[str, Any] = _board(request).snapshot()["lines"]
+    return lines
+
+
+@router.get("/agents")
+def agents(request: Request) -> list[dict[str, Any]]:
+    """Every operator's state."""
+    operators: list[dict[str, Any]] = _board(request).snapshot()["operators"]
+    return operators
+
+
+ACTIONS: dict[str, Callable[[str | None], Event]] = {
+    "login": lambda _: LogIn(),
+    "logout": lambda _: LogOut(),
+    "pause": lambda reason: Pause(reason or "break"),
+    "resume": lambda _: Resume(),
+}
+
+
+@router.post("/agents/{operator}/{action}")
+def agent_action(
+    request: Request,
+    operator: Annotated[str, Path(max_length=32)],
+    action: Literal["login", "logout", "pause", "resume"],
+    reason: Annotated[str | None, Query(max_length=32)] = None,
+) -> dict[str, Any]:
+    """Log an operator in or out, pause them (reason: break, training, admin) or resume."""
+    board = _board(request)
+    if operator not in board.operators:
+        raise HTTPException(404, f"no operator {operator!r}")
+    try:
+        board.operator_event(operator, ACTIONS[action](reason))
+    except OperatorError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return next(o for o in board.snapshot()["operators"] if o["id"] == operator)
+
+
+def create_api(call_log: CallLog, api_token: str, health: Any, switchboard: Switchboard) -> FastAPI:
     """The FastAPI app; ``health`` is a callable returning the components' state."""
     app = FastAPI(title="Legal aid hotline", version="0.1.0")
     app.state.call_log = call_log
     app.state.api_token = api_token
+    app.state.switchboard = switchboard
 
     @app.get("/health")
     def get_health() -> dict[str, Any]:

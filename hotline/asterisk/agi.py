@@ -176,6 +176,11 @@ class AgiChannel:
         )
         return "".join(ch for ch in reply.result if ch in "0123456789*#")
 
+    async def get_variable(self, name: str) -> str:
+        """A channel variable's value; "" when it is not set."""
+        reply = await self.command(f"GET VARIABLE {name}")
+        return reply.data if reply.result == "1" else ""
+
     async def set_variable(self, name: str, value: str) -> None:
         if '"' in value or "\\" in value:
             raise ValueError(f"unsafe value for {name}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from panoramisk import Manager
@@ -61,6 +61,7 @@ class AmiClient:
         username: str,
         secret: str,
         on_event: EventHandler | None = None,
+        on_connect: Callable[[], Awaitable[None]] | None = None,
         ping_interval: float = 10.0,
         action_timeout: float = 5.0,
         backoff: tuple[float, float] = (0.5, 30.0),
@@ -68,6 +69,7 @@ class AmiClient:
         self.host, self.port = host, port
         self.username, self.secret = username, secret
         self.on_event = on_event
+        self.on_connect = on_connect
         self.ping_interval = ping_interval
         self.action_timeout = action_timeout
         self.backoff = backoff
@@ -120,6 +122,11 @@ class AmiClient:
         self.connected, self.last_error = True, None
         self.connects += 1
         log.info("AMI %s:%d connected", self.host, self.port)
+        if self.on_connect is not None:
+            try:
+                await self.on_connect()
+            except Exception:  # a failed resync must not take the link down
+                log.exception("AMI %s:%d: resync after connecting failed", self.host, self.port)
         while not lost.done():
             await asyncio.wait([lost], timeout=self.ping_interval)
             if lost.done():
@@ -130,14 +137,51 @@ class AmiClient:
                 raise AmiUnavailable(f"no reply to ping within {self.action_timeout:g} s") from None
         raise AmiUnavailable("connection lost")
 
-    async def action(self, fields: dict[str, str], timeout: float | None = None) -> Any:
+    async def action(
+        self, fields: dict[str, str], timeout: float | None = None, as_list: bool = False
+    ) -> Any:
         """Send one action and return its reply; AmiUnavailable if the link cannot carry it."""
         link = self._link
         if not self.connected or link is None:
             raise AmiUnavailable(f"AMI is down ({self.last_error})")
         try:
             return await asyncio.wait_for(
-                link.send_action(dict(fields)), timeout or self.action_timeout
+                link.send_action(dict(fields), as_list=as_list or None),
+                timeout or self.action_timeout,
             )
         except TimeoutError:
             raise AmiUnavailable(f"no reply to {fields.get('Action')} in time") from None
+
+
+class AmiEffects:
+    """The switchboard's hands in Asterisk."""
+
+    def __init__(self, ami: AmiClient) -> None:
+        self.ami = ami
+
+    async def connect(self, channel: str, operator: str) -> None:
+        from hotline.switchboard import ChannelGone
+
+        reply = await self.ami.action(
+            {
+                "Action": "Redirect",
+                "Channel": channel,
+                "Context": "hotline-connect",
+                "Exten": operator,
+                "Priority": "1",
+            }
+        )
+        if not reply.success:
+            message = str(reply.get("Message", ""))
+            if "not exist" in message:
+                raise ChannelGone(channel)
+            raise AmiUnavailable(f"Redirect {channel} to {operator}: {message}")
+
+    async def device_states(self) -> dict[str, str]:
+        """Every device's state now, e.g. {"PJSIP/op1": "NOT_INUSE"}."""
+        replies = await self.ami.action({"Action": "DeviceStateList"}, as_list=True)
+        return {
+            str(m["Device"]): str(m["State"])
+            for m in replies
+            if m.get("Event") == "DeviceStateChange" and "Device" in m
+        }

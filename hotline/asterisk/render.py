@@ -127,11 +127,14 @@ def queues(deployment: Deployment) -> str:
 
 def extensions(deployment: Deployment, agi_url: str) -> str:
     first = deployment.languages[0]
+    policy = deployment.policy
     out = [
         GENERATED,
         "[globals]",
         f"HOTLINE_AGI={agi_url}",
         f"HOTLINE_DEFAULT_LANGUAGE={first}",
+        f"HOTLINE_ANNOUNCE_EVERY={policy.announce_every}",
+        f"HOTLINE_RING_TIMEOUT={policy.ring_timeout}",
         "",
         "[hotline-fallback]",
     ]

@@ -16,12 +16,20 @@ from hotline.asterisk.agi import AgiChannel, AgiError, CallerHungUp, FastAgiServ
 from hotline.calls import CallService
 from hotline.config import Deployment
 from hotline.events import CallEvent, EventBus
+from hotline.switchboard import Switchboard
 
 ENV = (
     "agi_network: yes\nagi_network_script: call\nagi_request: agi://127.0.0.1/call\n"
     "agi_channel: PJSIP/trunk-00000001\nagi_uniqueid: 1700000000.1\n"
     "agi_callerid: 380501234567\nagi_extension: {number}\nagi_arg_1: cid-1\n\n"
 )
+
+
+class NoOperators:
+    """Effects of a switchboard that has nobody to ring."""
+
+    async def connect(self, channel: str, operator: str) -> None:
+        raise AssertionError("no operator is logged in here")
 
 
 class Peer:
@@ -60,7 +68,8 @@ async def events() -> list[CallEvent]:
 async def server(deployment: Deployment, events: list[CallEvent]) -> AsyncIterator[int]:
     bus = EventBus()
     bus.subscribe(events.append)
-    calls = CallService(deployment, bus, lambda: datetime(2026, 11, 25, 9, 30, tzinfo=UTC))
+    clock = lambda: datetime(2026, 11, 25, 9, 30, tzinfo=UTC)  # noqa: E731
+    calls = CallService(deployment, bus, clock, Switchboard(deployment, bus, clock, NoOperators()))
     agi = FastAgiServer(on_rejected=calls.reject, env_timeout=0.5)
     agi.add_route("call", calls.handle)
     srv = await agi.start("127.0.0.1", 0)
@@ -81,7 +90,7 @@ async def a_call_works(port: int) -> list[str]:
     peer = await Peer.open(port)
     peer.writer.write(ENV.format(number="2145145").encode())
     commands = await asyncio.wait_for(peer.serve(), 10)
-    assert commands[-1] == 'SET VARIABLE HOTLINE_RESULT "line"'
+    assert commands[-1] == 'SET VARIABLE HOTLINE_RESULT "wait"'
     return commands
 
 
@@ -89,7 +98,7 @@ async def test_a_direct_number_is_routed(server: int, events: list[CallEvent]) -
     commands = await a_call_works(server)
     assert 'STREAM FILE hotline/ka/welcome-rehabilitation ""' in commands
     assert 'SET VARIABLE HOTLINE_LINE "rehabilitation"' in commands
-    assert [e.kind for e in events] == ["call.started", "call.routed", "call.ended"]
+    assert [e.kind for e in events] == ["call.started", "call.routed", "call.queued"]
     assert events[0].data["sip_call_id"] == "cid-1"
 
 
@@ -135,7 +144,7 @@ async def test_invalid_utf8_in_the_environment(server: int, events: list[CallEve
     )
     await asyncio.wait_for(peer.serve(), 10)
     assert events[0].data["caller"] == "\ufffd\ufffd"
-    assert events[-1].data["outcome"] == "queued"
+    assert events[-1].kind == "call.queued"
 
 
 async def test_malformed_environment_gets_an_apology(server: int, events: list[CallEvent]) -> None:

@@ -16,7 +16,7 @@ SECRETS = {"HOTLINE_AMI_SECRET": "ami-secret-123456"} | {
 
 @pytest.fixture
 def rendered(deployment: Deployment, tmp_path: Path) -> dict[str, str]:
-    render(deployment, SECRETS, tmp_path, "agi://127.0.0.1:4573/call")
+    render(deployment, SECRETS, tmp_path, "agi://127.0.0.1:4573")
     return {path.name: path.read_text() for path in tmp_path.iterdir()}
 
 
@@ -76,14 +76,14 @@ def test_fallback_queues_hold_the_operators_of_each_line(rendered: dict[str, str
         for name in ("line-consultation", "line-detention")
     }
     assert members == {
-        "line-consultation": ["op4", "op5", "op6"],
+        "line-consultation": ["op2", "op4", "op5", "op6"],
         "line-detention": ["op1", "op2", "op3"],
     }
 
 
 def test_every_number_has_a_fallback_line(rendered: dict[str, str]) -> None:
     text = rendered["extensions_hotline.conf"]
-    assert "HOTLINE_AGI=agi://127.0.0.1:4573/call" in text
+    assert "HOTLINE_AGI=agi://127.0.0.1:4573" in text
     for number, line in [
         ("0800213103", "information"),
         ("0322920055", "consultation"),
@@ -109,4 +109,4 @@ def test_a_missing_secret_is_named(
     deployment: Deployment, tmp_path: Path, missing: str, value: str, message: str
 ) -> None:
     with pytest.raises(RenderError, match=message):
-        render(deployment, SECRETS | {missing: value}, tmp_path, "agi://x/call")
+        render(deployment, SECRETS | {missing: value}, tmp_path, "agi://x")

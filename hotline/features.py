@@ -1,0 +1,44 @@
+"""Operators' feature codes, dialled on their softphones and answered by the service:
+*11 log in, *12 log out, *13 pause (break), *14 resume."""
+
+from __future__ import annotations
+
+import logging
+
+from agents.state import Event, LogIn, LogOut, OperatorError, Pause, Resume
+from hotline.asterisk.agi import AgiCallIO, AgiChannel
+from hotline.switchboard import Switchboard
+from ivr import Prompt
+
+log = logging.getLogger(__name__)
+
+CODES: dict[str, tuple[Event, str]] = {
+    "*11": (LogIn(), "logged-in"),
+    "*12": (LogOut(), "logged-out"),
+    "*13": (Pause("break"), "paused"),
+    "*14": (Resume(), "resumed"),
+}
+
+
+class FeatureRoutes:
+    """The AGI route ``feature``: arguments are the code dialled and the caller's endpoint."""
+
+    def __init__(self, switchboard: Switchboard) -> None:
+        self.switchboard = switchboard
+
+    async def feature(self, channel: AgiChannel) -> None:
+        code = channel.env.get("agi_arg_1", "")
+        operator = channel.env.get("agi_arg_2", "")
+        known = self.switchboard.deployment.operators.get(operator)
+        language = known.languages[0] if known else self.switchboard.deployment.languages[0]
+        answer = "not-an-operator"
+        if known is not None and code in CODES:
+            event, answer = CODES[code]
+            try:
+                self.switchboard.operator_event(operator, event)
+                log.info("operator %s: %s", operator, answer)
+            except OperatorError as exc:
+                log.info("operator %s: %s refused: %s", operator, code, exc)
+                answer = "not-an-operator"
+        await AgiCallIO(channel).say([Prompt(language, answer)])
+        await channel.set_variable("HOTLINE_RESULT", "done")

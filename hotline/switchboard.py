@@ -1,0 +1,355 @@
+"""The switchboard: the service's queues and operators, and the dispatcher run on every change.
+
+It holds the state (who waits, who rings, who talks), feeds every change through the pure
+domain (``agents.state.transition``, ``routing.dispatch.assign``) and carries out the
+decisions through a small :class:`Effects` interface (AMI in production). It never polls:
+a call arriving, an operator becoming free, a phone coming back or an overflow time passing
+triggers a decision at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import logging
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from agents.state import (
+    Answered,
+    Ended,
+    Event,
+    Missed,
+    Offer,
+    OperatorState,
+    Reachability,
+    State,
+    Withdrawn,
+    WrapUpOver,
+    transition,
+)
+from hotline.config import Deployment
+from hotline.events import CallEvent, EventBus
+from routing.dispatch import Candidate, Waiting, assign, position
+from routing.estimate import estimate_wait
+
+log = logging.getLogger(__name__)
+
+
+class ChannelGone(Exception):
+    """The caller's channel no longer exists in Asterisk."""
+
+
+class Effects(Protocol):
+    """What the switchboard asks of Asterisk."""
+
+    async def connect(self, channel: str, operator: str) -> None:
+        """Take the waiting caller on ``channel`` to ring ``operator``."""
+        ...
+
+
+@dataclass
+class Talk:
+    """A call that left the queue: ringing an operator, then talking to them."""
+
+    operator: str
+    waiting: Waiting
+    answered: datetime | None = None
+
+
+class Switchboard:
+    """Queues, operators and the dispatcher, for one deployment."""
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        bus: EventBus,
+        clock: Callable[[], datetime],
+        effects: Effects,
+    ) -> None:
+        self.deployment = deployment
+        self.policy = deployment.policy
+        self.bus = bus
+        self.clock = clock
+        self.effects = effects
+        self.operators = {op: OperatorState(op) for op in deployment.operators}
+        self.waiting: dict[str, Waiting] = {}
+        self.channels: dict[str, str] = {}
+        self.talks: dict[str, Talk] = {}
+        self.handle_times: deque[float] = deque(maxlen=50)
+        self._seq = itertools.count(1)
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- events out ------------------------------------------------------------------------
+    def _emit(self, call: str, kind: str, **data: Any) -> None:
+        self.bus.publish(CallEvent(call, 0, self.clock(), kind, data))
+
+    # -- calls -----------------------------------------------------------------------------
+    def enqueue(
+        self, call: str, channel: str, line: str, language: str, entered: datetime | None = None
+    ) -> Waiting:
+        """A caller starts waiting (or waits again after a restart, keeping ``entered``)."""
+        if call in self.waiting:
+            return self.waiting[call]
+        waiting = Waiting(
+            call,
+            line,
+            language,
+            self.deployment.lines[line].priority,
+            entered or self.clock(),
+            next(self._seq),
+        )
+        self.waiting[call] = waiting
+        self.channels[call] = channel
+        self._emit(call, "call.queued", line=line, language=language, priority=waiting.priority)
+        overflow = self.deployment.lines[line].overflow
+        if overflow is not None:
+            self._later(f"overflow:{call}", overflow.after, self.dispatch)
+        self.dispatch()
+        return waiting
+
+    def waits(self, call: str) -> bool:
+        return call in self.waiting
+
+    def where(self, call: str) -> tuple[int, float]:
+        """(position, estimated seconds left) of a waiting call."""
+        me = self.waiting[call]
+        place = position(list(self.waiting.values()), call)
+        serving = sum(
+            1
+            for op in self.operators.values()
+            if op.state not in (State.LOGGED_OUT, State.PAUSED)
+            and self.deployment.operators[op.id].serves(me.line)
+        )
+        rate = len(self.waiting) / max(60.0, self.policy.default_handle_time)
+        return place, estimate_wait(
+            place, serving, list(self.handle_times), self.policy.default_handle_time, rate
+        )
+
+    def answered(self, call: str, operator: str) -> None:
+        """The operator picked up (Asterisk's pre-bridge handler said so)."""
+        talk = self.talks.get(call)
+        if talk is None or talk.operator != operator:
+            log.warning("answer of %s by %s, which was not offered it", call, operator)
+            return
+        talk.answered = self.clock()
+        self._operator(operator, Answered(call))
+        wait = (talk.answered - talk.waiting.entered).total_seconds()
+        self._emit(call, "call.answered", operator=operator, wait=round(wait, 3))
+
+    def ring_ended(self, call: str, operator: str, status: str) -> str:
+        """The dial of ``operator`` returned with the caller still on the line.
+
+        Returns what the caller does next: ``done`` (they talked) or ``wait`` (back to the
+        head of the queue)."""
+        talk = self.talks.pop(call, None)
+        if talk is None or talk.operator != operator:
+            return "wait" if call in self.waiting else "done"
+        if talk.answered is not None:
+            self._finish(call, talk, "answered")
+            return "done"
+        self._emit(call, "call.missed", operator=operator, status=status)
+        self._operator(operator, Missed(call, self.policy.pause_after_misses))
+        self.waiting[call] = talk.waiting  # its old place: the head of its queue
+        self.dispatch()
+        return "wait"
+
+    def hung_up(self, call: str) -> None:
+        """The caller's channel is gone (its hangup handler ran)."""
+        self.channels.pop(call, None)
+        self._cancel(f"overflow:{call}")
+        waiting = self.waiting.pop(call, None)
+        if waiting is not None:
+            wait = (self.clock() - waiting.entered).total_seconds()
+            self._emit(
+                call, "call.ended", outcome="abandoned", wait=round(wait, 3), line=waiting.line
+            )
+            return
+        talk = self.talks.pop(call, None)
+        if talk is None:
+            return
+        if talk.answered is None:
+            self._operator(talk.operator, Withdrawn(call))
+            wait = (self.clock() - talk.waiting.entered).total_seconds()
+            self._emit(
+                call,
+                "call.ended",
+                outcome="abandoned",
+                wait=round(wait, 3),
+                line=talk.waiting.line,
+                while_ringing=talk.operator,
+            )
+            self.dispatch()
+        else:
+            self._finish(call, talk, "answered")
+
+    def _finish(self, call: str, talk: Talk, outcome: str) -> None:
+        assert talk.answered is not None
+        now = self.clock()
+        handle = (now - talk.answered).total_seconds()
+        self.handle_times.append(handle)
+        self._operator(talk.operator, Ended(call))
+        self._emit(
+            call,
+            "call.ended",
+            outcome=outcome,
+            operator=talk.operator,
+            line=talk.waiting.line,
+            wait=round((talk.answered - talk.waiting.entered).total_seconds(), 3),
+            talk=round(handle, 3),
+        )
+        self._later(
+            f"wrap:{talk.operator}",
+            self.policy.wrap_up,
+            functools.partial(self.operator_event, talk.operator, WrapUpOver()),
+        )
+
+    # -- operators -------------------------------------------------------------------------
+    def operator_event(self, operator: str, event: Event) -> OperatorState:
+        """Apply an operator's event (raises OperatorError when it does not apply)."""
+        state = self._operator(operator, event)
+        self.dispatch()
+        return state
+
+    def _operator(self, operator: str, event: Event) -> OperatorState:
+        before = self.operators[operator]
+        after = transition(before, event, self.clock())
+        self.operators[operator] = after
+        if (after.state, after.reachable, after.pause_reason) != (
+            before.state,
+            before.reachable,
+            before.pause_reason,
+        ):
+            self._emit(
+                "",
+                "operator.state",
+                operator=operator,
+                state=after.state.value,
+                reachable=after.reachable,
+                reason=after.pause_reason,
+                misses=after.misses,
+            )
+        return after
+
+    def reachable(self, operator: str, reachable: bool) -> None:
+        if operator in self.operators and self.operators[operator].reachable != reachable:
+            self.operator_event(operator, Reachability(reachable))
+
+    # -- the dispatcher --------------------------------------------------------------------
+    def dispatch(self) -> None:
+        """Offer waiting calls to free operators, now."""
+        free = [
+            Candidate(
+                op.id,
+                self.deployment.operators[op.id].office,
+                frozenset(self.deployment.operators[op.id].lines),
+                frozenset(self.deployment.operators[op.id].languages),
+                op.idle_since or datetime.min.replace(tzinfo=self.clock().tzinfo),
+            )
+            for op in self.operators.values()
+            if op.free
+        ]
+        if not free or not self.waiting:
+            return
+        for call, operator in assign(
+            self.waiting.values(), free, self.deployment.lines, self.clock()
+        ):
+            waiting = self.waiting.pop(call)
+            self.talks[call] = Talk(operator, waiting)
+            self._operator(operator, Offer(call))
+            self._emit(call, "call.offered", operator=operator)
+            self._spawn(self._ring(call, operator))
+
+    async def _ring(self, call: str, operator: str) -> None:
+        channel = self.channels.get(call)
+        try:
+            if channel is None:
+                raise ChannelGone(call)
+            await self.effects.connect(channel, operator)
+        except ChannelGone:
+            self.hung_up(call)
+        except Exception as exc:
+            # Asterisk could not take the caller to the operator: put everything back.
+            log.warning("could not ring %s for %s: %s", operator, call, exc)
+            talk = self.talks.pop(call, None)
+            if talk is not None:
+                self.waiting[call] = talk.waiting
+                self._operator(operator, Withdrawn(call))
+            self._later(f"retry:{call}", 1.0, self.dispatch)
+
+    # -- timers and tasks ------------------------------------------------------------------
+    def _later(self, key: str, seconds: float, action: Callable[[], Any]) -> None:
+        self._cancel(key)
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._timers.pop(key, None)
+            action()
+
+        self._timers[key] = loop.call_later(max(0.0, seconds), fire)
+
+    def _cancel(self, key: str) -> None:
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- views -----------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Every line's queue and the operators, for the API."""
+        now = self.clock()
+        lines: dict[str, Any] = {}
+        for name in self.deployment.lines:
+            queue = sorted(
+                (w for w in self.waiting.values() if w.line == name), key=lambda w: w.seq
+            )
+            waiting: list[dict[str, Any]] = []
+            for w in queue:
+                place, estimate = self.where(w.call)
+                waiting.append(
+                    {
+                        "call": w.call,
+                        "position": place,
+                        "language": w.language,
+                        "priority": w.priority,
+                        "waited": round((now - w.entered).total_seconds(), 1),
+                        "estimated_wait": None if math.isinf(estimate) else round(estimate),
+                    }
+                )
+            serving = [
+                op
+                for op in self.operators.values()
+                if self.deployment.operators[op.id].serves(name)
+            ]
+            lines[name] = {
+                "waiting": waiting,
+                "longest_wait": max((float(w["waited"]) for w in waiting), default=0.0),
+                "operators": {
+                    s.value: sorted(op.id for op in serving if op.state is s) for s in State
+                },
+            }
+        return {
+            "lines": lines,
+            "operators": [
+                {
+                    "id": op.id,
+                    "state": op.state.value,
+                    "reachable": op.reachable,
+                    "since": op.since.isoformat() if op.since else None,
+                    "call": op.call,
+                    "pause_reason": op.pause_reason,
+                    "misses": op.misses,
+                }
+                for op in self.operators.values()
+            ],
+        }

@@ -1,0 +1,80 @@
+"""FastAGI routes for a caller after the menus: waiting, ringing an operator, hanging up.
+
+The caller waits in the dialplan (music on hold, `hotline-wait`), which calls back here to
+announce their position, when a dial of an operator returns, when an operator answers and
+when the caller hangs up. The switchboard decides; these routes only translate.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import UTC, datetime
+
+from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
+from hotline.switchboard import Switchboard
+from ivr import Prompt
+
+log = logging.getLogger(__name__)
+
+#: Numbers the service can say, as prompts number-1 .. number-30.
+MAX_SPOKEN = 30
+
+
+def number_prompt(language: str, value: int) -> Prompt:
+    return Prompt(language, f"number-{max(1, min(MAX_SPOKEN, value))}")
+
+
+class WaitingRoutes:
+    """The AGI routes ``wait``, ``dialed``, ``answered`` and ``hangup``."""
+
+    def __init__(self, switchboard: Switchboard) -> None:
+        self.switchboard = switchboard
+
+    async def wait(self, channel: AgiChannel) -> None:
+        """Every `announce_every` seconds of waiting: say the position and the estimate."""
+        call = channel.env["agi_uniqueid"]
+        board = self.switchboard
+        if not board.waits(call) and call not in board.talks:
+            # the service restarted while the caller waited: their channel remembers the place
+            line = await channel.get_variable("HOTLINE_LINE")
+            if line not in board.deployment.lines:
+                return  # no HOTLINE_RESULT: the dialplan's fallback queue takes the caller
+            language = await channel.get_variable("HOTLINE_LANGUAGE") or "en"
+            entered = await channel.get_variable("HOTLINE_ENTERED")
+            since = datetime.fromtimestamp(float(entered), UTC) if entered else None
+            board.enqueue(call, channel.env["agi_channel"], line, language, since)
+        if board.waits(call):
+            language = await channel.get_variable("HOTLINE_LANGUAGE") or "en"
+            place, estimate = board.where(call)
+            said = [Prompt(language, "position"), number_prompt(language, place)]
+            if not math.isinf(estimate):
+                minutes = max(1, math.ceil(estimate / 60))
+                said += [
+                    Prompt(language, "estimated-wait"),
+                    number_prompt(language, minutes),
+                    Prompt(language, "minutes"),
+                ]
+            try:
+                await AgiCallIO(channel).say(said)
+            except CallerHungUp:
+                return  # hung up, or taken to an operator in the middle of it
+        await channel.set_variable("HOTLINE_RESULT", "wait")
+
+    async def dialed(self, channel: AgiChannel) -> None:
+        """A dial of an operator returned with the caller still there."""
+        call = channel.env["agi_uniqueid"]
+        operator = channel.env.get("agi_arg_1", "")
+        status = channel.env.get("agi_arg_2", "")
+        next_step = self.switchboard.ring_ended(call, operator, status)
+        await channel.set_variable("HOTLINE_RESULT", next_step)
+
+    async def answered(self, channel: AgiChannel) -> None:
+        """Runs on the operator's channel as they pick up, before the two are bridged."""
+        call = channel.env.get("agi_arg_1", "")
+        operator = channel.env.get("agi_arg_2", "")
+        self.switchboard.answered(call, operator)
+
+    async def hangup(self, channel: AgiChannel) -> None:
+        """The caller's hangup handler: whatever they were doing, they are gone."""
+        self.switchboard.hung_up(channel.env["agi_uniqueid"])
