@@ -30,6 +30,7 @@ class CallRecord:
     number: str = ""
     sip_call_id: str = ""
     linkedid: str = ""
+    channel: str = ""
     language: str | None = None
     path: list[str] = field(default_factory=list)
     asked_line: str | None = None
@@ -54,6 +55,7 @@ class CallRecord:
             self.number = data.get("number", "")
             self.sip_call_id = data.get("sip_call_id", "")
             self.linkedid = data.get("linkedid", "")
+            self.channel = data.get("channel", "")
             self.language = data.get("language")
         elif event.kind == "menu.answer":
             self.path.append(f"{data['menu']}:{data['key']}")

@@ -55,15 +55,10 @@ class Asterisk:
         assert match, out
         return int(match.group(1))
 
-    def queue_callers(self) -> set[tuple[str, str]]:
-        """(queue, channel) for every caller waiting in a fallback queue now."""
-        found, queue = set(), ""
-        for line in self.sandbox.cli("queue show").stdout.splitlines():
-            if m := re.match(r"^(\S+) has \d+ calls", line):
-                queue = m.group(1)
-            elif m := re.match(r"^\s+\d+\. (\S+) \(wait", line):
-                found.add((queue, m.group(1)))
-        return found
+    def channels(self) -> dict[str, str]:
+        """Every channel now, with the dialplan context it is in."""
+        out = self.sandbox.cli("core show channels concise").stdout
+        return {f[0]: f[1] for f in (line.split("!") for line in out.splitlines()) if len(f) > 2}
 
 
 @pytest.fixture(scope="session")
