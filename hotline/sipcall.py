@@ -243,11 +243,13 @@ class SoftPhone:
         target: str = "127.0.0.1:5060",
         ring_ms: int = 500,
         talk_ms: int = 3000,
+        answers: bool = True,
         workdir: Path,
     ) -> None:
         self.user, self.password = user, password
         self.address, self.target = address, target
         self.ring_ms, self.talk_ms = ring_ms, talk_ms
+        self.answers = answers
         self.workdir = workdir
         self.port = free_udp_port(address)
         self.messages = workdir / f"{user}-{self.port}-messages.log"
@@ -298,7 +300,7 @@ class SoftPhone:
         # SIPp reads pause and timeout lengths before keyword substitution: fill them in here.
         scenario_file = self.workdir / f"{self.user}-{self.port}-answer.xml"
         scenario_file.write_text(
-            (SCENARIOS / "answer.xml")
+            (SCENARIOS / ("answer.xml" if self.answers else "ignore.xml"))
             .read_text()
             .replace("[ring]", str(self.ring_ms))
             .replace("[talk]", str(self.talk_ms))
@@ -328,6 +330,44 @@ class SoftPhone:
         )
         self._register(expires=300)
         return self
+
+    def dial(self, number: str) -> int:
+        """Dial ``number`` (a feature code) from this phone; SIPp's exit status."""
+        done = subprocess.run(
+            [
+                "sipp",
+                self.target,
+                "-sf",
+                str(SCENARIOS / "dial.xml"),
+                "-i",
+                self.address,
+                "-p",
+                str(free_udp_port(self.address)),
+                "-mp",
+                str(free_udp_port(self.address)),
+                "-m",
+                "1",
+                "-nostdin",
+                "-s",
+                number,
+                "-key",
+                "user",
+                self.user,
+                "-au",
+                self.user,
+                "-ap",
+                self.password,
+                "-timeout",
+                "30s",
+                "-timeout_error",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=self.workdir,
+            check=False,
+            timeout=60,
+        )
+        return done.returncode
 
     def answered(self) -> int:
         """How many calls this phone has answered (200 OK sent to an INVITE)."""

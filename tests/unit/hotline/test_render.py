@@ -76,8 +76,8 @@ def test_fallback_queues_hold_the_operators_of_each_line(rendered: dict[str, str
         for name in ("line-consultation", "line-detention")
     }
     assert members == {
-        "line-consultation": ["op2", "op4", "op5", "op6"],
-        "line-detention": ["op1", "op2", "op3"],
+        "line-consultation": ["op2", "op3", "op4", "op5", "op6"],
+        "line-detention": ["op1", "op2", "op3", "op4", "op5", "op6"],
     }
 
 
