@@ -16,7 +16,7 @@ from hotline.switchboard import Switchboard
 bearer = HTTPBearer(auto_error=False)
 
 
-def require_token(
+async def require_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> None:
@@ -31,6 +31,8 @@ def require_token(
         )
 
 
+# Every route is `async def`: the switchboard and the call log live on the event loop, and a
+# plain `def` route would run in a worker thread.
 router = APIRouter(prefix="/api", dependencies=[Depends(require_token)])
 
 
@@ -40,7 +42,7 @@ def _log(request: Request) -> CallLog:
 
 
 @router.get("/calls")
-def list_calls(
+async def list_calls(
     request: Request,
     sip_call_id: Annotated[str | None, Query(max_length=256)] = None,
     number: Annotated[str | None, Query(max_length=32)] = None,
@@ -51,7 +53,7 @@ def list_calls(
 
 
 @router.get("/calls/{call_id}")
-def get_call(request: Request, call_id: str) -> dict[str, Any]:
+async def get_call(request: Request, call_id: str) -> dict[str, Any]:
     """One call with its ordered events."""
     record = _log(request).calls.get(call_id)
     if record is None:
@@ -65,14 +67,14 @@ def _board(request: Request) -> Switchboard:
 
 
 @router.get("/queues")
-def queues(request: Request) -> dict[str, Any]:
+async def queues(request: Request) -> dict[str, Any]:
     """Every line's queue now: waiting callers, longest wait, estimates, operators by state."""
     lines: dict[str, Any] = _board(request).snapshot()["lines"]
     return lines
 
 
 @router.get("/agents")
-def agents(request: Request) -> list[dict[str, Any]]:
+async def agents(request: Request) -> list[dict[str, Any]]:
     """Every operator's state."""
     operators: list[dict[str, Any]] = _board(request).snapshot()["operators"]
     return operators
@@ -87,7 +89,7 @@ ACTIONS: dict[str, Callable[[str | None], Event]] = {
 
 
 @router.post("/agents/{operator}/{action}")
-def agent_action(
+async def agent_action(
     request: Request,
     operator: Annotated[str, Path(max_length=32)],
     action: Literal["login", "logout", "pause", "resume"],
@@ -112,7 +114,7 @@ def create_api(call_log: CallLog, api_token: str, health: Any, switchboard: Swit
     app.state.switchboard = switchboard
 
     @app.get("/health")
-    def get_health() -> dict[str, Any]:
+    async def get_health() -> dict[str, Any]:
         """Whether Asterisk (AMI) and the call log are reachable."""
         state: dict[str, Any] = health()
         return state

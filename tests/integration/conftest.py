@@ -148,6 +148,29 @@ class Service:
         reply.raise_for_status()
         return reply.json()
 
+    def post(self, path: str, **params: Any) -> httpx.Response:
+        return httpx.post(
+            self.url(path),
+            params=params,
+            timeout=5,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+
+    def agent(self, operator: str) -> dict[str, Any]:
+        found: dict[str, Any] = next(a for a in self.get("/api/agents") if a["id"] == operator)
+        return found
+
+    def login(self, *operators: str, wait_reachable: bool = True) -> None:
+        """Log operators in (their phones must be registered to be rung)."""
+        for operator in operators:
+            reply = self.post(f"/api/agents/{operator}/login")
+            assert reply.status_code == 200, reply.text
+            if wait_reachable:
+                deadline = time.monotonic() + 10
+                while not self.agent(operator)["reachable"]:
+                    assert time.monotonic() < deadline, f"{operator}'s phone is not reachable"
+                    time.sleep(0.2)
+
     def record(self, sip_call_id: str, wait: float = 15) -> dict[str, Any]:
         """The service's finished record of a call, with its events."""
         deadline = time.monotonic() + wait

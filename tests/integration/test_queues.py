@@ -1,0 +1,178 @@
+"""Queues and operators on the real sandbox: SIPp callers wait, SIPp softphones (operators
+with their passwords) answer or do not, and the service decides who talks to whom."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from hotline.sipcall import SoftPhone
+from tests.integration.conftest import Asterisk, Service, call
+
+CONSULTATION = ("0800213103", "11")  # Ukrainian, legal consultation
+DETENTION = ("0800213103", "12")
+
+
+def at(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def offered_to(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """(operator, time) of each offer of the call, in order."""
+    return [
+        (e["data"]["operator"], e["at"]) for e in record["events"] if e["kind"] == "call.offered"
+    ]
+
+
+async def waiting_on(service: Service, line: str, count: int, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while len(service.get("/api/queues")[line]["waiting"]) < count:
+        assert time.monotonic() < deadline, service.get("/api/queues")
+        await asyncio.sleep(0.3)
+
+
+async def test_four_operators_ten_callers(
+    service: Service, phone: Callable[..., SoftPhone]
+) -> None:
+    service.start()
+    lawyers = ["op3", "op4", "op5", "op6"]
+    phones = [phone(op, talk_ms=4000) for op in lawyers]
+    service.login(*lawyers)
+    placed = []
+    for _ in range(10):  # together, a little apart so that their order is known
+        placed.append(asyncio.create_task(call(*CONSULTATION, hold_ms=120_000)))
+        await asyncio.sleep(0.3)
+    done = await asyncio.gather(*placed)
+    records = [service.record(p.call_id) for p in done]
+
+    assert [r["outcome"] for r in records] == ["answered"] * 10, records
+    assert sum(p.answered() for p in phones) == 10
+    # each call logged with its wait and talk times
+    for r in records:
+        assert r["wait"] is not None and r["wait"] >= 0
+        assert 3.5 <= r["talk"] <= 5.5, r
+    # never more than four talking at once, and never one operator on two calls
+    spans = [(at(r["answered"]), at(r["ended"]), r["operator"]) for r in records]
+    for start, _, _ in spans:
+        talking = [op for s, e, op in spans if s <= start < e]
+        assert len(talking) <= 4 and len(set(talking)) == len(talking)
+    # answered in the order they joined the queue
+    by_arrival = sorted(records, key=lambda r: at(r["queued"]))
+    first_offers = [at(offered_to(r)[0][1]) for r in by_arrival]
+    assert first_offers == sorted(first_offers)
+
+
+async def test_a_detention_caller_goes_first(
+    service: Service, phone: Callable[..., SoftPhone]
+) -> None:
+    service.start()
+    op3 = phone("op3", talk_ms=1500)
+    consultations = []
+    for _ in range(5):
+        consultations.append(asyncio.create_task(call(*CONSULTATION, hold_ms=90_000)))
+        await asyncio.sleep(0.3)
+    await waiting_on(service, "consultation", 5)
+    detention = asyncio.create_task(call(*DETENTION, hold_ms=90_000))
+    await waiting_on(service, "detention", 1)  # behind the five
+    assert len(service.get("/api/queues")["consultation"]["waiting"]) == 5
+    service.login("op3")
+    first = service.record((await detention).call_id)
+    others = [service.record(p.call_id) for p in await asyncio.gather(*consultations)]
+    assert first["operator"] == "op3" and first["outcome"] == "answered"
+    assert all(at(first["answered"]) < at(r["answered"]) for r in others)
+    assert op3.answered() == 6
+
+
+async def test_an_unanswered_operator_is_skipped_then_paused(
+    service: Service, phone: Callable[..., SoftPhone]
+) -> None:
+    service.start()
+    deaf = phone("op3", answers=False)
+    phone("op4", talk_ms=1500)
+    service.login("op3")  # longest idle: offered first
+    time.sleep(0.5)
+    service.login("op4")
+    first = service.record((await call(*CONSULTATION, hold_ms=90_000)).call_id)
+    offers = offered_to(first)
+    assert [op for op, _ in offers] == ["op3", "op4"]
+    # the call went to another operator right after op3's ring timeout (15 s)
+    assert 14 <= (at(offers[1][1]) - at(offers[0][1])).total_seconds() <= 17
+    assert first["operator"] == "op4"
+    assert service.agent("op3")["misses"] == 1 and service.agent("op3")["state"] == "available"
+    # a second miss in a row pauses op3; the caller waits for op4's wrap-up instead
+    second = service.record((await call(*CONSULTATION, hold_ms=90_000)).call_id)
+    assert [op for op, _ in offered_to(second)] == ["op3", "op4"]
+    assert second["operator"] == "op4"
+    op3 = service.agent("op3")
+    assert (op3["state"], op3["pause_reason"], op3["misses"]) == ("paused", "missed-calls", 2)
+    assert deaf.rung() == 2 and deaf.answered() == 0
+
+
+async def test_logged_out_paused_and_unregistered_operators_are_never_rung(
+    service: Service, phone: Callable[..., SoftPhone]
+) -> None:
+    service.start()
+    logged_out = phone("op3")
+    paused = phone("op4")
+    working = phone("op6", talk_ms=1500)
+    service.login("op4", "op6")
+    service.login("op5", wait_reachable=False)  # no phone registered
+    assert service.post("/api/agents/op4/pause", reason="training").status_code == 200
+    assert service.agent("op5") | {"since": None} == {
+        "id": "op5",
+        "state": "available",
+        "reachable": False,
+        "since": None,
+        "call": None,
+        "pause_reason": None,
+        "misses": 0,
+    }
+    placed = await asyncio.gather(*(call(*CONSULTATION, hold_ms=90_000) for _ in range(2)))
+    records = [service.record(p.call_id) for p in placed]
+    assert [r["operator"] for r in records] == ["op6", "op6"]
+    assert [op for r in records for op, _ in offered_to(r)] == ["op6", "op6"]
+    assert logged_out.rung() == paused.rung() == 0 and working.answered() == 2
+
+
+async def test_feature_codes_from_the_phone(
+    service: Service, phone: Callable[..., SoftPhone]
+) -> None:
+    service.start()
+    op3 = phone("op3")
+    for code, state in [
+        ("*11", "available"),
+        ("*13", "paused"),
+        ("*14", "available"),
+        ("*12", "logged_out"),
+    ]:
+        assert op3.dial(code) == 0
+        assert service.agent("op3")["state"] == state
+    refused = service.post("/api/agents/op3/pause")
+    assert refused.status_code == 409 and "log in first" in refused.text
+
+
+async def test_abandoned_while_waiting_is_logged_with_its_wait(service: Service) -> None:
+    service.start()
+    placed = await call(*CONSULTATION, hold_ms=8000)
+    record = service.record(placed.call_id)
+    assert record["outcome"] == "abandoned"
+    assert 6 <= record["wait"] <= 10, record
+
+
+async def test_callers_reach_the_fallback_queue_when_the_service_stops(
+    asterisk: Asterisk, service: Service, phone: Callable[..., SoftPhone]
+) -> None:
+    service.start()
+    op4 = phone("op4", talk_ms=1500)  # registered, not logged in: the service will not ring it
+    caller = asyncio.create_task(call(*CONSULTATION, hold_ms=90_000))
+    await waiting_on(service, "consultation", 1)
+    assert op4.rung() == 0
+    service.stop()
+    placed = await caller  # within one announcement period the dialplan falls back
+    assert placed.returncode == 0, placed.output
+    assert op4.answered() == 1
+    log = (asterisk.sandbox.root / "var/log/asterisk/messages").read_text(errors="replace")
+    assert "the service did not answer for" in log
