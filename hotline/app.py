@@ -77,6 +77,10 @@ class Service:
             "dialed": waiting.dialed,
             "answered": waiting.answered,
             "hangup": waiting.hangup,
+            "key": waiting.key,
+            "callback": waiting.callback,
+            "callback-reached": waiting.callback_reached,
+            "callback-end": waiting.callback_end,
             "feature": FeatureRoutes(self.switchboard).feature,
         }
 
@@ -96,7 +100,9 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         settings.ami_username,
         settings.ami_secret.get_secret_value(),
     )
-    switchboard = Switchboard(deployment, bus, clock, AmiEffects(ami))
+    switchboard = Switchboard(
+        deployment, bus, clock, AmiEffects(ami, deployment.policy.ring_timeout)
+    )
     calls = CallService(deployment, bus, clock, switchboard)
     service = Service(settings, deployment, bus, call_log, switchboard, calls, ami, None)
     ami.on_event = service.on_ami_event

@@ -16,17 +16,11 @@ from typing import Any
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
 from hotline.config import Deployment
 from hotline.events import CallEvent, EventBus
-from hotline.switchboard import Switchboard
+from hotline.switchboard import Switchboard, dialable
 from ivr import Finish, Prompt, run_menus
 from routing import decide
 
 log = logging.getLogger(__name__)
-
-
-def _dialable(number: str) -> bool:
-    """A number the service could call back: 5 to 15 digits, an optional leading +."""
-    digits = number.removeprefix("+")
-    return digits.isdigit() and 5 <= len(digits) <= 15
 
 
 def mask(number: str) -> str:
@@ -150,7 +144,7 @@ class CallService:
             line.name,
         )
         self.switchboard.enqueue(
-            call.id, channel.env["agi_channel"], line.name, step.language, entered
+            call.id, channel.env["agi_channel"], line.name, step.language, entered, call.caller
         )
 
     async def _offer_callback(self, call: _Call, io: AgiCallIO, language: str) -> bool:
@@ -160,7 +154,7 @@ class CallService:
         for _ in range(2):
             typed = (await io.collect(Prompt(language, "callback-number"), 8, 16)).rstrip("#")
             number = typed or call.caller
-            if _dialable(number):
+            if dialable(number):
                 await io.say([Prompt(language, "callback-registered")])
                 call.emit(
                     "callback.requested", number=number, line=call.asked_line, typed=bool(typed)

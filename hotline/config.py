@@ -32,8 +32,9 @@ CALLBACK_PROMPTS = frozenset({"callback-offer", "callback-number", "callback-reg
 
 
 #: What callers hear while waiting, and operators when they use a feature code.
-QUEUE_PROMPTS = frozenset(
+QUEUE_PROMPTS = CALLBACK_PROMPTS | frozenset(
     {
+        "callback-while-waiting",
         "position",
         "estimated-wait",
         "minutes",
@@ -132,6 +133,8 @@ class QueuesModel(_Model):
     pause_after_misses: int = Field(2, ge=0, le=10)
     announce_every: int = Field(30, ge=10, le=600)
     default_handle_time: int = Field(300, ge=10, le=7200)
+    callback_attempts: int = Field(3, ge=1, le=10)
+    callback_retry: int = Field(60, ge=5, le=3600)
 
 
 class OfficeModel(_Model):
@@ -149,6 +152,8 @@ class OperatorModel(_Model):
 
 class TrunkModel(_Model):
     addresses: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = Field(min_length=1)
+    #: Where calls out to callers (callbacks) go: the carrier's SIP URI.
+    outbound: Annotated[str, Field(pattern=r"^sips?:[A-Za-z0-9.\-_]+(:\d{1,5})?$")] | None = None
 
 
 class DeploymentModel(_Model):
@@ -171,6 +176,8 @@ class Policy:
     pause_after_misses: int = 2
     announce_every: int = 30
     default_handle_time: int = 300
+    callback_attempts: int = 3
+    callback_retry: int = 60
 
 
 @dataclass(frozen=True)
@@ -183,6 +190,7 @@ class Deployment:
     offices: Mapping[str, Office]
     operators: Mapping[str, Operator]
     trunk_addresses: tuple[str, ...]
+    trunk_outbound: str | None = None
     policy: Policy = Policy()
 
     def prompt_names(self) -> set[str]:
@@ -375,5 +383,6 @@ def _build(m: DeploymentModel) -> Deployment:
         offices=offices,
         operators=operators,
         trunk_addresses=tuple(str(a) for a in m.trunk.addresses),
+        trunk_outbound=m.trunk.outbound,
         policy=Policy(**m.queues.model_dump()),
     )

@@ -229,7 +229,9 @@ SCENARIOS = Path(__file__).parent / "sipp"
 
 class SoftPhone:
     """An operator's softphone played by SIPp: registers with its password, answers OPTIONS
-    (qualify) and every call after ``ring_ms``, talks ``talk_ms`` and hangs up.
+    (qualify) and every call after ``ring_ms``, talks ``talk_ms`` and hangs up (or, with
+    ``answers=False``, lets it ring). With ``register=False`` on the trunk's address it plays
+    a caller's own phone, called back through the trunk.
 
     Two SIPp processes: one answers on a port, the other registers that port as the contact.
     """
@@ -244,6 +246,8 @@ class SoftPhone:
         ring_ms: int = 500,
         talk_ms: int = 3000,
         answers: bool = True,
+        register: bool = True,
+        port: int | None = None,
         workdir: Path,
     ) -> None:
         self.user, self.password = user, password
@@ -251,7 +255,8 @@ class SoftPhone:
         self.ring_ms, self.talk_ms = ring_ms, talk_ms
         self.answers = answers
         self.workdir = workdir
-        self.port = free_udp_port(address)
+        self.register = register
+        self.port = port or free_udp_port(address)
         self.messages = workdir / f"{user}-{self.port}-messages.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -328,7 +333,8 @@ class SoftPhone:
             stderr=subprocess.DEVNULL,
             cwd=self.workdir,
         )
-        self._register(expires=300)
+        if self.register:
+            self._register(expires=300)
         return self
 
     def dial(self, number: str) -> int:
@@ -396,7 +402,8 @@ class SoftPhone:
     def stop(self) -> None:
         """Unregister and stop answering."""
         try:
-            self._register(expires=0)
+            if self.register:
+                self._register(expires=0)
         finally:
             if self.process is not None:
                 self.process.terminate()

@@ -16,7 +16,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -41,8 +41,18 @@ from routing.estimate import estimate_wait
 log = logging.getLogger(__name__)
 
 
+def dialable(number: str) -> bool:
+    """A number that can be called back: 5 to 15 digits, an optional leading +."""
+    digits = number.removeprefix("+")
+    return digits.isdigit() and 5 <= len(digits) <= 15
+
+
 class ChannelGone(Exception):
     """The caller's channel no longer exists in Asterisk."""
+
+
+class NoAnswer(Exception):
+    """The operator's phone was rung for a callback and not picked up."""
 
 
 class Effects(Protocol):
@@ -51,6 +61,19 @@ class Effects(Protocol):
     async def connect(self, channel: str, operator: str) -> None:
         """Take the waiting caller on ``channel`` to ring ``operator``."""
         ...
+
+    async def callback(self, call: str, operator: str, number: str, attempt: int) -> None:
+        """Ring ``operator``; once they answer, Asterisk calls ``number`` back (NoAnswer if
+        the operator does not pick up)."""
+        ...
+
+
+@dataclass
+class Callback:
+    """A caller to call back: their number, and the calls made to it so far."""
+
+    number: str
+    attempts: int = 0
 
 
 @dataclass
@@ -81,6 +104,8 @@ class Switchboard:
         self.waiting: dict[str, Waiting] = {}
         self.channels: dict[str, str] = {}
         self.talks: dict[str, Talk] = {}
+        self.callbacks: dict[str, Callback] = {}
+        self.callers: dict[str, str] = {}
         self.handle_times: deque[float] = deque(maxlen=50)
         self._seq = itertools.count(1)
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -92,7 +117,13 @@ class Switchboard:
 
     # -- calls -----------------------------------------------------------------------------
     def enqueue(
-        self, call: str, channel: str, line: str, language: str, entered: datetime | None = None
+        self,
+        call: str,
+        channel: str,
+        line: str,
+        language: str,
+        entered: datetime | None = None,
+        caller: str = "",
     ) -> Waiting:
         """A caller starts waiting (or waits again after a restart, keeping ``entered``)."""
         if call in self.waiting:
@@ -107,12 +138,31 @@ class Switchboard:
         )
         self.waiting[call] = waiting
         self.channels[call] = channel
+        self.callers[call] = caller
         self._emit(call, "call.queued", line=line, language=language, priority=waiting.priority)
         overflow = self.deployment.lines[line].overflow
         if overflow is not None:
             self._later(f"overflow:{call}", overflow.after, self.dispatch)
         self.dispatch()
         return waiting
+
+    def hold(self, call: str, held: bool) -> None:
+        """Keep a waiting call out of dispatch while the caller answers a question."""
+        if call in self.waiting:
+            self.waiting[call] = replace(self.waiting[call], held=held)
+            if not held:
+                self.dispatch()
+
+    def to_callback(self, call: str, number: str, reason: str = "asked") -> None:
+        """The caller leaves the line but keeps their place: they will be called back."""
+        waiting = self.waiting.get(call)
+        if waiting is None:
+            return
+        self.waiting[call] = replace(waiting, callback=True, held=False)
+        self.channels.pop(call, None)
+        self.callbacks[call] = Callback(number)
+        self._emit(call, "callback.requested", number=number, line=waiting.line, reason=reason)
+        self.dispatch()
 
     def waits(self, call: str) -> bool:
         return call in self.waiting
@@ -164,16 +214,25 @@ class Switchboard:
         """The caller's channel is gone (its hangup handler ran)."""
         self.channels.pop(call, None)
         self._cancel(f"overflow:{call}")
-        waiting = self.waiting.pop(call, None)
+        waiting = self.waiting.get(call)
+        if waiting is not None and waiting.callback:
+            return  # they hung up as asked: their place is kept for the callback
         if waiting is not None:
+            del self.waiting[call]
+            caller = self.callers.get(call, "")
+            if self.deployment.lines[waiting.line].callback_abandoned and dialable(caller):
+                self.waiting[call] = waiting
+                self.to_callback(call, caller, reason="abandoned")
+                return
             wait = (self.clock() - waiting.entered).total_seconds()
             self._emit(
                 call, "call.ended", outcome="abandoned", wait=round(wait, 3), line=waiting.line
             )
             return
-        talk = self.talks.pop(call, None)
-        if talk is None:
+        talk = self.talks.get(call)
+        if talk is None or talk.waiting.callback:
             return
+        del self.talks[call]
         if talk.answered is None:
             self._operator(talk.operator, Withdrawn(call))
             wait = (self.clock() - talk.waiting.entered).total_seconds()
@@ -188,6 +247,69 @@ class Switchboard:
             self.dispatch()
         else:
             self._finish(call, talk, "answered")
+
+    def callback_answered(self, call: str, operator: str) -> str | None:
+        """The operator picked up a callback: the number to call now (None: not theirs)."""
+        talk = self.talks.get(call)
+        if talk is None or talk.operator != operator or call not in self.callbacks:
+            return None
+        self._operator(operator, Answered(call))
+        return self.callbacks[call].number
+
+    def callback_reached(self, call: str) -> None:
+        """The caller called back picked up: the conversation starts."""
+        talk = self.talks.get(call)
+        if talk is not None:
+            talk.answered = self.clock()
+            wait = (talk.answered - talk.waiting.entered).total_seconds()
+            self._emit(
+                call, "call.answered", operator=talk.operator, wait=round(wait, 3), callback=True
+            )
+
+    def callback_ended(self, call: str, status: str) -> None:
+        """The operator's leg of a callback is over (their channel's hangup handler)."""
+        talk = self.talks.pop(call, None)
+        callback = self.callbacks.get(call)
+        if talk is None or callback is None:
+            return
+        callback.attempts += 1
+        if talk.answered is not None:
+            del self.callbacks[call]
+            self._finish(call, talk, "called-back")
+            return
+        # the operator was on, the caller did not pick up
+        self._operator(talk.operator, Ended(call))
+        self._later(
+            f"wrap:{talk.operator}",
+            self.policy.wrap_up,
+            functools.partial(self.operator_event, talk.operator, WrapUpOver()),
+        )
+        self._retry(call, talk.waiting, status)
+
+    def _retry(self, call: str, waiting: Waiting, why: str) -> None:
+        callback = self.callbacks[call]
+        self._emit(
+            call, "callback.failed", attempt=callback.attempts, status=why, number=callback.number
+        )
+        if callback.attempts >= self.policy.callback_attempts:
+            del self.callbacks[call]
+            self._emit(
+                call,
+                "call.ended",
+                outcome="callback-failed",
+                line=waiting.line,
+                attempts=callback.attempts,
+            )
+            return
+        self._later(
+            f"retry:{call}",
+            self.policy.callback_retry,
+            functools.partial(self._requeue, call, waiting),
+        )
+
+    def _requeue(self, call: str, waiting: Waiting) -> None:
+        self.waiting[call] = waiting
+        self.dispatch()
 
     def _finish(self, call: str, talk: Talk, outcome: str) -> None:
         assert talk.answered is not None
@@ -267,6 +389,10 @@ class Switchboard:
             self._spawn(self._ring(call, operator))
 
     async def _ring(self, call: str, operator: str) -> None:
+        talk = self.talks.get(call)
+        if talk is not None and talk.waiting.callback:
+            await self._ring_back(call, operator, talk)
+            return
         channel = self.channels.get(call)
         try:
             if channel is None:
@@ -282,6 +408,25 @@ class Switchboard:
                 self.waiting[call] = talk.waiting
                 self._operator(operator, Withdrawn(call))
             self._later(f"retry:{call}", 1.0, self.dispatch)
+
+    async def _ring_back(self, call: str, operator: str, talk: Talk) -> None:
+        callback = self.callbacks[call]
+        try:
+            await self.effects.callback(call, operator, callback.number, callback.attempts + 1)
+        except NoAnswer:
+            if self.talks.get(call) is talk:  # not already taken further by the dialplan
+                del self.talks[call]
+                self._emit(call, "call.missed", operator=operator, status="NOANSWER")
+                self._operator(operator, Missed(call, self.policy.pause_after_misses))
+                self.waiting[call] = talk.waiting
+                self.dispatch()
+        except Exception as exc:
+            log.warning("could not ring %s for callback %s: %s", operator, call, exc)
+            if self.talks.get(call) is talk:
+                del self.talks[call]
+                self.waiting[call] = talk.waiting
+                self._operator(operator, Withdrawn(call))
+                self._later(f"retry:{call}", 1.0, self.dispatch)
 
     # -- timers and tasks ------------------------------------------------------------------
     def _later(self, key: str, seconds: float, action: Callable[[], Any]) -> None:

@@ -12,7 +12,7 @@ import math
 from datetime import UTC, datetime
 
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
-from hotline.switchboard import Switchboard
+from hotline.switchboard import Switchboard, dialable
 from ivr import Prompt
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def number_prompt(language: str, value: int) -> Prompt:
 
 
 class WaitingRoutes:
-    """The AGI routes ``wait``, ``dialed``, ``answered`` and ``hangup``."""
+    """The AGI routes of a caller after the menus, and of callbacks."""
 
     def __init__(self, switchboard: Switchboard) -> None:
         self.switchboard = switchboard
@@ -55,11 +55,57 @@ class WaitingRoutes:
                     number_prompt(language, minutes),
                     Prompt(language, "minutes"),
                 ]
+            said.append(Prompt(language, "callback-while-waiting"))
             try:
                 await AgiCallIO(channel).say(said)
             except CallerHungUp:
                 return  # hung up, or taken to an operator in the middle of it
         await channel.set_variable("HOTLINE_RESULT", "wait")
+
+    async def key(self, channel: AgiChannel) -> None:
+        """A key pressed while waiting: 1 asks for a callback (the caller keeps their place)."""
+        call = channel.env["agi_uniqueid"]
+        board = self.switchboard
+        if channel.env.get("agi_arg_1") != "1" or not board.waits(call):
+            await channel.set_variable("HOTLINE_RESULT", "wait")
+            return
+        language = await channel.get_variable("HOTLINE_LANGUAGE") or "en"
+        io = AgiCallIO(channel)
+        board.hold(call, True)
+        try:
+            typed = (await io.collect(Prompt(language, "callback-number"), 8, 16)).rstrip("#")
+            number = typed or board.callers.get(call, "")
+            if not dialable(number):
+                await io.say([Prompt(language, "wrong-key")])
+                board.hold(call, False)
+                await channel.set_variable("HOTLINE_RESULT", "wait")
+                return
+            await io.say([Prompt(language, "callback-registered")])
+        except CallerHungUp:
+            board.hold(call, False)
+            return
+        board.to_callback(call, number)
+        await channel.set_variable("HOTLINE_RESULT", "done")
+
+    async def callback(self, channel: AgiChannel) -> None:
+        """The operator picked up a callback: tell the dialplan whom to call."""
+        number = self.switchboard.callback_answered(
+            channel.env.get("agi_arg_1", ""), channel.env.get("agi_arg_2", "")
+        )
+        if number is None:
+            await channel.hangup()
+            return
+        await channel.set_variable("HOTLINE_NUMBER", number)
+
+    async def callback_reached(self, channel: AgiChannel) -> None:
+        """Runs on the caller's leg of a callback as they pick up."""
+        self.switchboard.callback_reached(channel.env.get("agi_arg_1", ""))
+
+    async def callback_end(self, channel: AgiChannel) -> None:
+        """The operator's leg of a callback hung up."""
+        self.switchboard.callback_ended(
+            channel.env.get("agi_arg_1", ""), channel.env.get("agi_arg_2", "")
+        )
 
     async def dialed(self, channel: AgiChannel) -> None:
         """A dial of an operator returned with the caller still there."""

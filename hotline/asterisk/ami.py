@@ -138,7 +138,7 @@ class AmiClient:
         raise AmiUnavailable("connection lost")
 
     async def action(
-        self, fields: dict[str, str], timeout: float | None = None, as_list: bool = False
+        self, fields: dict[str, Any], timeout: float | None = None, as_list: bool = False
     ) -> Any:
         """Send one action and return its reply; AmiUnavailable if the link cannot carry it."""
         link = self._link
@@ -156,8 +156,9 @@ class AmiClient:
 class AmiEffects:
     """The switchboard's hands in Asterisk."""
 
-    def __init__(self, ami: AmiClient) -> None:
+    def __init__(self, ami: AmiClient, ring_timeout: int = 15) -> None:
         self.ami = ami
+        self.ring_timeout = ring_timeout
 
     async def connect(self, channel: str, operator: str) -> None:
         from hotline.switchboard import ChannelGone
@@ -176,6 +177,30 @@ class AmiEffects:
             if "not exist" in message:
                 raise ChannelGone(channel)
             raise AmiUnavailable(f"Redirect {channel} to {operator}: {message}")
+
+    async def callback(self, call: str, operator: str, number: str, attempt: int) -> None:
+        from hotline.switchboard import NoAnswer
+
+        ring = self.ring_timeout
+        replies = await self.ami.action(
+            {
+                "Action": "Originate",
+                "Channel": f"PJSIP/{operator}",
+                "Context": "hotline-callback",
+                "Exten": "s",
+                "Priority": "1",
+                "Timeout": str(ring * 1000),
+                "CallerID": f'"Callback" <{number}>',
+                "Variable": [f"HOTLINE_CALLBACK={call}", f"HOTLINE_NUMBER={number}"],
+                # one id per attempt: a retried action can never ring twice
+                "ChannelId": f"callback-{call}-{attempt}",
+                "Async": "true",
+            },
+            timeout=ring + 15,
+        )
+        last = replies[-1] if isinstance(replies, list) else replies
+        if last.get("Response") != "Success":
+            raise NoAnswer(f"{operator}: {last.get('Reason') or last.get('Message')}")
 
     async def device_states(self) -> dict[str, str]:
         """Every device's state now, e.g. {"PJSIP/op1": "NOT_INUSE"}."""

@@ -50,8 +50,11 @@ def pjsip(deployment: Deployment, env: Mapping[str, str]) -> str:
         "context=from-trunk",
         *common,
         "allow_unauthenticated_options=yes",
+        *(["aors=trunk", "from_user=hotline"] if deployment.trunk_outbound else []),
         "",
     ]
+    if deployment.trunk_outbound:
+        out += ["[trunk]", "type=aor", f"contact={deployment.trunk_outbound}", ""]
     out += ["[trunk]", "type=identify", "endpoint=trunk"]
     out += [f"match={address}" for address in deployment.trunk_addresses]
     out.append("")

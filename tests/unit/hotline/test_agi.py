@@ -31,6 +31,9 @@ class NoOperators:
     async def connect(self, channel: str, operator: str) -> None:
         raise AssertionError("no operator is logged in here")
 
+    async def callback(self, call: str, operator: str, number: str, attempt: int) -> None:
+        raise AssertionError("no operator is logged in here")
+
 
 class Peer:
     """Asterisk's side of one FastAGI session, scripted: replies to commands in order."""
