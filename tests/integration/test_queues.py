@@ -176,3 +176,78 @@ async def test_callers_reach_the_fallback_queue_when_the_service_stops(
     assert op4.answered() == 1
     log = (asterisk.sandbox.root / "var/log/asterisk/messages").read_text(errors="replace")
     assert "the service did not answer for" in log
+
+
+def wait_for_outcome(service: Service, call_id: str, seconds: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while True:
+        record = service.get("/api/calls", sip_call_id=call_id)[0]
+        if record["outcome"] or time.monotonic() > deadline:
+            return service.get(f"/api/calls/{record['id']}")
+        time.sleep(0.5)
+
+
+async def test_a_waiting_caller_asks_for_a_callback(
+    service: Service, phone: Callable[..., SoftPhone], home_phone: Callable[..., SoftPhone]
+) -> None:
+    service.start()
+    op3 = phone("op3", talk_ms=3000)
+    home = home_phone(talk_ms=60_000)
+    # consultation; once waiting, 1 (call me back) and # (on the number I call from)
+    placed = await call(*CONSULTATION[:1], "11www1w#", hold_ms=30_000)
+    assert placed.returncode == 0, placed.output  # the service thanked them and hung up
+    record = service.get("/api/calls", sip_call_id=placed.call_id)[0]
+    assert (record["callback_number"], record["outcome"]) == ("380501234567", None)
+    assert service.get("/api/queues")["consultation"]["waiting"][0]["call"] == record["id"]
+    service.login("op3")
+    record = wait_for_outcome(service, placed.call_id)
+    assert (record["outcome"], record["operator"]) == ("called-back", "op3")
+    assert op3.answered() == 1 and home.answered() == 1  # the operator first, then the caller
+    assert record["talk"] > 1
+
+
+async def test_a_detention_caller_who_hangs_up_is_called_back(
+    service: Service, phone: Callable[..., SoftPhone], home_phone: Callable[..., SoftPhone]
+) -> None:
+    service.start()
+    op1 = phone("op1", talk_ms=2000)
+    home = home_phone(talk_ms=60_000)
+    placed = await call(*DETENTION, caller="380661112233", hold_ms=9000)
+    record = service.get("/api/calls", sip_call_id=placed.call_id)[0]
+    assert (record["callback_number"], record["outcome"]) == ("380661112233", None)
+    service.login("op1")
+    record = wait_for_outcome(service, placed.call_id)
+    (requested,) = [e for e in record["events"] if e["kind"] == "callback.requested"]
+    assert requested["data"]["reason"] == "abandoned"
+    assert (record["outcome"], record["operator"]) == ("called-back", "op1")
+    assert op1.answered() == 1 and home.answered() == 1
+
+
+async def test_waiting_callers_hear_their_position(asterisk: Asterisk, service: Service) -> None:
+    service.start()
+    placed = await call(*CONSULTATION, hold_ms=38_000)
+    record = service.record(placed.call_id)
+    assert record["outcome"] == "abandoned" and record["wait"] > 30
+    log = (asterisk.sandbox.root / "var/log/asterisk/messages").read_text(errors="replace")
+    channel = record["channel"]
+    played = [line for line in log.splitlines() if f"<{channel}> Playing" in line]
+    assert any("hotline/uk/position" in line for line in played)
+    assert any("hotline/uk/number-1." in line for line in played)  # first in the queue
+    assert any("hotline/uk/callback-while-waiting" in line for line in played)
+
+
+async def test_a_restarted_service_finds_its_waiting_callers_again(
+    service: Service, phone: Callable[..., SoftPhone]
+) -> None:
+    service.start()
+    phone("op3", talk_ms=1500)
+    caller = asyncio.create_task(call(*CONSULTATION, hold_ms=120_000))
+    await waiting_on(service, "consultation", 1)
+    entered = service.get("/api/calls", limit=1)[0]["queued"]
+    service.stop()
+    service.start()  # a new process: its queues are empty until Asterisk tells it
+    await waiting_on(service, "consultation", 1, seconds=40)  # at the next announcement
+    service.login("op3")
+    record = service.record((await caller).call_id)
+    assert (record["outcome"], record["operator"]) == ("answered", "op3")
+    assert record["wait"] >= (at(record["answered"]) - at(entered)).total_seconds() - 1
