@@ -21,6 +21,7 @@ from hotline.calls import CallService
 from hotline.config import Deployment
 from hotline.events import EventBus
 from hotline.features import FeatureRoutes
+from hotline.notifications import MessageRoute, NotificationStore
 from hotline.settings import Clock, Settings
 from hotline.switchboard import Switchboard
 from hotline.waiting import WaitingRoutes
@@ -37,6 +38,7 @@ class Service:
     bus: EventBus
     call_log: CallLog
     switchboard: Switchboard
+    notifications: NotificationStore
     calls: CallService
     ami: AmiClient
     api: Any
@@ -82,6 +84,7 @@ class Service:
             "callback-reached": waiting.callback_reached,
             "callback-end": waiting.callback_end,
             "feature": FeatureRoutes(self.switchboard).feature,
+            "message": MessageRoute(self.switchboard, self.notifications).message,
         }
 
 
@@ -104,11 +107,18 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         deployment, bus, clock, AmiEffects(ami, deployment.policy.ring_timeout)
     )
     calls = CallService(deployment, bus, clock, switchboard)
-    service = Service(settings, deployment, bus, call_log, switchboard, calls, ami, None)
+    notifications = NotificationStore(settings.data_dir)
+    service = Service(
+        settings, deployment, bus, call_log, switchboard, notifications, calls, ami, None
+    )
     ami.on_event = service.on_ami_event
     ami.on_connect = service.resync
     service.api = create_api(
-        call_log, settings.api_token.get_secret_value(), service.health, switchboard
+        call_log,
+        settings.api_token.get_secret_value(),
+        service.health,
+        switchboard,
+        notifications,
     )
     return service
 

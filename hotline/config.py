@@ -31,6 +31,9 @@ Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 CALLBACK_PROMPTS = frozenset({"callback-offer", "callback-number", "callback-registered"})
 
 
+#: What a caller leaving a message hears: the request, and the reference number's preface.
+MESSAGE_PROMPTS = frozenset({"detention-message", "detention-registered"})
+
 #: What callers hear while waiting, and operators when they use a feature code.
 QUEUE_PROMPTS = CALLBACK_PROMPTS | frozenset(
     {
@@ -123,6 +126,7 @@ class LineModel(_Model):
     after_hours: AfterHoursModel = AfterHoursModel()
     overflow: OverflowModel | None = None
     callback_abandoned: bool = False
+    take_message_after: float | None = Field(None, ge=5, le=3600)
 
 
 class QueuesModel(_Model):
@@ -212,6 +216,8 @@ class Deployment:
         )
         if any(line.after_hours.callback for line in self.lines.values()):
             names |= CALLBACK_PROMPTS
+        if any(line.take_message_after for line in self.lines.values()):
+            names |= MESSAGE_PROMPTS
         return names | QUEUE_PROMPTS
 
 
@@ -365,6 +371,7 @@ def _build(m: DeploymentModel) -> Deployment:
                 else None
             ),
             callback_abandoned=line.callback_abandoned,
+            take_message_after=line.take_message_after,
         )
         for name, line in m.lines.items()
     }

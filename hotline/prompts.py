@@ -23,7 +23,7 @@ with warnings.catch_warnings():  # pydub warns at import when ffmpeg is absent; 
 SERVICE_PROMPTS = frozenset({"unknown-number", "technical-error", "please-hold", "sorry"})
 
 #: Prompts spoken from a text the service knows: numbers for positions and minutes.
-GENERATED = {f"number-{i}": str(i) for i in range(1, 31)}
+GENERATED = {f"number-{i}": str(i) for i in range(31)}
 
 #: espeak-ng voice per language code.
 VOICES = {"en": "en-gb", "uk": "uk", "ka": "ka", "ru": "ru"}

@@ -130,6 +130,7 @@ class Sandbox:
         shutil.rmtree(sounds, ignore_errors=True)
         shutil.copytree(self.settings.prompts_build_dir, sounds)
         (self.root / "run/asterisk").mkdir(parents=True, exist_ok=True)
+        (self.root / "var/spool/asterisk/hotline/notifications").mkdir(parents=True, exist_ok=True)
 
     # -- running --------------------------------------------------------------------------
     def cli(self, command: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:

@@ -67,6 +67,10 @@ class Effects(Protocol):
         the operator does not pick up)."""
         ...
 
+    async def take_message(self, channel: str) -> None:
+        """Take the waiting caller on ``channel`` to leave a recorded message."""
+        ...
+
 
 @dataclass
 class Callback:
@@ -74,6 +78,10 @@ class Callback:
 
     number: str
     attempts: int = 0
+    #: The detention notification it answers; retried until an operator handles it.
+    notification: str | None = None
+    #: The caller's recorded message, played to the operator before the caller is dialled.
+    recording: str | None = None
 
 
 @dataclass
@@ -112,7 +120,7 @@ class Switchboard:
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- events out ------------------------------------------------------------------------
-    def _emit(self, call: str, kind: str, **data: Any) -> None:
+    def emit(self, call: str, kind: str, **data: Any) -> None:
         self.bus.publish(CallEvent(call, 0, self.clock(), kind, data))
 
     # -- calls -----------------------------------------------------------------------------
@@ -139,12 +147,40 @@ class Switchboard:
         self.waiting[call] = waiting
         self.channels[call] = channel
         self.callers[call] = caller
-        self._emit(call, "call.queued", line=line, language=language, priority=waiting.priority)
+        self.emit(call, "call.queued", line=line, language=language, priority=waiting.priority)
         overflow = self.deployment.lines[line].overflow
         if overflow is not None:
             self._later(f"overflow:{call}", overflow.after, self.dispatch)
+        message_after = self.deployment.lines[line].take_message_after
+        if message_after is not None:
+            elapsed = (self.clock() - waiting.entered).total_seconds()
+            self._later(
+                f"message:{call}",
+                message_after - elapsed,
+                functools.partial(self._take_message, call),
+            )
         self.dispatch()
         return waiting
+
+    def _take_message(self, call: str) -> None:
+        """Nobody answered in time: the caller leaves their details instead of waiting."""
+        waiting = self.waiting.get(call)
+        channel = self.channels.get(call)
+        if waiting is None or waiting.callback or waiting.held or channel is None:
+            return
+        self.hold(call, True)
+        self.emit(call, "call.message_asked", line=waiting.line)
+        self._spawn(self._to_message(call, channel))
+
+    async def _to_message(self, call: str, channel: str) -> None:
+        try:
+            await self.effects.take_message(channel)
+        except ChannelGone:
+            self.hold(call, False)
+            self.hung_up(call)
+        except Exception as exc:
+            log.warning("could not take a message from %s: %s", call, exc)
+            self.hold(call, False)
 
     def hold(self, call: str, held: bool) -> None:
         """Keep a waiting call out of dispatch while the caller answers a question."""
@@ -153,16 +189,42 @@ class Switchboard:
             if not held:
                 self.dispatch()
 
-    def to_callback(self, call: str, number: str, reason: str = "asked") -> None:
+    def to_callback(
+        self,
+        call: str,
+        number: str,
+        reason: str = "asked",
+        notification: str | None = None,
+        recording: str | None = None,
+    ) -> None:
         """The caller leaves the line but keeps their place: they will be called back."""
         waiting = self.waiting.get(call)
         if waiting is None:
             return
+        self._cancel(f"message:{call}")
         self.waiting[call] = replace(waiting, callback=True, held=False)
         self.channels.pop(call, None)
-        self.callbacks[call] = Callback(number)
-        self._emit(call, "callback.requested", number=number, line=waiting.line, reason=reason)
+        self.callbacks[call] = Callback(number, notification=notification, recording=recording)
+        self.emit(
+            call,
+            "callback.requested",
+            number=number,
+            line=waiting.line,
+            reason=reason,
+            notification=notification,
+        )
         self.dispatch()
+
+    def handled(self, notification: str) -> None:
+        """An operator handled a detention notification: no more callbacks for it."""
+        for call, callback in list(self.callbacks.items()):
+            if callback.notification == notification:
+                callback.notification = None
+                if call in self.waiting and self.waiting[call].callback:
+                    del self.waiting[call]
+                    del self.callbacks[call]
+                    self._cancel(f"retry:{call}")
+                    self.emit(call, "call.ended", outcome="handled", notification=notification)
 
     def waits(self, call: str) -> bool:
         return call in self.waiting
@@ -191,7 +253,7 @@ class Switchboard:
         talk.answered = self.clock()
         self._operator(operator, Answered(call))
         wait = (talk.answered - talk.waiting.entered).total_seconds()
-        self._emit(call, "call.answered", operator=operator, wait=round(wait, 3))
+        self.emit(call, "call.answered", operator=operator, wait=round(wait, 3))
 
     def ring_ended(self, call: str, operator: str, status: str) -> str:
         """The dial of ``operator`` returned with the caller still on the line.
@@ -204,7 +266,7 @@ class Switchboard:
         if talk.answered is not None:
             self._finish(call, talk, "answered")
             return "done"
-        self._emit(call, "call.missed", operator=operator, status=status)
+        self.emit(call, "call.missed", operator=operator, status=status)
         self._operator(operator, Missed(call, self.policy.pause_after_misses))
         self.waiting[call] = talk.waiting  # its old place: the head of its queue
         self.dispatch()
@@ -214,9 +276,11 @@ class Switchboard:
         """The caller's channel is gone (its hangup handler ran)."""
         self.channels.pop(call, None)
         self._cancel(f"overflow:{call}")
+        self._cancel(f"message:{call}")
         waiting = self.waiting.get(call)
-        if waiting is not None and waiting.callback:
-            return  # they hung up as asked: their place is kept for the callback
+        if waiting is not None and (waiting.callback or waiting.held):
+            # kept for the callback they asked for, or the dialogue they are in decides
+            return
         if waiting is not None:
             del self.waiting[call]
             caller = self.callers.get(call, "")
@@ -225,7 +289,7 @@ class Switchboard:
                 self.to_callback(call, caller, reason="abandoned")
                 return
             wait = (self.clock() - waiting.entered).total_seconds()
-            self._emit(
+            self.emit(
                 call, "call.ended", outcome="abandoned", wait=round(wait, 3), line=waiting.line
             )
             return
@@ -236,7 +300,7 @@ class Switchboard:
         if talk.answered is None:
             self._operator(talk.operator, Withdrawn(call))
             wait = (self.clock() - talk.waiting.entered).total_seconds()
-            self._emit(
+            self.emit(
                 call,
                 "call.ended",
                 outcome="abandoned",
@@ -248,13 +312,13 @@ class Switchboard:
         else:
             self._finish(call, talk, "answered")
 
-    def callback_answered(self, call: str, operator: str) -> str | None:
-        """The operator picked up a callback: the number to call now (None: not theirs)."""
+    def callback_answered(self, call: str, operator: str) -> Callback | None:
+        """The operator picked up a callback: whom to call now (None: not theirs)."""
         talk = self.talks.get(call)
         if talk is None or talk.operator != operator or call not in self.callbacks:
             return None
         self._operator(operator, Answered(call))
-        return self.callbacks[call].number
+        return self.callbacks[call]
 
     def callback_reached(self, call: str) -> None:
         """The caller called back picked up: the conversation starts."""
@@ -262,7 +326,7 @@ class Switchboard:
         if talk is not None:
             talk.answered = self.clock()
             wait = (talk.answered - talk.waiting.entered).total_seconds()
-            self._emit(
+            self.emit(
                 call, "call.answered", operator=talk.operator, wait=round(wait, 3), callback=True
             )
 
@@ -288,12 +352,12 @@ class Switchboard:
 
     def _retry(self, call: str, waiting: Waiting, why: str) -> None:
         callback = self.callbacks[call]
-        self._emit(
+        self.emit(
             call, "callback.failed", attempt=callback.attempts, status=why, number=callback.number
         )
-        if callback.attempts >= self.policy.callback_attempts:
+        if callback.notification is None and callback.attempts >= self.policy.callback_attempts:
             del self.callbacks[call]
-            self._emit(
+            self.emit(
                 call,
                 "call.ended",
                 outcome="callback-failed",
@@ -317,7 +381,7 @@ class Switchboard:
         handle = (now - talk.answered).total_seconds()
         self.handle_times.append(handle)
         self._operator(talk.operator, Ended(call))
-        self._emit(
+        self.emit(
             call,
             "call.ended",
             outcome=outcome,
@@ -348,7 +412,7 @@ class Switchboard:
             before.reachable,
             before.pause_reason,
         ):
-            self._emit(
+            self.emit(
                 "",
                 "operator.state",
                 operator=operator,
@@ -385,7 +449,7 @@ class Switchboard:
             waiting = self.waiting.pop(call)
             self.talks[call] = Talk(operator, waiting)
             self._operator(operator, Offer(call))
-            self._emit(call, "call.offered", operator=operator)
+            self.emit(call, "call.offered", operator=operator)
             self._spawn(self._ring(call, operator))
 
     async def _ring(self, call: str, operator: str) -> None:
@@ -416,7 +480,7 @@ class Switchboard:
         except NoAnswer:
             if self.talks.get(call) is talk:  # not already taken further by the dialplan
                 del self.talks[call]
-                self._emit(call, "call.missed", operator=operator, status="NOANSWER")
+                self.emit(call, "call.missed", operator=operator, status="NOANSWER")
                 self._operator(operator, Missed(call, self.policy.pause_after_misses))
                 self.waiting[call] = talk.waiting
                 self.dispatch()

@@ -89,13 +89,15 @@ class WaitingRoutes:
 
     async def callback(self, channel: AgiChannel) -> None:
         """The operator picked up a callback: tell the dialplan whom to call."""
-        number = self.switchboard.callback_answered(
+        callback = self.switchboard.callback_answered(
             channel.env.get("agi_arg_1", ""), channel.env.get("agi_arg_2", "")
         )
-        if number is None:
+        if callback is None:
             await channel.hangup()
             return
-        await channel.set_variable("HOTLINE_NUMBER", number)
+        await channel.set_variable("HOTLINE_NUMBER", callback.number)
+        if callback.recording:
+            await channel.set_variable("HOTLINE_RECORDING", callback.recording)
 
     async def callback_reached(self, channel: AgiChannel) -> None:
         """Runs on the caller's leg of a callback as they pick up."""

@@ -47,6 +47,9 @@ class Line:
     overflow: Overflow | None = None
     #: A caller who hangs up while waiting is called back (the detention line).
     callback_abandoned: bool = False
+    #: Seconds without an operator after which the caller leaves their details as a
+    #: recorded message and a callback number (None: they wait on).
+    take_message_after: float | None = None
 
     def __post_init__(self) -> None:
         if not self.offices:

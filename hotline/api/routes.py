@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from agents.state import Event, LogIn, LogOut, OperatorError, Pause, Resume
 from hotline.calllog import CallLog
+from hotline.notifications import NotificationStore, UnknownNotification
 from hotline.switchboard import Switchboard
 
 bearer = HTTPBearer(auto_error=False)
@@ -106,12 +107,43 @@ async def agent_action(
     return next(o for o in board.snapshot()["operators"] if o["id"] == operator)
 
 
-def create_api(call_log: CallLog, api_token: str, health: Any, switchboard: Switchboard) -> FastAPI:
+@router.get("/notifications")
+async def notifications(request: Request) -> list[dict[str, Any]]:
+    """Detention notifications, the open ones first."""
+    store: NotificationStore = request.app.state.notifications
+    return [n.as_json() for n in store.listing()]
+
+
+@router.post("/notifications/{ref}/handled")
+async def notification_handled(
+    request: Request,
+    ref: Annotated[str, Path(pattern=r"^[0-9]{6}$")],
+    by: Annotated[str, Query(min_length=1, max_length=32)],
+) -> dict[str, Any]:
+    """An operator (``by``) handled the notification: it closes, its callbacks stop."""
+    store: NotificationStore = request.app.state.notifications
+    board = _board(request)
+    try:
+        item = store.handle(ref, by, board.clock())
+    except UnknownNotification:
+        raise HTTPException(404, f"no notification {ref}") from None
+    board.handled(ref)
+    return item.as_json()
+
+
+def create_api(
+    call_log: CallLog,
+    api_token: str,
+    health: Any,
+    switchboard: Switchboard,
+    notifications: NotificationStore,
+) -> FastAPI:
     """The FastAPI app; ``health`` is a callable returning the components' state."""
     app = FastAPI(title="Legal aid hotline", version="0.1.0")
     app.state.call_log = call_log
     app.state.api_token = api_token
     app.state.switchboard = switchboard
+    app.state.notifications = notifications
 
     @app.get("/health")
     async def get_health() -> dict[str, Any]:

@@ -176,6 +176,13 @@ class AgiChannel:
         )
         return "".join(ch for ch in reply.result if ch in "0123456789*#")
 
+    async def record_file(self, path: str, seconds: float, silence: float) -> None:
+        """Record the caller into ``path``.wav after a beep; # or ``silence`` s of quiet ends."""
+        await self.command(
+            f'RECORD FILE {path} wav "#" {int(seconds * 1000)} 0 BEEP s={int(silence)}',
+            seconds + 30,
+        )
+
     async def get_variable(self, name: str) -> str:
         """A channel variable's value; "" when it is not set."""
         reply = await self.command(f"GET VARIABLE {name}")

@@ -161,14 +161,20 @@ class AmiEffects:
         self.ring_timeout = ring_timeout
 
     async def connect(self, channel: str, operator: str) -> None:
+        await self._redirect(channel, "hotline-connect", operator)
+
+    async def take_message(self, channel: str) -> None:
+        await self._redirect(channel, "hotline-message", "s")
+
+    async def _redirect(self, channel: str, context: str, exten: str) -> None:
         from hotline.switchboard import ChannelGone
 
         reply = await self.ami.action(
             {
                 "Action": "Redirect",
                 "Channel": channel,
-                "Context": "hotline-connect",
-                "Exten": operator,
+                "Context": context,
+                "Exten": exten,
                 "Priority": "1",
             }
         )
@@ -176,7 +182,7 @@ class AmiEffects:
             message = str(reply.get("Message", ""))
             if "not exist" in message:
                 raise ChannelGone(channel)
-            raise AmiUnavailable(f"Redirect {channel} to {operator}: {message}")
+            raise AmiUnavailable(f"Redirect {channel} to {context},{exten}: {message}")
 
     async def callback(self, call: str, operator: str, number: str, attempt: int) -> None:
         from hotline.switchboard import NoAnswer

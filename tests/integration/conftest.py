@@ -55,6 +55,27 @@ class Asterisk:
         assert match, out
         return int(match.group(1))
 
+    @property
+    def log(self) -> Path:
+        return self.sandbox.root / "var/log/asterisk/messages"
+
+    def log_mark(self) -> int:
+        """Where Asterisk's log ends now (channel names repeat after a restart)."""
+        return self.log.stat().st_size if self.log.exists() else 0
+
+    def log_since(self, mark: int) -> str:
+        with self.log.open("rb") as log:
+            log.seek(mark)
+            return log.read().decode(errors="replace")
+
+    def played(self, channel: str, mark: int) -> list[str]:
+        """Sounds played to ``channel`` since ``mark``, without their format."""
+        return [
+            line.split("Playing '")[1].split("'")[0].rsplit(".", 1)[0]
+            for line in self.log_since(mark).splitlines()
+            if f"<{channel}> Playing '" in line
+        ]
+
     def channels(self) -> dict[str, str]:
         """Every channel now, with the dialplan context it is in."""
         out = self.sandbox.cli("core show channels concise").stdout

@@ -1,0 +1,166 @@
+"""Detention notifications: never lost.
+
+A detention caller nobody answered in time leaves a recorded message and a callback number.
+Both are written to disk and synced **before** the reference number is read back, so a
+reference a caller heard always exists. The notification stays open, and is called back by
+the next free operator, until an operator marks it handled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
+from hotline.switchboard import Switchboard, dialable
+from ivr import Prompt
+
+log = logging.getLogger(__name__)
+
+#: Where Asterisk records the messages (inside its own file system).
+RECORDINGS = "/var/spool/asterisk/hotline/notifications"
+
+
+@dataclass
+class Notification:
+    ref: str
+    call: str
+    line: str
+    caller: str
+    number: str
+    recording: str
+    at: datetime
+    complete: bool
+    handled_at: datetime | None = None
+    handled_by: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["at"] = self.at.isoformat()
+        out["handled_at"] = self.handled_at.isoformat() if self.handled_at else None
+        out["open"] = self.handled_at is None
+        return out
+
+
+class UnknownNotification(Exception):
+    """No notification has that reference."""
+
+
+class NotificationStore:
+    """notifications.jsonl in the data folder: every record synced to disk as it is written."""
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = data_dir / "notifications.jsonl"
+        self.items: dict[str, Notification] = {}
+        if self.path.exists():
+            for number, line in enumerate(self.path.read_text(errors="replace").splitlines(), 1):
+                try:
+                    self._apply(json.loads(line))
+                except (ValueError, KeyError, TypeError):
+                    log.error("%s:%d: unreadable record skipped", self.path, number)
+
+    def _apply(self, raw: dict[str, Any]) -> None:
+        if "handled" in raw:
+            item = self.items[raw["handled"]]
+            item.handled_at = datetime.fromisoformat(raw["at"])
+            item.handled_by = raw.get("by")
+        else:
+            raw = dict(raw)
+            raw["at"] = datetime.fromisoformat(raw["at"])
+            self.items[raw["ref"]] = Notification(**raw)
+
+    def _write(self, raw: dict[str, Any]) -> None:
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(raw, ensure_ascii=False) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+
+    def new_reference(self) -> str:
+        while (ref := f"{secrets.randbelow(900_000) + 100_000}") in self.items:
+            pass
+        return ref
+
+    def add(self, item: Notification) -> Notification:
+        raw = asdict(item)
+        raw["at"] = item.at.isoformat()
+        del raw["handled_at"], raw["handled_by"]
+        self._write(raw)
+        self.items[item.ref] = item
+        return item
+
+    def handle(self, ref: str, by: str, at: datetime) -> Notification:
+        item = self.items.get(ref)
+        if item is None:
+            raise UnknownNotification(ref)
+        if item.handled_at is None:
+            self._write({"handled": ref, "by": by, "at": at.isoformat()})
+            item.handled_at, item.handled_by = at, by
+        return item
+
+    def listing(self) -> list[Notification]:
+        """Open ones first (oldest first), then the handled ones (newest first)."""
+        items = list(self.items.values())
+        open_ = sorted((n for n in items if n.handled_at is None), key=lambda n: n.at)
+        done = sorted(
+            (n for n in items if n.handled_at is not None), key=lambda n: n.at, reverse=True
+        )
+        return open_ + done
+
+
+class MessageRoute:
+    """The AGI route ``message``: record the details, take a number, store, read back."""
+
+    def __init__(self, switchboard: Switchboard, store: NotificationStore) -> None:
+        self.switchboard = switchboard
+        self.store = store
+
+    async def message(self, channel: AgiChannel) -> None:
+        call = channel.env["agi_uniqueid"]
+        board = self.switchboard
+        waiting = board.waiting.get(call)
+        if waiting is None:
+            await channel.set_variable("HOTLINE_RESULT", "wait")
+            return
+        language = await channel.get_variable("HOTLINE_LANGUAGE") or "en"
+        io = AgiCallIO(channel)
+        ref = self.store.new_reference()
+        recording = f"{RECORDINGS}/{ref}"
+        caller = board.callers.get(call, "")
+        number, complete = caller, False
+        try:
+            await io.say([Prompt(language, "detention-message")])
+            await channel.record_file(recording, seconds=120, silence=5)
+            typed = (await io.collect(Prompt(language, "callback-number"), 8, 16)).rstrip("#")
+            number = typed if dialable(typed) else caller
+            complete = True
+        except CallerHungUp:
+            pass  # what was recorded so far is kept, and the caller is called back
+        notification = self.store.add(
+            Notification(
+                ref, call, waiting.line, caller, number, f"{recording}.wav", board.clock(), complete
+            )
+        )
+        log.info("detention notification %s stored (call %s)", ref, call)
+        if dialable(number):
+            board.to_callback(
+                call, number, reason="notification", notification=ref, recording=recording
+            )
+        else:
+            board.hold(call, False)
+            board.hung_up(call)
+        board.emit(call, "notification.stored", ref=ref, complete=complete)
+        if not complete:
+            return
+        digits = [Prompt(language, f"number-{d}") for d in notification.ref]
+        try:
+            await io.say([Prompt(language, "detention-registered"), *digits, *digits])
+        except CallerHungUp:
+            return
+        await channel.set_variable("HOTLINE_RESULT", "done")
