@@ -72,7 +72,8 @@ class Service:
 
     def routes(self) -> dict[str, Any]:
         """The FastAGI routes, by the path the dialplan calls."""
-        waiting = WaitingRoutes(self.switchboard)
+        messages = MessageRoute(self.switchboard, self.notifications)
+        waiting = WaitingRoutes(self.switchboard, messages)
         return {
             "call": self.calls.handle,
             "wait": waiting.wait,
@@ -84,7 +85,7 @@ class Service:
             "callback-reached": waiting.callback_reached,
             "callback-end": waiting.callback_end,
             "feature": FeatureRoutes(self.switchboard).feature,
-            "message": MessageRoute(self.switchboard, self.notifications).message,
+            "message": messages.message,
         }
 
 

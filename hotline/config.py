@@ -35,19 +35,24 @@ CALLBACK_PROMPTS = frozenset({"callback-offer", "callback-number", "callback-reg
 MESSAGE_PROMPTS = frozenset({"detention-message", "detention-registered"})
 
 #: What callers hear while waiting, and operators when they use a feature code.
-QUEUE_PROMPTS = CALLBACK_PROMPTS | frozenset(
-    {
-        "callback-while-waiting",
-        "position",
-        "estimated-wait",
-        "minutes",
-        "connecting",
-        "logged-in",
-        "logged-out",
-        "paused",
-        "resumed",
-        "not-an-operator",
-    }
+QUEUE_PROMPTS = (
+    CALLBACK_PROMPTS
+    | MESSAGE_PROMPTS
+    | frozenset(
+        {
+            "leave-message",
+            "callback-while-waiting",
+            "position",
+            "estimated-wait",
+            "minutes",
+            "connecting",
+            "logged-in",
+            "logged-out",
+            "paused",
+            "resumed",
+            "not-an-operator",
+        }
+    )
 )
 
 
@@ -216,8 +221,6 @@ class Deployment:
         )
         if any(line.after_hours.callback for line in self.lines.values()):
             names |= CALLBACK_PROMPTS
-        if any(line.take_message_after for line in self.lines.values()):
-            names |= MESSAGE_PROMPTS
         return names | QUEUE_PROMPTS
 
 

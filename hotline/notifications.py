@@ -115,7 +115,8 @@ class NotificationStore:
 
 
 class MessageRoute:
-    """The AGI route ``message``: record the details, take a number, store, read back."""
+    """The AGI route ``message`` (and key 2 while waiting): record the details, take a number,
+    store, read back the reference."""
 
     def __init__(self, switchboard: Switchboard, store: NotificationStore) -> None:
         self.switchboard = switchboard
@@ -134,8 +135,10 @@ class MessageRoute:
         recording = f"{RECORDINGS}/{ref}"
         caller = board.callers.get(call, "")
         number, complete = caller, False
+        urgent = board.deployment.lines[waiting.line].take_message_after is not None
+        board.hold(call, True)
         try:
-            await io.say([Prompt(language, "detention-message")])
+            await io.say([Prompt(language, "detention-message" if urgent else "leave-message")])
             await channel.record_file(recording, seconds=120, silence=5)
             typed = (await io.collect(Prompt(language, "callback-number"), 8, 16)).rstrip("#")
             number = typed if dialable(typed) else caller

@@ -12,6 +12,7 @@ import math
 from datetime import UTC, datetime
 
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
+from hotline.notifications import MessageRoute
 from hotline.switchboard import Switchboard, dialable
 from ivr import Prompt
 
@@ -28,8 +29,9 @@ def number_prompt(language: str, value: int) -> Prompt:
 class WaitingRoutes:
     """The AGI routes of a caller after the menus, and of callbacks."""
 
-    def __init__(self, switchboard: Switchboard) -> None:
+    def __init__(self, switchboard: Switchboard, messages: MessageRoute) -> None:
         self.switchboard = switchboard
+        self.messages = messages
 
     async def wait(self, channel: AgiChannel) -> None:
         """Every `announce_every` seconds of waiting: say the position and the estimate."""
@@ -63,10 +65,15 @@ class WaitingRoutes:
         await channel.set_variable("HOTLINE_RESULT", "wait")
 
     async def key(self, channel: AgiChannel) -> None:
-        """A key pressed while waiting: 1 asks for a callback (the caller keeps their place)."""
+        """A key pressed while waiting: 1 asks for a callback (the caller keeps their place),
+        2 leaves a recorded message and a number to call back."""
         call = channel.env["agi_uniqueid"]
         board = self.switchboard
-        if channel.env.get("agi_arg_1") != "1" or not board.waits(call):
+        key = channel.env.get("agi_arg_1")
+        if key == "2" and board.waits(call):
+            await self.messages.message(channel)
+            return
+        if key != "1" or not board.waits(call):
             await channel.set_variable("HOTLINE_RESULT", "wait")
             return
         language = await channel.get_variable("HOTLINE_LANGUAGE") or "en"
