@@ -279,7 +279,10 @@ def call(
         Sandbox(settings).cli(f"channel request hangup {channel}")
     done = placed.wait()
     final = fetch_call(
-        settings, placed.call_id, until=lambda: True, ready=lambda call: bool(call["outcome"])
+        settings,
+        placed.call_id,
+        until=lambda: True,
+        ready=lambda call: bool(call["outcome"] or call["callback_number"]),
     )
     record = final or record
     if record is None:
@@ -306,7 +309,8 @@ def call(
         )
     elif record.get("wait") is not None:
         typer.echo(f"  waited:    {record['wait']} s")
-    typer.echo(f"  outcome:   {record['outcome']}")
+    outcome = record["outcome"] or "callback pending (the caller keeps their place)"
+    typer.echo(f"  outcome:   {outcome}")
 
 
 def main() -> None:

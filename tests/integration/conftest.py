@@ -193,11 +193,12 @@ class Service:
                     time.sleep(0.2)
 
     def record(self, sip_call_id: str, wait: float = 15) -> dict[str, Any]:
-        """The service's finished record of a call, with its events."""
+        """The service's settled record of a call, with its events: ended, or (a detention
+        caller who hung up while waiting) waiting for a callback."""
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             calls = self.get("/api/calls", sip_call_id=sip_call_id)
-            if calls and calls[0]["outcome"]:
+            if calls and (calls[0]["outcome"] or calls[0]["callback_number"]):
                 record: dict[str, Any] = self.get(f"/api/calls/{calls[0]['id']}")
                 return record
             time.sleep(0.3)

@@ -35,8 +35,8 @@ async def test_ami_reconnects_after_asterisk_restarts(
     assert wait_for(lambda: ami()["connected"], 40), ami()
     assert ami()["connects"] == 2
     # and calls are served again
-    placed = await call("0800213103", "12")
-    assert service.record(placed.call_id)["line"] == "detention"
+    placed = await call("0800213103", "14")
+    assert service.record(placed.call_id)["line"] == "information"
 
 
 async def test_caller_from_an_unknown_address_is_refused(
