@@ -375,29 +375,28 @@ class SoftPhone:
         )
         return done.returncode
 
+    def _messages(self, sent: bool) -> list[str]:
+        """The SIP messages this phone sent (or received), from SIPp's message log."""
+        if not self.messages.exists():
+            return []
+        word = "message sent" if sent else "message received"
+        return [
+            block
+            for block in self.messages.read_text(errors="replace").split("-----")
+            if word in block
+        ]
+
     def answered(self) -> int:
         """How many calls this phone has answered (200 OK sent to an INVITE)."""
-        if not self.messages.exists():
-            return 0
-        log = self.messages.read_text(errors="replace")
         return sum(
             1
-            for block in log.split("-----")
-            if "message sent" in block
-            and "SIP/2.0 200 OK" in block
-            and "INVITE" in block.split("CSeq:")[-1][:20]
+            for block in self._messages(sent=True)
+            if "SIP/2.0 200 OK" in block and "INVITE" in block.split("CSeq:")[-1][:20]
         )
 
     def rung(self) -> int:
         """How many INVITEs reached this phone."""
-        if not self.messages.exists():
-            return 0
-        log = self.messages.read_text(errors="replace")
-        return sum(
-            1
-            for block in log.split("-----")
-            if "message received" in block and "\nINVITE sip:" in block
-        )
+        return sum(1 for block in self._messages(sent=False) if "\nINVITE sip:" in block)
 
     def stop(self) -> None:
         """Unregister and stop answering."""

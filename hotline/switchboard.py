@@ -13,7 +13,6 @@ import asyncio
 import functools
 import itertools
 import logging
-import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -151,16 +150,21 @@ class Switchboard:
         overflow = self.deployment.lines[line].overflow
         if overflow is not None:
             self._later(f"overflow:{call}", overflow.after, self.dispatch)
-        message_after = self.deployment.lines[line].take_message_after
-        if message_after is not None:
-            elapsed = (self.clock() - waiting.entered).total_seconds()
-            self._later(
-                f"message:{call}",
-                message_after - elapsed,
-                functools.partial(self._take_message, call),
-            )
+        self._arm_message(waiting)
         self.dispatch()
         return waiting
+
+    def _arm_message(self, waiting: Waiting) -> None:
+        """On a line that takes messages, ask for one once the caller has waited long enough
+        (at once when a missed ring brings them back past that time)."""
+        after = self.deployment.lines[waiting.line].take_message_after
+        if after is not None:
+            elapsed = (self.clock() - waiting.entered).total_seconds()
+            self._later(
+                f"message:{waiting.call}",
+                after - elapsed,
+                functools.partial(self._take_message, waiting.call),
+            )
 
     def _take_message(self, call: str) -> None:
         """Nobody answered in time: the caller leaves their details instead of waiting."""
@@ -269,6 +273,7 @@ class Switchboard:
         self.emit(call, "call.missed", operator=operator, status=status)
         self._operator(operator, Missed(call, self.policy.pause_after_misses))
         self.waiting[call] = talk.waiting  # its old place: the head of its queue
+        self._arm_message(talk.waiting)
         self.dispatch()
         return "wait"
 
@@ -512,53 +517,3 @@ class Switchboard:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    # -- views -----------------------------------------------------------------------------
-    def snapshot(self) -> dict[str, Any]:
-        """Every line's queue and the operators, for the API."""
-        now = self.clock()
-        lines: dict[str, Any] = {}
-        for name in self.deployment.lines:
-            queue = sorted(
-                (w for w in self.waiting.values() if w.line == name), key=lambda w: w.seq
-            )
-            waiting: list[dict[str, Any]] = []
-            for w in queue:
-                place, estimate = self.where(w.call)
-                waiting.append(
-                    {
-                        "call": w.call,
-                        "position": place,
-                        "language": w.language,
-                        "priority": w.priority,
-                        "waited": round((now - w.entered).total_seconds(), 1),
-                        "estimated_wait": None if math.isinf(estimate) else round(estimate),
-                    }
-                )
-            serving = [
-                op
-                for op in self.operators.values()
-                if self.deployment.operators[op.id].serves(name)
-            ]
-            lines[name] = {
-                "waiting": waiting,
-                "longest_wait": max((float(w["waited"]) for w in waiting), default=0.0),
-                "operators": {
-                    s.value: sorted(op.id for op in serving if op.state is s) for s in State
-                },
-            }
-        return {
-            "lines": lines,
-            "operators": [
-                {
-                    "id": op.id,
-                    "state": op.state.value,
-                    "reachable": op.reachable,
-                    "since": op.since.isoformat() if op.since else None,
-                    "call": op.call,
-                    "pause_reason": op.pause_reason,
-                    "misses": op.misses,
-                }
-                for op in self.operators.values()
-            ],
-        }

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Req
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from agents.state import Event, LogIn, LogOut, OperatorError, Pause, Resume
+from hotline.api import views
 from hotline.calllog import CallLog
 from hotline.notifications import NotificationStore, UnknownNotification
 from hotline.switchboard import Switchboard
@@ -70,15 +71,13 @@ def _board(request: Request) -> Switchboard:
 @router.get("/queues")
 async def queues(request: Request) -> dict[str, Any]:
     """Every line's queue now: waiting callers, longest wait, estimates, operators by state."""
-    lines: dict[str, Any] = _board(request).snapshot()["lines"]
-    return lines
+    return views.queues(_board(request))
 
 
 @router.get("/agents")
 async def agents(request: Request) -> list[dict[str, Any]]:
     """Every operator's state."""
-    operators: list[dict[str, Any]] = _board(request).snapshot()["operators"]
-    return operators
+    return [views.operator(op) for op in _board(request).operators.values()]
 
 
 ACTIONS: dict[str, Callable[[str | None], Event]] = {
@@ -104,7 +103,7 @@ async def agent_action(
         board.operator_event(operator, ACTIONS[action](reason))
     except OperatorError as exc:
         raise HTTPException(409, str(exc)) from None
-    return next(o for o in board.snapshot()["operators"] if o["id"] == operator)
+    return views.operator(board.operators[operator])
 
 
 @router.get("/notifications")

@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ import pytest
 from hotline.config import Deployment
 from hotline.sandbox import Sandbox
 from hotline.settings import Settings
-from hotline.sipcall import Placed, SoftPhone, scenario, sipp_command
+from hotline.sipcall import Placed, SippCall, SoftPhone
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -228,19 +227,9 @@ async def call(
     hold_ms: int = 15000,
     gap_ms: int = 2500,
 ) -> Placed:
-    """One SIPp caller from the trunk's address; returns when the call has ended."""
-    call_id = f"test-{number}-{keys or 'none'}-{time.time_ns()}".replace("*", "s")
-    with tempfile.TemporaryDirectory(prefix="hotline-sipp-") as tmp:
-        xml = Path(tmp) / "caller.xml"
-        xml.write_text(scenario(number, keys, caller, gap_ms=gap_ms, hold_ms=hold_ms))
-        proc = await asyncio.create_subprocess_exec(
-            *sipp_command(xml, call_id, source, "127.0.0.1:5060", 300),
-            cwd=tmp,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        out, _ = await proc.communicate()
-    return Placed(call_id, proc.returncode or 0, out.decode(errors="replace")[-3000:])
+    """One SIPp caller from ``source`` (the trunk's address); returns when the call ended."""
+    placed = SippCall(number, keys, caller=caller, source=source, gap_ms=gap_ms, hold_ms=hold_ms)
+    return await asyncio.to_thread(placed.wait)
 
 
 @pytest.fixture
