@@ -77,3 +77,19 @@ async def test_an_unanswered_detention_caller_leaves_a_notification(
     assert (handled.json()["open"], handled.json()["handled_by"]) == (False, "op1")
     assert not any(n["open"] for n in service.get("/api/notifications"))
     assert service.post("/api/notifications/000000/handled", by="op1").status_code == 404
+
+
+async def test_a_waiting_caller_leaves_a_message(asterisk: Asterisk, service: Service) -> None:
+    service.start()
+    # a consultation; once waiting, 2 (leave a message), "#" after the beep, "#" for the
+    # number they call from
+    until_beep = seconds_of(asterisk, "uk/leave-message") + 2
+    waits = "w" * math.ceil(until_beep / GAP)
+    placed = await call("0800213103", f"11www2{waits}#w#", gap_ms=int(GAP * 1000), hold_ms=40_000)
+    assert placed.returncode == 0, placed.output
+    record = service.get("/api/calls", sip_call_id=placed.call_id)[0]
+    (note,) = [n for n in service.get("/api/notifications") if n["call"] == record["id"]]
+    assert (note["line"], note["number"], note["open"]) == ("consultation", "380501234567", True)
+    assert record["callback_number"] == "380501234567" and record["outcome"] is None
+    queue = service.get("/api/queues")["consultation"]["waiting"]
+    assert [(w["call"], w["callback"]) for w in queue] == [(record["id"], True)]
