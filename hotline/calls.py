@@ -109,11 +109,12 @@ class CallService:
             )
         if decision.line is None:
             await io.say(said)
-            outcome = "after-hours"
-            if decision.callback and await self._offer_callback(call, io, step.language):
-                outcome = "callback-requested"
+            called_back = decision.callback and await self._offer_callback(
+                call, io, step.line, step.language
+            )
             await channel.set_variable("HOTLINE_RESULT", "done")
-            call.emit("call.ended", outcome=outcome, asked=step.line)
+            if not called_back:  # a callback is the call's next chapter, not its end
+                call.emit("call.ended", outcome="after-hours", asked=step.line)
             await channel.hangup()
             return
         line = self.deployment.lines[decision.line]
@@ -147,8 +148,9 @@ class CallService:
             call.id, channel.env["agi_channel"], line.name, step.language, entered, call.caller
         )
 
-    async def _offer_callback(self, call: _Call, io: AgiCallIO, language: str) -> bool:
-        """Offer a callback when the line opens; True once a number is taken down."""
+    async def _offer_callback(self, call: _Call, io: AgiCallIO, line: str, language: str) -> bool:
+        """Offer a callback when the line opens; True once a number is taken down (the
+        switchboard then offers it to the line's operators as they come)."""
         if await io.ask([Prompt(language, "callback-offer")], 6) != "1":
             return False
         for _ in range(2):
@@ -156,9 +158,7 @@ class CallService:
             number = typed or call.caller
             if dialable(number):
                 await io.say([Prompt(language, "callback-registered")])
-                call.emit(
-                    "callback.requested", number=number, line=call.asked_line, typed=bool(typed)
-                )
+                self.switchboard.add_callback(call.id, line, language, number, "after-hours")
                 return True
             await io.say([Prompt(language, "wrong-key")])
         return False

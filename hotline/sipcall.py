@@ -203,13 +203,16 @@ class SippCall:
         self._tmp = tempfile.TemporaryDirectory(prefix="hotline-sipp-")
         xml = Path(self._tmp.name) / "caller.xml"
         xml.write_text(scenario(number, keys, caller, gap_ms=gap_ms, hold_ms=hold_ms))
-        self.process = subprocess.Popen(
-            sipp_command(xml, self.call_id, source, target, timeout_s),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=self._tmp.name,
-        )
+        # SIPp redraws its screen every second: into a file, so that a reader who is late
+        # can never block it on a full pipe
+        self._out = Path(self._tmp.name) / "sipp.out"
+        with self._out.open("w") as out:
+            self.process = subprocess.Popen(
+                sipp_command(xml, self.call_id, source, target, timeout_s),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self._tmp.name,
+            )
 
     @property
     def running(self) -> bool:
@@ -218,7 +221,8 @@ class SippCall:
     def wait(self) -> Placed:
         """Wait for the call to end."""
         try:
-            out, _ = self.process.communicate(timeout=self.timeout_s + 30)
+            self.process.wait(timeout=self.timeout_s + 30)
+            out = self._out.read_text(errors="replace")
         finally:
             self._tmp.cleanup()
         return Placed(self.call_id, self.process.returncode, out[-3000:])

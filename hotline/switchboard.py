@@ -186,6 +186,17 @@ class Switchboard:
             log.warning("could not take a message from %s: %s", call, exc)
             self.hold(call, False)
 
+    def add_callback(self, call: str, line: str, language: str, number: str, reason: str) -> None:
+        """A caller who is not on the line (after hours, say) is to be called back."""
+        priority = self.deployment.lines[line].priority
+        self.waiting[call] = Waiting(
+            call, line, language, priority, self.clock(), next(self._seq), callback=True
+        )
+        self.callbacks[call] = Callback(number)
+        self.emit(call, "call.queued", line=line, language=language, priority=priority)
+        self.emit(call, "callback.requested", number=number, line=line, reason=reason)
+        self.dispatch()
+
     def hold(self, call: str, held: bool) -> None:
         """Keep a waiting call out of dispatch while the caller answers a question."""
         if call in self.waiting:

@@ -229,7 +229,9 @@ async def call(
 ) -> Placed:
     """One SIPp caller from ``source`` (the trunk's address); returns when the call ended."""
     placed = SippCall(number, keys, caller=caller, source=source, gap_ms=gap_ms, hold_ms=hold_ms)
-    return await asyncio.to_thread(placed.wait)
+    while placed.running:  # no thread held: the default pool has only a few
+        await asyncio.sleep(0.2)
+    return placed.wait()
 
 
 @pytest.fixture

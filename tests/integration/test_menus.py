@@ -210,11 +210,17 @@ async def test_after_hours_callback_offer_takes_a_number(
         "0800213103", f"11{waits}10501112233#", gap_ms=int(gap * 1000), hold_ms=20_000
     )
     record = service.record(placed.call_id)
-    assert (record["asked_line"], record["line"], record["outcome"]) == (
+    assert (record["asked_line"], record["outcome"], record["callback_number"]) == (
         "consultation",
-        None,
-        "callback-requested",
+        None,  # pending: the line's operators call back when they are in
+        "0501112233",
     )
     (requested,) = [e for e in record["events"] if e["kind"] == "callback.requested"]
-    assert requested["data"] == {"number": "0501112233", "line": "consultation", "typed": True}
+    assert requested["data"] == {
+        "number": "0501112233",
+        "line": "consultation",
+        "reason": "after-hours",
+    }
+    queue = service.get("/api/queues")["consultation"]["waiting"]
+    assert [(w["call"], w["callback"]) for w in queue] == [(record["id"], True)]
     assert placed.returncode == 0, placed.output  # the service said thanks and hung up
