@@ -13,7 +13,8 @@ from typing import Any
 import uvicorn
 from panoramisk.message import Message
 
-from hotline.api.routes import create_api
+from hotline.api.access import Principal, Role, Tokens, parse_tokens, token_hash
+from hotline.api.routes import Parts, create_api
 from hotline.asterisk.agi import FastAgiServer
 from hotline.asterisk.ami import AmiClient, AmiEffects
 from hotline.calllog import CallLog
@@ -23,6 +24,8 @@ from hotline.events import EventBus
 from hotline.features import FeatureRoutes
 from hotline.notifications import MessageRoute, NotificationStore
 from hotline.settings import Clock, Settings
+from hotline.spool import Spool
+from hotline.store.db import Store
 from hotline.switchboard import Switchboard
 from hotline.waiting import WaitingRoutes
 
@@ -43,17 +46,22 @@ class Service:
     ami: AmiClient
     api: Any
 
-    def health(self) -> dict[str, Any]:
+    async def health(self) -> dict[str, Any]:
         ami = {
             "connected": self.ami.connected,
             "error": self.ami.last_error,
             "connects": self.ami.connects,
         }
-        return {
-            "status": "ok" if self.ami.connected else "degraded",
-            "ami": ami,
-            "call_log": {"ok": True, "calls": len(self.call_log.calls)},
+        writer = self.call_log.state
+        database = {
+            "connected": writer.connected,
+            "backend": self.call_log.store.dialect,
+            "error": writer.error,
+            "spooled": self.call_log.backlog,
+            "written": writer.written,
         }
+        ok = self.ami.connected and writer.connected
+        return {"status": "ok" if ok else "degraded", "ami": ami, "database": database}
 
     def on_ami_event(self, event: Message) -> None:
         """AMI is the service's eyes for operators' phones."""
@@ -94,9 +102,12 @@ UNREACHABLE = frozenset({"UNAVAILABLE", "INVALID", "UNKNOWN", ""})
 
 
 def build(settings: Settings, deployment: Deployment) -> Service:
+    """Every part, wired (nothing runs until :func:`serve`). Raises TokenError on a malformed
+    HOTLINE_API_TOKENS."""
     bus = EventBus()
-    call_log = CallLog(settings.data_dir)
-    bus.subscribe(call_log)
+    store = Store(settings.database())
+    call_log = CallLog(Spool(settings.data_dir / "spool"), store)
+    call_log.attach(bus)
     clock = Clock(settings.clock_start)
     ami = AmiClient(
         settings.ami_host,
@@ -114,12 +125,20 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     )
     ami.on_event = service.on_ami_event
     ami.on_connect = service.resync
+    configured = parse_tokens(settings.api_tokens.get_secret_value(), set(deployment.operators))
+    if supervisor := settings.api_token.get_secret_value():
+        configured[token_hash(supervisor)] = Principal(Role.SUPERVISOR, name="HOTLINE_API_TOKEN")
     service.api = create_api(
-        call_log,
-        settings.api_token.get_secret_value(),
-        service.health,
-        switchboard,
-        notifications,
+        Parts(
+            deployment,
+            switchboard,
+            notifications,
+            store,
+            call_log,
+            bus,
+            Tokens(configured, store),
+            service.health,
+        )
     )
     return service
 
@@ -135,8 +154,8 @@ class _ApiServer(uvicorn.Server):
 async def serve(settings: Settings, deployment: Deployment) -> None:
     """Run FastAGI, AMI and the API in this event loop until SIGINT/SIGTERM."""
     service = build(settings, deployment)
-    if not settings.api_token.get_secret_value():
-        log.warning("HOTLINE_API_TOKEN is not set: every /api request will be refused")
+    if not settings.api_token.get_secret_value() and not settings.api_tokens.get_secret_value():
+        log.warning("no API token in the environment: only `hotline token create` ones will work")
     agi = FastAgiServer(on_rejected=service.calls.reject)
     for path, route in service.routes().items():
         agi.add_route(path, route)
@@ -156,6 +175,7 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     tasks = [
+        asyncio.create_task(service.call_log.run(), name="call-log"),
         asyncio.create_task(service.ami.run(), name="ami"),
         asyncio.create_task(api.serve(), name="api"),
     ]
@@ -166,8 +186,14 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         log.info("stopping")
         server.close()
         api.should_exit = True
-        await asyncio.wait(tasks[1:], timeout=5)
+        await asyncio.wait([t for t in tasks if t.get_name() == "api"], timeout=5)
+        if not await service.call_log.flush(timeout=5):
+            log.warning(
+                "call log: %d events left in the spool; written at the next start",
+                service.call_log.backlog,
+            )
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        service.call_log.close()
+        service.call_log.spool.close()
+        await service.call_log.store.close()

@@ -1,156 +1,148 @@
-"""The call log, as the event stream writes it: a durable journal and a summary per call.
+"""The call log: the event stream, spooled to local disk as it happens, written to the
+database behind it.
 
-Each event is appended to ``events.jsonl`` in the data folder as it happens and replayed at
-start, so a restart loses no logged call. (The SQL store and its spool replace the journal's
-reading side when the call log issue lands; the journal stays as the spool.)
+Publishing an event costs the call one short local file write; everything else (the database,
+its outages, its schema migrations) happens in the writer task. While the database is away the
+spool grows; when it returns, the writer catches up in order. Nothing is written twice.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
-from pathlib import Path
-from typing import Any
+import random
+from dataclasses import dataclass
 
-from hotline.events import CallEvent
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
+
+from hotline.events import CallEvent, EventBus
+from hotline.spool import Spool
+from hotline.store.db import Store
 
 log = logging.getLogger(__name__)
 
+#: Events per database transaction.
+BATCH = 500
+
 
 @dataclass
-class CallRecord:
-    """What the service knows of one call, built from its events."""
+class WriterState:
+    """How the call log's writing goes (for /health and the logs)."""
 
-    id: str
-    started: datetime
-    caller: str = ""
-    number: str = ""
-    sip_call_id: str = ""
-    linkedid: str = ""
-    channel: str = ""
-    language: str | None = None
-    path: list[str] = field(default_factory=list)
-    asked_line: str | None = None
-    line: str | None = None
-    closed_lines: list[str] = field(default_factory=list)
-    callback_number: str | None = None
-    queued: datetime | None = None
-    answered: datetime | None = None
-    operator: str | None = None
-    #: Seconds from joining the queue to an operator's answer (or to hanging up).
-    wait: float | None = None
-    talk: float | None = None
-    outcome: str | None = None
-    ended: datetime | None = None
-    events: list[CallEvent] = field(default_factory=list)
-
-    def apply(self, event: CallEvent) -> None:
-        data = event.data
-        self.events.append(event)
-        if event.kind == "call.started":
-            self.caller = data.get("caller", "")
-            self.number = data.get("number", "")
-            self.sip_call_id = data.get("sip_call_id", "")
-            self.linkedid = data.get("linkedid", "")
-            self.channel = data.get("channel", "")
-            self.language = data.get("language")
-        elif event.kind == "menu.answer":
-            self.path.append(f"{data['menu']}:{data['key']}")
-            self.language = data.get("language", self.language)
-        elif event.kind == "call.after_hours":
-            self.asked_line = data.get("asked")
-            self.closed_lines = list(data.get("closed", []))
-        elif event.kind == "callback.requested":
-            self.callback_number = data.get("number")
-        elif event.kind == "call.routed":
-            self.asked_line = data.get("asked")
-            self.line = data.get("line")
-            self.closed_lines = list(data.get("closed", []))
-            self.language = data.get("language", self.language)
-        elif event.kind == "call.queued":
-            self.queued = event.at
-        elif event.kind == "call.answered":
-            self.answered = event.at
-            self.operator = data.get("operator")
-            self.wait = data.get("wait")
-        elif event.kind == "call.ended":
-            self.outcome = data.get("outcome")
-            self.ended = event.at
-            self.wait = data.get("wait", self.wait)
-            self.talk = data.get("talk")
-            self.operator = data.get("operator", self.operator)
-
-    def summary(self) -> dict[str, Any]:
-        out = asdict(self)
-        out.pop("events")
-        for name in ("started", "queued", "answered", "ended"):
-            value = getattr(self, name)
-            out[name] = value.isoformat() if value else None
-        return out
+    connected: bool = False
+    error: str | None = None
+    written: int = 0
 
 
 class CallLog:
-    """Subscriber of the event stream: journals every event and keeps recent calls in memory."""
+    """Subscriber of the event stream (spooled at once) and writer to the store (behind)."""
 
-    def __init__(self, data_dir: Path, keep: int = 20_000) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self.journal_path = data_dir / "events.jsonl"
-        self.keep = keep
-        self.calls: OrderedDict[str, CallRecord] = OrderedDict()
-        self._replay()
-        self._journal = self.journal_path.open("a", encoding="utf-8")
+    def __init__(self, spool: Spool, store: Store, retry_max: float = 10.0) -> None:
+        self.spool = spool
+        self.store = store
+        self.retry_max = retry_max
+        self.state = WriterState()
+        self._wake = asyncio.Event()
+        self._flushed = asyncio.Event()
 
-    def _replay(self) -> None:
-        if not self.journal_path.exists():
-            return
-        with self.journal_path.open(encoding="utf-8", errors="replace") as journal:
-            for number, line in enumerate(journal, 1):
-                try:
-                    raw = json.loads(line)
-                    event = CallEvent(
-                        raw["call_id"],
-                        raw["seq"],
-                        datetime.fromisoformat(raw["at"]),
-                        raw["kind"],
-                        raw["data"],
-                    )
-                except (ValueError, KeyError, TypeError):
-                    log.warning("%s:%d: unreadable event skipped", self.journal_path, number)
-                    continue
-                self._remember(event)
-
-    def _remember(self, event: CallEvent) -> None:
-        if not event.call_id:  # an operator's event: journalled, not a call
-            return
-        record = self.calls.get(event.call_id)
-        if record is None:
-            record = self.calls[event.call_id] = CallRecord(event.call_id, event.at)
-            while len(self.calls) > self.keep:
-                self.calls.popitem(last=False)
-        record.apply(event)
+    def attach(self, bus: EventBus) -> None:
+        """Subscribe to the bus, numbering calls that were under way before a restart on."""
+        bus.resume(self.spool.last_seq())
+        bus.subscribe(self)
 
     def __call__(self, event: CallEvent) -> None:
-        self._journal.write(json.dumps(event.as_json(), ensure_ascii=False) + "\n")
-        self._journal.flush()
-        self._remember(event)
+        self.spool.append(event)
+        self._flushed.clear()
+        self._wake.set()
 
-    def close(self) -> None:
-        self._journal.close()
+    @property
+    def backlog(self) -> int:
+        return self.spool.backlog
 
-    def find(
-        self, sip_call_id: str | None = None, number: str | None = None, limit: int = 100
-    ) -> list[CallRecord]:
-        """Most recent calls first, filtered."""
-        found = []
-        for record in reversed(self.calls.values()):
-            if sip_call_id is not None and record.sip_call_id != sip_call_id:
+    async def flush(self, timeout: float) -> bool:
+        """Wait until the database holds every event published so far (False: timed out)."""
+        if not self.spool.backlog:
+            return True
+        try:
+            async with asyncio.timeout(timeout):
+                await self._flushed.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def run(self) -> None:
+        """Write the spool to the database, forever; retry with backoff while it is away."""
+        delay = 0.5
+        prepared = False
+        while True:
+            try:
+                if not prepared:
+                    revision = await self.store.upgrade()
+                    prepared = True
+                    log.info("call log: %s at revision %s", self.store.describe(), revision)
+                await self._drain()
+                if not self.state.connected:
+                    log.info("call log: database reachable; %d events written", self.written)
+                self.state.connected, self.state.error, delay = True, None, 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                prepared = False  # a database back from an outage may be a new, empty one
+                self._failed(exc, delay)
+                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+                delay = min(delay * 2, self.retry_max)
                 continue
-            if number is not None and record.number != number:
-                continue
-            found.append(record)
-            if len(found) >= limit:
-                break
-        return found
+            if not self.spool.backlog:
+                self._flushed.set()
+            self.spool.sync()
+            self._wake.clear()
+            if not self.spool.backlog:
+                await self._wake.wait()
+
+    @property
+    def written(self) -> int:
+        return self.state.written
+
+    async def _drain(self) -> None:
+        while True:
+            events, after = self.spool.read(self.spool.sent, BATCH)
+            if after == self.spool.sent:
+                return
+            if events:
+                await self._write(events)
+            self.spool.commit(after, len(events))
+
+    async def _write(self, events: list[CallEvent]) -> None:
+        try:
+            self.state.written += await self.store.write(events)
+            return
+        except Exception as exc:
+            if not refused(exc):
+                raise  # the database is away: run() waits and retries
+        # The database refused something in this batch: find it and set it aside.
+        for event in events:
+            try:
+                self.state.written += await self.store.write([event])
+            except Exception as exc:
+                if not refused(exc):
+                    raise
+                log.error("call log: %s event %s refused, set aside: %s", event.kind, event.id, exc)
+                self.spool.reject(json.dumps(event.as_json(), ensure_ascii=False, default=str))
+
+    def _failed(self, exc: Exception, delay: float) -> None:
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        if self.state.connected or self.state.error is None:
+            log.warning(
+                "call log: database unreachable (%s); events kept in the spool, retrying", reason
+            )
+        self.state.connected, self.state.error = False, reason
+        log.debug("call log: next try in %.1f s (%d events spooled)", delay, self.backlog)
+
+
+def refused(exc: Exception) -> bool:
+    """The database is there but refuses this data: retrying would not help."""
+    if isinstance(exc, DataError | IntegrityError):
+        return True
+    # an error while preparing the statement on our side (a value that cannot be bound)
+    return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)

@@ -30,8 +30,12 @@ sandbox_app = typer.Typer(
 asterisk_app = typer.Typer(
     help="Asterisk config generated from the hotline config.", no_args_is_help=True
 )
+db_app = typer.Typer(help="The call log's database (HOTLINE_DATABASE_URL).", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens kept in the database (hashed).", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(asterisk_app, name="asterisk")
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
 
 ConfigOption = Annotated[
     Path | None,
@@ -95,6 +99,7 @@ def _logging(settings: Settings) -> None:
 @app.command()
 def serve(config: ConfigOption = None) -> None:
     """Run the service: FastAGI, the AMI client and the API, in one process."""
+    from hotline.api.access import TokenError
     from hotline.app import serve as run
 
     settings = _settings()
@@ -102,7 +107,7 @@ def serve(config: ConfigOption = None) -> None:
     _logging(settings)
     try:
         asyncio.run(run(settings, deployment))
-    except OSError as exc:
+    except (OSError, TokenError) as exc:
         _fail(f"cannot start: {exc}")
 
 
@@ -311,6 +316,113 @@ def call(
         typer.echo(f"  waited:    {record['wait']} s")
     outcome = record["outcome"] or "callback pending (the caller keeps their place)"
     typer.echo(f"  outcome:   {outcome}")
+
+
+def _database(action: Callable[[Any], Any]) -> Any:
+    """Run ``action(store)`` against the configured database; a clear error if it is away."""
+    from hotline.store.db import Store
+
+    settings = _settings()
+    store = Store(settings.database())
+
+    async def run() -> Any:
+        try:
+            return await action(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(run())
+    except Exception as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        _fail(f"database {store.describe()}: {reason}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create the call log's tables, or migrate them to this version (Alembic)."""
+    revision = _database(lambda store: store.upgrade())
+    typer.echo(f"database at revision {revision}")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say whether the database is reachable and its schema current."""
+    current = _database(lambda store: store.is_current())
+    typer.echo("schema current" if current else "schema out of date: run `hotline db upgrade`")
+    if not current:
+        raise typer.Exit(1)
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="supervisor, operator or viewer")],
+    name: Annotated[str, typer.Option(help="who or what holds it, e.g. 'wallboard'")],
+    operator: Annotated[
+        str | None, typer.Option(help="for the operator role: which operator (e.g. op1)")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Make a token; it is printed once and only its SHA-256 is kept."""
+    from datetime import UTC, datetime
+
+    from hotline.api.access import Role, new_token, token_hash
+    from hotline.store.tables import ApiToken
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        _fail(f"--role {role!r}: one of supervisor, operator, viewer")
+        raise
+    if chosen is Role.OPERATOR:
+        operators = _deployment(_settings(), config).operators
+        if operator not in operators:
+            _fail(f"--operator {operator!r}: one of {', '.join(operators)}")
+    elif operator is not None:
+        _fail("--operator goes with --role operator only")
+    if not 1 <= len(name) <= 64:
+        _fail("--name: 1 to 64 characters")
+    token = new_token()
+    row = ApiToken(
+        name=name,
+        role=chosen.value,
+        operator=operator,
+        hash=token_hash(token),
+        created_at=datetime.now(UTC),
+    )
+
+    async def add(store: Any) -> Any:
+        await store.upgrade()
+        return await store.add_token(row)
+
+    saved = _database(add)
+    _say(f"token {saved.id} ({chosen.value}{':' + operator if operator else ''}, {name}):")
+    typer.echo(token)
+
+
+@token_app.command("list")
+def token_list(
+    all_: Annotated[bool, typer.Option("--all", help="include revoked tokens")] = False,
+) -> None:
+    """The tokens in the database (never the tokens themselves)."""
+    rows = _database(lambda store: store.tokens(include_revoked=all_))
+    for row in rows:
+        revoked = f"  revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else ""
+        who = f"{row.role}:{row.operator}" if row.operator else row.role
+        typer.echo(f"{row.id:>4}  {who:<20} {row.name:<24} {row.created_at:%Y-%m-%d}{revoked}")
+    if not rows:
+        _say("no tokens in the database")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[int, typer.Argument(help="its id in `token list`")]) -> None:
+    """Revoke a token (it stops working within 30 s)."""
+    from datetime import UTC, datetime
+
+    row = _database(lambda store: store.revoke_token(token_id, datetime.now(UTC)))
+    if row is None:
+        _fail(f"no token {token_id}")
+    typer.echo(f"token {token_id} ({row.name}) revoked")
 
 
 def main() -> None:

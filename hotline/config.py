@@ -202,6 +202,11 @@ class Deployment:
     trunk_outbound: str | None = None
     policy: Policy = Policy()
 
+    @property
+    def timezone(self) -> str:
+        """The hotline's home time zone (its first office's): statistics count days in it."""
+        return next(iter(self.offices.values())).schedule.timezone if self.offices else "UTC"
+
     def prompt_names(self) -> set[str]:
         """Every prompt the menus, numbers and lines name."""
         names: set[str] = set()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -18,16 +19,36 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CallEvent:
-    """Something that happened to a call; ``seq`` orders a call's events from 1."""
+    """Something that happened to a call (``call_id`` empty: to an operator).
+
+    ``seq`` orders a call's events from 1; ``id`` is unique, so a replayed event is written once.
+    """
 
     call_id: str
     seq: int
     at: datetime
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
+    id: str = ""
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> CallEvent:
+        """The inverse of :meth:`as_json` (KeyError, TypeError or ValueError if malformed)."""
+        data = raw["data"]
+        if not isinstance(data, dict):
+            raise TypeError("data is not an object")
+        return cls(
+            str(raw["call_id"]),
+            int(raw["seq"]),
+            datetime.fromisoformat(raw["at"]),
+            str(raw["kind"]),
+            data,
+            str(raw["id"]),
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "id": self.id,
             "call_id": self.call_id,
             "seq": self.seq,
             "at": self.at.isoformat(),
@@ -58,8 +79,14 @@ class EventBus:
     def unlisten(self, queue: asyncio.Queue[CallEvent]) -> None:
         self._queues.remove(queue)
 
+    def resume(self, last_seq: dict[str, int]) -> None:
+        """Go on numbering calls that were under way when the service last stopped."""
+        self._seq.update(last_seq)
+
     def publish(self, event: CallEvent) -> None:
-        """Number the event in its call's order (from 1) and hand it to every consumer."""
+        """Number the event in its call's order (from 1), give it an id, hand it to every
+        consumer."""
+        event = replace(event, id=event.id or uuid.uuid4().hex)
         if event.call_id:
             seq = self._seq[event.call_id] = self._seq.get(event.call_id, 0) + 1
             event = replace(event, seq=seq)

@@ -158,7 +158,16 @@ class MessageRoute:
         else:
             board.hold(call, False)
             board.hung_up(call)
-        board.emit(call, "notification.stored", ref=ref, complete=complete)
+        board.emit(
+            call,
+            "notification.stored",
+            ref=ref,
+            complete=complete,
+            line=waiting.line,
+            caller=caller,
+            number=number,
+            recording=notification.recording,
+        )
         if not complete:
             return
         digits = [Prompt(language, f"number-{d}") for d in notification.ref]

@@ -36,8 +36,15 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(8080, ge=1, le=65535)
-    #: Bearer token of the supervisor role (roles and stored tokens come with the call log).
+    #: Bearer token of the supervisor role (more tokens: api_tokens, `hotline token create`).
     api_token: SecretStr = SecretStr("")
+    #: More tokens, comma-separated ``role[:operator]=token``; a token may be given as
+    #: ``sha256:<hex>`` (its hash) so that the secret itself is kept nowhere on the server.
+    api_tokens: SecretStr = SecretStr("")
+
+    #: The call log's database: empty means SQLite in the data folder (hotline.db);
+    #: production: postgresql+asyncpg://user:password@host/db
+    database_url: SecretStr = SecretStr("")
 
     #: Run the service's clock from this instant (tests and demos of office hours); the clock
     #: still advances. Unset: the real time.
@@ -45,6 +52,11 @@ class Settings(BaseSettings):
 
     sandbox_dir: Path = SANDBOX_DIR
     log_level: str = "INFO"
+
+    def database(self) -> str:
+        """The call log's database URL (SQLite in the data folder unless one is set)."""
+        url = self.database_url.get_secret_value()
+        return url or f"sqlite+aiosqlite:///{(self.data_dir / 'hotline.db').resolve()}"
 
 
 class Clock:

@@ -230,8 +230,9 @@ class Switchboard:
         )
         self.dispatch()
 
-    def handled(self, notification: str) -> None:
+    def handled(self, notification: str, call: str, by: str) -> None:
         """An operator handled a detention notification: no more callbacks for it."""
+        self.emit(call, "notification.handled", ref=notification, by=by)
         for call, callback in list(self.callbacks.items()):
             if callback.notification == notification:
                 callback.notification = None
@@ -246,16 +247,20 @@ class Switchboard:
 
     def where(self, call: str) -> tuple[int, float]:
         """(position, estimated seconds left) of a waiting call."""
-        me = self.waiting[call]
         place = position(list(self.waiting.values()), call)
+        return place, self.estimate(self.waiting[call].line, place)
+
+    def estimate(self, line: str, place: int) -> float:
+        """Seconds a caller at ``place`` in ``line``'s queue can expect to wait (inf: nobody
+        is serving the line)."""
         serving = sum(
             1
             for op in self.operators.values()
             if op.state not in (State.LOGGED_OUT, State.PAUSED)
-            and self.deployment.operators[op.id].serves(me.line)
+            and self.deployment.operators[op.id].serves(line)
         )
         rate = len(self.waiting) / max(60.0, self.policy.default_handle_time)
-        return place, estimate_wait(
+        return estimate_wait(
             place, serving, list(self.handle_times), self.policy.default_handle_time, rate
         )
 

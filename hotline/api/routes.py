@@ -1,83 +1,158 @@
-"""The side API: health and the call log (queues, statistics and roles grow from here)."""
+"""The side API: queues, operators, the call log, statistics, notifications, live events.
+
+Every /api route needs a bearer token; what it answers depends on the token's role (see
+:mod:`hotline.api.access`). Bad parameters get a 422 naming the parameter.
+"""
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from agents.state import Event, LogIn, LogOut, OperatorError, Pause, Resume
+from hotline import stats
 from hotline.api import views
+from hotline.api.access import Principal, Role, Tokens
 from hotline.calllog import CallLog
+from hotline.config import Deployment
+from hotline.events import CallEvent, EventBus
 from hotline.notifications import NotificationStore, UnknownNotification
+from hotline.store.db import CallFilter, Store
 from hotline.switchboard import Switchboard
 
-bearer = HTTPBearer(auto_error=False)
+bearer = HTTPBearer(
+    auto_error=False, description="a token from HOTLINE_API_TOKEN(S) or `hotline token create`"
+)
+
+#: Outcomes a call can end with (the `outcome` filter of /api/calls).
+Outcome = Literal[
+    "answered",
+    "abandoned",
+    "called-back",
+    "callback-failed",
+    "handled",
+    "after-hours",
+    "finished",
+    "hung-up",
+    "unknown-number",
+    "failed",
+    "rejected",
+]
+Name = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
-async def require_token(
+@dataclass
+class Parts:
+    """What the routes work with (one per app, in ``app.state.parts``)."""
+
+    deployment: Deployment
+    switchboard: Switchboard
+    notifications: NotificationStore
+    store: Store
+    call_log: CallLog
+    bus: EventBus
+    tokens: Tokens
+    health: Callable[[], Any]
+
+
+def parts(request: Request) -> Parts:
+    found: Parts = request.app.state.parts
+    return found
+
+
+async def principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> None:
-    expected: str = request.app.state.api_token
-    if (
-        credentials is None
-        or not expected
-        or not hmac.compare_digest(credentials.credentials.encode(), expected.encode())
-    ):
+) -> Principal:
+    who = None
+    if credentials is not None and len(credentials.credentials) <= 512:
+        who = await parts(request).tokens.find(credentials.credentials)
+    if who is None:
         raise HTTPException(
             401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
+    return who
 
+
+def allow(*roles: Role) -> Callable[..., Any]:
+    async def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+        if who.role not in roles:
+            raise HTTPException(403, f"the {who.role} role may not use this")
+        return who
+
+    return check
+
+
+Anyone = Annotated[Principal, Depends(principal)]
+Watcher = Annotated[Principal, Depends(allow(Role.SUPERVISOR, Role.VIEWER))]
+Handler = Annotated[Principal, Depends(allow(Role.SUPERVISOR, Role.OPERATOR))]
+Supervisor = Annotated[Principal, Depends(allow(Role.SUPERVISOR))]
+App = Annotated[Parts, Depends(parts)]
 
 # Every route is `async def`: the switchboard and the call log live on the event loop, and a
 # plain `def` route would run in a worker thread.
-router = APIRouter(prefix="/api", dependencies=[Depends(require_token)])
+router = APIRouter(prefix="/api", dependencies=[Depends(principal)])
 
 
-def _log(request: Request) -> CallLog:
-    log: CallLog = request.app.state.call_log
-    return log
+def unprocessable(field: str, where: str, message: str) -> RequestValidationError:
+    """A 422 in FastAPI's own shape, naming the field."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": (where, field), "msg": message, "input": None}]
+    )
 
 
-@router.get("/calls")
-async def list_calls(
-    request: Request,
-    sip_call_id: Annotated[str | None, Query(max_length=256)] = None,
-    number: Annotated[str | None, Query(max_length=32)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[dict[str, Any]]:
-    """Recent calls, newest first."""
-    return [r.summary() for r in _log(request).find(sip_call_id, number, limit)]
+def known(value: str | None, field: str, names: Any) -> str | None:
+    if value is not None and value not in names:
+        raise unprocessable(field, "query", f"unknown {field} {value!r}: one of {sorted(names)}")
+    return value
 
 
-@router.get("/calls/{call_id}")
-async def get_call(request: Request, call_id: str) -> dict[str, Any]:
-    """One call with its ordered events."""
-    record = _log(request).calls.get(call_id)
-    if record is None:
-        raise HTTPException(404, f"no call {call_id!r}")
-    return {**record.summary(), "events": [e.as_json() for e in record.events]}
+def zone(name: str | None, app: Parts) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or app.deployment.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise unprocessable("tz", "query", f"unknown time zone {name!r}") from None
 
 
-def _board(request: Request) -> Switchboard:
-    board: Switchboard = request.app.state.switchboard
-    return board
+def aware(at: datetime | None, tz: ZoneInfo) -> datetime | None:
+    """A time given without a zone is taken in the hotline's time zone."""
+    return at.replace(tzinfo=tz) if at is not None and at.tzinfo is None else at
 
 
+async def database(coro: Any) -> Any:
+    """Run a query; a database that is away is a clear 503, not a 500."""
+    try:
+        return await coro
+    except Exception as exc:
+        raise HTTPException(
+            503, f"the call log database is unreachable ({type(exc).__name__}); try again"
+        ) from None
+
+
+# -- queues and operators -------------------------------------------------------------------
 @router.get("/queues")
-async def queues(request: Request) -> dict[str, Any]:
-    """Every line's queue now: waiting callers, longest wait, estimates, operators by state."""
-    return views.queues(_board(request))
+async def queues(app: App, who: Watcher) -> dict[str, Any]:
+    """Every line's queue now: waiting callers (position, wait so far, language, priority),
+    longest wait, estimated wait, operators serving it by state."""
+    return views.queues(app.switchboard, who)
 
 
 @router.get("/agents")
-async def agents(request: Request) -> list[dict[str, Any]]:
-    """Every operator's state."""
-    return [views.operator(op) for op in _board(request).operators.values()]
+async def agents(app: App, who: Anyone) -> list[dict[str, Any]]:
+    """Every operator's state (an operator's token: their own)."""
+    return [
+        views.operator(op)
+        for op in app.switchboard.operators.values()
+        if who.role is not Role.OPERATOR or op.id == who.operator
+    ]
 
 
 ACTIONS: dict[str, Callable[[str | None], Event]] = {
@@ -90,15 +165,19 @@ ACTIONS: dict[str, Callable[[str | None], Event]] = {
 
 @router.post("/agents/{operator}/{action}")
 async def agent_action(
-    request: Request,
-    operator: Annotated[str, Path(max_length=32)],
+    app: App,
+    who: Handler,
+    operator: Annotated[str, Path(max_length=64)],
     action: Literal["login", "logout", "pause", "resume"],
     reason: Annotated[str | None, Query(max_length=32)] = None,
 ) -> dict[str, Any]:
-    """Log an operator in or out, pause them (reason: break, training, admin) or resume."""
-    board = _board(request)
+    """Log an operator in or out, pause them (reason: break, training, admin) or resume.
+    An operator's token acts on that operator only."""
+    board = app.switchboard
     if operator not in board.operators:
         raise HTTPException(404, f"no operator {operator!r}")
+    if who.role is Role.OPERATOR and operator != who.operator:
+        raise HTTPException(403, f"this token acts for {who.operator} only")
     try:
         board.operator_event(operator, ACTIONS[action](reason))
     except OperatorError as exc:
@@ -106,48 +185,197 @@ async def agent_action(
     return views.operator(board.operators[operator])
 
 
+# -- the call log ---------------------------------------------------------------------------
+async def call_filter(
+    app: App,
+    who: Handler,
+    since: Annotated[
+        datetime | None, Query(alias="from", description="calls started at or after")
+    ] = None,
+    until: Annotated[datetime | None, Query(alias="to", description="calls started before")] = None,
+    line: Name | None = None,
+    outcome: Outcome | None = None,
+    operator: Name | None = None,
+    caller: Annotated[str | None, Query(max_length=64, description="the caller's number")] = None,
+    number: Annotated[str | None, Query(max_length=64, description="the number dialled")] = None,
+    sip_call_id: Annotated[str | None, Query(max_length=256)] = None,
+    tz: Annotated[str | None, Query(max_length=64, description="zone of a from/to without")] = None,
+) -> CallFilter:
+    zone_ = zone(tz, app)
+    if who.role is Role.OPERATOR:
+        if operator not in (None, who.operator):
+            raise HTTPException(403, f"this token sees {who.operator}'s calls only")
+        operator = who.operator
+    return CallFilter(
+        since=aware(since, zone_),
+        until=aware(until, zone_),
+        line=known(line, "line", app.deployment.lines),
+        outcome=outcome,
+        operator=known(operator, "operator", app.deployment.operators),
+        caller=caller,
+        number=number,
+        sip_call_id=sip_call_id,
+    )
+
+
+Filter = Annotated[CallFilter, Depends(call_filter)]
+
+
+@router.get("/calls")
+async def list_calls(
+    app: App,
+    who: Handler,
+    where: Filter,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> list[dict[str, Any]]:
+    """Calls, newest first, filtered; ``X-Total-Count`` says how many match in all."""
+    rows, total = await database(app.store.calls(where, limit, offset))
+    response.headers["X-Total-Count"] = str(total)
+    return [views.call(row, who) for row in rows]
+
+
+@router.get("/calls.csv", response_class=Response)
+async def export_calls(
+    app: App,
+    who: Handler,
+    where: Filter,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+) -> Response:
+    """The same calls as CSV, for a spreadsheet."""
+    rows, _ = await database(app.store.calls(where, limit, 0))
+    return Response(
+        views.csv_rows([views.call(row, who) for row in rows]),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="calls.csv"'},
+    )
+
+
+@router.get("/calls/{call_id}")
+async def get_call(
+    app: App, who: Handler, call_id: Annotated[str, Path(max_length=64)]
+) -> dict[str, Any]:
+    """One call with its ordered event timeline."""
+    found = await database(app.store.call(call_id))
+    if found is None or (who.role is Role.OPERATOR and found[0].operator != who.operator):
+        raise HTTPException(404, f"no call {call_id!r}")
+    row, events = found
+    return {**views.call(row, who), "events": [views.stored_event(e, who) for e in events]}
+
+
+# -- statistics -----------------------------------------------------------------------------
+@router.get("/stats")
+async def get_stats(
+    app: App,
+    who: Watcher,
+    since: Annotated[
+        datetime | None, Query(alias="from", description="default: today 00:00")
+    ] = None,
+    until: Annotated[datetime | None, Query(alias="to", description="default: now")] = None,
+    line: Name | None = None,
+    by: stats.Period = "hour",
+    threshold: Annotated[float, Query(gt=0, le=3600, description="seconds")] = 20.0,
+    tz: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    """Offered, answered, abandoned, service level (answered within ``threshold`` s), average
+    speed of answer, average handle time and longest wait: in all, per line, per operator and
+    per hour or day (in ``tz``, by default the hotline's)."""
+    zone_ = zone(tz, app)
+    now = app.switchboard.clock()
+    until = aware(until, zone_) or now
+    since = aware(since, zone_) or stats.period_start(now, "day", zone_)
+    if since >= until:
+        raise unprocessable("from", "query", "must be before 'to'")
+    if until - since > timedelta(days=366):
+        raise unprocessable("from", "query", "the period may be at most 366 days")
+    known(line, "line", app.deployment.lines)
+    rows = await database(app.store.queued_calls(since, until, line))
+    queued = (
+        stats.Queued(
+            r.line, r.operator, r.queued_at, r.answered_at is not None, r.wait, r.talk, r.outcome
+        )
+        for r in rows
+        if r.queued_at is not None
+    )
+    return stats.compute(queued, since, until, threshold, by, zone_)
+
+
+# -- detention notifications ----------------------------------------------------------------
 @router.get("/notifications")
-async def notifications(request: Request) -> list[dict[str, Any]]:
+async def notifications(app: App, who: Supervisor) -> list[dict[str, Any]]:
     """Detention notifications, the open ones first."""
-    store: NotificationStore = request.app.state.notifications
-    return [n.as_json() for n in store.listing()]
+    return [n.as_json() for n in app.notifications.listing()]
 
 
 @router.post("/notifications/{ref}/handled")
 async def notification_handled(
-    request: Request,
+    app: App,
+    who: Handler,
     ref: Annotated[str, Path(pattern=r"^[0-9]{6}$")],
-    by: Annotated[str, Query(min_length=1, max_length=32)],
+    by: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
 ) -> dict[str, Any]:
-    """An operator (``by``) handled the notification: it closes, its callbacks stop."""
-    store: NotificationStore = request.app.state.notifications
-    board = _board(request)
+    """An operator (``by``; an operator's token: themselves) handled the notification: it
+    closes, its callbacks stop."""
+    if who.role is Role.OPERATOR:
+        if by not in (None, who.operator):
+            raise HTTPException(403, f"this token acts for {who.operator} only")
+        by = who.operator
+    if by is None:
+        raise unprocessable("by", "query", "say which operator handled it")
+    board = app.switchboard
     try:
-        item = store.handle(ref, by, board.clock())
+        item = app.notifications.handle(ref, by, board.clock())
     except UnknownNotification:
         raise HTTPException(404, f"no notification {ref}") from None
-    board.handled(ref)
+    board.handled(ref, item.call, by)
     return item.as_json()
 
 
-def create_api(
-    call_log: CallLog,
-    api_token: str,
-    health: Any,
-    switchboard: Switchboard,
-    notifications: NotificationStore,
-) -> FastAPI:
-    """The FastAPI app; ``health`` is a callable returning the components' state."""
-    app = FastAPI(title="Legal aid hotline", version="0.1.0")
-    app.state.call_log = call_log
-    app.state.api_token = api_token
-    app.state.switchboard = switchboard
-    app.state.notifications = notifications
+# -- live events ----------------------------------------------------------------------------
+@router.get("/events", response_class=EventSourceResponse)
+async def events(app: App, who: Anyone) -> AsyncIterator[ServerSentEvent]:
+    """Server-sent events: every domain event as it happens (``event:`` is its kind).
+    Supervisors get everything; viewers the same without numbers; operators their own."""
+    queue = app.bus.listen(maxsize=1000)
+    mine: set[str] = set()
+    try:
+        yield ServerSentEvent(comment="connected", retry=2000)
+        while True:
+            item = await queue.get()
+            if who.role is Role.OPERATOR and not _theirs(item, who, mine):
+                continue
+            yield ServerSentEvent(data=views.event(item, who), event=item.kind, id=item.id)
+    finally:
+        app.bus.unlisten(queue)
+
+
+def _theirs(item: CallEvent, who: Principal, mine: set[str]) -> bool:
+    """Whether an operator may see this event: about them, or about a call offered to them."""
+    if item.data.get("operator") == who.operator:
+        if item.call_id:
+            mine.add(item.call_id)
+        return True
+    if item.call_id in mine:
+        if item.kind == "call.ended":
+            mine.discard(item.call_id)
+        return True
+    return False
+
+
+def create_api(app_parts: Parts) -> FastAPI:
+    """The FastAPI app (OpenAPI at /docs)."""
+    app = FastAPI(
+        title="Legal aid hotline",
+        version="0.2.0",
+        description="Queues, operators, the call log and statistics of the hotline service.",
+    )
+    app.state.parts = app_parts
 
     @app.get("/health")
     async def get_health() -> dict[str, Any]:
-        """Whether Asterisk (AMI) and the call log are reachable."""
-        state: dict[str, Any] = health()
+        """Whether Asterisk (AMI) and the call log's database are reachable (no token)."""
+        state: dict[str, Any] = await app_parts.health()
         return state
 
     app.include_router(router)

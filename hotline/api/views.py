@@ -1,15 +1,21 @@
-"""What the API shows of the switchboard: queues per line, and operators."""
+"""What the API shows: queues per line, operators, calls and events, for a given reader."""
 
 from __future__ import annotations
 
+import csv
+import io
 import math
+from datetime import datetime
 from typing import Any
 
 from agents.state import OperatorState, State
+from hotline.api.access import Principal, Role, mask
+from hotline.events import CallEvent
+from hotline.store.tables import Call, Event
 from hotline.switchboard import Switchboard
 
 
-def queues(board: Switchboard) -> dict[str, Any]:
+def queues(board: Switchboard, who: Principal) -> dict[str, Any]:
     """Every line's queue now: waiting callers, longest wait, operators by state."""
     now = board.clock()
     lines: dict[str, Any] = {}
@@ -17,9 +23,11 @@ def queues(board: Switchboard) -> dict[str, Any]:
         waiting: list[dict[str, Any]] = []
         for w in sorted((w for w in board.waiting.values() if w.line == name), key=lambda w: w.seq):
             place, estimate = board.where(w.call)
+            caller = board.callers.get(w.call, "")
             waiting.append(
                 {
                     "call": w.call,
+                    "caller": caller if who.supervisor else mask(caller),
                     "position": place,
                     "language": w.language,
                     "priority": w.priority,
@@ -31,9 +39,12 @@ def queues(board: Switchboard) -> dict[str, Any]:
         serving = [
             op for op in board.operators.values() if board.deployment.operators[op.id].serves(name)
         ]
+        next_caller = board.estimate(name, len(waiting) + 1)
         lines[name] = {
             "waiting": waiting,
             "longest_wait": max((float(w["waited"]) for w in waiting), default=0.0),
+            # what a caller joining now can expect (null: nobody is serving the line)
+            "estimated_wait": None if math.isinf(next_caller) else round(next_caller),
             "operators": {s.value: sorted(op.id for op in serving if op.state is s) for s in State},
         }
     return lines
@@ -49,3 +60,89 @@ def operator(op: OperatorState) -> dict[str, Any]:
         "pause_reason": op.pause_reason,
         "misses": op.misses,
     }
+
+
+#: Keys of an event's data that hold a caller's number or name.
+PERSONAL = ("caller", "caller_name")
+
+
+def call(row: Call, who: Principal) -> dict[str, Any]:
+    """A call as the API shows it; numbers only to those who may see them."""
+    numbers = who.supervisor or (who.role is Role.OPERATOR and row.operator == who.operator)
+    return {
+        "id": row.id,
+        "linkedid": row.linkedid,
+        "sip_call_id": row.sip_call_id,
+        "channel": row.channel,
+        "caller": row.caller if numbers else mask(row.caller),
+        "caller_name": row.caller_name if numbers else "",
+        "number": row.number,
+        "language": row.language,
+        "path": row.path,
+        "asked_line": row.asked_line,
+        "line": row.line,
+        "closed_lines": row.closed_lines,
+        "priority": row.priority,
+        "callback_number": (
+            row.callback_number if numbers or not row.callback_number else mask(row.callback_number)
+        ),
+        "started": _iso(row.started_at),
+        "queued": _iso(row.queued_at),
+        "answered": _iso(row.answered_at),
+        "ended": _iso(row.ended_at),
+        "operator": row.operator,
+        "wait": row.wait,
+        "talk": row.talk,
+        "outcome": row.outcome,
+    }
+
+
+def event(item: CallEvent, who: Principal) -> dict[str, Any]:
+    """An event as the API shows it: the supervisor's in full, others' without numbers."""
+    out = item.as_json()
+    if not who.supervisor:
+        data = dict(item.data)
+        for key in PERSONAL:
+            if isinstance(data.get(key), str):
+                data[key] = mask(data[key])
+        if item.kind != "call.started" and isinstance(data.get("number"), str):
+            data["number"] = mask(data["number"])  # a callback number
+        out["data"] = data
+    return out
+
+
+def stored_event(row: Event, who: Principal) -> dict[str, Any]:
+    return event(CallEvent(row.call_id or "", row.seq, row.at, row.kind, row.data, row.id), who)
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
+
+
+CSV_FIELDS = (
+    "id",
+    "started",
+    "caller",
+    "number",
+    "language",
+    "line",
+    "queued",
+    "answered",
+    "ended",
+    "operator",
+    "wait",
+    "talk",
+    "outcome",
+    "path",
+    "callback_number",
+    "sip_call_id",
+)
+
+
+def csv_rows(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_FIELDS, extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "path": " ".join(row["path"])})
+    return out.getvalue()

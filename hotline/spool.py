@@ -1,0 +1,152 @@
+"""The call log's write-ahead spool: every event on local disk before the database sees it.
+
+Events are appended, one JSON line each, to numbered segment files in ``<data>/spool``. The
+database writer reads them back in order and, once a batch is committed, records how far it
+got in ``sent`` (written atomically). A segment wholly sent is deleted. So an event survives a
+database outage, a service restart and a crash between the two (the writer skips what the
+database already holds, by the event's id).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from hotline.events import CallEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """A place in the spool: a segment and a byte offset in it."""
+
+    segment: int
+    offset: int
+
+
+class Spool:
+    """Append-only event segments plus the position the database has reached."""
+
+    def __init__(self, folder: Path, segment_bytes: int = 16 * 1024 * 1024) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self.segment_bytes = segment_bytes
+        self._marker = folder / "sent"
+        self.sent = self._read_marker()
+        segments = self.segments()
+        self._segment = max(segments[-1] if segments else 1, self.sent.segment)
+        self._repair_tail(self._path(self._segment))
+        self._out = self._path(self._segment).open("a", encoding="utf-8")
+        #: Events written here and not yet in the database.
+        self.backlog = sum(1 for _ in self._lines(self.sent))
+
+    # -- writing ---------------------------------------------------------------------------
+    def append(self, event: CallEvent) -> None:
+        """One event, on disk when this returns (flushed to the OS; synced by :meth:`sync`)."""
+        if self._out.tell() >= self.segment_bytes:
+            self._out.close()
+            self._segment += 1
+            self._out = self._path(self._segment).open("a", encoding="utf-8")
+        self._out.write(json.dumps(event.as_json(), ensure_ascii=False) + "\n")
+        self._out.flush()
+        self.backlog += 1
+
+    def sync(self) -> None:
+        os.fsync(self._out.fileno())
+
+    def close(self) -> None:
+        self._out.close()
+
+    # -- reading ---------------------------------------------------------------------------
+    def read(self, start: Position, limit: int = 500) -> tuple[list[CallEvent], Position]:
+        """Up to ``limit`` events from ``start`` and the position after them. A line that
+        cannot be read is logged, kept in ``rejected.jsonl`` and passed over."""
+        events: list[CallEvent] = []
+        position = start
+        for line, after in self._lines(start):
+            position = after
+            try:
+                events.append(CallEvent.from_json(json.loads(line)))
+            except (ValueError, KeyError, TypeError) as exc:
+                log.error("spool %s: unreadable event set aside (%s)", after, exc)
+                self.reject(line)
+            if len(events) >= limit:
+                break
+        return events, position
+
+    def commit(self, position: Position, count: int) -> None:
+        """The database holds everything before ``position`` (``count`` events more)."""
+        tmp = self._marker.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"segment": position.segment, "offset": position.offset}))
+        os.replace(tmp, self._marker)
+        self.sent = position
+        self.backlog = max(0, self.backlog - count)
+        for segment in self.segments():
+            if segment < position.segment:
+                self._path(segment).unlink(missing_ok=True)
+
+    def reject(self, line: str) -> None:
+        with (self.folder / "rejected.jsonl").open("a", encoding="utf-8") as out:
+            out.write(line.rstrip("\n") + "\n")
+
+    def last_seq(self) -> dict[str, int]:
+        """The last number of each call not yet ended in the unsent events (to go on)."""
+        seqs: dict[str, int] = {}
+        for event in self.read(self.sent, limit=10**9)[0]:
+            if event.call_id:
+                seqs[event.call_id] = max(seqs.get(event.call_id, 0), event.seq)
+                if event.kind == "call.ended":
+                    seqs.pop(event.call_id)
+        return seqs
+
+    # -- files -----------------------------------------------------------------------------
+    def segments(self) -> list[int]:
+        found = []
+        for path in self.folder.glob("events-*.jsonl"):
+            try:
+                found.append(int(path.stem.removeprefix("events-")))
+            except ValueError:
+                continue
+        return sorted(found)
+
+    def _path(self, segment: int) -> Path:
+        return self.folder / f"events-{segment:06d}.jsonl"
+
+    def _lines(self, start: Position) -> Iterator[tuple[str, Position]]:
+        for segment in self.segments():
+            if segment < start.segment:
+                continue
+            offset = start.offset if segment == start.segment else 0
+            with self._path(segment).open("rb") as segment_file:
+                segment_file.seek(offset)
+                for raw in segment_file:
+                    if not raw.endswith(b"\n"):
+                        return  # being written: read it next time
+                    offset += len(raw)
+                    yield raw.decode("utf-8", errors="replace"), Position(segment, offset)
+            # this segment is done; go on at the start of the next one
+            start = Position(segment + 1, 0)
+
+    def _read_marker(self) -> Position:
+        try:
+            raw = json.loads(self._marker.read_text())
+            return Position(int(raw["segment"]), int(raw["offset"]))
+        except FileNotFoundError:
+            return Position(0, 0)
+        except (ValueError, KeyError, TypeError):
+            log.error("%s is unreadable: the whole spool will be sent again", self._marker)
+            return Position(0, 0)
+
+    @staticmethod
+    def _repair_tail(path: Path) -> None:
+        """A crash may have left half a line: end it, so it is set aside, not glued on."""
+        if path.exists() and path.stat().st_size:
+            with path.open("rb+") as segment:
+                segment.seek(-1, os.SEEK_END)
+                if segment.read(1) != b"\n":
+                    segment.write(b"\n")

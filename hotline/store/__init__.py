@@ -1,0 +1,1 @@
+"""The call log in SQL (SQLAlchemy 2, async): SQLite by default, PostgreSQL in production."""

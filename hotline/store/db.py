@@ -1,0 +1,227 @@
+"""The call log's database: one URL picks SQLite (aiosqlite) or PostgreSQL (asyncpg)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, event, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from hotline.events import CallEvent
+from hotline.store.projection import Rows
+from hotline.store.tables import ApiToken, Call, Callback, Event, Notification
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+#: Seconds to wait for the database before calling it unreachable.
+TIMEOUT = 5.0
+
+
+class DatabaseError(Exception):
+    """The database cannot be used; the message says why, without a traceback."""
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    """What ``/api/calls`` may ask for; None means any."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    line: str | None = None
+    outcome: str | None = None
+    operator: str | None = None
+    caller: str | None = None
+    number: str | None = None
+    sip_call_id: str | None = None
+
+
+class Store:
+    """Async access to the call log tables."""
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        self.url = url
+        self.dialect = parsed.get_backend_name()
+        args: dict[str, Any] = {"timeout": TIMEOUT}
+        if self.dialect == "postgresql":
+            args["command_timeout"] = 30
+        if self.dialect == "sqlite" and parsed.database:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: AsyncEngine = create_async_engine(
+            url, connect_args=args, pool_pre_ping=True, pool_recycle=300
+        )
+        if self.dialect == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.session = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    def describe(self) -> str:
+        """The URL without its password, for logs and /health."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # -- schema ----------------------------------------------------------------------------
+    async def upgrade(self) -> str:
+        """Bring the schema to the newest migration; returns the revision now in place."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_upgrade)
+            revision: str = await conn.run_sync(_revision)
+        return revision
+
+    async def is_current(self) -> bool:
+        async with self.engine.connect() as conn:
+            current = await conn.run_sync(_revision)
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        return current == head
+
+    async def ping(self) -> None:
+        async with asyncio.timeout(TIMEOUT), self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    # -- writing ---------------------------------------------------------------------------
+    async def write(self, events: Sequence[CallEvent]) -> int:
+        """Store the events not stored yet, and what they change; returns how many were new."""
+        async with self.session.begin() as session:
+            ids = [e.id for e in events]
+            known = set((await session.scalars(select(Event.id).where(Event.id.in_(ids)))).all())
+            new = [e for e in events if e.id not in known]
+            if not new:
+                return 0
+            session.add_all(
+                Event(
+                    id=e.id,
+                    call_id=e.call_id or None,
+                    seq=e.seq,
+                    at=e.at,
+                    kind=e.kind,
+                    data=e.data,
+                )
+                for e in new
+            )
+            call_ids = {e.call_id for e in new if e.call_id}
+            refs = {str(e.data["ref"]) for e in new if "ref" in e.data}
+            rows = Rows(
+                {c.id: c for c in await session.scalars(select(Call).where(Call.id.in_(call_ids)))},
+                {
+                    c.call_id: c
+                    for c in await session.scalars(
+                        select(Callback).where(Callback.call_id.in_(call_ids))
+                    )
+                },
+                {
+                    n.ref: n
+                    for n in await session.scalars(
+                        select(Notification).where(Notification.ref.in_(refs))
+                    )
+                },
+                session.add,
+            )
+            for e in new:
+                rows.apply(e)
+        return len(new)
+
+    # -- reading ---------------------------------------------------------------------------
+    async def calls(
+        self, where: CallFilter, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Call], int]:
+        """Calls matching ``where``, newest first, and how many match in all."""
+        query = select(Call)
+        for column, value in (
+            (Call.line, where.line),
+            (Call.outcome, where.outcome),
+            (Call.operator, where.operator),
+            (Call.caller, where.caller),
+            (Call.number, where.number),
+            (Call.sip_call_id, where.sip_call_id),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if where.since is not None:
+            query = query.where(Call.started_at >= where.since)
+        if where.until is not None:
+            query = query.where(Call.started_at < where.until)
+        async with self.session() as session:
+            total = await session.scalar(select(func.count()).select_from(query.subquery()))
+            page = await session.scalars(
+                query.order_by(Call.started_at.desc(), Call.id.desc()).limit(limit).offset(offset)
+            )
+            return list(page), int(total or 0)
+
+    async def call(self, call_id: str) -> tuple[Call, list[Event]] | None:
+        async with self.session() as session:
+            call = await session.get(Call, call_id)
+            if call is None:
+                return None
+            events = await session.scalars(
+                select(Event).where(Event.call_id == call_id).order_by(Event.n)
+            )
+            return call, list(events)
+
+    async def queued_calls(
+        self, since: datetime, until: datetime, line: str | None = None
+    ) -> list[Call]:
+        """Calls that joined a queue in [since, until), for the statistics."""
+        query = select(Call).where(Call.queued_at >= since, Call.queued_at < until)
+        if line is not None:
+            query = query.where(Call.line == line)
+        async with self.session() as session:
+            return list(await session.scalars(query.order_by(Call.queued_at)))
+
+    # -- tokens ----------------------------------------------------------------------------
+    async def add_token(self, token: ApiToken) -> ApiToken:
+        async with self.session.begin() as session:
+            session.add(token)
+        return token
+
+    async def tokens(self, include_revoked: bool = False) -> list[ApiToken]:
+        query = select(ApiToken).order_by(ApiToken.id)
+        if not include_revoked:
+            query = query.where(ApiToken.revoked_at.is_(None))
+        async with self.session() as session:
+            return list(await session.scalars(query))
+
+    async def revoke_token(self, token_id: int, at: datetime) -> ApiToken | None:
+        async with self.session.begin() as session:
+            token = await session.get(ApiToken, token_id)
+            if token is not None and token.revoked_at is None:
+                token.revoked_at = at
+            return token
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _upgrade(connection: Connection) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _revision(connection: Connection) -> str:
+    return MigrationContext.configure(connection).get_current_revision() or ""

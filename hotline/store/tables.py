@@ -1,0 +1,170 @@
+"""The call log's tables. ``events`` holds every domain event in spool order; the others are
+projections of it, kept up to date by :mod:`hotline.store.projection` as events arrive."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, String, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware (UTC) datetimes out, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value} given to the call log")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: An auto-numbered key on both databases (SQLite only numbers INTEGER PRIMARY KEY).
+Serial = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UtcDateTime(),
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+    }
+
+
+class Event(Base):
+    """Every domain event, in the order the service published it."""
+
+    __tablename__ = "events"
+
+    n: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(32), unique=True)
+    call_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    seq: Mapped[int]
+    at: Mapped[datetime] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]]
+
+
+class Call(Base):
+    """One call from its first ring to its end (or its callback's end)."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # Asterisk's uniqueid
+    linkedid: Mapped[str] = mapped_column(String(64), default="")
+    sip_call_id: Mapped[str] = mapped_column(String(256), default="", index=True)
+    channel: Mapped[str] = mapped_column(String(256), default="")
+    caller: Mapped[str] = mapped_column(String(256), default="", index=True)
+    caller_name: Mapped[str] = mapped_column(String(256), default="")
+    number: Mapped[str] = mapped_column(String(64), default="")  # the number dialled
+    language: Mapped[str | None] = mapped_column(String(16))
+    path: Mapped[list[str]] = mapped_column(default=list)  # menu answers, "menu:key"
+    asked_line: Mapped[str | None] = mapped_column(String(64))
+    line: Mapped[str | None] = mapped_column(String(64), index=True)
+    closed_lines: Mapped[list[str]] = mapped_column(default=list)
+    priority: Mapped[int | None]
+    callback_number: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    queued_at: Mapped[datetime | None] = mapped_column(index=True)
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    operator: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: Seconds from joining the queue to an operator's answer (or to hanging up).
+    wait: Mapped[float | None]
+    talk: Mapped[float | None]
+    outcome: Mapped[str | None] = mapped_column(String(32), index=True)
+
+
+class OperatorChange(Base):
+    """An operator's state as it changed (login, pause, ringing, on call, ...)."""
+
+    __tablename__ = "operator_states"
+
+    n: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
+    operator: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    reachable: Mapped[bool]
+    reason: Mapped[str | None] = mapped_column(String(32))
+    misses: Mapped[int] = mapped_column(default=0)
+
+
+class Callback(Base):
+    """A caller to be called back, and how it went."""
+
+    __tablename__ = "callbacks"
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    number: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(32))
+    line: Mapped[str | None] = mapped_column(String(64))
+    notification: Mapped[str | None] = mapped_column(String(16))
+    requested_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_status: Mapped[str | None] = mapped_column(String(32))
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(32))
+
+
+class Notification(Base):
+    """A detention notification (the durable original is the service's notifications file)."""
+
+    __tablename__ = "notifications"
+
+    ref: Mapped[str] = mapped_column(String(16), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    line: Mapped[str] = mapped_column(String(64))
+    caller: Mapped[str] = mapped_column(String(256), default="")
+    number: Mapped[str] = mapped_column(String(64), default="")
+    recording: Mapped[str | None] = mapped_column(String(512))
+    complete: Mapped[bool]
+    stored_at: Mapped[datetime]
+    handled_at: Mapped[datetime | None]
+    handled_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Recording(Base):
+    """A recording made by Asterisk for a call: a message, or a conversation."""
+
+    __tablename__ = "recordings"
+
+    n: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(String(512), unique=True)
+    created_at: Mapped[datetime]
+    seconds: Mapped[float | None]
+    deleted_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """An API token made with ``hotline token create``: only its SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    operator: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
