@@ -62,6 +62,12 @@ class Spool:
     def close(self) -> None:
         self._out.close()
 
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     # -- reading ---------------------------------------------------------------------------
     def read(self, start: Position, limit: int = 500) -> tuple[list[CallEvent], Position]:
         """Up to ``limit`` events from ``start`` and the position after them. A line that

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,3 +17,19 @@ ROOT = Path(__file__).resolve().parents[1]
 def deployment() -> Deployment:
     """The default deployment of config/hotline.yaml."""
     return load(ROOT / "config/hotline.yaml")
+
+
+#: The machine's PostgreSQL (trust authentication, database `test`).
+POSTGRES = "postgres@127.0.0.1:5432"
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh database on the machine's PostgreSQL for one test; its SQLAlchemy URL."""
+    name = f"hotline_test_{uuid.uuid4().hex[:12]}"
+    psql = ["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-c"]
+    subprocess.run([*psql, f'CREATE DATABASE "{name}"'], check=True)
+    try:
+        yield f"postgresql+asyncpg://{POSTGRES}/{name}"
+    finally:
+        subprocess.run([*psql, f'DROP DATABASE "{name}" WITH (FORCE)'], check=True)

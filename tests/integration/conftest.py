@@ -118,6 +118,8 @@ class Service:
         self.process: subprocess.Popen[str] | None = None
         self.log = data_dir / "service.log"
         self.token = asterisk.secrets["HOTLINE_API_TOKEN"]
+        #: More HOTLINE_* settings for the next start (a database URL, tokens).
+        self.settings: dict[str, str] = {}
 
     @property
     def env(self) -> dict[str, str]:
@@ -127,6 +129,7 @@ class Service:
             "HOTLINE_DATA_DIR": str(self.data_dir),
             "HOTLINE_API_PORT": str(self.api_port),
             "HOTLINE_SANDBOX_DIR": str(ROOT / ".cache/sandbox"),
+            **self.settings,
         }
 
     def start(self, clock: str | None = WORKING_HOURS, config: Path | None = None) -> Service:
@@ -167,6 +170,11 @@ class Service:
         )
         reply.raise_for_status()
         return reply.json()
+
+    def get_as(self, token: str | None, path: str, **params: Any) -> httpx.Response:
+        """A GET with another token (None: none at all), the response as it is."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.get(self.url(path), params=params, timeout=10, headers=headers)
 
     def post(self, path: str, **params: Any) -> httpx.Response:
         return httpx.post(

@@ -1,0 +1,41 @@
+"""Tokens and roles: configured ones parsed strictly, stored ones hashed."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from hotline.api.access import Principal, Role, TokenError, mask, parse_tokens, token_hash
+
+
+def test_tokens_from_the_environment() -> None:
+    hashed = token_hash("wallboard-secret")
+    found = parse_tokens(f"viewer=v-secret, operator:op1=o-secret, viewer=sha256:{hashed}", {"op1"})
+    assert found == {
+        token_hash("v-secret"): Principal(Role.VIEWER, None, "env:1"),
+        token_hash("o-secret"): Principal(Role.OPERATOR, "op1", "env:2"),
+        hashed: Principal(Role.VIEWER, None, "env:3"),
+    }
+    assert parse_tokens("", {"op1"}) == {}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("viewer", "entry 1: expected role[:operator]=token"),
+        ("viewer=a,boss=b", "entry 2: unknown role 'boss'"),
+        ("operator=x", "entry 1: an operator token names its operator"),
+        ("operator:op9=x", "entry 1: an operator token names its operator"),
+        ("viewer=sha256:abc", "entry 1: a sha256: value has 64 hexadecimal digits"),
+    ],
+)
+def test_a_malformed_entry_is_named(spec: str, message: str) -> None:
+    with pytest.raises(TokenError, match=re.escape(message)):
+        parse_tokens(spec, {"op1"})
+
+
+def test_numbers_are_masked_but_for_their_last_two_digits() -> None:
+    assert mask("380501234567") == "**********67"
+    assert mask("123") == "***"
+    assert mask("") == ""
