@@ -53,14 +53,15 @@ class Service:
             "connects": self.ami.connects,
         }
         writer = self.call_log.state
+        reachable, error = await self.call_log.store.reachable()
         database = {
-            "connected": writer.connected,
+            "connected": reachable,
             "backend": self.call_log.store.dialect,
-            "error": writer.error,
+            "error": error or writer.error,
             "spooled": self.call_log.backlog,
             "written": writer.written,
         }
-        ok = self.ami.connected and writer.connected
+        ok = self.ami.connected and reachable and writer.connected
         return {"status": "ok" if ok else "degraded", "ami": ami, "database": database}
 
     def on_ami_event(self, event: Message) -> None:

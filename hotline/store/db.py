@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,6 +74,7 @@ class Store:
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._pinged: tuple[float, bool, str | None] = (float("-inf"), False, None)
 
     def describe(self) -> str:
         """The URL without its password, for logs and /health."""
@@ -95,9 +97,20 @@ class Store:
         head = ScriptDirectory.from_config(alembic_config()).get_current_head()
         return current == head
 
-    async def ping(self) -> None:
-        async with asyncio.timeout(TIMEOUT), self.engine.connect() as conn:
+    async def ping(self, timeout: float = TIMEOUT) -> None:
+        async with asyncio.timeout(timeout), self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+
+    async def reachable(self, every: float = 2.0) -> tuple[bool, str | None]:
+        """Whether the database answers now (asked at most every ``every`` seconds)."""
+        now = time.monotonic()
+        if now - self._pinged[0] >= every:
+            try:
+                await self.ping(timeout=2.0)
+                self._pinged = (now, True, None)
+            except Exception as exc:
+                self._pinged = (now, False, f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
+        return self._pinged[1], self._pinged[2]
 
     # -- writing ---------------------------------------------------------------------------
     async def write(self, events: Sequence[CallEvent]) -> int:

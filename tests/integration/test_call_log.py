@@ -210,15 +210,16 @@ def private_postgres() -> Iterator[PrivatePostgres]:
 class EventWitness(threading.Thread):
     """Reads /api/events as a supervisor, reconnecting, and keeps every event it sees."""
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Service, token: str | None = None) -> None:
         super().__init__(daemon=True)
         self.service = service
+        self.token = token or service.token
         self.events: list[dict[str, Any]] = []
         self.connected = threading.Event()
         self.done = False
 
     def run(self) -> None:
-        headers = {"Authorization": f"Bearer {self.service.token}"}
+        headers = {"Authorization": f"Bearer {self.token}"}
         while not self.done:
             self.connected.clear()
             try:
@@ -354,6 +355,9 @@ async def test_each_role_sees_what_it_should(
     assert act.status_code == 200 and act.json()["state"] == "available"
     # the supervisor sees numbers; the viewer sees the queue with them masked
     assert service.get(f"/api/calls/{a['id']}")["caller"] == CALLER
+    watching = EventWitness(service, viewer)
+    watching.start()
+    assert watching.connected.wait(10)
     waiting = asyncio.create_task(call(*CONSULTATION, caller=CALLER, hold_ms=12_000))
     service.post("/api/agents/op3/pause")
     deadline = time.monotonic() + 20
@@ -363,6 +367,9 @@ async def test_each_role_sees_what_it_should(
     assert queue[0]["caller"] == "*" * (len(CALLER) - 2) + CALLER[-2:]
     assert service.get("/api/queues")["consultation"]["waiting"][0]["caller"] == CALLER
     await waiting
+    watching.done = True
+    (started,) = [e for e in watching.events if e["kind"] == "call.started"]
+    assert started["data"]["caller"] == queue[0]["caller"]  # masked in the stream too
     # bad parameters: a 422 naming the parameter
     for params, field in (
         ({"limit": 0}, "limit"),
