@@ -13,6 +13,7 @@ from typing import Any
 import uvicorn
 from panoramisk.message import Message
 
+from hotline import metrics
 from hotline.api.access import Principal, Role, Tokens, parse_tokens, token_hash
 from hotline.api.routes import Parts, create_api
 from hotline.asterisk.agi import FastAgiServer
@@ -23,9 +24,11 @@ from hotline.config import Deployment
 from hotline.events import EventBus
 from hotline.features import FeatureRoutes
 from hotline.notifications import MessageRoute, NotificationStore
+from hotline.recordings import Recorder
 from hotline.settings import Clock, Settings
 from hotline.spool import Spool
 from hotline.store.db import Store
+from hotline.supervision import Supervision
 from hotline.switchboard import Switchboard
 from hotline.waiting import WaitingRoutes
 
@@ -44,6 +47,7 @@ class Service:
     notifications: NotificationStore
     calls: CallService
     ami: AmiClient
+    recorder: Recorder
     api: Any
 
     async def health(self) -> dict[str, Any]:
@@ -64,6 +68,14 @@ class Service:
         ok = self.ami.connected and reachable and writer.connected
         return {"status": "ok" if ok else "degraded", "ami": ami, "database": database}
 
+    def links(self) -> dict[str, float]:
+        """The links' state for /metrics (read at each scrape)."""
+        return {
+            "ami_up": float(self.ami.connected),
+            "database_up": float(self.call_log.state.connected),
+            "spool_events": float(self.call_log.backlog),
+        }
+
     def on_ami_event(self, event: Message) -> None:
         """AMI is the service's eyes for operators' phones."""
         if event.get("Event") == "DeviceStateChange":
@@ -82,7 +94,7 @@ class Service:
     def routes(self) -> dict[str, Any]:
         """The FastAGI routes, by the path the dialplan calls."""
         messages = MessageRoute(self.switchboard, self.notifications)
-        waiting = WaitingRoutes(self.switchboard, messages)
+        waiting = WaitingRoutes(self.switchboard, messages, self.recorder)
         return {
             "call": self.calls.handle,
             "wait": waiting.wait,
@@ -121,14 +133,23 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     )
     calls = CallService(deployment, bus, clock, switchboard)
     notifications = NotificationStore(settings.data_dir)
+    recorder = Recorder(
+        switchboard,
+        store,
+        settings.spool_of_asterisk(),
+        settings.recordings_dir or settings.data_dir / "recordings",
+    )
+    bus.subscribe(recorder)
     service = Service(
-        settings, deployment, bus, call_log, switchboard, notifications, calls, ami, None
+        settings, deployment, bus, call_log, switchboard, notifications, calls, ami, recorder, None
     )
     ami.on_event = service.on_ami_event
     ami.on_connect = service.resync
     configured = parse_tokens(settings.api_tokens.get_secret_value(), set(deployment.operators))
     if supervisor := settings.api_token.get_secret_value():
         configured[token_hash(supervisor)] = Principal(Role.SUPERVISOR, name="HOTLINE_API_TOKEN")
+    bus.subscribe(metrics.observe)
+    metrics.watch(switchboard, service.links)
     service.api = create_api(
         Parts(
             deployment,
@@ -138,6 +159,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
             call_log,
             bus,
             Tokens(configured, store),
+            Supervision(switchboard, AmiEffects(ami)),
             service.health,
         )
     )
@@ -178,6 +200,7 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
     tasks = [
         asyncio.create_task(service.call_log.run(), name="call-log"),
         asyncio.create_task(service.ami.run(), name="ami"),
+        asyncio.create_task(service.recorder.run_retention(), name="retention"),
         asyncio.create_task(api.serve(), name="api"),
     ]
     log.info("API on http://%s:%d (OpenAPI at /docs)", settings.api_host, settings.api_port)

@@ -118,7 +118,8 @@ class CallService:
             await channel.hangup()
             return
         line = self.deployment.lines[decision.line]
-        await io.say([*said, Prompt(step.language, "please-hold")])
+        notice = [Prompt(step.language, line.recording_prompt)] if line.recording_prompt else []
+        await io.say([*said, Prompt(step.language, "please-hold"), *notice])
         entered = self.clock()
         for name, value in (
             ("HOTLINE_LINE", line.name),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -124,6 +124,17 @@ class OverflowModel(_Model):
     offices: list[Name] = Field(min_length=1)
 
 
+class RecordingModel(_Model):
+    enabled: bool = False
+    #: What the caller hears before waiting (None: nothing, where the law allows it).
+    prompt: Name | None = "call-recorded"
+
+
+class RecordingsModel(_Model):
+    #: Conversation recordings are deleted this many days after the call.
+    retention_days: int = Field(90, ge=1, le=3650)
+
+
 class LineModel(_Model):
     offices: list[Name] = Field(min_length=1)
     priority: int = Field(0, ge=0, le=1000)
@@ -132,6 +143,7 @@ class LineModel(_Model):
     overflow: OverflowModel | None = None
     callback_abandoned: bool = False
     take_message_after: float | None = Field(None, ge=5, le=3600)
+    recording: RecordingModel = RecordingModel()
 
 
 class QueuesModel(_Model):
@@ -144,6 +156,11 @@ class QueuesModel(_Model):
     default_handle_time: int = Field(300, ge=10, le=7200)
     callback_attempts: int = Field(3, ge=1, le=10)
     callback_retry: int = Field(60, ge=5, le=3600)
+    #: The wallboard's targets: share of calls answered within the threshold (seconds),
+    #: and how soon an open detention notification must be handled (seconds).
+    service_level_threshold: int = Field(20, ge=1, le=600)
+    service_level_target: float = Field(0.8, gt=0, le=1)
+    notification_target: int = Field(900, ge=60, le=86400)
 
 
 class OfficeModel(_Model):
@@ -157,6 +174,10 @@ class OperatorModel(_Model):
     office: Name
     lines: list[Name] = Field(min_length=1)
     languages: list[Language] = Field(min_length=1)
+
+
+class SupervisorModel(_Model):
+    name: str = Field(min_length=1, max_length=80)
 
 
 class TrunkModel(_Model):
@@ -173,7 +194,10 @@ class DeploymentModel(_Model):
     lines: dict[Name, LineModel] = Field(min_length=1)
     offices: dict[Name, OfficeModel] = Field(min_length=1)
     operators: dict[Name, OperatorModel] = {}
+    #: Supervisors' softphones (SIP endpoints), rung to listen in on operators' calls.
+    supervisors: dict[Name, SupervisorModel] = {}
     queues: QueuesModel = QueuesModel()
+    recordings: RecordingsModel = RecordingsModel()
 
 
 @dataclass(frozen=True)
@@ -187,6 +211,9 @@ class Policy:
     default_handle_time: int = 300
     callback_attempts: int = 3
     callback_retry: int = 60
+    service_level_threshold: int = 20
+    service_level_target: float = 0.8
+    notification_target: int = 900
 
 
 @dataclass(frozen=True)
@@ -201,6 +228,15 @@ class Deployment:
     trunk_addresses: tuple[str, ...]
     trunk_outbound: str | None = None
     policy: Policy = Policy()
+    #: Days a conversation recording is kept.
+    retention_days: int = 90
+    #: Supervisors' softphones: id -> name.
+    supervisors: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def endpoints(self) -> list[str]:
+        """Every SIP endpoint with a password: operators and supervisors."""
+        return [*self.operators, *self.supervisors]
 
     @property
     def timezone(self) -> str:
@@ -224,6 +260,7 @@ class Deployment:
         names.update(
             line.after_hours.prompt for line in self.lines.values() if line.after_hours.prompt
         )
+        names.update(line.recording_prompt for line in self.lines.values() if line.recording_prompt)
         if any(line.after_hours.callback for line in self.lines.values()):
             names |= CALLBACK_PROMPTS
         return names | QUEUE_PROMPTS
@@ -345,6 +382,9 @@ def _cross_check(m: DeploymentModel) -> Iterator[tuple[str, str]]:
     overlap = set(m.operators) & set(m.numbers)
     if overlap:
         yield "operators", f"an operator id is also a hotline number: {sorted(overlap)}"
+    both = set(m.supervisors) & (set(m.operators) | set(m.numbers))
+    if both:
+        yield "supervisors", f"a supervisor id is also an operator or a number: {sorted(both)}"
 
 
 def _build(m: DeploymentModel) -> Deployment:
@@ -380,6 +420,8 @@ def _build(m: DeploymentModel) -> Deployment:
             ),
             callback_abandoned=line.callback_abandoned,
             take_message_after=line.take_message_after,
+            recorded=line.recording.enabled,
+            recording_prompt=line.recording.prompt if line.recording.enabled else None,
         )
         for name, line in m.lines.items()
     }
@@ -400,4 +442,6 @@ def _build(m: DeploymentModel) -> Deployment:
         trunk_addresses=tuple(str(a) for a in m.trunk.addresses),
         trunk_outbound=m.trunk.outbound,
         policy=Policy(**m.queues.model_dump()),
+        retention_days=m.recordings.retention_days,
+        supervisors={name: s.name for name, s in m.supervisors.items()},
     )

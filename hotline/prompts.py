@@ -20,7 +20,9 @@ with warnings.catch_warnings():  # pydub warns at import when ffmpeg is absent; 
     from pydub import AudioSegment
 
 #: Prompts the service itself says, whatever the menus are.
-SERVICE_PROMPTS = frozenset({"unknown-number", "technical-error", "please-hold", "sorry"})
+SERVICE_PROMPTS = frozenset(
+    {"unknown-number", "technical-error", "please-hold", "sorry", "call-recorded"}
+)
 
 #: Prompts spoken from a text the service knows: numbers for positions and minutes.
 GENERATED = {f"number-{i}": str(i) for i in range(31)}

@@ -91,7 +91,7 @@ class Sandbox:
                 if sep:
                     known[name.strip()] = value.strip()
         names = ["HOTLINE_AMI_SECRET", "HOTLINE_API_TOKEN"] + [
-            render.password_variable(op) for op in deployment.operators
+            render.password_variable(endpoint) for endpoint in deployment.endpoints
         ]
         for name in names:
             known[name] = os.environ.get(name) or known.get(name) or secrets.token_urlsafe(18)
@@ -130,7 +130,8 @@ class Sandbox:
         shutil.rmtree(sounds, ignore_errors=True)
         shutil.copytree(self.settings.prompts_build_dir, sounds)
         (self.root / "run/asterisk").mkdir(parents=True, exist_ok=True)
-        (self.root / "var/spool/asterisk/hotline/notifications").mkdir(parents=True, exist_ok=True)
+        for folder in ("notifications", "recordings"):
+            (self.root / "var/spool/asterisk/hotline" / folder).mkdir(parents=True, exist_ok=True)
 
     # -- running --------------------------------------------------------------------------
     def cli(self, command: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:

@@ -53,6 +53,18 @@ class Settings(BaseSettings):
     sandbox_dir: Path = SANDBOX_DIR
     log_level: str = "INFO"
 
+    #: Asterisk's spool folder as this service sees it (recordings are read from there);
+    #: unset: the sandbox's when there is one, else /var/spool/asterisk.
+    asterisk_spool: Path | None = None
+    #: Where the post-processed conversation recordings are kept (default: data/recordings).
+    recordings_dir: Path | None = None
+
+    def spool_of_asterisk(self) -> Path:
+        if self.asterisk_spool is not None:
+            return self.asterisk_spool
+        sandbox = self.sandbox_dir / "root/var/spool/asterisk"
+        return sandbox if sandbox.is_dir() else Path("/var/spool/asterisk")
+
     def database(self) -> str:
         """The call log's database URL (SQLite in the data folder unless one is set)."""
         url = self.database_url.get_secret_value()

@@ -6,6 +6,7 @@ caller from the telephone network.
 
 from __future__ import annotations
 
+import math
 import shutil
 import socket
 import subprocess
@@ -231,6 +232,22 @@ class SippCall:
 SCENARIOS = Path(__file__).parent / "sipp"
 
 
+def ulaw_tone(hertz: float = 440.0, seconds: float = 1.0, level: float = 0.3) -> bytes:
+    """A sine tone as raw G.711 mu-law at 8 kHz (what SIPp's rtp_stream sends as PCMU)."""
+
+    def ulaw(sample: int) -> int:
+        sign = 0x80 if sample < 0 else 0
+        biased = min(abs(sample), 32635) + 0x84
+        exponent = min(7, max(0, biased.bit_length() - 8))
+        mantissa = (biased >> (exponent + 3)) & 0x0F
+        return ~(sign | exponent << 4 | mantissa) & 0xFF
+
+    count = int(8000 * seconds)
+    return bytes(
+        ulaw(int(level * 32767 * math.sin(2 * math.pi * hertz * n / 8000))) for n in range(count)
+    )
+
+
 class SoftPhone:
     """An operator's softphone played by SIPp: registers with its password, answers OPTIONS
     (qualify) and every call after ``ring_ms``, talks ``talk_ms`` and hangs up (or, with
@@ -252,17 +269,27 @@ class SoftPhone:
         answers: bool = True,
         register: bool = True,
         port: int | None = None,
+        speaks: bool = False,
         workdir: Path,
     ) -> None:
         self.user, self.password = user, password
         self.address, self.target = address, target
         self.ring_ms, self.talk_ms = ring_ms, talk_ms
         self.answers = answers
+        self.speaks = speaks
         self.workdir = workdir
         self.register = register
         self.port = port or free_udp_port(address)
         self.messages = workdir / f"{user}-{self.port}-messages.log"
         self.process: subprocess.Popen[bytes] | None = None
+
+    def _media(self) -> str:
+        """With ``speaks``: the softphone sends a tone (RTP, PCMU) all through the call."""
+        if not self.speaks:
+            return ""
+        tone = self.workdir / "tone.ulaw"
+        tone.write_bytes(ulaw_tone())
+        return f'<nop><action><exec rtp_stream="{tone},-1,0"/></action></nop>'
 
     def _register(self, expires: int) -> None:
         done = subprocess.run(
@@ -313,6 +340,7 @@ class SoftPhone:
             .read_text()
             .replace("[ring]", str(self.ring_ms))
             .replace("[talk]", str(self.talk_ms))
+            .replace("<!--[media]-->", self._media())
         )
         self.process = subprocess.Popen(
             [

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
 from hotline.notifications import MessageRoute
+from hotline.recordings import Recorder
 from hotline.switchboard import Switchboard, dialable
 from ivr import Prompt
 
@@ -29,9 +30,12 @@ def number_prompt(language: str, value: int) -> Prompt:
 class WaitingRoutes:
     """The AGI routes of a caller after the menus, and of callbacks."""
 
-    def __init__(self, switchboard: Switchboard, messages: MessageRoute) -> None:
+    def __init__(
+        self, switchboard: Switchboard, messages: MessageRoute, recorder: Recorder | None = None
+    ) -> None:
         self.switchboard = switchboard
         self.messages = messages
+        self.recorder = recorder
 
     async def wait(self, channel: AgiChannel) -> None:
         """Every `announce_every` seconds of waiting: say the position and the estimate."""
@@ -129,6 +133,8 @@ class WaitingRoutes:
         call = channel.env.get("agi_arg_1", "")
         operator = channel.env.get("agi_arg_2", "")
         self.switchboard.answered(call, operator)
+        if self.recorder is not None:
+            await self.recorder.start(channel, call, operator)
 
     async def hangup(self, channel: AgiChannel) -> None:
         """The caller's hangup handler: whatever they were doing, they are gone."""

@@ -50,6 +50,10 @@ class Line:
     #: Seconds without an operator after which the caller leaves their details as a
     #: recorded message and a callback number (None: they wait on).
     take_message_after: float | None = None
+    #: Operators' conversations on this line are recorded (the caller is told by
+    #: ``recording_prompt`` while waiting).
+    recorded: bool = False
+    recording_prompt: str | None = None
 
     def __post_init__(self) -> None:
         if not self.offices:

@@ -6,24 +6,31 @@ Every /api route needs a bearer token; what it answers depends on the token's ro
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import PurePath
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
 from agents.state import Event, LogIn, LogOut, OperatorError, Pause, Resume
-from hotline import stats
-from hotline.api import views
+from hotline import stats, supervision
+from hotline.api import views, web
 from hotline.api.access import Principal, Role, Tokens
 from hotline.calllog import CallLog
 from hotline.config import Deployment
 from hotline.events import CallEvent, EventBus
+from hotline.metrics import REGISTRY
 from hotline.notifications import NotificationStore, UnknownNotification
 from hotline.store.db import CallFilter, Store
 from hotline.switchboard import Switchboard
@@ -60,6 +67,7 @@ class Parts:
     call_log: CallLog
     bus: EventBus
     tokens: Tokens
+    supervision: supervision.Supervision
     health: Callable[[], Any]
 
 
@@ -68,13 +76,18 @@ def parts(request: Request) -> Parts:
     return found
 
 
+#: The cookie a browser holds its token in (set by POST /api/session).
+COOKIE = "hotline_token"
+
+
 async def principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
+    token = credentials.credentials if credentials is not None else request.cookies.get(COOKIE)
     who = None
-    if credentials is not None and len(credentials.credentials) <= 512:
-        who = await parts(request).tokens.find(credentials.credentials)
+    if token and len(token) <= 512:
+        who = await parts(request).tokens.find(token)
     if who is None:
         raise HTTPException(
             401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
@@ -149,10 +162,30 @@ async def queues(app: App, who: Watcher) -> dict[str, Any]:
 async def agents(app: App, who: Anyone) -> list[dict[str, Any]]:
     """Every operator's state (an operator's token: their own)."""
     return [
-        views.operator(op)
+        views.operator(op, app.switchboard.clock())
         for op in app.switchboard.operators.values()
         if who.role is not Role.OPERATOR or op.id == who.operator
     ]
+
+
+@router.post("/agents/{operator}/spy", status_code=202)
+async def spy(
+    app: App,
+    who: Supervisor,
+    operator: Annotated[str, Path(max_length=64)],
+    supervisor: Name,
+    mode: supervision.Mode = "listen",
+) -> dict[str, Any]:
+    """Ring ``supervisor``'s softphone and join it to the operator's current call: ``listen``
+    (neither hears the supervisor), ``whisper`` (only the operator does) or ``barge`` (both)."""
+    if operator not in app.switchboard.operators:
+        raise HTTPException(404, f"no operator {operator!r}")
+    known(supervisor, "supervisor", app.deployment.supervisors)
+    try:
+        call = app.supervision.join(supervisor, operator, mode)
+    except supervision.NotOnCall as exc:
+        raise HTTPException(409, str(exc)) from None
+    return {"call": call, "operator": operator, "supervisor": supervisor, "mode": mode}
 
 
 ACTIONS: dict[str, Callable[[str | None], Event]] = {
@@ -182,7 +215,7 @@ async def agent_action(
         board.operator_event(operator, ACTIONS[action](reason))
     except OperatorError as exc:
         raise HTTPException(409, str(exc)) from None
-    return views.operator(board.operators[operator])
+    return views.operator(board.operators[operator], board.clock())
 
 
 # -- the call log ---------------------------------------------------------------------------
@@ -264,6 +297,30 @@ async def get_call(
     return {**views.call(row, who), "events": [views.stored_event(e, who) for e in events]}
 
 
+@router.get(
+    "/calls/{call_id}/recording",
+    response_class=FileResponse,
+    responses={200: {"content": {"audio/wav": {}, "audio/mpeg": {}}}},
+)
+async def get_recording(
+    app: App, who: Handler, call_id: Annotated[str, Path(max_length=64)]
+) -> FileResponse:
+    """The conversation's recording (supervisors; an operator: their own calls). 410 once the
+    retention period deleted it."""
+    found = await database(app.store.call(call_id))
+    if found is None or (who.role is Role.OPERATOR and found[0].operator != who.operator):
+        raise HTTPException(404, f"no call {call_id!r}")
+    recording = await database(app.store.recording(call_id))
+    if recording is None:
+        raise HTTPException(404, f"call {call_id!r} was not recorded")
+    if recording.deleted_at is not None:
+        raise HTTPException(410, f"deleted on {recording.deleted_at:%Y-%m-%d} (retention)")
+    if not await asyncio.to_thread(os.path.exists, recording.path):
+        raise HTTPException(404, f"the recording file of call {call_id!r} is missing")
+    kind = "audio/mpeg" if recording.path.endswith(".mp3") else "audio/wav"
+    return FileResponse(recording.path, media_type=kind, filename=PurePath(recording.path).name)
+
+
 # -- statistics -----------------------------------------------------------------------------
 @router.get("/stats")
 async def get_stats(
@@ -275,7 +332,9 @@ async def get_stats(
     until: Annotated[datetime | None, Query(alias="to", description="default: now")] = None,
     line: Name | None = None,
     by: stats.Period = "hour",
-    threshold: Annotated[float, Query(gt=0, le=3600, description="seconds")] = 20.0,
+    threshold: Annotated[
+        float | None, Query(gt=0, le=3600, description="seconds (default: the config's)")
+    ] = None,
     tz: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
     """Offered, answered, abandoned, service level (answered within ``threshold`` s), average
@@ -298,14 +357,25 @@ async def get_stats(
         for r in rows
         if r.queued_at is not None
     )
-    return stats.compute(queued, since, until, threshold, by, zone_)
+    policy = app.deployment.policy
+    figures = stats.compute(
+        queued, since, until, threshold or policy.service_level_threshold, by, zone_
+    )
+    figures["target"] = policy.service_level_target
+    return figures
 
 
 # -- detention notifications ----------------------------------------------------------------
 @router.get("/notifications")
 async def notifications(app: App, who: Supervisor) -> list[dict[str, Any]]:
-    """Detention notifications, the open ones first."""
-    return [n.as_json() for n in app.notifications.listing()]
+    """Detention notifications, the open ones first; ``overdue``: open for longer than the
+    config's ``notification_target``."""
+    now = app.switchboard.clock()
+    target = timedelta(seconds=app.deployment.policy.notification_target)
+    return [
+        {**n.as_json(), "overdue": n.handled_at is None and now - n.at > target}
+        for n in app.notifications.listing()
+    ]
 
 
 @router.post("/notifications/{ref}/handled")
@@ -335,7 +405,7 @@ async def notification_handled(
 # -- live events ----------------------------------------------------------------------------
 @router.get("/events", response_class=EventSourceResponse)
 async def events(app: App, who: Anyone) -> AsyncIterator[ServerSentEvent]:
-    """Server-sent events: every domain event as it happens (``event:`` is its kind).
+    """Server-sent events: every domain event as it happens, as JSON (``kind`` says what).
     Supervisors get everything; viewers the same without numbers; operators their own."""
     queue = app.bus.listen(maxsize=1000)
     mine: set[str] = set()
@@ -345,7 +415,7 @@ async def events(app: App, who: Anyone) -> AsyncIterator[ServerSentEvent]:
             item = await queue.get()
             if who.role is Role.OPERATOR and not _theirs(item, who, mine):
                 continue
-            yield ServerSentEvent(data=views.event(item, who), event=item.kind, id=item.id)
+            yield ServerSentEvent(data=views.event(item, who), id=item.id)
     finally:
         app.bus.unlisten(queue)
 
@@ -378,5 +448,43 @@ def create_api(app_parts: Parts) -> FastAPI:
         state: dict[str, Any] = await app_parts.health()
         return state
 
+    @app.get("/metrics", response_class=Response)
+    async def get_metrics() -> Response:
+        """Prometheus metrics (no token; no caller data): queues, operators, calls by outcome,
+        wait and handle time histograms, AGI and AMI round trips."""
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post("/api/session")
+    async def login(request: Request, body: Login, response: Response) -> dict[str, Any]:
+        """A browser's login: the token goes into an HttpOnly cookie (the wallboard's
+        EventSource cannot send a header)."""
+        who = await app_parts.tokens.find(body.token)
+        if who is None:
+            raise HTTPException(401, "unknown token")
+        response.set_cookie(
+            COOKIE,
+            body.token,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            max_age=12 * 3600,
+        )
+        return {"role": who.role.value, "operator": who.operator}
+
+    @app.delete("/api/session", status_code=204)
+    async def logout(response: Response) -> None:
+        """Forget the browser's token."""
+        response.delete_cookie(COOKIE)
+
+    @app.get("/api/session")
+    async def whoami(who: Anyone) -> dict[str, Any]:
+        """Who the token or cookie belongs to."""
+        return {"role": who.role.value, "operator": who.operator, "name": who.name}
+
+    web.mount(app)
     app.include_router(router)
     return app
+
+
+class Login(BaseModel):
+    token: str = Field(min_length=1, max_length=512)

@@ -50,12 +50,14 @@ def queues(board: Switchboard, who: Principal) -> dict[str, Any]:
     return lines
 
 
-def operator(op: OperatorState) -> dict[str, Any]:
+def operator(op: OperatorState, now: datetime) -> dict[str, Any]:
     return {
         "id": op.id,
         "state": op.state.value,
         "reachable": op.reachable,
         "since": op.since.isoformat() if op.since else None,
+        # seconds in this state (a browser ticks on from here, whatever its clock says)
+        "for": round((now - op.since).total_seconds(), 1) if op.since else None,
         "call": op.call,
         "pause_reason": op.pause_reason,
         "misses": op.misses,

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from panoramisk.fast_agi import Application
 from panoramisk.utils import parse_agi_result
+
+from hotline.metrics import AGI_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +127,8 @@ class AgiChannel:
             raise ValueError("an AGI command is one line")
         if self.hung_up:
             raise CallerHungUp()
+        verb = text.split(" ", 1)[0]
+        sent = time.perf_counter()
         self.writer.write(text.encode() + b"\n")
         try:
             await asyncio.wait_for(self.writer.drain(), self.reply_timeout)
@@ -156,6 +161,7 @@ class AgiChannel:
                 raise CallerHungUp()
             if error is not None:
                 raise AgiError(f"{text!r}: {error} {parsed.get('msg', '')}".strip())
+            AGI_SECONDS.labels(verb).observe(time.perf_counter() - sent)
             result, data = parsed.get("result", ("", ""))
             extra = {k: v[0] for k, v in parsed.items() if isinstance(v, tuple) and k != "result"}
             return Reply(result, data or "", extra)

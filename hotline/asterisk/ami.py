@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from panoramisk import Manager
 from panoramisk.message import Message
+
+from hotline.metrics import AMI_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -144,13 +147,16 @@ class AmiClient:
         link = self._link
         if not self.connected or link is None:
             raise AmiUnavailable(f"AMI is down ({self.last_error})")
+        sent = time.perf_counter()
         try:
-            return await asyncio.wait_for(
+            reply = await asyncio.wait_for(
                 link.send_action(dict(fields), as_list=as_list or None),
                 timeout or self.action_timeout,
             )
         except TimeoutError:
             raise AmiUnavailable(f"no reply to {fields.get('Action')} in time") from None
+        AMI_SECONDS.labels(str(fields.get("Action", "?"))).observe(time.perf_counter() - sent)
+        return reply
 
 
 class AmiEffects:
@@ -207,6 +213,27 @@ class AmiEffects:
         last = replies[-1] if isinstance(replies, list) else replies
         if last.get("Response") != "Success":
             raise NoAnswer(f"{operator}: {last.get('Reason') or last.get('Message')}")
+
+    async def spy(self, supervisor: str, operator: str, options: str, call: str) -> None:
+        """Ring ``supervisor``'s softphone; once answered, ChanSpy joins ``operator``'s call."""
+        replies = await self.ami.action(
+            {
+                "Action": "Originate",
+                "Channel": f"PJSIP/{supervisor}",
+                "Context": "hotline-spy",
+                "Exten": "s",
+                "Priority": "1",
+                "Timeout": "30000",
+                "CallerID": f'"{operator}" <{operator}>',
+                "Variable": [f"HOTLINE_SPY_TARGET={operator}", f"HOTLINE_SPY_OPTIONS={options}"],
+                "ChannelId": f"spy-{call}-{supervisor}-{time.monotonic_ns()}",
+                "Async": "true",
+            },
+            timeout=45,
+        )
+        last = replies[-1] if isinstance(replies, list) else replies
+        if last.get("Response") != "Success":
+            raise AmiUnavailable(f"{supervisor}: {last.get('Reason') or last.get('Message')}")
 
     async def device_states(self) -> dict[str, str]:
         """Every device's state now, e.g. {"PJSIP/op1": "NOT_INUSE"}."""

@@ -58,28 +58,30 @@ def pjsip(deployment: Deployment, env: Mapping[str, str]) -> str:
     out += ["[trunk]", "type=identify", "endpoint=trunk"]
     out += [f"match={address}" for address in deployment.trunk_addresses]
     out.append("")
-    for op in deployment.operators.values():
-        password = _secret(env, password_variable(op.id))
+    phones = [(op.id, op.name, "operators") for op in deployment.operators.values()]
+    phones += [(sup, name, "supervisors") for sup, name in deployment.supervisors.items()]
+    for endpoint, name, context in phones:
+        password = _secret(env, password_variable(endpoint))
         out += [
-            f"[{op.id}]",
+            f"[{endpoint}]",
             "type=endpoint",
-            "context=operators",
+            f"context={context}",
             *common,
-            f"auth={op.id}-auth",
-            f"aors={op.id}",
-            f'callerid="{op.name}" <{op.id}>',
+            f"auth={endpoint}-auth",
+            f"aors={endpoint}",
+            f'callerid="{name}" <{endpoint}>',
             "",
         ]
         out += [
-            f"[{op.id}-auth]",
+            f"[{endpoint}-auth]",
             "type=auth",
             "auth_type=userpass",
-            f"username={op.id}",
+            f"username={endpoint}",
             f"password={password}",
             "",
         ]
         out += [
-            f"[{op.id}]",
+            f"[{endpoint}]",
             "type=aor",
             "max_contacts=1",
             "remove_existing=yes",

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
 
 from hotline.events import CallEvent
 from hotline.store.projection import Rows
-from hotline.store.tables import ApiToken, Call, Callback, Event, Notification
+from hotline.store.tables import ApiToken, Call, Callback, Event, Notification, Recording
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -134,6 +134,7 @@ class Store:
             )
             call_ids = {e.call_id for e in new if e.call_id}
             refs = {str(e.data["ref"]) for e in new if "ref" in e.data}
+            paths = {str(e.data["path"]) for e in new if e.kind.startswith("recording.")}
             rows = Rows(
                 {c.id: c for c in await session.scalars(select(Call).where(Call.id.in_(call_ids)))},
                 {
@@ -146,6 +147,12 @@ class Store:
                     n.ref: n
                     for n in await session.scalars(
                         select(Notification).where(Notification.ref.in_(refs))
+                    )
+                },
+                {
+                    r.path: r
+                    for r in await session.scalars(
+                        select(Recording).where(Recording.path.in_(paths))
                     )
                 },
                 session.add,
@@ -200,6 +207,24 @@ class Store:
             query = query.where(Call.line == line)
         async with self.session() as session:
             return list(await session.scalars(query.order_by(Call.queued_at)))
+
+    async def recording(self, call_id: str) -> Recording | None:
+        """The conversation recording of a call (deleted ones included)."""
+        query = select(Recording).where(
+            Recording.call_id == call_id, Recording.kind == "conversation"
+        )
+        async with self.session() as session:
+            return (await session.scalars(query.order_by(Recording.n.desc()))).first()
+
+    async def recordings_before(self, cutoff: datetime) -> list[Recording]:
+        """Conversation recordings made before ``cutoff`` and not deleted yet."""
+        query = select(Recording).where(
+            Recording.kind == "conversation",
+            Recording.deleted_at.is_(None),
+            Recording.created_at < cutoff,
+        )
+        async with self.session() as session:
+            return list(await session.scalars(query))
 
     # -- tokens ----------------------------------------------------------------------------
     async def add_token(self, token: ApiToken) -> ApiToken:

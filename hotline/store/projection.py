@@ -75,11 +75,13 @@ class Rows:
         calls: dict[str, Call],
         callbacks: dict[str, Callback],
         notifications: dict[str, Notification],
+        recordings: dict[str, Recording],
         add: Callable[[Any], None],
     ) -> None:
         self.calls = calls
         self.callbacks = callbacks
         self.notifications = notifications
+        self.recordings = recordings
         self.add = add
 
     def apply(self, event: CallEvent) -> None:
@@ -95,6 +97,21 @@ class Rows:
         apply_to_call(call, event)
         self._callback(event)
         self._notification(event)
+        self._recording(event)
+
+    def _recording(self, event: CallEvent) -> None:
+        path = str(event.data.get("path", ""))
+        if event.kind == "recording.stored" and path not in self.recordings:
+            self.recordings[path] = Recording(
+                call_id=event.call_id,
+                kind="conversation",
+                path=path,
+                created_at=event.at,
+                seconds=event.data.get("seconds"),
+            )
+            self.add(self.recordings[path])
+        elif event.kind == "recording.deleted" and path in self.recordings:
+            self.recordings[path].deleted_at = event.at
 
     def _callback(self, event: CallEvent) -> None:
         data = event.data

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from hotline.sipcall import SoftPhone
 from tests.conftest import ROOT, postgres_database
@@ -39,6 +40,16 @@ def database(request: pytest.FixtureRequest, service: Service) -> Iterator[str]:
     with postgres_database() as url:
         service.settings["HOTLINE_DATABASE_URL"] = url
         yield "postgresql"
+
+
+def metrics(service: Service) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """/metrics, parsed by prometheus_client's own parser: (sample, labels) -> value."""
+    text = httpx.get(service.url("/metrics"), timeout=5).text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 def when(value: str) -> datetime:
@@ -136,6 +147,28 @@ async def test_calls_times_outcomes_filters_and_figures(
     assert len(hour) == 1 and hour[0]["start"] == "2026-11-25T11:00:00+02:00"
     assert service.get("/api/stats", threshold=0.001)["total"]["service_level"] == 0.0
     assert service.get("/health")["database"]["backend"] == database
+
+    # /metrics says the same
+    found = metrics(service)
+    line = ("line", "consultation")
+    assert found[("hotline_calls_total", frozenset({line, ("outcome", "answered")}))] == 1
+    assert found[("hotline_calls_total", frozenset({line, ("outcome", "abandoned")}))] == 1
+    waits = ("hotline_wait_seconds_count", frozenset({line, ("outcome", "abandoned")}))
+    assert found[waits] == 1
+    within = (
+        "hotline_wait_seconds_bucket",
+        frozenset({line, ("outcome", "abandoned"), ("le", "5.0")}),
+    )
+    assert found[within] == 0  # the abandoned caller waited 7-10 s
+    assert found[("hotline_handle_seconds_sum", frozenset({line}))] == pytest.approx(a["talk"])
+    assert found[("hotline_callers_waiting", frozenset({line}))] == 0
+    assert found[("hotline_operators", frozenset({line, ("state", "paused")}))] == 1  # op3
+    assert (
+        found[("hotline_operators", frozenset({line, ("state", "logged_out")}))] == 4
+    )  # op2, op4-op6
+    assert found[("hotline_ami_up", frozenset())] == 1
+    assert found[("hotline_agi_command_seconds_count", frozenset({("command", "SET")}))] > 0
+    assert found[("hotline_ami_action_seconds_count", frozenset({("action", "Redirect")}))] >= 2
 
 
 # -- a database outage ----------------------------------------------------------------------
@@ -366,6 +399,9 @@ async def test_each_role_sees_what_it_should(
         await asyncio.sleep(0.3)
     assert queue[0]["caller"] == "*" * (len(CALLER) - 2) + CALLER[-2:]
     assert service.get("/api/queues")["consultation"]["waiting"][0]["caller"] == CALLER
+    live = metrics(service)
+    assert live[("hotline_callers_waiting", frozenset({("line", "consultation")}))] == 1
+    assert live[("hotline_longest_wait_seconds", frozenset({("line", "consultation")}))] > 0
     await waiting
     watching.done = True
     (started,) = [e for e in watching.events if e["kind"] == "call.started"]

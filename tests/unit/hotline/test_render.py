@@ -10,7 +10,8 @@ from hotline.asterisk.render import RenderError, password_variable, render
 from hotline.config import Deployment
 
 SECRETS = {"HOTLINE_AMI_SECRET": "ami-secret-123456"} | {
-    password_variable(f"op{i}"): f"strong-password-{i}" for i in range(1, 7)
+    password_variable(phone): f"strong-password-{phone}"
+    for phone in [*(f"op{i}" for i in range(1, 7)), "sup1"]
 }
 
 
@@ -40,7 +41,14 @@ def test_every_operator_authenticates_with_their_own_password(rendered: dict[str
         (endpoint,) = [s for s in pjsip[f"op{i}"] if s["type"] == "endpoint"]
         assert endpoint["auth"] == f"op{i}-auth" and endpoint["context"] == "operators"
         (auth,) = pjsip[f"op{i}-auth"]
-        assert auth["password"] == f"strong-password-{i}"
+        assert auth["password"] == f"strong-password-op{i}"
+
+
+def test_a_supervisors_phone_authenticates_and_dials_nothing(rendered: dict[str, str]) -> None:
+    pjsip = sections(rendered["pjsip_hotline.conf"])
+    (endpoint,) = [s for s in pjsip["sup1"] if s["type"] == "endpoint"]
+    assert endpoint["context"] == "supervisors" and endpoint["auth"] == "sup1-auth"
+    assert pjsip["sup1-auth"][0]["password"] == "strong-password-sup1"
 
 
 def test_only_the_trunk_needs_no_password_and_it_is_matched_by_address(

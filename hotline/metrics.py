@@ -1,0 +1,123 @@
+"""Prometheus metrics at /metrics: the live state (read from the switchboard at each scrape),
+counts and histograms of calls (fed by the event stream), and Asterisk round trips."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from agents.state import State
+from hotline.events import CallEvent
+
+if TYPE_CHECKING:
+    from hotline.switchboard import Switchboard
+
+#: The service's own registry (not the process-wide default one).
+REGISTRY = CollectorRegistry()
+
+_ROUND_TRIP = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+AGI_SECONDS = Histogram(
+    "hotline_agi_command_seconds",
+    "From sending an AGI command to its reply (playback commands last as long as the sound)",
+    ["command"],
+    buckets=(*_ROUND_TRIP, 30, 60, 120),
+    registry=REGISTRY,
+)
+AMI_SECONDS = Histogram(
+    "hotline_ami_action_seconds",
+    "From sending an AMI action to its response",
+    ["action"],
+    buckets=_ROUND_TRIP,
+    registry=REGISTRY,
+)
+CALLS = Counter(
+    "hotline_calls", "Calls ended, by line and outcome", ["line", "outcome"], registry=REGISTRY
+)
+WAIT = Histogram(
+    "hotline_wait_seconds",
+    "Time in the queue of calls that ended, by line and outcome (answered, abandoned, ...)",
+    ["line", "outcome"],
+    buckets=(1, 5, 10, 20, 30, 45, 60, 120, 300, 600, 1800),
+    registry=REGISTRY,
+)
+HANDLE = Histogram(
+    "hotline_handle_seconds",
+    "Talk time of answered calls, by line",
+    ["line"],
+    buckets=(15, 30, 60, 120, 300, 420, 600, 900, 1800, 2700, 3600),
+    registry=REGISTRY,
+)
+EVENTS = Counter("hotline_events", "Domain events published, by kind", ["kind"], registry=REGISTRY)
+
+
+def observe(event: CallEvent) -> None:
+    """Subscriber of the event stream."""
+    EVENTS.labels(event.kind).inc()
+    if event.kind != "call.ended":
+        return
+    data = event.data
+    line = str(data.get("line") or "none")
+    outcome = str(data.get("outcome") or "unknown")
+    CALLS.labels(line, outcome).inc()
+    if isinstance(data.get("wait"), int | float):
+        WAIT.labels(line, outcome).observe(data["wait"])
+    if isinstance(data.get("talk"), int | float):
+        HANDLE.labels(line).observe(data["talk"])
+
+
+class LiveState(Collector):
+    """Gauges read from the running parts at each scrape (never stale, nothing to keep)."""
+
+    def __init__(self, board: Switchboard, links: Callable[[], dict[str, float]]) -> None:
+        self.board = board
+        self.links = links
+
+    def collect(self) -> Iterator[Metric]:
+        board = self.board
+        now = board.clock()
+        waiting = GaugeMetricFamily(
+            "hotline_callers_waiting", "Callers waiting now, by line", labels=["line"]
+        )
+        longest = GaugeMetricFamily(
+            "hotline_longest_wait_seconds", "Longest current wait, by line", labels=["line"]
+        )
+        operators = GaugeMetricFamily(
+            "hotline_operators",
+            "Operators who serve a line, by line and state",
+            labels=["line", "state"],
+        )
+        for line in board.deployment.lines:
+            here = [w for w in board.waiting.values() if w.line == line]
+            waiting.add_metric([line], len(here))
+            longest.add_metric(
+                [line], max(((now - w.entered).total_seconds() for w in here), default=0.0)
+            )
+            serving = [
+                op
+                for op in board.operators.values()
+                if board.deployment.operators[op.id].serves(line)
+            ]
+            for state in State:
+                operators.add_metric(
+                    [line, state.value], sum(1 for op in serving if op.state is state)
+                )
+        yield waiting
+        yield longest
+        yield operators
+        for name, value in self.links().items():
+            yield GaugeMetricFamily(f"hotline_{name}", name.replace("_", " "), value=value)
+
+
+def watch(board: Switchboard, links: Callable[[], dict[str, float]]) -> LiveState:
+    """Register the live gauges of this service (replacing an earlier service's)."""
+    for collector in list(REGISTRY._collector_to_names):
+        if isinstance(collector, LiveState):
+            REGISTRY.unregister(collector)
+    live = LiveState(board, links)
+    REGISTRY.register(live)
+    return live

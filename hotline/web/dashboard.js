@@ -1,0 +1,162 @@
+// The wallboard: state from the API, kept live by the event stream (/api/events). Durations
+// tick in the browser from the server's figures, so a skewed clock never shows.
+const state = { queues: {}, agents: [], stats: null, yesterday: null, notifications: [],
+  fetchedAt: performance.now(), waits: {}, canSeeNotifications: true };
+
+const since = () => (performance.now() - state.fetchedAt) / 1000;
+
+async function loadLive() {
+  const [queues, agents] = await Promise.all([api("/api/queues"), api("/api/agents")]);
+  state.queues = queues.ok ? await queues.json() : {};
+  state.agents = agents.ok ? await agents.json() : [];
+  state.fetchedAt = performance.now();
+  render();
+}
+
+async function loadNotifications() {
+  const reply = await api("/api/notifications");
+  state.canSeeNotifications = reply.ok;
+  state.notifications = reply.ok ? (await reply.json()).filter((n) => n.open) : [];
+  render();
+}
+
+async function loadStats() {
+  const today = await api("/api/stats?by=hour");
+  if (!today.ok) return;
+  state.stats = await today.json();
+  const start = new Date(state.stats.from);
+  const from = new Date(start.getTime() - 86400000).toISOString();
+  const yesterday = await api(`/api/stats?by=hour&from=${encodeURIComponent(from)}&to=${encodeURIComponent(start.toISOString())}`);
+  state.yesterday = yesterday.ok ? await yesterday.json() : null;
+  render();
+}
+
+function render() {
+  renderNotifications();
+  renderLines();
+  renderOperators();
+  renderChart();
+}
+
+function renderNotifications() {
+  document.getElementById("notifications-box").classList.toggle("hidden", !state.canSeeNotifications);
+  const body = document.getElementById("notifications");
+  body.replaceChildren();
+  if (!state.notifications.length) body.append(el("tr", {}, el("td", { colSpan: 5 }, t("none"))));
+  for (const n of state.notifications) {
+    body.append(el("tr", { class: n.overdue ? "overdue" : "", "data-ref": n.ref },
+      el("td", {}, n.ref), el("td", {}, n.line), el("td", {}, n.number),
+      el("td", {}, new Date(n.at).toLocaleTimeString(LANG)), el("td", {}, n.overdue ? t("overdue") : "")));
+  }
+  document.getElementById("alert").classList.toggle("on", state.notifications.some((n) => n.overdue));
+}
+
+function renderLines() {
+  const body = document.getElementById("lines");
+  body.replaceChildren();
+  const figures = state.stats?.lines ?? {};
+  for (const [name, line] of Object.entries(state.queues)) {
+    const f = figures[name] ?? {};
+    const sl = f.service_level;
+    const target = state.stats?.target ?? 0.8;
+    const longest = line.waiting.length ? line.longest_wait + since() : 0;
+    body.append(el("tr", { "data-line": name },
+      el("td", {}, name),
+      el("td", { class: "num big waiting" }, line.waiting.length),
+      el("td", { class: "num longest" }, duration(longest)),
+      el("td", { class: "num" }, line.estimated_wait == null ? "–" : duration(line.estimated_wait)),
+      el("td", { class: `num ${sl == null ? "" : sl >= target ? "meets" : "below"}` },
+        sl == null ? "–" : `${Math.round(sl * 100)}% (${t("target")} ${Math.round(target * 100)}%)`),
+      el("td", { class: "num answered" }, f.answered ?? 0),
+      el("td", { class: "num abandoned" }, f.abandoned ?? 0)));
+  }
+}
+
+function renderOperators() {
+  const body = document.getElementById("operators");
+  body.replaceChildren();
+  for (const op of state.agents) {
+    const inState = op.for == null ? null : op.for + since();
+    const talking = op.state === "on_call";
+    body.append(el("tr", { "data-operator": op.id, "data-state": op.state },
+      el("td", {}, op.id),
+      el("td", {}, el("span", { class: `state state-${op.state}` },
+        (t("states")[op.state] ?? op.state) + (op.pause_reason ? ` (${op.pause_reason})` : ""))),
+      el("td", { class: "num" }, duration(inState)),
+      el("td", { class: "num" }, op.call && state.waits[op.call] != null ? duration(state.waits[op.call]) : "–"),
+      el("td", { class: "num" }, talking ? duration(inState) : "–")));
+  }
+}
+
+function renderChart() {
+  const svg = document.getElementById("chart");
+  const today = state.stats?.periods ?? [], before = state.yesterday?.periods ?? [];
+  const counts = (periods) => { const c = Array(24).fill(0); periods.forEach((p, i) => { if (i < 24) c[i] = p.offered; }); return c; };
+  const a = counts(today), b = counts(before);
+  const top = Math.max(1, ...a, ...b);
+  const ns = "http://www.w3.org/2000/svg";
+  svg.replaceChildren();
+  for (let h = 0; h < 24; h++) {
+    for (const [i, value, colour] of [[0, b[h], "#9aa7bd"], [1, a[h], "#20304a"]]) {
+      const height = (value / top) * 130;
+      const bar = document.createElementNS(ns, "rect");
+      Object.entries({ x: h * 40 + 6 + i * 14, y: 140 - height, width: 13, height, fill: colour })
+        .forEach(([k, v]) => bar.setAttribute(k, v));
+      bar.setAttribute("data-hour", h); bar.setAttribute("data-day", i ? "today" : "yesterday");
+      bar.setAttribute("data-count", value);
+      svg.append(bar);
+    }
+    const label = document.createElementNS(ns, "text");
+    label.setAttribute("x", h * 40 + 10); label.setAttribute("y", 160); label.setAttribute("font-size", 11);
+    label.textContent = String(h).padStart(2, "0");
+    svg.append(label);
+  }
+}
+
+// Live: every event schedules a refresh (at most one in flight, within a few hundred ms).
+let pending = null;
+function refreshSoon(what) {
+  if (pending) { pending.add(what); return; }
+  pending = new Set([what]);
+  setTimeout(async () => {
+    const todo = pending; pending = null;
+    const jobs = [loadLive()];
+    if (todo.has("stats")) jobs.push(loadStats());
+    if (todo.has("notifications")) jobs.push(loadNotifications());
+    try { await Promise.all(jobs); } catch (e) { /* shown by the connection state */ }
+  }, 150);
+}
+
+function connect() {
+  const badge = document.getElementById("connection");
+  const source = new EventSource("/api/events");
+  source.onopen = () => {
+    badge.className = "live"; badge.dataset.state = "live"; badge.textContent = t("live");
+    refreshSoon("stats"); refreshSoon("notifications");
+  };
+  source.onerror = () => {
+    badge.className = "lost"; badge.dataset.state = "lost"; badge.textContent = t("lost");
+    fetch("/api/session", { credentials: "same-origin" }).then((r) => { if (r.status === 401) { source.close(); showLogin(); } }).catch(() => {});
+  };
+  source.onmessage = (message) => {
+    const event = JSON.parse(message.data);
+    if (event.kind === "call.answered" && event.data.wait != null) state.waits[event.call_id] = event.data.wait;
+    const kinds = event.kind.startsWith("notification.") ? "notifications"
+      : event.kind === "call.ended" || event.kind === "call.queued" ? "stats" : "live";
+    refreshSoon(kinds);
+  };
+}
+
+async function start() {
+  const who = await fetch("/api/session", { credentials: "same-origin" });
+  if (!who.ok) { showLogin(); return; }
+  document.getElementById("app").classList.remove("hidden");
+  await Promise.all([loadLive(), loadStats(), loadNotifications()]).catch(() => {});
+  connect();
+  setInterval(() => { renderLines(); renderOperators(); }, 1000);
+  setInterval(() => refreshSoon("stats"), 60000);
+}
+
+setupLanguagePicker(render);
+setupLogin(start);
+start();
