@@ -10,14 +10,10 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
-import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-with warnings.catch_warnings():  # pydub warns at import when ffmpeg is absent; WAV needs none
-    warnings.filterwarnings("ignore", "Couldn't find ffmpeg", RuntimeWarning)
-    warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
-    from pydub import AudioSegment
+from hotline.audio import AudioSegment
 
 #: Prompts the service itself says, whatever the menus are.
 SERVICE_PROMPTS = frozenset(

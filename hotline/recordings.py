@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from hotline.asterisk.agi import AgiChannel
+from hotline.audio import AudioSegment, effects, which
 from hotline.events import CallEvent
 from hotline.store.db import Store
 from hotline.switchboard import Switchboard
@@ -29,19 +30,17 @@ DAY = 24 * 3600.0
 def post_process(source: Path, folder: Path, name: str) -> tuple[Path, float]:
     """Normalise ``source`` and store it as ``folder/name.mp3`` (or ``.wav`` without ffmpeg);
     returns the file and its length in seconds. The raw file is removed."""
-    from pydub import AudioSegment, effects
-    from pydub.utils import which
-
-    audio = AudioSegment.from_wav(source)
+    with source.open("rb") as raw:  # pydub leaves a file it opened itself open
+        audio = AudioSegment.from_file(raw, format="wav")
     if not math.isinf(audio.dBFS):  # silence cannot be normalised
         audio = effects.normalize(audio, headroom=1.0)
     folder.mkdir(parents=True, exist_ok=True)
     if which("ffmpeg"):
         target = folder / f"{name}.mp3"
-        audio.export(target, format="mp3", bitrate="32k")
+        audio.export(target, format="mp3", bitrate="32k").close()
     else:
         target = folder / f"{name}.wav"
-        audio.export(target, format="wav")
+        audio.export(target, format="wav").close()
     source.unlink()
     return target, len(audio) / 1000
 
