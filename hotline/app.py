@@ -200,7 +200,9 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
     tasks = [
         asyncio.create_task(service.call_log.run(), name="call-log"),
         asyncio.create_task(service.ami.run(), name="ami"),
-        asyncio.create_task(service.recorder.run_retention(), name="retention"),
+        asyncio.create_task(
+            service.recorder.run_retention(service.call_log.ready), name="retention"
+        ),
         asyncio.create_task(api.serve(), name="api"),
     ]
     log.info("API on http://%s:%d (OpenAPI at /docs)", settings.api_host, settings.api_port)

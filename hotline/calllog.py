@@ -14,7 +14,7 @@ import logging
 import random
 from dataclasses import dataclass
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from hotline.events import CallEvent, EventBus
 from hotline.spool import Spool
@@ -45,6 +45,8 @@ class CallLog:
         self.state = WriterState()
         self._wake = asyncio.Event()
         self._flushed = asyncio.Event()
+        #: Set once the database's schema is in place.
+        self.ready = asyncio.Event()
 
     def attach(self, bus: EventBus) -> None:
         """Subscribe to the bus, numbering calls that were under way before a restart on."""
@@ -80,6 +82,7 @@ class CallLog:
                 if not prepared:
                     revision = await self.store.upgrade()
                     prepared = True
+                    self.ready.set()
                     log.info("call log: %s at revision %s", self.store.describe(), revision)
                 await self._drain()
                 if not self.state.connected:
@@ -127,7 +130,14 @@ class CallLog:
             except Exception as exc:
                 if not refused(exc):
                     raise
-                log.error("call log: %s event %s refused, set aside: %s", event.kind, event.id, exc)
+                log.error(
+                    "call log: %s event %s cannot be written, set aside in the spool's "
+                    "rejected.jsonl: %s: %s",
+                    event.kind,
+                    event.id,
+                    type(exc).__name__,
+                    exc,
+                )
                 self.spool.reject(json.dumps(event.as_json(), ensure_ascii=False, default=str))
 
     def _failed(self, exc: Exception, delay: float) -> None:
@@ -141,8 +151,8 @@ class CallLog:
 
 
 def refused(exc: Exception) -> bool:
-    """The database is there but refuses this data: retrying would not help."""
-    if isinstance(exc, DataError | IntegrityError):
-        return True
-    # an error while preparing the statement on our side (a value that cannot be bound)
-    return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
+    """Whether retrying cannot help: the database refused the data, or the data broke the
+    projection. Only a database that is away (or lost its tables) is worth waiting for."""
+    if isinstance(exc, OSError | TimeoutError):
+        return False
+    return not isinstance(exc, DBAPIError) or isinstance(exc, DataError | IntegrityError)

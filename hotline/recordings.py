@@ -100,10 +100,11 @@ class Recorder:
             log.info("recording %s of call %s deleted after %d days", row.path, row.call_id, days)
         return len(old)
 
-    async def run_retention(self) -> None:
-        """Once at start, then daily; a round that fails (database away) is tried again in an
-        hour."""
+    async def run_retention(self, ready: asyncio.Event) -> None:
+        """Once the call log's database is ready, then daily; a round that fails (database
+        away) is tried again in an hour."""
         days = self.board.deployment.retention_days
+        await ready.wait()
         while True:
             try:
                 await self.expire(self.board.clock(), days)

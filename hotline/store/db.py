@@ -134,7 +134,7 @@ class Store:
             )
             call_ids = {e.call_id for e in new if e.call_id}
             refs = {str(e.data["ref"]) for e in new if "ref" in e.data}
-            paths = {str(e.data["path"]) for e in new if e.kind.startswith("recording.")}
+            paths = {str(e.data["path"]) for e in new if "path" in e.data}
             rows = Rows(
                 {c.id: c for c in await session.scalars(select(Call).where(Call.id.in_(call_ids)))},
                 {

@@ -138,6 +138,22 @@ async def test_calls_are_projected_from_their_events(store: Store, tmp_path: Pat
         assert len(events_again) == len(events)
 
 
+async def test_an_event_that_cannot_be_written_is_set_aside(store: Store, tmp_path: Path) -> None:
+    bus = EventBus()
+    with Spool(tmp_path / "spool") as spool:
+        log = CallLog(spool, store)
+        log.attach(bus)
+        publish(bus, "x", 0, "call.started", caller="1", number="2")
+        publish(bus, "x", 1, "notification.stored", complete=True)  # no reference: a bug
+        publish(bus, "x", 2, "call.ended", outcome="hung-up")
+        await written(log)
+        assert (log.state.written, log.state.connected) == (2, True)
+        rejected = (tmp_path / "spool" / "rejected.jsonl").read_text()
+        assert '"notification.stored"' in rejected
+    call, events = (await store.call("x")) or (None, [])
+    assert call is not None and call.outcome == "hung-up" and len(events) == 2
+
+
 async def test_an_unreachable_database_keeps_everything_in_the_spool(tmp_path: Path) -> None:
     away = Store("postgresql+asyncpg://postgres@127.0.0.1:9/nowhere")  # nothing listens on 9
     bus = EventBus()
