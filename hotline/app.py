@@ -14,7 +14,7 @@ import uvicorn
 from panoramisk.message import Message
 
 from hotline import metrics
-from hotline.api.access import Principal, Role, Tokens, parse_tokens, token_hash
+from hotline.api.access import Principal, Role, TokenError, Tokens, parse_tokens, token_hash
 from hotline.api.routes import Parts, create_api
 from hotline.asterisk.agi import FastAgiServer
 from hotline.asterisk.ami import AmiClient, AmiEffects
@@ -25,7 +25,7 @@ from hotline.events import EventBus
 from hotline.features import FeatureRoutes
 from hotline.notifications import MessageRoute, NotificationStore
 from hotline.recordings import Recorder
-from hotline.settings import Clock, Settings
+from hotline.settings import Clock, Settings, weakness
 from hotline.spool import Spool
 from hotline.store.db import Store
 from hotline.supervision import Supervision
@@ -146,6 +146,12 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     ami.on_event = service.on_ami_event
     ami.on_connect = service.resync
     configured = parse_tokens(settings.api_tokens.get_secret_value(), set(deployment.operators))
+    for name, secret in (
+        ("HOTLINE_API_TOKEN", settings.api_token),
+        ("HOTLINE_AMI_SECRET", settings.ami_secret),
+    ):
+        if secret.get_secret_value() and (problem := weakness(secret.get_secret_value())):
+            raise TokenError(f"{name} is too weak: {problem}")
     if supervisor := settings.api_token.get_secret_value():
         configured[token_hash(supervisor)] = Principal(Role.SUPERVISOR, name="HOTLINE_API_TOKEN")
     bus.subscribe(metrics.observe)

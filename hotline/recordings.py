@@ -34,13 +34,14 @@ def post_process(source: Path, folder: Path, name: str) -> tuple[Path, float]:
         audio = AudioSegment.from_file(raw, format="wav")
     if not math.isinf(audio.dBFS):  # silence cannot be normalised
         audio = effects.normalize(audio, headroom=1.0)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     if which("ffmpeg"):
         target = folder / f"{name}.mp3"
         audio.export(target, format="mp3", bitrate="32k").close()
     else:
         target = folder / f"{name}.wav"
         audio.export(target, format="wav").close()
+    target.chmod(0o600)  # callers' voices: the service's user only
     source.unlink()
     return target, len(audio) / 1000
 

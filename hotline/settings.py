@@ -71,6 +71,24 @@ class Settings(BaseSettings):
         return url or f"sqlite+aiosqlite:///{(self.data_dir / 'hotline.db').resolve()}"
 
 
+#: Secrets seen in default configs and tutorials: refused whatever their length.
+KNOWN_SECRETS = frozenset(
+    {"changeme", "password", "secret", "admin", "asterisk", "amp111", "letmein", "qwerty"}
+)
+
+
+def weakness(secret: str) -> str | None:
+    """Why ``secret`` is too weak to guard a SIP phone, AMI or the API (None: it is not).
+    The sandbox generates 24 random characters; production must do as well."""
+    if len(secret) < 12:
+        return f"{len(secret)} characters, at least 12 are needed"
+    if any(word in secret.lower() for word in KNOWN_SECRETS):
+        return "it contains a well-known default"
+    if len(set(secret)) < 6:
+        return "it repeats too few different characters"
+    return None
+
+
 class Clock:
     """The service's idea of now: the real time, or a shifted one for demos and tests."""
 

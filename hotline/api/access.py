@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
+from hotline.settings import weakness
 from hotline.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,8 @@ def parse_tokens(spec: str, operators: set[str]) -> dict[str, Principal]:
         if role is Role.OPERATOR and operator not in operators:
             raise TokenError(f"{where}: an operator token names its operator: operator:op1=...")
         token = token.strip()
+        if not token.startswith("sha256:") and (problem := weakness(token)) is not None:
+            raise TokenError(f"{where}: the token is too weak: {problem}")
         digest = token.removeprefix("sha256:") if token.startswith("sha256:") else token_hash(token)
         if len(digest) != 64:
             raise TokenError(f"{where}: a sha256: value has 64 hexadecimal digits")

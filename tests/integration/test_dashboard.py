@@ -96,6 +96,20 @@ async def test_the_wallboard_follows_the_calls(
     counts = [int(await bars.nth(i).get_attribute("data-count") or 0) for i in range(24)]
     assert sum(counts) == 2, counts
 
+    # the calls view: search, open a call, its timeline
+    calls = await browser.new_page(locale="en-GB")
+    await calls.context.add_cookies(await page.context.cookies())
+    await calls.goto(service.url("/calls"))
+    await calls.select_option("select[name=outcome]", "answered")
+    await calls.click("#filters button[type=submit]")
+    rows = calls.locator("#calls tr")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("op3")
+    await rows.first.click()
+    await expect(calls.locator("#timeline")).to_contain_text("call.answered")
+    await expect(calls.locator("#player")).to_have_text("No recording")  # not a recorded line
+    await calls.close()
+
     # the labels follow the language picked
     await page.select_option("#lang", "uk")
     await expect(page.locator("h1")).to_have_text("Гаряча лінія правової допомоги")

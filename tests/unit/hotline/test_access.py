@@ -10,11 +10,14 @@ from hotline.api.access import Principal, Role, TokenError, mask, parse_tokens, 
 
 
 def test_tokens_from_the_environment() -> None:
-    hashed = token_hash("wallboard-secret")
-    found = parse_tokens(f"viewer=v-secret, operator:op1=o-secret, viewer=sha256:{hashed}", {"op1"})
+    hashed = token_hash("wallboard-token-2026")
+    found = parse_tokens(
+        f"viewer=viewer-token-2026, operator:op1=operator-token-2026, viewer=sha256:{hashed}",
+        {"op1"},
+    )
     assert found == {
-        token_hash("v-secret"): Principal(Role.VIEWER, None, "env:1"),
-        token_hash("o-secret"): Principal(Role.OPERATOR, "op1", "env:2"),
+        token_hash("viewer-token-2026"): Principal(Role.VIEWER, None, "env:1"),
+        token_hash("operator-token-2026"): Principal(Role.OPERATOR, "op1", "env:2"),
         hashed: Principal(Role.VIEWER, None, "env:3"),
     }
     assert parse_tokens("", {"op1"}) == {}
@@ -24,7 +27,8 @@ def test_tokens_from_the_environment() -> None:
     ("spec", "message"),
     [
         ("viewer", "entry 1: expected role[:operator]=token"),
-        ("viewer=a,boss=b", "entry 2: unknown role 'boss'"),
+        ("viewer=viewer-token-2026,boss=b", "entry 2: unknown role 'boss'"),
+        ("viewer=short", "entry 1: the token is too weak: 5 characters"),
         ("operator=x", "entry 1: an operator token names its operator"),
         ("operator:op9=x", "entry 1: an operator token names its operator"),
         ("viewer=sha256:abc", "entry 1: a sha256: value has 64 hexadecimal digits"),

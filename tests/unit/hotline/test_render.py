@@ -9,8 +9,8 @@ import pytest
 from hotline.asterisk.render import RenderError, password_variable, render
 from hotline.config import Deployment
 
-SECRETS = {"HOTLINE_AMI_SECRET": "ami-secret-123456"} | {
-    password_variable(phone): f"strong-password-{phone}"
+SECRETS = {"HOTLINE_AMI_SECRET": "ami-Zq7x-4kLp-9wRt"} | {
+    password_variable(phone): f"horse-battery-staple-{phone}"
     for phone in [*(f"op{i}" for i in range(1, 7)), "sup1"]
 }
 
@@ -41,14 +41,14 @@ def test_every_operator_authenticates_with_their_own_password(rendered: dict[str
         (endpoint,) = [s for s in pjsip[f"op{i}"] if s["type"] == "endpoint"]
         assert endpoint["auth"] == f"op{i}-auth" and endpoint["context"] == "operators"
         (auth,) = pjsip[f"op{i}-auth"]
-        assert auth["password"] == f"strong-password-op{i}"
+        assert auth["password"] == f"horse-battery-staple-op{i}"
 
 
 def test_a_supervisors_phone_authenticates_and_dials_nothing(rendered: dict[str, str]) -> None:
     pjsip = sections(rendered["pjsip_hotline.conf"])
     (endpoint,) = [s for s in pjsip["sup1"] if s["type"] == "endpoint"]
     assert endpoint["context"] == "supervisors" and endpoint["auth"] == "sup1-auth"
-    assert pjsip["sup1-auth"][0]["password"] == "strong-password-sup1"
+    assert pjsip["sup1-auth"][0]["password"] == "horse-battery-staple-sup1"
 
 
 def test_only_the_trunk_needs_no_password_and_it_is_matched_by_address(
@@ -69,7 +69,7 @@ def test_only_the_trunk_needs_no_password_and_it_is_matched_by_address(
 
 def test_ami_user_is_loopback_only(rendered: dict[str, str]) -> None:
     (user,) = sections(rendered["manager_hotline.conf"])["hotline"]
-    assert user["secret"] == "ami-secret-123456"
+    assert user["secret"] == "ami-Zq7x-4kLp-9wRt"
     assert user["deny"] == "0.0.0.0/0.0.0.0" and user["permit"] == "127.0.0.1/255.255.255.255"
 
 
@@ -111,9 +111,12 @@ def test_secrets_are_private_files(rendered: dict[str, str], tmp_path: Path) -> 
         ("HOTLINE_SIP_PASSWORD_OP3", "", "HOTLINE_SIP_PASSWORD_OP3 is not set"),
         ("HOTLINE_AMI_SECRET", "", "HOTLINE_AMI_SECRET is not set"),
         ("HOTLINE_SIP_PASSWORD_OP1", "a;b", "cannot carry"),
+        ("HOTLINE_SIP_PASSWORD_OP2", "op2-2026", "too weak: 8 characters, at least 12"),
+        ("HOTLINE_SIP_PASSWORD_OP4", "Password-Op4-2026", "too weak: it contains a well-known"),
+        ("HOTLINE_AMI_SECRET", "abababababababab", "too weak: it repeats too few different"),
     ],
 )
-def test_a_missing_secret_is_named(
+def test_a_missing_or_weak_secret_is_named(
     deployment: Deployment, tmp_path: Path, missing: str, value: str, message: str
 ) -> None:
     with pytest.raises(RenderError, match=message):
