@@ -216,7 +216,9 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         await stop.wait()
     finally:
         log.info("stopping")
-        server.close()
+        server.close()  # new callers: the dialplan's fallback queue
+        handed = await service.switchboard.hand_over(AmiEffects(service.ami).hand_over)
+        log.info("%d waiting caller(s) handed to the fallback queues", handed)
         api.should_exit = True
         await asyncio.wait([t for t in tasks if t.get_name() == "api"], timeout=5)
         if not await service.call_log.flush(timeout=5):

@@ -14,7 +14,7 @@ import functools
 import itertools
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -117,6 +117,8 @@ class Switchboard:
         self._seq = itertools.count(1)
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Set by hand_over(): nobody is rung any more.
+        self.stopping = False
 
     # -- events out ------------------------------------------------------------------------
     def emit(self, call: str, kind: str, **data: Any) -> None:
@@ -241,6 +243,29 @@ class Switchboard:
                     del self.callbacks[call]
                     self._cancel(f"retry:{call}")
                     self.emit(call, "call.ended", outcome="handled", notification=notification)
+
+    async def hand_over(self, to_fallback: Callable[[str], Awaitable[None]]) -> int:
+        """The service is stopping: every caller waiting on a channel goes to the fallback
+        queue (``to_fallback(channel)``) and their record ends as ``handed-over``. Returns how
+        many were handed over."""
+        self.stopping = True
+        handed = 0
+        for call, waiting in list(self.waiting.items()):
+            channel = self.channels.get(call)
+            if channel is None or waiting.held:
+                continue
+            try:
+                await asyncio.wait_for(to_fallback(channel), 3)
+            except Exception as exc:  # the dialplan's own fallback still takes them
+                log.warning("call %s not handed over (%s); its next step falls back", call, exc)
+                continue
+            del self.waiting[call]
+            wait = (self.clock() - waiting.entered).total_seconds()
+            self.emit(
+                call, "call.ended", outcome="handed-over", line=waiting.line, wait=round(wait, 3)
+            )
+            handed += 1
+        return handed
 
     def waits(self, call: str) -> bool:
         return call in self.waiting
@@ -451,6 +476,8 @@ class Switchboard:
     # -- the dispatcher --------------------------------------------------------------------
     def dispatch(self) -> None:
         """Offer waiting calls to free operators, now."""
+        if self.stopping:
+            return
         free = [
             Candidate(
                 op.id,

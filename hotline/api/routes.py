@@ -52,6 +52,7 @@ Outcome = Literal[
     "unknown-number",
     "failed",
     "rejected",
+    "handed-over",
 ]
 Name = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 

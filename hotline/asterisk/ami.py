@@ -172,6 +172,10 @@ class AmiEffects:
     async def take_message(self, channel: str) -> None:
         await self._redirect(channel, "hotline-message", "s")
 
+    async def hand_over(self, channel: str) -> None:
+        """The service is stopping: the caller goes to their line's fallback queue now."""
+        await self._redirect(channel, "hotline-handover", "s")
+
     async def _redirect(self, channel: str, context: str, exten: str) -> None:
         from hotline.switchboard import ChannelGone
 

@@ -170,12 +170,19 @@ async def test_callers_reach_the_fallback_queue_when_the_service_stops(
     caller = asyncio.create_task(call(*CONSULTATION, hold_ms=90_000))
     await waiting_on(service, "consultation", 1)
     assert op4.rung() == 0
-    service.stop()
-    placed = await caller  # within one announcement period the dialplan falls back
+    record = service.get("/api/queues")["consultation"]["waiting"][0]
+    stopped = time.monotonic()
+    service.stop()  # SIGTERM: the service hands its waiting callers over, then exits
+    while not op4.rung():
+        assert time.monotonic() - stopped < 8, "not handed to the fallback queue at once"
+        await asyncio.sleep(0.2)
+    placed = await caller
     assert placed.returncode == 0, placed.output
     assert op4.answered() == 1
     log = (asterisk.sandbox.root / "var/log/asterisk/messages").read_text(errors="replace")
-    assert "the service did not answer for" in log
+    assert f"the service stopped: {record['call']} handed to the fallback queue" in log
+    service.start()  # the call log says what became of the call
+    assert service.get(f"/api/calls/{record['call']}")["outcome"] == "handed-over"
 
 
 def wait_for_outcome(service: Service, call_id: str, seconds: float = 60) -> dict[str, Any]:
