@@ -121,11 +121,12 @@ async def test_logged_out_paused_and_unregistered_operators_are_never_rung(
     service.login("op4", "op6")
     service.login("op5", wait_reachable=False)  # no phone registered
     assert service.post("/api/agents/op4/pause", reason="training").status_code == 200
-    assert service.agent("op5") | {"since": None} == {
+    assert service.agent("op5") | {"since": None, "for": None} == {
         "id": "op5",
         "state": "available",
         "reachable": False,
         "since": None,
+        "for": None,
         "call": None,
         "pause_reason": None,
         "misses": 0,
