@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hotline.config import Deployment
 from ivr import Ask, Finish, Prompt, Route, run_menus
@@ -140,3 +142,28 @@ def test_action_needs_exactly_one_target(kwargs: dict[str, object]) -> None:
 
     with pytest.raises(ValueError, match="exactly one"):
         Action(**kwargs)  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["0800213103", "0322920055", "2145145"]),
+    st.lists(st.one_of(st.none(), st.sampled_from(list("0123456789*#")), st.text(max_size=3))),
+)
+def test_any_keys_end_on_a_line_or_a_goodbye(
+    deployment: Deployment, number: str, keys: list[str | None]
+) -> None:
+    """Random and malformed DTMF (None: no input): every caller ends on a line or a goodbye,
+    within a bounded number of questions, in one of the deployment's languages."""
+    from ivr import press, start
+
+    flow = deployment.flow
+    state, step = start(flow, flow.entries[number])
+    answers = iter(keys)
+    asked = 0
+    while isinstance(step, Ask):
+        asked += 1
+        assert asked <= 20, "the menus never let the caller go"
+        state, step = press(flow, state, next(answers, None))
+    assert isinstance(step, Route | Finish)
+    if isinstance(step, Route):
+        assert step.line in deployment.lines and step.language in deployment.languages
