@@ -94,6 +94,10 @@ def pjsip(deployment: Deployment, env: Mapping[str, str]) -> str:
     return "\n".join(out)
 
 
+#: The AMI events the service reads (everything else is filtered out by Asterisk).
+AMI_EVENTS = ("DeviceStateChange", "DeviceStateListComplete", "OriginateResponse")
+
+
 def manager(env: Mapping[str, str], username: str) -> str:
     secret = _secret(env, "HOTLINE_AMI_SECRET")
     return "\n".join(
@@ -103,8 +107,12 @@ def manager(env: Mapping[str, str], username: str) -> str:
             f"secret={secret}",
             "deny=0.0.0.0/0.0.0.0",
             "permit=127.0.0.1/255.255.255.255",
-            "read=system,call,agent,user,reporting",
-            "write=system,call,originate,agent,reporting",
+            # only what the service uses: Redirect (call), Originate (originate),
+            # DeviceStateList (call, reporting); no system class (no shutdown, no config)
+            "read=call,reporting",
+            "write=call,originate,reporting",
+            # and only the events it reads: phones' states and originate outcomes
+            *(f"eventfilter=Event: {name}" for name in AMI_EVENTS),
             "writetimeout=1000",
             "",
         ]

@@ -4,6 +4,7 @@ with their passwords) answer or do not, and the service decides who talks to who
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -252,7 +253,7 @@ async def test_a_restarted_service_finds_its_waiting_callers_again(
     caller = asyncio.create_task(call(*CONSULTATION, hold_ms=120_000))
     await waiting_on(service, "consultation", 1)
     entered = service.get("/api/calls", limit=1)[0]["queued"]
-    service.stop()
+    service.stop(signal.SIGKILL)  # a crash (SIGTERM would hand the caller to the fallback)
     service.start()  # a new process: its queues are empty until Asterisk tells it
     await waiting_on(service, "consultation", 1, seconds=40)  # at the next announcement
     service.login("op3")

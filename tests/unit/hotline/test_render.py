@@ -71,6 +71,19 @@ def test_ami_user_is_loopback_only(rendered: dict[str, str]) -> None:
     (user,) = sections(rendered["manager_hotline.conf"])["hotline"]
     assert user["secret"] == "ami-Zq7x-4kLp-9wRt"
     assert user["deny"] == "0.0.0.0/0.0.0.0" and user["permit"] == "127.0.0.1/255.255.255.255"
+    assert "system" not in user["read"] + user["write"]  # it cannot stop Asterisk
+
+
+def test_the_ami_user_gets_only_the_events_it_reads(rendered: dict[str, str]) -> None:
+    text = rendered["manager_hotline.conf"]
+    filters = [
+        line.split("=", 1)[1] for line in text.splitlines() if line.startswith("eventfilter")
+    ]
+    assert filters == [
+        "Event: DeviceStateChange",
+        "Event: DeviceStateListComplete",
+        "Event: OriginateResponse",
+    ]
 
 
 def test_fallback_queues_hold_the_operators_of_each_line(rendered: dict[str, str]) -> None:
