@@ -116,7 +116,16 @@ UNREACHABLE = frozenset({"UNAVAILABLE", "INVALID", "UNKNOWN", ""})
 
 def build(settings: Settings, deployment: Deployment) -> Service:
     """Every part, wired (nothing runs until :func:`serve`). Raises TokenError on a malformed
-    HOTLINE_API_TOKENS."""
+    HOTLINE_API_TOKENS or a weak secret, before anything is opened."""
+    configured = parse_tokens(settings.api_tokens.get_secret_value(), set(deployment.operators))
+    for name, secret in (
+        ("HOTLINE_API_TOKEN", settings.api_token),
+        ("HOTLINE_AMI_SECRET", settings.ami_secret),
+    ):
+        if secret.get_secret_value() and (problem := weakness(secret.get_secret_value())):
+            raise TokenError(f"{name} is too weak: {problem}")
+    if supervisor := settings.api_token.get_secret_value():
+        configured[token_hash(supervisor)] = Principal(Role.SUPERVISOR, name="HOTLINE_API_TOKEN")
     bus = EventBus()
     store = Store(settings.database())
     call_log = CallLog(Spool(settings.data_dir / "spool"), store)
@@ -145,15 +154,6 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     )
     ami.on_event = service.on_ami_event
     ami.on_connect = service.resync
-    configured = parse_tokens(settings.api_tokens.get_secret_value(), set(deployment.operators))
-    for name, secret in (
-        ("HOTLINE_API_TOKEN", settings.api_token),
-        ("HOTLINE_AMI_SECRET", settings.ami_secret),
-    ):
-        if secret.get_secret_value() and (problem := weakness(secret.get_secret_value())):
-            raise TokenError(f"{name} is too weak: {problem}")
-    if supervisor := settings.api_token.get_secret_value():
-        configured[token_hash(supervisor)] = Principal(Role.SUPERVISOR, name="HOTLINE_API_TOKEN")
     bus.subscribe(metrics.observe)
     metrics.watch(switchboard, service.links)
     service.api = create_api(

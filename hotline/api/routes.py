@@ -32,6 +32,7 @@ from hotline.config import Deployment
 from hotline.events import CallEvent, EventBus
 from hotline.metrics import REGISTRY
 from hotline.notifications import NotificationStore, UnknownNotification
+from hotline.store import tables
 from hotline.store.db import CallFilter, Store
 from hotline.switchboard import Switchboard
 
@@ -286,15 +287,22 @@ async def export_calls(
     )
 
 
+async def visible_call(
+    app: Parts, who: Principal, call_id: str
+) -> tuple[tables.Call, list[tables.Event]]:
+    """The call and its events, if ``who`` may see it (an operator: their own); else 404."""
+    found: tuple[tables.Call, list[tables.Event]] | None = await database(app.store.call(call_id))
+    if found is None or (who.role is Role.OPERATOR and found[0].operator != who.operator):
+        raise HTTPException(404, f"no call {call_id!r}")
+    return found
+
+
 @router.get("/calls/{call_id}")
 async def get_call(
     app: App, who: Handler, call_id: Annotated[str, Path(max_length=64)]
 ) -> dict[str, Any]:
     """One call with its ordered event timeline."""
-    found = await database(app.store.call(call_id))
-    if found is None or (who.role is Role.OPERATOR and found[0].operator != who.operator):
-        raise HTTPException(404, f"no call {call_id!r}")
-    row, events = found
+    row, events = await visible_call(app, who, call_id)
     return {**views.call(row, who), "events": [views.stored_event(e, who) for e in events]}
 
 
@@ -308,9 +316,7 @@ async def get_recording(
 ) -> FileResponse:
     """The conversation's recording (supervisors; an operator: their own calls). 410 once the
     retention period deleted it."""
-    found = await database(app.store.call(call_id))
-    if found is None or (who.role is Role.OPERATOR and found[0].operator != who.operator):
-        raise HTTPException(404, f"no call {call_id!r}")
+    await visible_call(app, who, call_id)
     recording = await database(app.store.recording(call_id))
     if recording is None:
         raise HTTPException(404, f"call {call_id!r} was not recorded")
