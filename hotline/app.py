@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -78,8 +79,15 @@ class Service:
 
     def on_ami_event(self, event: Message) -> None:
         """AMI is the service's eyes for operators' phones."""
-        if event.get("Event") == "DeviceStateChange":
+        started = time.perf_counter()
+        name = str(event.get("Event", ""))
+        metrics.AMI_EVENTS.labels(name or "?").inc()
+        if stamp := event.get("Timestamp"):
+            with contextlib.suppress(ValueError):
+                metrics.AMI_EVENT_LAG.observe(max(0.0, time.time() - float(stamp)))
+        if name == "DeviceStateChange":
             self._device(str(event.get("Device", "")), str(event.get("State", "")))
+        metrics.AMI_EVENT_SECONDS.observe(time.perf_counter() - started)
 
     def _device(self, device: str, state: str) -> None:
         if device.startswith("PJSIP/"):
@@ -210,6 +218,7 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
             service.recorder.run_retention(service.call_log.ready), name="retention"
         ),
         asyncio.create_task(api.serve(), name="api"),
+        asyncio.create_task(metrics.watch_loop(), name="loop-lag"),
     ]
     log.info("API on http://%s:%d (OpenAPI at /docs)", settings.api_host, settings.api_port)
     try:

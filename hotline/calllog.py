@@ -12,11 +12,13 @@ import asyncio
 import json
 import logging
 import random
+import time
 from dataclasses import dataclass
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from hotline.events import CallEvent, EventBus
+from hotline.metrics import CALL_LOG_WRITE
 from hotline.spool import Spool
 from hotline.store.db import Store
 
@@ -118,7 +120,9 @@ class CallLog:
 
     async def _write(self, events: list[CallEvent]) -> None:
         try:
+            started = time.perf_counter()
             self.state.written += await self.store.write(events)
+            CALL_LOG_WRITE.observe(time.perf_counter() - started)
             return
         except Exception as exc:
             if not refused(exc):

@@ -3,6 +3,8 @@ counts and histograms of calls (fed by the event stream), and Asterisk round tri
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -53,6 +55,40 @@ HANDLE = Histogram(
     registry=REGISTRY,
 )
 EVENTS = Counter("hotline_events", "Domain events published, by kind", ["kind"], registry=REGISTRY)
+
+_FAST = (0.0001, 0.00025, *_ROUND_TRIP)
+AMI_EVENTS = Counter(
+    "hotline_ami_events", "AMI events received, by event name", ["event"], registry=REGISTRY
+)
+AMI_EVENT_SECONDS = Histogram(
+    "hotline_ami_event_seconds", "Time to handle one AMI event", buckets=_FAST, registry=REGISTRY
+)
+AMI_EVENT_LAG = Histogram(
+    "hotline_ami_event_lag_seconds",
+    "From Asterisk's Timestamp on an AMI event (timestampevents=yes) to its handling",
+    buckets=_FAST,
+    registry=REGISTRY,
+)
+CALL_LOG_WRITE = Histogram(
+    "hotline_call_log_write_seconds",
+    "One batch of the call log written to the database",
+    buckets=_FAST,
+    registry=REGISTRY,
+)
+LOOP_LAG = Histogram(
+    "hotline_event_loop_lag_seconds",
+    "How late the event loop ran a timer (a blocked loop delays every call)",
+    buckets=_FAST,
+    registry=REGISTRY,
+)
+
+
+async def watch_loop(interval: float = 0.1) -> None:
+    """Forever: sleep ``interval`` and observe how much later than asked the loop woke us."""
+    while True:
+        asked = time.perf_counter()
+        await asyncio.sleep(interval)
+        LOOP_LAG.observe(max(0.0, time.perf_counter() - asked - interval))
 
 
 def observe(event: CallEvent) -> None:
