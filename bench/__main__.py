@@ -153,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         interrupted = True
         progress("interrupted: stopping everything")
+    except Exception as exc:
+        results["meta"]["error"] = f"{type(exc).__name__}: {exc}"
+        progress(f"failed: {results['meta']['error']}; the table has what was measured")
     finally:
         service.stop()
         lab.kill_all()
@@ -168,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(report.markdown(results))
     progress("wrote " + ", ".join(str(p) for p in written))
-    return 130 if interrupted else 0
+    return 130 if interrupted else (1 if "error" in results["meta"] else 0)
 
 
 if __name__ == "__main__":

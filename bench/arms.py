@@ -66,6 +66,10 @@ def free_tcp_port() -> int:
         return port
 
 
+class AsteriskGone(Exception):
+    """Asterisk is no longer running: the run's figures would mean nothing."""
+
+
 class Arm(Protocol):
     """One way of running the hotline: what callers dial, how operators log in."""
 
@@ -157,6 +161,11 @@ class Lab:
         Returns how many channels had to be hung up."""
         deadline = time.monotonic() + timeout
         while (count := self.channels()) and time.monotonic() < deadline:
+            if count < 0:
+                raise AsteriskGone(
+                    "Asterisk stopped during the run (another user of the sandbox without "
+                    "/tmp/asterisk.lock?)"
+                )
             time.sleep(0.5)
         if count:
             self.progress(f"  ! {count} channel(s) left: hanging them up")
