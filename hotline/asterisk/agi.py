@@ -3,7 +3,8 @@
 panoramisk 1.4's FastAGI handler reads the AGI environment with an unbounded busy loop that
 spins forever (freezing the whole event loop) when a peer closes early, and its requests
 have no timeouts. This module keeps panoramisk's route table and reply parser and owns the
-connection: bounded reads, deadlines on every exchange, and a typed hang-up.
+connection: bounded reads, deadlines on every exchange, a bounded number of connections that
+are not calls, and a typed hang-up.
 """
 
 from __future__ import annotations
@@ -22,12 +23,31 @@ from hotline.metrics import AGI_SECONDS
 
 log = logging.getLogger(__name__)
 
-#: Largest AGI line accepted; Asterisk's environment lines are far shorter.
+#: Largest AGI line accepted (the streams' limit); Asterisk's lines are far shorter.
 MAX_LINE = 4096
-#: Largest whole environment (Asterisk sends about 30 lines).
+#: Largest whole environment, in characters (Asterisk sends about 30 short lines).
 MAX_ENVIRONMENT = 16 * 1024
+#: Most lines in an environment: about 30, and one per argument of AGI() in the dialplan.
+#: Lines already buffered are read without yielding, so this bounds a peer's hold on the loop.
+MAX_ENVIRONMENT_LINES = 200
 #: Asterisk sends the environment at once; a peer that takes longer is not Asterisk.
 ENVIRONMENT_TIMEOUT = 5.0
+#: Deadline of a command's reply when the command sets none.
+REPLY_TIMEOUT = 10.0
+#: Lines one reply may take ("100 Trying", a "520-" usage text of a dozen lines, the reply);
+#: bounds the work a peer can queue up: lines already buffered are read without yielding.
+MAX_REPLY_LINES = 100
+#: Connections waiting to be accepted (the listen queue); asyncio also accepts up to this many
+#: in one turn of the loop.
+BACKLOG = 100
+#: Connections that are not calls (yet): sending their environment, or being turned away.
+#: Past this many the oldest is dropped: Asterisk sends its environment as soon as it connects,
+#: so the oldest is the likeliest scan or attack, and a flood of idle peers cannot lock calls
+#: out. Over twice BACKLOG: the loop reads a call's environment (sent on connect) before it has
+#: admitted two more batches of newcomers, so a burst cannot push the call out.
+MAX_UNROUTED = 256
+#: How long turning a connection away (``on_rejected``: an apology, a hang-up) may take.
+REJECT_TIMEOUT = 30.0
 #: Connections served at once; more are closed at once rather than starving the loop.
 MAX_CONNECTIONS = 2000
 #: Variables without which a call cannot be served.
@@ -38,20 +58,30 @@ class AgiError(Exception):
     """The AGI peer broke the protocol or went silent."""
 
 
+class PeerClosed(AgiError):
+    """The peer closed or reset the connection."""
+
+
 class CallerHungUp(Exception):
     """The caller hung up; the call's session ends."""
 
 
-async def read_line(reader: asyncio.StreamReader, timeout: float) -> str:
-    """One AGI line without its newline; raises AgiError on EOF, overlong lines or silence."""
+async def read_line(reader: asyncio.StreamReader, timeout: float | None) -> str:
+    """One AGI line without its newline; raises AgiError on EOF, overlong lines or silence.
+
+    The line's length is bounded by the reader's ``limit`` (asyncio raises LimitOverrunError
+    past it and stops reading from the socket at twice it), so a peer cannot make it buffer more.
+    """
     try:
         raw = await asyncio.wait_for(reader.readuntil(b"\n"), timeout)
     except TimeoutError:
         raise AgiError(f"no line within {timeout:g} s") from None
     except asyncio.IncompleteReadError as exc:
-        raise AgiError(f"connection closed mid-line after {len(exc.partial)} bytes") from None
-    except asyncio.LimitOverrunError:
-        raise AgiError(f"line longer than {MAX_LINE} bytes") from None
+        raise PeerClosed(f"connection closed mid-line after {len(exc.partial)} bytes") from None
+    except asyncio.LimitOverrunError as exc:
+        raise AgiError(f"line too long: no newline in {exc.consumed} bytes") from None
+    except OSError as exc:  # a reset (RST) from the peer
+        raise PeerClosed(f"connection lost: {exc.strerror or exc}") from None
     # Asterisk sends UTF-8, but a caller's name can hold anything: never fail on it.
     return raw.decode("utf-8", errors="replace").rstrip("\r\n")
 
@@ -69,24 +99,28 @@ async def read_environment(
     timeout: float = ENVIRONMENT_TIMEOUT,
     limit: int = MAX_ENVIRONMENT,
 ) -> dict[str, str]:
-    """Read the AGI environment up to its blank line, within ``timeout`` and ``limit`` bytes."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    """Read the AGI environment up to its blank line, within ``timeout``, ``limit`` characters
+    and MAX_ENVIRONMENT_LINES lines.
+
+    One deadline for the whole environment, so a peer trickling a byte at a time is cut off too.
+    """
     env: dict[str, str] = {}
-    size = 0
-    while True:
-        left = deadline - loop.time()
-        if left <= 0:
-            raise AgiError(f"environment not complete within {timeout:g} s")
-        line = await read_line(reader, left)
-        if not line:
-            return env
-        size += len(line) + 1
-        if size > limit:
-            raise AgiError(f"environment larger than {limit} bytes")
-        pair = parse_environment_line(line)
-        if pair is not None:
-            env[pair[0]] = pair[1]
+    size = lines = 0
+    try:
+        async with asyncio.timeout(timeout):
+            while line := await read_line(reader, None):
+                size += len(line) + 1
+                lines += 1
+                if size > limit:
+                    raise AgiError(f"environment larger than {limit} characters")
+                if lines > MAX_ENVIRONMENT_LINES:
+                    raise AgiError(f"environment longer than {MAX_ENVIRONMENT_LINES} lines")
+                pair = parse_environment_line(line)
+                if pair is not None:
+                    env[pair[0]] = pair[1]
+    except TimeoutError:
+        raise AgiError(f"environment not complete within {timeout:g} s") from None
+    return env
 
 
 @dataclass(frozen=True)
@@ -113,7 +147,7 @@ class AgiChannel:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         env: Mapping[str, str],
-        reply_timeout: float = 10.0,
+        reply_timeout: float = REPLY_TIMEOUT,
     ) -> None:
         self.reader = reader
         self.writer = writer
@@ -122,7 +156,11 @@ class AgiChannel:
         self.hung_up = False
 
     async def command(self, text: str, timeout: float | None = None) -> Reply:
-        """Send one AGI command and return its reply (``timeout``: for long commands)."""
+        """Send one AGI command and return its reply.
+
+        ``timeout`` (for long commands; else ``reply_timeout``) bounds the whole reply, however
+        many "100 Trying" or usage lines come before it.
+        """
         if "\n" in text or "\r" in text:
             raise ValueError("an AGI command is one line")
         if self.hung_up:
@@ -136,17 +174,31 @@ class AgiChannel:
             self.hung_up = True
             raise CallerHungUp() from None
         wait = timeout if timeout is not None else self.reply_timeout
-        while True:
-            try:
-                line = await read_line(self.reader, wait)
-            except AgiError as exc:
-                if "closed" in str(exc):
-                    self.hung_up = True
-                    raise CallerHungUp() from None
-                raise AgiError(f"{text.split()[0]}: {exc}") from None
-            if line.startswith("520-"):  # a usage text follows, up to "520 End of ..."
-                while not line.startswith("520 "):
-                    line = await read_line(self.reader, self.reply_timeout)
+        try:
+            async with asyncio.timeout(wait):
+                reply = await self._reply(text)
+        except TimeoutError:
+            raise AgiError(f"{verb}: no line within {wait:g} s") from None
+        AGI_SECONDS.labels(verb).observe(time.perf_counter() - sent)
+        return reply
+
+    async def _line(self, text: str) -> str:
+        try:
+            return await read_line(self.reader, None)
+        except PeerClosed:
+            self.hung_up = True
+            raise CallerHungUp() from None
+        except AgiError as exc:
+            raise AgiError(f"{text.split()[0]}: {exc}") from None
+
+    async def _reply(self, text: str) -> Reply:
+        usage = False  # in a usage text: "520-...", then lines up to "520 End of ..."
+        for _ in range(MAX_REPLY_LINES):
+            line = await self._line(text)
+            if usage or line.startswith("520-"):
+                usage = not line.startswith("520 ")
+                if usage:
+                    continue
                 raise AgiError(f"{text!r}: Asterisk rejected the command's syntax")
             try:
                 parsed: dict[str, Any] = parse_agi_result(line)
@@ -161,10 +213,10 @@ class AgiChannel:
                 raise CallerHungUp()
             if error is not None:
                 raise AgiError(f"{text!r}: {error} {parsed.get('msg', '')}".strip())
-            AGI_SECONDS.labels(verb).observe(time.perf_counter() - sent)
             result, data = parsed.get("result", ("", ""))
             extra = {k: v[0] for k, v in parsed.items() if isinstance(v, tuple) and k != "result"}
             return Reply(result, data or "", extra)
+        raise AgiError(f"{text.split()[0]}: no reply in {MAX_REPLY_LINES} lines")
 
     async def stream_file(self, sound: str, escape: str, timeout: float) -> str | None:
         """Play ``sound``; return the key that interrupted it, if any."""
@@ -219,56 +271,117 @@ Rejected = Callable[[AgiChannel | None, str], Awaitable[None]]
 
 
 class FastAgiServer(Application):  # type: ignore[misc]
-    """panoramisk's route table with a connection handler that cannot be frozen."""
+    """panoramisk's route table with a connection handler that cannot be frozen.
+
+    Every limit a peer could abuse is bounded (defaults: the module's constants):
+
+    - ``max_line``: bytes in one line (the streams' limit; past it the connection is closed);
+    - ``env_timeout`` and ``max_environment``: time and characters for the whole environment;
+    - ``max_unrouted``: connections that are not calls yet (sending their environment, or being
+      turned away by ``on_rejected``); a new one past it drops the oldest (keep it over twice
+      BACKLOG, or a burst accepted with a call could drop the call);
+    - ``reject_timeout``: time ``on_rejected`` may take with a connection;
+    - ``reply_timeout``: a command's reply, unless the command sets its own deadline;
+    - ``max_connections``: connections at once, calls included; more are refused.
+
+    Every connection that does not become a call is closed with a warning naming why.
+    """
 
     def __init__(
-        self, on_rejected: Rejected | None = None, env_timeout: float = ENVIRONMENT_TIMEOUT
+        self,
+        on_rejected: Rejected | None = None,
+        env_timeout: float = ENVIRONMENT_TIMEOUT,
+        *,
+        max_line: int = MAX_LINE,
+        max_environment: int = MAX_ENVIRONMENT,
+        max_unrouted: int = MAX_UNROUTED,
+        reject_timeout: float = REJECT_TIMEOUT,
+        reply_timeout: float = REPLY_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         super().__init__(loop=asyncio.get_running_loop())
         self.on_rejected = on_rejected
         self.env_timeout = env_timeout
+        self.max_line = max_line
+        self.max_environment = max_environment
+        self.max_unrouted = max_unrouted
+        self.reject_timeout = reject_timeout
+        self.reply_timeout = reply_timeout
+        self.max_connections = max_connections
         self.active = 0
+        # Connections that are not calls, oldest first (a dict keeps insertion order).
+        self._unrouted: dict[asyncio.StreamWriter, None] = {}
         self.server: asyncio.Server | None = None
 
     async def start(self, host: str, port: int) -> asyncio.Server:
-        self.server = await asyncio.start_server(self.handler, host, port, limit=MAX_LINE)
+        self.server = await asyncio.start_server(
+            self.handler, host, port, limit=self.max_line, backlog=BACKLOG
+        )
         return self.server
 
     async def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
-        if self.active >= MAX_CONNECTIONS:
+        if self.active >= self.max_connections:
             log.warning("FastAGI: %d connections open, refusing %s", self.active, peer)
             writer.close()
             return
         self.active += 1
+        self._admit(writer)
+        try:
+            await self._serve(reader, writer, peer)
+        finally:
+            self._unrouted.pop(writer, None)
+            self.active -= 1
+            writer.close()
+
+    def _admit(self, writer: asyncio.StreamWriter) -> None:
+        """Count a new connection as not a call yet; past the limit, drop the oldest such."""
+        self._unrouted[writer] = None
+        if len(self._unrouted) > self.max_unrouted:
+            oldest = next(iter(self._unrouted))
+            del self._unrouted[oldest]
+            log.warning(
+                "FastAGI from %s: dropped, over %d connections are not calls",
+                oldest.get_extra_info("peername"),
+                self.max_unrouted,
+            )
+            oldest.transport.abort()  # its handler reads EOF and ends
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: object
+    ) -> None:
         channel: AgiChannel | None = None
         try:
-            env = await read_environment(reader, self.env_timeout)
-            channel = AgiChannel(reader, writer, env)
+            env = await read_environment(reader, self.env_timeout, self.max_environment)
+            channel = AgiChannel(reader, writer, env, self.reply_timeout)
             missing = [name for name in REQUIRED if not env.get(name)]
             route = self._route.get(env.get("agi_network_script", ""))
-            if missing or route is None:
-                why = (
-                    f"missing {', '.join(missing)}"
-                    if missing
-                    else (f"no route {env.get('agi_network_script')!r}")
-                )
-                log.warning("FastAGI from %s: %s", peer, why)
-                if self.on_rejected is not None:
-                    await self.on_rejected(channel, why)
+            if not missing and route is not None:
+                self._unrouted.pop(writer, None)
+                await route(channel)
                 return
-            await route(channel)
+            why = (
+                f"missing {', '.join(missing)}"
+                if missing
+                else f"no route {env.get('agi_network_script')!r}"
+            )
+            log.warning("FastAGI from %s: %s", peer, why)
+            if self.on_rejected is not None:
+                try:
+                    async with asyncio.timeout(self.reject_timeout):
+                        await self.on_rejected(channel, why)
+                except TimeoutError:
+                    log.warning(
+                        "FastAGI from %s: turning it away took over %g s", peer, self.reject_timeout
+                    )
         except AgiError as exc:
-            log.warning("FastAGI from %s: %s", peer, exc)
+            log.warning("FastAGI from %s: %s", peer, str(exc))  # a record must not pin the frames
             if self.on_rejected is not None and channel is None:
                 await self.on_rejected(None, str(exc))
         except CallerHungUp:
             pass
         except Exception:
             log.exception("FastAGI from %s: handler failed", peer)
-        finally:
-            self.active -= 1
-            writer.close()
 
 
 class AgiCallIO:
