@@ -312,6 +312,7 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     ax.set(
         title="(1) INVITE->200 p99 by call rate (dotted: failures)", xlabel="calls/s", ylabel="ms"
     )
+    ax.set_yscale("log")
     ax.legend()
     for ax, part, title in (
         (axes[0][1], "ring", "(2) key press -> operator's phone rings (CDF)"),
