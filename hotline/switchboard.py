@@ -119,6 +119,7 @@ class Switchboard:
         self._tasks: set[asyncio.Task[None]] = set()
         #: Set by hand_over(): nobody is rung any more.
         self.stopping = False
+        self._last_failure = ""
 
     # -- events out ------------------------------------------------------------------------
     def emit(self, call: str, kind: str, **data: Any) -> None:
@@ -510,11 +511,14 @@ class Switchboard:
             if channel is None:
                 raise ChannelGone(call)
             await self.effects.connect(channel, operator)
+            self._last_failure = ""
         except ChannelGone:
             self.hung_up(call)
         except Exception as exc:
             # Asterisk could not take the caller to the operator: put everything back.
-            log.warning("could not ring %s for %s: %s", operator, call, exc)
+            if str(exc) != self._last_failure:  # once per cause, not once a second
+                log.warning("could not ring %s for %s: %s", operator, call, exc)
+            self._last_failure = str(exc)
             talk = self.talks.pop(call, None)
             if talk is not None:
                 self.waiting[call] = talk.waiting

@@ -3,6 +3,11 @@
 panoramisk's Manager does the protocol (framing, action ids, event dispatch). It also
 reconnects every 2 s forever, never checks its pings' replies and replays actions queued while
 disconnected; this module switches those off and owns the link's life instead.
+
+A link that stops answering (a ping or an action without a reply in time) is reset, not closed:
+a graceful close would leave an unanswered action in the kernel's send buffer, to be delivered
+and carried out whenever the network came back. A reset throws it away, so an action is done
+now or never.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -53,6 +60,16 @@ class _Link(Manager):  # type: ignore[misc]
         if not self._lost.done():
             self._lost.set_result(None)
 
+    def reset(self) -> None:
+        """Drop the connection at once with a TCP reset: nothing still unsent goes out."""
+        transport = getattr(self.protocol, "transport", None)
+        if transport is None or transport.is_closing():
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+
 
 class AmiClient:
     """Keeps one AMI connection up; ``action`` sends now or fails, never later."""
@@ -91,10 +108,15 @@ class AmiClient:
             except AmiUnavailable as exc:
                 self.last_error = str(exc)
                 log.warning("AMI %s:%d: %s; retrying in %.1f s", self.host, self.port, exc, delay)
+            except Exception as exc:  # never let the link's keeper die
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception(
+                    "AMI %s:%d: unexpected error; retrying in %.1f s", self.host, self.port, delay
+                )
             finally:
                 self.connected = False
                 if self._link is not None:
-                    self._link.close()
+                    self._link.reset()
                     self._link = None
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, self.backoff[1])
@@ -138,7 +160,7 @@ class AmiClient:
                 await asyncio.wait_for(link.send_action({"Action": "Ping"}), self.action_timeout)
             except TimeoutError:
                 raise AmiUnavailable(f"no reply to ping within {self.action_timeout:g} s") from None
-        raise AmiUnavailable("connection lost")
+        raise AmiUnavailable(self.last_error or "connection lost")
 
     async def action(
         self, fields: dict[str, Any], timeout: float | None = None, as_list: bool = False
@@ -154,7 +176,12 @@ class AmiClient:
                 timeout or self.action_timeout,
             )
         except TimeoutError:
-            raise AmiUnavailable(f"no reply to {fields.get('Action')} in time") from None
+            # Asterisk may yet receive it and carry it out: the link is reset so it never does
+            self.last_error = f"no reply to {fields.get('Action')} in time"
+            if link is self._link:
+                self.connected = False
+                link.reset()
+            raise AmiUnavailable(self.last_error) from None
         AMI_SECONDS.labels(str(fields.get("Action", "?"))).observe(time.perf_counter() - sent)
         return reply
 
