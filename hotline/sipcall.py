@@ -12,17 +12,18 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 _INVITE = """\
 INVITE sip:{number}@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "{name}" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+From: "{name}" <sip:{from_user}{from_host}>;tag=[pid]SIPpTag00[call_number]
 To: <sip:{number}@[remote_ip]:[remote_port]>
 Call-ID: [call_id]
 CSeq: 1 INVITE
-Contact: <sip:{caller}@[local_ip]:[local_port]>
+Contact: <sip:{from_user}[local_ip]:[local_port]>
 Max-Forwards: 70
 Content-Type: application/sdp
 Content-Length: [len]
@@ -44,7 +45,7 @@ Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 [last_To:]
 Call-ID: [call_id]
 CSeq: {cseq} {method}
-Contact: <sip:{caller}@[local_ip]:[local_port]>
+Contact: <sip:{from_user}[local_ip]:[local_port]>
 Max-Forwards: 70
 {extra}Content-Length: [len]
 {body}"""
@@ -56,7 +57,7 @@ Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 [last_To:]
 Call-ID: [call_id]
 CSeq: 1 ACK
-Contact: <sip:{caller}@[local_ip]:[local_port]>
+Contact: <sip:{from_user}[local_ip]:[local_port]>
 Max-Forwards: 70
 Content-Length: 0
 
@@ -78,18 +79,40 @@ def _cdata(text: str) -> str:
     return f"<![CDATA[\n{text}\n]]>"
 
 
+@dataclass(frozen=True)
+class Info:
+    """A SIP INFO sent as it is, for keys no keypad has: ``Info.signal("Z")``, an empty
+    signal, ``Signal=16`` (a flash), or a body of any ``content_type``. Asterisk answers 200
+    to what it understands and 500 to the rest; the caller goes on either way."""
+
+    body: str
+    content_type: str = "application/dtmf-relay"
+
+    @classmethod
+    def signal(cls, value: str, duration: str = "160") -> Info:
+        return cls(f"Signal={value}\r\nDuration={duration}\r\n")
+
+
 def scenario(
     number: str,
-    keys: str,
+    keys: str | Sequence[str | Info],
     caller: str = "380501234567",
     name: str = "Caller",
     first_delay_ms: int = 1500,
     gap_ms: int = 2500,
     hold_ms: int = 3000,
+    from_host: str | None = None,
 ) -> str:
-    """A SIPp UAC scenario: call ``number``, press ``keys`` (``w``: wait one gap more), stay
-    ``hold_ms`` after the last key (or until Asterisk hangs up), then hang up."""
-    fill = {"number": number, "caller": caller, "name": name}
+    """A SIPp UAC scenario: call ``number``, press ``keys`` (``w``: wait one gap more; an
+    :class:`Info`: that INFO as it is), stay ``hold_ms`` after the last key (or until Asterisk
+    hangs up), then hang up. ``caller`` is the user of the From URI (empty: a URI without
+    one); ``from_host`` its host (default: SIPp's own address, e.g. ``anonymous.invalid``)."""
+    fill = {
+        "number": number,
+        "name": name,
+        "from_user": f"{caller}@" if caller else "",
+        "from_host": from_host or "[local_ip]:[local_port]",
+    }
     steps = [
         f'<send retrans="500">{_cdata(_INVITE.format(**fill))}</send>',
         '<recv response="100" optional="true"/>',
@@ -104,17 +127,26 @@ def scenario(
         if key == "w":
             steps.append(f'<pause milliseconds="{gap_ms}"/>')
             continue
-        body = f"Signal={key}\r\nDuration=160\r\n"
+        raw = key if isinstance(key, Info) else Info.signal(key)
         info = _IN_DIALOG.format(
             method="INFO",
             cseq=cseq,
-            body="\n" + body,
-            extra="Content-Type: application/dtmf-relay\n",
+            body="\n" + raw.body,
+            extra=f"Content-Type: {raw.content_type}\n",
             **fill,
         )
         steps += [
             f"<send>{_cdata(info)}</send>",
-            '<recv response="200"/>',
+            *(
+                # 200 (understood) or 500 (not a DTMF signal), and the call goes on
+                [
+                    f'<recv response="200" optional="true" next="info{cseq}"/>',
+                    '<recv response="500"/>',
+                    f'<label id="info{cseq}"/>',
+                ]
+                if isinstance(key, Info)
+                else ['<recv response="200"/>']
+            ),
             f'<pause milliseconds="{gap_ms}"/>',
         ]
         cseq += 1
@@ -188,7 +220,7 @@ class SippCall:
     def __init__(
         self,
         number: str,
-        keys: str,
+        keys: str | Sequence[str | Info],
         *,
         caller: str = "380501234567",
         source: str = "127.0.0.2",
@@ -196,6 +228,8 @@ class SippCall:
         gap_ms: int = 2500,
         hold_ms: int = 3000,
         timeout_s: int = 300,
+        name: str = "Caller",
+        from_host: str | None = None,
     ) -> None:
         if shutil.which("sipp") is None:
             raise RuntimeError("SIPp is not installed: apt-get install -y sip-tester")
@@ -203,7 +237,17 @@ class SippCall:
         self.timeout_s = timeout_s
         self._tmp = tempfile.TemporaryDirectory(prefix="hotline-sipp-")
         xml = Path(self._tmp.name) / "caller.xml"
-        xml.write_text(scenario(number, keys, caller, gap_ms=gap_ms, hold_ms=hold_ms))
+        xml.write_text(
+            scenario(
+                number,
+                keys,
+                caller,
+                name=name,
+                gap_ms=gap_ms,
+                hold_ms=hold_ms,
+                from_host=from_host,
+            )
+        )
         # SIPp redraws its screen every second: into a file, so that a reader who is late
         # can never block it on a full pipe
         self._out = Path(self._tmp.name) / "sipp.out"

@@ -16,8 +16,11 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -27,6 +30,7 @@ from agents.state import Event, LogIn, LogOut, OperatorError, Pause, Resume
 from hotline import stats, supervision
 from hotline.api import views, web
 from hotline.api.access import Principal, Role, Tokens
+from hotline.api.limits import Limits
 from hotline.calllog import CallLog
 from hotline.config import Deployment
 from hotline.events import CallEvent, EventBus
@@ -112,16 +116,57 @@ Handler = Annotated[Principal, Depends(allow(Role.SUPERVISOR, Role.OPERATOR))]
 Supervisor = Annotated[Principal, Depends(allow(Role.SUPERVISOR))]
 App = Annotated[Parts, Depends(parts)]
 
-# Every route is `async def`: the switchboard and the call log live on the event loop, and a
-# plain `def` route would run in a worker thread.
-router = APIRouter(prefix="/api", dependencies=[Depends(principal)])
-
 
 def unprocessable(field: str, where: str, message: str) -> RequestValidationError:
     """A 422 in FastAPI's own shape, naming the field."""
     return RequestValidationError(
         [{"type": "value_error", "loc": (where, field), "msg": message, "input": None}]
     )
+
+
+#: The query parameters each route declares (filled as routes are first called).
+_DECLARED: dict[str, frozenset[str]] = {}
+
+
+def _query_names(dependant: Dependant) -> frozenset[str]:
+    """The query parameters of a route and of all its dependencies."""
+    names = frozenset(field.alias for field in dependant.query_params)
+    return names.union(*(_query_names(sub) for sub in dependant.dependencies))
+
+
+async def declared_only(request: Request) -> None:
+    """A query parameter no route knows is a 422 naming it, not silently ignored: a
+    misspelt filter (``?caler=``) would otherwise list every call."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    names = _DECLARED.get(route.unique_id)
+    if names is None:
+        names = _DECLARED[route.unique_id] = _query_names(route.dependant)
+    for name in request.query_params:
+        if name not in names:
+            known_names = ", ".join(sorted(names)) or "none"
+            raise unprocessable(name[:64], "query", f"unknown parameter (known: {known_names})")
+
+
+# Every route is `async def`: the switchboard and the call log live on the event loop, and a
+# plain `def` route would run in a worker thread.
+router = APIRouter(prefix="/api", dependencies=[Depends(principal), Depends(declared_only)])
+
+#: How much of a rejected value a 422 echoes back (a 100 kB parameter is not sent back whole).
+ECHO = 256
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, with each rejected input cut to :data:`ECHO` characters."""
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for error in exc.errors():
+        value = error.get("input")
+        if isinstance(value, str | bytes) and len(value) > ECHO:
+            error = {**error, "input": f"{value[:ECHO]!s}... ({len(value)} long)"}
+        errors.append(error)
+    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(errors)})
 
 
 def known(value: str | None, field: str, names: Any) -> str | None:
@@ -231,7 +276,9 @@ async def call_filter(
     line: Name | None = None,
     outcome: Outcome | None = None,
     operator: Name | None = None,
-    caller: Annotated[str | None, Query(max_length=64, description="the caller's number")] = None,
+    caller: Annotated[
+        str | None, Query(max_length=80, description="the caller's number (Asterisk: 79 at most)")
+    ] = None,
     number: Annotated[str | None, Query(max_length=64, description="the number dialled")] = None,
     sip_call_id: Annotated[str | None, Query(max_length=256)] = None,
     tz: Annotated[str | None, Query(max_length=64, description="zone of a from/to without")] = None,
@@ -448,6 +495,8 @@ def create_api(app_parts: Parts) -> FastAPI:
         description="Queues, operators, the call log and statistics of the hotline service.",
     )
     app.state.parts = app_parts
+    app.add_middleware(Limits)
+    app.add_exception_handler(RequestValidationError, validation_error)
 
     @app.get("/health")
     async def get_health() -> dict[str, Any]:
