@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from hotline.calls import CallService
 from hotline.config import Deployment
 from hotline.events import EventBus
 from hotline.features import FeatureRoutes
+from hotline.interrupted import Interrupted
 from hotline.notifications import MessageRoute, NotificationStore
 from hotline.recordings import Recorder
 from hotline.settings import Clock, Settings, weakness
@@ -49,6 +52,7 @@ class Service:
     calls: CallService
     ami: AmiClient
     recorder: Recorder
+    interrupted: Interrupted
     api: Any
 
     async def health(self) -> dict[str, Any]:
@@ -78,7 +82,7 @@ class Service:
         }
 
     def on_ami_event(self, event: Message) -> None:
-        """AMI is the service's eyes for operators' phones."""
+        """AMI is the service's eyes for operators' phones (and the guard's moves)."""
         started = time.perf_counter()
         name = str(event.get("Event", ""))
         metrics.AMI_EVENTS.labels(name or "?").inc()
@@ -87,6 +91,8 @@ class Service:
                 metrics.AMI_EVENT_LAG.observe(max(0.0, time.time() - float(stamp)))
         if name == "DeviceStateChange":
             self._device(str(event.get("Device", "")), str(event.get("State", "")))
+        elif name == "UserEvent" and event.get("UserEvent") == "HotlineGuarded":
+            self.switchboard.guarded(str(event.get("Call", "")))
         metrics.AMI_EVENT_SECONDS.observe(time.perf_counter() - started)
 
     def _device(self, device: str, state: str) -> None:
@@ -94,10 +100,12 @@ class Service:
             self.switchboard.reachable(device.removeprefix("PJSIP/"), state not in UNREACHABLE)
 
     async def resync(self) -> None:
-        """After (re)connecting to Asterisk: every operator phone's state now."""
+        """After (re)connecting to Asterisk: every operator phone's state now, and the calls
+        that ended while the service was not listening."""
         states = await AmiEffects(self.ami).device_states()
         for operator in self.deployment.operators:
             self._device(f"PJSIP/{operator}", states.get(f"PJSIP/{operator}", "UNAVAILABLE"))
+        await self.interrupted.close()
 
     def routes(self) -> dict[str, Any]:
         """The FastAGI routes, by the path the dialplan calls."""
@@ -157,8 +165,22 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         settings.recordings_dir or settings.data_dir / "recordings",
     )
     bus.subscribe(recorder)
+    interrupted = Interrupted(
+        store.open_calls, AmiEffects(ami).channels, call_log.flush, switchboard.emit
+    )
+    bus.subscribe(interrupted)
     service = Service(
-        settings, deployment, bus, call_log, switchboard, notifications, calls, ami, recorder, None
+        settings,
+        deployment,
+        bus,
+        call_log,
+        switchboard,
+        notifications,
+        calls,
+        ami,
+        recorder,
+        interrupted,
+        None,
     )
     ami.on_event = service.on_ami_event
     ami.on_connect = service.resync
@@ -188,6 +210,12 @@ class _ApiServer(uvicorn.Server):
         yield
 
 
+async def start_guard(settings: Settings) -> asyncio.subprocess.Process:
+    """`hotline guard` as a process of its own (it must run while this one hangs)."""
+    command = [sys.executable, "-m", "hotline.cli", "guard", "--parent", str(os.getpid())]
+    return await asyncio.create_subprocess_exec(*command)
+
+
 async def serve(settings: Settings, deployment: Deployment) -> None:
     """Run FastAGI, AMI and the API in this event loop until SIGINT/SIGTERM."""
     service = build(settings, deployment)
@@ -211,6 +239,7 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    guard = await start_guard(settings) if settings.guard else None
     tasks = [
         asyncio.create_task(service.call_log.run(), name="call-log"),
         asyncio.create_task(service.ami.run(), name="ami"),
@@ -225,6 +254,9 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         await stop.wait()
     finally:
         log.info("stopping")
+        if guard is not None:  # a stopping service stops answering: that is no hang
+            guard.terminate()
+            await guard.wait()
         server.close()  # new callers: the dialplan's fallback queue
         handed = await service.switchboard.hand_over(AmiEffects(service.ami).hand_over)
         log.info("%d waiting caller(s) handed to the fallback queues", handed)

@@ -69,7 +69,8 @@ class CallService:
                 return
             await self._serve(call, channel, io, entry)
         except CallerHungUp:
-            call.emit("call.ended", outcome="hung-up")
+            if not self.switchboard.was_guarded(call.id):  # else already handed over
+                call.emit("call.ended", outcome="hung-up")
         except Exception as exc:
             # A fault of ours must not cost the caller their call: leave HOTLINE_RESULT unset
             # so the dialplan's fallback queue takes them to a person.

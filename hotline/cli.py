@@ -112,6 +112,24 @@ def serve(config: ConfigOption = None) -> None:
 
 
 @app.command()
+def guard(
+    interval: Annotated[float, typer.Option(help="seconds between two probes")] = 1.0,
+    patience: Annotated[int, typer.Option(help="failed probes before callers are moved")] = 3,
+    parent: Annotated[
+        int | None, typer.Option(help="exit when this process (the service) is gone")
+    ] = None,
+) -> None:
+    """Run beside the service (`serve` starts it itself unless HOTLINE_GUARD=false): if the
+    service stops answering (hung, not stopped), move its callers to the fallback queues so
+    nobody waits in silence. Uses the service's AMI and API settings."""
+    from hotline.guard import serve as run
+
+    settings = _settings()
+    _logging(settings)
+    asyncio.run(run(settings, interval, patience, parent))
+
+
+@app.command()
 def up(config: ConfigOption = None) -> None:
     """Start the sandbox Asterisk (building it the first time) and run the service."""
     from hotline.sandbox import Sandbox, SandboxError

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
 
     sandbox_dir: Path = SANDBOX_DIR
     log_level: str = "INFO"
+    #: Start `hotline guard` beside the service (it moves callers to the fallback queues
+    #: when the service hangs); off only where something else runs the guard.
+    guard: bool = True
 
     #: Asterisk's spool folder as this service sees it (recordings are read from there);
     #: unset: the sandbox's when there is one, else /var/spool/asterisk.

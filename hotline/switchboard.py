@@ -120,6 +120,8 @@ class Switchboard:
         #: Set by hand_over(): nobody is rung any more.
         self.stopping = False
         self._last_failure = ""
+        #: Calls the guard moved to the fallback (the newest thousand).
+        self._guarded: dict[str, None] = {}
 
     # -- events out ------------------------------------------------------------------------
     def emit(self, call: str, kind: str, **data: Any) -> None:
@@ -267,6 +269,32 @@ class Switchboard:
             )
             handed += 1
         return handed
+
+    def guarded(self, call: str) -> None:
+        """The guard moved the caller to the fallback queue while the service was not
+        answering (dialplan [hotline-guarded]): let them go, so nobody is routed twice."""
+        self._guarded[call] = None
+        while len(self._guarded) > 1000:
+            del self._guarded[next(iter(self._guarded))]
+        for timer in ("overflow", "message", "retry"):
+            self._cancel(f"{timer}:{call}")
+        waiting = self.waiting.pop(call, None)
+        talk = self.talks.pop(call, None)
+        if talk is not None:
+            if talk.answered is not None:  # they talked; only the step after it hung
+                self._finish(call, talk, "answered")
+                return
+            self._operator(talk.operator, Withdrawn(call))
+            waiting = talk.waiting
+        data: dict[str, Any] = {}
+        if waiting is not None:
+            wait = (self.clock() - waiting.entered).total_seconds()
+            data = {"line": waiting.line, "wait": round(wait, 3)}
+        self.emit(call, "call.ended", outcome="handed-over", by="guard", **data)
+        self.dispatch()
+
+    def was_guarded(self, call: str) -> bool:
+        return call in self._guarded
 
     def waits(self, call: str) -> bool:
         return call in self.waiting

@@ -95,7 +95,15 @@ def pjsip(deployment: Deployment, env: Mapping[str, str]) -> str:
 
 
 #: The AMI events the service reads (everything else is filtered out by Asterisk).
-AMI_EVENTS = ("DeviceStateChange", "DeviceStateListComplete", "OriginateResponse")
+AMI_EVENTS = (
+    "DeviceStateChange",
+    "DeviceStateListComplete",
+    "OriginateResponse",
+    # the guard's view of the channels, and its word that it moved a caller
+    "CoreShowChannel",
+    "CoreShowChannelsComplete",
+    "UserEvent",
+)
 
 
 def manager(env: Mapping[str, str], username: str) -> str:
@@ -107,9 +115,10 @@ def manager(env: Mapping[str, str], username: str) -> str:
             f"secret={secret}",
             "deny=0.0.0.0/0.0.0.0",
             "permit=127.0.0.1/255.255.255.255",
-            # only what the service uses: Redirect (call), Originate (originate),
-            # DeviceStateList (call, reporting); no system class (no shutdown, no config)
-            "read=call,reporting",
+            # only what the service and its guard use: Redirect (call), Originate
+            # (originate), DeviceStateList and CoreShowChannels (reporting), the guard's
+            # UserEvent (user); no system class (no shutdown, no config)
+            "read=call,reporting,user",
             "write=call,originate,reporting",
             # and only the events it reads: phones' states and originate outcomes
             *(f"eventfilter=Event: {name}" for name in AMI_EVENTS),

@@ -208,6 +208,13 @@ class Store:
         async with self.session() as session:
             return list(await session.scalars(query.order_by(Call.queued_at)))
 
+    async def open_calls(self) -> list[str]:
+        """Ids of the calls with no outcome that wait for no callback: under way, as far as the
+        log knows."""
+        query = select(Call.id).where(Call.outcome.is_(None), Call.callback_number.is_(None))
+        async with self.session() as session:
+            return list(await session.scalars(query))
+
     async def recording(self, call_id: str) -> Recording | None:
         """The conversation recording of a call (deleted ones included)."""
         query = select(Recording).where(

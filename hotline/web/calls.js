@@ -1,6 +1,6 @@
 // Search the call log (the filters of /api/calls), open a call: its timeline and recording.
 const OUTCOMES = ["answered", "abandoned", "called-back", "callback-failed", "handled",
-  "after-hours", "finished", "hung-up", "unknown-number", "failed", "rejected", "handed-over"];
+  "after-hours", "finished", "hung-up", "unknown-number", "failed", "rejected", "handed-over", "interrupted"];
 let offset = 0;
 
 function query() {

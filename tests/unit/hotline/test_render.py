@@ -83,6 +83,9 @@ def test_the_ami_user_gets_only_the_events_it_reads(rendered: dict[str, str]) ->
         "Event: DeviceStateChange",
         "Event: DeviceStateListComplete",
         "Event: OriginateResponse",
+        "Event: CoreShowChannel",
+        "Event: CoreShowChannelsComplete",
+        "Event: UserEvent",
     ]
 
 

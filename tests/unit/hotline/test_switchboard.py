@@ -153,3 +153,16 @@ async def test_an_abandoned_detention_caller_becomes_a_callback(world: tuple) ->
     board.enqueue("d2", "PJSIP/trunk-2", "detention", "uk", caller="anonymous")
     board.hung_up("d2")
     assert "d2" not in board.waiting and events[-1].data["outcome"] == "abandoned"
+
+
+async def test_a_caller_the_guard_moved_is_let_go_and_never_rung(world: tuple) -> None:
+    board, asterisk, clock, events = world
+    board.enqueue("c1", "PJSIP/trunk-1", "consultation", "uk", caller="380501234567")
+    clock.advance(12)
+    board.guarded("c1")  # moved to the fallback queue while the service hung
+    online(board, "op3")
+    await settle()
+    assert asterisk.rung == [] and not board.waits("c1") and board.was_guarded("c1")
+    (ended,) = [e for e in events if e.kind == "call.ended"]
+    assert (ended.data["outcome"], ended.data["by"]) == ("handed-over", "guard")
+    assert ended.data["wait"] == 12

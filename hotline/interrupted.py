@@ -1,0 +1,61 @@
+"""Calls that ended while nobody was listening.
+
+When the service is killed, a call under way goes on in Asterisk (a caller talking to an
+operator, a waiting caller the dialplan's fallback queue took), but its end never reaches the
+call log. Each time the service (re)connects to Asterisk it compares the calls its log holds
+open with the channels Asterisk has; one whose channel is gone is closed as ``interrupted``,
+so no call is missing an end.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from hotline.events import CallEvent
+
+log = logging.getLogger(__name__)
+
+#: How many of the calls ended by this process to remember (they may not be in the log yet).
+REMEMBERED = 10_000
+
+
+class Interrupted:
+    """Closes the log's open calls whose channel Asterisk no longer has."""
+
+    def __init__(
+        self,
+        open_calls: Callable[[], Awaitable[list[str]]],
+        channels: Callable[[], Awaitable[set[str]]],
+        flush: Callable[[float], Awaitable[bool]],
+        emit: Callable[..., None],
+    ) -> None:
+        self.open_calls = open_calls
+        self.channels = channels
+        self.flush = flush
+        self.emit = emit
+        self._ended: dict[str, None] = {}
+
+    def __call__(self, event: CallEvent) -> None:
+        """A bus subscriber: remembers the calls that ended here."""
+        if event.kind == "call.ended":
+            self._ended[event.call_id] = None
+            if len(self._ended) > REMEMBERED:
+                del self._ended[next(iter(self._ended))]
+
+    async def close(self) -> int:
+        """Close what ended unseen; how many. Skipped while the log is behind (its database
+        away): an end still in the spool must not be overwritten."""
+        if not await self.flush(10):
+            log.warning("call log behind: interrupted calls are looked for at the next connect")
+            return 0
+        candidates = await self.open_calls()
+        if not candidates:
+            return 0
+        alive = await self.channels()
+        gone = [c for c in candidates if c not in alive and c not in self._ended]
+        for call in gone:
+            self.emit(call, "call.ended", outcome="interrupted")
+        if gone:
+            log.warning("%d call(s) ended while the service was not listening", len(gone))
+        return len(gone)
