@@ -58,6 +58,7 @@ Outcome = Literal[
     "failed",
     "rejected",
     "handed-over",
+    "interrupted",
 ]
 Name = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
@@ -503,6 +504,11 @@ def create_api(app_parts: Parts) -> FastAPI:
         """Whether Asterisk (AMI) and the call log's database are reachable (no token)."""
         state: dict[str, Any] = await app_parts.health()
         return state
+
+    @app.get("/health/live")
+    async def get_live() -> dict[str, str]:
+        """Whether the service's event loop answers at all (no token; `hotline guard` asks)."""
+        return {"status": "alive"}
 
     @app.get("/metrics", response_class=Response)
     async def get_metrics() -> Response:
