@@ -8,6 +8,7 @@ Run as root, holding the machine's Asterisk lock for the whole run:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -95,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arms", default="baseline,service", help="baseline, service or both")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.* go")
     parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other parts of OUT/latest.json (re-run some parts only)",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="sample the service with py-spy (the `bench` extra) into OUT/profile/",
@@ -121,6 +127,13 @@ def main(argv: list[str] | None = None) -> int:
         },
         "parts": {},
     }
+    previous = args.out / "latest.json"
+    if args.merge and previous.exists():
+        earlier = json.loads(previous.read_text())
+        results["parts"] = {k: v for k, v in earlier.get("parts", {}).items() if k not in parts}
+        results["meta"]["merged_from"] = earlier.get("meta", {})
+        if "ami" in earlier:
+            results["ami"] = earlier["ami"]
     workdir = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
     lab = Lab(progress, workdir)
     service = ServiceArm(lab)
@@ -163,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             lab.drain(timeout=10)
         finally:
             lab.down()
-    if service.scrapes:
+    if service.scrapes:  # with --merge: the AMI figures of this run's parts
         results["ami"] = report.ami_path(service.scrapes)
     results["meta"]["duration_s"] = time.monotonic() - started
     results["meta"]["interrupted"] = interrupted

@@ -174,7 +174,8 @@ def parse_messages(text: str) -> list[Message]:
     """The messages of a SIPp ``-trace_msg`` log, in order."""
     heads = list(_HEADER.finditer(text))
     out = []
-    for head, after in zip(heads, [*heads[1:], None], strict=True):
+    for n, head in enumerate(heads):
+        after = heads[n + 1] if n + 1 < len(heads) else None
         body = text[head.end() : after.start() if after else len(text)]
         lines = body.lstrip("\r\n").splitlines()
         if not lines:
