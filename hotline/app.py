@@ -166,7 +166,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     )
     bus.subscribe(recorder)
     interrupted = Interrupted(
-        store.open_calls, AmiEffects(ami).channels, call_log.flush, switchboard.emit
+        store.open_calls, AmiEffects(ami).channels, call_log.flush, switchboard
     )
     bus.subscribe(interrupted)
     service = Service(

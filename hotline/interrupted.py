@@ -2,9 +2,11 @@
 
 When the service is killed, a call under way goes on in Asterisk (a caller talking to an
 operator, a waiting caller the dialplan's fallback queue took), but its end never reaches the
-call log. Each time the service (re)connects to Asterisk it compares the calls its log holds
-open with the channels Asterisk has; one whose channel is gone is closed as ``interrupted``,
-so no call is missing an end.
+call log; when Asterisk restarts, a hangup may not reach the service either. Each time the
+service (re)connects to Asterisk it compares the calls its log holds open with the channels
+Asterisk has. One whose channel is gone ends: as the switchboard sees it when it still tracks
+the call (its operator freed: no ghost "on call"), else as ``interrupted``; no call is left
+without an end.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from hotline.events import CallEvent
+from hotline.switchboard import Switchboard
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +31,12 @@ class Interrupted:
         open_calls: Callable[[], Awaitable[list[str]]],
         channels: Callable[[], Awaitable[set[str]]],
         flush: Callable[[float], Awaitable[bool]],
-        emit: Callable[..., None],
+        switchboard: Switchboard,
     ) -> None:
         self.open_calls = open_calls
         self.channels = channels
         self.flush = flush
-        self.emit = emit
+        self.switchboard = switchboard
         self._ended: dict[str, None] = {}
 
     def __call__(self, event: CallEvent) -> None:
@@ -54,8 +57,12 @@ class Interrupted:
             return 0
         alive = await self.channels()
         gone = [c for c in candidates if c not in alive and c not in self._ended]
+        board = self.switchboard
         for call in gone:
-            self.emit(call, "call.ended", outcome="interrupted")
+            if board.waits(call) or call in board.talks:
+                board.hung_up(call)  # its end as the switchboard sees it; the operator is freed
+            else:
+                board.emit(call, "call.ended", outcome="interrupted")
         if gone:
             log.warning("%d call(s) ended while the service was not listening", len(gone))
         return len(gone)

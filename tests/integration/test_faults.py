@@ -143,3 +143,27 @@ async def test_a_killed_service_loses_no_call(
     assert waited["outcome"] == "interrupted" and waited["answered"] is None
     assert service.agent("op3")["state"] != "on_call"  # no operator left on a call
     assert not service.get("/api/queues")["consultation"]["waiting"]
+
+
+async def test_asterisk_restarted_under_a_talk_leaves_no_ghost(
+    asterisk: Asterisk, service: Service, phone: Callable[..., SoftPhone], deployment: object
+) -> None:
+    service.start()
+    op3 = phone("op3", talk_ms=8000)
+    service.login("op3")
+    talking = asyncio.create_task(call(*CONSULTATION, hold_ms=60_000))
+    await until(lambda: service.agent("op3")["state"] == "on_call", 20)
+    asterisk.sandbox.down(lambda _: None)  # every call in it is gone
+    placed = await talking
+    await until(lambda: not ami(service)["connected"], 15)
+    asterisk.sandbox.up(deployment, lambda _: None)  # type: ignore[arg-type]
+    await until(lambda: ami(service)["connected"], 40)
+    record = service.record(placed.call_id)
+    assert record["outcome"] in ("answered", "interrupted") and record["answered"], record
+    assert service.agent("op3")["state"] != "on_call"  # no ghost call on the operator
+    assert not service.get("/api/queues")["consultation"]["waiting"]
+    # and the hotline answers again
+    await until(lambda: service.agent("op3")["state"] == "available", 30)
+    await until(lambda: service.agent("op3")["reachable"], 30)
+    placed = await call(*CONSULTATION, hold_ms=20_000)
+    assert service.record(placed.call_id)["operator"] == "op3" and op3.answered() == 2

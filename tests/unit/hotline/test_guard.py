@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from hotline.events import CallEvent
+from hotline.config import Deployment
+from hotline.events import CallEvent, EventBus
 from hotline.guard import Guard
 from hotline.interrupted import Interrupted
+from hotline.switchboard import Switchboard
+from tests.unit.hotline.test_switchboard import Asterisk, Clock
 
 
 class Ami:
@@ -57,11 +60,17 @@ async def test_the_guard_moves_only_callers_stuck_on_the_service_after_patience(
     assert ami.redirected == [("in-menu", "hotline-guarded"), ("announced", "hotline-guarded")]
 
 
-async def test_calls_that_ended_unseen_are_closed_as_interrupted() -> None:
-    emitted: list[tuple[str, str, dict[str, Any]]] = []
+async def test_calls_that_ended_unseen_are_closed_as_interrupted(
+    deployment: Deployment,
+) -> None:
+    events: list[CallEvent] = []
+    bus = EventBus()
+    bus.subscribe(events.append)
+    board = Switchboard(deployment, bus, Clock(), Asterisk())
+    board.enqueue("waited", "PJSIP/trunk-1", "information", "uk", caller="380501234567")
 
     async def open_calls() -> list[str]:
-        return ["gone", "alive", "ended-here"]
+        return ["gone", "alive", "ended-here", "waited"]
 
     async def channels() -> set[str]:
         return {"alive"}
@@ -69,20 +78,22 @@ async def test_calls_that_ended_unseen_are_closed_as_interrupted() -> None:
     async def flushed(_timeout: float) -> bool:
         return True
 
-    reconciler = Interrupted(
-        open_calls, channels, flushed, lambda c, k, **d: emitted.append((c, k, d))
-    )
-    reconciler(CallEvent("ended-here", 3, None, "call.ended", {}))  # type: ignore[arg-type]
-    assert await reconciler.close() == 1
-    assert emitted == [("gone", "call.ended", {"outcome": "interrupted"})]
+    reconciler = Interrupted(open_calls, channels, flushed, board)
+    reconciler(CallEvent("ended-here", 3, Clock()(), "call.ended", {}))
+    assert await reconciler.close() == 2
+    ended = {e.call_id: e.data["outcome"] for e in events if e.kind == "call.ended"}
+    # one the switchboard still tracked ends as it sees it; one it never knew, interrupted
+    assert ended == {"waited": "abandoned", "gone": "interrupted"}
+    assert not board.waits("waited")
 
 
-async def test_nothing_is_closed_while_the_log_is_behind() -> None:
+async def test_nothing_is_closed_while_the_log_is_behind(deployment: Deployment) -> None:
     async def behind(_timeout: float) -> bool:
         return False
 
     async def never() -> list[str]:
         raise AssertionError("not asked")
 
-    reconciler = Interrupted(never, never, behind, lambda *a, **k: None)  # type: ignore[arg-type]
+    board = Switchboard(deployment, EventBus(), Clock(), Asterisk())
+    reconciler = Interrupted(never, never, behind, board)  # type: ignore[arg-type]
     assert await reconciler.close() == 0
