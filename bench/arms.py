@@ -368,6 +368,14 @@ class ServiceArm:
     def waiting(self) -> int:
         return sum(len(line["waiting"]) for line in self.get("/api/queues").values())
 
+    def wait_call_log(self, timeout: float = 60) -> None:
+        """Until the call log has written every event it spooled (/health)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not httpx.get(self.url("/health"), timeout=5).json()["database"]["spooled"]:
+                return
+            time.sleep(0.2)
+
     def metrics(self) -> dict[str, list[tuple[str, dict[str, str], float]]]:
         """/metrics, parsed: family name -> [(sample name, labels, value)]."""
         reply = httpx.get(self.url("/metrics"), timeout=10)
