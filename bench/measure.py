@@ -309,9 +309,10 @@ def _idle_while_waiting(lab: Lab, arm: Arm) -> bool | None:
         if isinstance(arm, ServiceArm):
             lines = arm.get("/api/queues").values()
             return any(line["waiting"] and line["operators"]["available"] for line in lines)
-        text = lab.cli("queue show bench-information")
+        # the CLI colours a member's state: strip the escapes before reading it
+        text = re.sub(r"\x1b\[[0-9;]*m", "", lab.cli("queue show bench-information"))
         match = re.search(r"has (\d+) calls", text)
-        idle = any("(Not in use)" in row and "paused" not in row for row in text.splitlines())
+        idle = any("Not in use" in row and "paused" not in row for row in text.splitlines())
         return bool(match and int(match.group(1)) and idle)
     except Exception:
         return None
