@@ -338,8 +338,16 @@ def poisson(
     arm.login([p.user for p in phones])
     folder = lab.workdir / f"poisson-{arm.name}"
     folder.mkdir(exist_ok=True)
+    # each caller has a number of its own, which Asterisk passes on in the operator's INVITE:
+    # that pairs a caller's key press with the ring it led to
     scenario = caller_xml(
-        folder, arm.number, KEYS, first_ms=FIRST_MS, gap_ms=GAP_MS, hold_ms=300_000
+        folder,
+        arm.number,
+        KEYS,
+        first_ms=FIRST_MS,
+        gap_ms=GAP_MS,
+        hold_ms=300_000,
+        caller="[caller]",
     )
     chance = random.Random(seed)
     running: list[subprocess.Popen[bytes]] = []
@@ -353,7 +361,9 @@ def poisson(
         while started < calls or running:
             now = time.monotonic()
             if started < calls and now >= next_at:
-                process = start_caller(folder, scenario, f"c{started}", timeout_s=320)
+                process = start_caller(
+                    folder, scenario, f"c{started}", timeout_s=320, caller=_number(started)
+                )
                 running.append(process)
                 lab.processes.append(process)
                 started += 1
@@ -376,16 +386,20 @@ def poisson(
         arm.logout([p.user for p in phones])
         logs = [m for p in phones for m in p.log()]
         lab.stop_phones()
-    keys = sorted(
-        t
+    pressed_at = {
+        _number(n): t
         for n in range(calls)
         if (t := _last_info(read_messages([folder / f"c{n}.messages.log"]))) is not None
-    )
-    invites = sorted(m.at for m in logs if not m.sent and m.request == "INVITE")
-    # FIFO: the n-th caller to join is the n-th to be offered (the mean does not depend on it)
+    }
+    rung_at: dict[str, float] = {}
+    for m in sorted(logs, key=lambda m: m.at):
+        if not m.sent and m.request == "INVITE":
+            rung_at.setdefault(m.from_user, m.at)
+    keys = sorted(pressed_at.values())
     waits = [
-        max(0.0, (rung - pressed) - no_wait_ms / 1000)
-        for pressed, rung in zip(keys, invites, strict=False)
+        max(0.0, (rung_at[number] - pressed) - no_wait_ms / 1000)
+        for number, pressed in pressed_at.items()
+        if number in rung_at
     ]
     by_call: dict[str, dict[str, float]] = {}
     for m in logs:
@@ -438,6 +452,11 @@ def poisson(
         f"idle-while-waiting {violations}/{samples} samples"
     )
     return out
+
+
+def _number(n: int) -> str:
+    """The caller number of the n-th Poisson caller."""
+    return f"38050{n:07d}"
 
 
 def _fmt(value: float | None) -> str:

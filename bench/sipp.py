@@ -155,6 +155,7 @@ class Message:
     first_line: str
     call_id: str
     cseq: str
+    from_user: str = ""  # the user part of From: (a caller's number, passed on to operators)
 
     @property
     def request(self) -> str:
@@ -170,6 +171,9 @@ _HEADER = re.compile(
 )
 
 
+_USER = re.compile(r"sips?:([^@>;:]+)@")
+
+
 def parse_messages(text: str) -> list[Message]:
     """The messages of a SIPp ``-trace_msg`` log, in order."""
     heads = list(_HEADER.finditer(text))
@@ -180,15 +184,21 @@ def parse_messages(text: str) -> list[Message]:
         lines = body.lstrip("\r\n").splitlines()
         if not lines:
             continue
-        call_id = cseq = ""
+        call_id = cseq = from_user = ""
         for line in lines[1:]:
             name, _, value = line.partition(":")
             if name.strip().lower() in ("call-id", "i"):
                 call_id = value.strip()
             elif name.strip().lower() == "cseq":
                 cseq = value.strip()
+            elif name.strip().lower() in ("from", "f") and (user := _USER.search(value)):
+                from_user = user[1]
         stamp = datetime.strptime(f"{head[1]} {head[2]}", "%Y-%m-%d %H:%M:%S.%f")
-        out.append(Message(stamp.timestamp(), head[3] == "sent", lines[0].strip(), call_id, cseq))
+        out.append(
+            Message(
+                stamp.timestamp(), head[3] == "sent", lines[0].strip(), call_id, cseq, from_user
+            )
+        )
     return out
 
 
@@ -202,12 +212,22 @@ def read_messages(paths: Iterable[Path]) -> list[Message]:
 
 
 def caller_xml(
-    workdir: Path, number: str, keys: str, *, first_ms: int, gap_ms: int, hold_ms: int
+    workdir: Path,
+    number: str,
+    keys: str,
+    *,
+    first_ms: int,
+    gap_ms: int,
+    hold_ms: int,
+    caller: str = "380501234567",
 ) -> Path:
-    """The caller scenario of `hotline call`: INVITE, keys as SIP INFO, stay, BYE."""
+    """The caller scenario of `hotline call`: INVITE, keys as SIP INFO, stay, BYE. ``caller``
+    may be a SIPp keyword (``[caller]``, given with ``-key``)."""
     path = workdir / f"caller-{number}-{keys}-{hold_ms}.xml"
     path.write_text(
-        caller_scenario(number, keys, first_delay_ms=first_ms, gap_ms=gap_ms, hold_ms=hold_ms)
+        caller_scenario(
+            number, keys, caller, first_delay_ms=first_ms, gap_ms=gap_ms, hold_ms=hold_ms
+        )
     )
     return path
 
@@ -348,7 +368,7 @@ def run_load(
 
 
 def start_caller(
-    workdir: Path, scenario_file: Path, name: str, timeout_s: int
+    workdir: Path, scenario_file: Path, name: str, timeout_s: int, caller: str = ""
 ) -> subprocess.Popen[bytes]:
     """One caller as its own SIPp process (the bench starts them at Poisson times)."""
     return subprocess.Popen(
@@ -375,6 +395,7 @@ def start_caller(
             "-trace_msg",
             "-message_file",
             str(workdir / f"{name}.messages.log"),
+            *(["-key", "caller", caller] if caller else []),
         ],
         cwd=workdir,
         stdout=subprocess.DEVNULL,
