@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -101,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the other parts of OUT/latest.json (re-run some parts only)",
     )
     parser.add_argument(
+        "--keep", action="store_true", help="keep the SIPp logs and scenarios (a temp folder)"
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="sample the service with py-spy (the `bench` extra) into OUT/profile/",
@@ -180,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
         results["ami"] = report.ami_path(service.scrapes)
     results["meta"]["duration_s"] = time.monotonic() - started
     results["meta"]["interrupted"] = interrupted
+    if args.keep:
+        progress(f"SIPp logs and scenarios kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
     written = report.write(results, args.out)
     print()
     print(report.markdown(results))
