@@ -93,6 +93,7 @@ class Service:
             self._device(str(event.get("Device", "")), str(event.get("State", "")))
         elif name == "UserEvent" and event.get("UserEvent") == "HotlineGuarded":
             self.switchboard.guarded(str(event.get("Call", "")))
+            self.interrupted.soon()  # and the hangups missed while hung
         metrics.AMI_EVENT_SECONDS.observe(time.perf_counter() - started)
 
     def _device(self, device: str, state: str) -> None:
@@ -166,7 +167,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     )
     bus.subscribe(recorder)
     interrupted = Interrupted(
-        store.open_calls, AmiEffects(ami).channels, call_log.flush, switchboard
+        store.open_calls, AmiEffects(ami).channels, call_log.caught_up, switchboard
     )
     bus.subscribe(interrupted)
     service = Service(

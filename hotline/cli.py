@@ -90,10 +90,17 @@ def check(config: ConfigOption = None) -> None:
     )
 
 
+#: Libraries whose DEBUG lines carry query parameters or AMI traffic (caller numbers).
+CHATTY = ("aiosqlite", "asyncpg", "sqlalchemy", "panoramisk", "httpx", "httpcore")
+
+
 def _logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for name in CHATTY:  # the service's own DEBUG, never caller numbers through theirs
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.INFO))
 
 
 @app.command()

@@ -4,10 +4,14 @@ Asterisk waits on a FastAGI socket forever. A service that is stopped (SIGSTOP),
 starved keeps its port open, so new callers connect and, like those it was serving, hear
 nothing. The guard is a separate small process beside the service: every second it asks the
 service's API whether its event loop answers; after ``patience`` failed probes in a row it asks
-Asterisk (AMI) for the callers waiting on the service's FastAGI and moves each one to their
-line's fallback queue (dialplan [hotline-guarded]), where app_queue rings the line's operators.
-The dialplan announces every move with a UserEvent, so the service, once it answers again, lets
-those callers go instead of routing them a second time.
+Asterisk (AMI) for the callers waiting on the service and moves each one to their line's
+fallback queue (dialplan [hotline-guarded]), where app_queue rings the line's operators.
+
+A redirect alone cannot free a channel inside a FastAGI session: Asterisk then waits for the
+script to close the connection, which a hung service never does. So the guard also resets
+Asterisk's FastAGI connections to the hung service (``ss -K``: root or CAP_NET_ADMIN); each
+redirected caller then leaves at once. The dialplan announces every move with a UserEvent, so
+the service, once it answers again, lets those callers go instead of routing them twice.
 """
 
 from __future__ import annotations
@@ -17,17 +21,28 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from hotline.asterisk.ami import AmiClient, AmiUnavailable
 from hotline.settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: Where a caller waits on the service's FastAGI (the caller's side of the dialplan).
-RESCUED_CONTEXTS = frozenset(
-    {"hotline", "hotline-wait", "hotline-next", "hotline-connect", "hotline-message"}
-)
+#: Where a caller waits on the service's FastAGI (the caller's side of the dialplan); a
+#: caller there in any application but Queue (the fallback already) is moved.
+RESCUED_CONTEXTS = frozenset({"hotline", "hotline-next", "hotline-message"})
+#: Where only a caller in the service's FastAGI is moved (not one hearing music, or ringing
+#: an operator).
+AGI_CONTEXTS = frozenset({"hotline-wait", "hotline-connect"})
+
+
+def waits_on_the_service(channel: Mapping[str, str]) -> bool:
+    """Whether a CoreShowChannel entry is a caller the hung service leaves in silence."""
+    context, application = channel.get("Context"), channel.get("Application")
+    if application == "Queue":
+        return False
+    return context in RESCUED_CONTEXTS or (context in AGI_CONTEXTS and application == "AGI")
+
 
 Probe = Callable[[], Awaitable[bool]]
 
@@ -47,14 +62,36 @@ async def api_answers(host: str, port: int, timeout: float) -> bool:
     return status.startswith(b"HTTP/")
 
 
-async def rescue(ami: AmiClient) -> int:
-    """Move every caller waiting on the service's FastAGI to the fallback; how many moved."""
+async def reset_agi(host: str, port: int) -> None:
+    """Reset Asterisk's connections to the service's FastAGI (they are stuck with it)."""
+    process = await asyncio.create_subprocess_exec(
+        "ss",
+        "-K",
+        "-t",
+        "dst",
+        host,
+        "dport",
+        "=",
+        f":{port}",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, error = await process.communicate()
+    if process.returncode:
+        log.error(
+            "cannot reset the FastAGI connections (needs root or CAP_NET_ADMIN): %s",
+            error.decode(errors="replace").strip(),
+        )
+
+
+async def rescue(ami: AmiClient, cut: Callable[[], Awaitable[None]]) -> int:
+    """Move every caller waiting on the service to the fallback, then ``cut`` the FastAGI
+    sessions that hold them; how many moved."""
     replies = await ami.action({"Action": "CoreShowChannels"}, as_list=True)
     moved = 0
+    in_agi = any(c.get("Application") == "AGI" for c in replies)
     for channel in replies:
-        if channel.get("Event") != "CoreShowChannel" or channel.get("Application") != "AGI":
-            continue
-        if channel.get("Context") not in RESCUED_CONTEXTS:
+        if channel.get("Event") != "CoreShowChannel" or not waits_on_the_service(channel):
             continue
         reply = await ami.action(
             {
@@ -70,6 +107,10 @@ async def rescue(ami: AmiClient) -> int:
             log.warning(
                 "moved %s (%s) to the fallback queue", channel["Uniqueid"], channel["Context"]
             )
+        else:
+            log.warning("could not move %s: %s", channel["Uniqueid"], reply.get("Message"))
+    if in_agi:
+        await cut()
     return moved
 
 
@@ -77,10 +118,16 @@ class Guard:
     """Probes the service every ``interval`` seconds; rescues callers while it does not answer."""
 
     def __init__(
-        self, ami: AmiClient, probe: Probe, interval: float = 1.0, patience: int = 3
+        self,
+        ami: AmiClient,
+        probe: Probe,
+        cut: Callable[[], Awaitable[None]],
+        interval: float = 1.0,
+        patience: int = 3,
     ) -> None:
         self.ami = ami
         self.probe = probe
+        self.cut = cut
         self.interval = interval
         self.patience = patience
         self.failures = 0
@@ -104,14 +151,16 @@ class Guard:
             )
         if self.failures >= self.patience:
             try:
-                await rescue(self.ami)
+                await rescue(self.ami, self.cut)
             except AmiUnavailable as exc:
                 log.warning("cannot move callers: %s", exc)
 
     async def run(self) -> None:
-        while True:
+        loop = asyncio.get_running_loop()
+        while True:  # a check every interval, however long the probe took
+            started = loop.time()
             await self.check()
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(max(0.0, self.interval - (loop.time() - started)))
 
 
 async def serve(
@@ -130,7 +179,10 @@ async def serve(
     async def probe() -> bool:
         return await api_answers(settings.api_host, settings.api_port, timeout=interval)
 
-    guard = Guard(ami, probe, interval, patience)
+    async def cut() -> None:
+        await reset_agi(settings.agi_host, settings.agi_port)
+
+    guard = Guard(ami, probe, cut, interval, patience)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -11,6 +11,7 @@ without an end.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -38,6 +39,7 @@ class Interrupted:
         self.flush = flush
         self.switchboard = switchboard
         self._ended: dict[str, None] = {}
+        self._soon: asyncio.Task[int] | None = None
 
     def __call__(self, event: CallEvent) -> None:
         """A bus subscriber: remembers the calls that ended here."""
@@ -45,6 +47,20 @@ class Interrupted:
             self._ended[event.call_id] = None
             if len(self._ended) > REMEMBERED:
                 del self._ended[next(iter(self._ended))]
+
+    def soon(self, delay: float = 5.0) -> None:
+        """Look in ``delay`` seconds (once, however often asked meanwhile): after the guard
+        found the service hung, the hangups it missed meanwhile."""
+        if self._soon is None or self._soon.done():
+            self._soon = asyncio.get_running_loop().create_task(self._close_after(delay))
+
+    async def _close_after(self, delay: float) -> int:
+        await asyncio.sleep(delay)
+        try:
+            return await self.close()
+        except Exception:
+            log.exception("looking for interrupted calls failed")
+            return 0
 
     async def close(self) -> int:
         """Close what ended unseen; how many. Skipped while the log is behind (its database

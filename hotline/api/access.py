@@ -53,7 +53,10 @@ def new_token() -> str:
 
 
 def mask(number: str) -> str:
-    """A caller number for eyes that should not see it: only its last two digits."""
+    """A caller number for eyes that should not see it: only its last two digits. What is
+    no number (``unknown``, ``anonymous``: no digit in it) is shown as it is."""
+    if not any(ch.isdigit() for ch in number):
+        return number
     if len(number) <= 4:
         return "*" * len(number)
     return "*" * (len(number) - 2) + number[-2:]

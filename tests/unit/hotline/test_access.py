@@ -43,3 +43,4 @@ def test_numbers_are_masked_but_for_their_last_two_digits() -> None:
     assert mask("380501234567") == "**********67"
     assert mask("123") == "***"
     assert mask("") == ""
+    assert mask("anonymous") == "anonymous"  # no number in it

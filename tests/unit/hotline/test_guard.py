@@ -52,12 +52,18 @@ async def test_the_guard_moves_only_callers_stuck_on_the_service_after_patience(
     async def probe() -> bool:
         return next(answers)
 
-    guard = Guard(ami, probe, patience=3)  # type: ignore[arg-type]
+    cuts: list[str] = []
+
+    async def cut() -> None:
+        cuts.append("FastAGI")
+
+    guard = Guard(ami, probe, cut, patience=3)  # type: ignore[arg-type]
     for _ in range(4):
         await guard.check()
-    assert ami.redirected == []  # not while starting, and not before three misses in a row
+    assert ami.redirected == [] and cuts == []  # not while starting, nor before 3 misses
     await guard.check()
     assert ami.redirected == [("in-menu", "hotline-guarded"), ("announced", "hotline-guarded")]
+    assert cuts == ["FastAGI"]  # and the sessions holding them were reset
 
 
 async def test_calls_that_ended_unseen_are_closed_as_interrupted(
