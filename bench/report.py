@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,16 @@ def ami_path(scrapes: list[Scrape]) -> dict[str, Any]:
         "event_loop_lag_p99_ms": p99_ms("hotline_event_loop_lag_seconds"),
         "ami_action_p99_ms": p99_ms("hotline_ami_action_seconds"),
     }
+
+
+def batch_means_ci95(values: list[float], batches: int = 8) -> float | None:
+    """Half-width of a 95% confidence interval of the mean of correlated samples (waits in
+    arrival order), by batch means: ``batches`` consecutive batches, Student's t (7 d.f.)."""
+    size = len(values) // batches
+    if batches != 8 or size < 2:
+        return None
+    means = [statistics.fmean(values[i * size : (i + 1) * size]) for i in range(batches)]
+    return 2.365 * statistics.stdev(means) / math.sqrt(batches)
 
 
 # -- the table --------------------------------------------------------------------------------
@@ -234,6 +245,12 @@ def rows(results: dict[str, Any]) -> list[Row]:
         ):
             b = base6["measured"][key] if base6 else None
             v = serv6["measured"][key] if serv6 else None
+            shown = [_num(b, digits, unit), _num(v, digits, unit)]
+            if key == "avg_wait_s":
+                for n, node in enumerate((base6, serv6)):
+                    ci = batch_means_ci95(node["waits_s"]) if node else None
+                    if ci is not None:
+                        shown[n] += f" (95% CI +-{ci:.3f})"
             ok = None
             if key == "avg_wait_s" and serv6:
                 err = serv6.get("avg_wait_error")
@@ -241,8 +258,8 @@ def rows(results: dict[str, Any]) -> list[Row]:
             out.append(
                 (
                     f"(6) {label}, Poisson arrivals",
-                    _num(b, digits, unit),
-                    _num(v, digits, unit),
+                    shown[0],
+                    shown[1],
                     _ratio(v, b),
                     f"Erlang C {_num(theory[key], digits, unit)}"
                     + (" (service within 10%)" if key == "avg_wait_s" else ""),

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from bench.measure import quantile
-from bench.report import Scrape, histogram_quantile
+from bench.report import Scrape, batch_means_ci95, histogram_quantile
 
 
 def histogram(buckets: dict[float, float]) -> Scrape:
@@ -40,3 +40,11 @@ def test_histograms_of_several_runs_add_up() -> None:
 def test_an_empty_histogram_has_no_quantile() -> None:
     assert histogram_quantile([], "lag", 0.99) is None
     assert histogram_quantile([histogram({0.1: 0, math.inf: 0})], "lag", 0.99) is None
+
+
+def test_batch_means_interval() -> None:
+    steady = [1.0] * 80
+    assert batch_means_ci95(steady) == 0.0
+    assert batch_means_ci95([1.0] * 8) is None  # batches of one say nothing
+    swinging = [float(n // 10 % 2) for n in range(80)]  # batches alternate 0 and 1
+    assert batch_means_ci95(swinging) == pytest.approx(2.365 * 0.5345 / math.sqrt(8), rel=1e-3)
