@@ -64,6 +64,14 @@ class CallLog:
     def backlog(self) -> int:
         return self.spool.backlog
 
+    async def caught_up(self, timeout: float) -> bool:
+        """Wait until the database is ready and holds every event published so far."""
+        try:
+            await asyncio.wait_for(self.ready.wait(), timeout)
+        except TimeoutError:
+            return False
+        return await self.flush(timeout)
+
     async def flush(self, timeout: float) -> bool:
         """Wait until the database holds every event published so far (False: timed out)."""
         if not self.spool.backlog:
