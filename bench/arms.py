@@ -111,7 +111,6 @@ class Lab:
     def up(self) -> None:
         """Start Asterisk with the bench config, then add the baseline's dialplan and queue."""
         self.sandbox.build(lambda line: self.progress(f"  {line}"))
-        self.resolvable_hostname()
         self.secrets = self.sandbox.up(self.deployment, lambda line: self.progress(f"  {line}"))
         etc = self.sandbox.root / "etc/asterisk"
         for name in ("extensions_baseline.conf", "queues_baseline.conf"):
@@ -129,19 +128,6 @@ class Lab:
             raise RuntimeError(f"the baseline dialplan did not load: {shown[-300:]}")
         if BASELINE_QUEUE not in self.cli(f"queue show {BASELINE_QUEUE}"):
             raise RuntimeError("the baseline queue did not load")
-
-    def resolvable_hostname(self) -> None:
-        """Give the chroot an /etc/hosts naming this machine (mmdebstrap writes none).
-
-        Without it Asterisk asks DNS for the machine's own name on every call (acl.c,
-        ast_find_ourip: "Unable to lookup 'vm'"), and past ~15 calls/s those lookups stall
-        its threads: both arms then lose calls for a reason that is not theirs."""
-        hosts = self.sandbox.root / "etc/hosts"
-        name = socket.gethostname()
-        text = hosts.read_text() if hosts.exists() else ""
-        if not any(name in line.split()[1:] for line in text.splitlines() if line.strip()):
-            hosts.write_text(text + f"127.0.0.1\tlocalhost {name}\n::1\tlocalhost\n")
-            self.progress(f"  {hosts}: {name} -> 127.0.0.1 (no DNS lookup per call)")
 
     def down(self) -> None:
         self.sandbox.down(lambda _: None)

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 #: Events per database transaction.
 BATCH = 500
+#: Seconds the writer lets events gather after the first one wakes it: a burst then costs one
+#: transaction and one fsync, not one per event (the events are in the spool meanwhile).
+LINGER = 0.2
 
 
 @dataclass
@@ -40,10 +43,13 @@ class WriterState:
 class CallLog:
     """Subscriber of the event stream (spooled at once) and writer to the store (behind)."""
 
-    def __init__(self, spool: Spool, store: Store, retry_max: float = 10.0) -> None:
+    def __init__(
+        self, spool: Spool, store: Store, retry_max: float = 10.0, linger: float = LINGER
+    ) -> None:
         self.spool = spool
         self.store = store
         self.retry_max = retry_max
+        self.linger = linger
         self.state = WriterState()
         self._wake = asyncio.Event()
         self._flushed = asyncio.Event()
@@ -112,6 +118,7 @@ class CallLog:
             self._wake.clear()
             if not self.spool.backlog:
                 await self._wake.wait()
+                await asyncio.sleep(self.linger)
 
     @property
     def written(self) -> int:

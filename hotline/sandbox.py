@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -130,6 +131,10 @@ class Sandbox:
         shutil.rmtree(sounds, ignore_errors=True)
         shutil.copytree(self.settings.prompts_build_dir, sounds)
         (self.root / "run/asterisk").mkdir(parents=True, exist_ok=True)
+        # without its own name here Asterisk asks DNS for it on every call, and stalls
+        (self.root / "etc/hosts").write_text(
+            f"127.0.0.1 localhost {socket.gethostname()}\n::1 localhost\n"
+        )
         for folder in ("notifications", "recordings"):
             (self.root / "var/spool/asterisk/hotline" / folder).mkdir(parents=True, exist_ok=True)
 
