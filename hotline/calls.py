@@ -120,17 +120,19 @@ class CallService:
             return
         line = self.deployment.lines[decision.line]
         notice = [Prompt(step.language, line.recording_prompt)] if line.recording_prompt else []
-        await io.say([*said, Prompt(step.language, "please-hold"), *notice])
-        entered = self.clock()
+        # kept on the channel so that a restarted service can rebuild its queues from
+        # Asterisk, and the fallback knows the line; set before the prompt, so that only two
+        # round trips stand between its end and the queue
         for name, value in (
             ("HOTLINE_LINE", line.name),
             ("HOTLINE_LANGUAGE", step.language),
             ("HOTLINE_PRIORITY", str(line.priority)),
-            # kept on the channel so a restarted service can rebuild its queues from Asterisk
-            ("HOTLINE_ENTERED", f"{entered.timestamp():.3f}"),
-            ("HOTLINE_RESULT", "wait"),  # last: the dialplan trusts the call from here
         ):
             await channel.set_variable(name, value)
+        await io.say([*said, Prompt(step.language, "please-hold"), *notice])
+        entered = self.clock()
+        await channel.set_variable("HOTLINE_ENTERED", f"{entered.timestamp():.3f}")
+        await channel.set_variable("HOTLINE_RESULT", "wait")  # last: the dialplan trusts it
         call.emit(
             "call.routed",
             asked=step.line,
