@@ -92,7 +92,13 @@ class Service:
         if name == "DeviceStateChange":
             self._device(str(event.get("Device", "")), str(event.get("State", "")))
         elif name == "UserEvent" and event.get("UserEvent") == "HotlineGuarded":
-            self.switchboard.guarded(str(event.get("Call", "")))
+            arrival = {
+                "caller": str(event.get("Caller") or "unknown"),
+                "number": str(event.get("Number", "")),
+                "channel": str(event.get("Channel", "")),
+                "sip_call_id": str(event.get("SipCallId", "")),
+            }
+            self.switchboard.guarded(str(event.get("Call", "")), arrival)
             self.interrupted.soon()  # and the hangups missed while hung
         metrics.AMI_EVENT_SECONDS.observe(time.perf_counter() - started)
 

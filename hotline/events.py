@@ -83,6 +83,10 @@ class EventBus:
         """Go on numbering calls that were under way when the service last stopped."""
         self._seq.update(last_seq)
 
+    def under_way(self, call: str) -> bool:
+        """Whether the call has events and no end yet (in this process, or resumed)."""
+        return call in self._seq
+
     def publish(self, event: CallEvent) -> None:
         """Number the event in its call's order (from 1), give it an id, hand it to every
         consumer."""

@@ -270,9 +270,13 @@ class Switchboard:
             handed += 1
         return handed
 
-    def guarded(self, call: str) -> None:
+    def guarded(self, call: str, started: dict[str, str]) -> None:
         """The guard moved the caller to the fallback queue while the service was not
-        answering (dialplan [hotline-guarded]): let them go, so nobody is routed twice."""
+        answering (dialplan [hotline-guarded]): let them go, so nobody is routed twice. A call
+        that arrived while the service hung is logged from ``started`` (caller, number,
+        channel, sip_call_id)."""
+        if not self.bus.under_way(call):
+            self.emit(call, "call.started", **started)
         self._guarded[call] = None
         while len(self._guarded) > 1000:
             del self._guarded[next(iter(self._guarded))]

@@ -159,10 +159,20 @@ async def test_a_caller_the_guard_moved_is_let_go_and_never_rung(world: tuple) -
     board, asterisk, clock, events = world
     board.enqueue("c1", "PJSIP/trunk-1", "consultation", "uk", caller="380501234567")
     clock.advance(12)
-    board.guarded("c1")  # moved to the fallback queue while the service hung
+    board.guarded("c1", {})  # moved to the fallback queue while the service hung
     online(board, "op3")
     await settle()
     assert asterisk.rung == [] and not board.waits("c1") and board.was_guarded("c1")
     (ended,) = [e for e in events if e.kind == "call.ended"]
     assert (ended.data["outcome"], ended.data["by"]) == ("handed-over", "guard")
     assert ended.data["wait"] == 12
+
+
+async def test_a_call_that_arrived_while_the_service_hung_is_logged_whole(world: tuple) -> None:
+    board, _, _, events = world
+    board.guarded("c9", {"caller": "380501234567", "number": "2145145", "sip_call_id": "x@y"})
+    assert [(e.kind, e.seq) for e in events if e.call_id == "c9"] == [
+        ("call.started", 1),
+        ("call.ended", 2),
+    ]
+    assert events[0].data["sip_call_id"] == "x@y"
