@@ -93,7 +93,7 @@ class Service:
             self._device(str(event.get("Device", "")), str(event.get("State", "")))
         elif name == "UserEvent" and event.get("UserEvent") == "HotlineGuarded":
             arrival = {
-                "caller": str(event.get("Caller") or "unknown"),
+                "caller": str(event.get("CallerIDNum", "")).strip("<>") or "unknown",
                 "number": str(event.get("Number", "")),
                 "channel": str(event.get("Channel", "")),
                 "sip_call_id": str(event.get("SipCallId", "")),
