@@ -7,7 +7,7 @@
 FROM python:3.11-slim-bookworm
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends espeak-ng \
+ && apt-get install -y --no-install-recommends espeak-ng iproute2 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home-dir /srv/hotline hotline
 

@@ -9,9 +9,11 @@ fallback queue (dialplan [hotline-guarded]), where app_queue rings the line's op
 
 A redirect alone cannot free a channel inside a FastAGI session: Asterisk then waits for the
 script to close the connection, which a hung service never does. So the guard also resets
-Asterisk's FastAGI connections to the hung service (``ss -K``: root or CAP_NET_ADMIN); each
-redirected caller then leaves at once. The dialplan announces every move with a UserEvent, so
-the service, once it answers again, lets those callers go instead of routing them twice.
+the hung service's FastAGI connections (``ss -K``, iproute2: root or CAP_NET_ADMIN in the
+service's network namespace); each redirected caller then leaves at once. Without that right
+the guard says so in the log, and the moved callers leave when the service runs again or dies.
+The dialplan announces every move with a UserEvent, so the service, once it answers again,
+lets those callers go instead of routing them twice.
 """
 
 from __future__ import annotations
@@ -62,21 +64,18 @@ async def api_answers(host: str, port: int, timeout: float) -> bool:
     return status.startswith(b"HTTP/")
 
 
-async def reset_agi(host: str, port: int) -> None:
-    """Reset Asterisk's connections to the service's FastAGI (they are stuck with it)."""
-    process = await asyncio.create_subprocess_exec(
-        "ss",
-        "-K",
-        "-t",
-        "dst",
-        host,
-        "dport",
-        "=",
-        f":{port}",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, error = await process.communicate()
+async def reset_agi(port: int) -> None:
+    """Reset the service's FastAGI connections (its side: Asterisk's side sees the reset and
+    ends each session); every one is stuck with the hung service."""
+    command = ["ss", "-K", "-t", "sport", "=", f":{port}"]
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        )
+        _, error = await process.communicate()
+    except OSError as exc:  # no `ss` (iproute2) here
+        log.error("cannot reset the FastAGI connections: %s", exc)
+        return
     if process.returncode:
         log.error(
             "cannot reset the FastAGI connections (needs root or CAP_NET_ADMIN): %s",
@@ -159,7 +158,10 @@ class Guard:
         loop = asyncio.get_running_loop()
         while True:  # a check every interval, however long the probe took
             started = loop.time()
-            await self.check()
+            try:
+                await self.check()
+            except Exception:  # the guard itself must not die of a bad moment
+                log.exception("guard check failed")
             await asyncio.sleep(max(0.0, self.interval - (loop.time() - started)))
 
 
@@ -180,7 +182,7 @@ async def serve(
         return await api_answers(settings.api_host, settings.api_port, timeout=interval)
 
     async def cut() -> None:
-        await reset_agi(settings.agi_host, settings.agi_port)
+        await reset_agi(settings.agi_port)
 
     guard = Guard(ami, probe, cut, interval, patience)
     stop = asyncio.Event()
