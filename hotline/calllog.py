@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 BATCH = 500
 #: Seconds the writer lets events gather after the first one wakes it: a burst then costs one
 #: transaction and one fsync, not one per event (the events are in the spool meanwhile).
-LINGER = 0.2
+LINGER = 0.05
 
 
 @dataclass

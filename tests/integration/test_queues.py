@@ -205,7 +205,7 @@ async def test_a_waiting_caller_asks_for_a_callback(
     # consultation; once waiting, 1 (call me back) and # (on the number I call from)
     placed = await call(*CONSULTATION[:1], "11www1w#", hold_ms=30_000)
     assert placed.returncode == 0, placed.output  # the service thanked them and hung up
-    record = service.get("/api/calls", sip_call_id=placed.call_id)[0]
+    record = service.record(placed.call_id)  # settled: waiting for its callback
     assert (record["callback_number"], record["outcome"]) == ("380501234567", None)
     assert service.get("/api/queues")["consultation"]["waiting"][0]["call"] == record["id"]
     service.login("op3")
@@ -222,7 +222,7 @@ async def test_a_detention_caller_who_hangs_up_is_called_back(
     op1 = phone("op1", talk_ms=2000)
     home = home_phone(talk_ms=60_000)
     placed = await call(*DETENTION, caller="380661112233", hold_ms=9000)
-    record = service.get("/api/calls", sip_call_id=placed.call_id)[0]
+    record = service.record(placed.call_id)  # settled: waiting for its callback
     assert (record["callback_number"], record["outcome"]) == ("380661112233", None)
     service.login("op1")
     record = wait_for_outcome(service, placed.call_id)
@@ -252,7 +252,8 @@ async def test_a_restarted_service_finds_its_waiting_callers_again(
     phone("op3", talk_ms=1500)
     caller = asyncio.create_task(call(*CONSULTATION, hold_ms=120_000))
     await waiting_on(service, "consultation", 1)
-    entered = service.get("/api/calls", limit=1)[0]["queued"]
+    while not (entered := service.get("/api/calls", limit=1)[0]["queued"]):
+        await asyncio.sleep(0.1)  # the call log is written a moment behind the call
     service.stop(signal.SIGKILL)  # a crash (SIGTERM would hand the caller to the fallback)
     service.start()  # a new process: its queues are empty until Asterisk tells it
     await waiting_on(service, "consultation", 1, seconds=40)  # at the next announcement
