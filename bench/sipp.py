@@ -15,135 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from hotline.sipcall import SoftPhone, free_udp_port
+from hotline.sipcall import SoftPhone, free_udp_port, scenario
 
 #: SIPp runs on this core only, so that it never takes CPU from Asterisk or the service.
 SIPP = ["taskset", "-c", "1", "sipp"]
 TARGET = "127.0.0.1:5060"
 TRUNK = "127.0.0.2"  # the carrier's address: calls from it need no password
 OPERATOR_SCENARIO = Path(__file__).parent / "sipp/operator.xml"
-
-
-# The caller of `hotline call` (hotline/sipcall.py at the time the bench was written), kept
-# here so that the bench measures the same calls while that module changes.
-_INVITE = """\
-INVITE sip:{number}@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "{name}" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:{number}@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:{caller}@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=caller 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0 101
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-"""
-
-_IN_DIALOG = """\
-{method} sip:{number}@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-[last_From:]
-[last_To:]
-Call-ID: [call_id]
-CSeq: {cseq} {method}
-Contact: <sip:{caller}@[local_ip]:[local_port]>
-Max-Forwards: 70
-{extra}Content-Length: [len]
-{body}"""
-
-_ACK = """\
-ACK sip:{number}@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-[last_From:]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Contact: <sip:{caller}@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Length: 0
-
-"""
-
-_OK = """\
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-"""
-
-
-def _cdata(text: str) -> str:
-    return f"<![CDATA[\n{text}\n]]>"
-
-
-def caller_scenario(
-    number: str,
-    keys: str,
-    caller: str = "380501234567",
-    name: str = "Caller",
-    first_delay_ms: int = 1500,
-    gap_ms: int = 2500,
-    hold_ms: int = 3000,
-) -> str:
-    """A SIPp UAC scenario: call ``number``, press ``keys`` (``w``: wait one gap more), stay
-    ``hold_ms`` after the last key (or until Asterisk hangs up), then hang up."""
-    fill = {"number": number, "caller": caller, "name": name}
-    steps = [
-        f'<send retrans="500">{_cdata(_INVITE.format(**fill))}</send>',
-        '<recv response="100" optional="true"/>',
-        '<recv response="180" optional="true"/>',
-        '<recv response="183" optional="true"/>',
-        '<recv response="200" rtd="true"/>',
-        f"<send>{_cdata(_ACK.format(**fill))}</send>",
-        f'<pause milliseconds="{first_delay_ms}"/>',
-    ]
-    cseq = 2
-    for key in keys:
-        if key == "w":
-            steps.append(f'<pause milliseconds="{gap_ms}"/>')
-            continue
-        body = f"Signal={key}\r\nDuration=160\r\n"
-        info = _IN_DIALOG.format(
-            method="INFO",
-            cseq=cseq,
-            body="\n" + body,
-            extra="Content-Type: application/dtmf-relay\n",
-            **fill,
-        )
-        steps += [
-            f"<send>{_cdata(info)}</send>",
-            '<recv response="200"/>',
-            f'<pause milliseconds="{gap_ms}"/>',
-        ]
-        cseq += 1
-    bye = _IN_DIALOG.format(method="BYE", cseq=cseq, body="\n", extra="", **fill)
-    steps += [
-        f'<recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>',
-        f"<send>{_cdata(_OK)}</send>",
-        '<nop next="done"/>',
-        '<label id="hangup"/>',
-        f"<send>{_cdata(bye)}</send>",
-        '<recv response="200"/>',
-        '<label id="done"/>',
-    ]
-    return (
-        '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="hotline caller">\n'
-        + "\n".join(steps)
-        + "\n</scenario>\n"
-    )
 
 
 @dataclass(frozen=True)
@@ -225,9 +103,7 @@ def caller_xml(
     may be a SIPp keyword (``[caller]``, given with ``-key``)."""
     path = workdir / f"caller-{number}-{keys}-{hold_ms}.xml"
     path.write_text(
-        caller_scenario(
-            number, keys, caller, first_delay_ms=first_ms, gap_ms=gap_ms, hold_ms=hold_ms
-        )
+        scenario(number, keys, caller, first_delay_ms=first_ms, gap_ms=gap_ms, hold_ms=hold_ms)
     )
     return path
 
