@@ -38,13 +38,15 @@ class OperatorState:
     misses: int = 0
     #: The phone is registered and reachable (AMI device state); unknown counts as not.
     reachable: bool = False
+    #: The phone is busy with a call the service did not give them (a fallback queue's, say).
+    in_use: bool = False
     #: When they last became free: the longest idle is offered a call first.
     idle_since: datetime | None = None
 
     @property
     def free(self) -> bool:
         """May be offered a call now."""
-        return self.state is State.AVAILABLE and self.reachable
+        return self.state is State.AVAILABLE and self.reachable and not self.in_use
 
 
 # -- events ----------------------------------------------------------------------------------
@@ -110,7 +112,11 @@ class WrapUpOver:
 
 @dataclass(frozen=True)
 class Reachability:
+    """What the phone's device state says: reachable at all, and busy (in use, ringing,
+    on hold) with a call of its own."""
+
     reachable: bool
+    in_use: bool = False
 
 
 Event = (
@@ -140,8 +146,8 @@ def transition(op: OperatorState, event: Event, now: datetime) -> OperatorState:
     """The operator's state after ``event`` at ``now``."""
     s = op.state
     match event:
-        case Reachability(reachable):
-            return replace(op, reachable=reachable)
+        case Reachability(reachable, in_use):
+            return replace(op, reachable=reachable, in_use=in_use and reachable)
         case LogIn():
             if s is State.LOGGED_OUT:
                 return _to(op, State.AVAILABLE, now, misses=0, pause_reason=None)
@@ -168,9 +174,10 @@ def transition(op: OperatorState, event: Event, now: datetime) -> OperatorState:
             return op
         case Offer(call):
             if not op.free:
+                phone = "phone in use" if op.in_use else "reachable"
                 raise OperatorError(
                     f"{op.id} cannot take a call: {s.value}, "
-                    f"{'reachable' if op.reachable else 'phone unreachable'}"
+                    f"{phone if op.reachable else 'phone unreachable'}"
                 )
             return _to(op, State.RINGING, now, call=call)
         case Answered(call):

@@ -284,7 +284,7 @@ class ServiceArm:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the service exited: {self.log()[-2000:]}")
             try:
-                if httpx.get(self.url("/health"), timeout=1).json()["ami"]["connected"]:
+                if self.get("/health")["ami"]["connected"]:
                     self._start_profiler()
                     return
             except (httpx.HTTPError, ValueError, KeyError):
@@ -358,7 +358,7 @@ class ServiceArm:
         """Until the call log has written every event it spooled (/health)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not httpx.get(self.url("/health"), timeout=5).json()["database"]["spooled"]:
+            if not self.get("/health")["database"]["spooled"]:
                 return
             time.sleep(0.2)
 

@@ -316,39 +316,31 @@ class Operator(SoftPhone):
         path.write_text("SEQUENTIAL\n" + "".join(f"{ms};\n" for ms in draws))
         return path
 
-    def start(self) -> Operator:
-        """Start answering (pinned, with a message log), then register."""
+    def _answering(self) -> Path:
         scenario_file = self.workdir / f"{self.user}-{self.port}-operator.xml"
         scenario_file.write_text(
             OPERATOR_SCENARIO.read_text()
             .replace("[ring]", str(self.ring_ms))
             .replace("[talk-step]", self._talk_step())
         )
+        return scenario_file
+
+    def start(self, *extra: str) -> Operator:
+        """Start answering (pinned, with a message log) and register."""
         self.process = subprocess.Popen(
             [
-                *SIPP,
-                "-sf",
-                str(scenario_file),
-                "-i",
-                self.address,
-                "-bind_local",
-                "-p",
-                str(self.port),
-                "-mp",
-                str(free_udp_port(self.address)),
-                "-nostdin",
-                "-trace_msg",
-                "-message_file",
-                str(self.messages),
-                "-timeout",
-                "3600s",
-                *(["-inf", str(self._talk_times())] if self.exponential else []),
+                *SIPP[: SIPP.index("sipp")],
+                *self.command(
+                    self._answering(),
+                    *(["-inf", str(self._talk_times())] if self.exponential else []),
+                    *extra,
+                ),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             cwd=self.workdir,
         )
-        self._register(expires=3600)
+        self._wait_registered()
         return self
 
     def log(self) -> list[Message]:

@@ -17,13 +17,22 @@ import uvicorn
 from panoramisk.message import Message
 
 from hotline import metrics
-from hotline.api.access import Principal, Role, TokenError, Tokens, parse_tokens, token_hash
+from hotline.api.access import (
+    Principal,
+    Role,
+    Sessions,
+    TokenError,
+    Tokens,
+    parse_tokens,
+    token_hash,
+)
 from hotline.api.routes import Parts, create_api
 from hotline.asterisk.agi import FastAgiServer
 from hotline.asterisk.ami import AmiClient, AmiEffects
 from hotline.calllog import CallLog
 from hotline.calls import CallService
 from hotline.config import Deployment
+from hotline.durable import Durable
 from hotline.events import EventBus
 from hotline.features import FeatureRoutes
 from hotline.interrupted import Interrupted
@@ -104,14 +113,18 @@ class Service:
 
     def _device(self, device: str, state: str) -> None:
         if device.startswith("PJSIP/"):
-            self.switchboard.reachable(device.removeprefix("PJSIP/"), state not in UNREACHABLE)
+            self.switchboard.reachable(
+                device.removeprefix("PJSIP/"), state not in UNREACHABLE, state in IN_USE
+            )
 
     async def resync(self) -> None:
         """After (re)connecting to Asterisk: every operator phone's state now, and the calls
         that ended while the service was not listening."""
-        states = await AmiEffects(self.ami).device_states()
+        effects = AmiEffects(self.ami)
+        states = await effects.device_states()
         for operator in self.deployment.operators:
             self._device(f"PJSIP/{operator}", states.get(f"PJSIP/{operator}", "UNAVAILABLE"))
+        self.switchboard.reconcile(await effects.channels())
         await self.interrupted.close()
 
     def routes(self) -> dict[str, Any]:
@@ -135,6 +148,8 @@ class Service:
 
 #: Device states of a phone that cannot be rung.
 UNREACHABLE = frozenset({"UNAVAILABLE", "INVALID", "UNKNOWN", ""})
+#: Device states of a phone busy with a call (ours, or one the service did not give).
+IN_USE = frozenset({"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"})
 
 
 def build(settings: Settings, deployment: Deployment) -> Service:
@@ -144,9 +159,19 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     for name, secret in (
         ("HOTLINE_API_TOKEN", settings.api_token),
         ("HOTLINE_AMI_SECRET", settings.ami_secret),
+        ("HOTLINE_AGI_SECRET", settings.agi_secret),
     ):
         if secret.get_secret_value() and (problem := weakness(secret.get_secret_value())):
             raise TokenError(f"{name} is too weak: {problem}")
+    if not settings.agi_secret.get_secret_value():
+        raise TokenError(
+            "HOTLINE_AGI_SECRET is not set: the dialplan names it in every FastAGI call "
+            "(`hotline sandbox up` generates one; production sets it for Asterisk and the service)"
+        )
+    try:
+        settings.agi_peer_list()
+    except ValueError as exc:
+        raise TokenError(str(exc)) from None
     if supervisor := settings.api_token.get_secret_value():
         configured[token_hash(supervisor)] = Principal(Role.SUPERVISOR, name="HOTLINE_API_TOKEN")
     bus = EventBus()
@@ -161,7 +186,11 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         settings.ami_secret.get_secret_value(),
     )
     switchboard = Switchboard(
-        deployment, bus, clock, AmiEffects(ami, deployment.policy.ring_timeout)
+        deployment,
+        bus,
+        clock,
+        AmiEffects(ami, deployment.policy.ring_timeout),
+        Durable(settings.data_dir),
     )
     calls = CallService(deployment, bus, clock, switchboard)
     notifications = NotificationStore(settings.data_dir)
@@ -193,6 +222,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     ami.on_connect = service.resync
     bus.subscribe(metrics.observe)
     metrics.watch(switchboard, service.links)
+    tokens = Tokens(configured, store)
     service.api = create_api(
         Parts(
             deployment,
@@ -201,9 +231,11 @@ def build(settings: Settings, deployment: Deployment) -> Service:
             store,
             call_log,
             bus,
-            Tokens(configured, store),
+            tokens,
             Supervision(switchboard, AmiEffects(ami)),
             service.health,
+            Sessions(store, tokens),
+            metrics_auth=settings.metrics_auth,
         )
     )
     return service
@@ -228,7 +260,11 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
     service = build(settings, deployment)
     if not settings.api_token.get_secret_value() and not settings.api_tokens.get_secret_value():
         log.warning("no API token in the environment: only `hotline token create` ones will work")
-    agi = FastAgiServer(on_rejected=service.calls.reject)
+    agi = FastAgiServer(
+        on_rejected=service.calls.reject,
+        secret=settings.agi_secret.get_secret_value(),
+        peers=settings.agi_peer_list(),
+    )
     for path, route in service.routes().items():
         agi.add_route(path, route)
     server = await agi.start(settings.agi_host, settings.agi_port)
@@ -247,6 +283,7 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     guard = await start_guard(settings) if settings.guard else None
+    service.switchboard.restore()  # operators' states and pending callbacks, as they were
     tasks = [
         asyncio.create_task(service.call_log.run(), name="call-log"),
         asyncio.create_task(service.ami.run(), name="ami"),

@@ -16,7 +16,7 @@ from typing import Any
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
 from hotline.config import Deployment
 from hotline.events import CallEvent, EventBus
-from hotline.switchboard import Switchboard, dialable
+from hotline.switchboard import CallbackRefused, Switchboard
 from ivr import Finish, Prompt, run_menus
 from routing import decide
 
@@ -160,11 +160,20 @@ class CallService:
         for _ in range(2):
             typed = (await io.collect(Prompt(language, "callback-number"), 8, 16)).rstrip("#")
             number = typed or call.caller
-            if dialable(number):
-                await io.say([Prompt(language, "callback-registered")])
+            try:  # stored before the caller hears the promise
                 self.switchboard.add_callback(call.id, line, language, number, "after-hours")
-                return True
-            await io.say([Prompt(language, "wrong-key")])
+            except CallbackRefused:
+                await io.say([Prompt(language, "wrong-key")])
+                continue
+            except OSError as exc:
+                log.error("callback of %s not stored: %s", call.id, exc)
+                await io.say([Prompt(language, "technical-error")])
+                return False
+            try:
+                await io.say([Prompt(language, "callback-registered")])
+            except CallerHungUp:
+                pass  # promised and stored all the same
+            return True
         return False
 
     async def _goodbye(

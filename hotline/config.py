@@ -8,19 +8,28 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from agents import Operator
 from ivr import Action, Entry, Flow, Menu
 from routing import AfterHours, Line, Office, Schedule, parse_hours
 from routing.lines import Overflow
+from routing.outbound import CallbackPolicy
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 Number = Annotated[str, Field(pattern=r"^\+?[0-9]{2,20}$")]
@@ -180,15 +189,100 @@ class SupervisorModel(_Model):
     name: str = Field(min_length=1, max_length=80)
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _pattern(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {exc}") from None
+    return value
+
+
+class CallbacksModel(_Model):
+    """Where callbacks may go: the numbers (regular expressions, matched whole; e.g. the
+    country's mobile and landline numbering, no international or premium-rate numbers), and
+    at most so many calls an hour to one number and in all."""
+
+    allowed: list[Annotated[str, AfterValidator(_pattern)]] = Field(min_length=1)
+    per_number_per_hour: int = Field(4, ge=1, le=100)
+    per_hour: int = Field(60, ge=1, le=10_000)
+
+
 class TrunkModel(_Model):
-    addresses: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = Field(min_length=1)
-    #: Where calls out to callers (callbacks) go: the carrier's SIP URI.
+    #: Calls are accepted from these addresses or networks only (by source address, never by
+    #: a user name a caller could send from anywhere).
+    addresses: list[Network] = Field(min_length=1)
+    #: Where calls out to callers (callbacks) go: the carrier's SIP URI (host and port).
     outbound: Annotated[str, Field(pattern=r"^sips?:[A-Za-z0-9.\-_]+(:\d{1,5})?$")] | None = None
+    #: The carrier challenges the hotline's calls (digest): the user name and password come
+    #: from HOTLINE_TRUNK_USERNAME and HOTLINE_TRUNK_PASSWORD.
+    auth: bool = False
+    #: The carrier wants the hotline registered to it (an outbound REGISTER to ``outbound``,
+    #: with that user name and password).
+    registration: bool = False
+    callbacks: CallbacksModel | None = None
+
+    @model_validator(mode="after")
+    def _outbound_needs(self) -> TrunkModel:
+        if (self.auth or self.registration) and self.outbound is None:
+            raise ValueError("auth and registration need the carrier's address in 'outbound'")
+        if self.outbound is not None and self.callbacks is None:
+            raise ValueError(
+                "with 'outbound', say which numbers callbacks may dial in 'callbacks.allowed'"
+            )
+        return self
+
+
+class SipModel(_Model):
+    """Where Asterisk listens for SIP, and what it says of itself behind NAT."""
+
+    #: The address Asterisk's SIP transports bind to (0.0.0.0: every interface).
+    bind: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.IPv4Address("127.0.0.1")
+    udp_port: int = Field(5060, ge=1, le=65535)
+    tls_port: int = Field(5061, ge=1, le=65535)
+    #: The public address (or host name) of a NAT in front of Asterisk, written into SIP
+    #: headers and SDP for phones outside; None: Asterisk is reached at its own address.
+    external_address: Annotated[str, Field(pattern=r"^[A-Za-z0-9.:\-]+$")] | None = None
+    #: Networks reached without that NAT (the carrier's, the office's).
+    local_networks: list[Network] = []
+
+
+class TlsModel(_Model):
+    """The TLS certificate phones see, as files on the Asterisk machine (PEM). The sandbox
+    generates these files, with its own certificate authority, at ``sandbox up``."""
+
+    certificate: str = "/etc/asterisk/keys/hotline.crt"
+    key: str = "/etc/asterisk/keys/hotline.key"
+
+
+class PhonesModel(_Model):
+    """How operators' and supervisors' softphones reach Asterisk (from anywhere: NAT is
+    handled on their endpoints)."""
+
+    #: Phones may use plain UDP.
+    udp: bool = True
+    #: Phones may use TLS (port sip.tls_port).
+    tls: bool = True
+    #: ``required``: TLS for signalling and SRTP for media, nothing else (no UDP).
+    encryption: Literal["optional", "required"] = "optional"
+    certificate: TlsModel = TlsModel()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PhonesModel:
+        if not (self.udp or self.tls):
+            raise ValueError("phones need a transport: udp, tls or both")
+        if self.encryption == "required" and (self.udp or not self.tls):
+            raise ValueError("encryption: required means tls: true and udp: false")
+        return self
 
 
 class DeploymentModel(_Model):
     languages: list[Language] = Field(min_length=1)
     trunk: TrunkModel
+    sip: SipModel = SipModel()
+    phones: PhonesModel = PhonesModel()
     numbers: dict[Number, NumberModel] = Field(min_length=1)
     menus: dict[Name, MenuModel] = {}
     lines: dict[Name, LineModel] = Field(min_length=1)
@@ -225,8 +319,9 @@ class Deployment:
     lines: Mapping[str, Line]
     offices: Mapping[str, Office]
     operators: Mapping[str, Operator]
-    trunk_addresses: tuple[str, ...]
-    trunk_outbound: str | None = None
+    trunk: TrunkModel
+    sip: SipModel = field(default_factory=SipModel)
+    phones: PhonesModel = field(default_factory=PhonesModel)
     policy: Policy = Policy()
     #: Days a conversation recording is kept.
     retention_days: int = 90
@@ -237,6 +332,14 @@ class Deployment:
     def endpoints(self) -> list[str]:
         """Every SIP endpoint with a password: operators and supervisors."""
         return [*self.operators, *self.supervisors]
+
+    @property
+    def callbacks(self) -> CallbackPolicy:
+        """Where callbacks may go (none anywhere without a carrier to call through)."""
+        allowed = self.trunk.callbacks
+        if allowed is None:
+            return CallbackPolicy((), 1, 1)
+        return CallbackPolicy.of(allowed.allowed, allowed.per_number_per_hour, allowed.per_hour)
 
     @property
     def timezone(self) -> str:
@@ -439,8 +542,9 @@ def _build(m: DeploymentModel) -> Deployment:
         lines=lines,
         offices=offices,
         operators=operators,
-        trunk_addresses=tuple(str(a) for a in m.trunk.addresses),
-        trunk_outbound=m.trunk.outbound,
+        trunk=m.trunk,
+        sip=m.sip,
+        phones=m.phones,
         policy=Policy(**m.queues.model_dump()),
         retention_days=m.recordings.retention_days,
         supervisors={name: s.name for name, s in m.supervisors.items()},

@@ -81,7 +81,12 @@ class EventBus:
 
     def resume(self, last_seq: dict[str, int]) -> None:
         """Go on numbering calls that were under way when the service last stopped."""
-        self._seq.update(last_seq)
+        for call, seq in last_seq.items():
+            self._seq[call] = max(seq, self._seq.get(call, 0))
+
+    def seq(self, call: str) -> int:
+        """The number of the call's last event so far (0: none, or it ended)."""
+        return self._seq.get(call, 0)
 
     def under_way(self, call: str) -> bool:
         """Whether the call has events and no end yet (in this process, or resumed)."""

@@ -8,9 +8,7 @@ the next free operator, until an operator marks it handled.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -18,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
-from hotline.switchboard import Switchboard, dialable
+from hotline.journal import Journal
+from hotline.switchboard import CallbackRefused, Switchboard
 from ivr import Prompt
 
 log = logging.getLogger(__name__)
@@ -53,18 +52,18 @@ class UnknownNotification(Exception):
 
 
 class NotificationStore:
-    """notifications.jsonl in the data folder: every record synced to disk as it is written."""
+    """notifications.jsonl in the data folder: every record synced to disk as it is written
+    (:class:`hotline.journal.Journal`: a torn last record is repaired at start)."""
 
     def __init__(self, data_dir: Path) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self.path = data_dir / "notifications.jsonl"
+        self.journal = Journal(data_dir / "notifications.jsonl")
+        self.path = self.journal.path
         self.items: dict[str, Notification] = {}
-        if self.path.exists():
-            for number, line in enumerate(self.path.read_text(errors="replace").splitlines(), 1):
-                try:
-                    self._apply(json.loads(line))
-                except (ValueError, KeyError, TypeError):
-                    log.error("%s:%d: unreadable record skipped", self.path, number)
+        for raw in self.journal.records():
+            try:
+                self._apply(raw)
+            except (ValueError, KeyError, TypeError):
+                log.error("%s: unreadable notification record skipped: %.80r", self.path, raw)
 
     def _apply(self, raw: dict[str, Any]) -> None:
         if "handled" in raw:
@@ -77,10 +76,7 @@ class NotificationStore:
             self.items[raw["ref"]] = Notification(**raw)
 
     def _write(self, raw: dict[str, Any]) -> None:
-        with self.path.open("a", encoding="utf-8") as out:
-            out.write(json.dumps(raw, ensure_ascii=False) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
+        self.journal.append(raw)
 
     def new_reference(self) -> str:
         while (ref := f"{secrets.randbelow(900_000) + 100_000}") in self.items:
@@ -141,7 +137,7 @@ class MessageRoute:
             await io.say([Prompt(language, "detention-message" if urgent else "leave-message")])
             await channel.record_file(recording, seconds=120, silence=5)
             typed = (await io.collect(Prompt(language, "callback-number"), 8, 16)).rstrip("#")
-            number = typed if dialable(typed) else caller
+            number = typed if board.deployment.callbacks.refuses(typed) is None else caller
             complete = True
         except CallerHungUp:
             pass  # what was recorded so far is kept, and the caller is called back
@@ -151,11 +147,12 @@ class MessageRoute:
             )
         )
         log.info("detention notification %s stored (call %s)", ref, call)
-        if dialable(number):
+        try:
             board.to_callback(
                 call, number, reason="notification", notification=ref, recording=recording
             )
-        else:
+        except (CallbackRefused, OSError) as exc:  # logged; the notification stays open
+            log.warning("notification %s: no callback (%s)", ref, exc)
             board.hold(call, False)
             board.hung_up(call)
         board.emit(

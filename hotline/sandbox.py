@@ -91,7 +91,7 @@ class Sandbox:
                 name, sep, value = line.partition("=")
                 if sep:
                     known[name.strip()] = value.strip()
-        names = ["HOTLINE_AMI_SECRET", "HOTLINE_API_TOKEN"] + [
+        names = ["HOTLINE_AMI_SECRET", "HOTLINE_API_TOKEN", "HOTLINE_AGI_SECRET"] + [
             render.password_variable(endpoint) for endpoint in deployment.endpoints
         ]
         for name in names:
@@ -101,17 +101,44 @@ class Sandbox:
         self.secrets_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(known.items())))
         return known
 
-    def install(self, deployment: Deployment, env: dict[str, str], progress: Progress) -> None:
-        """Put the project's Asterisk config, the generated files and the prompts in place."""
-        etc = self.root / "etc/asterisk"
-        shutil.rmtree(etc, ignore_errors=True)
-        etc.mkdir(parents=True)
-        for folder in ("asterisk-config", "dialplans"):
-            for conf in sorted((self.project / folder).glob("*.conf")):
-                shutil.copy(conf, etc / conf.name)
-        agi_url = f"agi://{self.settings.agi_host}:{self.settings.agi_port}"
-        render.render(deployment, env, etc, agi_url, self.settings.ami_username)
-        # every prompt with a source, so a config switched at run time finds its prompts too
+    @property
+    def certificate_authority(self) -> Path:
+        """The sandbox's own CA (PEM): phones that check Asterisk's TLS certificate trust it."""
+        return self.dir / "tls/ca.crt"
+
+    def ensure_certificates(self) -> tuple[Path, Path]:
+        """Asterisk's TLS certificate and key for phones, made once: a certificate authority of
+        the sandbox's own signs a certificate for 127.0.0.1, localhost and this host's name."""
+        folder = self.dir / "tls"
+        certificate, key = folder / "hotline.crt", folder / "hotline.key"
+        if certificate.exists() and key.exists():
+            return certificate, key
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        ca_key, request, ca = folder / "ca.key", folder / "hotline.csr", self.certificate_authority
+        names = f"subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:{socket.gethostname()}"
+        rsa = ["-newkey", "rsa:2048", "-nodes"]
+        ca_subject = ["-subj", "/CN=hotline sandbox CA"]
+        sign = ["-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-extfile", "/dev/stdin"]
+        steps = [
+            ["req", "-x509", *rsa, "-days", "3650", "-keyout", ca_key, "-out", ca, *ca_subject],
+            ["req", *rsa, "-keyout", key, "-out", request, "-subj", "/CN=127.0.0.1"],
+            ["x509", "-req", "-in", request, "-days", "825", "-out", certificate, *sign],
+        ]
+        for step in steps:
+            done = subprocess.run(
+                ["openssl", *map(str, step)],
+                input=f"{names}\nextendedKeyUsage=serverAuth\n",
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise SandboxError(f"openssl {step[0]} failed: {done.stderr.strip()[-300:]}")
+        return certificate, key
+
+    def build_prompts(self, deployment: Deployment, progress: Progress = print) -> None:
+        """Build the prompt audio that is missing or out of date: every prompt with a source,
+        so that a config switched at run time finds its prompts too."""
         names = (
             deployment.prompt_names()
             | prompts.SERVICE_PROMPTS
@@ -127,6 +154,26 @@ class Sandbox:
         )
         if built:
             progress(f"{built} prompt(s) built")
+
+    def install(self, deployment: Deployment, env: dict[str, str], progress: Progress) -> None:
+        """Put the project's Asterisk config, the generated files and the prompts in place."""
+        etc = self.root / "etc/asterisk"
+        shutil.rmtree(etc, ignore_errors=True)
+        etc.mkdir(parents=True)
+        for folder in ("asterisk-config", "dialplans"):
+            for conf in sorted((self.project / folder).glob("*.conf")):
+                shutil.copy(conf, etc / conf.name)
+        agi_url = f"agi://{self.settings.agi_host}:{self.settings.agi_port}"
+        render.render(deployment, env, etc, agi_url, self.settings.ami_username)
+        if deployment.phones.tls:
+            made = self.ensure_certificates()
+            wanted = (deployment.phones.certificate.certificate, deployment.phones.certificate.key)
+            for source, path in zip(made, wanted, strict=True):
+                target = self.root / path.lstrip("/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(source, target)
+                target.chmod(0o600)
+        self.build_prompts(deployment, progress)
         sounds = self.root / "usr/share/asterisk/sounds/hotline"
         shutil.rmtree(sounds, ignore_errors=True)
         shutil.copytree(self.settings.prompts_build_dir, sounds)
@@ -135,6 +182,8 @@ class Sandbox:
         (self.root / "etc/hosts").write_text(
             f"127.0.0.1 localhost {socket.gethostname()}\n::1 localhost\n"
         )
+        # a fresh start: no registration (astdb) left over from an earlier run
+        (self.root / "var/lib/asterisk/astdb.sqlite3").unlink(missing_ok=True)
         for folder in ("notifications", "recordings"):
             (self.root / "var/spool/asterisk/hotline" / folder).mkdir(parents=True, exist_ok=True)
 

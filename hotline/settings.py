@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +29,11 @@ class Settings(BaseSettings):
 
     agi_host: str = "127.0.0.1"
     agi_port: int = Field(4573, ge=1, le=65535)
+    #: The secret the dialplan names in every FastAGI call (agi://host:port/<secret>/...):
+    #: a session without it is closed unheard. The sandbox generates it.
+    agi_secret: SecretStr = SecretStr("")
+    #: The addresses Asterisk connects from (comma-separated); any other peer is reset.
+    agi_peers: str = "127.0.0.1,::1"
 
     ami_host: str = "127.0.0.1"
     ami_port: int = Field(5038, ge=1, le=65535)
@@ -41,6 +47,9 @@ class Settings(BaseSettings):
     #: More tokens, comma-separated ``role[:operator]=token``; a token may be given as
     #: ``sha256:<hex>`` (its hash) so that the secret itself is kept nowhere on the server.
     api_tokens: SecretStr = SecretStr("")
+
+    #: /metrics needs an API token too (any role); off: it needs none (it has no caller data).
+    metrics_auth: bool = False
 
     #: The call log's database: empty means SQLite in the data folder (hotline.db);
     #: production: postgresql+asyncpg://user:password@host/db
@@ -61,6 +70,16 @@ class Settings(BaseSettings):
     asterisk_spool: Path | None = None
     #: Where the post-processed conversation recordings are kept (default: data/recordings).
     recordings_dir: Path | None = None
+
+    def agi_peer_list(self) -> list[str]:
+        """``agi_peers`` as addresses (ValueError naming the bad one)."""
+        peers = [p.strip() for p in self.agi_peers.split(",") if p.strip()]
+        for peer in peers:
+            try:
+                ipaddress.ip_address(peer)
+            except ValueError:
+                raise ValueError(f"HOTLINE_AGI_PEERS: {peer!r} is not an IP address") from None
+        return peers
 
     def spool_of_asterisk(self) -> Path:
         if self.asterisk_spool is not None:

@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -298,7 +299,10 @@ class SoftPhone:
     ``answers=False``, lets it ring). With ``register=False`` on the trunk's address it plays
     a caller's own phone, called back through the trunk.
 
-    Two SIPp processes: one answers on a port, the other registers that port as the contact.
+    One SIPp process, as a real phone is one socket: its main scenario registers (and then
+    waits), and calls and qualify pings from Asterisk run its out-of-call scenario. (Asterisk
+    takes a phone's address from the packets, not from its Contact, so a phone must receive
+    where it registers from.)
     """
 
     def __init__(
@@ -335,13 +339,94 @@ class SoftPhone:
         tone.write_bytes(ulaw_tone())
         return f'<nop><action><exec rtp_stream="{tone},-1,0"/></action></nop>'
 
-    def _register(self, expires: int) -> None:
-        done = subprocess.run(
+    def _answering(self) -> Path:
+        """The scenario that answers Asterisk's requests, filled in (SIPp reads pause and
+        timeout lengths before keyword substitution)."""
+        scenario_file = self.workdir / f"{self.user}-{self.port}-answer.xml"
+        scenario_file.write_text(
+            (SCENARIOS / ("answer.xml" if self.answers else "ignore.xml"))
+            .read_text()
+            .replace("[ring]", str(self.ring_ms))
+            .replace("[talk]", str(self.talk_ms))
+            .replace("<!--[media]-->", self._media())
+        )
+        return scenario_file
+
+    def command(self, answering: Path, *extra: str) -> list[str]:
+        """SIPp's command line: registering (main scenario) and answering (out of call), or,
+        without registration, answering only."""
+        common = [
+            "-i",
+            self.address,
+            "-bind_local",
+            "-p",
+            str(self.port),
+            "-mp",
+            str(free_udp_port(self.address)),
+            "-nostdin",
+            "-trace_msg",
+            "-message_file",
+            str(self.messages),
+            "-timeout",
+            "3600s",
+            *extra,
+        ]
+        if not self.register:
+            return ["sipp", "-sf", str(answering), *common]
+        return [
+            "sipp",
+            self.target,
+            "-sf",
+            str(SCENARIOS / "phone.xml"),
+            "-oocsf",
+            str(answering),
+            "-m",
+            "1",
+            "-key",
+            "user",
+            self.user,
+            "-au",
+            self.user,
+            "-ap",
+            self.password,
+            *common,
+        ]
+
+    def start(self, *extra: str) -> SoftPhone:
+        """Start the phone; once this returns, it is registered (RuntimeError if it cannot)."""
+        self.process = subprocess.Popen(
+            self.command(self._answering(), *extra),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=self.workdir,
+        )
+        if self.register:
+            self._wait_registered()
+        return self
+
+    def _wait_registered(self, seconds: float = 10) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if any(
+                block.split("\n\n", 1)[-1].lstrip().startswith("SIP/2.0 200")
+                and "REGISTER" in block.split("CSeq:")[-1][:20]
+                for block in self._messages(sent=False)
+            ):
+                return
+            if self.process is not None and self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.user} could not register from {self.address}:{self.port}")
+
+    def _unregister(self) -> None:
+        """Remove every contact of this phone's AOR (``Contact: *``, Expires: 0)."""
+        subprocess.run(
             [
                 "sipp",
                 self.target,
                 "-sf",
-                str(SCENARIOS / "register.xml"),
+                str(SCENARIOS / "unregister.xml"),
                 "-i",
                 self.address,
                 "-p",
@@ -352,12 +437,6 @@ class SoftPhone:
                 "-key",
                 "user",
                 self.user,
-                "-key",
-                "contact_port",
-                str(self.port),
-                "-key",
-                "expires",
-                str(expires),
                 "-au",
                 self.user,
                 "-ap",
@@ -367,51 +446,10 @@ class SoftPhone:
                 "-timeout_error",
             ],
             capture_output=True,
-            text=True,
             cwd=self.workdir,
             check=False,
             timeout=30,
         )
-        if done.returncode != 0:
-            raise RuntimeError(f"{self.user} could not register (SIPp exit {done.returncode})")
-
-    def start(self) -> SoftPhone:
-        """Start answering, then register."""
-        # SIPp reads pause and timeout lengths before keyword substitution: fill them in here.
-        scenario_file = self.workdir / f"{self.user}-{self.port}-answer.xml"
-        scenario_file.write_text(
-            (SCENARIOS / ("answer.xml" if self.answers else "ignore.xml"))
-            .read_text()
-            .replace("[ring]", str(self.ring_ms))
-            .replace("[talk]", str(self.talk_ms))
-            .replace("<!--[media]-->", self._media())
-        )
-        self.process = subprocess.Popen(
-            [
-                "sipp",
-                "-sf",
-                str(scenario_file),
-                "-i",
-                self.address,
-                "-bind_local",
-                "-p",
-                str(self.port),
-                "-mp",
-                str(free_udp_port(self.address)),
-                "-nostdin",
-                "-trace_msg",
-                "-message_file",
-                str(self.messages),
-                "-timeout",
-                "900s",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=self.workdir,
-        )
-        if self.register:
-            self._register(expires=300)
-        return self
 
     def dial(self, number: str) -> int:
         """Dial ``number`` (a feature code) from this phone; SIPp's exit status."""
@@ -475,15 +513,13 @@ class SoftPhone:
         return sum(1 for block in self._messages(sent=False) if "\nINVITE sip:" in block)
 
     def stop(self) -> None:
-        """Unregister and stop answering."""
-        try:
-            if self.register:
-                self._register(expires=0)
-        finally:
-            if self.process is not None:
-                self.process.terminate()
-                try:
-                    self.process.wait(5)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait()
+        """Stop answering and unregister."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.register:
+            self._unregister()

@@ -16,16 +16,18 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from agents.state import (
     Answered,
     Ended,
     Event,
+    LogIn,
     Missed,
     Offer,
     OperatorState,
+    Pause,
     Reachability,
     State,
     Withdrawn,
@@ -33,17 +35,22 @@ from agents.state import (
     transition,
 )
 from hotline.config import Deployment
+from hotline.durable import Durable, PendingCallback
 from hotline.events import CallEvent, EventBus
 from routing.dispatch import Candidate, Waiting, assign, position
 from routing.estimate import estimate_wait
+from routing.outbound import Dialled
 
 log = logging.getLogger(__name__)
 
 
-def dialable(number: str) -> bool:
-    """A number that can be called back: 5 to 15 digits, an optional leading +."""
-    digits = number.removeprefix("+")
-    return digits.isdigit() and 5 <= len(digits) <= 15
+class CallbackRefused(Exception):
+    """The number may not be called back (the config's patterns); the message says why."""
+
+
+class Uncertain(Exception):
+    """Asterisk got the action and gave no answer: it may or may not have carried it out.
+    Never repeated blindly (a second Redirect would tear a caller out of their ring)."""
 
 
 class ChannelGone(Exception):
@@ -81,6 +88,8 @@ class Callback:
     notification: str | None = None
     #: The caller's recorded message, played to the operator before the caller is dialled.
     recording: str | None = None
+    #: Why: asked (key 1), abandoned, after-hours, notification.
+    reason: str = "asked"
 
 
 @dataclass
@@ -90,6 +99,10 @@ class Talk:
     operator: str
     waiting: Waiting
     answered: datetime | None = None
+    #: A callback being made when the service last stopped: its attempt number.
+    restored: int = 0
+    #: The Redirect to the operator got no answer: whether it was carried out shows later.
+    uncertain: bool = False
 
 
 class Switchboard:
@@ -101,8 +114,13 @@ class Switchboard:
         bus: EventBus,
         clock: Callable[[], datetime],
         effects: Effects,
+        durable: Durable | None = None,
     ) -> None:
         self.deployment = deployment
+        #: Pending callbacks and operators' states on disk (None: in memory only).
+        self.durable = durable
+        #: The callbacks dialled in the last hour (the config's caps).
+        self.dialled = Dialled(deployment.callbacks)
         self.policy = deployment.policy
         self.bus = bus
         self.clock = clock
@@ -191,16 +209,133 @@ class Switchboard:
             log.warning("could not take a message from %s: %s", call, exc)
             self.hold(call, False)
 
+    def refuses_callback(self, call: str, number: str, line: str) -> str | None:
+        """Why ``number`` may not be called back (logged on the call); None: it may."""
+        why = self.deployment.callbacks.refuses(number)
+        if why is not None:
+            self.emit(call, "callback.refused", number=number, line=line, reason=why)
+        return why
+
     def add_callback(self, call: str, line: str, language: str, number: str, reason: str) -> None:
-        """A caller who is not on the line (after hours, say) is to be called back."""
+        """A caller who is not on the line (after hours, say) is to be called back. Raises
+        CallbackRefused (the number may not be called) or OSError (it could not be stored:
+        nothing is promised); the caller hears the promise only after this returned."""
+        if (why := self.refuses_callback(call, number, line)) is not None:
+            raise CallbackRefused(why)
         priority = self.deployment.lines[line].priority
-        self.waiting[call] = Waiting(
+        waiting = Waiting(
             call, line, language, priority, self.clock(), next(self._seq), callback=True
         )
-        self.callbacks[call] = Callback(number)
+        callback = Callback(number, reason=reason)
+        self._keep(waiting, callback)
+        self.waiting[call] = waiting
+        self.callbacks[call] = callback
         self.emit(call, "call.queued", line=line, language=language, priority=priority)
         self.emit(call, "callback.requested", number=number, line=line, reason=reason)
         self.dispatch()
+
+    def _keep(
+        self,
+        waiting: Waiting,
+        callback: Callback,
+        next_try: datetime | None = None,
+        dialling: str | None = None,
+    ) -> None:
+        """Store a callback's state on disk (OSError if it could not be)."""
+        if self.durable is None:
+            return
+        self.durable.keep(
+            PendingCallback(
+                call=waiting.call,
+                line=waiting.line,
+                language=waiting.language,
+                priority=waiting.priority,
+                entered=waiting.entered,
+                number=callback.number,
+                reason=callback.reason,
+                attempts=callback.attempts,
+                notification=callback.notification,
+                recording=callback.recording,
+                next_try=next_try,
+                seq=self.bus.seq(waiting.call),
+                dialling=dialling,
+            )
+        )
+
+    def _keep_quietly(
+        self,
+        waiting: Waiting,
+        callback: Callback,
+        *,
+        next_try: datetime | None = None,
+        dialling: str | None = None,
+    ) -> None:
+        """Store a callback's progress; a failure (the disk) is only logged: the promise
+        itself was stored before."""
+        try:
+            self._keep(waiting, callback, next_try, dialling)
+        except OSError as exc:
+            log.error("callback of %s: its progress could not be stored: %s", waiting.call, exc)
+
+    def _close(self, call: str) -> None:
+        if self.durable is not None:
+            self.durable.close(call)
+
+    def restore(self) -> int:
+        """At start: operators logged in (or paused) as they were, and the pending callbacks
+        back in their original order and retry schedule. Returns how many callbacks."""
+        if self.durable is None:
+            return 0
+        for operator, (state, reason) in self.durable.presence().items():
+            if operator in self.operators:
+                self._operator(operator, LogIn())
+                if state is State.PAUSED:
+                    self._operator(operator, Pause(reason or "break"))
+        now = self.clock()
+        pending = sorted(self.durable.callbacks.values(), key=lambda p: p.entered)
+        self.bus.resume({p.call: p.seq for p in pending})
+        for p in pending:
+            line = self.deployment.lines.get(p.line)
+            if line is None:
+                log.error("callback of %s: its line %r is no longer in the config", p.call, p.line)
+                continue
+            waiting = Waiting(
+                p.call, p.line, p.language, line.priority, p.entered, next(self._seq), True
+            )
+            self.callbacks[p.call] = Callback(
+                p.number, p.attempts, p.notification, p.recording, p.reason
+            )
+            self.emit(
+                p.call,
+                "callback.restored",
+                attempts=p.attempts,
+                next_try=p.next_try.isoformat() if p.next_try else None,
+                dialling=p.dialling,
+            )
+            if p.dialling is not None:
+                # it was being made when the service stopped: the conversation may go on in
+                # Asterisk, whose hangup handler reports its end here; see reconcile()
+                self.talks[p.call] = Talk(p.dialling, waiting, restored=p.attempts + 1)
+            elif p.next_try is not None and p.next_try > now:
+                self._later(
+                    f"retry:{p.call}",
+                    (p.next_try - now).total_seconds(),
+                    functools.partial(self._requeue, p.call, waiting),
+                )
+            else:
+                self.waiting[p.call] = waiting
+        if pending:
+            log.info("%d pending callback(s) restored", len(pending))
+        self.dispatch()
+        return len(pending)
+
+    def reconcile(self, channels: set[str]) -> None:
+        """With Asterisk's channels now (uniqueids): a callback that was being made when the
+        service stopped and whose channel is gone ended unseen; it counts as an attempt that
+        did not reach the caller (a second call beats a missed one)."""
+        for call, talk in list(self.talks.items()):
+            if talk.restored and f"callback-{call}-{talk.restored}" not in channels:
+                self.callback_ended(call, "UNKNOWN")
 
     def hold(self, call: str, held: bool) -> None:
         """Keep a waiting call out of dispatch while the caller answers a question."""
@@ -217,14 +352,23 @@ class Switchboard:
         notification: str | None = None,
         recording: str | None = None,
     ) -> None:
-        """The caller leaves the line but keeps their place: they will be called back."""
+        """The caller leaves the line but keeps their place: they will be called back.
+
+        Stored on disk first: raises CallbackRefused (the number may not be called) or
+        OSError (it could not be stored), and then nothing changed; the caller hears the
+        promise only after this returned."""
         waiting = self.waiting.get(call)
         if waiting is None:
             return
+        if (why := self.refuses_callback(call, number, waiting.line)) is not None:
+            raise CallbackRefused(why)
+        promised = replace(waiting, callback=True, held=False)
+        callback = Callback(number, notification=notification, recording=recording, reason=reason)
+        self._keep(promised, callback)
         self._cancel(f"message:{call}")
-        self.waiting[call] = replace(waiting, callback=True, held=False)
+        self.waiting[call] = promised
         self.channels.pop(call, None)
-        self.callbacks[call] = Callback(number, notification=notification, recording=recording)
+        self.callbacks[call] = callback
         self.emit(
             call,
             "callback.requested",
@@ -241,10 +385,11 @@ class Switchboard:
         for call, callback in list(self.callbacks.items()):
             if callback.notification == notification:
                 callback.notification = None
-                if call in self.waiting and self.waiting[call].callback:
-                    del self.waiting[call]
+                if call not in self.talks:  # not being called back right now
+                    self.waiting.pop(call, None)
                     del self.callbacks[call]
                     self._cancel(f"retry:{call}")
+                    self._close(call)
                     self.emit(call, "call.ended", outcome="handled", notification=notification)
 
     async def hand_over(self, to_fallback: Callable[[str], Awaitable[None]]) -> int:
@@ -299,6 +444,19 @@ class Switchboard:
 
     def was_guarded(self, call: str) -> bool:
         return call in self._guarded
+
+    def redirect_lost(self, call: str) -> bool:
+        """The caller is still waiting though an unanswered Redirect may have taken them to an
+        operator: it was not carried out. Back to the head of the queue; True if so."""
+        talk = self.talks.get(call)
+        if talk is None or not talk.uncertain:
+            return False
+        del self.talks[call]
+        self.emit(call, "call.missed", operator=talk.operator, status="NOT-REDIRECTED")
+        self._operator(talk.operator, Withdrawn(call))
+        self.waiting[call] = talk.waiting
+        self.dispatch()
+        return True
 
     def waits(self, call: str) -> bool:
         return call in self.waiting
@@ -361,12 +519,17 @@ class Switchboard:
             # kept for the callback they asked for, or the dialogue they are in decides
             return
         if waiting is not None:
+            if self.deployment.lines[waiting.line].callback_abandoned:
+                try:
+                    self.to_callback(call, self.callers.get(call, ""), reason="abandoned")
+                    return
+                except CallbackRefused:
+                    pass  # logged on the call: no number that may be called
+                except OSError as exc:  # the disk: called back if this process lives
+                    log.error("callback of abandoned %s not stored: %s", call, exc)
+                    self._promise_in_memory(call, waiting)
+                    return
             del self.waiting[call]
-            caller = self.callers.get(call, "")
-            if self.deployment.lines[waiting.line].callback_abandoned and dialable(caller):
-                self.waiting[call] = waiting
-                self.to_callback(call, caller, reason="abandoned")
-                return
             wait = (self.clock() - waiting.entered).total_seconds()
             self.emit(
                 call, "call.ended", outcome="abandoned", wait=round(wait, 3), line=waiting.line
@@ -391,13 +554,24 @@ class Switchboard:
         else:
             self._finish(call, talk, "answered")
 
+    def _promise_in_memory(self, call: str, waiting: Waiting) -> None:
+        """A callback that could not be stored is still made while this process lives."""
+        number = self.callers.get(call, "")
+        self.waiting[call] = replace(waiting, callback=True, held=False)
+        self.channels.pop(call, None)
+        self.callbacks[call] = Callback(number, reason="abandoned")
+        self.emit(call, "callback.requested", number=number, line=waiting.line, reason="abandoned")
+        self.dispatch()
+
     def callback_answered(self, call: str, operator: str) -> Callback | None:
         """The operator picked up a callback: whom to call now (None: not theirs)."""
         talk = self.talks.get(call)
         if talk is None or talk.operator != operator or call not in self.callbacks:
             return None
         self._operator(operator, Answered(call))
-        return self.callbacks[call]
+        callback = self.callbacks[call]
+        self.dialled.dial(callback.number, self.clock())  # the number is dialled now
+        return callback
 
     def callback_reached(self, call: str) -> None:
         """The caller called back picked up: the conversation starts."""
@@ -418,6 +592,7 @@ class Switchboard:
         callback.attempts += 1
         if talk.answered is not None:
             del self.callbacks[call]
+            self._close(call)
             self._finish(call, talk, "called-back")
             return
         # the operator was on, the caller did not pick up
@@ -435,18 +610,27 @@ class Switchboard:
             call, "callback.failed", attempt=callback.attempts, status=why, number=callback.number
         )
         if callback.notification is None and callback.attempts >= self.policy.callback_attempts:
-            del self.callbacks[call]
-            self.emit(
-                call,
-                "call.ended",
-                outcome="callback-failed",
-                line=waiting.line,
-                attempts=callback.attempts,
-            )
+            self._give_up(call, waiting)
             return
+        self._retry_at(call, waiting, self.clock() + timedelta(seconds=self.policy.callback_retry))
+
+    def _give_up(self, call: str, waiting: Waiting) -> None:
+        callback = self.callbacks.pop(call)
+        self._close(call)
+        self.emit(
+            call,
+            "call.ended",
+            outcome="callback-failed",
+            line=waiting.line,
+            attempts=callback.attempts,
+        )
+
+    def _retry_at(self, call: str, waiting: Waiting, when: datetime) -> None:
+        """Try the callback again at ``when`` (stored, so a restart keeps the schedule)."""
+        self._keep_quietly(waiting, self.callbacks[call], next_try=when)
         self._later(
             f"retry:{call}",
-            self.policy.callback_retry,
+            (when - self.clock()).total_seconds(),
             functools.partial(self._requeue, call, waiting),
         )
 
@@ -486,9 +670,12 @@ class Switchboard:
         before = self.operators[operator]
         after = transition(before, event, self.clock())
         self.operators[operator] = after
-        if (after.state, after.reachable, after.pause_reason) != (
+        if self.durable is not None and after.state is not before.state:
+            self.durable.operators_changed(self.operators)
+        if (after.state, after.reachable, after.in_use, after.pause_reason) != (
             before.state,
             before.reachable,
+            before.in_use,
             before.pause_reason,
         ):
             self.emit(
@@ -497,14 +684,17 @@ class Switchboard:
                 operator=operator,
                 state=after.state.value,
                 reachable=after.reachable,
+                in_use=after.in_use,
                 reason=after.pause_reason,
                 misses=after.misses,
             )
         return after
 
-    def reachable(self, operator: str, reachable: bool) -> None:
-        if operator in self.operators and self.operators[operator].reachable != reachable:
-            self.operator_event(operator, Reachability(reachable))
+    def reachable(self, operator: str, reachable: bool, in_use: bool = False) -> None:
+        """The phone's device state changed: reachable or not, busy with a call or not."""
+        known = self.operators.get(operator)
+        if known is not None and (known.reachable, known.in_use) != (reachable, in_use):
+            self.operator_event(operator, Reachability(reachable, in_use))
 
     # -- the dispatcher --------------------------------------------------------------------
     def dispatch(self) -> None:
@@ -546,6 +736,13 @@ class Switchboard:
             self._last_failure = ""
         except ChannelGone:
             self.hung_up(call)
+        except Uncertain as exc:
+            # If it was carried out, the dial reports its end (ring_ended) or its answer; if
+            # not, the caller's next announcement finds them still waiting (redirect_lost).
+            log.warning("ringing %s for %s: %s; waiting to see", operator, call, exc)
+            talk = self.talks.get(call)
+            if talk is not None:
+                talk.uncertain = True
         except Exception as exc:
             # Asterisk could not take the caller to the operator: put everything back.
             if str(exc) != self._last_failure:  # once per cause, not once a second
@@ -559,10 +756,32 @@ class Switchboard:
 
     async def _ring_back(self, call: str, operator: str, talk: Talk) -> None:
         callback = self.callbacks[call]
+        now = self.clock()
+        capped = self.dialled.refuses(callback.number, now)
+        if capped is not None:  # not now (the hourly caps), or never (the patterns changed)
+            why, until = capped
+            del self.talks[call]
+            self._operator(operator, Withdrawn(call))
+            self.emit(
+                call,
+                "callback.refused",
+                number=callback.number,
+                line=talk.waiting.line,
+                reason=why,
+                retry_at=until.isoformat() if until.year < 9999 else None,
+            )
+            if until.year < 9999:
+                self._retry_at(call, talk.waiting, until)
+            else:
+                self._give_up(call, talk.waiting)
+            self.dispatch()
+            return
+        self._keep_quietly(talk.waiting, callback, dialling=operator)
         try:
             await self.effects.callback(call, operator, callback.number, callback.attempts + 1)
         except NoAnswer:
             if self.talks.get(call) is talk:  # not already taken further by the dialplan
+                self._keep_quietly(talk.waiting, callback)  # the caller was not dialled
                 del self.talks[call]
                 self.emit(call, "call.missed", operator=operator, status="NOANSWER")
                 self._operator(operator, Missed(call, self.policy.pause_after_misses))
@@ -571,6 +790,7 @@ class Switchboard:
         except Exception as exc:
             log.warning("could not ring %s for callback %s: %s", operator, call, exc)
             if self.talks.get(call) is talk:
+                self._keep_quietly(talk.waiting, callback)
                 del self.talks[call]
                 self.waiting[call] = talk.waiting
                 self._operator(operator, Withdrawn(call))

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
 from hotline.notifications import MessageRoute
 from hotline.recordings import Recorder
-from hotline.switchboard import Switchboard, dialable
+from hotline.switchboard import CallbackRefused, Switchboard
 from ivr import Prompt
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ class WaitingRoutes:
         """Every `announce_every` seconds of waiting: say the position and the estimate."""
         call = channel.env["agi_uniqueid"]
         board = self.switchboard
+        board.redirect_lost(call)  # here, so not at an operator's phone
         if not board.waits(call) and call not in board.talks:
             # the service restarted while the caller waited: their channel remembers the place
             line = await channel.get_variable("HOTLINE_LINE")
@@ -86,16 +87,23 @@ class WaitingRoutes:
         try:
             typed = (await io.collect(Prompt(language, "callback-number"), 8, 16)).rstrip("#")
             number = typed or board.callers.get(call, "")
-            if not dialable(number):
-                await io.say([Prompt(language, "wrong-key")])
-                board.hold(call, False)
+            try:
+                board.to_callback(call, number)  # on disk before the caller hears the promise
+            except (CallbackRefused, OSError) as exc:
+                if isinstance(exc, OSError):
+                    log.error("callback of %s not stored: %s", call, exc)
+                board.hold(call, False)  # they keep waiting, in their place
+                error = "wrong-key" if isinstance(exc, CallbackRefused) else "technical-error"
+                await io.say([Prompt(language, error)])
                 await channel.set_variable("HOTLINE_RESULT", "wait")
                 return
-            await io.say([Prompt(language, "callback-registered")])
         except CallerHungUp:
             board.hold(call, False)
             return
-        board.to_callback(call, number)
+        try:
+            await io.say([Prompt(language, "callback-registered")])
+        except CallerHungUp:
+            return  # promised and stored all the same
         await channel.set_variable("HOTLINE_RESULT", "done")
 
     async def callback(self, channel: AgiChannel) -> None:

@@ -19,17 +19,18 @@ def deployment() -> Deployment:
     return load(ROOT / "config/hotline.yaml")
 
 
-#: The machine's PostgreSQL (trust authentication, database `test`).
-POSTGRES = "postgres@127.0.0.1:5432"
+#: The machine's PostgreSQL (trust authentication, database `test`), through its Unix socket:
+#: a test process in a network namespace of its own (tests/isolation.py) reaches it there too.
+POSTGRES_SOCKET = "/var/run/postgresql"
 
 
 @contextlib.contextmanager
 def postgres_database() -> Iterator[str]:
     """A fresh database on the machine's PostgreSQL for one test; its SQLAlchemy URL."""
     name = f"hotline_test_{uuid.uuid4().hex[:12]}"
-    psql = ["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-c"]
+    psql = ["psql", "-q", "-h", POSTGRES_SOCKET, "-U", "postgres", "-d", "test", "-c"]
     subprocess.run([*psql, f'CREATE DATABASE "{name}"'], check=True)
     try:
-        yield f"postgresql+asyncpg://{POSTGRES}/{name}"
+        yield f"postgresql+asyncpg://postgres@/{name}?host={POSTGRES_SOCKET}"
     finally:
         subprocess.run([*psql, f'DROP DATABASE "{name}" WITH (FORCE)'], check=True)

@@ -15,11 +15,14 @@ import hashlib
 import logging
 import secrets
 import time
+from collections import deque
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from hotline.settings import weakness
 from hotline.store.db import Store
+from hotline.store.tables import ApiSession
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +100,10 @@ def parse_tokens(spec: str, operators: set[str]) -> dict[str, Principal]:
 
 class Tokens:
     """Finds the principal of a presented token: configured ones, then the database's
-    (cached for ``ttl`` seconds, and still used while the database is away)."""
+    (cached for ``ttl`` seconds, and still used while the database is away). A revoked
+    token stops working within ``ttl`` seconds."""
 
-    def __init__(self, configured: dict[str, Principal], store: Store, ttl: float = 30.0) -> None:
+    def __init__(self, configured: dict[str, Principal], store: Store, ttl: float = 20.0) -> None:
         self.configured = configured
         self.store = store
         self.ttl = ttl
@@ -107,7 +111,10 @@ class Tokens:
         self._loaded = float("-inf")
 
     async def find(self, token: str) -> Principal | None:
-        digest = token_hash(token)
+        return await self.by_hash(token_hash(token))
+
+    async def by_hash(self, digest: str) -> Principal | None:
+        """The principal of the token with this SHA-256 (None: unknown or revoked)."""
         if digest in self.configured:
             return self.configured[digest]
         age = time.monotonic() - self._loaded
@@ -127,3 +134,97 @@ class Tokens:
             for row in rows
             if row.role in Role.__members__.values()
         }
+
+
+#: How long a browser session lasts.
+SESSION_HOURS = 12
+
+
+class Sessions:
+    """Browsers' logins. The cookie holds a random session id, never the API token; the
+    database keeps the id's SHA-256 and the token's hash. Logging out ends the session for
+    good; revoking the token ends every session opened with it."""
+
+    def __init__(self, store: Store, tokens: Tokens, ttl: float = 20.0) -> None:
+        self.store = store
+        self.tokens = tokens
+        self.ttl = ttl
+        #: id hash -> (token hash, expires, ended, when read)
+        self._known: dict[str, tuple[str, datetime, bool, float]] = {}
+
+    async def open(self, token: str, now: datetime) -> str:
+        """A new session for a valid ``token``; returns its id (for the cookie). Raises the
+        database's error when it is away."""
+        session_id = "hs_" + secrets.token_urlsafe(32)
+        expires = now + timedelta(hours=SESSION_HOURS)
+        await self.store.add_session(
+            ApiSession(
+                hash=token_hash(session_id),
+                token_hash=token_hash(token),
+                created_at=now,
+                expires_at=expires,
+                ended_at=None,
+            )
+        )
+        return session_id
+
+    async def find(self, session_id: str, now: datetime) -> Principal | None:
+        digest = token_hash(session_id)
+        known = self._known.get(digest)
+        if known is None or time.monotonic() - known[3] > self.ttl:
+            try:
+                row = await self.store.api_session(digest)
+            except Exception as exc:  # the database away: what was known still holds
+                log.warning("API sessions: database unreachable (%s)", exc)
+                row = None
+                if known is None:
+                    return None
+            if row is not None:
+                known = (row.token_hash, row.expires_at, row.ended_at is not None, time.monotonic())
+                self._known[digest] = known
+                while len(self._known) > 10_000:
+                    del self._known[next(iter(self._known))]
+            elif known is None:
+                return None
+        token, expires, ended, _ = known
+        if ended or now >= expires:
+            return None
+        return await self.tokens.by_hash(token)
+
+    async def end(self, session_id: str, now: datetime) -> None:
+        digest = token_hash(session_id)
+        if digest in self._known:
+            token, expires, _, read = self._known[digest]
+            self._known[digest] = (token, expires, True, read)
+        await self.store.end_session(digest, now)
+
+
+class Throttle:
+    """At most ``limit`` counted events per key in ``window`` seconds: logins from one
+    address, unknown references asked by one token. Holds at most ``keys`` keys (the oldest
+    go first), so a flood of addresses cannot grow it without end."""
+
+    def __init__(self, limit: int, window: float, keys: int = 10_000) -> None:
+        self.limit = limit
+        self.window = window
+        self.keys = keys
+        self._seen: dict[str, deque[float]] = {}
+
+    def wait(self, key: str) -> float:
+        """Seconds until ``key`` may go on (0: now)."""
+        times = self._seen.get(key)
+        if not times:
+            return 0.0
+        now = time.monotonic()
+        while times and now - times[0] >= self.window:
+            times.popleft()
+        if len(times) < self.limit:
+            return 0.0
+        return self.window - (now - times[0])
+
+    def count(self, key: str) -> None:
+        times = self._seen.pop(key, None) or deque()
+        times.append(time.monotonic())
+        self._seen[key] = times  # newest last: the oldest keys are dropped first
+        while len(self._seen) > self.keys:
+            del self._seen[next(iter(self._seen))]

@@ -7,9 +7,11 @@ Every /api route needs a bearer token; what it answers depends on the token's ro
 from __future__ import annotations
 
 import asyncio
+import math
 import os
+import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import PurePath
 from typing import Annotated, Any, Literal
@@ -29,7 +31,7 @@ from pydantic import BaseModel, Field
 from agents.state import Event, LogIn, LogOut, OperatorError, Pause, Resume
 from hotline import stats, supervision
 from hotline.api import views, web
-from hotline.api.access import Principal, Role, Tokens
+from hotline.api.access import SESSION_HOURS, Principal, Role, Sessions, Throttle, Tokens
 from hotline.api.limits import Limits
 from hotline.calllog import CallLog
 from hotline.config import Deployment
@@ -76,6 +78,13 @@ class Parts:
     tokens: Tokens
     supervision: supervision.Supervision
     health: Callable[[], Any]
+    sessions: Sessions
+    #: /metrics asks for a token (HOTLINE_METRICS_AUTH).
+    metrics_auth: bool = False
+    #: Logins per address: 10 a minute.
+    logins: Throttle = field(default_factory=lambda: Throttle(10, 60.0))
+    #: Unknown notification references per token: 5 in 10 minutes (they are six digits).
+    guesses: Throttle = field(default_factory=lambda: Throttle(5, 600.0))
 
 
 def parts(request: Request) -> Parts:
@@ -87,14 +96,23 @@ def parts(request: Request) -> Parts:
 COOKIE = "hotline_token"
 
 
+async def resolve(request: Request) -> Principal | None:
+    """Who the request comes from: its bearer token, else its browser session's cookie."""
+    app = parts(request)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        return await app.tokens.find(token) if len(token) <= 512 else None
+    session = request.cookies.get(COOKIE)
+    if session and len(session) <= 512:
+        return await app.sessions.find(session, app.switchboard.clock())
+    return None
+
+
 async def principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    token = credentials.credentials if credentials is not None else request.cookies.get(COOKIE)
-    who = None
-    if token and len(token) <= 512:
-        who = await parts(request).tokens.find(token)
+    who = await resolve(request)
     if who is None:
         raise HTTPException(
             401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
@@ -449,6 +467,20 @@ async def notification_handled(
     if by is None:
         raise unprocessable("by", "query", "say which operator handled it")
     board = app.switchboard
+    guesser = f"{who.role}:{who.operator}:{who.name}"
+    if (wait := app.guesses.wait(guesser)) > 0:
+        raise HTTPException(
+            429,
+            "too many unknown references from this token; try again later",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
+    found = app.notifications.items.get(ref)
+    if found is None or not (
+        who.supervisor
+        or (who.operator is not None and app.deployment.operators[who.operator].serves(found.line))
+    ):  # another line's notification is none of theirs: as unknown as a wrong number
+        app.guesses.count(guesser)
+        raise HTTPException(404, f"no notification {ref}")
     try:
         item = app.notifications.handle(ref, by, board.clock())
     except UnknownNotification:
@@ -458,16 +490,31 @@ async def notification_handled(
 
 
 # -- live events ----------------------------------------------------------------------------
+#: Seconds between two checks that an event stream's token or session is still valid.
+RECHECK = 5.0
+
+
 @router.get("/events", response_class=EventSourceResponse)
-async def events(app: App, who: Anyone) -> AsyncIterator[ServerSentEvent]:
+async def events(request: Request, app: App, who: Anyone) -> AsyncIterator[ServerSentEvent]:
     """Server-sent events: every domain event as it happens, as JSON (``kind`` says what).
-    Supervisors get everything; viewers the same without numbers; operators their own."""
+    Supervisors get everything; viewers the same without numbers or SIP identifiers; operators
+    their own. The stream ends once its token is revoked or its session ended."""
     queue = app.bus.listen(maxsize=1000)
     mine: set[str] = set()
+    checked = time.monotonic()
     try:
         yield ServerSentEvent(comment="connected", retry=2000)
         while True:
-            item = await queue.get()
+            try:
+                item: CallEvent | None = await asyncio.wait_for(queue.get(), RECHECK)
+            except TimeoutError:
+                item = None
+            if time.monotonic() - checked >= RECHECK:
+                checked = time.monotonic()
+                if await resolve(request) != who:
+                    return  # revoked, logged out, expired
+            if item is None:
+                continue
             if who.role is Role.OPERATOR and not _theirs(item, who, mine):
                 continue
             yield ServerSentEvent(data=views.event(item, who), id=item.id)
@@ -500,9 +547,12 @@ def create_api(app_parts: Parts) -> FastAPI:
     app.add_exception_handler(RequestValidationError, validation_error)
 
     @app.get("/health")
-    async def get_health() -> dict[str, Any]:
-        """Whether Asterisk (AMI) and the call log's database are reachable (no token)."""
+    async def get_health(request: Request) -> dict[str, Any]:
+        """Up or down (``status``: ok or degraded) for anyone; with a token, what is wrong:
+        the Asterisk (AMI) link, the call log's database, its spool and the disk."""
         state: dict[str, Any] = await app_parts.health()
+        if await resolve(request) is None:
+            return {"status": state["status"]}
         return state
 
     @app.get("/health/live")
@@ -511,31 +561,59 @@ def create_api(app_parts: Parts) -> FastAPI:
         return {"status": "alive"}
 
     @app.get("/metrics", response_class=Response)
-    async def get_metrics() -> Response:
-        """Prometheus metrics (no token; no caller data): queues, operators, calls by outcome,
-        wait and handle time histograms, AGI and AMI round trips."""
+    async def get_metrics(request: Request) -> Response:
+        """Prometheus metrics (no caller data): queues, operators, calls by outcome, wait and
+        handle time histograms, AGI and AMI round trips. A token is needed where the config
+        says so (HOTLINE_METRICS_AUTH)."""
+        if app_parts.metrics_auth and await resolve(request) is None:
+            raise HTTPException(
+                401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+            )
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     @app.post("/api/session")
     async def login(request: Request, body: Login, response: Response) -> dict[str, Any]:
-        """A browser's login: the token goes into an HttpOnly cookie (the wallboard's
-        EventSource cannot send a header)."""
+        """A browser's login with an API token: a session opens, and its id (never the token)
+        goes into an HttpOnly cookie (the wallboard's EventSource cannot send a header).
+        At most 10 attempts a minute from one address (429)."""
+        address = request.client.host if request.client else "?"
+        if (wait := app_parts.logins.wait(address)) > 0:
+            raise HTTPException(
+                429,
+                "too many logins from this address; try again later",
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
+        app_parts.logins.count(address)
         who = await app_parts.tokens.find(body.token)
         if who is None:
             raise HTTPException(401, "unknown token")
+        try:
+            session = await app_parts.sessions.open(body.token, app_parts.switchboard.clock())
+        except Exception as exc:
+            raise HTTPException(
+                503, f"cannot log in while the database is away ({type(exc).__name__})"
+            ) from None
         response.set_cookie(
             COOKIE,
-            body.token,
+            session,
             httponly=True,
             samesite="strict",
             secure=request.url.scheme == "https",
-            max_age=12 * 3600,
+            max_age=SESSION_HOURS * 3600,
         )
         return {"role": who.role.value, "operator": who.operator}
 
     @app.delete("/api/session", status_code=204)
-    async def logout(response: Response) -> None:
-        """Forget the browser's token."""
+    async def logout(request: Request, response: Response) -> None:
+        """End the browser's session (for good: the cookie's id opens nothing any more)."""
+        session = request.cookies.get(COOKIE)
+        if session and len(session) <= 512:
+            try:
+                await app_parts.sessions.end(session, app_parts.switchboard.clock())
+            except Exception as exc:
+                raise HTTPException(
+                    503, f"cannot log out while the database is away ({type(exc).__name__})"
+                ) from None
         response.delete_cookie(COOKIE)
 
     @app.get("/api/session")

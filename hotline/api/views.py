@@ -55,6 +55,8 @@ def operator(op: OperatorState, now: datetime) -> dict[str, Any]:
         "id": op.id,
         "state": op.state.value,
         "reachable": op.reachable,
+        # busy with a call the service did not give them (a fallback queue's): not offered
+        "in_use": op.in_use,
         "since": op.since.isoformat() if op.since else None,
         # seconds in this state (a browser ticks on from here, whatever its clock says)
         "for": round((now - op.since).total_seconds(), 1) if op.since else None,
@@ -99,14 +101,23 @@ def call(row: Call, who: Principal) -> dict[str, Any]:
     }
 
 
+#: What a viewer never sees of an event: the caller's name, and what names the call in SIP
+#: and in Asterisk (they lead to the caller).
+HIDDEN = ("caller_name", "channel", "sip_call_id", "linkedid")
+
+
 def event(item: CallEvent, who: Principal) -> dict[str, Any]:
-    """An event as the API shows it: the supervisor's in full, others' without numbers."""
+    """An event as the API shows it: the supervisor's in full, others' without numbers, a
+    viewer's without names or SIP identifiers either."""
     out = item.as_json()
     if not who.supervisor:
         data = dict(item.data)
         for key in PERSONAL:
             if isinstance(data.get(key), str):
                 data[key] = mask(data[key])
+        if who.role is Role.VIEWER:
+            for key in HIDDEN:
+                data.pop(key, None)
         if item.kind != "call.started" and isinstance(data.get("number"), str):
             data["number"] = mask(data["number"])  # a callback number
         out["data"] = data
@@ -141,10 +152,22 @@ CSV_FIELDS = (
 )
 
 
+#: What a spreadsheet would read as a formula at the start of a cell.
+FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a value that would start a formula (a caller
+    id of ``=HYPERLINK(...)``, say) gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA):
+        return "'" + value
+    return value
+
+
 def csv_rows(rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, CSV_FIELDS, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({**row, "path": " ".join(row["path"])})
+        writer.writerow({k: cell(v) for k, v in {**row, "path": " ".join(row["path"])}.items()})
     return out.getvalue()

@@ -10,9 +10,11 @@ are not calls, and a typed hang-up.
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -285,6 +287,11 @@ class FastAgiServer(Application):  # type: ignore[misc]
     - ``max_connections``: connections at once, calls included; more are refused.
 
     Every connection that does not become a call is closed with a warning naming why.
+
+    Only Asterisk may talk to it: a peer whose address is not in ``peers`` is reset at once,
+    and a session whose script does not start with ``secret`` (the dialplan calls
+    ``agi://host:port/<secret>/<route>``) is closed unheard. (None: no such check, for tests
+    of the other limits.)
     """
 
     def __init__(
@@ -292,6 +299,8 @@ class FastAgiServer(Application):  # type: ignore[misc]
         on_rejected: Rejected | None = None,
         env_timeout: float = ENVIRONMENT_TIMEOUT,
         *,
+        secret: str | None = None,
+        peers: Collection[str] | None = None,
         max_line: int = MAX_LINE,
         max_environment: int = MAX_ENVIRONMENT,
         max_unrouted: int = MAX_UNROUTED,
@@ -308,6 +317,8 @@ class FastAgiServer(Application):  # type: ignore[misc]
         self.reject_timeout = reject_timeout
         self.reply_timeout = reply_timeout
         self.max_connections = max_connections
+        self.secret = secret
+        self.peers = None if peers is None else frozenset(map(ipaddress.ip_address, peers))
         self.active = 0
         # Connections that are not calls, oldest first (a dict keeps insertion order).
         self._unrouted: dict[asyncio.StreamWriter, None] = {}
@@ -321,6 +332,10 @@ class FastAgiServer(Application):  # type: ignore[misc]
 
     async def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
+        if not self.admits(peer):
+            log.warning("FastAGI from %s: not a configured Asterisk address; closed", peer)
+            writer.transport.abort()
+            return
         if self.active >= self.max_connections:
             log.warning("FastAGI: %d connections open, refusing %s", self.active, peer)
             writer.close()
@@ -333,6 +348,27 @@ class FastAgiServer(Application):  # type: ignore[misc]
             self._unrouted.pop(writer, None)
             self.active -= 1
             writer.close()
+
+    def admits(self, peer: object) -> bool:
+        """Whether ``peer`` (a socket's peer name) is one of the configured Asterisk addresses."""
+        if self.peers is None:
+            return True
+        try:
+            address = ipaddress.ip_address(peer[0] if isinstance(peer, tuple) else str(peer))
+        except ValueError:
+            return False
+        mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 on a dual socket
+        return address in self.peers or (mapped is not None and mapped in self.peers)
+
+    def route_of(self, script: str) -> str | None:
+        """The route a session asks for, once its secret is checked: the dialplan calls
+        ``agi://host:port/<secret>/<route>``. None: a wrong or missing secret."""
+        if self.secret is None:
+            return script
+        given, _, route = script.partition("/")
+        if not hmac.compare_digest(given.encode(), self.secret.encode()):
+            return None
+        return route
 
     def _admit(self, writer: asyncio.StreamWriter) -> None:
         """Count a new connection as not a call yet; past the limit, drop the oldest such."""
@@ -353,9 +389,15 @@ class FastAgiServer(Application):  # type: ignore[misc]
         channel: AgiChannel | None = None
         try:
             env = await read_environment(reader, self.env_timeout, self.max_environment)
+            script = self.route_of(env.get("agi_network_script", ""))
+            if script is None:
+                # not our Asterisk: no apology, no record, nothing it could change
+                log.warning("FastAGI from %s: wrong or missing secret; closed", peer)
+                return
+            env["agi_network_script"] = script
             channel = AgiChannel(reader, writer, env, self.reply_timeout)
             missing = [name for name in REQUIRED if not env.get(name)]
-            route = self._route.get(env.get("agi_network_script", ""))
+            route = self._route.get(script)
             if not missing and route is not None:
                 self._unrouted.pop(writer, None)
                 await route(channel)

@@ -35,6 +35,11 @@ class AmiUnavailable(Exception):
     """The AMI link is down (or an action got no reply in time); the action was not sent."""
 
 
+class AmiNoReply(AmiUnavailable):
+    """An action was sent and got no reply in time: Asterisk may have carried it out (the
+    link is reset, so it never does so later)."""
+
+
 class _Link(Manager):  # type: ignore[misc]
     """A Manager for one connection: no reconnect, no pinger of its own."""
 
@@ -181,7 +186,7 @@ class AmiClient:
             if link is self._link:
                 self.connected = False
                 link.reset()
-            raise AmiUnavailable(self.last_error) from None
+            raise AmiNoReply(self.last_error) from None
         AMI_SECONDS.labels(str(fields.get("Action", "?"))).observe(time.perf_counter() - sent)
         return reply
 
@@ -204,17 +209,20 @@ class AmiEffects:
         await self._redirect(channel, "hotline-handover", "s")
 
     async def _redirect(self, channel: str, context: str, exten: str) -> None:
-        from hotline.switchboard import ChannelGone
+        from hotline.switchboard import ChannelGone, Uncertain
 
-        reply = await self.ami.action(
-            {
-                "Action": "Redirect",
-                "Channel": channel,
-                "Context": context,
-                "Exten": exten,
-                "Priority": "1",
-            }
-        )
+        try:
+            reply = await self.ami.action(
+                {
+                    "Action": "Redirect",
+                    "Channel": channel,
+                    "Context": context,
+                    "Exten": exten,
+                    "Priority": "1",
+                }
+            )
+        except AmiNoReply as exc:
+            raise Uncertain(f"Redirect {channel} to {context},{exten}: {exc}") from None
         if not reply.success:
             message = str(reply.get("Message", ""))
             if "not exist" in message:

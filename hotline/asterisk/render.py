@@ -37,8 +37,57 @@ def _secret(env: Mapping[str, str], name: str) -> str:
     return value
 
 
+def trunk_credentials(env: Mapping[str, str]) -> tuple[str, str]:
+    """The carrier's user name and password for the hotline (HOTLINE_TRUNK_USERNAME and
+    HOTLINE_TRUNK_PASSWORD): the carrier chose them, so only their form is checked."""
+    user = env.get("HOTLINE_TRUNK_USERNAME", "")
+    if not re.fullmatch(r"[A-Za-z0-9_.+\-]{1,64}", user):
+        raise RenderError(
+            "HOTLINE_TRUNK_USERNAME is not set or not a SIP user name (the carrier's account)"
+        )
+    password = env.get("HOTLINE_TRUNK_PASSWORD", "")
+    if not password or any(ch in password for ch in ";\n\r\"'"):
+        raise RenderError("HOTLINE_TRUNK_PASSWORD is not set or holds ; \" ' or an end of line")
+    return user, password
+
+
+def _transports(deployment: Deployment) -> list[str]:
+    sip, phones = deployment.sip, deployment.phones
+    host = f"[{sip.bind}]" if sip.bind.version == 6 else str(sip.bind)
+    nat = []
+    if sip.external_address:  # behind a NAT: say the outside address in SIP and SDP
+        nat += [
+            f"external_signaling_address={sip.external_address}",
+            f"external_media_address={sip.external_address}",
+            *(f"local_net={net}" for net in sip.local_networks),
+        ]
+    out = [
+        # the carrier always (and phones, when phones.udp says so: see the endpoints)
+        "[transport-udp]",
+        "type=transport",
+        "protocol=udp",
+        f"bind={host}:{sip.udp_port}",
+        *nat,
+        "",
+    ]
+    if phones.tls:
+        cert = phones.certificate
+        out += [
+            "[transport-tls]",
+            "type=transport",
+            "protocol=tls",
+            f"bind={host}:{sip.tls_port}",
+            f"cert_file={cert.certificate}",
+            f"priv_key_file={cert.key}",
+            "method=tlsv1_2",
+            *nat,
+            "",
+        ]
+    return out
+
+
 def pjsip(deployment: Deployment, env: Mapping[str, str]) -> str:
-    out = [GENERATED]
+    out = [GENERATED, *_transports(deployment)]
     common = [
         "disallow=all",
         "allow=ulaw,alaw",
@@ -47,29 +96,81 @@ def pjsip(deployment: Deployment, env: Mapping[str, str]) -> str:
         "rtp_timeout=300",  # a leg with no media for 5 minutes is dead: free the channel
         "send_pai=no",
     ]
+    trunk = deployment.trunk
+    outbound = trunk.outbound is not None
+    credentials = trunk_credentials(env) if trunk.auth or trunk.registration else None
+    user = credentials[0] if credentials else "hotline"
     out += [
         "[trunk]",
         "type=endpoint",
         "context=from-trunk",
         *common,
+        # by source address only: a From user of 'trunk' sent from anywhere else is no carrier
+        "identify_by=ip",
+        "transport=transport-udp",
         "allow_unauthenticated_options=yes",
-        *(["aors=trunk", "from_user=hotline"] if deployment.trunk_outbound else []),
+        *(["aors=trunk", f"from_user={user}"] if outbound else []),
+        *(["outbound_auth=trunk-auth"] if credentials else []),
         "",
     ]
-    if deployment.trunk_outbound:
-        out += ["[trunk]", "type=aor", f"contact={deployment.trunk_outbound}", ""]
+    if outbound:
+        out += ["[trunk]", "type=aor", f"contact={trunk.outbound}", ""]
+    if credentials:
+        out += [
+            "[trunk-auth]",
+            "type=auth",
+            "auth_type=userpass",
+            f"username={user}",
+            f"password={credentials[1]}",
+            "",
+        ]
+    if trunk.registration:
+        server = trunk.outbound
+        assert server is not None
+        host = server.split(":", 1)[1]
+        out += [
+            "[trunk]",
+            "type=registration",
+            "transport=transport-udp",
+            "outbound_auth=trunk-auth",
+            f"server_uri={server}",
+            f"client_uri=sip:{user}@{host.split(':')[0]}",
+            f"contact_user={user}",
+            "retry_interval=30",
+            "forbidden_retry_interval=300",
+            "expiration=600",
+            "line=yes",  # calls from the carrier name the registration: the trunk endpoint
+            "endpoint=trunk",
+            "",
+        ]
     out += ["[trunk]", "type=identify", "endpoint=trunk"]
-    out += [f"match={address}" for address in deployment.trunk_addresses]
+    out += [f"match={address}" for address in trunk.addresses]
     out.append("")
-    phones = [(op.id, op.name, "operators") for op in deployment.operators.values()]
-    phones += [(sup, name, "supervisors") for sup, name in deployment.supervisors.items()]
-    for endpoint, name, context in phones:
+    phones = deployment.phones
+    secure = phones.encryption == "required"
+    phone_common = [
+        *common,
+        "identify_by=username",
+        # from anywhere, behind any NAT: answer where the packets came from, not where their
+        # headers and SDP say
+        "rewrite_contact=yes",
+        "force_rport=yes",
+        "rtp_symmetric=yes",
+        *(
+            ["transport=transport-tls", "media_encryption=sdes", "media_encryption_optimistic=no"]
+            if secure
+            else []
+        ),
+    ]
+    endpoints = [(op.id, op.name, "operators") for op in deployment.operators.values()]
+    endpoints += [(sup, name, "supervisors") for sup, name in deployment.supervisors.items()]
+    for endpoint, name, context in endpoints:
         password = _secret(env, password_variable(endpoint))
         out += [
             f"[{endpoint}]",
             "type=endpoint",
             f"context={context}",
-            *common,
+            *phone_common,
             f"auth={endpoint}-auth",
             f"aors={endpoint}",
             f'callerid="{name}" <{endpoint}>',
@@ -150,13 +251,22 @@ def queues(deployment: Deployment) -> str:
     return "\n".join(out)
 
 
-def extensions(deployment: Deployment, agi_url: str) -> str:
+def agi_secret(env: Mapping[str, str]) -> str:
+    """The FastAGI secret (HOTLINE_AGI_SECRET): part of a URL path, so URL-safe only."""
+    secret = _secret(env, "HOTLINE_AGI_SECRET")
+    if not re.fullmatch(r"[A-Za-z0-9_\-]+", secret):
+        raise RenderError("HOTLINE_AGI_SECRET may hold only letters, digits, _ and -")
+    return secret
+
+
+def extensions(deployment: Deployment, agi_url: str, secret: str) -> str:
     first = deployment.languages[0]
     policy = deployment.policy
     out = [
         GENERATED,
         "[globals]",
-        f"HOTLINE_AGI={agi_url}",
+        # every AGI() call names the secret: the service hangs up on a session without it
+        f"HOTLINE_AGI={agi_url.rstrip('/')}/{secret}",
         f"HOTLINE_DEFAULT_LANGUAGE={first}",
         f"HOTLINE_ANNOUNCE_EVERY={policy.announce_every}",
         f"HOTLINE_RING_TIMEOUT={policy.ring_timeout}",
@@ -191,13 +301,13 @@ def render(
         "pjsip_hotline.conf": pjsip(deployment, env),
         "manager_hotline.conf": manager(env, ami_username),
         "queues_hotline.conf": queues(deployment),
-        "extensions_hotline.conf": extensions(deployment, agi_url),
+        "extensions_hotline.conf": extensions(deployment, agi_url, agi_secret(env)),
     }
     written = []
     for name, text in files.items():
         path = target / name
         path.write_text(text, encoding="utf-8")
-        if name in ("pjsip_hotline.conf", "manager_hotline.conf"):
+        if name != "queues_hotline.conf":  # passwords, the AMI and the FastAGI secrets
             path.chmod(0o600)
         written.append(path)
     return written

@@ -24,7 +24,15 @@ from sqlalchemy.ext.asyncio import (
 
 from hotline.events import CallEvent
 from hotline.store.projection import Rows
-from hotline.store.tables import ApiToken, Call, Callback, Event, Notification, Recording
+from hotline.store.tables import (
+    ApiSession,
+    ApiToken,
+    Call,
+    Callback,
+    Event,
+    Notification,
+    Recording,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -252,6 +260,21 @@ class Store:
             if token is not None and token.revoked_at is None:
                 token.revoked_at = at
             return token
+
+    # -- browser sessions ------------------------------------------------------------------
+    async def add_session(self, row: ApiSession) -> None:
+        async with self.session.begin() as session:
+            session.add(row)
+
+    async def api_session(self, digest: str) -> ApiSession | None:
+        async with self.session() as session:
+            return await session.get(ApiSession, digest)
+
+    async def end_session(self, digest: str, at: datetime) -> None:
+        async with self.session.begin() as session:
+            row = await session.get(ApiSession, digest)
+            if row is not None and row.ended_at is None:
+                row.ended_at = at
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -168,3 +168,16 @@ class ApiToken(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class ApiSession(Base):
+    """A browser's login: its cookie holds a random session id, of which only the SHA-256 is
+    kept here, with the hash of the token it was opened with (revoking that token ends it)."""
+
+    __tablename__ = "api_sessions"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,14 @@ from hotline.config import Deployment
 from hotline.sandbox import Sandbox
 from hotline.settings import Settings
 from hotline.sipcall import Placed, SippCall, SoftPhone
+from tests import isolation
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
+
+#: The sandbox built once (Debian's Asterisk in a chroot), which every test process's own
+#: Asterisk root overlays.
+SHARED_SANDBOX = ROOT / ".cache/sandbox"
 
 #: A Wednesday 11:00 in Kyiv: every line open.
 WORKING_HOURS = "2026-11-25T11:00:00+02:00"
@@ -32,10 +37,10 @@ WORKING_HOURS = "2026-11-25T11:00:00+02:00"
 SATURDAY_EVENING = "2026-11-28T20:00:00+02:00"
 
 
-def sandbox_settings() -> Settings:
+def sandbox_settings(folder: Path = SHARED_SANDBOX) -> Settings:
     return Settings(
         config=ROOT / "config/hotline.yaml",
-        sandbox_dir=ROOT / ".cache/sandbox",
+        sandbox_dir=folder,
         prompts_dir=ROOT / "recordings/prompts",
         prompts_build_dir=ROOT / "recordings/build",
     )
@@ -62,10 +67,21 @@ class Asterisk:
         """Where Asterisk's log ends now (channel names repeat after a restart)."""
         return self.log.stat().st_size if self.log.exists() else 0
 
-    def log_since(self, mark: int) -> str:
-        with self.log.open("rb") as log:
-            log.seek(mark)
-            return log.read().decode(errors="replace")
+    def log_since(self, mark: int, log: Path | None = None) -> str:
+        with (log or self.log).open("rb") as text:
+            text.seek(mark)
+            return text.read().decode(errors="replace")
+
+    @property
+    def security_log(self) -> Path:
+        """Asterisk's security events (failed logins, challenges): what fail2ban reads."""
+        return self.sandbox.root / "var/log/asterisk/security"
+
+    def security_mark(self) -> int:
+        return self.security_log.stat().st_size if self.security_log.exists() else 0
+
+    def security_since(self, mark: int) -> str:
+        return self.log_since(mark, self.security_log) if self.security_log.exists() else ""
 
     def played(self, channel: str, mark: int) -> list[str]:
         """Sounds played to ``channel`` since ``mark``, without their format."""
@@ -81,12 +97,24 @@ class Asterisk:
         return {f[0]: f[1] for f in (line.split("!") for line in out.splitlines()) if len(f) > 2}
 
 
+def progress(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
 @pytest.fixture(scope="session")
 def asterisk(deployment: Deployment) -> Iterator[Asterisk]:
-    sandbox = Sandbox(sandbox_settings(), ROOT)
-    secrets = sandbox.up(deployment, lambda line: print(line, file=sys.stderr))
-    yield Asterisk(sandbox, secrets)
-    sandbox.down(lambda _: None)
+    """This test process's own Asterisk, on its own 127.0.0.1 (tests/isolation.py)."""
+    shared = Sandbox(sandbox_settings(), ROOT)
+    with isolation.locked(ROOT / ".cache/sandbox.lock"):  # built once, by one process
+        shared.build(progress)
+        shared.build_prompts(deployment, progress)
+    host = isolation.Host(ROOT / ".cache")
+    sandbox = Sandbox(sandbox_settings(host.enter(shared.root)), ROOT)
+    try:
+        secrets = sandbox.up(deployment, progress)
+        yield Asterisk(sandbox, secrets)
+    finally:
+        host.leave(lambda: sandbox.down(lambda _: None))
 
 
 @pytest.fixture(autouse=True)
@@ -128,7 +156,7 @@ class Service:
             **self.asterisk.secrets,
             "HOTLINE_DATA_DIR": str(self.data_dir),
             "HOTLINE_API_PORT": str(self.api_port),
-            "HOTLINE_SANDBOX_DIR": str(ROOT / ".cache/sandbox"),
+            "HOTLINE_SANDBOX_DIR": str(self.asterisk.sandbox.dir),
             **self.settings,
         }
 
@@ -151,15 +179,25 @@ class Service:
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.log.read_text()
             try:
-                if httpx.get(self.url("/health"), timeout=1).json()["ami"]["connected"]:
+                if self.health(timeout=1)["ami"]["connected"]:
                     return self
-            except (httpx.HTTPError, ValueError):
+            except (httpx.HTTPError, ValueError, KeyError):
                 pass
             time.sleep(0.2)
         raise AssertionError(f"service not healthy in 30 s:\n{self.log.read_text()}")
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.api_port}{path}"
+
+    def health(self, timeout: float = 5) -> dict[str, Any]:
+        """/health in full (with a token: without one it says only ok or degraded)."""
+        reply = httpx.get(
+            self.url("/health"),
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        found: dict[str, Any] = reply.json()
+        return found
 
     def get(self, path: str, **params: Any) -> Any:
         reply = httpx.get(
@@ -175,6 +213,12 @@ class Service:
         """A GET with another token (None: none at all), the response as it is."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.get(self.url(path), params=params, timeout=10, headers=headers)
+
+    def post_as(self, token: str, path: str, **params: Any) -> httpx.Response:
+        """A POST with another token, the response as it is."""
+        return httpx.post(
+            self.url(path), params=params, timeout=5, headers={"Authorization": f"Bearer {token}"}
+        )
 
     def post(self, path: str, **params: Any) -> httpx.Response:
         return httpx.post(
@@ -228,15 +272,18 @@ def service(asterisk: Asterisk, tmp_path: Path) -> Iterator[Service]:
 
 async def call(
     number: str,
-    keys: str = "",
+    keys: str | Sequence[str] = "",
     *,
     caller: str = "380501234567",
+    name: str = "Caller",
     source: str = "127.0.0.2",
     hold_ms: int = 15000,
     gap_ms: int = 2500,
 ) -> Placed:
     """One SIPp caller from ``source`` (the trunk's address); returns when the call ended."""
-    placed = SippCall(number, keys, caller=caller, source=source, gap_ms=gap_ms, hold_ms=hold_ms)
+    placed = SippCall(
+        number, keys, caller=caller, name=name, source=source, gap_ms=gap_ms, hold_ms=hold_ms
+    )
     while placed.running:  # no thread held: the default pool has only a few
         await asyncio.sleep(0.2)
     return placed.wait()

@@ -24,13 +24,13 @@ async def test_ami_reconnects_after_asterisk_restarts(
     service.start()
 
     def ami() -> dict[str, object]:
-        health: dict[str, dict[str, object]] = httpx.get(service.url("/health"), timeout=2).json()
+        health: dict[str, dict[str, object]] = service.health(timeout=2)
         return health["ami"]
 
     assert ami()["connects"] == 1
     asterisk.sandbox.down(lambda _: None)
     assert wait_for(lambda: not ami()["connected"], 15), ami()
-    assert httpx.get(service.url("/health"), timeout=2).json()["status"] == "degraded"
+    assert service.health(timeout=2)["status"] == "degraded"
     asterisk.sandbox.up(deployment, lambda _: None)  # type: ignore[arg-type]
     assert wait_for(lambda: ami()["connected"], 40), ami()
     assert ami()["connects"] == 2

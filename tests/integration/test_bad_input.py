@@ -40,7 +40,7 @@ async def placed(number: str, keys: str, **options: Any) -> Placed:
 
 def assert_healthy(service: Service) -> None:
     assert service.process is not None and service.process.poll() is None
-    health = httpx.get(service.url("/health"), timeout=5).json()
+    health = service.health()
     assert health["status"] == "ok", health
     assert "Traceback" not in service.log.read_text()
 

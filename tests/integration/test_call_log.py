@@ -275,7 +275,7 @@ class EventWitness(threading.Thread):
 
 
 def health(service: Service) -> dict[str, Any]:
-    found: dict[str, Any] = httpx.get(service.url("/health"), timeout=5).json()
+    found: dict[str, Any] = service.health()
     return found
 
 

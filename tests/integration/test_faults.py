@@ -8,8 +8,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from hotline.sipcall import SoftPhone
 from tests.integration.conftest import Asterisk, Service, call
 from tests.integration.netfault import SilentLink
@@ -17,7 +15,7 @@ from tests.integration.test_queues import CONSULTATION, waiting_on
 
 
 def ami(service: Service) -> dict[str, Any]:
-    health: dict[str, dict[str, Any]] = httpx.get(service.url("/health"), timeout=2).json()
+    health: dict[str, dict[str, Any]] = service.health(timeout=2)
     return health["ami"]
 
 

@@ -72,11 +72,11 @@ async def test_a_detention_caller_goes_first(
     service.start()
     op3 = phone("op3", talk_ms=1500)
     consultations = []
-    for _ in range(5):
-        consultations.append(asyncio.create_task(call(*CONSULTATION, hold_ms=90_000)))
+    for _ in range(5):  # six calls of 12 s each (ring, talk, wrap-up) after ~20 s of menus
+        consultations.append(asyncio.create_task(call(*CONSULTATION, hold_ms=120_000)))
         await asyncio.sleep(0.3)
     await waiting_on(service, "consultation", 5)
-    detention = asyncio.create_task(call(*DETENTION, hold_ms=90_000))
+    detention = asyncio.create_task(call(*DETENTION, hold_ms=120_000))
     await waiting_on(service, "detention", 1)  # behind the five
     assert len(service.get("/api/queues")["consultation"]["waiting"]) == 5
     service.login("op3")

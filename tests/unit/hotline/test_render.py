@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,10 @@ import pytest
 from hotline.asterisk.render import RenderError, password_variable, render
 from hotline.config import Deployment
 
-SECRETS = {"HOTLINE_AMI_SECRET": "ami-Zq7x-4kLp-9wRt"} | {
+SECRETS = {
+    "HOTLINE_AMI_SECRET": "ami-Zq7x-4kLp-9wRt",
+    "HOTLINE_AGI_SECRET": "agi-Vx3q_8nMw-2Lp",
+} | {
     password_variable(phone): f"horse-battery-staple-{phone}"
     for phone in [*(f"op{i}" for i in range(1, 7)), "sup1"]
 }
@@ -107,7 +111,7 @@ def test_fallback_queues_hold_the_operators_of_each_line(rendered: dict[str, str
 
 def test_every_number_has_a_fallback_line(rendered: dict[str, str]) -> None:
     text = rendered["extensions_hotline.conf"]
-    assert "HOTLINE_AGI=agi://127.0.0.1:4573" in text
+    assert "HOTLINE_AGI=agi://127.0.0.1:4573/agi-Vx3q_8nMw-2Lp" in text  # the secret in it
     for number, line in [
         ("0800213103", "information"),
         ("0322920055", "consultation"),
@@ -117,8 +121,98 @@ def test_every_number_has_a_fallback_line(rendered: dict[str, str]) -> None:
 
 
 def test_secrets_are_private_files(rendered: dict[str, str], tmp_path: Path) -> None:
-    assert (tmp_path / "pjsip_hotline.conf").stat().st_mode & 0o077 == 0
-    assert (tmp_path / "manager_hotline.conf").stat().st_mode & 0o077 == 0
+    for name in ("pjsip_hotline.conf", "manager_hotline.conf", "extensions_hotline.conf"):
+        assert (tmp_path / name).stat().st_mode & 0o077 == 0, name
+
+
+def endpoint(pjsip: dict[str, list[dict[str, str]]], name: str) -> dict[str, str]:
+    (found,) = [s for s in pjsip[name] if s.get("type") == "endpoint"]
+    return found
+
+
+def test_the_trunk_is_known_by_its_address_only(rendered: dict[str, str]) -> None:
+    """PJSIP's default identify_by (username,ip) would take an INVITE from anywhere with
+    From: <sip:trunk@...> for the carrier's."""
+    pjsip = sections(rendered["pjsip_hotline.conf"])
+    assert endpoint(pjsip, "trunk")["identify_by"] == "ip"
+    assert "outbound_auth" not in endpoint(pjsip, "trunk")  # this carrier asks no password
+
+
+def test_phones_work_from_behind_nat(rendered: dict[str, str]) -> None:
+    pjsip = sections(rendered["pjsip_hotline.conf"])
+    for phone in ("op1", "sup1"):
+        found = endpoint(pjsip, phone)
+        assert found["identify_by"] == "username"
+        assert (found["rewrite_contact"], found["force_rport"], found["rtp_symmetric"]) == (
+            "yes",
+            "yes",
+            "yes",
+        )
+        assert found["direct_media"] == "no"
+        assert "media_encryption" not in found  # optional by default
+
+
+def with_config(deployment: Deployment, **changes: object) -> Deployment:
+    from dataclasses import replace
+
+    return replace(deployment, **changes)  # type: ignore[arg-type]
+
+
+def test_transports_follow_the_config(deployment: Deployment, tmp_path: Path) -> None:
+    sip = deployment.sip.model_copy(
+        update={
+            "bind": ipaddress.ip_address("0.0.0.0"),
+            "external_address": "203.0.113.7",
+            "local_networks": [ipaddress.ip_network("10.0.0.0/8")],
+        }
+    )
+    render(with_config(deployment, sip=sip), SECRETS, tmp_path, "agi://x")
+    pjsip = sections((tmp_path / "pjsip_hotline.conf").read_text())
+    (udp,) = pjsip["transport-udp"]
+    (tls,) = pjsip["transport-tls"]
+    assert udp["bind"] == "0.0.0.0:5060" and tls["bind"] == "0.0.0.0:5061"
+    for transport in (udp, tls):
+        assert transport["external_signaling_address"] == "203.0.113.7"
+        assert transport["external_media_address"] == "203.0.113.7"
+        assert transport["local_net"] == "10.0.0.0/8"
+    assert tls["cert_file"] == "/etc/asterisk/keys/hotline.crt"
+    assert tls["priv_key_file"] == "/etc/asterisk/keys/hotline.key"
+
+
+def test_required_encryption_means_tls_and_srtp_on_phones(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    phones = deployment.phones.model_copy(update={"udp": False, "encryption": "required"})
+    render(with_config(deployment, phones=phones), SECRETS, tmp_path, "agi://x")
+    pjsip = sections((tmp_path / "pjsip_hotline.conf").read_text())
+    for phone in ("op3", "sup1"):
+        found = endpoint(pjsip, phone)
+        assert found["media_encryption"] == "sdes"
+        assert found["media_encryption_optimistic"] == "no"
+        assert found["transport"] == "transport-tls"
+    assert "media_encryption" not in endpoint(pjsip, "trunk")  # the carrier: plain RTP
+
+
+def test_a_carrier_that_wants_registration(deployment: Deployment, tmp_path: Path) -> None:
+    trunk = deployment.trunk.model_copy(update={"auth": True, "registration": True})
+    env = SECRETS | {"HOTLINE_TRUNK_USERNAME": "hotline-ua", "HOTLINE_TRUNK_PASSWORD": "c4rr!er"}
+    render(with_config(deployment, trunk=trunk), env, tmp_path, "agi://x")
+    pjsip = sections((tmp_path / "pjsip_hotline.conf").read_text())
+    assert endpoint(pjsip, "trunk")["outbound_auth"] == "trunk-auth"
+    assert endpoint(pjsip, "trunk")["from_user"] == "hotline-ua"
+    (auth,) = pjsip["trunk-auth"]
+    assert (auth["username"], auth["password"]) == ("hotline-ua", "c4rr!er")
+    (registration,) = [s for s in pjsip["trunk"] if s["type"] == "registration"]
+    assert registration["server_uri"] == "sip:127.0.0.2:5070"
+    assert registration["client_uri"] == "sip:hotline-ua@127.0.0.2"
+    assert registration["outbound_auth"] == "trunk-auth"
+    with pytest.raises(RenderError, match="HOTLINE_TRUNK_PASSWORD"):
+        render(
+            with_config(deployment, trunk=trunk),
+            SECRETS | {"HOTLINE_TRUNK_USERNAME": "hotline-ua"},
+            tmp_path,
+            "agi://x",
+        )
 
 
 @pytest.mark.parametrize(
@@ -130,6 +224,8 @@ def test_secrets_are_private_files(rendered: dict[str, str], tmp_path: Path) -> 
         ("HOTLINE_SIP_PASSWORD_OP2", "op2-2026", "too weak: 8 characters, at least 12"),
         ("HOTLINE_SIP_PASSWORD_OP4", "Password-Op4-2026", "too weak: it contains a well-known"),
         ("HOTLINE_AMI_SECRET", "abababababababab", "too weak: it repeats too few different"),
+        ("HOTLINE_AGI_SECRET", "", "HOTLINE_AGI_SECRET is not set"),
+        ("HOTLINE_AGI_SECRET", "agi/Vx3q8nMw-2Lp", "only letters, digits"),
     ],
 )
 def test_a_missing_or_weak_secret_is_named(

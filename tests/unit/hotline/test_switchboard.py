@@ -9,13 +9,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from agents.state import LogIn, Reachability
+from agents.state import LogIn, Pause, Reachability, State, WrapUpOver
 from hotline.config import Deployment
+from hotline.durable import Durable
 from hotline.events import CallEvent, EventBus
-from hotline.switchboard import NoAnswer, Switchboard
+from hotline.switchboard import CallbackRefused, NoAnswer, Switchboard, Uncertain
 
 
 class Asterisk:
@@ -176,3 +178,175 @@ async def test_a_call_that_arrived_while_the_service_hung_is_logged_whole(world:
         ("call.ended", 2),
     ]
     assert events[0].data["sip_call_id"] == "x@y"
+
+
+@pytest.fixture
+def durable_world(
+    deployment: Deployment, tmp_path: Path
+) -> tuple[Switchboard, Asterisk, Clock, list[CallEvent], Path]:
+    events: list[CallEvent] = []
+    bus = EventBus()
+    bus.subscribe(events.append)
+    asterisk, clock = Asterisk(), Clock()
+    board = Switchboard(deployment, bus, clock, asterisk, Durable(tmp_path))
+    return board, asterisk, clock, events, tmp_path
+
+
+def reborn(world: tuple, deployment: Deployment) -> tuple[Switchboard, Asterisk, list[CallEvent]]:
+    """A new switchboard on the same data folder: the service after a restart."""
+    _, _, clock, _, folder = world
+    events: list[CallEvent] = []
+    bus = EventBus()
+    bus.subscribe(events.append)
+    asterisk = Asterisk()
+    board = Switchboard(deployment, bus, clock, asterisk, Durable(folder))
+    board.restore()
+    return board, asterisk, events
+
+
+async def test_callbacks_come_back_after_a_restart_in_their_order(
+    durable_world: tuple, deployment: Deployment
+) -> None:
+    board, _, clock, _, _ = durable_world
+    board.enqueue("d1", "PJSIP/trunk-1", "detention", "uk", caller="380661112233")
+    clock.advance(5)
+    board.enqueue("c1", "PJSIP/trunk-2", "consultation", "uk", caller="380501234567")
+    board.enqueue("d2", "PJSIP/trunk-3", "detention", "uk", caller="380671112244")
+    board.hold("c1", True)
+    board.to_callback("c1", "380501234567")
+    board.hung_up("d2")
+    board.hung_up("d1")  # hung up last, but called first
+    again, asterisk, events = reborn(durable_world, deployment)
+    assert [w.call for w in sorted(again.waiting.values(), key=lambda w: w.seq)] == [
+        "d1",
+        "c1",
+        "d2",
+    ]
+    assert all(w.callback for w in again.waiting.values())
+    assert again.waiting["d1"].entered == datetime(2026, 11, 25, 9, tzinfo=UTC)
+    assert [e.kind for e in events].count("callback.restored") == 3
+    online(again, "op1")
+    await settle()
+    assert asterisk.callbacks[0][:3] == ("d1", "op1", "380661112233")  # detention first
+
+
+async def test_an_ended_callback_stays_ended_after_a_restart(
+    durable_world: tuple, deployment: Deployment
+) -> None:
+    board, _, _, _, _ = durable_world
+    board.enqueue("d1", "PJSIP/trunk-1", "detention", "uk", caller="380661112233")
+    board.hung_up("d1")
+    online(board, "op1")
+    await settle()
+    assert board.callback_answered("d1", "op1") is not None
+    board.callback_reached("d1")
+    board.callback_ended("d1", "ANSWER")
+    again, _, _ = reborn(durable_world, deployment)
+    assert again.waiting == {} and again.callbacks == {}
+
+
+async def test_a_refused_number_is_logged_and_nothing_is_promised(durable_world: tuple) -> None:
+    board, _, _, events, folder = durable_world
+    board.enqueue("c1", "PJSIP/trunk-1", "consultation", "uk", caller="380501234567")
+    board.hold("c1", True)
+    with pytest.raises(CallbackRefused, match="allowed patterns"):
+        board.to_callback("c1", "0900123456")
+    assert not board.waiting["c1"].callback and "c1" not in board.callbacks
+    assert events[-1].kind == "callback.refused" and events[-1].data["number"] == "0900123456"
+    assert not (folder / "callbacks.jsonl").read_text()
+
+
+async def test_a_callback_that_cannot_be_stored_is_not_promised(
+    durable_world: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    board, _, _, _, _ = durable_world
+    board.enqueue("c1", "PJSIP/trunk-1", "consultation", "uk", caller="380501234567")
+    board.hold("c1", True)
+
+    def disk_full(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(board.durable, "keep", disk_full)
+    with pytest.raises(OSError):
+        board.to_callback("c1", "380501234567")
+    assert not board.waiting["c1"].callback and "c1" not in board.callbacks
+
+
+async def test_operators_come_back_logged_in_or_paused(
+    durable_world: tuple, deployment: Deployment
+) -> None:
+    board, _, _, _, _ = durable_world
+    online(board, "op1", "op3")
+    board.operator_event("op3", Pause("training"))
+    again, _, _ = reborn(durable_world, deployment)
+    assert again.operators["op1"].state is State.AVAILABLE
+    assert (again.operators["op3"].state, again.operators["op3"].pause_reason) == (
+        State.PAUSED,
+        "training",
+    )
+    assert again.operators["op2"].state is State.LOGGED_OUT
+
+
+async def test_a_phone_in_use_elsewhere_is_not_offered_a_call(world: tuple) -> None:
+    board, asterisk, _, _ = world
+    online(board, "op3")
+    board.reachable("op3", True, in_use=True)  # on a fallback queue's call
+    board.enqueue("c1", "PJSIP/trunk-1", "consultation", "uk")
+    await settle()
+    assert asterisk.rung == []
+    board.reachable("op3", True, in_use=False)
+    await settle()
+    assert asterisk.rung == [("PJSIP/trunk-1", "op3")]
+
+
+async def test_an_unanswered_redirect_is_never_sent_twice(world: tuple) -> None:
+    board, asterisk, _, events = world
+
+    async def no_reply(channel: str, operator: str) -> None:
+        asterisk.rung.append((channel, operator))
+        raise Uncertain("Redirect: no reply in time")
+
+    asterisk.connect = no_reply  # type: ignore[method-assign]
+    online(board, "op3")
+    board.enqueue("c1", "PJSIP/trunk-1", "consultation", "uk")
+    await settle()
+    await asyncio.sleep(1.2)  # longer than a failed ring's retry
+    assert asterisk.rung == [("PJSIP/trunk-1", "op3")]  # not repeated
+    # the caller's next announcement finds them waiting: it was not carried out
+    assert board.redirect_lost("c1")
+    (missed,) = [e for e in events if e.kind == "call.missed"]
+    assert missed.data == {"operator": "op3", "status": "NOT-REDIRECTED"}
+    await settle()
+    assert len(asterisk.rung) == 2  # offered again, once
+
+
+async def test_callbacks_to_one_number_stop_at_the_hourly_cap(
+    deployment: Deployment,
+) -> None:
+    events: list[CallEvent] = []
+    bus = EventBus()
+    bus.subscribe(events.append)
+    asterisk, clock = Asterisk(), Clock()
+    policy = deployment.trunk.callbacks
+    assert policy is not None
+    capped = replace(
+        deployment,
+        trunk=deployment.trunk.model_copy(
+            update={"callbacks": policy.model_copy(update={"per_number_per_hour": 1})}
+        ),
+    )
+    board = Switchboard(capped, bus, clock, asterisk)
+    for call in ("d1", "d2"):
+        board.enqueue(call, f"PJSIP/trunk-{call}", "detention", "uk", caller="380661112233")
+        board.hung_up(call)
+    online(board, "op1")
+    await settle()
+    assert board.callback_answered("d1", "op1") is not None  # the number is dialled
+    board.callback_reached("d1")
+    board.callback_ended("d1", "ANSWER")
+    board.operator_event("op1", WrapUpOver())
+    await settle()
+    (refused,) = [e for e in events if e.kind == "callback.refused"]
+    assert refused.call_id == "d2" and "1 callbacks to this number" in refused.data["reason"]
+    assert refused.data["retry_at"] == (clock.now + timedelta(hours=1)).isoformat()
+    assert [c[0] for c in asterisk.callbacks] == ["d1"]

@@ -1,0 +1,148 @@
+"""What the switchboard promised, kept on disk so that a restart (a deploy's SIGTERM, a crash's
+SIGKILL) breaks no promise: the callers to call back, with their place and their retry
+schedule, and who was logged in or paused.
+
+- ``callbacks.jsonl`` (a :class:`~hotline.journal.Journal`): a callback is synced here
+  *before* the caller hears that they will be called back; every attempt updates it; its end
+  closes it. At start the open ones come back in their original order; the file is compacted.
+- ``operators.json``: each operator's logged-in or paused state (with the reason), rewritten
+  atomically when it changes. At start they are logged in (or paused) again: a deploy does not
+  log every lawyer out behind their back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from agents.state import OperatorState, State
+from hotline.journal import Journal, write_atomically
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PendingCallback:
+    """A caller to call back, as far as it got."""
+
+    call: str
+    line: str
+    language: str
+    priority: int
+    #: When the caller first joined the queue: their place.
+    entered: datetime
+    number: str
+    reason: str = "asked"
+    attempts: int = 0
+    notification: str | None = None
+    recording: str | None = None
+    #: When the next attempt may be made (None: as soon as an operator is free).
+    next_try: datetime | None = None
+    #: The call's last event number when this was written (its log numbers on from there).
+    seq: int = 0
+    #: The operator rung for an attempt under way (None: none is).
+    dialling: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        raw = asdict(self)
+        raw["entered"] = self.entered.isoformat()
+        raw["next_try"] = self.next_try.isoformat() if self.next_try else None
+        return raw
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> PendingCallback:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in raw.items() if k in known}
+        values["entered"] = datetime.fromisoformat(values["entered"])
+        if values.get("next_try"):
+            values["next_try"] = datetime.fromisoformat(values["next_try"])
+        return cls(**values)
+
+
+#: An operator's state as kept: logged in (available) or paused with a reason.
+Presence = tuple[State, str | None]
+
+
+class Durable:
+    """The switchboard's promises on disk, in the service's data folder."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.callbacks_journal = Journal(data_dir / "callbacks.jsonl")
+        self.operators_file = data_dir / "operators.json"
+        self.callbacks: dict[str, PendingCallback] = {}
+        for raw in self.callbacks_journal.records():
+            try:
+                if "done" in raw:
+                    self.callbacks.pop(str(raw["done"]), None)
+                else:
+                    pending = PendingCallback.from_json(raw["pending"])
+                    self.callbacks[pending.call] = pending
+            except (KeyError, TypeError, ValueError) as exc:
+                log.error("%s: unreadable record skipped (%s)", self.callbacks_journal.path, exc)
+        try:
+            self.callbacks_journal.rewrite(
+                {"pending": p.as_json()} for p in self.callbacks.values()
+            )
+        except OSError as exc:  # a full disk: the uncompacted file is as good
+            log.warning("%s: not compacted: %s", self.callbacks_journal.path, exc)
+        self._presence: dict[str, Presence] = self._read_operators()
+
+    # -- callbacks -------------------------------------------------------------------------
+    def keep(self, pending: PendingCallback) -> None:
+        """Store a callback (or its progress) on disk; OSError if it could not be."""
+        self.callbacks_journal.append({"pending": pending.as_json()})
+        self.callbacks[pending.call] = pending
+
+    def close(self, call: str) -> None:
+        """The callback is over (made, given up, or its notification handled)."""
+        if self.callbacks.pop(call, None) is None:
+            return
+        try:
+            self.callbacks_journal.append({"done": call})
+        except OSError as exc:  # at worst the caller is called once more after a restart
+            log.error("callback of %s: its end could not be stored: %s", call, exc)
+
+    # -- operators -------------------------------------------------------------------------
+    def presence(self) -> dict[str, Presence]:
+        """Each operator's state when last stored (logged-out ones are not listed)."""
+        return dict(self._presence)
+
+    def operators_changed(self, operators: Mapping[str, OperatorState]) -> None:
+        """Store who is logged in or paused, if that changed; a failure is only logged."""
+        now = {op.id: presence for op in operators.values() if (presence := _presence(op))}
+        if now == self._presence:
+            return
+        raw = {op: {"state": state.value, "reason": reason} for op, (state, reason) in now.items()}
+        try:
+            write_atomically(self.operators_file, json.dumps(raw, indent=1) + "\n")
+        except OSError as exc:
+            log.error("%s: operators' states not stored: %s", self.operators_file, exc)
+            return
+        self._presence = now
+
+    def _read_operators(self) -> dict[str, Presence]:
+        try:
+            raw = json.loads(self.operators_file.read_text(encoding="utf-8"))
+            return {
+                str(op): (State(value["state"]), value.get("reason"))
+                for op, value in raw.items()
+                if value["state"] in (State.AVAILABLE, State.PAUSED)
+            }
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.error("%s is unreadable (%s): everyone starts logged out", self.operators_file, exc)
+            return {}
+
+
+def _presence(op: OperatorState) -> Presence | None:
+    if op.state is State.LOGGED_OUT:
+        return None
+    if op.state is State.PAUSED:
+        return State.PAUSED, op.pause_reason
+    return State.AVAILABLE, None  # ringing, talking, wrapping up: logged in

@@ -1,0 +1,115 @@
+"""Small durable files for promises made to callers: each record is on disk (fsync) before the
+caller hears of it.
+
+A :class:`Journal` is an append-only file of JSON lines. ``append`` returns only once the
+record is synced; when the disk is full it leaves the file as it was and raises, so the caller
+is never told of what was not stored. A crash can tear only the last line (never synced, so
+never acknowledged): at start the torn bytes are set aside in ``<name>.torn`` and cut off, so
+the next record starts on a line of its own instead of being glued to them and lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def sync_folder(folder: Path) -> None:
+    """Make a file's creation or rename in ``folder`` durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``: the old content or the new, never half of either."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+    sync_folder(path.parent)
+
+
+class Journal:
+    """Append-only JSON lines, each synced before ``append`` returns."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._repair()
+
+    def _repair(self) -> None:
+        """Set aside and cut off a torn last line (a crash in the middle of a write)."""
+        if not self.path.exists():
+            return
+        with self.path.open("rb+") as journal:
+            data = journal.read()
+            if not data or data.endswith(b"\n"):
+                return
+            keep = data.rfind(b"\n") + 1
+            with self.path.with_name(self.path.name + ".torn").open("ab") as aside:
+                aside.write(data[keep:] + b"\n")
+            journal.truncate(keep)
+            journal.flush()
+            os.fsync(journal.fileno())
+        log.error(
+            "%s: a torn last record (%d bytes, never acknowledged) was set aside in %s.torn",
+            self.path,
+            len(data) - keep,
+            self.path.name,
+        )
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every readable record, in order; an unreadable line is logged and passed over."""
+        if not self.path.exists():
+            return
+        with self.path.open(encoding="utf-8", errors="replace") as journal:
+            for number, line in enumerate(journal, 1):
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    record = None
+                if isinstance(record, dict):
+                    yield record
+                else:
+                    log.error("%s:%d: unreadable record skipped", self.path, number)
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write ``record`` and sync it; on any error (a full disk) the file is left as it was
+        and the error raised: the record is not stored."""
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            before = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                written = 0
+                while written < len(line):  # a full disk may take part of it
+                    written += os.write(fd, line[written:])
+                os.fsync(fd)
+            except OSError:
+                try:  # a partial line would glue the next record to it
+                    os.ftruncate(fd, before)
+                except OSError:
+                    log.exception("%s: could not cut a partial record", self.path)
+                raise
+        finally:
+            os.close(fd)
+
+    def rewrite(self, records: Iterable[dict[str, Any]]) -> None:
+        """Replace every record with ``records`` (compaction), atomically."""
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        write_atomically(self.path, text)
