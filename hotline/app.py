@@ -79,8 +79,19 @@ class Service:
             "spooled": self.call_log.backlog,
             "written": writer.written,
         }
-        ok = self.ami.connected and reachable and writer.connected
-        return {"status": "ok" if ok else "degraded", "ami": ami, "database": database}
+        disk = {
+            "writable": self.call_log.disk_error is None,
+            "error": self.call_log.disk_error,
+            # events only in memory until the disk takes them
+            "unwritten": self.call_log.unwritten,
+        }
+        ok = self.ami.connected and reachable and writer.connected and disk["writable"]
+        return {
+            "status": "ok" if ok else "degraded",
+            "ami": ami,
+            "database": database,
+            "disk": disk,
+        }
 
     def links(self) -> dict[str, float]:
         """The links' state for /metrics (read at each scrape)."""
@@ -129,7 +140,9 @@ class Service:
 
     def routes(self) -> dict[str, Any]:
         """The FastAGI routes, by the path the dialplan calls."""
-        messages = MessageRoute(self.switchboard, self.notifications)
+        messages = MessageRoute(
+            self.switchboard, self.notifications, self.settings.spool_of_asterisk()
+        )
         waiting = WaitingRoutes(self.switchboard, messages, self.recorder)
         return {
             "call": self.calls.handle,
@@ -304,6 +317,9 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         server.close()  # new callers: the dialplan's fallback queue
         handed = await service.switchboard.hand_over(AmiEffects(service.ami).hand_over)
         log.info("%d waiting caller(s) handed to the fallback queues", handed)
+        # their sessions end (a message under way is kept); callers in the menus fall back
+        # at their next step once this process is gone
+        await agi.drain(3)
         api.should_exit = True
         await asyncio.wait([t for t in tasks if t.get_name() == "api"], timeout=5)
         if not await service.call_log.flush(timeout=5):
@@ -314,5 +330,5 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        service.call_log.spool.close()
+        service.call_log.close()
         await service.call_log.store.close()

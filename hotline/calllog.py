@@ -13,6 +13,8 @@ import json
 import logging
 import random
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
@@ -29,6 +31,14 @@ BATCH = 500
 #: Seconds the writer lets events gather after the first one wakes it: a burst then costs one
 #: transaction and one fsync, not one per event (the events are in the spool meanwhile).
 LINGER = 0.05
+#: The spool is synced to disk at most this long after an event, database or not (group
+#: commit: one fsync for every event of those 50 ms).
+SYNC_EVERY = 0.05
+#: Seconds between two tries to write to a full disk.
+DISK_RETRY = 1.0
+#: Events kept in memory while the disk is full (about 100 MB); past it the oldest are lost,
+#: loudly: a service that runs out of memory loses them all.
+UNWRITTEN_MAX = 200_000
 
 
 @dataclass
@@ -55,6 +65,12 @@ class CallLog:
         self._flushed = asyncio.Event()
         #: Set once the database's schema is in place.
         self.ready = asyncio.Event()
+        #: Events the spool could not take (a full disk), in order, until it can.
+        self._unwritten: deque[CallEvent] = deque()
+        #: Why the spool cannot be written now (None: it can).
+        self.disk_error: str | None = None
+        self._syncing: asyncio.TimerHandle | None = None
+        self._retrying: asyncio.TimerHandle | None = None
 
     def attach(self, bus: EventBus) -> None:
         """Subscribe to the bus, numbering calls that were under way before a restart on."""
@@ -62,13 +78,82 @@ class CallLog:
         bus.subscribe(self)
 
     def __call__(self, event: CallEvent) -> None:
-        self.spool.append(event)
+        if len(self._unwritten) >= UNWRITTEN_MAX:
+            lost = self._unwritten.popleft()
+            log.critical("call log: the disk is full for too long; event %s lost", lost.id)
+        self._unwritten.append(event)
+        self._spool_out()
         self._flushed.clear()
         self._wake.set()
 
+    def _spool_out(self) -> None:
+        """Append to the spool what it does not hold yet, in order; on a full disk keep it in
+        memory and try again every second."""
+        self._retrying = None
+        while self._unwritten:
+            try:
+                self.spool.append(self._unwritten[0])
+            except OSError as exc:
+                self._disk_failed(exc)
+                self._later("_retrying", DISK_RETRY, self._spool_out)
+                return
+            self._unwritten.popleft()
+            self._wake.set()
+        self._later("_syncing", SYNC_EVERY, self._sync)
+
+    def close(self) -> None:
+        """At a stop: the spool synced and closed (what a full disk kept out is lost: said)."""
+        for handle in (self._syncing, self._retrying):
+            if handle is not None:
+                handle.cancel()
+        if self._unwritten:
+            log.critical(
+                "call log: %d events could not be written (the disk is full) and are lost",
+                len(self._unwritten),
+            )
+        try:
+            self.spool.sync()
+        except OSError as exc:
+            log.error("call log: the spool could not be synced at the stop: %s", exc)
+        self.spool.close()
+
+    def _sync(self) -> None:
+        self._syncing = None
+        try:
+            self.spool.sync()
+        except OSError as exc:
+            self._disk_failed(exc)
+            return
+        if self.disk_error is not None and not self._unwritten:
+            log.warning("call log: the spool is writable again")
+            self.disk_error = None
+
+    def _disk_failed(self, exc: OSError) -> None:
+        reason = f"{exc.strerror or exc} ({self.spool.folder})"
+        if self.disk_error is None:
+            log.error("call log: cannot write the spool: %s; events kept in memory", reason)
+        self.disk_error = reason
+
+    def _later(self, slot: str, delay: float, action: Callable[[], None]) -> None:
+        """Run ``action`` in ``delay`` seconds, once however often asked meanwhile."""
+        if getattr(self, slot) is not None:
+            return
+        try:
+            handle = asyncio.get_running_loop().call_later(delay, action)
+        except RuntimeError:  # no loop (a command-line tool): now
+            action()
+            return
+        setattr(self, slot, handle)
+
     @property
     def backlog(self) -> int:
-        return self.spool.backlog
+        """Events not in the database yet (in the spool, or in memory on a full disk)."""
+        return self.spool.backlog + len(self._unwritten)
+
+    @property
+    def unwritten(self) -> int:
+        """Events held in memory because the disk is full."""
+        return len(self._unwritten)
 
     async def caught_up(self, timeout: float) -> bool:
         """Wait until the database is ready and holds every event published so far."""
@@ -80,7 +165,7 @@ class CallLog:
 
     async def flush(self, timeout: float) -> bool:
         """Wait until the database holds every event published so far (False: timed out)."""
-        if not self.spool.backlog:
+        if not self.backlog:
             return True
         try:
             async with asyncio.timeout(timeout):
@@ -112,9 +197,9 @@ class CallLog:
                 await asyncio.sleep(delay * random.uniform(0.8, 1.2))
                 delay = min(delay * 2, self.retry_max)
                 continue
-            if not self.spool.backlog:
+            if not self.backlog:
                 self._flushed.set()
-            self.spool.sync()
+            self._sync()
             self._wake.clear()
             if not self.spool.backlog:
                 await self._wake.wait()

@@ -29,6 +29,22 @@ def sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def sync_file(path: Path) -> bool:
+    """Sync a file someone else wrote (Asterisk's recording) and its folder to disk; False
+    (logged) when it is not there to sync: Asterisk's spool is not shared with this machine."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        log.warning("cannot sync %s: %s (is Asterisk's spool shared with the service?)", path, exc)
+        return False
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    sync_folder(path.parent)
+    return True
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Replace ``path`` with ``text``: the old content or the new, never half of either."""
     tmp = path.with_name(path.name + ".tmp")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
-from hotline.journal import Journal
+from hotline.journal import Journal, sync_file
 from hotline.switchboard import CallbackRefused, Switchboard
 from ivr import Prompt
 
@@ -112,11 +112,20 @@ class NotificationStore:
 
 class MessageRoute:
     """The AGI route ``message`` (and key 2 while waiting): record the details, take a number,
-    store, read back the reference."""
+    store, read back the reference.
 
-    def __init__(self, switchboard: Switchboard, store: NotificationStore) -> None:
+    Whatever interrupts the dialogue (the caller hanging up, an error of ours, the service
+    stopping) keeps what was recorded: the notification is stored and called back. Only a
+    caller who heard their reference was told it exists, and by then both the notification and
+    the recording are synced to disk."""
+
+    def __init__(
+        self, switchboard: Switchboard, store: NotificationStore, asterisk_spool: Path
+    ) -> None:
         self.switchboard = switchboard
         self.store = store
+        #: Asterisk's spool folder as this service sees it (the recordings are synced there).
+        self.asterisk_spool = asterisk_spool
 
     async def message(self, channel: AgiChannel) -> None:
         call = channel.env["agi_uniqueid"]
@@ -128,48 +137,76 @@ class MessageRoute:
         language = await channel.get_variable("HOTLINE_LANGUAGE") or "en"
         io = AgiCallIO(channel)
         ref = self.store.new_reference()
-        recording = f"{RECORDINGS}/{ref}"
         caller = board.callers.get(call, "")
-        number, complete = caller, False
+        taken = Notification(
+            ref, call, waiting.line, caller, caller, f"{RECORDINGS}/{ref}.wav", board.clock(), False
+        )
         urgent = board.deployment.lines[waiting.line].take_message_after is not None
         board.hold(call, True)
+        recorded = False
         try:
             await io.say([Prompt(language, "detention-message" if urgent else "leave-message")])
-            await channel.record_file(recording, seconds=120, silence=5)
+            recorded = True
+            await channel.record_file(taken.recording.removesuffix(".wav"), seconds=120, silence=5)
             typed = (await io.collect(Prompt(language, "callback-number"), 8, 16)).rstrip("#")
-            number = typed if board.deployment.callbacks.refuses(typed) is None else caller
-            complete = True
+            if board.deployment.callbacks.refuses(typed) is None:
+                taken.number = typed
+            taken.complete = True
         except CallerHungUp:
             pass  # what was recorded so far is kept, and the caller is called back
-        notification = self.store.add(
-            Notification(
-                ref, call, waiting.line, caller, number, f"{recording}.wav", board.clock(), complete
-            )
-        )
-        log.info("detention notification %s stored (call %s)", ref, call)
-        try:
-            board.to_callback(
-                call, number, reason="notification", notification=ref, recording=recording
-            )
-        except (CallbackRefused, OSError) as exc:  # logged; the notification stays open
-            log.warning("notification %s: no callback (%s)", ref, exc)
-            board.hold(call, False)
-            board.hung_up(call)
-        board.emit(
-            call,
-            "notification.stored",
-            ref=ref,
-            complete=complete,
-            line=waiting.line,
-            caller=caller,
-            number=number,
-            recording=notification.recording,
-        )
-        if not complete:
+        except BaseException as exc:
+            # our fault, or the service stopping: what the caller said is kept, and the
+            # dialplan's fallback queue takes them to a person (no HOTLINE_RESULT)
+            log.warning("message of %s interrupted (%r); what was said is kept", call, exc)
+            if recorded:
+                self._keep(taken, recorded)
+            else:
+                board.let_go(call, "failed")
+            raise
+        if not self._keep(taken, recorded):
+            return  # not stored (the disk): never read back; the fallback queue takes them
+        if not taken.complete:
             return
-        digits = [Prompt(language, f"number-{d}") for d in notification.ref]
+        digits = [Prompt(language, f"number-{d}") for d in taken.ref]
         try:
             await io.say([Prompt(language, "detention-registered"), *digits, *digits])
         except CallerHungUp:
             return
         await channel.set_variable("HOTLINE_RESULT", "done")
+
+    def _keep(self, taken: Notification, recorded: bool) -> bool:
+        """Sync the recording, store the notification, promise its callback; False when it
+        could not be stored (a full disk: logged, and the caller is let go to a person)."""
+        board = self.switchboard
+        if recorded:
+            sync_file(self.asterisk_spool / taken.recording.removeprefix("/var/spool/asterisk/"))
+        try:
+            self.store.add(taken)
+        except OSError as exc:
+            log.error("notification %s of %s NOT stored: %s", taken.ref, taken.call, exc)
+            board.let_go(taken.call, "failed", error=f"notification not stored: {exc}")
+            return False
+        log.info("detention notification %s stored (call %s)", taken.ref, taken.call)
+        try:
+            board.to_callback(
+                taken.call,
+                taken.number,
+                reason="notification",
+                notification=taken.ref,
+                recording=taken.recording.removesuffix(".wav"),
+            )
+        except (CallbackRefused, OSError) as exc:  # logged; the notification stays open
+            log.warning("notification %s: no callback (%s)", taken.ref, exc)
+            board.hold(taken.call, False)
+            board.hung_up(taken.call)
+        board.emit(
+            taken.call,
+            "notification.stored",
+            ref=taken.ref,
+            complete=taken.complete,
+            line=taken.line,
+            caller=taken.caller,
+            number=taken.number,
+            recording=taken.recording,
+        )
+        return True

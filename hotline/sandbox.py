@@ -94,6 +94,10 @@ class Sandbox:
         names = ["HOTLINE_AMI_SECRET", "HOTLINE_API_TOKEN", "HOTLINE_AGI_SECRET"] + [
             render.password_variable(endpoint) for endpoint in deployment.endpoints
         ]
+        if deployment.trunk.auth or deployment.trunk.registration:
+            # the sandbox's carrier (SIPp in the tests) takes whatever account it is told
+            known.setdefault("HOTLINE_TRUNK_USERNAME", "hotline-sandbox")
+            names.append("HOTLINE_TRUNK_PASSWORD")
         for name in names:
             known[name] = os.environ.get(name) or known.get(name) or secrets.token_urlsafe(18)
         self.dir.mkdir(parents=True, exist_ok=True)

@@ -41,26 +41,43 @@ class Spool:
         segments = self.segments()
         self._segment = max(segments[-1] if segments else 1, self.sent.segment)
         self._repair_tail(self._path(self._segment))
-        self._out = self._path(self._segment).open("a", encoding="utf-8")
+        self._fd = self._open(self._segment)
+        self._size = os.fstat(self._fd).st_size
         #: Events written here and not yet in the database.
         self.backlog = sum(1 for _ in self._lines(self.sent))
 
     # -- writing ---------------------------------------------------------------------------
+    def _open(self, segment: int) -> int:
+        return os.open(self._path(segment), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
     def append(self, event: CallEvent) -> None:
-        """One event, on disk when this returns (flushed to the OS; synced by :meth:`sync`)."""
-        if self._out.tell() >= self.segment_bytes:
-            self._out.close()
+        """One event, handed to the OS when this returns (synced by :meth:`sync`). On an
+        error (a full disk) the segment is left as it was, without half a line, and the error
+        raised: the event is not in the spool."""
+        if self._size >= self.segment_bytes:
+            os.close(self._fd)
             self._segment += 1
-            self._out = self._path(self._segment).open("a", encoding="utf-8")
-        self._out.write(json.dumps(event.as_json(), ensure_ascii=False) + "\n")
-        self._out.flush()
+            self._fd = self._open(self._segment)
+            self._size = 0
+        line = (json.dumps(event.as_json(), ensure_ascii=False) + "\n").encode()
+        try:
+            written = 0
+            while written < len(line):
+                written += os.write(self._fd, line[written:])
+        except OSError:
+            try:
+                os.ftruncate(self._fd, self._size)
+            except OSError:
+                log.exception("spool: could not cut a partial event")
+            raise
+        self._size += len(line)
         self.backlog += 1
 
     def sync(self) -> None:
-        os.fsync(self._out.fileno())
+        os.fsync(self._fd)
 
     def close(self) -> None:
-        self._out.close()
+        os.close(self._fd)
 
     def __enter__(self) -> Spool:
         return self

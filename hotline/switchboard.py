@@ -44,6 +44,10 @@ from routing.outbound import Dialled
 log = logging.getLogger(__name__)
 
 
+#: Seconds before a message offer that could not be made (Asterisk away) is made again.
+MESSAGE_RETRY = 10.0
+
+
 class CallbackRefused(Exception):
     """The number may not be called back (the config's patterns); the message says why."""
 
@@ -206,8 +210,12 @@ class Switchboard:
             self.hold(call, False)
             self.hung_up(call)
         except Exception as exc:
-            log.warning("could not take a message from %s: %s", call, exc)
+            log.warning("could not take a message from %s: %s; asking again soon", call, exc)
             self.hold(call, False)
+            if call in self.waiting:  # still nobody free: the offer is made again
+                self._later(
+                    f"message:{call}", MESSAGE_RETRY, functools.partial(self._take_message, call)
+                )
 
     def refuses_callback(self, call: str, number: str, line: str) -> str | None:
         """Why ``number`` may not be called back (logged on the call); None: it may."""
@@ -398,22 +406,34 @@ class Switchboard:
         many were handed over."""
         self.stopping = True
         handed = 0
-        for call, waiting in list(self.waiting.items()):
+        for call in list(self.waiting):
             channel = self.channels.get(call)
-            if channel is None or waiting.held:
+            if channel is None:  # a callback: kept on disk for the next start
                 continue
+            # a caller in a dialogue (a callback number, a message) goes too: what they said
+            # so far is kept by that dialogue, and a person answers them now
             try:
                 await asyncio.wait_for(to_fallback(channel), 3)
             except Exception as exc:  # the dialplan's own fallback still takes them
                 log.warning("call %s not handed over (%s); its next step falls back", call, exc)
                 continue
-            del self.waiting[call]
-            wait = (self.clock() - waiting.entered).total_seconds()
-            self.emit(
-                call, "call.ended", outcome="handed-over", line=waiting.line, wait=round(wait, 3)
-            )
+            self.let_go(call, "handed-over")
             handed += 1
         return handed
+
+    def let_go(self, call: str, outcome: str, **data: Any) -> None:
+        """The caller leaves the service for the dialplan's fallback queue (``handed-over`` at
+        a stop, ``failed`` when a fault of ours sends them): their record ends here."""
+        waiting = self.waiting.pop(call, None)
+        if waiting is None:
+            return
+        self.channels.pop(call, None)
+        for timer in ("overflow", "message"):
+            self._cancel(f"{timer}:{call}")
+        wait = (self.clock() - waiting.entered).total_seconds()
+        self.emit(
+            call, "call.ended", outcome=outcome, line=waiting.line, wait=round(wait, 3), **data
+        )
 
     def guarded(self, call: str, started: dict[str, str]) -> None:
         """The guard moved the caller to the fallback queue while the service was not

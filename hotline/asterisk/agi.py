@@ -320,6 +320,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
         self.secret = secret
         self.peers = None if peers is None else frozenset(map(ipaddress.ip_address, peers))
         self.active = 0
+        self._sessions: set[asyncio.Task[Any]] = set()
         # Connections that are not calls, oldest first (a dict keeps insertion order).
         self._unrouted: dict[asyncio.StreamWriter, None] = {}
         self.server: asyncio.Server | None = None
@@ -342,12 +343,25 @@ class FastAgiServer(Application):  # type: ignore[misc]
             return
         self.active += 1
         self._admit(writer)
+        session = asyncio.current_task()
+        if session is not None:
+            self._sessions.add(session)
         try:
             await self._serve(reader, writer, peer)
         finally:
+            if session is not None:
+                self._sessions.discard(session)
             self._unrouted.pop(writer, None)
             self.active -= 1
             writer.close()
+
+    async def drain(self, timeout: float) -> int:
+        """Let the sessions under way finish (a caller handed over at a stop ends their
+        message); returns how many were still going after ``timeout`` seconds."""
+        if not self._sessions:
+            return 0
+        _, pending = await asyncio.wait(set(self._sessions), timeout=timeout)
+        return len(pending)
 
     def admits(self, peer: object) -> bool:
         """Whether ``peer`` (a socket's peer name) is one of the configured Asterisk addresses."""

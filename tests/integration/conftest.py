@@ -148,6 +148,8 @@ class Service:
         self.token = asterisk.secrets["HOTLINE_API_TOKEN"]
         #: More HOTLINE_* settings for the next start (a database URL, tokens).
         self.settings: dict[str, str] = {}
+        #: A command the service runs under (e.g. in a mount namespace of its own).
+        self.wrapper: list[str] = []
 
     @property
     def env(self) -> dict[str, str]:
@@ -168,7 +170,7 @@ class Service:
             env["HOTLINE_CONFIG"] = str(config)
         with self.log.open("a") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "hotline.cli", "serve"],
+                [*self.wrapper, sys.executable, "-m", "hotline.cli", "serve"],
                 cwd=ROOT,
                 env=env,
                 text=True,

@@ -4,13 +4,18 @@ whatever user name an INVITE claims, and callbacks dial only the numbers the con
 from __future__ import annotations
 
 import re
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from hotline.sipcall import SoftPhone
+from hotline.config import Deployment, load
+from hotline.sipcall import SoftPhone, free_udp_port
+from tests.conftest import ROOT
 from tests.integration.conftest import Asterisk, Service, call
 
 DETENTION = ("0800213103", "12")
@@ -85,7 +90,7 @@ async def test_callbacks_stop_at_the_hourly_cap_and_say_why(
     service: Service,
     phone: Callable[..., SoftPhone],
     home_phone: Callable[..., SoftPhone],
-    tmp_path: Any,
+    tmp_path: Path,
 ) -> None:
     """At most per_number_per_hour calls an hour to one number: the next callback waits, and
     the call says why and until when."""
@@ -109,11 +114,7 @@ async def test_callbacks_stop_at_the_hourly_cap_and_say_why(
     assert home.answered() == 1
 
 
-def capped_config(tmp_path: Any, per_number: int) -> Any:
-    import yaml
-
-    from tests.conftest import ROOT
-
+def capped_config(tmp_path: Path, per_number: int) -> Path:
     raw = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())
     raw["trunk"]["callbacks"]["per_number_per_hour"] = per_number
     path = tmp_path / "capped.yaml"
@@ -133,3 +134,108 @@ def wait_for(
                 return record
         time.sleep(0.5)
     raise AssertionError(f"{sip_call_id} never got there:\n{service.log.read_text()[-3000:]}")
+
+
+class Carrier:
+    """A carrier played by SIPp on the trunk's address (127.0.0.2:5070) that wants the hotline
+    registered and authenticated; it keeps a log of every SIP message."""
+
+    def __init__(self, workdir: Path, user: str, password: str) -> None:
+        scenario = workdir / "carrier.xml"
+        scenario.write_text(
+            (Path(__file__).parent / "sipp/carrier.xml")
+            .read_text()
+            .replace("[user]", user)
+            .replace("[password]", password)
+            .replace("[talk]", "2500")
+        )
+        self.messages = workdir / "carrier-messages.log"
+        port = ["-i", "127.0.0.2", "-bind_local", "-p", "5070"]
+        log = ["-trace_msg", "-message_file", str(self.messages)]
+        self.process = subprocess.Popen(
+            [
+                "sipp",
+                "-sf",
+                str(scenario),
+                *port,
+                "-mp",
+                str(free_udp_port("127.0.0.2")),
+                *log,
+                "-nostdin",
+                "-timeout",
+                "600s",
+            ],
+            cwd=workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def received(self, method: str) -> list[str]:
+        """The requests of ``method`` it received, each as its SIP text."""
+        if not self.messages.exists():
+            return []
+        blocks = self.messages.read_text(errors="replace").split("-----")
+        return [
+            b.split("\n\n", 1)[-1].strip()
+            for b in blocks
+            if "message received" in b and f"\n{method} sip:" in f"\n{b.split(chr(10) * 2, 1)[-1]}"
+        ]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(5)
+
+
+@pytest.fixture
+def registering_carrier(
+    asterisk: Asterisk, deployment: Deployment, tmp_path: Path
+) -> Iterator[tuple[Carrier, Path]]:
+    """The sandbox's Asterisk configured for a carrier that wants registration and digest
+    authentication, with that carrier running; the default config back afterwards."""
+    raw = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())
+    raw["trunk"].update(auth=True, registration=True)
+    config = tmp_path / "carrier.yaml"
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    registering = load(config)
+    secrets = asterisk.sandbox.ensure_secrets(registering)
+    carrier = Carrier(
+        tmp_path, secrets["HOTLINE_TRUNK_USERNAME"], secrets["HOTLINE_TRUNK_PASSWORD"]
+    )
+    try:
+        asterisk.secrets = asterisk.sandbox.up(registering, lambda _: None)
+        yield carrier, config
+    finally:
+        carrier.stop()
+        asterisk.secrets = asterisk.sandbox.up(deployment, lambda _: None)
+
+
+async def test_a_carrier_that_wants_registration_and_authentication(
+    asterisk: Asterisk,
+    service: Service,
+    phone: Callable[..., SoftPhone],
+    registering_carrier: tuple[Carrier, Path],
+) -> None:
+    """The hotline registers to the carrier with the account from the environment, answers
+    its challenges on calls out (callbacks), and still takes the carrier's calls by address."""
+    carrier, config = registering_carrier
+    user = asterisk.secrets["HOTLINE_TRUNK_USERNAME"]
+    deadline = time.monotonic() + 20
+    while "Registered" not in (shown := asterisk.sandbox.cli("pjsip show registrations").stdout):
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.3)
+    (registered,) = [r for r in carrier.received("REGISTER") if "Authorization:" in r]
+    assert f'username="{user}"' in registered
+    service.start(config=config)
+    op1 = phone("op1", talk_ms=2000)
+    # a detention caller hangs up while nobody is free: called back through the carrier
+    placed = await call(*DETENTION, caller="380661112233", hold_ms=1000)
+    assert service.record(placed.call_id)["callback_number"] == "380661112233"
+    service.login("op1")
+    record = wait_for(service, placed.call_id, lambda r: r["outcome"])
+    assert (record["outcome"], record["operator"]) == ("called-back", "op1")
+    assert op1.answered() == 1
+    invites = carrier.received("INVITE")
+    assert invites[0].startswith("INVITE sip:380661112233@")  # challenged...
+    assert "Authorization:" not in invites[0]
+    assert f'username="{user}"' in invites[1]  # ...and answered with the account
+    assert all(f"<sip:{user}@" in i.split("From:")[1].split("\n")[0] for i in invites)

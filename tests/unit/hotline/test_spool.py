@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import errno
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from hotline.calllog import CallLog
 from hotline.events import CallEvent
 from hotline.spool import Position, Spool
+from hotline.store.db import Store
 
 AT = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -70,3 +77,59 @@ def test_numbering_goes_on_for_calls_under_way(tmp_path: Path) -> None:
         spool.append(event(1, "c2"))
         spool.append(event(2, "c2", "call.ended"))
         assert spool.last_seq() == {"c1": 3}
+
+
+class FullDisk:
+    """os.write as on a disk that fills up: part of the first write, then ENOSPC, until
+    ``free`` is set."""
+
+    def __init__(self) -> None:
+        self.real = os.write
+        self.full = True
+        self.calls = 0
+
+    def __call__(self, fd: int, data: bytes) -> int:
+        if not self.full:
+            return self.real(fd, data)
+        self.calls += 1
+        if self.calls == 1:
+            return self.real(fd, data[:7])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_leaves_no_half_event_in_the_spool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Spool(tmp_path) as spool:
+        spool.append(event(1))
+        disk = FullDisk()
+        monkeypatch.setattr(os, "write", disk)
+        with pytest.raises(OSError, match="No space"):
+            spool.append(event(2))
+        disk.full = False
+        spool.append(event(3))
+        events, _ = spool.read(spool.sent)
+        assert [e.seq for e in events] == [1, 3]
+        assert not (tmp_path / "rejected.jsonl").exists()
+
+
+async def test_the_call_log_keeps_events_in_memory_while_the_disk_is_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'log.db'}")
+    call_log = CallLog(Spool(tmp_path / "spool"), store)
+    disk = FullDisk()
+    monkeypatch.setattr(os, "write", disk)
+    for n in range(1, 4):
+        call_log(event(n))
+    assert call_log.disk_error is not None and "No space" in call_log.disk_error
+    assert (call_log.unwritten, call_log.backlog) == (3, 3)
+    disk.full = False
+    await asyncio.sleep(1.2)  # the next try
+    assert call_log.unwritten == 0 and call_log.spool.backlog == 3
+    events, _ = call_log.spool.read(call_log.spool.sent)
+    assert [e.seq for e in events] == [1, 2, 3]  # in order
+    await asyncio.sleep(0.1)  # the sync after it
+    assert call_log.disk_error is None
+    call_log.close()
+    await store.close()
