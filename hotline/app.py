@@ -143,7 +143,7 @@ class Service:
         messages = MessageRoute(
             self.switchboard, self.notifications, self.settings.spool_of_asterisk()
         )
-        waiting = WaitingRoutes(self.switchboard, messages, self.recorder)
+        waiting = WaitingRoutes(self.switchboard, messages, self.recorder, self.interrupted.soon)
         return {
             "call": self.calls.handle,
             "wait": waiting.wait,

@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
+from collections.abc import Coroutine
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from hotline.asterisk.agi import AgiChannel
 from hotline.audio import AudioSegment, effects, which
@@ -25,6 +28,11 @@ ASTERISK_FOLDER = "/var/spool/asterisk/hotline/recordings"
 
 #: Seconds between two retention rounds.
 DAY = 24 * 3600.0
+#: Seconds between two looks for raw recordings nobody finished (a restart in the middle).
+LOOK_EVERY = 60.0
+#: Longer than any call lasts (the dialplan's TIMEOUT(absolute)): a raw recording this old is
+#: of a call that is over, whatever the log says.
+LONGEST_CALL = timedelta(hours=4, minutes=5)
 
 
 def post_process(source: Path, folder: Path, name: str) -> tuple[Path, float]:
@@ -57,6 +65,8 @@ class Recorder:
         self.asterisk_spool = asterisk_spool
         self.folder = folder
         self._recording: dict[str, str] = {}
+        #: Calls whose recording is being processed now.
+        self._finishing: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, channel: AgiChannel, call: str, operator: str) -> None:
@@ -71,46 +81,108 @@ class Recorder:
         self.board.emit(call, "recording.started", operator=operator, line=talk.waiting.line)
 
     def __call__(self, event: CallEvent) -> None:
-        """Subscriber of the event stream: a recorded call that ended is post-processed."""
-        if event.kind == "call.ended" and event.call_id in self._recording:
-            raw = self._recording.pop(event.call_id)
-            task = asyncio.get_running_loop().create_task(self._finish(event.call_id, raw))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        """Subscriber of the event stream: a recorded call that ended is post-processed; so is
+        one found ended after a restart (``interrupted``) whose raw recording is still there."""
+        if event.kind != "call.ended":
+            return
+        if event.call_id in self._recording:
+            self._spawn(self._finish(event.call_id, self._recording.pop(event.call_id)))
+        elif event.data.get("outcome") == "interrupted":
+            self._spawn(self._finish_if_recorded(event.call_id))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _finish_if_recorded(self, call: str) -> None:
+        raw = self._raw_folder / f"{call}.wav"
+        if call not in self._finishing and await asyncio.to_thread(raw.exists):
+            log.info("recording of call %s found again: finished now", call)
+            await self._finish(call, f"{ASTERISK_FOLDER}/{raw.name}")
 
     async def _finish(self, call: str, raw: str, settle: float = 1.0) -> None:
-        await asyncio.sleep(settle)  # MixMonitor closes its file as the channels go
-        source = self.asterisk_spool / raw.removeprefix("/var/spool/asterisk/")
-        day = self.board.clock()
-        folder = self.folder / f"{day:%Y/%m/%d}"
+        self._finishing.add(call)
         try:
-            target, seconds = await asyncio.to_thread(post_process, source, folder, call)
-        except Exception as exc:
-            log.error("recording of call %s (%s) could not be processed: %s", call, source, exc)
-            self.board.emit(call, "recording.failed", error=f"{type(exc).__name__}: {exc}"[:300])
-            return
-        log.info("recording of call %s: %s, %.1f s", call, target, seconds)
-        self.board.emit(call, "recording.stored", path=str(target), seconds=round(seconds, 2))
+            await asyncio.sleep(settle)  # MixMonitor closes its file as the channels go
+            source = self.asterisk_spool / raw.removeprefix("/var/spool/asterisk/")
+            day = self.board.clock()
+            folder = self.folder / f"{day:%Y/%m/%d}"
+            try:
+                target, seconds = await asyncio.to_thread(post_process, source, folder, call)
+            except Exception as exc:
+                log.error("recording of call %s (%s) could not be processed: %s", call, source, exc)
+                error = f"{type(exc).__name__}: {exc}"[:300]
+                self.board.emit(call, "recording.failed", error=error)
+                if source.exists():  # kept aside (not tried every minute); retention deletes it
+                    source.rename(source.with_name(source.name + ".failed"))
+                return
+            log.info("recording of call %s: %s, %.1f s", call, target, seconds)
+            self.board.emit(call, "recording.stored", path=str(target), seconds=round(seconds, 2))
+        finally:
+            self._finishing.discard(call)
+
+    async def recover(self, now: datetime) -> int:
+        """Finish the raw recordings nobody finished: their call ended while another process
+        (before a restart) or nobody (the service down) knew it was recorded. Returns how many.
+        A recording whose call may still go on is left for a later look."""
+        found = await asyncio.to_thread(lambda: list(self._raw_folder.glob("*.wav")))
+        finished = 0
+        for raw in found:
+            call = raw.stem
+            if call in self._recording or call in self._finishing:
+                continue  # this process records it, or is finishing it now
+            row = await self.store.call(call)
+            over = row is not None and row[0].outcome is not None
+            try:
+                modified = datetime.fromtimestamp(raw.stat().st_mtime, now.tzinfo)
+            except FileNotFoundError:
+                continue
+            if over or now - modified > LONGEST_CALL:
+                log.info("recording of call %s found again: finished now", call)
+                await self._finish(call, f"{ASTERISK_FOLDER}/{raw.name}", settle=0)
+                finished += 1
+        return finished
 
     async def expire(self, now: datetime, days: int) -> int:
-        """Delete the recordings older than ``days``; each deletion is an event on its call."""
+        """Delete the recordings older than ``days``, and raw ones that could not be processed;
+        each deletion is an event on its call."""
         old = await self.store.recordings_before(now - timedelta(days=days))
         for row in old:
             await asyncio.to_thread(Path(row.path).unlink, missing_ok=True)
             self.board.emit(row.call_id, "recording.deleted", path=row.path, reason="retention")
             log.info("recording %s of call %s deleted after %d days", row.path, row.call_id, days)
+        cutoff = (now - timedelta(days=days)).timestamp()
+        for raw in await asyncio.to_thread(lambda: list(self._raw_folder.glob("*.failed"))):
+            if raw.stat().st_mtime < cutoff:
+                await asyncio.to_thread(raw.unlink, missing_ok=True)
+                call = raw.name.split(".wav")[0]
+                self.board.emit(call, "recording.deleted", path=str(raw), reason="retention")
         return len(old)
 
+    @property
+    def _raw_folder(self) -> Path:
+        """Where Asterisk writes the raw recordings, as this service sees it."""
+        return self.asterisk_spool / ASTERISK_FOLDER.removeprefix("/var/spool/asterisk/")
+
     async def run_retention(self, ready: asyncio.Event) -> None:
-        """Once the call log's database is ready, then daily; a round that fails (database
-        away) is tried again in an hour."""
+        """Once the call log's database is ready: retention then daily (a round that fails,
+        the database away, is tried again in an hour), and every minute a look for raw
+        recordings nobody finished."""
         days = self.board.deployment.retention_days
         await ready.wait()
+        next_expiry = 0.0
         while True:
+            now = self.board.clock()
+            if time.monotonic() >= next_expiry:
+                try:
+                    await self.expire(now, days)
+                    next_expiry = time.monotonic() + DAY
+                except Exception as exc:
+                    log.warning("recording retention skipped this round: %s", exc)
+                    next_expiry = time.monotonic() + 3600.0
             try:
-                await self.expire(self.board.clock(), days)
-                wait = DAY
+                await self.recover(now)
             except Exception as exc:
-                log.warning("recording retention skipped this round: %s", exc)
-                wait = 3600.0
-            await asyncio.sleep(wait)
+                log.warning("looking for unfinished recordings failed: %s", exc)
+            await asyncio.sleep(LOOK_EVERY)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
@@ -31,11 +32,18 @@ class WaitingRoutes:
     """The AGI routes of a caller after the menus, and of callbacks."""
 
     def __init__(
-        self, switchboard: Switchboard, messages: MessageRoute, recorder: Recorder | None = None
+        self,
+        switchboard: Switchboard,
+        messages: MessageRoute,
+        recorder: Recorder | None = None,
+        lost: Callable[[], None] | None = None,
     ) -> None:
         self.switchboard = switchboard
         self.messages = messages
         self.recorder = recorder
+        #: Told of the hangup of a call this process never knew (it began before a restart):
+        #: its record is closed by the look for calls that ended unseen.
+        self.lost = lost
 
     async def wait(self, channel: AgiChannel) -> None:
         """Every `announce_every` seconds of waiting: say the position and the estimate."""
@@ -146,4 +154,9 @@ class WaitingRoutes:
 
     async def hangup(self, channel: AgiChannel) -> None:
         """The caller's hangup handler: whatever they were doing, they are gone."""
-        self.switchboard.hung_up(channel.env["agi_uniqueid"])
+        call = channel.env["agi_uniqueid"]
+        board = self.switchboard
+        known = board.waits(call) or call in board.talks or board.bus.under_way(call)
+        board.hung_up(call)
+        if not known and self.lost is not None:
+            self.lost()

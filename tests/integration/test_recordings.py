@@ -3,7 +3,9 @@ softphone that speaks (SIPp streams a tone), MixMonitor, pydub, the API's roles,
 
 from __future__ import annotations
 
+import asyncio
 import io
+import signal
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -80,3 +82,31 @@ async def test_a_recorded_conversation_its_access_and_its_retention(
     assert not Path(kept).exists()
     gone = service.get_as(service.token, f"/api/calls/{record['id']}/recording")
     assert gone.status_code == 410 and "retention" in gone.text
+
+
+async def test_a_recording_is_found_again_after_a_restart(
+    service: Service, phone: Callable[..., SoftPhone]
+) -> None:
+    """The service is killed while a recorded conversation goes on: the talk goes on, and once
+    it ends the restarted service closes its record and finishes its recording."""
+    config = recorded_config(service.data_dir)
+    service.start(config=config)
+    op3 = phone("op3", talk_ms=12_000, speaks=True)
+    service.login("op3")
+    caller = asyncio.create_task(call(*CONSULTATION, hold_ms=60_000))
+    deadline = time.monotonic() + 30
+    while not (
+        (found := service.get("/api/calls", line="consultation"))
+        and "recording.started" in events_of(service, found[0]["id"])
+    ):
+        assert time.monotonic() < deadline, "no recorded conversation"
+        await asyncio.sleep(0.3)
+    service.stop(signal.SIGKILL)
+    service.start(config=config)
+    placed = await caller
+    record = service.record(placed.call_id, wait=30)
+    assert record["outcome"] == "interrupted"  # it ended while nobody tracked it
+    wait_for_event(service, record["id"], "recording.stored", seconds=30)
+    got = service.get_as(service.token, f"/api/calls/{record['id']}/recording")
+    assert got.status_code == 200, got.text
+    assert op3.answered() == 1

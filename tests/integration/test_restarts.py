@@ -4,7 +4,9 @@ logged in; a detention notification whose last record was torn stays readable.""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 import signal
 import time
 from collections.abc import Callable
@@ -17,7 +19,8 @@ import yaml
 
 from hotline.sipcall import SoftPhone
 from tests.conftest import ROOT
-from tests.integration.conftest import Service, call
+from tests.integration.conftest import Asterisk, Service, call
+from tests.integration.test_notifications import GAP, seconds_of
 
 DETENTION = ("0800213103", "12")
 
@@ -162,3 +165,35 @@ async def test_a_torn_notification_record_is_repaired_without_losing_the_next(
     service.start()
     (item,) = service.get("/api/notifications")
     assert item["ref"] == "123456" and not item["open"]
+
+
+async def test_a_message_under_way_at_a_stop_is_kept_and_a_person_answers(
+    asterisk: Asterisk, service: Service, phone: Callable[..., SoftPhone]
+) -> None:
+    """A caller is recording their message (key 2 while waiting) when the service is told to
+    stop: what they said is stored, and they are handed to a person (the fallback queue)
+    instead of being left in silence."""
+    service.start()
+    op3 = phone("op3", talk_ms=3000)  # in the consultation line's fallback queue
+    until_beep = seconds_of(asterisk, "uk/leave-message") + 2
+    waits = "w" * (math.ceil(until_beep / GAP) + 4)  # and then they speak, and speak
+    caller = asyncio.create_task(
+        call("0800213103", f"11www2{waits}", gap_ms=int(GAP * 1000), hold_ms=30_000)
+    )
+    messages = asterisk.sandbox.root / "var/spool/asterisk/hotline/notifications"
+    before = set(messages.glob("*.wav"))
+    deadline = time.monotonic() + 60
+    while not (recording := set(messages.glob("*.wav")) - before):
+        assert time.monotonic() < deadline, "the caller never got to record"
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1)  # a second of their message
+    service.stop(signal.SIGTERM)
+    placed = await caller
+    assert op3.answered() == 1  # a person answered them
+    service.start()
+    (note,) = service.get("/api/notifications")
+    assert (note["open"], note["complete"], note["number"]) == (True, False, "380501234567")
+    assert Path(note["recording"]).name == recording.pop().name
+    record = service.record(placed.call_id)
+    assert record["outcome"] == "handed-over"
+    assert [e["data"]["ref"] for e in events(record, "notification.stored")] == [note["ref"]]

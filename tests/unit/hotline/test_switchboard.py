@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from agents.state import LogIn, Pause, Reachability, State, WrapUpOver
+from hotline import switchboard
 from hotline.config import Deployment
 from hotline.durable import Durable
 from hotline.events import CallEvent, EventBus
@@ -350,3 +351,30 @@ async def test_callbacks_to_one_number_stop_at_the_hourly_cap(
     assert refused.call_id == "d2" and "1 callbacks to this number" in refused.data["reason"]
     assert refused.data["retry_at"] == (clock.now + timedelta(hours=1)).isoformat()
     assert [c[0] for c in asterisk.callbacks] == ["d1"]
+
+
+async def test_a_message_offer_that_could_not_be_made_is_made_again(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(switchboard, "MESSAGE_RETRY", 0.05)
+    quick = replace(
+        deployment,
+        lines={
+            **deployment.lines,
+            "detention": replace(deployment.lines["detention"], take_message_after=0.01),
+        },
+    )
+    asterisk = Asterisk()
+    tries: list[str] = []
+
+    async def away(channel: str) -> None:
+        tries.append(channel)
+        if len(tries) == 1:
+            raise ConnectionError("AMI is down")
+
+    asterisk.take_message = away  # type: ignore[method-assign]
+    board = Switchboard(quick, EventBus(), Clock(), asterisk)
+    board.enqueue("d1", "PJSIP/trunk-1", "detention", "uk", caller="380661112233")
+    await asyncio.sleep(0.3)
+    assert tries == ["PJSIP/trunk-1", "PJSIP/trunk-1"]  # failed once, offered again
+    assert board.waiting["d1"].held  # now in the message dialogue
