@@ -261,3 +261,30 @@ async def test_a_restarted_service_finds_its_waiting_callers_again(
     record = service.record((await caller).call_id)
     assert (record["outcome"], record["operator"]) == ("answered", "op3")
     assert record["wait"] >= (at(record["answered"]) - at(entered)).total_seconds() - 1
+
+
+async def test_an_operator_busy_on_a_fallback_call_is_not_offered_another(
+    service: Service, phone: Callable[..., SoftPhone]
+) -> None:
+    """While the service is stopped a caller reaches op2 through the fallback queue (the
+    number's: information); the restarted service sees op2's phone in use and offers them
+    nothing until that call ends."""
+    service.start()
+    op2 = phone("op2", talk_ms=15_000)
+    service.login("op2")
+    service.stop()  # op2 stays logged in (kept on disk)
+    fallback = asyncio.create_task(call(*CONSULTATION, hold_ms=60_000))
+    deadline = time.monotonic() + 40
+    while op2.answered() < 1:
+        assert time.monotonic() < deadline, "the fallback queue never rang op2"
+        await asyncio.sleep(0.2)
+    service.start()
+    assert (service.agent("op2")["state"], service.agent("op2")["in_use"]) == ("available", True)
+    waiting = asyncio.create_task(call("0800213103", "14", hold_ms=60_000))  # information
+    await waiting_on(service, "information", 1)
+    await asyncio.sleep(3)
+    assert op2.rung() == 1 and not fallback.done()  # busy: not offered the waiting caller
+    await fallback
+    record = service.record((await waiting).call_id)
+    assert (record["outcome"], record["operator"]) == ("answered", "op2")
+    assert op2.rung() == 2 and op2.answered() == 2

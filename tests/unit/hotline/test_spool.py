@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -131,5 +132,22 @@ async def test_the_call_log_keeps_events_in_memory_while_the_disk_is_full(
     assert [e.seq for e in events] == [1, 2, 3]  # in order
     await asyncio.sleep(0.1)  # the sync after it
     assert call_log.disk_error is None
+    call_log.close()
+    await store.close()
+
+
+async def test_the_spool_is_synced_within_50_ms_even_with_the_database_away(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store("postgresql+asyncpg://postgres@127.0.0.1:9/nowhere")  # never reached
+    call_log = CallLog(Spool(tmp_path / "spool"), store)
+    synced: list[float] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(time.monotonic()), real_fsync(fd)))
+    started = time.monotonic()
+    for n in range(1, 20):
+        call_log(event(n))
+    await asyncio.sleep(0.12)
+    assert len(synced) == 1 and synced[0] - started < 0.1  # one sync for the burst, soon
     call_log.close()
     await store.close()
