@@ -10,6 +10,7 @@ import math
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -80,6 +81,11 @@ def _cdata(text: str) -> str:
     return f"<![CDATA[\n{text}\n]]>"
 
 
+def _speak(tone: Path) -> str:
+    """A SIPp step that streams ``tone`` (raw PCMU) as RTP, looped until the call ends."""
+    return f'<nop><action><exec rtp_stream="{tone},-1,0"/></action></nop>'
+
+
 @dataclass(frozen=True)
 class Info:
     """A SIP INFO sent as it is, for keys no keypad has: ``Info.signal("Z")``, an empty
@@ -103,11 +109,13 @@ def scenario(
     gap_ms: int = 2500,
     hold_ms: int = 3000,
     from_host: str | None = None,
+    tone: Path | None = None,
 ) -> str:
     """A SIPp UAC scenario: call ``number``, press ``keys`` (``w``: wait one gap more; an
     :class:`Info`: that INFO as it is), stay ``hold_ms`` after the last key (or until Asterisk
     hangs up), then hang up. ``caller`` is the user of the From URI (empty: a URI without
-    one); ``from_host`` its host (default: SIPp's own address, e.g. ``anonymous.invalid``)."""
+    one); ``from_host`` its host (default: SIPp's own address, e.g. ``anonymous.invalid``).
+    With ``tone`` (raw PCMU) the caller speaks: it is streamed from the answer on."""
     fill = {
         "number": number,
         "name": name,
@@ -121,6 +129,7 @@ def scenario(
         '<recv response="183" optional="true"/>',
         '<recv response="200" rtd="true"/>',
         f"<send>{_cdata(_ACK.format(**fill))}</send>",
+        *([_speak(tone)] if tone else []),
         f'<pause milliseconds="{first_delay_ms}"/>',
     ]
     cseq = 2
@@ -168,7 +177,24 @@ def scenario(
     )
 
 
-def free_udp_port(host: str) -> int:
+#: Binds port 0 on the address in argv[1] and prints the port the kernel chose.
+_PORT_PROBE = (
+    "import socket, sys; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+    "s.bind((sys.argv[1], 0)); print(s.getsockname()[1])"
+)
+
+
+def free_udp_port(host: str, netns: str | None = None) -> int:
+    """A UDP port free on ``host`` now; in the network namespace ``netns`` if given."""
+    if netns is not None:
+        done = subprocess.run(
+            ["ip", "netns", "exec", netns, sys.executable, "-c", _PORT_PROBE, host],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        return int(done.stdout)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
@@ -231,6 +257,7 @@ class SippCall:
         timeout_s: int = 300,
         name: str = "Caller",
         from_host: str | None = None,
+        speaks: bool = False,
     ) -> None:
         if shutil.which("sipp") is None:
             raise RuntimeError("SIPp is not installed: apt-get install -y sip-tester")
@@ -238,6 +265,9 @@ class SippCall:
         self.timeout_s = timeout_s
         self._tmp = tempfile.TemporaryDirectory(prefix="hotline-sipp-")
         xml = Path(self._tmp.name) / "caller.xml"
+        tone = Path(self._tmp.name) / "tone.ulaw" if speaks else None
+        if tone:
+            tone.write_bytes(ulaw_tone(CALLER_TONE))
         xml.write_text(
             scenario(
                 number,
@@ -247,6 +277,7 @@ class SippCall:
                 gap_ms=gap_ms,
                 hold_ms=hold_ms,
                 from_host=from_host,
+                tone=tone,
             )
         )
         # SIPp redraws its screen every second: into a file, so that a reader who is late
@@ -277,7 +308,11 @@ class SippCall:
 SCENARIOS = Path(__file__).parent / "sipp"
 
 
-def ulaw_tone(hertz: float = 440.0, seconds: float = 1.0, level: float = 0.3) -> bytes:
+#: What a speaking operator's softphone and a speaking caller send (Hz): apart in a recording.
+OPERATOR_TONE, CALLER_TONE = 440.0, 1000.0
+
+
+def ulaw_tone(hertz: float = OPERATOR_TONE, seconds: float = 1.0, level: float = 0.3) -> bytes:
     """A sine tone as raw G.711 mu-law at 8 kHz (what SIPp's rtp_stream sends as PCMU)."""
 
     def ulaw(sample: int) -> int:
@@ -302,7 +337,8 @@ class SoftPhone:
     One SIPp process, as a real phone is one socket: its main scenario registers (and then
     waits), and calls and qualify pings from Asterisk run its out-of-call scenario. (Asterisk
     takes a phone's address from the packets, not from its Contact, so a phone must receive
-    where it registers from.)
+    where it registers from.) With ``netns`` it runs in that network namespace (``ip netns
+    exec``): a phone behind a NAT of its own.
     """
 
     def __init__(
@@ -318,6 +354,7 @@ class SoftPhone:
         register: bool = True,
         port: int | None = None,
         speaks: bool = False,
+        netns: str | None = None,
         workdir: Path,
     ) -> None:
         self.user, self.password = user, password
@@ -327,17 +364,25 @@ class SoftPhone:
         self.speaks = speaks
         self.workdir = workdir
         self.register = register
-        self.port = port or free_udp_port(address)
+        self.netns = netns
+        self.port = port or self._free_port()
         self.messages = workdir / f"{user}-{self.port}-messages.log"
         self.process: subprocess.Popen[bytes] | None = None
+
+    def _sipp(self, *args: str) -> list[str]:
+        """A SIPp command line, run in the phone's network namespace if it has one."""
+        return [*(["ip", "netns", "exec", self.netns] if self.netns else []), "sipp", *args]
+
+    def _free_port(self) -> int:
+        return free_udp_port(self.address, self.netns)
 
     def _media(self) -> str:
         """With ``speaks``: the softphone sends a tone (RTP, PCMU) all through the call."""
         if not self.speaks:
             return ""
         tone = self.workdir / "tone.ulaw"
-        tone.write_bytes(ulaw_tone())
-        return f'<nop><action><exec rtp_stream="{tone},-1,0"/></action></nop>'
+        tone.write_bytes(ulaw_tone(OPERATOR_TONE))
+        return _speak(tone)
 
     def _answering(self) -> Path:
         """The scenario that answers Asterisk's requests, filled in (SIPp reads pause and
@@ -362,7 +407,7 @@ class SoftPhone:
             "-p",
             str(self.port),
             "-mp",
-            str(free_udp_port(self.address)),
+            str(self._free_port()),
             "-nostdin",
             "-trace_msg",
             "-message_file",
@@ -372,9 +417,8 @@ class SoftPhone:
             *extra,
         ]
         if not self.register:
-            return ["sipp", "-sf", str(answering), *common]
-        return [
-            "sipp",
+            return self._sipp("-sf", str(answering), *common)
+        return self._sipp(
             self.target,
             "-sf",
             str(SCENARIOS / "phone.xml"),
@@ -390,7 +434,7 @@ class SoftPhone:
             "-ap",
             self.password,
             *common,
-        ]
+        )
 
     def start(self, *extra: str) -> SoftPhone:
         """Start the phone; once this returns, it is registered (RuntimeError if it cannot)."""
@@ -422,15 +466,14 @@ class SoftPhone:
     def _unregister(self) -> None:
         """Remove every contact of this phone's AOR (``Contact: *``, Expires: 0)."""
         subprocess.run(
-            [
-                "sipp",
+            self._sipp(
                 self.target,
                 "-sf",
                 str(SCENARIOS / "unregister.xml"),
                 "-i",
                 self.address,
                 "-p",
-                str(free_udp_port(self.address)),
+                str(self._free_port()),
                 "-m",
                 "1",
                 "-nostdin",
@@ -444,7 +487,7 @@ class SoftPhone:
                 "-timeout",
                 "10s",
                 "-timeout_error",
-            ],
+            ),
             capture_output=True,
             cwd=self.workdir,
             check=False,
@@ -454,17 +497,16 @@ class SoftPhone:
     def dial(self, number: str) -> int:
         """Dial ``number`` (a feature code) from this phone; SIPp's exit status."""
         done = subprocess.run(
-            [
-                "sipp",
+            self._sipp(
                 self.target,
                 "-sf",
                 str(SCENARIOS / "dial.xml"),
                 "-i",
                 self.address,
                 "-p",
-                str(free_udp_port(self.address)),
+                str(self._free_port()),
                 "-mp",
-                str(free_udp_port(self.address)),
+                str(self._free_port()),
                 "-m",
                 "1",
                 "-nostdin",
@@ -480,7 +522,7 @@ class SoftPhone:
                 "-timeout",
                 "30s",
                 "-timeout_error",
-            ],
+            ),
             capture_output=True,
             text=True,
             cwd=self.workdir,

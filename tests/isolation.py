@@ -40,8 +40,9 @@ def _alive(pid: int) -> bool:
 
 
 def _owner(name: str) -> int | None:
-    """The process id in a name made here (``hltest1234``), else None."""
-    digits = name.removeprefix(PREFIX)
+    """The process id in a name made here (``hltest1234``, or ``hltest1234-router`` for a
+    namespace a test adds beside its own), else None."""
+    digits = name.removeprefix(PREFIX).split("-", 1)[0]
     return int(digits) if name.startswith(PREFIX) and digits.isdigit() else None
 
 

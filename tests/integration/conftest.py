@@ -281,10 +281,19 @@ async def call(
     source: str = "127.0.0.2",
     hold_ms: int = 15000,
     gap_ms: int = 2500,
+    speaks: bool = False,
 ) -> Placed:
-    """One SIPp caller from ``source`` (the trunk's address); returns when the call ended."""
+    """One SIPp caller from ``source`` (the trunk's address); returns when the call ended.
+    With ``speaks`` the caller sends a tone (sipcall.CALLER_TONE) from the answer on."""
     placed = SippCall(
-        number, keys, caller=caller, name=name, source=source, gap_ms=gap_ms, hold_ms=hold_ms
+        number,
+        keys,
+        caller=caller,
+        name=name,
+        source=source,
+        gap_ms=gap_ms,
+        hold_ms=hold_ms,
+        speaks=speaks,
     )
     while placed.running:  # no thread held: the default pool has only a few
         await asyncio.sleep(0.2)
