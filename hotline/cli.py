@@ -227,8 +227,9 @@ def _service_is_up(settings: Settings) -> None:
     import httpx
 
     url = f"http://{settings.api_host}:{settings.api_port}/health"
-    try:
-        health = httpx.get(url, timeout=3).json()
+    headers = {"Authorization": f"Bearer {settings.api_token.get_secret_value()}"}
+    try:  # (with the token: without one /health says only ok or degraded)
+        health = httpx.get(url, headers=headers, timeout=3).json()
     except (httpx.HTTPError, ValueError) as exc:
         _fail(f"the service does not answer at {url} ({exc}); start it with `hotline up`")
     if not health.get("ami", {}).get("connected"):

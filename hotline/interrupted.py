@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from hotline.events import CallEvent
 from hotline.switchboard import Switchboard
@@ -30,7 +30,7 @@ class Interrupted:
     def __init__(
         self,
         open_calls: Callable[[], Awaitable[list[str]]],
-        channels: Callable[[], Awaitable[set[str]]],
+        channels: Callable[[], Awaitable[Mapping[str, str]]],
         flush: Callable[[float], Awaitable[bool]],
         switchboard: Switchboard,
     ) -> None:

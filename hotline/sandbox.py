@@ -186,8 +186,6 @@ class Sandbox:
         (self.root / "etc/hosts").write_text(
             f"127.0.0.1 localhost {socket.gethostname()}\n::1 localhost\n"
         )
-        # a fresh start: no registration (astdb) left over from an earlier run
-        (self.root / "var/lib/asterisk/astdb.sqlite3").unlink(missing_ok=True)
         for folder in ("notifications", "recordings"):
             (self.root / "var/spool/asterisk/hotline" / folder).mkdir(parents=True, exist_ok=True)
 

@@ -14,7 +14,7 @@ import functools
 import itertools
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -337,13 +337,20 @@ class Switchboard:
         self.dispatch()
         return len(pending)
 
-    def reconcile(self, channels: set[str]) -> None:
-        """With Asterisk's channels now (uniqueids): a callback that was being made when the
-        service stopped and whose channel is gone ended unseen; it counts as an attempt that
-        did not reach the caller (a second call beats a missed one)."""
+    def reconcile(self, channels: Mapping[str, str]) -> None:
+        """With Asterisk's channels now (uniqueid -> dialplan context), after (re)connecting:
+
+        - a callback that was being made when the service stopped and whose channel is gone
+          ended unseen; it counts as an attempt that did not reach the caller (a second call
+          beats a missed one);
+        - a caller whose unanswered Redirect was not carried out (they are not ringing an
+          operator) goes back to the head of their queue now, not at their next announcement.
+        """
         for call, talk in list(self.talks.items()):
             if talk.restored and f"callback-{call}-{talk.restored}" not in channels:
                 self.callback_ended(call, "UNKNOWN")
+            elif talk.uncertain and channels.get(call) != "hotline-connect":
+                self.redirect_lost(call)
 
     def hold(self, call: str, held: bool) -> None:
         """Keep a waiting call out of dispatch while the caller answers a question."""

@@ -274,10 +274,14 @@ class AmiEffects:
         if last.get("Response") != "Success":
             raise AmiUnavailable(f"{supervisor}: {last.get('Reason') or last.get('Message')}")
 
-    async def channels(self) -> set[str]:
-        """The uniqueid of every channel now."""
+    async def channels(self) -> dict[str, str]:
+        """Every channel now: its uniqueid, and the dialplan context it is in."""
         replies = await self.ami.action({"Action": "CoreShowChannels"}, as_list=True)
-        return {str(m["Uniqueid"]) for m in replies if m.get("Event") == "CoreShowChannel"}
+        return {
+            str(m["Uniqueid"]): str(m.get("Context", ""))
+            for m in replies
+            if m.get("Event") == "CoreShowChannel"
+        }
 
     async def device_states(self) -> dict[str, str]:
         """Every device's state now, e.g. {"PJSIP/op1": "NOT_INUSE"}."""

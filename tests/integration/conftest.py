@@ -108,6 +108,8 @@ def asterisk(deployment: Deployment) -> Iterator[Asterisk]:
     with isolation.locked(ROOT / ".cache/sandbox.lock"):  # built once, by one process
         shared.build(progress)
         shared.build_prompts(deployment, progress)
+        # the shared root stays as built: no registrations of a run that used it directly
+        (shared.root / "var/lib/asterisk/astdb.sqlite3").unlink(missing_ok=True)
     host = isolation.Host(ROOT / ".cache")
     sandbox = Sandbox(sandbox_settings(host.enter(shared.root)), ROOT)
     try:

@@ -49,7 +49,7 @@ async def test_a_silent_ami_link_is_noticed_reset_and_nothing_runs_late(
         assert op3.rung() == 0
         assert service.get("/api/queues")["consultation"]["waiting"]  # still waiting
         link.come_back()
-        await until(lambda: ami(service)["connected"], 35)
+        await until(lambda: ami(service)["connected"], 45)  # the backoff is at 30 s (+-20%)
         assert ami(service)["connects"] == 2
         await until(lambda: service.agent("op4")["reachable"], 5)  # resynced
         await until(lambda: op3.rung() == 1, 10)
@@ -122,7 +122,7 @@ async def test_a_killed_service_loses_no_call(
     service: Service, phone: Callable[..., SoftPhone]
 ) -> None:
     service.start()
-    op3 = phone("op3", talk_ms=25_000)
+    op3 = phone("op3", talk_ms=45_000)  # busy past the waiting caller's next announcement
     service.login("op3")
     talking = asyncio.create_task(call(*CONSULTATION, hold_ms=60_000))
     await until(lambda: service.agent("op3")["state"] == "on_call", 20)

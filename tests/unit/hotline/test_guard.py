@@ -78,8 +78,8 @@ async def test_calls_that_ended_unseen_are_closed_as_interrupted(
     async def open_calls() -> list[str]:
         return ["gone", "alive", "ended-here", "waited"]
 
-    async def channels() -> set[str]:
-        return {"alive"}
+    async def channels() -> dict[str, str]:
+        return {"alive": "hotline-wait"}
 
     async def flushed(_timeout: float) -> bool:
         return True
