@@ -126,6 +126,7 @@ async def test_logged_out_paused_and_unregistered_operators_are_never_rung(
         "id": "op5",
         "state": "available",
         "reachable": False,
+        "in_use": False,
         "since": None,
         "for": None,
         "call": None,
