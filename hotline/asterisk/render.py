@@ -79,7 +79,9 @@ def _transports(deployment: Deployment) -> list[str]:
             f"bind={host}:{sip.tls_port}",
             f"cert_file={cert.certificate}",
             f"priv_key_file={cert.key}",
-            "method=tlsv1_2",
+            # the best both sides speak (TLS 1.3 or 1.2): OpenSSL's own floor refuses older
+            # ones; "tlsv1_2" would pin 1.2 exactly and turn TLS 1.3-only phones away
+            "method=sslv23",
             *nat,
             "",
         ]
