@@ -185,8 +185,10 @@ def asterisk_render(
     target: Annotated[Path, typer.Argument(help="folder to write the generated .conf files")],
     config: ConfigOption = None,
 ) -> None:
-    """Write the generated Asterisk files (endpoints, AMI user, queues, numbers)."""
-    from hotline.asterisk.render import RenderError, render
+    """Write the generated Asterisk files (endpoints, AMI user, queues, numbers), and for the
+    machine around it fail2ban-hotline.conf (for /etc/fail2ban/jail.d/: bans addresses that
+    fail to log in) and nftables-hotline.nft (who may use SIP over UDP)."""
+    from hotline.asterisk.render import RenderError, render, render_firewall
 
     settings = _settings()
     deployment = _deployment(settings, config)
@@ -199,6 +201,7 @@ def asterisk_render(
             f"agi://{settings.agi_host}:{settings.agi_port}",
             settings.ami_username,
         )
+        files += render_firewall(deployment, target)
     except RenderError as exc:
         _fail(str(exc))
     for path in files:

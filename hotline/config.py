@@ -278,11 +278,34 @@ class PhonesModel(_Model):
         return self
 
 
+class BanModel(_Model):
+    """When an address that keeps failing to log in over SIP is blocked (fail2ban reading
+    Asterisk's security log; `hotline asterisk render` writes the jail)."""
+
+    #: Failed logins (a wrong password, an unknown user name) from one address that earn a
+    #: ban: enough for an operator's typos, far too few to guess a password.
+    failures: int = Field(5, ge=1, le=100)
+    #: ... counted over this many seconds.
+    within: int = Field(600, ge=10, le=86_400)
+    #: How long the address is then refused (seconds), on every port, UDP and TCP alike.
+    seconds: int = Field(900, ge=5, le=604_800)
+    #: Addresses or networks never banned (an office's NAT shared by many phones); the trunk's
+    #: addresses are never banned either.
+    ignore: list[Network] = []
+
+
+class SecurityModel(_Model):
+    """What is done to addresses that attack the hotline's SIP port."""
+
+    ban: BanModel = BanModel()
+
+
 class DeploymentModel(_Model):
     languages: list[Language] = Field(min_length=1)
     trunk: TrunkModel
     sip: SipModel = SipModel()
     phones: PhonesModel = PhonesModel()
+    security: SecurityModel = SecurityModel()
     numbers: dict[Number, NumberModel] = Field(min_length=1)
     menus: dict[Name, MenuModel] = {}
     lines: dict[Name, LineModel] = Field(min_length=1)
@@ -322,6 +345,8 @@ class Deployment:
     trunk: TrunkModel
     sip: SipModel = field(default_factory=SipModel)
     phones: PhonesModel = field(default_factory=PhonesModel)
+    #: Bans of addresses that fail to log in too often.
+    security: SecurityModel = field(default_factory=SecurityModel)
     policy: Policy = Policy()
     #: Days a conversation recording is kept.
     retention_days: int = 90
@@ -545,6 +570,7 @@ def _build(m: DeploymentModel) -> Deployment:
         trunk=m.trunk,
         sip=m.sip,
         phones=m.phones,
+        security=m.security,
         policy=Policy(**m.queues.model_dump()),
         retention_days=m.recordings.retention_days,
         supervisors={name: s.name for name, s in m.supervisors.items()},

@@ -2,7 +2,9 @@
 
 It shares the host's network, so SIP (127.0.0.1:5060), AMI (127.0.0.1:5038) and FastAGI meet
 on loopback. On every start the project's asterisk-config/, dialplans/, generated config and
-built prompts are installed into its /etc/asterisk and sounds folder.
+built prompts are installed into its /etc/asterisk and sounds folder, and the firewall of a
+real deployment is raised around it (hotline/firewall.py): the SIP port's nftables table and a
+fail2ban server of its own that bans addresses failing to log in.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from hotline import prompts
+from hotline import firewall, prompts
 from hotline.asterisk import render
 from hotline.config import Deployment
 from hotline.settings import Settings
@@ -186,8 +188,48 @@ class Sandbox:
         (self.root / "etc/hosts").write_text(
             f"127.0.0.1 localhost {socket.gethostname()}\n::1 localhost\n"
         )
+        # no failed login of an earlier run: fail2ban would count those of its last minutes
+        # again (registrations, in astdb, stay: Asterisk keeps them across restarts)
+        if self.security_log.exists():
+            self.security_log.replace(self.security_log.with_name("security.previous"))
+        self.security_log.parent.mkdir(parents=True, exist_ok=True)
+        self.security_log.touch()  # fail2ban watches it from the start, before Asterisk
         for folder in ("notifications", "recordings"):
             (self.root / "var/spool/asterisk/hotline" / folder).mkdir(parents=True, exist_ok=True)
+
+    # -- the firewall -----------------------------------------------------------------------
+    @property
+    def security_log(self) -> Path:
+        """Asterisk's security events: one line per failed login (what fail2ban reads)."""
+        return self.root / "var/log/asterisk/security"
+
+    @property
+    def fail2ban(self) -> firewall.Fail2ban:
+        return firewall.Fail2ban(self.dir / "fail2ban")
+
+    def raise_firewall(self, deployment: Deployment, progress: Progress) -> None:
+        """The SIP port's nftables table, and fail2ban's jail on the security log: in the
+        network namespace of this process (the host's, or a test's own)."""
+        ruleset = self.dir / "nftables-hotline.nft"
+        try:
+            ruleset.write_text(render.nftables(deployment))
+            firewall.load_ruleset(ruleset)
+            self.fail2ban.start(render.fail2ban_jail(deployment, str(self.security_log)))
+        except (firewall.FirewallError, render.RenderError) as exc:
+            raise SandboxError(str(exc)) from None
+        ban = deployment.security.ban
+        progress(
+            f"fail2ban: jail {render.JAIL} up ({ban.failures} failed logins within "
+            f"{ban.within} s: {ban.seconds} s ban; log {self.fail2ban.log})"
+        )
+
+    def lower_firewall(self) -> None:
+        """Stop the sandbox's fail2ban (lifting its bans) and remove the SIP port's table."""
+        try:
+            self.fail2ban.stop()
+            firewall.remove_table()
+        except firewall.FirewallError:
+            pass  # never installed: nothing was raised
 
     # -- running --------------------------------------------------------------------------
     def cli(self, command: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
@@ -226,6 +268,7 @@ class Sandbox:
         if self.running():
             self.down(progress)
         self.install(deployment, env, progress)
+        self.raise_firewall(deployment, progress)  # before Asterisk: no unguarded moment
         progress("starting Asterisk...")
         done = subprocess.run(
             ["chroot", str(self.root), "/usr/sbin/asterisk"],
@@ -254,10 +297,15 @@ class Sandbox:
         )
 
     def down(self, progress: Progress = print) -> None:
-        """Stop Asterisk (hanging up every call in it)."""
-        if not self.running():
+        """Stop Asterisk (hanging up every call in it), then its firewall."""
+        if self.running():
+            self._stop_asterisk()
+            progress("Asterisk stopped")
+        else:
             progress("Asterisk is not running")
-            return
+        self.lower_firewall()
+
+    def _stop_asterisk(self) -> None:
         self.cli("core stop now")
         pid_file = self.root / "run/asterisk/asterisk.pid"
         deadline = time.monotonic() + 15
@@ -265,7 +313,6 @@ class Sandbox:
             time.sleep(0.2)
         if self.running() and pid_file.exists():
             os.kill(int(pid_file.read_text().strip()), 9)
-        progress("Asterisk stopped")
 
     def status(self) -> str:
         if not self.built:
@@ -280,11 +327,15 @@ class Sandbox:
             for line in contacts
             if line.strip().startswith("Contact:") and "/" in line.split()[1]
         ]
+        banned = self.fail2ban.banned() if self.fail2ban.running() else None
         return "\n".join(
             [
                 f"running: {self.asterisk_version()}",
                 uptime,
                 channels,
                 f"operators registered: {', '.join(registered) or 'none'}",
+                "fail2ban: not running"
+                if banned is None
+                else f"fail2ban: banned {', '.join(banned) or 'none'}",
             ]
         )

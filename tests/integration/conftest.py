@@ -4,6 +4,8 @@ SIPp operators. .ci/setup installs them; nothing here is skipped when one is mis
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import ipaddress
 import os
 import re
 import signal
@@ -17,8 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
-from hotline.config import Deployment
+from hotline.config import Deployment, load
 from hotline.sandbox import Sandbox
 from hotline.settings import Settings
 from hotline.sipcall import Placed, SippCall, SoftPhone
@@ -99,6 +102,41 @@ class Asterisk:
 
 def progress(line: str) -> None:
     print(line, file=sys.stderr)
+
+
+def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in changes.items():
+        old = merged.get(key)
+        merged[key] = (
+            _merged(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
+        )
+    return merged
+
+
+def config_variant(folder: Path, **sections: dict[str, Any]) -> tuple[Path, Deployment]:
+    """config/hotline.yaml with some settings changed (``phones={"udp": False}``; nested
+    mappings are merged), written into ``folder``: the file (for the service) and its
+    deployment (for ``asterisk.sandbox.up``)."""
+    raw = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())
+    path = folder / "hotline.yaml"
+    path.write_text(yaml.safe_dump(_merged(raw, sections), allow_unicode=True))
+    return path, load(path)
+
+
+#: Where the tests' stranger calls from (test_carrier, test_asterisk_link, test_doors): the
+#: refusals it gets are what those tests look at, and a ban would silence them.
+#: (test_bans attacks from addresses of its own.)
+STRANGER = ipaddress.ip_network("127.0.0.3")
+
+
+@pytest.fixture(scope="session")
+def deployment() -> Deployment:
+    """config/hotline.yaml, except that the tests' stranger is never banned."""
+    default = load(ROOT / "config/hotline.yaml")
+    ban = default.security.ban
+    ban = ban.model_copy(update={"ignore": [*ban.ignore, STRANGER]})
+    return dataclasses.replace(default, security=default.security.model_copy(update={"ban": ban}))
 
 
 @pytest.fixture(scope="session")

@@ -18,94 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from hotline.sipcall import SoftPhone, free_udp_port
+from hotline.sipcall import SoftPhone
 from tests.conftest import ROOT
 from tests.integration.conftest import Asterisk, Service, call, free_tcp_port
-
-#: A REGISTER that answers the digest challenge with -au/-ap and ends on the final answer,
-#: whatever it is (the test reads it from SIPp's message log).
-REGISTER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="register once">
-  <send retrans="500"><![CDATA[
-REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:[user]@[remote_ip]>;tag=[pid]reg[call_number]
-To: <sip:[user]@[remote_ip]>
-Call-ID: [call_id]
-CSeq: 1 REGISTER
-Contact: <sip:[user]@[local_ip]:[local_port]>
-Expires: 60
-Max-Forwards: 70
-Content-Length: 0
-
-  ]]></send>
-  <recv response="401" auth="true"/>
-  <send retrans="500"><![CDATA[
-REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:[user]@[remote_ip]>;tag=[pid]reg[call_number]
-To: <sip:[user]@[remote_ip]>
-Call-ID: [call_id]
-CSeq: 2 REGISTER
-Contact: <sip:[user]@[local_ip]:[local_port]>
-[authentication]
-Expires: [expires]
-Max-Forwards: 70
-Content-Length: 0
-
-  ]]></send>
-  <recv response="200" optional="true" next="end"/>
-  <recv response="401" optional="true" next="end"/>
-  <recv response="403"/>
-  <label id="end"/>
-</scenario>
-"""
-
-
-def register(workdir: Path, user: str, password: str, expires: int = 60) -> int:
-    """REGISTER ``user`` with ``password`` from 127.0.0.1; the final SIP status."""
-    scenario = workdir / "register-once.xml"
-    scenario.write_text(REGISTER)
-    messages = workdir / f"register-{user}-{time.monotonic_ns()}.log"
-    done = subprocess.run(
-        [
-            "sipp",
-            "127.0.0.1:5060",
-            "-sf",
-            str(scenario),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(free_udp_port("127.0.0.1")),
-            "-m",
-            "1",
-            "-nostdin",
-            "-key",
-            "user",
-            user,
-            "-key",
-            "expires",
-            str(expires),
-            "-au",
-            user,
-            "-ap",
-            password,
-            "-timeout",
-            "15s",
-            "-timeout_error",
-            "-trace_msg",
-            "-message_file",
-            str(messages),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=workdir,
-        check=False,
-        timeout=30,
-    )
-    assert done.returncode == 0, (done.stdout[-2000:], messages.read_text(errors="replace"))
-    statuses = re.findall(r"^SIP/2\.0 (\d{3})", messages.read_text(errors="replace"), re.M)
-    return int(statuses[-1])
+from tests.integration.register import register
 
 
 def test_register_with_a_wrong_password_or_as_an_unknown_user_is_refused(
@@ -249,6 +165,8 @@ def test_a_weak_secret_stops_the_service_before_it_opens_anything(
     port = free_tcp_port()
     env = {
         "PATH": "/usr/bin:/bin",
+        # this tree's code, not whichever one the virtualenv's editable install points to
+        "PYTHONPATH": str(ROOT),
         "HOTLINE_CONFIG": str(ROOT / "config/hotline.yaml"),
         "HOTLINE_DATA_DIR": str(tmp_path / "data"),
         "HOTLINE_API_PORT": str(port),

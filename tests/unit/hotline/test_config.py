@@ -78,6 +78,15 @@ CASES = [
         lambda c: c["menus"]["main"].update(no_input={"repeat": True}),
         "menus.main.no_input: 'repeat' here would ask the caller forever",
     ),
+    (
+        lambda c: c["security"]["ban"].update(failures=0),
+        "security.ban.failures: Input should be greater than or equal to 1",
+    ),
+    (
+        lambda c: c["security"]["ban"].update(ignore=["the office"]),
+        "security.ban.ignore.0",
+    ),
+    (lambda c: c["security"]["ban"].update(forever=True), "security.ban.forever: unknown setting"),
 ]
 
 
@@ -128,6 +137,14 @@ def test_default_deployment_reproduces_the_seeds() -> None:
         "*": "repeat",
     }
     assert deployment.offices["chernivtsi"].schedule.always_open
+    ban = deployment.security.ban
+    assert (ban.failures, ban.within, ban.seconds) == (5, 600, 900)
+    assert [str(net) for net in ban.ignore] == ["127.0.0.1/32"]
+
+
+def test_without_a_security_section_addresses_are_still_banned() -> None:
+    ban = parse(broken(lambda c: c.pop("security"))).security.ban
+    assert (ban.failures, ban.within, ban.seconds, ban.ignore) == (5, 600, 900, [])
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:

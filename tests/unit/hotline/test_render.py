@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from hotline.asterisk.render import RenderError, password_variable, render
+from hotline.asterisk.render import (
+    RenderError,
+    fail2ban_jail,
+    nftables,
+    password_variable,
+    render,
+    render_firewall,
+)
 from hotline.config import Deployment
 
 SECRETS = {
@@ -233,3 +240,96 @@ def test_a_missing_or_weak_secret_is_named(
 ) -> None:
     with pytest.raises(RenderError, match=message):
         render(deployment, SECRETS | {missing: value}, tmp_path, "agi://x")
+
+
+# -- the machine around Asterisk --------------------------------------------------------------
+def jail(text: str) -> dict[str, str]:
+    """The jail's settings (its comments start with #, Asterisk's with ;)."""
+    (section,) = sections(text.replace("#", ";"))["hotline-sip"]
+    return section
+
+
+def test_the_jail_counts_failed_logins_in_the_security_log(deployment: Deployment) -> None:
+    found = jail(fail2ban_jail(deployment))
+    assert found["enabled"] == "true"
+    assert found["filter"] == "asterisk"  # fail2ban's own filter, SecurityEvent lines included
+    assert found["logpath"] == "/var/log/asterisk/security"
+    assert (found["maxretry"], found["findtime"], found["bantime"]) == ("5", "600", "900")
+    assert found["backend"] == "auto"  # never the systemd journal: Asterisk writes a file
+
+
+def test_the_jail_never_bans_the_ignored_addresses_or_the_carrier(
+    deployment: Deployment,
+) -> None:
+    ban = deployment.security.ban.model_copy(
+        update={"ignore": [ipaddress.ip_network("127.0.0.1"), ipaddress.ip_network("10.8.0.0/16")]}
+    )
+    trunk = deployment.trunk.model_copy(
+        update={
+            "addresses": [ipaddress.ip_network("127.0.0.2"), ipaddress.ip_network("2001:db8::/64")]
+        }
+    )
+    security = deployment.security.model_copy(update={"ban": ban})
+    found = jail(fail2ban_jail(with_config(deployment, security=security, trunk=trunk)))
+    assert found["ignoreip"].split() == [
+        "127.0.0.1/32",
+        "10.8.0.0/16",
+        "127.0.0.2/32",
+        "2001:db8::/64",
+    ]
+    assert found["ignoreself"] == "false"  # nothing implicit
+
+
+def test_a_banned_address_is_dropped_on_every_port(deployment: Deployment) -> None:
+    action = jail(fail2ban_jail(deployment))["action"]
+    assert action.startswith("nftables[") and "type=allports" in action
+    assert 'protocol="udp,tcp"' in action and "blocktype=drop" in action
+
+
+def test_fail2ban_cannot_watch_a_path_with_a_space(deployment: Deployment) -> None:
+    with pytest.raises(RenderError, match="space"):
+        fail2ban_jail(deployment, "/srv/my sandbox/var/log/asterisk/security")
+
+
+def rules(ruleset: str) -> list[str]:
+    return [
+        line.strip()
+        for line in ruleset.splitlines()
+        if line.strip().startswith(("udp", "ip", "tcp"))
+    ]
+
+
+def test_with_udp_for_phones_the_sip_port_is_open_to_all(deployment: Deployment) -> None:
+    ruleset = nftables(deployment)
+    assert "table inet hotline {" in ruleset
+    assert rules(ruleset) == []
+
+
+def test_without_udp_for_phones_udp_is_the_carriers_alone(deployment: Deployment) -> None:
+    phones = deployment.phones.model_copy(update={"udp": False, "encryption": "required"})
+    trunk = deployment.trunk.model_copy(
+        update={
+            "addresses": [
+                ipaddress.ip_network("198.51.100.0/28"),
+                ipaddress.ip_network("2001:db8::7"),
+            ]
+        }
+    )
+    sip = deployment.sip.model_copy(update={"udp_port": 5070})
+    ruleset = nftables(with_config(deployment, phones=phones, trunk=trunk, sip=sip))
+    assert rules(ruleset) == [
+        "udp dport 5070 ip saddr { 198.51.100.0/28 } accept",
+        "udp dport 5070 ip6 saddr { 2001:db8::7/128 } accept",
+        "udp dport 5070 drop",
+    ]
+    # loading it again replaces the table, never stacks a second copy
+    assert ruleset.index("delete table inet hotline") < ruleset.index("table inet hotline {")
+
+
+def test_render_firewall_writes_the_jail_and_the_ruleset(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    written = render_firewall(deployment, tmp_path, "/srv/sandbox/var/log/asterisk/security")
+    assert [path.name for path in written] == ["fail2ban-hotline.conf", "nftables-hotline.nft"]
+    assert "logpath = /srv/sandbox/var/log/asterisk/security" in written[0].read_text()
+    assert "/etc/fail2ban/jail.d/" in written[0].read_text()
