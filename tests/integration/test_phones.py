@@ -9,6 +9,7 @@ import asyncio
 import io
 import json
 import re
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -126,11 +127,22 @@ async def test_a_real_softphone_registers_over_tls_and_talks_srtp(
     assert tone_level(recording, NEITHER) < 0.01
 
 
-def test_registration_over_udp_is_refused_when_encryption_is_required(
-    encrypted: Path, phone: Callable[..., SoftPhone], asterisk: Asterisk
+async def test_registration_over_udp_is_refused_when_encryption_is_required(
+    encrypted: Path, phone: Callable[..., SoftPhone], asterisk: Asterisk, service: Service
 ) -> None:
     """On a hotline that requires encryption, a phone that registers over plain UDP is not
-    let in, even with the right password: only the carrier may use UDP."""
+    let in, even with the right password: only the carrier may use UDP. (Asterisk cannot
+    refuse a phone by transport: the rendered nftables table drops it before Asterisk sees
+    it.) The carrier's calls still come in over UDP."""
+    service.start(config=encrypted)
+    mark = asterisk.log_mark()
     with pytest.raises(RuntimeError, match="could not register"):
         phone("op3")  # SIPp, over UDP to 127.0.0.1:5060
     assert contacts(asterisk, "op3") == []
+    assert "op3@" not in asterisk.log_since(mark)  # dropped before Asterisk saw it
+    ruleset = subprocess.run(
+        ["nft", "list", "table", "inet", "hotline"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "udp dport 5060 drop" in ruleset, ruleset
+    placed = await call("0800213103", "14", hold_ms=2000)  # the carrier, over UDP
+    assert service.record(placed.call_id)["line"] == "information"
