@@ -285,8 +285,10 @@ class Sandbox:
             except subprocess.TimeoutExpired:
                 ok = False
             if ok:
+                sip = deployment.sip
+                tls = f" and :{sip.tls_port}/tls" if deployment.phones.tls else ""
                 progress(
-                    f"Asterisk is up: SIP 127.0.0.1:5060/udp, AMI 127.0.0.1:"
+                    f"Asterisk is up: SIP {sip.bind}:{sip.udp_port}/udp{tls}, AMI 127.0.0.1:"
                     f"{self.settings.ami_port} (log: {self.root}/var/log/asterisk/messages)"
                 )
                 return env

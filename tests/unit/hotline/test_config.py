@@ -87,6 +87,27 @@ CASES = [
         "security.ban.ignore.0",
     ),
     (lambda c: c["security"]["ban"].update(forever=True), "security.ban.forever: unknown setting"),
+    (
+        lambda c: c["trunk"].pop("callbacks"),
+        "trunk: with 'outbound', say which numbers callbacks may dial in 'callbacks.allowed'",
+    ),
+    (
+        lambda c: c["trunk"]["callbacks"].update(allowed=["(0[0-9]{9}"]),
+        "trunk.callbacks.allowed.0: not a regular expression",
+    ),
+    (
+        lambda c: c["trunk"].pop("outbound") and c["trunk"].update(registration=True),
+        "trunk: auth and registration need the carrier's address in 'outbound'",
+    ),
+    (
+        lambda c: c["phones"].update(encryption="required"),
+        "phones: encryption: required means tls: true and udp: false",
+    ),
+    (
+        lambda c: c["phones"].update(udp=False, tls=False),
+        "phones: phones need a transport: udp, tls or both",
+    ),
+    (lambda c: c["sip"].update(bind="localhost"), "sip.bind"),
 ]
 
 
