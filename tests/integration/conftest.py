@@ -169,6 +169,20 @@ def no_channel_left(asterisk: Asterisk) -> Iterator[None]:
     assert count == 0, f"{count} channel(s) still up in Asterisk after the test"
 
 
+#: A detention notification as the service stores it (notifications.jsonl), to start a
+#: service with one already taken.
+NOTIFICATION = {
+    "ref": "123456",
+    "call": "1.1",
+    "line": "detention",
+    "caller": "380661112233",
+    "number": "380661112233",
+    "recording": "/var/spool/asterisk/hotline/notifications/123456.wav",
+    "at": "2026-11-25T09:00:00+00:00",
+    "complete": True,
+}
+
+
 def free_tcp_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -285,17 +299,24 @@ class Service:
                     assert time.monotonic() < deadline, f"{operator}'s phone is not reachable"
                     time.sleep(0.2)
 
-    def record(self, sip_call_id: str, wait: float = 15) -> dict[str, Any]:
-        """The service's settled record of a call, with its events: ended, or (a detention
-        caller who hung up while waiting) waiting for a callback."""
+    def record(
+        self,
+        sip_call_id: str,
+        wait: float = 15,
+        until: Callable[[dict[str, Any]], Any] | None = None,
+    ) -> dict[str, Any]:
+        """The service's record of a call, with its events, once settled: ended, or (a
+        detention caller who hung up while waiting) waiting for a callback; or once ``until``
+        holds of it."""
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             calls = self.get("/api/calls", sip_call_id=sip_call_id)
-            if calls and (calls[0]["outcome"] or calls[0]["callback_number"]):
+            if calls and (until or (calls[0]["outcome"] or calls[0]["callback_number"])):
                 record: dict[str, Any] = self.get(f"/api/calls/{calls[0]['id']}")
-                return record
+                if until is None or until(record):
+                    return record
             time.sleep(0.3)
-        raise AssertionError(f"no finished record of {sip_call_id}:\n{self.log.read_text()}")
+        raise AssertionError(f"no such record of {sip_call_id}:\n{self.log.read_text()[-6000:]}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -104,9 +104,9 @@ async def test_callbacks_stop_at_the_hourly_cap_and_say_why(
     for placed in (first, second):
         assert service.record(placed.call_id)["callback_number"] == "380661112233"
     service.login("op1")
-    record = wait_for(service, first.call_id, lambda r: r["outcome"] == "called-back")
+    record = service.record(first.call_id, until=lambda r: r["outcome"] == "called-back", wait=60)
     assert record["operator"] == "op1"
-    record = wait_for(service, second.call_id, lambda r: events(r, "callback.refused"))
+    record = service.record(second.call_id, until=lambda r: events(r, "callback.refused"), wait=60)
     (refused,) = events(record, "callback.refused")
     assert "1 callbacks to this number in the last hour" in refused["reason"]
     assert refused["retry_at"]
@@ -120,20 +120,6 @@ def capped_config(tmp_path: Path, per_number: int) -> Path:
     path = tmp_path / "capped.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True))
     return path
-
-
-def wait_for(
-    service: Service, sip_call_id: str, done: Callable[[dict[str, Any]], Any], seconds: float = 60
-) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        calls = service.get("/api/calls", sip_call_id=sip_call_id)
-        if calls:
-            record: dict[str, Any] = service.get(f"/api/calls/{calls[0]['id']}")
-            if done(record):
-                return record
-        time.sleep(0.5)
-    raise AssertionError(f"{sip_call_id} never got there:\n{service.log.read_text()[-3000:]}")
 
 
 class Carrier:
@@ -231,7 +217,7 @@ async def test_a_carrier_that_wants_registration_and_authentication(
     placed = await call(*DETENTION, caller="380661112233", hold_ms=1000)
     assert service.record(placed.call_id)["callback_number"] == "380661112233"
     service.login("op1")
-    record = wait_for(service, placed.call_id, lambda r: r["outcome"])
+    record = service.record(placed.call_id, until=lambda r: r["outcome"], wait=60)
     assert (record["outcome"], record["operator"]) == ("called-back", "op1")
     assert op1.answered() == 1
     invites = carrier.received("INVITE")

@@ -18,7 +18,7 @@ import httpx
 import yaml
 
 from tests.conftest import ROOT
-from tests.integration.conftest import Service, call
+from tests.integration.conftest import NOTIFICATION, Service, call
 from tests.integration.test_call_log import EventWitness
 
 
@@ -203,21 +203,7 @@ def test_notifications_are_handled_only_by_their_lines_and_guesses_are_limited(
     raw["operators"]["op5"]["lines"] = ["consultation"]  # a lawyer who takes no detentions
     config = tmp_path / "lines.yaml"
     config.write_text(yaml.safe_dump(raw, allow_unicode=True))
-    (service.data_dir / "notifications.jsonl").write_text(
-        json.dumps(
-            {
-                "ref": "123456",
-                "call": "1.1",
-                "line": "detention",
-                "caller": "380661112233",
-                "number": "380661112233",
-                "recording": "/var/spool/asterisk/hotline/notifications/123456.wav",
-                "at": "2026-11-25T09:00:00+00:00",
-                "complete": True,
-            }
-        )
-        + "\n"
-    )
+    (service.data_dir / "notifications.jsonl").write_text(json.dumps(NOTIFICATION) + "\n")
     service.settings["HOTLINE_API_TOKENS"] = (
         "operator:op5=op5-token-of-a-lawyer-Q7,operator:op1=op1-token-chernivtsi-K3"
     )

@@ -19,24 +19,10 @@ import yaml
 
 from hotline.sipcall import SoftPhone
 from tests.conftest import ROOT
-from tests.integration.conftest import Asterisk, Service, call
+from tests.integration.conftest import NOTIFICATION, Asterisk, Service, call
 from tests.integration.test_notifications import GAP, seconds_of
 
 DETENTION = ("0800213103", "12")
-
-
-def wait_for_record(
-    service: Service, sip_call_id: str, done: Callable[[dict[str, Any]], Any], seconds: float = 60
-) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        calls = service.get("/api/calls", sip_call_id=sip_call_id)
-        if calls:
-            record: dict[str, Any] = service.get(f"/api/calls/{calls[0]['id']}")
-            if done(record):
-                return record
-        time.sleep(0.5)
-    raise AssertionError(f"{sip_call_id} did not settle:\n{service.log.read_text()[-4000:]}")
 
 
 def events(record: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -70,7 +56,7 @@ async def test_pending_callbacks_survive_a_restart_in_their_order(
     assert waiting[0]["waited"] >= 9  # their place: since they first called
     service.login("op1")
     records = [
-        wait_for_record(service, placed.call_id, lambda r: r["outcome"], seconds=90)
+        service.record(placed.call_id, until=lambda r: r["outcome"], wait=90)
         for placed in (first, second)
     ]
     for record in records:
@@ -100,7 +86,7 @@ async def test_callback_retries_keep_their_schedule_across_a_restart(
     placed = await call(*DETENTION, caller="380661112233", hold_ms=1000)
     assert service.record(placed.call_id)["callback_number"] == "380661112233"
     service.login("op1")
-    record = wait_for_record(service, placed.call_id, lambda r: events(r, "callback.failed"))
+    record = service.record(placed.call_id, until=lambda r: events(r, "callback.failed"), wait=60)
     failed = datetime.fromisoformat(events(record, "callback.failed")[0]["at"])
     service.stop(signal.SIGKILL)
     journal = (service.data_dir / "callbacks.jsonl").read_text().splitlines()
@@ -109,8 +95,8 @@ async def test_callback_retries_keep_their_schedule_across_a_restart(
     assert datetime.fromisoformat(last["pending"]["next_try"]) - failed >= timedelta(seconds=19)
     service.start(clock=None, config=config)
     assert service.agent("op1")["state"] == "available"  # still logged in
-    record = wait_for_record(
-        service, placed.call_id, lambda r: len(events(r, "callback.failed")) == 2, seconds=90
+    record = service.record(
+        placed.call_id, until=lambda r: len(events(r, "callback.failed")) == 2, wait=90
     )
     again = datetime.fromisoformat(events(record, "call.offered")[-1]["at"])
     assert timedelta(seconds=19) <= again - failed <= timedelta(seconds=30)
@@ -137,18 +123,8 @@ async def test_a_torn_notification_record_is_repaired_without_losing_the_next(
 ) -> None:
     """A crash in the middle of writing a notification (never acknowledged to its caller)
     leaves half a line; at start it is set aside, and the next notification is kept whole."""
-    whole = {
-        "ref": "123456",
-        "call": "1.1",
-        "line": "detention",
-        "caller": "380661112233",
-        "number": "380661112233",
-        "recording": "/var/spool/asterisk/hotline/notifications/123456.wav",
-        "at": "2026-11-25T09:00:00+00:00",
-        "complete": True,
-    }
     store = service.data_dir / "notifications.jsonl"
-    store.write_text(json.dumps(whole) + "\n" + '{"ref": "654321", "call": "1.2", "li')
+    store.write_text(json.dumps(NOTIFICATION) + "\n" + '{"ref": "654321", "call": "1.2", "li')
     service.start()
     assert [n["ref"] for n in service.get("/api/notifications")] == ["123456"]
     reply = service.post("/api/notifications/123456/handled", by="op1")
