@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from agents.state import LogIn, Pause, Reachability, State, WrapUpOver
-from hotline import switchboard
 from hotline.config import Deployment
 from hotline.durable import Durable
 from hotline.events import CallEvent, EventBus
 from hotline.switchboard import CallbackRefused, NoAnswer, Switchboard, Uncertain
+from routing import queue
 
 
 class Asterisk:
@@ -356,7 +356,7 @@ async def test_callbacks_to_one_number_stop_at_the_hourly_cap(
 async def test_a_message_offer_that_could_not_be_made_is_made_again(
     deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(switchboard, "MESSAGE_RETRY", 0.05)
+    monkeypatch.setattr(queue, "MESSAGE_RETRY", 0.05)
     quick = replace(
         deployment,
         lines={
