@@ -1,6 +1,7 @@
 """The switchboard: runs the queue (:mod:`routing.queue`) for one deployment.
 
-It feeds every change to the queue's pure step function and carries out what comes back:
+It feeds every change to the queue's pure step function (:func:`routing.steps.step`) and
+carries out what comes back:
 rings and callbacks through a small :class:`Effects` interface (AMI in production, whose
 results come back as signals), timers on the event loop, promises on disk
 (:class:`~hotline.durable.Durable`), events on the bus. It decides nothing itself. Other
@@ -60,6 +61,7 @@ from routing.signals import (
     TimerFired,
     Warn,
 )
+from routing.steps import step
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +194,7 @@ class Switchboard:
         """One step of the queue, its effects carried out. A promise that must be kept on
         disk and could not be raises OSError, and then nothing changed."""
         now = self.clock()
-        state, effects = queue.step(self.state, signal, now, self.rules)
+        state, effects = step(self.state, signal, now, self.rules)
         for effect in effects:
             if isinstance(effect, Keep) and effect.must:
                 self._keep(effect)  # raises: the step does not happen

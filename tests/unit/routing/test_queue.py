@@ -19,7 +19,7 @@ from agents.state import LogIn, LogOut, OperatorError, Pause, Resume, State
 from routing.dispatch import Candidate, may_take, queue_order
 from routing.lines import Line, Overflow
 from routing.outbound import CallbackPolicy
-from routing.queue import Queue, Rules, Timings, step
+from routing.queue import Queue, Rules, Timings
 from routing.signals import (
     CallbackAsked,
     CallbackEnded,
@@ -45,6 +45,7 @@ from routing.signals import (
     StartTimer,
     TimerFired,
 )
+from routing.steps import step
 
 T0 = datetime(2026, 11, 25, 9, tzinfo=UTC)
 LINES = {
