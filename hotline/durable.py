@@ -20,48 +20,36 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agents.state import OperatorState, State
+from agents.state import State
 from hotline.journal import Journal, write_atomically
+from routing.signals import Pending
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class PendingCallback:
-    """A caller to call back, as far as it got."""
+    """A callback as kept on disk: where it stands, and the call's last event number then
+    (its log numbers on from there after a restart)."""
 
-    call: str
-    line: str
-    language: str
-    priority: int
-    #: When the caller first joined the queue: their place.
-    entered: datetime
-    number: str
-    reason: str = "asked"
-    attempts: int = 0
-    notification: str | None = None
-    recording: str | None = None
-    #: When the next attempt may be made (None: as soon as an operator is free).
-    next_try: datetime | None = None
-    #: The call's last event number when this was written (its log numbers on from there).
+    pending: Pending
     seq: int = 0
-    #: The operator rung for an attempt under way (None: none is).
-    dialling: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        raw = asdict(self)
-        raw["entered"] = self.entered.isoformat()
-        raw["next_try"] = self.next_try.isoformat() if self.next_try else None
+        raw = asdict(self.pending)
+        raw["entered"] = self.pending.entered.isoformat()
+        raw["next_try"] = self.pending.next_try.isoformat() if self.pending.next_try else None
+        raw["seq"] = self.seq
         return raw
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> PendingCallback:
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(Pending)}
         values = {k: v for k, v in raw.items() if k in known}
         values["entered"] = datetime.fromisoformat(values["entered"])
         if values.get("next_try"):
             values["next_try"] = datetime.fromisoformat(values["next_try"])
-        return cls(**values)
+        return cls(Pending(**values), int(raw.get("seq", 0)))
 
 
 #: An operator's state as kept: logged in (available) or paused with a reason.
@@ -80,8 +68,8 @@ class Durable:
                 if "done" in raw:
                     self.callbacks.pop(str(raw["done"]), None)
                 else:
-                    pending = PendingCallback.from_json(raw["pending"])
-                    self.callbacks[pending.call] = pending
+                    kept = PendingCallback.from_json(raw["pending"])
+                    self.callbacks[kept.pending.call] = kept
             except (KeyError, TypeError, ValueError) as exc:
                 log.error("%s: unreadable record skipped (%s)", self.callbacks_journal.path, exc)
         try:
@@ -93,10 +81,10 @@ class Durable:
         self._presence: dict[str, Presence] = self._read_operators()
 
     # -- callbacks -------------------------------------------------------------------------
-    def keep(self, pending: PendingCallback) -> None:
+    def keep(self, kept: PendingCallback) -> None:
         """Store a callback (or its progress) on disk; OSError if it could not be."""
-        self.callbacks_journal.append({"pending": pending.as_json()})
-        self.callbacks[pending.call] = pending
+        self.callbacks_journal.append({"pending": kept.as_json()})
+        self.callbacks[kept.pending.call] = kept
 
     def close(self, call: str) -> None:
         """The callback is over (made, given up, or its notification handled)."""
@@ -112,9 +100,9 @@ class Durable:
         """Each operator's state when last stored (logged-out ones are not listed)."""
         return dict(self._presence)
 
-    def operators_changed(self, operators: Mapping[str, OperatorState]) -> None:
-        """Store who is logged in or paused, if that changed; a failure is only logged."""
-        now = {op.id: presence for op in operators.values() if (presence := _presence(op))}
+    def operators_changed(self, now: Mapping[str, Presence]) -> None:
+        """Store who is logged in or paused (:func:`routing.queue.presence`), if that
+        changed; a failure is only logged (and tried again at the next change)."""
         if now == self._presence:
             return
         raw = {op: {"state": state.value, "reason": reason} for op, (state, reason) in now.items()}
@@ -123,7 +111,7 @@ class Durable:
         except OSError as exc:
             log.error("%s: operators' states not stored: %s", self.operators_file, exc)
             return
-        self._presence = now
+        self._presence = dict(now)
 
     def _read_operators(self) -> dict[str, Presence]:
         try:
@@ -138,11 +126,3 @@ class Durable:
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             log.error("%s is unreadable (%s): everyone starts logged out", self.operators_file, exc)
             return {}
-
-
-def _presence(op: OperatorState) -> Presence | None:
-    if op.state is State.LOGGED_OUT:
-        return None
-    if op.state is State.PAUSED:
-        return State.PAUSED, op.pause_reason
-    return State.AVAILABLE, None  # ringing, talking, wrapping up: logged in

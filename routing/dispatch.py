@@ -32,6 +32,12 @@ class Waiting:
     callback: bool = False
     #: Not to be dispatched now (the caller is choosing a callback or leaving a message).
     held: bool = False
+    #: Not to be dispatched before then (a callback's next try; a ring tried again).
+    not_before: datetime | None = None
+
+    def ready(self, now: datetime) -> bool:
+        """Whether it may be offered to an operator at ``now``."""
+        return not self.held and (self.not_before is None or self.not_before <= now)
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,7 @@ def assign(
     """(call, operator) pairs to ring now; each operator and each call at most once."""
     operators = sorted(free, key=lambda o: (o.idle_since, o.id))
     pairs: list[tuple[str, str]] = []
-    for call in queue_order(w for w in waiting if not w.held):
+    for call in queue_order(w for w in waiting if w.ready(now)):
         if not operators:
             break
         chosen = next((op for op in operators if may_take(op, call, lines, now)), None)

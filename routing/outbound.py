@@ -9,7 +9,6 @@ many calls an hour go to one number and in all.
 from __future__ import annotations
 
 import re
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,38 +35,27 @@ class CallbackPolicy:
         return None
 
 
-class Dialled:
-    """The callbacks dialled in the last hour, to hold them under the policy's caps."""
-
-    def __init__(self, policy: CallbackPolicy) -> None:
-        self.policy = policy
-        self._calls: deque[tuple[datetime, str]] = deque()
-
-    def _forget(self, now: datetime) -> None:
-        while self._calls and now - self._calls[0][0] >= HOUR:
-            self._calls.popleft()
-
-    def refuses(self, number: str, now: datetime) -> tuple[str, datetime] | None:
-        """Why ``number`` may not be dialled now, and from when it may (None: it may now)."""
-        refused = self.policy.refuses(number)
-        if refused is not None:
-            return refused, datetime.max.replace(tzinfo=now.tzinfo)
-        self._forget(now)
-        if len(self._calls) >= self.policy.per_hour:
-            return (
-                f"{self.policy.per_hour} callbacks in the last hour (trunk.callbacks.per_hour)",
-                self._calls[0][0] + HOUR,
-            )
-        to_number = [at for at, dialled in self._calls if dialled == number]
-        if len(to_number) >= self.policy.per_number_per_hour:
-            return (
-                f"{self.policy.per_number_per_hour} callbacks to this number in the last hour "
-                "(trunk.callbacks.per_number_per_hour)",
-                to_number[0] + HOUR,
-            )
-        return None
-
-    def dial(self, number: str, now: datetime) -> None:
-        """A callback to ``number`` goes out now."""
-        self._forget(now)
-        self._calls.append((now, number))
+def capped(
+    policy: CallbackPolicy,
+    dialled: Sequence[tuple[datetime, str]],
+    number: str,
+    now: datetime,
+) -> tuple[str, datetime | None] | None:
+    """Why ``number`` may not be dialled now, and from when it may (None: never); None when it
+    may now. ``dialled``: the callbacks dialled in the last hour, (when, number), oldest first."""
+    refused = policy.refuses(number)
+    if refused is not None:
+        return refused, None
+    recent = [(at, n) for at, n in dialled if now - at < HOUR]
+    if len(recent) >= policy.per_hour:
+        return f"{policy.per_hour} callbacks in the last hour (trunk.callbacks.per_hour)", (
+            recent[0][0] + HOUR
+        )
+    to_number = [at for at, dialled_number in recent if dialled_number == number]
+    if len(to_number) >= policy.per_number_per_hour:
+        return (
+            f"{policy.per_number_per_hour} callbacks to this number in the last hour "
+            "(trunk.callbacks.per_number_per_hour)",
+            to_number[0] + HOUR,
+        )
+    return None

@@ -588,6 +588,8 @@ def create_api(app_parts: Parts) -> FastAPI:
         if who is None:
             raise HTTPException(401, "unknown token")
         try:
+            # (at start, the database's tables may still be on their way)
+            await asyncio.wait_for(app_parts.call_log.ready.wait(), 5)
             session = await app_parts.sessions.open(body.token, app_parts.switchboard.clock())
         except Exception as exc:
             raise HTTPException(

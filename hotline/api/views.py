@@ -23,7 +23,8 @@ def queues(board: Switchboard, who: Principal) -> dict[str, Any]:
         waiting: list[dict[str, Any]] = []
         for w in sorted((w for w in board.waiting.values() if w.line == name), key=lambda w: w.seq):
             place, estimate = board.where(w.call)
-            caller = board.callers.get(w.call, "")
+            callback = board.callbacks.get(w.call)
+            caller = board.callers.get(w.call) or (callback.number if callback else "")
             waiting.append(
                 {
                     "call": w.call,

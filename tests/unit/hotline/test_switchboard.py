@@ -7,6 +7,7 @@ the same flows over the real Asterisk are proven in tests/integration/test_queue
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from agents.state import LogIn, Pause, Reachability, State, WrapUpOver
-from hotline import switchboard
 from hotline.config import Deployment
 from hotline.durable import Durable
 from hotline.events import CallEvent, EventBus
@@ -39,6 +39,11 @@ class Asterisk:
 
     async def take_message(self, channel: str) -> None:
         pass
+
+
+def RealClock() -> Callable[[], datetime]:
+    """The real time: the step's timers are then the event loop's."""
+    return lambda: datetime.now(UTC)
 
 
 class Clock:
@@ -354,9 +359,8 @@ async def test_callbacks_to_one_number_stop_at_the_hourly_cap(
 
 
 async def test_a_message_offer_that_could_not_be_made_is_made_again(
-    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+    deployment: Deployment,
 ) -> None:
-    monkeypatch.setattr(switchboard, "MESSAGE_RETRY", 0.05)
     quick = replace(
         deployment,
         lines={
@@ -373,7 +377,8 @@ async def test_a_message_offer_that_could_not_be_made_is_made_again(
             raise ConnectionError("AMI is down")
 
     asterisk.take_message = away  # type: ignore[method-assign]
-    board = Switchboard(quick, EventBus(), Clock(), asterisk)
+    board = Switchboard(quick, EventBus(), RealClock(), asterisk)
+    board.rules = replace(board.rules, timings=replace(board.rules.timings, message_retry=0.05))
     board.enqueue("d1", "PJSIP/trunk-1", "detention", "uk", caller="380661112233")
     await asyncio.sleep(0.3)
     assert tries == ["PJSIP/trunk-1", "PJSIP/trunk-1"]  # failed once, offered again

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from routing.outbound import CallbackPolicy, Dialled
+from routing.outbound import CallbackPolicy, capped
 
 POLICY = CallbackPolicy.of([r"(\+?380|0)(50|66|67)[0-9]{7}"], per_number=2, per_hour=3)
 NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)
@@ -34,20 +34,19 @@ def test_no_patterns_no_callbacks() -> None:
 
 
 def test_caps_per_number_and_in_all_and_when_they_lift() -> None:
-    dialled = Dialled(POLICY)
-    dialled.dial("380501234567", NOW)
-    dialled.dial("380501234567", NOW + timedelta(minutes=10))
-    why, until = dialled.refuses("380501234567", NOW + timedelta(minutes=20)) or ("", NOW)
+    dialled = [(NOW, "380501234567"), (NOW + timedelta(minutes=10), "380501234567")]
+    at = NOW + timedelta(minutes=20)
+    why, until = capped(POLICY, dialled, "380501234567", at) or ("", None)
     assert "2 callbacks to this number" in why and until == NOW + timedelta(hours=1)
-    assert dialled.refuses("380661112233", NOW + timedelta(minutes=20)) is None
-    dialled.dial("380661112233", NOW + timedelta(minutes=30))
-    why, until = dialled.refuses("0671112233", NOW + timedelta(minutes=40)) or ("", NOW)
+    assert capped(POLICY, dialled, "380661112233", at) is None
+    dialled.append((NOW + timedelta(minutes=30), "380661112233"))
+    why, until = capped(POLICY, dialled, "0671112233", NOW + timedelta(minutes=40)) or ("", None)
     assert "3 callbacks in the last hour" in why and until == NOW + timedelta(hours=1)
     # an hour after the first, one call less counts
-    assert dialled.refuses("0671112233", NOW + timedelta(minutes=61)) is None
-    assert dialled.refuses("380501234567", NOW + timedelta(minutes=61)) is None
+    assert capped(POLICY, dialled, "0671112233", NOW + timedelta(minutes=61)) is None
+    assert capped(POLICY, dialled, "380501234567", NOW + timedelta(minutes=61)) is None
 
 
 def test_a_number_never_allowed_is_refused_for_good() -> None:
-    why, until = Dialled(POLICY).refuses("0900123456", NOW) or ("", NOW)
-    assert "allowed patterns" in why and until.year == 9999
+    why, until = capped(POLICY, [], "0900123456", NOW) or ("", NOW)
+    assert "allowed patterns" in why and until is None

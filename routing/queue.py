@@ -1,0 +1,142 @@
+"""The queue, as data: who waits, who rings or talks, the operators, the timers; and what a
+caller or a supervisor can find out of it (a place, a wait, who is logged in).
+
+It changes only through :func:`routing.steps.step` (signal in, effects out: see
+:mod:`routing.signals`), which returns a new queue and never changes the one it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from agents.operator import Operator
+from agents.state import OperatorState, State
+from routing.dispatch import Waiting, position
+from routing.estimate import estimate_wait
+from routing.lines import Line
+from routing.outbound import CallbackPolicy
+
+
+@dataclass(frozen=True)
+class Timings:
+    """The queues' timings (config ``queues:``)."""
+
+    wrap_up: float = 10
+    pause_after_misses: int = 2
+    callback_attempts: int = 3
+    callback_retry: float = 60
+    default_handle_time: float = 300
+    #: Seconds before a ring that failed (Asterisk away) is tried again.
+    ring_retry: float = 1.0
+    #: Seconds before a message offer that could not be made (Asterisk away) is made again.
+    message_retry: float = 10.0
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the queue needs to know of the deployment; it never changes."""
+
+    lines: Mapping[str, Line]
+    operators: Mapping[str, Operator]
+    timings: Timings = field(default_factory=Timings)
+    #: Where callbacks may go (none without a carrier to call through).
+    callbacks: CallbackPolicy = field(default_factory=lambda: CallbackPolicy((), 1, 1))
+
+
+@dataclass(frozen=True)
+class Callback:
+    """A caller to call back: their number, and the calls made to it so far."""
+
+    number: str
+    attempts: int = 0
+    #: The detention notification it answers: tried until an operator handles it.
+    notification: str | None = None
+    #: The caller's recorded message, played to the operator before the caller is dialled.
+    recording: str | None = None
+    #: Why: asked (key 1), abandoned, after-hours, notification.
+    reason: str = "asked"
+
+
+@dataclass(frozen=True)
+class Offered:
+    """A call out of the queue for an operator: ringing them, then talking to them."""
+
+    operator: str
+    waiting: Waiting
+    #: Which offer (results of an effect name it: a late one is for an offer gone since).
+    n: int
+    answered: datetime | None = None
+    #: A callback attempt under way when the service last stopped: its number.
+    restored: int = 0
+    #: The Redirect to the operator got no answer: whether it happened shows later.
+    uncertain: bool = False
+
+
+def _frozen(mapping: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class Queue:
+    """Everything the queue knows, at one moment."""
+
+    operators: Mapping[str, OperatorState]
+    #: Callers waiting for an operator (callbacks too), by call.
+    waiting: Mapping[str, Waiting] = field(default_factory=_frozen)
+    #: Calls offered to an operator: ringing, then talking.
+    offers: Mapping[str, Offered] = field(default_factory=_frozen)
+    #: The caller's channel while they are on the line.
+    channels: Mapping[str, str] = field(default_factory=_frozen)
+    #: The caller's number while their call goes on (for an abandoned caller's callback).
+    callers: Mapping[str, str] = field(default_factory=_frozen)
+    callbacks: Mapping[str, Callback] = field(default_factory=_frozen)
+    #: When each timer fires; keys ``overflow:``, ``message:``, ``retry:``, ``redial:`` and a
+    #: call, or ``wrap:`` and an operator.
+    timers: Mapping[str, datetime] = field(default_factory=_frozen)
+    #: Callbacks dialled in the last hour: (when, number), oldest first.
+    dialled: tuple[tuple[datetime, str], ...] = ()
+    #: The latest conversations' lengths, for the wait estimates.
+    handle_times: tuple[float, ...] = ()
+    next_seq: int = 1
+    next_offer: int = 1
+    #: Set at a stop: nobody is rung any more.
+    stopping: bool = False
+
+    @classmethod
+    def empty(cls, rules: Rules) -> Queue:
+        return cls(_frozen({op: OperatorState(op) for op in rules.operators}))
+
+
+# -- what a caller or an operator can find out -------------------------------------------------
+def where(queue: Queue, rules: Rules, call: str) -> tuple[int, float]:
+    """(position, estimated seconds left) of a waiting call."""
+    place = position(list(queue.waiting.values()), call)
+    return place, estimate(queue, rules, queue.waiting[call].line, place)
+
+
+def estimate(queue: Queue, rules: Rules, line: str, place: int) -> float:
+    """Seconds a caller at ``place`` in ``line``'s queue can expect to wait (inf: nobody is
+    serving the line)."""
+    serving = sum(
+        1
+        for op in queue.operators.values()
+        if op.state not in (State.LOGGED_OUT, State.PAUSED) and rules.operators[op.id].serves(line)
+    )
+    handle = rules.timings.default_handle_time
+    rate = len(queue.waiting) / max(60.0, handle)
+    return estimate_wait(place, serving, list(queue.handle_times), handle, rate)
+
+
+def presence(queue: Queue) -> dict[str, tuple[State, str | None]]:
+    """Who is logged in (available, or busy with a call) or paused, and why."""
+    found: dict[str, tuple[State, str | None]] = {}
+    for op in queue.operators.values():
+        if op.state is State.PAUSED:
+            found[op.id] = (State.PAUSED, op.pause_reason)
+        elif op.state is not State.LOGGED_OUT:
+            found[op.id] = (State.AVAILABLE, None)
+    return found

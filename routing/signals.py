@@ -1,0 +1,355 @@
+"""What goes into the queue's step function (signals) and what comes out (effects), as data.
+
+Signals are what happened: a caller queued, a ring answered or ended, a hangup, a timer that
+fired, an operator's event, a device's state, the result of an earlier effect (which names the
+offer it was for, so a late result of an offer gone since changes nothing). Effects are what
+to do: ring, call back, take a message, time, store, say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from agents.state import Event, State
+
+
+# -- signals -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CallerQueued:
+    """A caller joins a line's queue (or joins again after a restart, keeping ``entered``)."""
+
+    call: str
+    channel: str
+    line: str
+    language: str
+    caller: str = ""
+    entered: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LaterCallback:
+    """A caller who is not on any line (after hours) is to be called back."""
+
+    call: str
+    line: str
+    language: str
+    number: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CallbackAsked:
+    """A waiting caller leaves the line but keeps their place: call them back."""
+
+    call: str
+    number: str
+    reason: str = "asked"
+    notification: str | None = None
+    recording: str | None = None
+
+
+@dataclass(frozen=True)
+class Held:
+    """The caller is in a dialogue (a callback number, a message): not offered meanwhile."""
+
+    call: str
+    held: bool
+
+
+@dataclass(frozen=True)
+class HungUp:
+    call: str
+
+
+@dataclass(frozen=True)
+class RingAnswered:
+    """The operator picked up (the dialplan's pre-bridge handler)."""
+
+    call: str
+    operator: str
+
+
+@dataclass(frozen=True)
+class RingEnded:
+    """The dial of the operator returned, the caller still on the line."""
+
+    call: str
+    operator: str
+    status: str
+
+
+@dataclass(frozen=True)
+class RingFailed:
+    """Asterisk could not take the caller to the operator (the link is down)."""
+
+    call: str
+    offer: int
+
+
+@dataclass(frozen=True)
+class RingUncertain:
+    """The Redirect got no answer: Asterisk may or may not have carried it out."""
+
+    call: str
+    offer: int
+
+
+@dataclass(frozen=True)
+class RedirectLost:
+    """The caller is seen still waiting: an uncertain Redirect was not carried out."""
+
+    call: str
+
+
+@dataclass(frozen=True)
+class CallbackPickedUp:
+    """The operator answered a callback's ring: the caller is dialled now."""
+
+    call: str
+    operator: str
+
+
+@dataclass(frozen=True)
+class CallbackReached:
+    """The caller called back picked up."""
+
+    call: str
+
+
+@dataclass(frozen=True)
+class CallbackEnded:
+    """The operator's leg of a callback ended."""
+
+    call: str
+    status: str
+
+
+@dataclass(frozen=True)
+class CallbackFailed:
+    """The operator's phone was rung for a callback and not picked up (``no_answer``), or
+    could not be rung at all."""
+
+    call: str
+    offer: int
+    no_answer: bool
+
+
+@dataclass(frozen=True)
+class MessageFailed:
+    """The caller could not be taken to leave a message (``gone``: they hung up)."""
+
+    call: str
+    gone: bool
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    key: str
+
+
+@dataclass(frozen=True)
+class OperatorChanged:
+    """An operator's own event: log in, log out, pause, resume."""
+
+    operator: str
+    event: Event
+
+
+@dataclass(frozen=True)
+class DeviceChanged:
+    """The operator's phone: reachable or not, busy with a call or not."""
+
+    operator: str
+    reachable: bool
+    in_use: bool = False
+
+
+@dataclass(frozen=True)
+class NotificationHandled:
+    ref: str
+    call: str
+    by: str
+
+
+@dataclass(frozen=True)
+class LetGo:
+    """The caller leaves for the dialplan's fallback queue (handed over, or our fault)."""
+
+    call: str
+    outcome: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Guarded:
+    """The guard moved the caller to the fallback queue while the service hung."""
+
+    call: str
+
+
+@dataclass(frozen=True)
+class Stopping:
+    """The service is stopping: nobody is rung any more."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A callback as kept on disk."""
+
+    call: str
+    line: str
+    language: str
+    priority: int
+    entered: datetime
+    number: str
+    reason: str = "asked"
+    attempts: int = 0
+    notification: str | None = None
+    recording: str | None = None
+    #: When the next try may be made (None: as soon as an operator is free).
+    next_try: datetime | None = None
+    #: The operator rung for an attempt under way (None: none is).
+    dialling: str | None = None
+
+
+@dataclass(frozen=True)
+class Restore:
+    """At start: who was logged in or paused, and the callbacks still to make."""
+
+    presence: Mapping[str, tuple[State, str | None]]
+    callbacks: tuple[Pending, ...]
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """Asterisk's channels after (re)connecting: uniqueid -> dialplan context."""
+
+    channels: Mapping[str, str]
+
+
+Signal = (
+    CallerQueued
+    | LaterCallback
+    | CallbackAsked
+    | Held
+    | HungUp
+    | RingAnswered
+    | RingEnded
+    | RingFailed
+    | RingUncertain
+    | RedirectLost
+    | CallbackPickedUp
+    | CallbackReached
+    | CallbackEnded
+    | CallbackFailed
+    | MessageFailed
+    | TimerFired
+    | OperatorChanged
+    | DeviceChanged
+    | NotificationHandled
+    | LetGo
+    | Guarded
+    | Stopping
+    | Restore
+    | Reconciled
+)
+
+
+# -- effects -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Ring:
+    """Take the waiting caller on ``channel`` to ring ``operator`` (offer ``offer``)."""
+
+    call: str
+    channel: str
+    operator: str
+    offer: int
+
+
+@dataclass(frozen=True)
+class CallOperator:
+    """Ring ``operator`` for a callback (offer ``offer``); once they answer, the caller is
+    dialled."""
+
+    call: str
+    operator: str
+    number: str
+    attempt: int
+    offer: int
+
+
+@dataclass(frozen=True)
+class DialCaller:
+    """The operator is on: dial the caller back (their message played to the operator)."""
+
+    call: str
+    number: str
+    recording: str | None
+
+
+@dataclass(frozen=True)
+class TakeMessage:
+    call: str
+    channel: str
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    """Fire TimerFired(key) at ``at`` (replacing a timer of the same key)."""
+
+    key: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CancelTimer:
+    key: str
+
+
+@dataclass(frozen=True)
+class Keep:
+    """Store a callback's state on disk. ``must``: before anything else of the step happens,
+    or the step does not happen at all (the caller is told only what was stored)."""
+
+    pending: Pending
+    must: bool
+
+
+@dataclass(frozen=True)
+class Forget:
+    """The callback is over: remove it from disk."""
+
+    call: str
+
+
+@dataclass(frozen=True)
+class Emit:
+    """Publish a domain event on the call (``call`` empty: about an operator)."""
+
+    call: str
+    kind: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Warn:
+    """Something that should not happen did (a late report): say so in the log."""
+
+    message: str
+
+
+Effect = (
+    Ring
+    | CallOperator
+    | DialCaller
+    | TakeMessage
+    | StartTimer
+    | CancelTimer
+    | Keep
+    | Forget
+    | Emit
+    | Warn
+)

@@ -1,0 +1,255 @@
+"""The queue's step function: ``step(queue, signal, now, rules) -> (queue, effects)``. Pure.
+
+Every change goes through it: a caller queued, a ring answered or not, a hangup, a timer
+fired, an operator's event, a device's state. After each one it decides who rings whom
+(:func:`routing.dispatch.assign`: on every change, never on a timer) and returns what to do
+as data (:mod:`routing.signals`): ring an operator for a caller, ring one for a callback, take
+a message, start or cancel a timer, keep a promise on disk, emit an event. It does no I/O and
+reads no clock; ``hotline/switchboard.py`` feeds it and carries the effects out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from agents.state import Answered, Missed, Reachability, Withdrawn, WrapUpOver
+from routing import callbacks
+from routing.dispatch import Waiting
+from routing.queue import Callback, Queue, Rules
+from routing.signals import (
+    CallbackAsked,
+    CallbackEnded,
+    CallbackFailed,
+    CallbackPickedUp,
+    CallbackReached,
+    CallerQueued,
+    DeviceChanged,
+    Effect,
+    Guarded,
+    Held,
+    HungUp,
+    LaterCallback,
+    LetGo,
+    MessageFailed,
+    NotificationHandled,
+    OperatorChanged,
+    Reconciled,
+    RedirectLost,
+    Restore,
+    RingAnswered,
+    RingEnded,
+    RingFailed,
+    RingUncertain,
+    Signal,
+    Stopping,
+    TakeMessage,
+    TimerFired,
+    Warn,
+)
+from routing.work import Work
+
+
+def step(queue: Queue, signal: Signal, now: datetime, rules: Rules) -> tuple[Queue, list[Effect]]:
+    """The queue after ``signal`` at ``now``, and what to do about it. Raises
+    :class:`agents.state.OperatorError` when an operator's event does not apply."""
+    work = Work(queue, now, rules)
+    HANDLERS[type(signal)](work, signal)
+    work.dispatch()
+    return work.done()
+
+
+def _queued(w: Work, s: CallerQueued) -> None:
+    if s.call in w.get("waiting") or s.call in w.get("offers"):
+        return
+    line = w.rules.lines[s.line]
+    entered = s.entered or w.now
+    waiting = Waiting(s.call, s.line, s.language, line.priority, entered, w.next_seq)
+    w.next_seq += 1
+    w.mut("waiting")[s.call] = waiting
+    w.mut("channels")[s.call] = s.channel
+    w.mut("callers")[s.call] = s.caller
+    w.emit(s.call, "call.queued", line=s.line, language=s.language, priority=line.priority)
+    if line.overflow is not None:
+        w.later(f"overflow:{s.call}", entered + timedelta(seconds=line.overflow.after))
+    w.arm_message(waiting)
+
+
+def _held(w: Work, s: Held) -> None:
+    waiting = w.get("waiting").get(s.call)
+    if waiting is not None:
+        w.mut("waiting")[s.call] = replace(waiting, held=s.held)
+
+
+def _hung_up(w: Work, s: HungUp) -> None:
+    call = s.call
+    w.mut("channels").pop(call, None)
+    w.cancel(f"overflow:{call}", f"message:{call}")
+    waiting = w.get("waiting").get(call)
+    if waiting is not None:
+        if waiting.callback or waiting.held:
+            return  # kept for the callback they asked for, or the dialogue they are in decides
+        line = w.rules.lines[waiting.line]
+        if line.callback_abandoned:
+            number = w.get("callers").get(call, "")
+            if w.promise(call, Callback(number, reason="abandoned"), must=False):
+                return
+        del w.mut("waiting")[call]
+        w.end(call, "abandoned", wait=w.seconds_since(waiting.entered), line=waiting.line)
+        return
+    offered = w.get("offers").get(call)
+    if offered is None or offered.waiting.callback:
+        return
+    if offered.answered is None:
+        w.abandoned(call, offered)
+    else:
+        del w.mut("offers")[call]
+        w.finish(call, offered, "answered")
+
+
+def _ring_answered(w: Work, s: RingAnswered) -> None:
+    offered = w.current(s.call, operator=s.operator)
+    if offered is None:
+        w.effects.append(Warn(f"answer of {s.call} by {s.operator}, which was not offered it"))
+        return
+    w.mut("offers")[s.call] = replace(offered, answered=w.now)
+    w.operator(s.operator, Answered(s.call))
+    w.emit(
+        s.call, "call.answered", operator=s.operator, wait=w.seconds_since(offered.waiting.entered)
+    )
+
+
+def _ring_ended(w: Work, s: RingEnded) -> None:
+    offered = w.current(s.call, operator=s.operator)
+    if offered is None:
+        return
+    del w.mut("offers")[s.call]
+    if offered.answered is not None:
+        w.finish(s.call, offered, "answered")
+        return
+    w.emit(s.call, "call.missed", operator=s.operator, status=s.status)
+    w.operator(s.operator, Missed(s.call, w.rules.timings.pause_after_misses))
+    w.back(offered.waiting)  # its old place: the head of its queue
+
+
+def _ring_failed(w: Work, s: RingFailed) -> None:
+    offered = w.current(s.call, s.offer)
+    if offered is None or offered.answered is not None:
+        return  # (an answered ring was no failure)
+    del w.mut("offers")[s.call]
+    w.operator(offered.operator, Withdrawn(s.call))
+    w.pause(offered.waiting)
+
+
+def _ring_uncertain(w: Work, s: RingUncertain) -> None:
+    offered = w.current(s.call, s.offer)
+    if offered is not None:
+        w.mut("offers")[s.call] = replace(offered, uncertain=True)
+
+
+def _redirect_lost(w: Work, s: RedirectLost) -> None:
+    w.redirect_lost(s.call)
+
+
+def _message_failed(w: Work, s: MessageFailed) -> None:
+    _held(w, Held(s.call, False))
+    if s.gone:
+        _hung_up(w, HungUp(s.call))
+    elif s.call in w.get("waiting"):  # still nobody free: the offer is made again
+        w.later(f"message:{s.call}", w.now + timedelta(seconds=w.rules.timings.message_retry))
+
+
+def _timer(w: Work, s: TimerFired) -> None:
+    if s.key not in w.get("timers"):
+        return  # cancelled meanwhile
+    del w.mut("timers")[s.key]
+    kind, _, name = s.key.partition(":")
+    if kind == "wrap" and name in w.get("operators"):
+        w.operator(name, WrapUpOver())
+    elif kind == "message":
+        _take_message(w, name)
+    # overflow, retry and redial: the dispatch after every step is what they are for
+
+
+def _take_message(w: Work, call: str) -> None:
+    """Nobody answered in time: the caller leaves their details instead of waiting."""
+    waiting = w.get("waiting").get(call)
+    channel = w.get("channels").get(call)
+    if waiting is None or waiting.callback or waiting.held or channel is None:
+        return
+    w.mut("waiting")[call] = replace(waiting, held=True)
+    w.emit(call, "call.message_asked", line=waiting.line)
+    w.effects.append(TakeMessage(call, channel))
+
+
+def _operator_changed(w: Work, s: OperatorChanged) -> None:
+    w.operator(s.operator, s.event)
+
+
+def _device(w: Work, s: DeviceChanged) -> None:
+    known = w.get("operators").get(s.operator)
+    if known is not None and (known.reachable, known.in_use) != (s.reachable, s.in_use):
+        w.operator(s.operator, Reachability(s.reachable, s.in_use))
+
+
+def _let_go(w: Work, s: LetGo) -> None:
+    waiting = w.get("waiting").get(s.call)
+    if waiting is None:
+        return
+    del w.mut("waiting")[s.call]
+    w.cancel(f"overflow:{s.call}", f"message:{s.call}")
+    w.end(s.call, s.outcome, line=waiting.line, wait=w.seconds_since(waiting.entered), **s.data)
+
+
+def _guarded(w: Work, s: Guarded) -> None:
+    call = s.call
+    w.cancel(f"overflow:{call}", f"message:{call}", f"retry:{call}")
+    waiting = w.get("waiting").get(call)
+    if waiting is not None:
+        del w.mut("waiting")[call]
+    offered = w.get("offers").get(call)
+    if offered is not None:
+        del w.mut("offers")[call]
+        if offered.answered is not None:  # they talked; only the step after it hung
+            w.finish(call, offered, "answered")
+            return
+        w.operator(offered.operator, Withdrawn(call))
+        waiting = offered.waiting
+    data: dict[str, Any] = {}
+    if waiting is not None:
+        data = {"line": waiting.line, "wait": w.seconds_since(waiting.entered)}
+    w.end(call, "handed-over", by="guard", **data)
+
+
+def _stopping(w: Work, _: Stopping) -> None:
+    w.stopping = True
+
+
+HANDLERS: Mapping[type[Any], Callable[[Work, Any], None]] = {
+    CallerQueued: _queued,
+    LaterCallback: callbacks.later_callback,
+    CallbackAsked: callbacks.asked,
+    Held: _held,
+    HungUp: _hung_up,
+    RingAnswered: _ring_answered,
+    RingEnded: _ring_ended,
+    RingFailed: _ring_failed,
+    RingUncertain: _ring_uncertain,
+    RedirectLost: _redirect_lost,
+    CallbackPickedUp: callbacks.picked_up,
+    CallbackReached: callbacks.reached,
+    CallbackEnded: callbacks.ended,
+    CallbackFailed: callbacks.failed,
+    MessageFailed: _message_failed,
+    TimerFired: _timer,
+    OperatorChanged: _operator_changed,
+    DeviceChanged: _device,
+    NotificationHandled: callbacks.handled,
+    LetGo: _let_go,
+    Guarded: _guarded,
+    Stopping: _stopping,
+    Restore: callbacks.restore,
+    Reconciled: callbacks.reconciled,
+}

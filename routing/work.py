@@ -1,0 +1,334 @@
+"""One step's work on the queue: the changes it makes (its mappings copied when first
+written, so the queue it started from stays as it was), the effects it returns, and the
+dispatcher and the callbacks' bookkeeping the step's handlers share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from agents.state import Ended, Event, OperatorState, State, Withdrawn, transition
+from agents.state import Offer as Offering
+from routing.dispatch import Candidate, Waiting, assign
+from routing.outbound import HOUR, capped
+from routing.queue import Callback, Offered, Queue, Rules, _frozen
+from routing.signals import (
+    CallOperator,
+    CancelTimer,
+    Effect,
+    Emit,
+    Forget,
+    Keep,
+    Pending,
+    Ring,
+    StartTimer,
+)
+
+#: Handle times kept for the wait estimates.
+HANDLE_TIMES = 50
+#: The timers of a call: its overflow, its message offer, a ring tried again, a callback's
+#: next try.
+CALL_TIMERS = ("overflow", "message", "retry", "redial")
+
+
+class Work:
+    """The queue being changed by one step: its mappings copied when first written."""
+
+    def __init__(self, queue: Queue, now: datetime, rules: Rules) -> None:
+        self.before = queue
+        self.now = now
+        self.rules = rules
+        self.effects: list[Effect] = []
+        self._copies: dict[str, dict[str, Any]] = {}
+        self.dialled = queue.dialled
+        self.handle_times = queue.handle_times
+        self.next_seq = queue.next_seq
+        self.next_offer = queue.next_offer
+        self.stopping = queue.stopping
+
+    # mappings: read the latest, write into a copy
+    def get(self, name: str) -> Mapping[str, Any]:
+        copy = self._copies.get(name)
+        found: Mapping[str, Any] = copy if copy is not None else getattr(self.before, name)
+        return found
+
+    def mut(self, name: str) -> dict[str, Any]:
+        if name not in self._copies:
+            self._copies[name] = dict(getattr(self.before, name))
+        return self._copies[name]
+
+    def done(self) -> tuple[Queue, list[Effect]]:
+        changes: dict[str, Any] = {name: _frozen(copy) for name, copy in self._copies.items()}
+        queue = replace(
+            self.before,
+            **changes,
+            dialled=self.dialled,
+            handle_times=self.handle_times,
+            next_seq=self.next_seq,
+            next_offer=self.next_offer,
+            stopping=self.stopping,
+        )
+        return queue, self.effects
+
+    # shorthands
+    def emit(self, call: str, kind: str, **data: Any) -> None:
+        self.effects.append(Emit(call, kind, data))
+
+    def later(self, key: str, at: datetime) -> None:
+        self.mut("timers")[key] = at
+        self.effects.append(StartTimer(key, at))
+
+    def cancel(self, *keys: str) -> None:
+        for key in keys:
+            if key in self.get("timers"):
+                del self.mut("timers")[key]
+                self.effects.append(CancelTimer(key))
+
+    def seconds_since(self, then: datetime) -> float:
+        return round((self.now - then).total_seconds(), 3)
+
+    def operator(self, operator: str, event: Event) -> OperatorState:
+        """Apply an operator's event; say so when their state shows a change."""
+        before = self.get("operators")[operator]
+        after = transition(before, event, self.now)
+        self.mut("operators")[operator] = after
+        if before.state is State.WRAP_UP and after.state is not State.WRAP_UP:
+            self.cancel(f"wrap:{operator}")
+        shown = ("state", "reachable", "in_use", "pause_reason")
+        if any(getattr(after, a) != getattr(before, a) for a in shown):
+            self.emit(
+                "",
+                "operator.state",
+                operator=operator,
+                state=after.state.value,
+                reachable=after.reachable,
+                in_use=after.in_use,
+                reason=after.pause_reason,
+                misses=after.misses,
+            )
+        return after
+
+    def keep(self, waiting: Waiting, callback: Callback, must: bool, **extra: Any) -> None:
+        """Store a callback's state (``must``: before anything else happens, or not at all)."""
+        pending = Pending(
+            call=waiting.call,
+            line=waiting.line,
+            language=waiting.language,
+            priority=waiting.priority,
+            entered=waiting.entered,
+            number=callback.number,
+            reason=callback.reason,
+            attempts=callback.attempts,
+            notification=callback.notification,
+            recording=callback.recording,
+            **extra,
+        )
+        self.effects.append(Keep(pending, must))
+
+    def end(self, call: str, outcome: str, **data: Any) -> None:
+        """The call's record ends: it is forgotten here, and its timers with it."""
+        self.mut("channels").pop(call, None)
+        self.mut("callers").pop(call, None)
+        self.cancel(*(f"{kind}:{call}" for kind in CALL_TIMERS))
+        self.emit(call, "call.ended", outcome=outcome, **data)
+
+    def back(self, waiting: Waiting) -> None:
+        """A call back in the queue, in its old place (its number), its message offer armed."""
+        self.mut("waiting")[waiting.call] = waiting
+        self.arm_message(waiting)
+
+    def arm_message(self, waiting: Waiting) -> None:
+        """On a line that takes messages, ask for one once the caller has waited long enough
+        (at once when a missed ring brings them back past that time)."""
+        after = self.rules.lines[waiting.line].take_message_after
+        if after is not None and not waiting.callback:
+            self.later(f"message:{waiting.call}", waiting.entered + timedelta(seconds=after))
+
+    # -- the dispatcher ----------------------------------------------------------------------
+    def dispatch(self) -> None:
+        """Offer waiting calls to free operators, now, until no more can be."""
+        while not self.stopping and self._dispatch_once():
+            pass
+
+    def _dispatch_once(self) -> bool:
+        rules, operators = self.rules, self.get("operators")
+        free = [
+            Candidate(
+                op.id,
+                rules.operators[op.id].office,
+                frozenset(rules.operators[op.id].lines),
+                frozenset(rules.operators[op.id].languages),
+                op.idle_since or datetime.min.replace(tzinfo=self.now.tzinfo),
+            )
+            for op in operators.values()
+            if op.free
+        ]
+        waiting = self.get("waiting")
+        if not free or not waiting:
+            return False
+        pairs = assign(waiting.values(), free, rules.lines, self.now)
+        again = False
+        for call, operator in pairs:
+            again |= self._offer(call, operator)
+        return again
+
+    def _offer(self, call: str, operator: str) -> bool:
+        """Ring ``operator`` for ``call``; True when that freed someone at once (dispatch
+        again)."""
+        waiting = self.mut("waiting").pop(call)
+        offered = Offered(operator, waiting, self.next_offer)
+        self.next_offer += 1
+        self.mut("offers")[call] = offered
+        self.operator(operator, Offering(call))
+        self.emit(call, "call.offered", operator=operator)
+        if waiting.callback:
+            return self._ring_back(call, offered)
+        channel = self.get("channels").get(call)
+        if channel is None:  # gone meanwhile (the caller's hangup is on its way)
+            self.abandoned(call, offered)
+            return True
+        self.effects.append(Ring(call, channel, operator, offered.n))
+        return False
+
+    def _ring_back(self, call: str, offered: Offered) -> bool:
+        callback = self.get("callbacks")[call]
+        self.dialled = tuple(d for d in self.dialled if self.now - d[0] < HOUR)
+        refused = capped(self.rules.callbacks, self.dialled, callback.number, self.now)
+        if refused is None:
+            self.keep(offered.waiting, callback, must=False, dialling=offered.operator)
+            self.effects.append(
+                CallOperator(
+                    call, offered.operator, callback.number, callback.attempts + 1, offered.n
+                )
+            )
+            return False
+        # not now (the hourly caps), or never (the patterns changed since)
+        why, until = refused
+        del self.mut("offers")[call]
+        self.operator(offered.operator, Withdrawn(call))
+        self.emit(
+            call,
+            "callback.refused",
+            number=callback.number,
+            line=offered.waiting.line,
+            reason=why,
+            retry_at=until.isoformat() if until is not None else None,
+        )
+        if until is not None:
+            self.park(offered.waiting, until)
+        else:
+            self.give_up(call, offered.waiting)
+        return True
+
+    # -- callbacks ---------------------------------------------------------------------------
+    def park(self, waiting: Waiting, until: datetime) -> None:
+        """A callback waits in the queue for its next try (stored: a restart keeps it)."""
+        self.keep(waiting, self.get("callbacks")[waiting.call], must=False, next_try=until)
+        self.mut("waiting")[waiting.call] = replace(waiting, not_before=until)
+        self.later(f"redial:{waiting.call}", until)
+
+    def pause(self, waiting: Waiting) -> None:
+        """Back in the queue, but offered again only after a while (Asterisk was away)."""
+        until = self.now + timedelta(seconds=self.rules.timings.ring_retry)
+        self.mut("waiting")[waiting.call] = replace(waiting, not_before=until)
+        self.later(f"retry:{waiting.call}", until)
+
+    def give_up(self, call: str, waiting: Waiting) -> None:
+        callback = self.mut("callbacks").pop(call)
+        self.effects.append(Forget(call))
+        self.end(call, "callback-failed", line=waiting.line, attempts=callback.attempts)
+
+    def retry(self, call: str, waiting: Waiting, status: str) -> None:
+        callback = self.get("callbacks")[call]
+        self.emit(
+            call,
+            "callback.failed",
+            attempt=callback.attempts,
+            status=status,
+            number=callback.number,
+        )
+        timings = self.rules.timings
+        if callback.notification is None and callback.attempts >= timings.callback_attempts:
+            self.give_up(call, waiting)
+        else:
+            self.park(waiting, self.now + timedelta(seconds=timings.callback_retry))
+
+    def promise(self, call: str, callback: Callback, must: bool) -> bool:
+        """The caller leaves the line but keeps their place: they will be called back (False:
+        the number may not be called; said on the call)."""
+        waiting = self.get("waiting")[call]
+        why = self.rules.callbacks.refuses(callback.number)
+        if why is not None:
+            self.emit(
+                call, "callback.refused", number=callback.number, line=waiting.line, reason=why
+            )
+            return False
+        promised = replace(waiting, callback=True, held=False)
+        self.keep(promised, callback, must)  # before all else: stored, or nothing happens
+        self.cancel(f"message:{call}")
+        self.mut("waiting")[call] = promised
+        self.mut("channels").pop(call, None)
+        self.mut("callbacks")[call] = callback
+        self.emit(
+            call,
+            "callback.requested",
+            number=callback.number,
+            line=waiting.line,
+            reason=callback.reason,
+            notification=callback.notification,
+        )
+        return True
+
+    def finish(self, call: str, offered: Offered, outcome: str) -> None:
+        """The conversation is over: its times logged, the operator wraps up."""
+        assert offered.answered is not None
+        handle = (self.now - offered.answered).total_seconds()
+        self.handle_times = (*self.handle_times, handle)[-HANDLE_TIMES:]
+        self.operator(offered.operator, Ended(call))
+        self.end(
+            call,
+            outcome,
+            operator=offered.operator,
+            line=offered.waiting.line,
+            wait=round((offered.answered - offered.waiting.entered).total_seconds(), 3),
+            talk=round(handle, 3),
+        )
+        self.wrap_up(offered.operator)
+
+    def redirect_lost(self, call: str) -> None:
+        """The caller is seen still waiting: their uncertain Redirect was not carried out."""
+        offered = self.get("offers").get(call)
+        if offered is None or not offered.uncertain:
+            return
+        del self.mut("offers")[call]
+        self.emit(call, "call.missed", operator=offered.operator, status="NOT-REDIRECTED")
+        self.operator(offered.operator, Withdrawn(call))
+        self.mut("waiting")[call] = offered.waiting
+
+    def abandoned(self, call: str, offered: Offered) -> None:
+        """The caller hung up while an operator's phone rang for them."""
+        del self.mut("offers")[call]
+        self.operator(offered.operator, Withdrawn(call))
+        self.end(
+            call,
+            "abandoned",
+            wait=self.seconds_since(offered.waiting.entered),
+            line=offered.waiting.line,
+            while_ringing=offered.operator,
+        )
+
+    def wrap_up(self, operator: str) -> None:
+        self.later(f"wrap:{operator}", self.now + timedelta(seconds=self.rules.timings.wrap_up))
+
+    def current(
+        self, call: str, n: int | None = None, operator: str | None = None
+    ) -> Offered | None:
+        """The offer of ``call``, if it is still the one named (by number or operator)."""
+        offered: Offered | None = self.get("offers").get(call)
+        if offered is None or (n is not None and offered.n != n):
+            return None
+        if operator is not None and offered.operator != operator:
+            return None
+        return offered

@@ -1,0 +1,440 @@
+"""The queue's step function: table cases, then its invariants over random sequences of
+signals (hypothesis's state machine): no operator holds two calls, first come first served
+within a priority, no operator free while a caller they may serve waits, and no timer left
+for something that is gone."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from agents.operator import Operator
+from agents.state import LogIn, LogOut, OperatorError, Pause, Resume, State
+from routing.dispatch import Candidate, may_take, queue_order
+from routing.lines import Line, Overflow
+from routing.outbound import CallbackPolicy
+from routing.queue import Queue, Rules, Timings
+from routing.signals import (
+    CallbackAsked,
+    CallbackEnded,
+    CallbackFailed,
+    CallbackPickedUp,
+    CallbackReached,
+    CallerQueued,
+    CallOperator,
+    CancelTimer,
+    DeviceChanged,
+    Effect,
+    Emit,
+    HungUp,
+    Keep,
+    OperatorChanged,
+    Restore,
+    Ring,
+    RingAnswered,
+    RingEnded,
+    RingFailed,
+    RingUncertain,
+    Signal,
+    StartTimer,
+    TimerFired,
+)
+from routing.steps import step
+
+T0 = datetime(2026, 11, 25, 9, tzinfo=UTC)
+LINES = {
+    "detention": Line(
+        "detention",
+        ("chernivtsi", "sumy"),
+        priority=100,
+        callback_abandoned=True,
+        take_message_after=45,
+    ),
+    "consultation": Line(
+        "consultation", ("sumy",), priority=10, overflow=Overflow(60, ("chernivtsi",))
+    ),
+    "information": Line("information", ("chernivtsi",), priority=5),
+}
+OPERATORS = {
+    "op1": Operator("op1", "Op 1", "chernivtsi", ("information", "detention"), ("uk", "en")),
+    "op2": Operator(
+        "op2", "Op 2", "chernivtsi", ("information", "detention", "consultation"), ("uk",)
+    ),
+    "op3": Operator("op3", "Op 3", "sumy", ("consultation", "detention"), ("uk", "en")),
+    "op4": Operator("op4", "Op 4", "sumy", ("consultation",), ("en",)),
+}
+RULES = Rules(
+    LINES,
+    OPERATORS,
+    Timings(wrap_up=10, pause_after_misses=2, callback_attempts=2, callback_retry=30),
+    CallbackPolicy.of([r"380[0-9]{9}"], per_number=2, per_hour=5),
+)
+
+
+class Run:
+    """A queue fed signals one by one, keeping every effect."""
+
+    def __init__(self) -> None:
+        self.queue = Queue.empty(RULES)
+        self.now = T0
+        self.effects: list[Effect] = []
+        self.last: list[Effect] = []
+
+    def __call__(self, signal: Signal) -> list[Effect]:
+        self.queue, self.last = step(self.queue, signal, self.now, RULES)
+        self.effects += self.last
+        return self.last
+
+    def online(self, *operators: str) -> None:
+        for op in operators:
+            self(DeviceChanged(op, True))
+            self(OperatorChanged(op, LogIn()))
+
+    def of(self, kind: type[Any]) -> list[Any]:
+        return [e for e in self.effects if isinstance(e, kind)]
+
+    def emitted(self, kind: str) -> list[Emit]:
+        return [e for e in self.of(Emit) if e.kind == kind]
+
+
+def test_a_call_from_queue_to_wrap_up() -> None:
+    run = Run()
+    run.online("op3")
+    effects = run(CallerQueued("c1", "PJSIP/trunk-1", "consultation", "uk", "380501234567"))
+    (ring,) = [e for e in effects if isinstance(e, Ring)]
+    assert (ring.call, ring.channel, ring.operator) == ("c1", "PJSIP/trunk-1", "op3")
+    assert run.queue.operators["op3"].state is State.RINGING
+    run.now += timedelta(seconds=2)
+    run(RingAnswered("c1", "op3"))
+    run.now += timedelta(seconds=60)
+    run(RingEnded("c1", "op3", "ANSWER"))
+    assert run.queue.operators["op3"].state is State.WRAP_UP
+    (ended,) = run.emitted("call.ended")
+    assert dict(ended.data) == {
+        "outcome": "answered",
+        "operator": "op3",
+        "line": "consultation",
+        "wait": 2.0,
+        "talk": 60.0,
+    }
+    (wrap,) = run.of(StartTimer)[-1:]
+    assert (wrap.key, wrap.at) == ("wrap:op3", run.now + timedelta(seconds=10))
+    assert run.queue.channels == {} and run.queue.callers == {}  # forgotten at the end
+
+
+def test_a_missed_ring_puts_the_call_back_at_the_head_and_pauses_after_two() -> None:
+    run = Run()
+    run.online("op3")
+    run(CallerQueued("c1", "PJSIP/trunk-1", "consultation", "uk"))
+    run(CallerQueued("c2", "PJSIP/trunk-2", "consultation", "uk"))
+    run.now += timedelta(seconds=15)
+    run(RingEnded("c1", "op3", "NOANSWER"))
+    assert [r.call for r in run.of(Ring)] == ["c1", "c1"]  # back at the head
+    run(RingEnded("c1", "op3", "NOANSWER"))
+    assert run.queue.operators["op3"].state is State.PAUSED
+    assert set(run.queue.waiting) == {"c1", "c2"}
+
+
+def test_a_refused_callback_number_changes_nothing_but_says_why() -> None:
+    run = Run()
+    run(CallerQueued("c1", "PJSIP/trunk-1", "consultation", "uk", "380501234567"))
+    effects = run(CallbackAsked("c1", "0900123456"))
+    assert not run.queue.waiting["c1"].callback and "c1" not in run.queue.callbacks
+    assert [e.kind for e in effects if isinstance(e, Emit)] == ["callback.refused"]
+    assert not any(isinstance(e, Keep) for e in effects)
+
+
+def test_a_promised_callback_is_kept_before_anything_else() -> None:
+    run = Run()
+    run(CallerQueued("c1", "PJSIP/trunk-1", "consultation", "uk", "380501234567"))
+    effects = run(CallbackAsked("c1", "380501234567"))
+    assert isinstance(effects[0], Keep) and effects[0].must
+    assert run.queue.waiting["c1"].callback and "c1" not in run.queue.channels
+
+
+def test_an_abandoned_detention_caller_is_called_back_and_retried_then_given_up() -> None:
+    run = Run()
+    run(CallerQueued("d1", "PJSIP/trunk-1", "detention", "uk", "380661112233"))
+    run(HungUp("d1"))
+    assert run.queue.waiting["d1"].callback
+    assert "message:d1" not in run.queue.timers  # no message offer for a callback
+    run.online("op1")
+    for attempt in (1, 2):
+        (called,) = run.of(CallOperator)[-1:]
+        assert (called.call, called.operator, called.attempt) == ("d1", "op1", attempt)
+        run(CallbackPickedUp("d1", "op1"))
+        run(CallbackEnded("d1", "NOANSWER"))
+        if attempt == 1:
+            assert run.queue.waiting["d1"].not_before == run.now + timedelta(seconds=30)
+            run.now += timedelta(seconds=30)
+            run(TimerFired("wrap:op1"))
+            run(TimerFired("redial:d1"))
+    (ended,) = run.emitted("call.ended")
+    assert ended.data["outcome"] == "callback-failed" and ended.data["attempts"] == 2
+
+
+def test_callbacks_to_one_number_stop_at_the_hourly_cap() -> None:
+    run = Run()
+    for call in ("d1", "d2", "d3"):
+        run(CallerQueued(call, f"PJSIP/trunk-{call}", "detention", "uk", "380661112233"))
+        run(HungUp(call))
+    run.online("op1")
+    for call in ("d1", "d2"):
+        run(CallbackPickedUp(call, "op1"))
+        run(CallbackReached(call))
+        run(CallbackEnded(call, "ANSWER"))
+        run(TimerFired("wrap:op1"))
+    (refused,) = run.emitted("callback.refused")
+    assert refused.call == "d3" and "2 callbacks to this number" in refused.data["reason"]
+    assert run.queue.waiting["d3"].not_before == refused_until(run)
+
+
+def refused_until(run: Run) -> datetime:
+    (refused,) = run.emitted("callback.refused")
+    return datetime.fromisoformat(refused.data["retry_at"])
+
+
+def test_a_failed_ring_is_tried_again_after_a_second_not_at_once() -> None:
+    run = Run()
+    run.online("op3")
+    run(CallerQueued("c1", "PJSIP/trunk-1", "consultation", "uk"))
+    (ring,) = run.of(Ring)
+    run(RingFailed("c1", ring.offer))
+    assert len(run.of(Ring)) == 1  # not at once: Asterisk is away
+    run.now += timedelta(seconds=1)
+    run(TimerFired("retry:c1"))
+    assert len(run.of(Ring)) == 2
+
+
+def test_an_unanswered_redirect_is_not_repeated_and_a_late_result_changes_nothing() -> None:
+    run = Run()
+    run.online("op3")
+    run(CallerQueued("c1", "PJSIP/trunk-1", "consultation", "uk"))
+    (ring,) = run.of(Ring)
+    run(RingUncertain("c1", ring.offer))
+    run.now += timedelta(seconds=5)
+    run(TimerFired("retry:c1"))
+    assert len(run.of(Ring)) == 1
+    run(RingFailed("c1", ring.offer + 99))  # about an offer that is not this one
+    assert run.queue.offers["c1"].uncertain
+
+
+def test_restored_callbacks_come_back_in_order_with_their_schedule() -> None:
+    from routing.signals import Pending
+
+    run = Run()
+    later = T0 + timedelta(seconds=20)
+    run(
+        Restore(
+            {"op1": (State.PAUSED, "training")},
+            (
+                Pending("b", "detention", "uk", 100, T0 + timedelta(seconds=5), "380661112233"),
+                Pending("a", "detention", "uk", 100, T0, "380671112244", next_try=later),
+            ),
+        )
+    )
+    assert [w.call for w in queue_order(run.queue.waiting.values())] == ["a", "b"]
+    assert run.queue.waiting["a"].not_before == later
+    assert run.queue.operators["op1"].pause_reason == "training"
+
+
+def test_an_operator_event_that_does_not_apply_raises_and_changes_nothing() -> None:
+    run = Run()
+    before = run.queue
+    with pytest.raises(OperatorError):
+        run(OperatorChanged("op1", Pause("training")))  # logged out
+    assert run.queue is before
+
+
+# -- invariants over random runs ---------------------------------------------------------------
+CALLS = [f"c{i}" for i in range(8)]
+NUMBERS = st.sampled_from(["380501234567", "380661112233", "anonymous", "0900123456"])
+
+
+def candidate(queue: Queue, op: str, now: datetime) -> Candidate:
+    known = OPERATORS[op]
+    state = queue.operators[op]
+    return Candidate(
+        op,
+        known.office,
+        frozenset(known.lines),
+        frozenset(known.languages),
+        state.idle_since or datetime.min.replace(tzinfo=now.tzinfo),
+    )
+
+
+class QueueMachine(RuleBasedStateMachine):
+    """Random callers, operators, answers, hangups, timers and results: the rules hold."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.run = Run()
+        self.timers: dict[str, datetime] = {}
+
+    def feed(self, signal: Signal) -> None:
+        try:
+            effects = self.run(signal)
+        except OperatorError:
+            return  # does not apply now: nothing changed
+        for effect in effects:
+            if isinstance(effect, StartTimer):
+                self.timers[effect.key] = effect.at
+            elif isinstance(effect, CancelTimer):
+                self.timers.pop(effect.key, None)
+
+    @rule(
+        call=st.sampled_from(CALLS),
+        line=st.sampled_from(sorted(LINES)),
+        language=st.sampled_from(["uk", "en"]),
+        caller=NUMBERS,
+    )
+    def caller_arrives(self, call: str, line: str, language: str, caller: str) -> None:
+        if call in self.run.queue.callbacks or call in self.run.queue.offers:
+            return  # a call id is not reused while its story goes on
+        self.feed(CallerQueued(call, f"PJSIP/trunk-{call}", line, language, caller))
+
+    @rule(
+        op=st.sampled_from(sorted(OPERATORS)),
+        event=st.sampled_from([LogIn(), LogOut(), Pause("break"), Resume()]),
+    )
+    def operator_acts(self, op: str, event: Any) -> None:
+        self.feed(OperatorChanged(op, event))
+
+    @rule(op=st.sampled_from(sorted(OPERATORS)), reachable=st.booleans(), in_use=st.booleans())
+    def phone_changes(self, op: str, reachable: bool, in_use: bool) -> None:
+        self.feed(DeviceChanged(op, reachable, in_use))
+
+    @rule(call=st.sampled_from(CALLS))
+    def hangs_up(self, call: str) -> None:
+        self.feed(HungUp(call))
+
+    @rule(call=st.sampled_from(CALLS), number=NUMBERS)
+    def asks_for_a_callback(self, call: str, number: str) -> None:
+        self.feed(CallbackAsked(call, number))
+
+    @precondition(lambda self: bool(self.run.queue.offers))
+    @rule(data=st.data())
+    def an_offer_goes_on(self, data: st.DataObject) -> None:
+        call = data.draw(st.sampled_from(sorted(self.run.queue.offers)))
+        offered = self.run.queue.offers[call]
+        what = data.draw(
+            st.sampled_from(["answer", "end", "fail", "uncertain", "no-answer", "reach"])
+        )
+        if offered.waiting.callback:
+            signal: Signal = {
+                "answer": CallbackPickedUp(call, offered.operator),
+                "reach": CallbackReached(call),
+                "end": CallbackEnded(call, "ANSWER" if offered.answered else "NOANSWER"),
+                "fail": CallbackFailed(call, offered.n, no_answer=False),
+                "no-answer": CallbackFailed(call, offered.n, no_answer=True),
+                "uncertain": CallbackEnded(call, "NOANSWER"),
+            }[what]
+        else:
+            signal = {
+                "answer": RingAnswered(call, offered.operator),
+                "reach": RingAnswered(call, offered.operator),
+                "end": RingEnded(call, offered.operator, "ANSWER"),
+                "fail": RingFailed(call, offered.n),
+                "no-answer": RingEnded(call, offered.operator, "NOANSWER"),
+                "uncertain": RingUncertain(call, offered.n),
+            }[what]
+        self.feed(signal)
+
+    @precondition(lambda self: bool(self.timers))
+    @rule()
+    def the_next_timer_fires(self) -> None:
+        key, at = min(self.timers.items(), key=lambda kv: kv[1])
+        self.run.now = max(self.run.now, at)
+        del self.timers[key]
+        self.feed(TimerFired(key))
+
+    @rule(seconds=st.integers(min_value=1, max_value=90))
+    def time_passes(self, seconds: int) -> None:
+        self.run.now += timedelta(seconds=seconds)
+        # what became due fires in its order (a real clock fires every timer in time)
+        for key, at in sorted(self.timers.items(), key=lambda kv: kv[1]):
+            if at <= self.run.now and key in self.timers:
+                del self.timers[key]
+                self.feed(TimerFired(key))
+
+    # -- the rules -------------------------------------------------------------------------
+    @invariant()
+    def no_operator_holds_two_calls(self) -> None:
+        queue = self.run.queue
+        holders = [o.operator for o in queue.offers.values()]
+        assert len(holders) == len(set(holders))
+        for offered in queue.offers.values():
+            state = queue.operators[offered.operator]
+            assert state.state in (State.RINGING, State.ON_CALL)
+            assert state.call in queue.offers
+        for op in queue.operators.values():
+            if op.state in (State.RINGING, State.ON_CALL):
+                assert queue.offers[op.call or ""].operator == op.id
+
+    @invariant()
+    def nobody_free_while_a_caller_they_may_serve_waits(self) -> None:
+        queue, now = self.run.queue, self.run.now
+        for op in queue.operators.values():
+            if not op.free:
+                continue
+            for waiting in queue.waiting.values():
+                if waiting.ready(now):
+                    assert not may_take(candidate(queue, op.id, now), waiting, LINES, now), (
+                        op.id,
+                        waiting,
+                    )
+
+    @invariant()
+    def first_come_first_served_within_a_priority(self) -> None:
+        queue, now = self.run.queue, self.run.now
+        for effect in self.run.last:
+            if not isinstance(effect, Ring | CallOperator) or effect.call not in queue.offers:
+                continue
+            offered = queue.offers[effect.call]
+            me = candidate(queue, offered.operator, now)
+            ahead = [
+                w
+                for w in queue.waiting.values()
+                if w.ready(now)
+                and (w.priority, -w.seq) > (offered.waiting.priority, -offered.waiting.seq)
+                and may_take(me, w, LINES, now)
+            ]
+            assert not ahead, (effect, ahead)
+
+    @invariant()
+    def every_timer_is_for_something_that_goes_on(self) -> None:
+        queue = self.run.queue
+        assert dict(queue.timers) == self.timers  # the effects said what the state holds
+        for key in queue.timers:
+            kind, _, name = key.partition(":")
+            if kind == "wrap":
+                assert queue.operators[name].state is State.WRAP_UP, key
+            elif kind in ("overflow", "message", "retry", "redial"):
+                assert name in queue.waiting or name in queue.offers, key
+
+    @invariant()
+    def a_call_is_in_one_place(self) -> None:
+        queue = self.run.queue
+        assert not set(queue.waiting) & set(queue.offers)
+        for call in queue.callbacks:
+            assert call in queue.waiting or call in queue.offers
+
+
+QueueMachine.TestCase.settings = settings(max_examples=300, stateful_step_count=60, deadline=None)
+TestQueueRules = QueueMachine.TestCase
+
+
+def test_a_run_keeps_the_queue_it_was_given() -> None:
+    run = Run()
+    run.online("op3")
+    before = run.queue
+    run(CallerQueued("c1", "PJSIP/trunk-1", "consultation", "uk"))
+    assert "c1" not in before.waiting and "c1" not in before.offers
+    assert before.operators["op3"].state is State.AVAILABLE
+    assert replace(before) == before
