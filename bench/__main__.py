@@ -23,7 +23,7 @@ from typing import Any
 from bench import measure, report
 from bench.arms import Arm, BaselineArm, Lab, ServiceArm
 
-PARTS = ("ceiling", "ring", "queue", "dispatch", "poisson")
+PARTS = ("ceiling", "ring", "queue", "dispatch", "poisson", "model")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -42,6 +42,7 @@ def plan(quick: bool) -> dict[str, Any]:
             "queue_rate": 20.0,
             "dispatch_callers": 24,
             "poisson_calls": 40,
+            "model_calls": 20_000,
         }
     return {
         "rates": [5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 100.0, 120.0],
@@ -51,6 +52,7 @@ def plan(quick: bool) -> dict[str, Any]:
         "queue_rate": 20.0,
         "dispatch_callers": 72,
         "poisson_calls": 480,
+        "model_calls": 1_000_000,  # the formulas' own precision: within 2%
     }
 
 
@@ -147,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
         arm for arm in (BaselineArm(lab), service) if arm.name in args.arms.split(",")
     ]
     interrupted = False
+    if "model" in parts:  # the step function on a virtual clock: no Asterisk
+        progress("model: the queue simulated against the queueing formulas")
+        results["parts"]["model"] = {"service": measure.model(size["model_calls"], progress)}
+        parts.remove("model")
     try:
         progress("starting Asterisk with the bench config and the baseline dialplan")
         lab.up()

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import erlang
 from bench.arms import Arm, BaselineArm, Lab, ServiceArm, usage
 from bench.sipp import LoadResult, Message, caller_xml, read_messages, run_load, start_caller
+from routing import estimate, simulate
 
 # After the 200 OK, before the first key. Answer() waits up to 500 ms for the caller's first
 # media frame (a real phone sends RTP at once, SIPp none); a key that ends that wait is
@@ -415,9 +415,9 @@ def poisson(
     within = 20.0 * (talk_ms / 1000) / 30.0  # SL20 of a 30 s talk, time-scaled
     threshold = 0.05  # a wait under 50 ms is timing noise of a caller who did not wait
     theory = {
-        "p_wait": erlang.wait_probability(servers, erlang.offered_load(measured_rate, service)),
-        "avg_wait_s": erlang.average_wait(servers, measured_rate, service),
-        "service_level": erlang.service_level(servers, measured_rate, service, within),
+        "p_wait": estimate.erlang_c(servers, measured_rate * service),
+        "avg_wait_s": estimate.mean_wait(servers, measured_rate, service),
+        "service_level": estimate.service_level(servers, measured_rate, service, within),
     }
     measured = {
         "p_wait": sum(w > threshold for w in waits) / len(waits) if waits else None,
@@ -461,3 +461,39 @@ def _number(n: int) -> str:
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
+
+
+# -- (7) the queue's model: the step function simulated against the queueing formulas --------
+def model(calls: int, progress: Callable[[str], None]) -> dict[str, Any]:
+    """One line against Erlang C, three priorities against the M/M/c priority formulas, each
+    with ``calls`` simulated callers (the service's own step function on a virtual clock)."""
+    line = simulate.Traffic("consultation", rate=0.75 * 4 / 180, talk=180)
+    progress(f"  one line, 4 operators, 75% busy: {calls} callers")
+    started = time.monotonic()
+    waits = simulate.simulate([line], 4, calls, seed=1)["consultation"]
+    one = {
+        "simulated": {
+            "p_wait": waits.p_wait(),
+            "mean": waits.mean(),
+            "within": waits.within(20),
+        },
+        "erlang_c": dict(simulate.erlang(line, 4, 20)),
+        "seconds": time.monotonic() - started,
+    }
+    lines = [
+        simulate.Traffic("detention", 0.15 * 4 / 180, 180, priority=100),
+        simulate.Traffic("consultation", 0.30 * 4 / 180, 180, priority=10),
+        simulate.Traffic("information", 0.15 * 4 / 180, 180, priority=5),
+    ]
+    progress(f"  three priorities, 4 operators, 60% busy: {calls} callers")
+    started = time.monotonic()
+    classes = simulate.simulate(lines, 4, calls, seed=1)
+    return {
+        "calls": calls,
+        "one_line": one,
+        "priorities": {
+            "simulated": {name: w.mean() for name, w in classes.items()},
+            "formula": simulate.priority_waits(lines, 4),
+            "seconds": time.monotonic() - started,
+        },
+    }

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import erlang
+from routing import estimate
 
 Scrape = dict[str, list[tuple[str, dict[str, str], float]]]
 
@@ -282,6 +282,47 @@ def rows(results: dict[str, Any]) -> list[Row]:
                 _verdict(serv6["idle_while_waiting"]["violations"] == 0 if serv6 else None),
             )
         )
+    out += _model_rows(_get(results, "model", "service"))
+    return out
+
+
+def _model_rows(model: dict[str, Any] | None) -> list[Row]:
+    """(7) the queue's step function, simulated, against the formulas (within 2%)."""
+    if not model:
+        return []
+    out: list[Row] = []
+    one = model["one_line"]
+    for label, key, unit in (
+        ("P(wait)", "p_wait", ""),
+        ("average wait", "mean", " s"),
+        ("answered within 20 s", "within", ""),
+    ):
+        simulated, theory = one["simulated"][key], one["erlang_c"][key]
+        error = simulated / theory - 1
+        out.append(
+            (
+                f"(7) simulated queue, one line: {label} ({model['calls']} calls)",
+                "-",
+                _num(simulated, 3, unit),
+                f"{error:+.1%}",
+                f"Erlang C {_num(theory, 3, unit)} (within 2%)",
+                _verdict(abs(error) <= 0.02),
+            )
+        )
+    classes = model["priorities"]
+    for line, theory in classes["formula"].items():
+        simulated = classes["simulated"][line]
+        error = simulated / theory - 1
+        out.append(
+            (
+                f"(7) simulated queue, priorities: {line}'s average wait",
+                "-",
+                _num(simulated, 1, " s"),
+                f"{error:+.1%}",
+                f"M/M/c priority {_num(theory, 1, ' s')} (within 2%)",
+                _verdict(abs(error) <= 0.02),
+            )
+        )
     return out
 
 
@@ -374,7 +415,7 @@ def plot(results: dict[str, Any], path: Path) -> bool:
             ax.plot(
                 xs,
                 [
-                    erlang.service_level(
+                    estimate.service_level(
                         node["servers"], node["rate_per_s"], node["mean_service_s"], x
                     )
                     for x in xs

@@ -16,17 +16,12 @@ from typing import Any
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
 from hotline.config import Deployment
 from hotline.events import CallEvent, EventBus
+from hotline.privacy import mask
 from hotline.switchboard import CallbackRefused, Switchboard
 from ivr import Finish, Prompt, run_menus
 from routing import decide
 
 log = logging.getLogger(__name__)
-
-
-def mask(number: str) -> str:
-    """A caller number as logs may show it: the last three digits only."""
-    digits = "".join(ch for ch in number if ch.isdigit())
-    return f"…{digits[-3:]}" if len(digits) > 3 else "…"
 
 
 class CallService:

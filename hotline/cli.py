@@ -367,6 +367,79 @@ def _database(action: Callable[[Any], Any]) -> Any:
         _fail(f"database {store.describe()}: {reason}")
 
 
+@app.command("forecast")
+def forecast_command(
+    week: Annotated[
+        str | None,
+        typer.Option(help="a day of the week to look at, YYYY-MM-DD (default: the last full week)"),
+    ] = None,
+    line: Annotated[str | None, typer.Option(help="one line only")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="the figures as JSON")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """How many operators each line needed, hour by hour in a past week, to answer the
+    config's share of calls in time (Erlang C on the call log), beside how many were on duty."""
+    from datetime import UTC, date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from hotline import forecast
+
+    settings = _settings()
+    deployment = _deployment(settings, config)
+    if line is not None and line not in deployment.lines:
+        _fail(f"--line {line!r}: one of {', '.join(deployment.lines)}")
+    zone = ZoneInfo(deployment.timezone)
+    if week is None:
+        since, until = forecast.last_week(datetime.now(UTC), zone)
+    else:
+        try:
+            day = date.fromisoformat(week)
+        except ValueError:
+            _fail(f"--week {week!r}: a date, YYYY-MM-DD")
+            raise
+        start = datetime(day.year, day.month, day.day, tzinfo=zone)
+        since = start - timedelta(days=day.weekday())
+        until = since + timedelta(days=7)
+
+    async def read(store: Any) -> Any:
+        return await store.queued_calls(since, until), await store.operator_changes(since, until)
+
+    rows, changes = _database(read)
+    policy = deployment.policy
+    hours = forecast.forecast(
+        (forecast.Queued(r.line, r.queued_at, r.talk) for r in rows if r.line and r.queued_at),
+        (forecast.Change(c.operator, c.at, c.state) for c in changes),
+        deployment.operators,
+        [line] if line else list(deployment.lines),
+        since,
+        until,
+        zone,
+        policy.service_level_threshold,
+        policy.service_level_target,
+        policy.default_handle_time,
+    )
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "line": h.line,
+                        "hour": h.start.isoformat(),
+                        "offered": h.offered,
+                        "handle_s": round(h.handle, 1),
+                        "needed": h.needed,
+                        "on_duty": round(h.on_duty, 2),
+                    }
+                    for h in hours
+                ],
+                indent=1,
+            )
+        )
+        return
+    _say(f"the week of {since:%Y-%m-%d} ({zone.key}), from the call log")
+    typer.echo(forecast.table(hours, policy.service_level_threshold, policy.service_level_target))
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create the call log's tables, or migrate them to this version (Alembic)."""

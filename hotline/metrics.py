@@ -12,7 +12,6 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from agents.state import State
 from hotline.events import CallEvent
 
 if TYPE_CHECKING:
@@ -115,7 +114,6 @@ class LiveState(Collector):
 
     def collect(self) -> Iterator[Metric]:
         board = self.board
-        now = board.clock()
         waiting = GaugeMetricFamily(
             "hotline_callers_waiting", "Callers waiting now, by line", labels=["line"]
         )
@@ -127,21 +125,11 @@ class LiveState(Collector):
             "Operators who serve a line, by line and state",
             labels=["line", "state"],
         )
-        for line in board.deployment.lines:
-            here = [w for w in board.waiting.values() if w.line == line]
-            waiting.add_metric([line], len(here))
-            longest.add_metric(
-                [line], max(((now - w.entered).total_seconds() for w in here), default=0.0)
-            )
-            serving = [
-                op
-                for op in board.operators.values()
-                if board.deployment.operators[op.id].serves(line)
-            ]
-            for state in State:
-                operators.add_metric(
-                    [line, state.value], sum(1 for op in serving if op.state is state)
-                )
+        for name, line in board.lines_now().items():
+            waiting.add_metric([name], len(line.waiting))
+            longest.add_metric([name], line.longest)
+            for state, ids in line.operators.items():
+                operators.add_metric([name, state.value], len(ids))
         yield waiting
         yield longest
         yield operators

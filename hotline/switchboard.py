@@ -186,6 +186,10 @@ class Switchboard:
         """Seconds a caller at ``place`` in ``line``'s queue can expect to wait."""
         return queue.estimate(self.state, self.rules, line, place)
 
+    def lines_now(self) -> dict[str, queue.LineNow]:
+        """Every line's queue now (the API's, the wallboard's and the metrics' one view)."""
+        return queue.lines_now(self.state, self.rules, self.clock())
+
     def was_guarded(self, call: str) -> bool:
         return call in self._guarded
 

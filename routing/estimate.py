@@ -53,3 +53,14 @@ def estimate_wait(
         handle = sum(handle_times) / len(handle_times)
         return position * handle / agents
     return max(mean_wait(agents, rate, default_handle), (position - 1) * default_handle / agents)
+
+
+def operators_needed(rate: float, handle: float, within: float, target: float) -> int:
+    """The fewest operators whose service level (answered within ``within`` s) reaches
+    ``target`` for ``rate`` calls a second of ``handle`` seconds each (Erlang C)."""
+    if rate <= 0:
+        return 0
+    agents = max(1, math.floor(rate * handle) + 1)  # fewer could never keep up
+    while service_level(agents, rate, handle, within) < target:
+        agents += 1
+    return agents

@@ -140,3 +140,38 @@ def presence(queue: Queue) -> dict[str, tuple[State, str | None]]:
         elif op.state is not State.LOGGED_OUT:
             found[op.id] = (State.AVAILABLE, None)
     return found
+
+
+@dataclass(frozen=True)
+class LineNow:
+    """One line's queue at a moment: what the wallboard, the API and the metrics show."""
+
+    line: str
+    #: Its waiting callers (callbacks too), first in line first.
+    waiting: tuple[Waiting, ...]
+    #: The longest of their waits so far, in seconds.
+    longest: float
+    #: The operators who serve the line, by state.
+    operators: Mapping[State, tuple[str, ...]]
+    #: What a caller joining now can expect to wait, in seconds (inf: nobody serves it).
+    estimate: float
+
+
+def lines_now(queue: Queue, rules: Rules, now: datetime) -> dict[str, LineNow]:
+    """Every line's queue now: one snapshot, for every reader."""
+    found: dict[str, LineNow] = {}
+    for line in rules.lines:
+        here = tuple(sorted((w for w in queue.waiting.values() if w.line == line), key=_order))
+        serving = [op for op in queue.operators.values() if rules.operators[op.id].serves(line)]
+        found[line] = LineNow(
+            line,
+            here,
+            max(((now - w.entered).total_seconds() for w in here), default=0.0),
+            {s: tuple(sorted(op.id for op in serving if op.state is s)) for s in State},
+            estimate(queue, rules, line, len(here) + 1),
+        )
+    return found
+
+
+def _order(waiting: Waiting) -> tuple[int, int]:
+    return -waiting.priority, waiting.seq

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from hotline.privacy import mask as mask
 from hotline.settings import weakness
 from hotline.store.db import Store
 from hotline.store.tables import ApiSession
@@ -53,16 +54,6 @@ def token_hash(token: str) -> str:
 def new_token() -> str:
     """A fresh token: 256 random bits, with a prefix that says what it is."""
     return "hl_" + secrets.token_urlsafe(32)
-
-
-def mask(number: str) -> str:
-    """A caller number for eyes that should not see it: only its last two digits. What is
-    no number (``unknown``, ``anonymous``: no digit in it) is shown as it is."""
-    if not any(ch.isdigit() for ch in number):
-        return number
-    if len(number) <= 4:
-        return "*" * len(number)
-    return "*" * (len(number) - 2) + number[-2:]
 
 
 class TokenError(ValueError):

@@ -8,9 +8,10 @@ import math
 from datetime import datetime
 from typing import Any
 
-from agents.state import OperatorState, State
-from hotline.api.access import Principal, Role, mask
+from agents.state import OperatorState
+from hotline.api.access import Principal, Role
 from hotline.events import CallEvent
+from hotline.privacy import mask
 from hotline.store.tables import Call, Event
 from hotline.switchboard import Switchboard
 
@@ -19,9 +20,9 @@ def queues(board: Switchboard, who: Principal) -> dict[str, Any]:
     """Every line's queue now: waiting callers, longest wait, operators by state."""
     now = board.clock()
     lines: dict[str, Any] = {}
-    for name in board.deployment.lines:
+    for name, line in board.lines_now().items():
         waiting: list[dict[str, Any]] = []
-        for w in sorted((w for w in board.waiting.values() if w.line == name), key=lambda w: w.seq):
+        for w in line.waiting:
             place, estimate = board.where(w.call)
             callback = board.callbacks.get(w.call)
             caller = board.callers.get(w.call) or (callback.number if callback else "")
@@ -37,16 +38,12 @@ def queues(board: Switchboard, who: Principal) -> dict[str, Any]:
                     "estimated_wait": None if math.isinf(estimate) else round(estimate),
                 }
             )
-        serving = [
-            op for op in board.operators.values() if board.deployment.operators[op.id].serves(name)
-        ]
-        next_caller = board.estimate(name, len(waiting) + 1)
         lines[name] = {
             "waiting": waiting,
-            "longest_wait": max((float(w["waited"]) for w in waiting), default=0.0),
+            "longest_wait": round(line.longest, 1),
             # what a caller joining now can expect (null: nobody is serving the line)
-            "estimated_wait": None if math.isinf(next_caller) else round(next_caller),
-            "operators": {s.value: sorted(op.id for op in serving if op.state is s) for s in State},
+            "estimated_wait": None if math.isinf(line.estimate) else round(line.estimate),
+            "operators": {s.value: list(ids) for s, ids in line.operators.items()},
         }
     return lines
 

@@ -31,6 +31,7 @@ from hotline.store.tables import (
     Callback,
     Event,
     Notification,
+    OperatorChange,
     Recording,
 )
 
@@ -215,6 +216,26 @@ class Store:
             query = query.where(Call.line == line)
         async with self.session() as session:
             return list(await session.scalars(query.order_by(Call.queued_at)))
+
+    async def operator_changes(self, since: datetime, until: datetime) -> list[OperatorChange]:
+        """Operators' state changes before ``until``: those since ``since``, and each
+        operator's last one before it (where they stood when the period began)."""
+        latest = (
+            select(OperatorChange.operator, func.max(OperatorChange.n).label("n"))
+            .where(OperatorChange.at < since)
+            .group_by(OperatorChange.operator)
+            .subquery()
+        )
+        async with self.session() as session:
+            before = await session.scalars(
+                select(OperatorChange).join(latest, OperatorChange.n == latest.c.n)
+            )
+            during = await session.scalars(
+                select(OperatorChange)
+                .where(OperatorChange.at >= since, OperatorChange.at < until)
+                .order_by(OperatorChange.n)
+            )
+            return [*before, *during]
 
     async def open_calls(self) -> list[str]:
         """Ids of the calls with no outcome that wait for no callback: under way, as far as the

@@ -1,0 +1,130 @@
+"""`hotline forecast`: how many operators each line needed, hour by hour, to meet its service
+level target (Erlang C on what the call log saw: the calls that joined the queue and how long
+they talked), beside how many were on duty then. The same model the service's estimates use
+(:mod:`routing.estimate`), which the simulated queue matches (:mod:`routing.simulate`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from agents.operator import Operator
+from routing.estimate import operators_needed
+
+HOUR = timedelta(hours=1)
+#: The states of an operator who is on duty (logged in and not paused).
+ON_DUTY = frozenset({"available", "ringing", "on_call", "wrap_up"})
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A call that joined a line's queue, as the forecast needs it."""
+
+    line: str
+    at: datetime
+    #: Seconds an operator talked with the caller (None: not answered).
+    talk: float | None
+
+
+@dataclass(frozen=True)
+class Change:
+    """An operator's state from ``at`` on."""
+
+    operator: str
+    at: datetime
+    state: str
+
+
+@dataclass(frozen=True)
+class Hour:
+    """One line's hour: what came, what it needed, who was there."""
+
+    line: str
+    start: datetime
+    offered: int
+    #: Mean talk of the hour's answered calls (the default handle time when none was).
+    handle: float
+    needed: int
+    #: Operators on duty for the line, on average over the hour.
+    on_duty: float
+
+
+def on_duty(
+    changes: Iterable[Change], operators: Iterable[str], start: datetime, end: datetime
+) -> float:
+    """How many of ``operators`` were on duty between ``start`` and ``end``, on average
+    (an operator with no change before ``start`` was logged out)."""
+    wanted = set(operators)
+    state = dict.fromkeys(wanted, "logged_out")
+    since = dict.fromkeys(wanted, start)
+    seconds = 0.0
+    for change in sorted(changes, key=lambda c: c.at):
+        if change.operator not in wanted or change.at >= end:
+            continue
+        at = max(change.at, start)
+        if state[change.operator] in ON_DUTY:
+            seconds += (at - since[change.operator]).total_seconds()
+        state[change.operator], since[change.operator] = change.state, at
+    for operator in wanted:
+        if state[operator] in ON_DUTY:
+            seconds += (end - since[operator]).total_seconds()
+    return seconds / (end - start).total_seconds()
+
+
+def forecast(
+    calls: Iterable[Queued],
+    changes: Iterable[Change],
+    operators: Mapping[str, Operator],
+    lines: Iterable[str],
+    since: datetime,
+    until: datetime,
+    zone: ZoneInfo,
+    within: float,
+    target: float,
+    default_handle: float,
+) -> list[Hour]:
+    """Every hour in [since, until) of every line that had a call or an operator on duty."""
+    calls, changes = list(calls), list(changes)
+    hours: list[Hour] = []
+    for line in lines:
+        serving = [op for op, known in operators.items() if known.serves(line)]
+        start = since.astimezone(zone)
+        while start < until:
+            end = start + HOUR
+            here = [c for c in calls if c.line == line and start <= c.at < end]
+            talks = [c.talk for c in here if c.talk is not None]
+            handle = sum(talks) / len(talks) if talks else default_handle
+            staff = on_duty(changes, serving, start, end)
+            if here or staff:
+                needed = operators_needed(len(here) / 3600, handle, within, target)
+                hours.append(Hour(line, start, len(here), handle, needed, staff))
+            start = end
+    return hours
+
+
+def last_week(now: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """Monday 00:00 to the next Monday 00:00 of the last full week before ``now``."""
+    today = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    monday = today - timedelta(days=today.weekday() + 7)
+    return monday, monday + timedelta(days=7)
+
+
+def table(hours: Iterable[Hour], within: float, target: float) -> str:
+    """The forecast as text, a block per line."""
+    out: list[str] = []
+    line = None
+    for hour in hours:
+        if hour.line != line:
+            line = hour.line
+            out += ["", f"{line} (target: {target:.0%} answered within {within:g} s)"]
+            out.append("  hour              offered  handle  needed  on duty")
+        gap = hour.on_duty - hour.needed
+        mark = "  short" if gap < 0 else ""
+        out.append(
+            f"  {hour.start:%a %Y-%m-%d %H:00}  {hour.offered:7d}  {hour.handle:5.0f} s"
+            f"  {hour.needed:6d}  {hour.on_duty:7.1f}{mark}"
+        )
+    return "\n".join(out).strip("\n") or "no calls and nobody on duty in that week"
