@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event, func, select, text
+from sqlalchemy import Connection, event, func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -23,14 +23,12 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from hotline.events import CallEvent
-from hotline.store.projection import Rows
+from hotline.store.projection import EVENTS, Rows, event_row
 from hotline.store.tables import (
     ApiSession,
     ApiToken,
     Call,
-    Callback,
     Event,
-    Notification,
     OperatorChange,
     Recording,
 )
@@ -123,51 +121,21 @@ class Store:
 
     # -- writing ---------------------------------------------------------------------------
     async def write(self, events: Sequence[CallEvent]) -> int:
-        """Store the events not stored yet, and what they change; returns how many were new."""
-        async with self.session.begin() as session:
+        """Store the events not stored yet, and what they change; returns how many were new.
+        One transaction; a handful of statements whatever the batch's size."""
+        async with self.engine.begin() as connection:
             ids = [e.id for e in events]
-            known = set((await session.scalars(select(Event.id).where(Event.id.in_(ids)))).all())
+            known = set(
+                (await connection.execute(select(Event.id).where(Event.id.in_(ids)))).scalars()
+            )
             new = [e for e in events if e.id not in known]
             if not new:
                 return 0
-            session.add_all(
-                Event(
-                    id=e.id,
-                    call_id=e.call_id or None,
-                    seq=e.seq,
-                    at=e.at,
-                    kind=e.kind,
-                    data=e.data,
-                )
-                for e in new
-            )
-            call_ids = {e.call_id for e in new if e.call_id}
-            refs = {str(e.data["ref"]) for e in new if "ref" in e.data}
-            paths = {str(e.data["path"]) for e in new if "path" in e.data}
-            rows = Rows(
-                {c.id: c for c in await session.scalars(select(Call).where(Call.id.in_(call_ids)))},
-                {
-                    c.call_id: c
-                    for c in await session.scalars(
-                        select(Callback).where(Callback.call_id.in_(call_ids))
-                    )
-                },
-                {
-                    n.ref: n
-                    for n in await session.scalars(
-                        select(Notification).where(Notification.ref.in_(refs))
-                    )
-                },
-                {
-                    r.path: r
-                    for r in await session.scalars(
-                        select(Recording).where(Recording.path.in_(paths))
-                    )
-                },
-                session.add,
-            )
+            await connection.execute(insert(EVENTS), [event_row(e) for e in new])
+            rows = await Rows.load(connection, new)
             for e in new:
                 rows.apply(e)
+            await rows.save(connection)
         return len(new)
 
     # -- reading ---------------------------------------------------------------------------

@@ -1,99 +1,203 @@
 """From domain events to the call log's rows: each event, applied once, updates its call,
-callback, notification, recording or operator row. Plain functions over ORM objects."""
+callback, notification, recording or operator row.
+
+A batch loads the rows it touches as plain dicts, applies its events to them in memory, and
+writes them back in a few statements (one insert per table for the new rows, one
+executemany update for the changed ones): no ORM object per event or per row, which is what
+made the call log the service's biggest cost per call.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from hotline.events import CallEvent
-from hotline.store.tables import Call, Callback, Notification, OperatorChange, Recording
+from hotline.store.tables import Call, Callback, Event, Notification, OperatorChange, Recording
+
+Row = dict[str, Any]
+
+CALLS: Table = Call.__table__  # type: ignore[assignment]
+CALLBACKS: Table = Callback.__table__  # type: ignore[assignment]
+NOTIFICATIONS: Table = Notification.__table__  # type: ignore[assignment]
+RECORDINGS: Table = Recording.__table__  # type: ignore[assignment]
+EVENTS: Table = Event.__table__  # type: ignore[assignment]
+OPERATOR_STATES: Table = OperatorChange.__table__  # type: ignore[assignment]
 
 
-def apply_to_call(call: Call, event: CallEvent) -> None:
+def apply_to_call(call: Row, event: CallEvent) -> None:
     """What an event says about its call."""
     data = event.data
     kind = event.kind
     if kind == "call.started":
-        call.started_at = event.at
-        call.caller = str(data.get("caller", ""))[:256]
-        call.caller_name = str(data.get("caller_name", ""))[:256]
-        call.number = str(data.get("number", ""))[:64]
-        call.channel = str(data.get("channel", ""))[:256]
-        call.sip_call_id = str(data.get("sip_call_id", ""))[:256]
-        call.linkedid = str(data.get("linkedid", ""))[:64]
-        call.language = data.get("language")
+        call["started_at"] = event.at
+        call["caller"] = str(data.get("caller", ""))[:256]
+        call["caller_name"] = str(data.get("caller_name", ""))[:256]
+        call["number"] = str(data.get("number", ""))[:64]
+        call["channel"] = str(data.get("channel", ""))[:256]
+        call["sip_call_id"] = str(data.get("sip_call_id", ""))[:256]
+        call["linkedid"] = str(data.get("linkedid", ""))[:64]
+        call["language"] = data.get("language")
     elif kind == "menu.answer":
-        call.path = [*call.path, f"{data.get('menu')}:{data.get('key')}"]
-        call.language = data.get("language", call.language)
+        call["path"] = [*call["path"], f"{data.get('menu')}:{data.get('key')}"]
+        call["language"] = data.get("language", call["language"])
     elif kind in ("call.after_hours", "call.routed"):
-        call.asked_line = data.get("asked")
-        call.closed_lines = list(data.get("closed", []))
-        call.line = data.get("line") or call.line
-        call.language = data.get("language", call.language)
+        call["asked_line"] = data.get("asked")
+        call["closed_lines"] = list(data.get("closed", []))
+        call["line"] = data.get("line") or call["line"]
+        call["language"] = data.get("language", call["language"])
     elif kind == "callback.requested":
-        call.callback_number = data.get("number")
-        call.line = data.get("line") or call.line
+        call["callback_number"] = data.get("number")
+        call["line"] = data.get("line") or call["line"]
     elif kind == "call.queued":
-        call.queued_at = call.queued_at or event.at
-        call.line = data.get("line") or call.line
-        call.priority = data.get("priority", call.priority)
+        call["queued_at"] = call["queued_at"] or event.at
+        call["line"] = data.get("line") or call["line"]
+        call["priority"] = data.get("priority", call["priority"])
     elif kind == "call.answered":
-        call.answered_at = event.at
-        call.operator = data.get("operator")
-        call.wait = data.get("wait")
+        call["answered_at"] = event.at
+        call["operator"] = data.get("operator")
+        call["wait"] = data.get("wait")
     elif kind == "call.ended":
-        call.outcome = data.get("outcome")
-        call.ended_at = event.at
-        call.wait = data.get("wait", call.wait)
-        call.talk = data.get("talk", call.talk)
-        call.operator = data.get("operator", call.operator)
+        call["outcome"] = data.get("outcome")
+        call["ended_at"] = event.at
+        call["wait"] = data.get("wait", call["wait"])
+        call["talk"] = data.get("talk", call["talk"])
+        call["operator"] = data.get("operator", call["operator"])
 
 
-def new_call(event: CallEvent) -> Call:
+def new_call(event: CallEvent) -> Row:
     """The row of a call first seen in ``event`` (normally its ``call.started``)."""
-    return Call(id=event.call_id, started_at=event.at, path=[], closed_lines=[])
+    return {
+        "id": event.call_id,
+        "linkedid": "",
+        "sip_call_id": "",
+        "channel": "",
+        "caller": "",
+        "caller_name": "",
+        "number": "",
+        "language": None,
+        "path": [],
+        "asked_line": None,
+        "line": None,
+        "closed_lines": [],
+        "priority": None,
+        "callback_number": None,
+        "started_at": event.at,
+        "queued_at": None,
+        "answered_at": None,
+        "ended_at": None,
+        "operator": None,
+        "wait": None,
+        "talk": None,
+        "outcome": None,
+    }
 
 
-def operator_change(event: CallEvent) -> OperatorChange:
+def operator_change(event: CallEvent) -> Row:
     data = event.data
-    return OperatorChange(
-        operator=data["operator"],
-        at=event.at,
-        state=data["state"],
-        reachable=bool(data.get("reachable")),
-        reason=data.get("reason"),
-        misses=int(data.get("misses", 0)),
-    )
+    return {
+        "operator": data["operator"],
+        "at": event.at,
+        "state": data["state"],
+        "reachable": bool(data.get("reachable")),
+        "reason": data.get("reason"),
+        "misses": int(data.get("misses", 0)),
+    }
+
+
+class _Table:
+    """The rows of one table a batch touches: those it found (to update) and those it made
+    (to insert), by key."""
+
+    def __init__(self, table: Table, key: str, found: Iterable[Row]) -> None:
+        self.table = table
+        self.key = key
+        self.rows: dict[str, Row] = {str(row[key]): row for row in found}
+        self.made: set[str] = set()
+        self.changed: set[str] = set()
+
+    def get(self, key: str) -> Row | None:
+        row = self.rows.get(key)
+        if row is not None and key not in self.made:
+            self.changed.add(key)  # (read to be changed: written back)
+        return row
+
+    def make(self, key: str, row: Row) -> Row:
+        self.rows[key] = row
+        self.made.add(key)
+        return row
+
+    async def save(self, connection: AsyncConnection) -> None:
+        made = [self.rows[k] for k in self.made]
+        if made:
+            await connection.execute(insert(self.table), made)
+        changed = [self.rows[k] for k in self.changed - self.made]
+        if changed:
+            columns = [c.name for c in self.table.columns if c.name != self.key]
+            statement = (
+                update(self.table)
+                .where(self.table.c[self.key] == bindparam("_key"))
+                .values({name: bindparam(f"_{name}") for name in columns})
+            )
+            await connection.execute(
+                statement,
+                [
+                    {"_key": row[self.key], **{f"_{name}": row[name] for name in columns}}
+                    for row in changed
+                ],
+            )
+
+
+async def _found(
+    connection: AsyncConnection, table: Table, key: str, wanted: set[str]
+) -> list[Row]:
+    if not wanted:
+        return []
+    result = await connection.execute(select(table).where(table.c[key].in_(wanted)))
+    return [dict(row) for row in result.mappings()]
 
 
 class Rows:
-    """The rows a batch of events touches, loaded once and updated in memory."""
+    """What a batch of events changes, loaded once, changed in memory, written back."""
 
-    def __init__(
-        self,
-        calls: dict[str, Call],
-        callbacks: dict[str, Callback],
-        notifications: dict[str, Notification],
-        recordings: dict[str, Recording],
-        add: Callable[[Any], None],
-    ) -> None:
+    def __init__(self, calls: _Table, callbacks: _Table, notifications: _Table, recordings: _Table):
         self.calls = calls
         self.callbacks = callbacks
         self.notifications = notifications
         self.recordings = recordings
-        self.add = add
+        self.operator_changes: list[Row] = []
+        self.messages: list[Row] = []
+
+    @classmethod
+    async def load(cls, connection: AsyncConnection, events: Sequence[CallEvent]) -> Rows:
+        call_ids = {e.call_id for e in events if e.call_id}
+        refs = {str(e.data["ref"]) for e in events if "ref" in e.data}
+        paths = {str(e.data["path"]) for e in events if "path" in e.data}
+        return cls(
+            _Table(CALLS, "id", await _found(connection, CALLS, "id", call_ids)),
+            _Table(CALLBACKS, "call_id", await _found(connection, CALLBACKS, "call_id", call_ids)),
+            _Table(NOTIFICATIONS, "ref", await _found(connection, NOTIFICATIONS, "ref", refs)),
+            _Table(RECORDINGS, "path", await _found(connection, RECORDINGS, "path", paths)),
+        )
+
+    async def save(self, connection: AsyncConnection) -> None:
+        for table in (self.calls, self.callbacks, self.notifications, self.recordings):
+            await table.save(connection)
+        if self.operator_changes:
+            await connection.execute(insert(OPERATOR_STATES), self.operator_changes)
+        if self.messages:
+            await connection.execute(insert(RECORDINGS), self.messages)
 
     def apply(self, event: CallEvent) -> None:
         if event.kind == "operator.state":
-            self.add(operator_change(event))
+            self.operator_changes.append(operator_change(event))
             return
         if not event.call_id:
             return
-        call = self.calls.get(event.call_id)
-        if call is None:
-            call = self.calls[event.call_id] = new_call(event)
-            self.add(call)
+        call = self.calls.get(event.call_id) or self.calls.make(event.call_id, new_call(event))
         apply_to_call(call, event)
         self._callback(event)
         self._notification(event)
@@ -101,69 +205,92 @@ class Rows:
 
     def _recording(self, event: CallEvent) -> None:
         path = str(event.data.get("path", ""))
-        if event.kind == "recording.stored" and path not in self.recordings:
-            self.recordings[path] = Recording(
-                call_id=event.call_id,
-                kind="conversation",
-                path=path,
-                created_at=event.at,
-                seconds=event.data.get("seconds"),
+        if event.kind == "recording.stored" and path not in self.recordings.rows:
+            self.recordings.make(
+                path,
+                {
+                    "call_id": event.call_id,
+                    "kind": "conversation",
+                    "path": path,
+                    "created_at": event.at,
+                    "seconds": event.data.get("seconds"),
+                    "deleted_at": None,
+                },
             )
-            self.add(self.recordings[path])
-        elif event.kind == "recording.deleted" and path in self.recordings:
-            self.recordings[path].deleted_at = event.at
+        elif event.kind == "recording.deleted" and (row := self.recordings.get(path)):
+            row["deleted_at"] = event.at
 
     def _callback(self, event: CallEvent) -> None:
         data = event.data
         callback = self.callbacks.get(event.call_id)
         if event.kind == "callback.requested":
             if callback is None:
-                callback = self.callbacks[event.call_id] = Callback(
-                    call_id=event.call_id, requested_at=event.at, attempts=0
+                callback = self.callbacks.make(
+                    event.call_id,
+                    {
+                        "call_id": event.call_id,
+                        "requested_at": event.at,
+                        "attempts": 0,
+                        "last_status": None,
+                        "answered_at": None,
+                        "ended_at": None,
+                        "outcome": None,
+                    },
                 )
-                self.add(callback)
-            callback.number = str(data.get("number", ""))[:64]
-            callback.reason = str(data.get("reason", ""))[:32]
-            callback.line = data.get("line")
-            callback.notification = data.get("notification")
+            callback["number"] = str(data.get("number", ""))[:64]
+            callback["reason"] = str(data.get("reason", ""))[:32]
+            callback["line"] = data.get("line")
+            callback["notification"] = data.get("notification")
         elif callback is None:
             return
         elif event.kind == "callback.failed":
-            callback.attempts = int(data.get("attempt", callback.attempts + 1))
-            callback.last_status = str(data.get("status", ""))[:32]
+            callback["attempts"] = int(data.get("attempt", callback["attempts"] + 1))
+            callback["last_status"] = str(data.get("status", ""))[:32]
         elif event.kind == "call.answered" and data.get("callback"):
-            callback.attempts += 1
-            callback.answered_at = event.at
+            callback["attempts"] += 1
+            callback["answered_at"] = event.at
         elif event.kind == "call.ended":
-            callback.ended_at = event.at
-            callback.outcome = data.get("outcome")
+            callback["ended_at"] = event.at
+            callback["outcome"] = data.get("outcome")
 
     def _notification(self, event: CallEvent) -> None:
         data = event.data
         if event.kind == "notification.stored":
             ref = str(data["ref"])
-            item = self.notifications.get(ref)
-            if item is None:
-                item = self.notifications[ref] = Notification(ref=ref)
-                self.add(item)
-            item.call_id = event.call_id
-            item.line = str(data.get("line", ""))
-            item.caller = str(data.get("caller", ""))[:256]
-            item.number = str(data.get("number", ""))[:64]
-            item.recording = data.get("recording")
-            item.complete = bool(data.get("complete"))
-            item.stored_at = event.at
-            if item.recording:
-                self.add(
-                    Recording(
-                        call_id=event.call_id,
-                        kind="message",
-                        path=item.recording,
-                        created_at=event.at,
-                    )
+            item = self.notifications.get(ref) or self.notifications.make(
+                ref, {"ref": ref, "handled_at": None, "handled_by": None}
+            )
+            item["call_id"] = event.call_id
+            item["line"] = str(data.get("line", ""))
+            item["caller"] = str(data.get("caller", ""))[:256]
+            item["number"] = str(data.get("number", ""))[:64]
+            item["recording"] = data.get("recording")
+            item["complete"] = bool(data.get("complete"))
+            item["stored_at"] = event.at
+            if item["recording"]:
+                self.messages.append(
+                    {
+                        "call_id": event.call_id,
+                        "kind": "message",
+                        "path": item["recording"],
+                        "created_at": event.at,
+                        "seconds": None,
+                        "deleted_at": None,
+                    }
                 )
         elif event.kind == "notification.handled":
-            item = self.notifications.get(str(data.get("ref")))
-            if item is not None:
-                item.handled_at = event.at
-                item.handled_by = data.get("by")
+            handled = self.notifications.get(str(data.get("ref")))
+            if handled is not None:
+                handled["handled_at"] = event.at
+                handled["handled_by"] = data.get("by")
+
+
+def event_row(event: CallEvent) -> Row:
+    return {
+        "id": event.id,
+        "call_id": event.call_id or None,
+        "seq": event.seq,
+        "at": event.at,
+        "kind": event.kind,
+        "data": event.data,
+    }
