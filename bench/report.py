@@ -57,6 +57,12 @@ def ami_path(scrapes: list[Scrape]) -> dict[str, Any]:
     """Events per call and the p99s of the service's own latencies."""
     calls = _counter(scrapes, "hotline_calls")
     events = _counter(scrapes, "hotline_ami_events")
+    agi = sum(
+        value
+        for scrape in scrapes
+        for name, _, value in scrape.get("hotline_agi_command_seconds", [])
+        if name.endswith("_count")
+    )
 
     def p99_ms(family: str) -> float | None:
         value = histogram_quantile(scrapes, family, 0.99)
@@ -66,6 +72,8 @@ def ami_path(scrapes: list[Scrape]) -> dict[str, Any]:
         "calls": calls,
         "ami_events": events,
         "ami_events_per_call": events / calls if calls else None,
+        # FastAGI commands (each a round trip to Asterisk) for each call, all its sessions
+        "agi_commands_per_call": agi / calls if calls else None,
         "ami_event_handling_p99_ms": p99_ms("hotline_ami_event_seconds"),
         "ami_event_lag_p99_ms": p99_ms("hotline_ami_event_lag_seconds"),
         "call_log_write_p99_ms": p99_ms("hotline_call_log_write_seconds"),
@@ -229,8 +237,9 @@ def rows(results: dict[str, Any]) -> list[Row]:
             ("(5) call-log batch write p99", "call_log_write_p99_ms", 2),
             ("(5) event-loop lag p99", "event_loop_lag_p99_ms", 2),
             ("(5) AMI action round trip p99", "ami_action_p99_ms", 2),
+            ("(5) FastAGI round trips per call", "agi_commands_per_call", 1),
         ):
-            unit = "" if key == "ami_events_per_call" else " ms"
+            unit = "" if key.endswith("_per_call") else " ms"
             out.append((label, "-", _num(ami.get(key), digits, unit), "-", "", "-"))
     base6, serv6 = _get(results, "poisson", "baseline"), _get(results, "poisson", "service")
     if base6 or serv6:

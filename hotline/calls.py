@@ -121,7 +121,6 @@ class CallService:
         for name, value in (
             ("HOTLINE_LINE", line.name),
             ("HOTLINE_LANGUAGE", step.language),
-            ("HOTLINE_PRIORITY", str(line.priority)),
         ):
             await channel.set_variable(name, value)
         await io.say([*said, Prompt(step.language, "please-hold"), *notice])
