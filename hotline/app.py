@@ -28,6 +28,7 @@ from hotline.api.access import (
     token_hash,
 )
 from hotline.api.routes import Parts, create_api
+from hotline.asterisk import messages
 from hotline.asterisk.agi import FastAgiServer
 from hotline.asterisk.ami import AmiClient, AmiEffects
 from hotline.calllog import CallLog
@@ -45,6 +46,7 @@ from hotline.store.db import Store
 from hotline.supervision import Supervision
 from hotline.switchboard import Switchboard
 from hotline.waiting import WaitingRoutes
+from routing.events import CallStarted
 
 log = logging.getLogger(__name__)
 
@@ -110,17 +112,18 @@ class Service:
         if stamp := event.get("Timestamp"):
             with contextlib.suppress(ValueError):
                 metrics.AMI_EVENT_LAG.observe(max(0.0, time.time() - float(stamp)))
-        if name == "DeviceStateChange":
-            self._device(str(event.get("Device", "")), str(event.get("State", "")))
-        elif name == "UserEvent" and event.get("UserEvent") == "HotlineGuarded":
-            arrival = {
-                "caller": str(event.get("CallerIDNum", "")).strip("<>") or "unknown",
-                "number": str(event.get("Number", "")),
-                "channel": str(event.get("Channel", "")),
-                "sip_call_id": str(event.get("SipCallId", "")),
-            }
-            self.switchboard.guarded(str(event.get("Call", "")), arrival)
-            self.interrupted.soon()  # and the hangups missed while hung
+        try:
+            parsed = messages.parse(event)
+        except messages.MalformedMessage as exc:
+            log.warning("%s: ignored", exc)
+            parsed = None
+        match parsed:
+            case messages.DeviceState(device, state):
+                self._device(device, state)
+            case messages.Guarded(call, caller, number, channel, sip_call_id):
+                arrival = CallStarted(caller, number, channel=channel, sip_call_id=sip_call_id)
+                self.switchboard.guarded(call, arrival)
+                self.interrupted.soon()  # and the hangups missed while hung
         metrics.AMI_EVENT_SECONDS.observe(time.perf_counter() - started)
 
     def _device(self, device: str, state: str) -> None:

@@ -211,12 +211,12 @@ class CallLog:
 
     async def _drain(self) -> None:
         while True:
-            events, after = self.spool.read(self.spool.sent, BATCH)
+            events, after, lines = self.spool.read(self.spool.sent, BATCH)
             if after == self.spool.sent:
                 return
             if events:
                 await self._write(events)
-            self.spool.commit(after, len(events))
+            self.spool.commit(after, lines)
 
     async def _write(self, events: list[CallEvent]) -> None:
         try:

@@ -20,6 +20,14 @@ from hotline.privacy import mask
 from hotline.switchboard import CallbackRefused, Switchboard
 from ivr import Finish, Prompt, run_menus
 from routing import decide
+from routing.events import (
+    CallAfterHours,
+    CallEnded,
+    CallRouted,
+    CallStarted,
+    Fact,
+    MenuAnswer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,31 +54,32 @@ class CallService:
         number = env.get("agi_extension", "")
         entry = self.deployment.flow.entries.get(number)
         call.emit(
-            "call.started",
-            caller=env.get("agi_callerid", "unknown"),
-            caller_name=env.get("agi_calleridname", ""),
-            number=number,
-            channel=env.get("agi_channel", ""),
-            sip_call_id=env.get("agi_arg_1", ""),
-            linkedid=env.get("agi_arg_2", ""),
-            language=entry.language if entry else None,
+            CallStarted(
+                env.get("agi_callerid", "unknown"),
+                number,
+                caller_name=env.get("agi_calleridname", ""),
+                channel=env.get("agi_channel", ""),
+                sip_call_id=env.get("agi_arg_1", ""),
+                linkedid=env.get("agi_arg_2", ""),
+                language=entry.language if entry else None,
+            )
         )
         io = AgiCallIO(channel)
         try:
             if entry is None:
                 log.warning("call %s to unknown number %r: apology and hangup", call.id, number)
                 await self._goodbye(channel, io, "unknown-number", self.deployment.languages)
-                call.emit("call.ended", outcome="unknown-number")
+                call.emit(CallEnded("unknown-number"))
                 return
             await self._serve(call, channel, io, entry)
         except CallerHungUp:
             if not self.switchboard.was_guarded(call.id):  # else already handed over
-                call.emit("call.ended", outcome="hung-up")
+                call.emit(CallEnded("hung-up"))
         except Exception as exc:
             # A fault of ours must not cost the caller their call: leave HOTLINE_RESULT unset
             # so the dialplan's fallback queue takes them to a person.
             log.exception("call %s: failed; handing it to the fallback queue", call.id)
-            call.emit("call.ended", outcome="failed", error=type(exc).__name__)
+            call.emit(CallEnded("failed", error=type(exc).__name__))
             try:
                 await io.say(
                     [Prompt(call.language or self.deployment.languages[0], "technical-error")]
@@ -83,13 +92,13 @@ class CallService:
 
         def on_answer(menu: str, key: str | None, language: str) -> None:
             call.language = language
-            call.emit("menu.answer", menu=menu, key=key or "timeout", language=language)
+            call.emit(MenuAnswer(menu, key or "timeout", language))
 
         step = await run_menus(self.deployment.flow, entry, io, on_answer)
         if isinstance(step, Finish):
             await io.say(step.prompts)
             await channel.set_variable("HOTLINE_RESULT", "done")
-            call.emit("call.ended", outcome="finished", path=list(step.path))
+            call.emit(CallEnded("finished", path=tuple(step.path)))
             await channel.hangup()
             return
         call.asked_line = step.line
@@ -97,12 +106,7 @@ class CallService:
         said = list(step.prompts)
         if decision.closed:
             said += [Prompt(step.language, name) for name in decision.prompts]
-            call.emit(
-                "call.after_hours",
-                asked=step.line,
-                closed=list(decision.closed),
-                line=decision.line,
-            )
+            call.emit(CallAfterHours(step.line, tuple(decision.closed), decision.line))
         if decision.line is None:
             await io.say(said)
             called_back = decision.callback and await self._offer_callback(
@@ -110,7 +114,7 @@ class CallService:
             )
             await channel.set_variable("HOTLINE_RESULT", "done")
             if not called_back:  # a callback is the call's next chapter, not its end
-                call.emit("call.ended", outcome="after-hours", asked=step.line)
+                call.emit(CallEnded("after-hours", asked=step.line))
             await channel.hangup()
             return
         line = self.deployment.lines[decision.line]
@@ -128,12 +132,9 @@ class CallService:
         await channel.set_variable("HOTLINE_ENTERED", f"{entered.timestamp():.3f}")
         await channel.set_variable("HOTLINE_RESULT", "wait")  # last: the dialplan trusts it
         call.emit(
-            "call.routed",
-            asked=step.line,
-            line=line.name,
-            language=step.language,
-            closed=list(decision.closed),
-            path=list(step.path),
+            CallRouted(
+                step.line, line.name, step.language, tuple(decision.closed), tuple(step.path)
+            )
         )
         log.info(
             "call %s from %s: %s -> line %s",
@@ -185,13 +186,11 @@ class CallService:
             channel.env.get("agi_uniqueid") or f"rejected-{time.time_ns()}", self.bus, self.clock
         )
         call.emit(
-            "call.started",
-            caller=channel.env.get("agi_callerid", "unknown"),
-            number=channel.env.get("agi_extension", ""),
-            sip_call_id="",
-            linkedid="",
+            CallStarted(
+                channel.env.get("agi_callerid", "unknown"), channel.env.get("agi_extension", "")
+            )
         )
-        call.emit("call.ended", outcome="rejected", reason=why)
+        call.emit(CallEnded("rejected", reason=why))
         try:
             await self._goodbye(channel, AgiCallIO(channel), "sorry", self.deployment.languages[:1])
         except Exception as exc:  # the peer may not even be Asterisk
@@ -209,7 +208,7 @@ class _Call:
         self.language: str | None = None
         self.asked_line: str | None = None
 
-    def emit(self, kind: str, **data: Any) -> None:
-        if kind == "call.started":
-            self.caller = data.get("caller", "")
-        self.bus.publish(CallEvent(self.id, 0, self.clock(), kind, data))
+    def emit(self, fact: Fact) -> None:
+        if isinstance(fact, CallStarted):
+            self.caller = fact.caller
+        self.bus.publish(CallEvent(self.id, 0, self.clock(), fact))

@@ -10,16 +10,19 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+
+from routing.events import CallEnded, Fact, from_data, to_data
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class CallEvent:
-    """Something that happened to a call (``call_id`` empty: to an operator).
+    """Something that happened to a call (``call_id`` empty: to an operator): ``fact`` says
+    what (routing.events).
 
     ``seq`` orders a call's events from 1; ``id`` is unique, so a replayed event is written once.
     """
@@ -27,9 +30,12 @@ class CallEvent:
     call_id: str
     seq: int
     at: datetime
-    kind: str
-    data: dict[str, Any] = field(default_factory=dict)
+    fact: Fact
     id: str = ""
+
+    @property
+    def kind(self) -> str:
+        return self.fact.kind
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> CallEvent:
@@ -41,8 +47,7 @@ class CallEvent:
             str(raw["call_id"]),
             int(raw["seq"]),
             datetime.fromisoformat(raw["at"]),
-            str(raw["kind"]),
-            data,
+            from_data(str(raw["kind"]), data),
             str(raw["id"]),
         )
 
@@ -53,7 +58,7 @@ class CallEvent:
             "seq": self.seq,
             "at": self.at.isoformat(),
             "kind": self.kind,
-            "data": self.data,
+            "data": to_data(self.fact),
         }
 
 
@@ -99,7 +104,7 @@ class EventBus:
         if event.call_id:
             seq = self._seq[event.call_id] = self._seq.get(event.call_id, 0) + 1
             event = replace(event, seq=seq)
-            if event.kind == "call.ended":
+            if isinstance(event.fact, CallEnded):
                 self._seq.pop(event.call_id, None)
         for subscriber in self._subscribers:
             try:

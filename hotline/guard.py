@@ -23,9 +23,10 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 
 from hotline.asterisk.ami import AmiClient, AmiUnavailable
+from hotline.asterisk.messages import Channel, of_kind
 from hotline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,12 +39,13 @@ RESCUED_CONTEXTS = frozenset({"hotline", "hotline-next", "hotline-message"})
 AGI_CONTEXTS = frozenset({"hotline-wait", "hotline-connect"})
 
 
-def waits_on_the_service(channel: Mapping[str, str]) -> bool:
-    """Whether a CoreShowChannel entry is a caller the hung service leaves in silence."""
-    context, application = channel.get("Context"), channel.get("Application")
-    if application == "Queue":
+def waits_on_the_service(channel: Channel) -> bool:
+    """Whether a channel is a caller the hung service leaves in silence."""
+    if channel.application == "Queue":
         return False
-    return context in RESCUED_CONTEXTS or (context in AGI_CONTEXTS and application == "AGI")
+    return channel.context in RESCUED_CONTEXTS or (
+        channel.context in AGI_CONTEXTS and channel.application == "AGI"
+    )
 
 
 Probe = Callable[[], Awaitable[bool]]
@@ -86,16 +88,16 @@ async def reset_agi(port: int) -> None:
 async def rescue(ami: AmiClient, cut: Callable[[], Awaitable[None]]) -> int:
     """Move every caller waiting on the service to the fallback, then ``cut`` the FastAGI
     sessions that hold them; how many moved."""
-    replies = await ami.action({"Action": "CoreShowChannels"}, as_list=True)
+    channels = of_kind(Channel, await ami.action({"Action": "CoreShowChannels"}, as_list=True))
     moved = 0
-    in_agi = any(c.get("Application") == "AGI" for c in replies)
-    for channel in replies:
-        if channel.get("Event") != "CoreShowChannel" or not waits_on_the_service(channel):
+    in_agi = any(c.application == "AGI" for c in channels)
+    for channel in channels:
+        if not waits_on_the_service(channel):
             continue
         reply = await ami.action(
             {
                 "Action": "Redirect",
-                "Channel": channel["Channel"],
+                "Channel": channel.channel,
                 "Context": "hotline-guarded",
                 "Exten": "s",
                 "Priority": "1",
@@ -103,11 +105,9 @@ async def rescue(ami: AmiClient, cut: Callable[[], Awaitable[None]]) -> int:
         )
         if reply.success:
             moved += 1
-            log.warning(
-                "moved %s (%s) to the fallback queue", channel["Uniqueid"], channel["Context"]
-            )
+            log.warning("moved %s (%s) to the fallback queue", channel.uniqueid, channel.context)
         else:
-            log.warning("could not move %s: %s", channel["Uniqueid"], reply.get("Message"))
+            log.warning("could not move %s: %s", channel.uniqueid, reply.get("Message"))
     if in_agi:
         await cut()
     return moved

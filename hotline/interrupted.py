@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from hotline.events import CallEvent
 from hotline.switchboard import Switchboard
+from routing.events import CallEnded
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class Interrupted:
 
     def __call__(self, event: CallEvent) -> None:
         """A bus subscriber: remembers the calls that ended here."""
-        if event.kind == "call.ended":
+        if isinstance(event.fact, CallEnded):
             self._ended[event.call_id] = None
             if len(self._ended) > REMEMBERED:
                 del self._ended[next(iter(self._ended))]
@@ -78,7 +79,7 @@ class Interrupted:
             if board.waits(call) or call in board.talks:
                 board.hung_up(call)  # its end as the switchboard sees it; the operator is freed
             else:
-                board.emit(call, "call.ended", outcome="interrupted")
+                board.emit(call, CallEnded("interrupted"))
         if gone:
             log.warning("%d call(s) ended while the service was not listening", len(gone))
         return len(gone)

@@ -13,6 +13,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from hotline.events import CallEvent
+from routing.events import CallEnded
 
 if TYPE_CHECKING:
     from hotline.switchboard import Switchboard
@@ -93,16 +94,15 @@ async def watch_loop(interval: float = 0.1) -> None:
 def observe(event: CallEvent) -> None:
     """Subscriber of the event stream."""
     EVENTS.labels(event.kind).inc()
-    if event.kind != "call.ended":
+    ended = event.fact
+    if not isinstance(ended, CallEnded):
         return
-    data = event.data
-    line = str(data.get("line") or "none")
-    outcome = str(data.get("outcome") or "unknown")
-    CALLS.labels(line, outcome).inc()
-    if isinstance(data.get("wait"), int | float):
-        WAIT.labels(line, outcome).observe(data["wait"])
-    if isinstance(data.get("talk"), int | float):
-        HANDLE.labels(line).observe(data["talk"])
+    line = ended.line or "none"
+    CALLS.labels(line, ended.outcome).inc()
+    if ended.wait is not None:
+        WAIT.labels(line, ended.outcome).observe(ended.wait)
+    if ended.talk is not None:
+        HANDLE.labels(line).observe(ended.talk)
 
 
 class LiveState(Collector):

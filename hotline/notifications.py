@@ -19,6 +19,7 @@ from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
 from hotline.journal import Journal, sync_file
 from hotline.switchboard import CallbackRefused, Switchboard
 from ivr import Prompt
+from routing.events import NotificationStored
 
 log = logging.getLogger(__name__)
 
@@ -201,12 +202,8 @@ class MessageRoute:
             board.hung_up(taken.call)
         board.emit(
             taken.call,
-            "notification.stored",
-            ref=taken.ref,
-            complete=taken.complete,
-            line=taken.line,
-            caller=taken.caller,
-            number=taken.number,
-            recording=taken.recording,
+            NotificationStored(
+                taken.ref, taken.line, taken.caller, taken.number, taken.complete, taken.recording
+            ),
         )
         return True

@@ -20,6 +20,13 @@ from hotline.audio import AudioSegment, effects, which
 from hotline.events import CallEvent
 from hotline.store.db import Store
 from hotline.switchboard import Switchboard
+from routing.events import (
+    CallEnded,
+    RecordingDeleted,
+    RecordingFailed,
+    RecordingStarted,
+    RecordingStored,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,16 +85,16 @@ class Recorder:
         raw = f"{ASTERISK_FOLDER}/{call}.wav"
         await channel.command(f'EXEC MixMonitor "{raw},b"')
         self._recording[call] = raw
-        self.board.emit(call, "recording.started", operator=operator, line=talk.waiting.line)
+        self.board.emit(call, RecordingStarted(operator, talk.waiting.line))
 
     def __call__(self, event: CallEvent) -> None:
         """Subscriber of the event stream: a recorded call that ended is post-processed; so is
         one found ended after a restart (``interrupted``) whose raw recording is still there."""
-        if event.kind != "call.ended":
+        if not isinstance(event.fact, CallEnded):
             return
         if event.call_id in self._recording:
             self._spawn(self._finish(event.call_id, self._recording.pop(event.call_id)))
-        elif event.data.get("outcome") == "interrupted":
+        elif event.fact.outcome == "interrupted":
             self._spawn(self._finish_if_recorded(event.call_id))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -113,12 +120,12 @@ class Recorder:
             except Exception as exc:
                 log.error("recording of call %s (%s) could not be processed: %s", call, source, exc)
                 error = f"{type(exc).__name__}: {exc}"[:300]
-                self.board.emit(call, "recording.failed", error=error)
+                self.board.emit(call, RecordingFailed(error))
                 if source.exists():  # kept aside (not tried every minute); retention deletes it
                     source.rename(source.with_name(source.name + ".failed"))
                 return
             log.info("recording of call %s: %s, %.1f s", call, target, seconds)
-            self.board.emit(call, "recording.stored", path=str(target), seconds=round(seconds, 2))
+            self.board.emit(call, RecordingStored(str(target), round(seconds, 2)))
         finally:
             self._finishing.discard(call)
 
@@ -150,14 +157,14 @@ class Recorder:
         old = await self.store.recordings_before(now - timedelta(days=days))
         for row in old:
             await asyncio.to_thread(Path(row.path).unlink, missing_ok=True)
-            self.board.emit(row.call_id, "recording.deleted", path=row.path, reason="retention")
+            self.board.emit(row.call_id, RecordingDeleted(row.path, "retention"))
             log.info("recording %s of call %s deleted after %d days", row.path, row.call_id, days)
         cutoff = (now - timedelta(days=days)).timestamp()
         for raw in await asyncio.to_thread(lambda: list(self._raw_folder.glob("*.failed"))):
             if raw.stat().st_mtime < cutoff:
                 await asyncio.to_thread(raw.unlink, missing_ok=True)
                 call = raw.name.split(".wav")[0]
-                self.board.emit(call, "recording.deleted", path=str(raw), reason="retention")
+                self.board.emit(call, RecordingDeleted(str(raw), "retention"))
         return len(old)
 
     @property

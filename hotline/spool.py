@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hotline.events import CallEvent
+from routing.events import CallEnded
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +87,16 @@ class Spool:
         self.close()
 
     # -- reading ---------------------------------------------------------------------------
-    def read(self, start: Position, limit: int = 500) -> tuple[list[CallEvent], Position]:
-        """Up to ``limit`` events from ``start`` and the position after them. A line that
-        cannot be read is logged, kept in ``rejected.jsonl`` and passed over."""
+    def read(self, start: Position, limit: int = 500) -> tuple[list[CallEvent], Position, int]:
+        """Up to ``limit`` events from ``start``, the position after them and the number of
+        lines read. A line that cannot be read is logged, kept in ``rejected.jsonl`` and
+        passed over (counted as read: it leaves the backlog with the events around it)."""
         events: list[CallEvent] = []
         position = start
+        lines = 0
         for line, after in self._lines(start):
             position = after
+            lines += 1
             try:
                 events.append(CallEvent.from_json(json.loads(line)))
             except (ValueError, KeyError, TypeError) as exc:
@@ -100,10 +104,10 @@ class Spool:
                 self.reject(line)
             if len(events) >= limit:
                 break
-        return events, position
+        return events, position, lines
 
     def commit(self, position: Position, count: int) -> None:
-        """The database holds everything before ``position`` (``count`` events more)."""
+        """The database holds everything before ``position`` (``count`` lines more)."""
         tmp = self._marker.with_suffix(".tmp")
         tmp.write_text(json.dumps({"segment": position.segment, "offset": position.offset}))
         os.replace(tmp, self._marker)
@@ -123,7 +127,7 @@ class Spool:
         for event in self.read(self.sent, limit=10**9)[0]:
             if event.call_id:
                 seqs[event.call_id] = max(seqs.get(event.call_id, 0), event.seq)
-                if event.kind == "call.ended":
+                if isinstance(event.fact, CallEnded):
                     seqs.pop(event.call_id)
         return seqs
 

@@ -10,6 +10,7 @@ from typing import Literal, Protocol
 
 from agents.state import State
 from hotline.switchboard import Switchboard
+from routing.events import CallSpied, SpyFailed
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class Supervision:
         if state.state is not State.ON_CALL or not state.call:
             raise NotOnCall(f"{operator} is {state.state.value}, not on a call")
         call = state.call
-        self.board.emit(call, "call.spy", supervisor=supervisor, operator=operator, mode=mode)
+        self.board.emit(call, CallSpied(supervisor, operator, mode))
         task = asyncio.get_running_loop().create_task(self._ring(supervisor, operator, mode, call))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -50,4 +51,4 @@ class Supervision:
             await self.effects.spy(supervisor, operator, OPTIONS[mode], call)
         except Exception as exc:
             log.warning("%s could not join %s's call (%s): %s", supervisor, operator, mode, exc)
-            self.board.emit(call, "call.spy_failed", supervisor=supervisor, reason=str(exc)[:200])
+            self.board.emit(call, SpyFailed(supervisor, str(exc)[:200]))

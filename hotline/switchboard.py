@@ -20,8 +20,9 @@ from agents.state import Event, OperatorState
 from hotline.config import Deployment
 from hotline.durable import Durable, PendingCallback
 from hotline.events import CallEvent, EventBus
-from routing import queue
+from routing import events, queue
 from routing.dispatch import Waiting
+from routing.events import CallStarted, Fact
 from routing.queue import Callback, Offered, Queue, Rules, Timings
 from routing.signals import (
     CallbackAsked,
@@ -211,8 +212,8 @@ class Switchboard:
 
     def _carry_out(self, effect: Effect, now: datetime) -> None:
         match effect:
-            case Emit(call, kind, data):
-                self.bus.publish(CallEvent(call, 0, now, kind, dict(data)))
+            case Emit(call, fact):
+                self.bus.publish(CallEvent(call, 0, now, fact))
             case StartTimer(key, at):
                 self._start_timer(key, (at - now).total_seconds())
             case CancelTimer(key):
@@ -293,9 +294,9 @@ class Switchboard:
             self.feed(MessageFailed(take.call, gone=False))
 
     # -- what happened, as the rest of the service reports it --------------------------------
-    def emit(self, call: str, kind: str, **data: Any) -> None:
+    def emit(self, call: str, fact: Fact) -> None:
         """Publish an event on a call that the queue does not decide (recordings, spying)."""
-        self.bus.publish(CallEvent(call, 0, self.clock(), kind, data))
+        self.bus.publish(CallEvent(call, 0, self.clock(), fact))
 
     def enqueue(
         self,
@@ -332,8 +333,8 @@ class Switchboard:
 
     def _refused(self, call: str, effects: list[Effect]) -> None:
         for effect in effects:
-            if isinstance(effect, Emit) and effect.kind == "callback.refused":
-                raise CallbackRefused(str(effect.data["reason"]))
+            if isinstance(effect, Emit) and isinstance(effect.fact, events.CallbackRefused):
+                raise CallbackRefused(effect.fact.reason)
         if call not in self.state.callbacks:
             raise CallbackRefused("not taken")  # (a call the queue no longer holds)
 
@@ -366,18 +367,18 @@ class Switchboard:
             handed += 1
         return handed
 
-    def let_go(self, call: str, outcome: str, **data: Any) -> None:
+    def let_go(self, call: str, outcome: str, error: str | None = None) -> None:
         """The caller leaves the service for the dialplan's fallback queue (``handed-over`` at
         a stop, ``failed`` when a fault of ours sends them): their record ends here."""
-        self.feed(LetGo(call, outcome, data))
+        self.feed(LetGo(call, outcome, error))
 
-    def guarded(self, call: str, started: dict[str, str]) -> None:
+    def guarded(self, call: str, started: CallStarted) -> None:
         """The guard moved the caller to the fallback queue while the service was not
         answering (dialplan [hotline-guarded]): let them go, so nobody is routed twice. A call
         that arrived while the service hung is logged from ``started`` (caller, number,
         channel, sip_call_id)."""
         if not self.bus.under_way(call):
-            self.emit(call, "call.started", **started)
+            self.emit(call, started)
         self._guarded[call] = None
         while len(self._guarded) > GUARDED_KEPT:
             del self._guarded[next(iter(self._guarded))]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from agents.state import Answered, Ended, LogIn, Missed, Pause, State, Withdrawn
+from routing import events as ev
 from routing.dispatch import Waiting
 from routing.queue import Callback, Offered
 from routing.signals import (
@@ -28,7 +29,7 @@ from routing.work import Work
 def later_callback(w: Work, s: LaterCallback) -> None:
     why = w.rules.callbacks.refuses(s.number)
     if why is not None:
-        w.emit(s.call, "callback.refused", number=s.number, line=s.line, reason=why)
+        w.emit(s.call, ev.CallbackRefused(s.number, s.line, why))
         return
     priority = w.rules.lines[s.line].priority
     waiting = Waiting(s.call, s.line, s.language, priority, w.now, w.next_seq, callback=True)
@@ -37,8 +38,8 @@ def later_callback(w: Work, s: LaterCallback) -> None:
     w.keep(waiting, callback, must=True)
     w.mut("waiting")[s.call] = waiting
     w.mut("callbacks")[s.call] = callback
-    w.emit(s.call, "call.queued", line=s.line, language=s.language, priority=priority)
-    w.emit(s.call, "callback.requested", number=s.number, line=s.line, reason=s.reason)
+    w.emit(s.call, ev.CallQueued(s.line, s.language, priority))
+    w.emit(s.call, ev.CallbackRequested(s.number, s.line, s.reason))
 
 
 def asked(w: Work, s: CallbackAsked) -> None:
@@ -62,10 +63,9 @@ def reached(w: Work, s: CallbackReached) -> None:
         w.mut("offers")[s.call] = replace(offered, answered=w.now)
         w.emit(
             s.call,
-            "call.answered",
-            operator=offered.operator,
-            wait=w.seconds_since(offered.waiting.entered),
-            callback=True,
+            ev.CallAnswered(
+                offered.operator, w.seconds_since(offered.waiting.entered), callback=True
+            ),
         )
 
 
@@ -96,7 +96,7 @@ def failed(w: Work, s: CallbackFailed) -> None:
     w.keep(offered.waiting, callback, must=False)  # the caller was not dialled
     del w.mut("offers")[s.call]
     if s.no_answer:
-        w.emit(s.call, "call.missed", operator=offered.operator, status="NOANSWER")
+        w.emit(s.call, ev.CallMissed(offered.operator, "NOANSWER"))
         w.operator(offered.operator, Missed(s.call, w.rules.timings.pause_after_misses))
         w.mut("waiting")[s.call] = offered.waiting
     else:
@@ -105,7 +105,7 @@ def failed(w: Work, s: CallbackFailed) -> None:
 
 
 def handled(w: Work, s: NotificationHandled) -> None:
-    w.emit(s.call, "notification.handled", ref=s.ref, by=s.by)
+    w.emit(s.call, ev.NotificationHandled(s.ref, s.by))
     for call, callback in list(w.get("callbacks").items()):
         if callback.notification != s.ref:
             continue
@@ -116,7 +116,7 @@ def handled(w: Work, s: NotificationHandled) -> None:
         del w.mut("callbacks")[call]
         w.cancel(f"redial:{call}", f"retry:{call}")
         w.effects.append(Forget(call))
-        w.end(call, "handled", notification=s.ref)
+        w.end(call, ev.CallEnded("handled", notification=s.ref))
 
 
 def restore(w: Work, s: Restore) -> None:
@@ -139,10 +139,9 @@ def restore(w: Work, s: Restore) -> None:
         )
         w.emit(
             p.call,
-            "callback.restored",
-            attempts=p.attempts,
-            next_try=p.next_try.isoformat() if p.next_try else None,
-            dialling=p.dialling,
+            ev.CallbackRestored(
+                p.attempts, p.dialling, p.next_try.isoformat() if p.next_try else None
+            ),
         )
         if p.dialling is not None:
             # it was being made when the service stopped: the conversation may go on in

@@ -9,11 +9,11 @@ to do: ring, call back, take a message, time, store, say.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from agents.state import Event, State
+from routing.events import Fact
 
 
 # -- signals -----------------------------------------------------------------------------------
@@ -180,7 +180,7 @@ class LetGo:
 
     call: str
     outcome: str
-    data: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -330,8 +330,7 @@ class Emit:
     """Publish a domain event on the call (``call`` empty: about an operator)."""
 
     call: str
-    kind: str
-    data: Mapping[str, Any]
+    fact: Fact
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 from agents.state import Answered, Missed, Reachability, Withdrawn, WrapUpOver
 from routing import callbacks
+from routing import events as ev
 from routing.dispatch import Waiting
 from routing.queue import Callback, Queue, Rules
 from routing.signals import (
@@ -71,7 +72,7 @@ def _queued(w: Work, s: CallerQueued) -> None:
     w.mut("waiting")[s.call] = waiting
     w.mut("channels")[s.call] = s.channel
     w.mut("callers")[s.call] = s.caller
-    w.emit(s.call, "call.queued", line=s.line, language=s.language, priority=line.priority)
+    w.emit(s.call, ev.CallQueued(s.line, s.language, line.priority))
     if line.overflow is not None:
         w.later(f"overflow:{s.call}", entered + timedelta(seconds=line.overflow.after))
     w.arm_message(waiting)
@@ -97,7 +98,7 @@ def _hung_up(w: Work, s: HungUp) -> None:
             if w.promise(call, Callback(number, reason="abandoned"), must=False):
                 return
         del w.mut("waiting")[call]
-        w.end(call, "abandoned", wait=w.seconds_since(waiting.entered), line=waiting.line)
+        w.end(call, ev.CallEnded("abandoned", waiting.line, wait=w.seconds_since(waiting.entered)))
         return
     offered = w.get("offers").get(call)
     if offered is None or offered.waiting.callback:
@@ -116,9 +117,7 @@ def _ring_answered(w: Work, s: RingAnswered) -> None:
         return
     w.mut("offers")[s.call] = replace(offered, answered=w.now)
     w.operator(s.operator, Answered(s.call))
-    w.emit(
-        s.call, "call.answered", operator=s.operator, wait=w.seconds_since(offered.waiting.entered)
-    )
+    w.emit(s.call, ev.CallAnswered(s.operator, w.seconds_since(offered.waiting.entered)))
 
 
 def _ring_ended(w: Work, s: RingEnded) -> None:
@@ -129,7 +128,7 @@ def _ring_ended(w: Work, s: RingEnded) -> None:
     if offered.answered is not None:
         w.finish(s.call, offered, "answered")
         return
-    w.emit(s.call, "call.missed", operator=s.operator, status=s.status)
+    w.emit(s.call, ev.CallMissed(s.operator, s.status))
     w.operator(s.operator, Missed(s.call, w.rules.timings.pause_after_misses))
     w.back(offered.waiting)  # its old place: the head of its queue
 
@@ -180,7 +179,7 @@ def _take_message(w: Work, call: str) -> None:
     if waiting is None or waiting.callback or waiting.held or channel is None:
         return
     w.mut("waiting")[call] = replace(waiting, held=True)
-    w.emit(call, "call.message_asked", line=waiting.line)
+    w.emit(call, ev.MessageAsked(waiting.line))
     w.effects.append(TakeMessage(call, channel))
 
 
@@ -200,7 +199,8 @@ def _let_go(w: Work, s: LetGo) -> None:
         return
     del w.mut("waiting")[s.call]
     w.cancel(f"overflow:{s.call}", f"message:{s.call}")
-    w.end(s.call, s.outcome, line=waiting.line, wait=w.seconds_since(waiting.entered), **s.data)
+    wait = w.seconds_since(waiting.entered)
+    w.end(s.call, ev.CallEnded(s.outcome, waiting.line, wait=wait, error=s.error))
 
 
 def _guarded(w: Work, s: Guarded) -> None:
@@ -217,10 +217,10 @@ def _guarded(w: Work, s: Guarded) -> None:
             return
         w.operator(offered.operator, Withdrawn(call))
         waiting = offered.waiting
-    data: dict[str, Any] = {}
+    ended = ev.CallEnded("handed-over", by="guard")
     if waiting is not None:
-        data = {"line": waiting.line, "wait": w.seconds_since(waiting.entered)}
-    w.end(call, "handed-over", by="guard", **data)
+        ended = replace(ended, line=waiting.line, wait=w.seconds_since(waiting.entered))
+    w.end(call, ended)
 
 
 def _stopping(w: Work, _: Stopping) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from agents.state import Ended, Event, OperatorState, State, Withdrawn, transition
 from agents.state import Offer as Offering
+from routing import events as ev
 from routing.dispatch import Candidate, Waiting, assign
 from routing.outbound import HOUR, capped
 from routing.queue import Callback, Offered, Queue, Rules, _frozen
@@ -73,8 +74,8 @@ class Work:
         return queue, self.effects
 
     # shorthands
-    def emit(self, call: str, kind: str, **data: Any) -> None:
-        self.effects.append(Emit(call, kind, data))
+    def emit(self, call: str, fact: ev.Fact) -> None:
+        self.effects.append(Emit(call, fact))
 
     def later(self, key: str, at: datetime) -> None:
         self.mut("timers")[key] = at
@@ -100,13 +101,14 @@ class Work:
         if any(getattr(after, a) != getattr(before, a) for a in shown):
             self.emit(
                 "",
-                "operator.state",
-                operator=operator,
-                state=after.state.value,
-                reachable=after.reachable,
-                in_use=after.in_use,
-                reason=after.pause_reason,
-                misses=after.misses,
+                ev.OperatorChanged(
+                    operator,
+                    after.state.value,
+                    after.reachable,
+                    in_use=after.in_use,
+                    reason=after.pause_reason,
+                    misses=after.misses,
+                ),
             )
         return after
 
@@ -127,12 +129,12 @@ class Work:
         )
         self.effects.append(Keep(pending, must))
 
-    def end(self, call: str, outcome: str, **data: Any) -> None:
+    def end(self, call: str, ended: ev.CallEnded) -> None:
         """The call's record ends: it is forgotten here, and its timers with it."""
         self.mut("channels").pop(call, None)
         self.mut("callers").pop(call, None)
         self.cancel(*(f"{kind}:{call}" for kind in CALL_TIMERS))
-        self.emit(call, "call.ended", outcome=outcome, **data)
+        self.emit(call, ended)
 
     def back(self, waiting: Waiting) -> None:
         """A call back in the queue, in its old place (its number), its message offer armed."""
@@ -182,7 +184,7 @@ class Work:
         self.next_offer += 1
         self.mut("offers")[call] = offered
         self.operator(operator, Offering(call))
-        self.emit(call, "call.offered", operator=operator)
+        self.emit(call, ev.CallOffered(operator))
         if waiting.callback:
             return self._ring_back(call, offered)
         channel = self.get("channels").get(call)
@@ -210,11 +212,12 @@ class Work:
         self.operator(offered.operator, Withdrawn(call))
         self.emit(
             call,
-            "callback.refused",
-            number=callback.number,
-            line=offered.waiting.line,
-            reason=why,
-            retry_at=until.isoformat() if until is not None else None,
+            ev.CallbackRefused(
+                callback.number,
+                offered.waiting.line,
+                why,
+                retry_at=until.isoformat() if until is not None else None,
+            ),
         )
         if until is not None:
             self.park(offered.waiting, until)
@@ -238,17 +241,11 @@ class Work:
     def give_up(self, call: str, waiting: Waiting) -> None:
         callback = self.mut("callbacks").pop(call)
         self.effects.append(Forget(call))
-        self.end(call, "callback-failed", line=waiting.line, attempts=callback.attempts)
+        self.end(call, ev.CallEnded("callback-failed", waiting.line, attempts=callback.attempts))
 
     def retry(self, call: str, waiting: Waiting, status: str) -> None:
         callback = self.get("callbacks")[call]
-        self.emit(
-            call,
-            "callback.failed",
-            attempt=callback.attempts,
-            status=status,
-            number=callback.number,
-        )
+        self.emit(call, ev.CallbackFailed(callback.attempts, status, callback.number))
         timings = self.rules.timings
         if callback.notification is None and callback.attempts >= timings.callback_attempts:
             self.give_up(call, waiting)
@@ -261,9 +258,7 @@ class Work:
         waiting = self.get("waiting")[call]
         why = self.rules.callbacks.refuses(callback.number)
         if why is not None:
-            self.emit(
-                call, "callback.refused", number=callback.number, line=waiting.line, reason=why
-            )
+            self.emit(call, ev.CallbackRefused(callback.number, waiting.line, why))
             return False
         promised = replace(waiting, callback=True, held=False)
         self.keep(promised, callback, must)  # before all else: stored, or nothing happens
@@ -273,11 +268,9 @@ class Work:
         self.mut("callbacks")[call] = callback
         self.emit(
             call,
-            "callback.requested",
-            number=callback.number,
-            line=waiting.line,
-            reason=callback.reason,
-            notification=callback.notification,
+            ev.CallbackRequested(
+                callback.number, waiting.line, callback.reason, callback.notification
+            ),
         )
         return True
 
@@ -289,11 +282,13 @@ class Work:
         self.operator(offered.operator, Ended(call))
         self.end(
             call,
-            outcome,
-            operator=offered.operator,
-            line=offered.waiting.line,
-            wait=round((offered.answered - offered.waiting.entered).total_seconds(), 3),
-            talk=round(handle, 3),
+            ev.CallEnded(
+                outcome,
+                offered.waiting.line,
+                offered.operator,
+                wait=round((offered.answered - offered.waiting.entered).total_seconds(), 3),
+                talk=round(handle, 3),
+            ),
         )
         self.wrap_up(offered.operator)
 
@@ -303,7 +298,7 @@ class Work:
         if offered is None or not offered.uncertain:
             return
         del self.mut("offers")[call]
-        self.emit(call, "call.missed", operator=offered.operator, status="NOT-REDIRECTED")
+        self.emit(call, ev.CallMissed(offered.operator, "NOT-REDIRECTED"))
         self.operator(offered.operator, Withdrawn(call))
         self.mut("waiting")[call] = offered.waiting
 
@@ -313,10 +308,12 @@ class Work:
         self.operator(offered.operator, Withdrawn(call))
         self.end(
             call,
-            "abandoned",
-            wait=self.seconds_since(offered.waiting.entered),
-            line=offered.waiting.line,
-            while_ringing=offered.operator,
+            ev.CallEnded(
+                "abandoned",
+                offered.waiting.line,
+                wait=self.seconds_since(offered.waiting.entered),
+                while_ringing=offered.operator,
+            ),
         )
 
     def wrap_up(self, operator: str) -> None:

@@ -41,6 +41,7 @@ from hotline.notifications import NotificationStore, UnknownNotification
 from hotline.store import tables
 from hotline.store.db import CallFilter, Store
 from hotline.switchboard import Switchboard
+from routing.events import CallEnded
 
 bearer = HTTPBearer(
     auto_error=False, description="a token from HOTLINE_API_TOKEN(S) or `hotline token create`"
@@ -517,19 +518,19 @@ async def events(request: Request, app: App, who: Anyone) -> AsyncIterator[Serve
                 continue
             if who.role is Role.OPERATOR and not _theirs(item, who, mine):
                 continue
-            yield ServerSentEvent(data=views.event(item, who), id=item.id)
+            yield ServerSentEvent(data=views.event(item.as_json(), who), id=item.id)
     finally:
         app.bus.unlisten(queue)
 
 
 def _theirs(item: CallEvent, who: Principal, mine: set[str]) -> bool:
     """Whether an operator may see this event: about them, or about a call offered to them."""
-    if item.data.get("operator") == who.operator:
+    if getattr(item.fact, "operator", None) == who.operator:
         if item.call_id:
             mine.add(item.call_id)
         return True
     if item.call_id in mine:
-        if item.kind == "call.ended":
+        if isinstance(item.fact, CallEnded):
             mine.discard(item.call_id)
         return True
     return False

@@ -14,6 +14,7 @@ from hotline.events import CallEvent
 from hotline.privacy import mask
 from hotline.store.tables import Call, Event
 from hotline.switchboard import Switchboard
+from routing.events import from_data
 
 
 def queues(board: Switchboard, who: Principal) -> dict[str, Any]:
@@ -104,26 +105,26 @@ def call(row: Call, who: Principal) -> dict[str, Any]:
 HIDDEN = ("caller_name", "channel", "sip_call_id", "linkedid")
 
 
-def event(item: CallEvent, who: Principal) -> dict[str, Any]:
-    """An event as the API shows it: the supervisor's in full, others' without numbers, a
-    viewer's without names or SIP identifiers either."""
-    out = item.as_json()
+def event(out: dict[str, Any], who: Principal) -> dict[str, Any]:
+    """An event (its JSON) as the API shows it: the supervisor's in full, others' without
+    numbers, a viewer's without names or SIP identifiers either."""
     if not who.supervisor:
-        data = dict(item.data)
+        data = dict(out["data"])
         for key in PERSONAL:
             if isinstance(data.get(key), str):
                 data[key] = mask(data[key])
         if who.role is Role.VIEWER:
             for key in HIDDEN:
                 data.pop(key, None)
-        if item.kind != "call.started" and isinstance(data.get("number"), str):
+        if out["kind"] != "call.started" and isinstance(data.get("number"), str):
             data["number"] = mask(data["number"])  # a callback number
-        out["data"] = data
+        out = {**out, "data": data}
     return out
 
 
 def stored_event(row: Event, who: Principal) -> dict[str, Any]:
-    return event(CallEvent(row.call_id or "", row.seq, row.at, row.kind, row.data, row.id), who)
+    fact = from_data(row.kind, row.data)
+    return event(CallEvent(row.call_id or "", row.seq, row.at, fact, row.id).as_json(), who)
 
 
 def _iso(at: datetime | None) -> str | None:

@@ -24,6 +24,7 @@ from typing import Any
 from panoramisk import Manager
 from panoramisk.message import Message
 
+from hotline.asterisk.messages import Channel, DeviceState, of_kind
 from hotline.metrics import AMI_SECONDS
 
 log = logging.getLogger(__name__)
@@ -277,17 +278,9 @@ class AmiEffects:
     async def channels(self) -> dict[str, str]:
         """Every channel now: its uniqueid, and the dialplan context it is in."""
         replies = await self.ami.action({"Action": "CoreShowChannels"}, as_list=True)
-        return {
-            str(m["Uniqueid"]): str(m.get("Context", ""))
-            for m in replies
-            if m.get("Event") == "CoreShowChannel"
-        }
+        return {c.uniqueid: c.context for c in of_kind(Channel, replies)}
 
     async def device_states(self) -> dict[str, str]:
         """Every device's state now, e.g. {"PJSIP/op1": "NOT_INUSE"}."""
         replies = await self.ami.action({"Action": "DeviceStateList"}, as_list=True)
-        return {
-            str(m["Device"]): str(m["State"])
-            for m in replies
-            if m.get("Event") == "DeviceStateChange" and "Device" in m
-        }
+        return {d.device: d.state for d in of_kind(DeviceState, replies)}

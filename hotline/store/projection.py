@@ -10,6 +10,7 @@ made the call log the service's biggest cost per call.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.events import CallEvent
 from hotline.store.tables import Call, Callback, Event, Notification, OperatorChange, Recording
+from routing import events as ev
 
 Row = dict[str, Any]
 
@@ -30,42 +32,45 @@ OPERATOR_STATES: Table = OperatorChange.__table__  # type: ignore[assignment]
 
 def apply_to_call(call: Row, event: CallEvent) -> None:
     """What an event says about its call."""
-    data = event.data
-    kind = event.kind
-    if kind == "call.started":
-        call["started_at"] = event.at
-        call["caller"] = str(data.get("caller", ""))[:256]
-        call["caller_name"] = str(data.get("caller_name", ""))[:256]
-        call["number"] = str(data.get("number", ""))[:64]
-        call["channel"] = str(data.get("channel", ""))[:256]
-        call["sip_call_id"] = str(data.get("sip_call_id", ""))[:256]
-        call["linkedid"] = str(data.get("linkedid", ""))[:64]
-        call["language"] = data.get("language")
-    elif kind == "menu.answer":
-        call["path"] = [*call["path"], f"{data.get('menu')}:{data.get('key')}"]
-        call["language"] = data.get("language", call["language"])
-    elif kind in ("call.after_hours", "call.routed"):
-        call["asked_line"] = data.get("asked")
-        call["closed_lines"] = list(data.get("closed", []))
-        call["line"] = data.get("line") or call["line"]
-        call["language"] = data.get("language", call["language"])
-    elif kind == "callback.requested":
-        call["callback_number"] = data.get("number")
-        call["line"] = data.get("line") or call["line"]
-    elif kind == "call.queued":
-        call["queued_at"] = call["queued_at"] or event.at
-        call["line"] = data.get("line") or call["line"]
-        call["priority"] = data.get("priority", call["priority"])
-    elif kind == "call.answered":
-        call["answered_at"] = event.at
-        call["operator"] = data.get("operator")
-        call["wait"] = data.get("wait")
-    elif kind == "call.ended":
-        call["outcome"] = data.get("outcome")
-        call["ended_at"] = event.at
-        call["wait"] = data.get("wait", call["wait"])
-        call["talk"] = data.get("talk", call["talk"])
-        call["operator"] = data.get("operator", call["operator"])
+    match event.fact:
+        case ev.CallStarted() as e:
+            call["started_at"] = event.at
+            call["caller"] = e.caller[:256]
+            call["caller_name"] = e.caller_name[:256]
+            call["number"] = e.number[:64]
+            call["channel"] = e.channel[:256]
+            call["sip_call_id"] = e.sip_call_id[:256]
+            call["linkedid"] = e.linkedid[:64]
+            call["language"] = e.language
+        case ev.MenuAnswer() as e:
+            call["path"] = [*call["path"], f"{e.menu}:{e.key}"]
+            call["language"] = e.language or call["language"]
+        case ev.CallAfterHours() as e:
+            call["asked_line"] = e.asked
+            call["closed_lines"] = list(e.closed)
+            call["line"] = e.line or call["line"]
+        case ev.CallRouted() as e:
+            call["asked_line"] = e.asked
+            call["closed_lines"] = list(e.closed)
+            call["line"] = e.line
+            call["language"] = e.language
+        case ev.CallbackRequested() as e:
+            call["callback_number"] = e.number
+            call["line"] = e.line
+        case ev.CallQueued() as e:
+            call["queued_at"] = call["queued_at"] or event.at
+            call["line"] = e.line
+            call["priority"] = e.priority
+        case ev.CallAnswered() as e:
+            call["answered_at"] = event.at
+            call["operator"] = e.operator
+            call["wait"] = e.wait
+        case ev.CallEnded() as e:
+            call["outcome"] = e.outcome
+            call["ended_at"] = event.at
+            call["wait"] = e.wait if e.wait is not None else call["wait"]
+            call["talk"] = e.talk if e.talk is not None else call["talk"]
+            call["operator"] = e.operator or call["operator"]
 
 
 def new_call(event: CallEvent) -> Row:
@@ -96,15 +101,14 @@ def new_call(event: CallEvent) -> Row:
     }
 
 
-def operator_change(event: CallEvent) -> Row:
-    data = event.data
+def operator_change(at: datetime, e: ev.OperatorChanged) -> Row:
     return {
-        "operator": data["operator"],
-        "at": event.at,
-        "state": data["state"],
-        "reachable": bool(data.get("reachable")),
-        "reason": data.get("reason"),
-        "misses": int(data.get("misses", 0)),
+        "operator": e.operator,
+        "at": at,
+        "state": e.state,
+        "reachable": e.reachable,
+        "reason": e.reason,
+        "misses": e.misses,
     }
 
 
@@ -174,8 +178,11 @@ class Rows:
     @classmethod
     async def load(cls, connection: AsyncConnection, events: Sequence[CallEvent]) -> Rows:
         call_ids = {e.call_id for e in events if e.call_id}
-        refs = {str(e.data["ref"]) for e in events if "ref" in e.data}
-        paths = {str(e.data["path"]) for e in events if "path" in e.data}
+        facts = [e.fact for e in events]
+        refs = {
+            f.ref for f in facts if isinstance(f, ev.NotificationStored | ev.NotificationHandled)
+        }
+        paths = {f.path for f in facts if isinstance(f, ev.RecordingStored | ev.RecordingDeleted)}
         return cls(
             _Table(CALLS, "id", await _found(connection, CALLS, "id", call_ids)),
             _Table(CALLBACKS, "call_id", await _found(connection, CALLBACKS, "call_id", call_ids)),
@@ -192,8 +199,8 @@ class Rows:
             await connection.execute(insert(RECORDINGS), self.messages)
 
     def apply(self, event: CallEvent) -> None:
-        if event.kind == "operator.state":
-            self.operator_changes.append(operator_change(event))
+        if isinstance(event.fact, ev.OperatorChanged):
+            self.operator_changes.append(operator_change(event.at, event.fact))
             return
         if not event.call_id:
             return
@@ -204,26 +211,26 @@ class Rows:
         self._recording(event)
 
     def _recording(self, event: CallEvent) -> None:
-        path = str(event.data.get("path", ""))
-        if event.kind == "recording.stored" and path not in self.recordings.rows:
-            self.recordings.make(
-                path,
-                {
-                    "call_id": event.call_id,
-                    "kind": "conversation",
-                    "path": path,
-                    "created_at": event.at,
-                    "seconds": event.data.get("seconds"),
-                    "deleted_at": None,
-                },
-            )
-        elif event.kind == "recording.deleted" and (row := self.recordings.get(path)):
-            row["deleted_at"] = event.at
+        match event.fact:
+            case ev.RecordingStored(path, seconds) if path not in self.recordings.rows:
+                self.recordings.make(
+                    path,
+                    {
+                        "call_id": event.call_id,
+                        "kind": "conversation",
+                        "path": path,
+                        "created_at": event.at,
+                        "seconds": seconds,
+                        "deleted_at": None,
+                    },
+                )
+            case ev.RecordingDeleted(path) if row := self.recordings.get(path):
+                row["deleted_at"] = event.at
 
     def _callback(self, event: CallEvent) -> None:
-        data = event.data
+        fact = event.fact
         callback = self.callbacks.get(event.call_id)
-        if event.kind == "callback.requested":
+        if isinstance(fact, ev.CallbackRequested):
             if callback is None:
                 callback = self.callbacks.make(
                     event.call_id,
@@ -237,52 +244,51 @@ class Rows:
                         "outcome": None,
                     },
                 )
-            callback["number"] = str(data.get("number", ""))[:64]
-            callback["reason"] = str(data.get("reason", ""))[:32]
-            callback["line"] = data.get("line")
-            callback["notification"] = data.get("notification")
-        elif callback is None:
+            callback["number"] = fact.number[:64]
+            callback["reason"] = fact.reason[:32]
+            callback["line"] = fact.line
+            callback["notification"] = fact.notification
             return
-        elif event.kind == "callback.failed":
-            callback["attempts"] = int(data.get("attempt", callback["attempts"] + 1))
-            callback["last_status"] = str(data.get("status", ""))[:32]
-        elif event.kind == "call.answered" and data.get("callback"):
-            callback["attempts"] += 1
-            callback["answered_at"] = event.at
-        elif event.kind == "call.ended":
-            callback["ended_at"] = event.at
-            callback["outcome"] = data.get("outcome")
+        if callback is None:
+            return
+        match fact:
+            case ev.CallbackFailed() as e:
+                callback["attempts"] = e.attempt
+                callback["last_status"] = e.status[:32]
+            case ev.CallAnswered(callback=True):
+                callback["attempts"] += 1
+                callback["answered_at"] = event.at
+            case ev.CallEnded() as e:
+                callback["ended_at"] = event.at
+                callback["outcome"] = e.outcome
 
     def _notification(self, event: CallEvent) -> None:
-        data = event.data
-        if event.kind == "notification.stored":
-            ref = str(data["ref"])
-            item = self.notifications.get(ref) or self.notifications.make(
-                ref, {"ref": ref, "handled_at": None, "handled_by": None}
-            )
-            item["call_id"] = event.call_id
-            item["line"] = str(data.get("line", ""))
-            item["caller"] = str(data.get("caller", ""))[:256]
-            item["number"] = str(data.get("number", ""))[:64]
-            item["recording"] = data.get("recording")
-            item["complete"] = bool(data.get("complete"))
-            item["stored_at"] = event.at
-            if item["recording"]:
-                self.messages.append(
-                    {
-                        "call_id": event.call_id,
-                        "kind": "message",
-                        "path": item["recording"],
-                        "created_at": event.at,
-                        "seconds": None,
-                        "deleted_at": None,
-                    }
+        match event.fact:
+            case ev.NotificationStored() as e:
+                item = self.notifications.get(e.ref) or self.notifications.make(
+                    e.ref, {"ref": e.ref, "handled_at": None, "handled_by": None}
                 )
-        elif event.kind == "notification.handled":
-            handled = self.notifications.get(str(data.get("ref")))
-            if handled is not None:
+                item["call_id"] = event.call_id
+                item["line"] = e.line
+                item["caller"] = e.caller[:256]
+                item["number"] = e.number[:64]
+                item["recording"] = e.recording
+                item["complete"] = e.complete
+                item["stored_at"] = event.at
+                if e.recording:
+                    self.messages.append(
+                        {
+                            "call_id": event.call_id,
+                            "kind": "message",
+                            "path": e.recording,
+                            "created_at": event.at,
+                            "seconds": None,
+                            "deleted_at": None,
+                        }
+                    )
+            case ev.NotificationHandled(ref, by) if handled := self.notifications.get(ref):
                 handled["handled_at"] = event.at
-                handled["handled_by"] = data.get("by")
+                handled["handled_by"] = by
 
 
 def event_row(event: CallEvent) -> Row:
@@ -292,5 +298,5 @@ def event_row(event: CallEvent) -> Row:
         "seq": event.seq,
         "at": event.at,
         "kind": event.kind,
-        "data": event.data,
+        "data": ev.to_data(event.fact),
     }

@@ -17,6 +17,7 @@ from hotline.calls import CallService
 from hotline.config import Deployment
 from hotline.events import CallEvent, EventBus
 from hotline.switchboard import Switchboard
+from routing.events import CallEnded
 
 ENV = (
     "agi_network: yes\nagi_network_script: call\nagi_request: agi://127.0.0.1/call\n"
@@ -102,7 +103,7 @@ async def test_a_direct_number_is_routed(server: int, events: list[CallEvent]) -
     assert 'STREAM FILE hotline/ka/welcome-rehabilitation ""' in commands
     assert 'SET VARIABLE HOTLINE_LINE "rehabilitation"' in commands
     assert [e.kind for e in events] == ["call.started", "call.routed", "call.queued"]
-    assert events[0].data["sip_call_id"] == "cid-1"
+    assert events[0].fact.sip_call_id == "cid-1"
 
 
 async def test_connect_and_close_does_not_freeze(server: int) -> None:
@@ -146,7 +147,7 @@ async def test_invalid_utf8_in_the_environment(server: int, events: list[CallEve
         .encode("utf-8", "surrogateescape")
     )
     await asyncio.wait_for(peer.serve(), 10)
-    assert events[0].data["caller"] == "\ufffd\ufffd"
+    assert events[0].fact.caller == "\ufffd\ufffd"
     assert events[-1].kind == "call.queued"
 
 
@@ -159,7 +160,7 @@ async def test_malformed_environment_gets_an_apology(server: int, events: list[C
         'SET VARIABLE HOTLINE_RESULT "done"',
         "HANGUP",
     ]
-    assert events[-1].data == {"outcome": "rejected", "reason": "missing agi_uniqueid, agi_channel"}
+    assert events[-1].fact == CallEnded("rejected", reason="missing agi_uniqueid, agi_channel")
     await a_call_works(server)
 
 
@@ -174,7 +175,7 @@ async def test_unknown_number_apologises_and_hangs_up(server: int, events: list[
         'SET VARIABLE HOTLINE_RESULT "done"',
         "HANGUP",
     ]
-    assert events[-1].data["outcome"] == "unknown-number"
+    assert events[-1].fact.outcome == "unknown-number"
 
 
 async def test_caller_hanging_up_in_the_menu_is_logged(
@@ -183,7 +184,7 @@ async def test_caller_hanging_up_in_the_menu_is_logged(
     peer = await Peer.open(server)
     peer.writer.write(ENV.format(number="0800213103").encode())
     await asyncio.wait_for(peer.serve(default="200 result=-1"), 10)
-    assert events[-1].data["outcome"] == "hung-up"
+    assert events[-1].fact.outcome == "hung-up"
 
 
 async def test_garbage_reply_fails_the_call_to_the_fallback(
@@ -193,7 +194,7 @@ async def test_garbage_reply_fails_the_call_to_the_fallback(
     peer.writer.write(ENV.format(number="0800213103").encode())
     commands = await asyncio.wait_for(peer.serve(default="what is this"), 10)
     assert not any(c.startswith("SET VARIABLE HOTLINE_RESULT") for c in commands)
-    assert events[-1].data["outcome"] == "failed"
+    assert events[-1].fact.outcome == "failed"
     await a_call_works(server)
 
 

@@ -18,6 +18,7 @@ from hotline.events import CallEvent, EventBus
 from hotline.forecast import Change, last_week, on_duty
 from hotline.store.db import Store
 from routing.estimate import operators_needed
+from routing.events import from_data
 from tests.conftest import ROOT, postgres_database
 
 KYIV = ZoneInfo("Europe/Kyiv")
@@ -60,11 +61,32 @@ async def busy_wednesday(url: str) -> None:
     bus.subscribe(events.append)
 
     def publish(call: str, at: datetime, kind: str, **data: object) -> None:
-        bus.publish(CallEvent(call, 0, at.astimezone(UTC), kind, dict(data)))
+        bus.publish(CallEvent(call, 0, at.astimezone(UTC), from_data(kind, dict(data))))
 
-    publish("", TEN - timedelta(minutes=30), "operator.state", operator="op3", state="available")
-    publish("", TEN + timedelta(minutes=15), "operator.state", operator="op4", state="available")
-    publish("", TEN + timedelta(minutes=45), "operator.state", operator="op4", state="logged_out")
+    publish(
+        "",
+        TEN - timedelta(minutes=30),
+        "operator.state",
+        operator="op3",
+        state="available",
+        reachable=True,
+    )
+    publish(
+        "",
+        TEN + timedelta(minutes=15),
+        "operator.state",
+        operator="op4",
+        state="available",
+        reachable=True,
+    )
+    publish(
+        "",
+        TEN + timedelta(minutes=45),
+        "operator.state",
+        operator="op4",
+        state="logged_out",
+        reachable=True,
+    )
     for n in range(30):
         call, at = f"c{n}", TEN + timedelta(minutes=2 * n)
         publish(call, at, "call.started", caller="380501234567", number="0800213103")

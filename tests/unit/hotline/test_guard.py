@@ -10,6 +10,7 @@ from hotline.events import CallEvent, EventBus
 from hotline.guard import Guard
 from hotline.interrupted import Interrupted
 from hotline.switchboard import Switchboard
+from routing.events import CallEnded
 from tests.unit.hotline.test_switchboard import Asterisk, Clock
 
 
@@ -85,9 +86,9 @@ async def test_calls_that_ended_unseen_are_closed_as_interrupted(
         return True
 
     reconciler = Interrupted(open_calls, channels, flushed, board)
-    reconciler(CallEvent("ended-here", 3, Clock()(), "call.ended", {}))
+    reconciler(CallEvent("ended-here", 3, Clock()(), CallEnded("answered")))
     assert await reconciler.close() == 2
-    ended = {e.call_id: e.data["outcome"] for e in events if e.kind == "call.ended"}
+    ended = {e.call_id: e.fact.outcome for e in events if e.kind == "call.ended"}
     # one the switchboard still tracked ends as it sees it; one it never knew, interrupted
     assert ended == {"waited": "abandoned", "gone": "interrupted"}
     assert not board.waits("waited")

@@ -15,12 +15,14 @@ from hotline.calllog import CallLog
 from hotline.events import CallEvent
 from hotline.spool import Position, Spool
 from hotline.store.db import Store
+from routing.events import CallEnded, MenuAnswer
 
 AT = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
-def event(n: int, call: str = "c1", kind: str = "menu.answer") -> CallEvent:
-    return CallEvent(call, n, AT, kind, {"n": n}, f"id{n}")
+def event(n: int, call: str = "c1", ended: bool = False) -> CallEvent:
+    fact = CallEnded("answered") if ended else MenuAnswer("main", str(n))
+    return CallEvent(call, n, AT, fact, f"id{n}")
 
 
 def test_events_come_back_in_order_and_the_marker_survives_a_restart(tmp_path: Path) -> None:
@@ -28,7 +30,7 @@ def test_events_come_back_in_order_and_the_marker_survives_a_restart(tmp_path: P
     for n in range(1, 8):
         spool.append(event(n))
     assert spool.backlog == 7
-    first, after = spool.read(spool.sent, limit=3)
+    first, after, _ = spool.read(spool.sent, limit=3)
     assert [e.id for e in first] == ["id1", "id2", "id3"]
     spool.commit(after, len(first))
     assert spool.backlog == 4
@@ -36,11 +38,11 @@ def test_events_come_back_in_order_and_the_marker_survives_a_restart(tmp_path: P
 
     with Spool(tmp_path) as again:  # a restart: what was sent is not read again
         assert again.backlog == 4
-        rest, end = again.read(again.sent)
+        rest, end, _ = again.read(again.sent)
         assert [e.id for e in rest] == ["id4", "id5", "id6", "id7"]
         assert rest[0] == event(4)
         again.commit(end, len(rest))
-        assert again.read(again.sent) == ([], end)
+        assert again.read(again.sent) == ([], end, 0)
 
 
 def test_segments_rotate_and_sent_ones_are_deleted(tmp_path: Path) -> None:
@@ -48,12 +50,12 @@ def test_segments_rotate_and_sent_ones_are_deleted(tmp_path: Path) -> None:
         for n in range(1, 21):
             spool.append(event(n))
         assert len(spool.segments()) > 3
-        events, after = spool.read(Position(0, 0), limit=1000)
+        events, after, _ = spool.read(Position(0, 0), limit=1000)
         assert [e.seq for e in events] == list(range(1, 21))
         spool.commit(after, len(events))
         assert spool.segments() == [after.segment]  # only the one being written is kept
         spool.append(event(21))
-        more, _ = spool.read(spool.sent)
+        more, _, _ = spool.read(spool.sent)
         assert [e.seq for e in more] == [21]
 
 
@@ -66,7 +68,7 @@ def test_a_half_written_line_is_set_aside_and_the_rest_read(tmp_path: Path) -> N
         out.write('{"id": "torn", "call_id": "c1", "se')  # the process died mid-write
     with Spool(tmp_path) as spool:
         spool.append(event(2))
-        events, _ = spool.read(spool.sent)
+        events, _, _ = spool.read(spool.sent)
     assert [e.id for e in events] == ["id1", "id2"]
     assert "torn" in (tmp_path / "rejected.jsonl").read_text()
 
@@ -76,7 +78,7 @@ def test_numbering_goes_on_for_calls_under_way(tmp_path: Path) -> None:
         for n in (1, 2, 3):
             spool.append(event(n, "c1"))
         spool.append(event(1, "c2"))
-        spool.append(event(2, "c2", "call.ended"))
+        spool.append(event(2, "c2", ended=True))
         assert spool.last_seq() == {"c1": 3}
 
 
@@ -109,7 +111,7 @@ def test_a_full_disk_leaves_no_half_event_in_the_spool(
             spool.append(event(2))
         disk.full = False
         spool.append(event(3))
-        events, _ = spool.read(spool.sent)
+        events, _, _ = spool.read(spool.sent)
         assert [e.seq for e in events] == [1, 3]
         assert not (tmp_path / "rejected.jsonl").exists()
 
@@ -128,7 +130,7 @@ async def test_the_call_log_keeps_events_in_memory_while_the_disk_is_full(
     disk.full = False
     await asyncio.sleep(1.2)  # the next try
     assert call_log.unwritten == 0 and call_log.spool.backlog == 3
-    events, _ = call_log.spool.read(call_log.spool.sent)
+    events, _, _ = call_log.spool.read(call_log.spool.sent)
     assert [e.seq for e in events] == [1, 2, 3]  # in order
     await asyncio.sleep(0.1)  # the sync after it
     assert call_log.disk_error is None

@@ -19,6 +19,7 @@ from hotline.config import Deployment
 from hotline.durable import Durable
 from hotline.events import CallEvent, EventBus
 from hotline.switchboard import CallbackRefused, NoAnswer, Switchboard, Uncertain
+from routing.events import CallStarted, to_data
 
 
 class Asterisk:
@@ -90,7 +91,7 @@ async def test_a_call_from_queue_to_wrap_up(world: tuple) -> None:
     assert board.ring_ended("c1", "op3", "ANSWER") == "done"
     assert board.operators["op3"].state.value == "wrap_up"
     ended = [e for e in events if e.kind == "call.ended"][-1]
-    assert ended.data | {} == {
+    assert to_data(ended.fact) == {
         "outcome": "answered",
         "operator": "op3",
         "line": "consultation",
@@ -121,7 +122,7 @@ async def test_hanging_up_while_ringing_frees_the_operator_without_a_miss(world:
     await settle()
     board.hung_up("c1")
     assert board.operators["op3"].free and board.operators["op3"].misses == 0
-    assert events[-1].data["outcome"] == "abandoned"
+    assert events[-1].fact.outcome == "abandoned"
 
 
 async def test_a_failed_callback_is_retried_then_given_up(deployment: Deployment) -> None:
@@ -140,10 +141,10 @@ async def test_a_failed_callback_is_retried_then_given_up(deployment: Deployment
         assert asterisk.callbacks[-1] == ("c1", "op3", "380501234567", attempt)
         assert board.callback_answered("c1", "op3") is not None
         board.callback_ended("c1", "NOANSWER")  # the caller did not pick up
-        assert [e for e in events if e.kind == "callback.failed"][-1].data["attempt"] == attempt
+        assert [e for e in events if e.kind == "callback.failed"][-1].fact.attempt == attempt
         await asyncio.sleep(0.01)  # the wrap-up and the retry timers
     (ended,) = [e for e in events if e.kind == "call.ended"]
-    assert ended.data == {
+    assert to_data(ended.fact) == {
         "outcome": "callback-failed",
         "line": "consultation",
         "attempts": quick.policy.callback_attempts,
@@ -156,34 +157,36 @@ async def test_an_abandoned_detention_caller_becomes_a_callback(world: tuple) ->
     board.hung_up("d1")
     assert board.waiting["d1"].callback
     assert events[-1].kind == "callback.requested"
-    assert events[-1].data["reason"] == "abandoned"
+    assert events[-1].fact.reason == "abandoned"
     # a caller without a number cannot be called back: logged as abandoned
     board.enqueue("d2", "PJSIP/trunk-2", "detention", "uk", caller="anonymous")
     board.hung_up("d2")
-    assert "d2" not in board.waiting and events[-1].data["outcome"] == "abandoned"
+    assert "d2" not in board.waiting and events[-1].fact.outcome == "abandoned"
 
 
 async def test_a_caller_the_guard_moved_is_let_go_and_never_rung(world: tuple) -> None:
     board, asterisk, clock, events = world
     board.enqueue("c1", "PJSIP/trunk-1", "consultation", "uk", caller="380501234567")
     clock.advance(12)
-    board.guarded("c1", {})  # moved to the fallback queue while the service hung
+    board.guarded(
+        "c1", CallStarted("380501234567")
+    )  # moved to the fallback queue while the service hung
     online(board, "op3")
     await settle()
     assert asterisk.rung == [] and not board.waits("c1") and board.was_guarded("c1")
     (ended,) = [e for e in events if e.kind == "call.ended"]
-    assert (ended.data["outcome"], ended.data["by"]) == ("handed-over", "guard")
-    assert ended.data["wait"] == 12
+    assert (ended.fact.outcome, ended.fact.by) == ("handed-over", "guard")
+    assert ended.fact.wait == 12
 
 
 async def test_a_call_that_arrived_while_the_service_hung_is_logged_whole(world: tuple) -> None:
     board, _, _, events = world
-    board.guarded("c9", {"caller": "380501234567", "number": "2145145", "sip_call_id": "x@y"})
+    board.guarded("c9", CallStarted("380501234567", "2145145", sip_call_id="x@y"))
     assert [(e.kind, e.seq) for e in events if e.call_id == "c9"] == [
         ("call.started", 1),
         ("call.ended", 2),
     ]
-    assert events[0].data["sip_call_id"] == "x@y"
+    assert events[0].fact.sip_call_id == "x@y"
 
 
 @pytest.fixture
@@ -258,7 +261,7 @@ async def test_a_refused_number_is_logged_and_nothing_is_promised(durable_world:
     with pytest.raises(CallbackRefused, match="allowed patterns"):
         board.to_callback("c1", "0900123456")
     assert not board.waiting["c1"].callback and "c1" not in board.callbacks
-    assert events[-1].kind == "callback.refused" and events[-1].data["number"] == "0900123456"
+    assert events[-1].kind == "callback.refused" and events[-1].fact.number == "0900123456"
     assert not (folder / "callbacks.jsonl").read_text()
 
 
@@ -321,7 +324,7 @@ async def test_an_unanswered_redirect_is_never_sent_twice(world: tuple) -> None:
     # the caller's next announcement finds them waiting: it was not carried out
     assert board.redirect_lost("c1")
     (missed,) = [e for e in events if e.kind == "call.missed"]
-    assert missed.data == {"operator": "op3", "status": "NOT-REDIRECTED"}
+    assert to_data(missed.fact) == {"operator": "op3", "status": "NOT-REDIRECTED"}
     await settle()
     assert len(asterisk.rung) == 2  # offered again, once
 
@@ -353,8 +356,8 @@ async def test_callbacks_to_one_number_stop_at_the_hourly_cap(
     board.operator_event("op1", WrapUpOver())
     await settle()
     (refused,) = [e for e in events if e.kind == "callback.refused"]
-    assert refused.call_id == "d2" and "1 callbacks to this number" in refused.data["reason"]
-    assert refused.data["retry_at"] == (clock.now + timedelta(hours=1)).isoformat()
+    assert refused.call_id == "d2" and "1 callbacks to this number" in refused.fact.reason
+    assert refused.fact.retry_at == (clock.now + timedelta(hours=1)).isoformat()
     assert [c[0] for c in asterisk.callbacks] == ["d1"]
 
 

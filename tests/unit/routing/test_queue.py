@@ -17,6 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from agents.operator import Operator
 from agents.state import LogIn, LogOut, OperatorError, Pause, Resume, State
 from routing.dispatch import Candidate, may_take, queue_order
+from routing.events import to_data
 from routing.lines import Line, Overflow
 from routing.outbound import CallbackPolicy
 from routing.queue import Queue, Rules, Timings
@@ -100,7 +101,7 @@ class Run:
         return [e for e in self.effects if isinstance(e, kind)]
 
     def emitted(self, kind: str) -> list[Emit]:
-        return [e for e in self.of(Emit) if e.kind == kind]
+        return [e for e in self.of(Emit) if e.fact.kind == kind]
 
 
 def test_a_call_from_queue_to_wrap_up() -> None:
@@ -116,7 +117,7 @@ def test_a_call_from_queue_to_wrap_up() -> None:
     run(RingEnded("c1", "op3", "ANSWER"))
     assert run.queue.operators["op3"].state is State.WRAP_UP
     (ended,) = run.emitted("call.ended")
-    assert dict(ended.data) == {
+    assert to_data(ended.fact) == {
         "outcome": "answered",
         "operator": "op3",
         "line": "consultation",
@@ -146,7 +147,7 @@ def test_a_refused_callback_number_changes_nothing_but_says_why() -> None:
     run(CallerQueued("c1", "PJSIP/trunk-1", "consultation", "uk", "380501234567"))
     effects = run(CallbackAsked("c1", "0900123456"))
     assert not run.queue.waiting["c1"].callback and "c1" not in run.queue.callbacks
-    assert [e.kind for e in effects if isinstance(e, Emit)] == ["callback.refused"]
+    assert [e.fact.kind for e in effects if isinstance(e, Emit)] == ["callback.refused"]
     assert not any(isinstance(e, Keep) for e in effects)
 
 
@@ -176,7 +177,7 @@ def test_an_abandoned_detention_caller_is_called_back_and_retried_then_given_up(
             run(TimerFired("wrap:op1"))
             run(TimerFired("redial:d1"))
     (ended,) = run.emitted("call.ended")
-    assert ended.data["outcome"] == "callback-failed" and ended.data["attempts"] == 2
+    assert ended.fact.outcome == "callback-failed" and ended.fact.attempts == 2
 
 
 def test_callbacks_to_one_number_stop_at_the_hourly_cap() -> None:
@@ -191,13 +192,13 @@ def test_callbacks_to_one_number_stop_at_the_hourly_cap() -> None:
         run(CallbackEnded(call, "ANSWER"))
         run(TimerFired("wrap:op1"))
     (refused,) = run.emitted("callback.refused")
-    assert refused.call == "d3" and "2 callbacks to this number" in refused.data["reason"]
+    assert refused.call == "d3" and "2 callbacks to this number" in refused.fact.reason
     assert run.queue.waiting["d3"].not_before == refused_until(run)
 
 
 def refused_until(run: Run) -> datetime:
     (refused,) = run.emitted("callback.refused")
-    return datetime.fromisoformat(refused.data["retry_at"])
+    return datetime.fromisoformat(refused.fact.retry_at)
 
 
 def test_a_failed_ring_is_tried_again_after_a_second_not_at_once() -> None:

@@ -1,0 +1,296 @@
+"""What can happen to a call or an operator: one frozen dataclass per kind of event.
+
+The queue emits most of them and the service the rest (a call's start, its menus, its
+recordings, its notification); the call log, the API, the event stream and the metrics read
+their fields. They become JSON in one place, :func:`to_data` and :func:`from_data`, for the
+spool, the database and the event stream alike: the fields that are set, tuples as lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, TypeVar
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """Something that happened; ``kind`` names it in the log and the API (``call.ended``)."""
+
+    kind: ClassVar[str] = ""
+
+
+KINDS: dict[str, type[Fact]] = {}
+F = TypeVar("F", bound=type[Fact])
+
+
+def _kind(name: str) -> Any:
+    def register(cls: F) -> F:
+        cls.kind = name
+        KINDS[name] = cls
+        return cls
+
+    return register
+
+
+# -- a call's way through the service ---------------------------------------------------------
+
+
+@_kind("call.started")
+@dataclass(frozen=True, slots=True)
+class CallStarted(Fact):
+    caller: str
+    number: str = ""
+    caller_name: str = ""
+    channel: str = ""
+    sip_call_id: str = ""
+    linkedid: str = ""
+    language: str | None = None
+
+
+@_kind("menu.answer")
+@dataclass(frozen=True, slots=True)
+class MenuAnswer(Fact):
+    menu: str
+    key: str  # the key pressed, or "timeout"
+    language: str | None = None
+
+
+@_kind("call.after_hours")
+@dataclass(frozen=True, slots=True)
+class CallAfterHours(Fact):
+    """The line asked for is closed; ``line`` is where the call goes instead (None: nowhere)."""
+
+    asked: str
+    closed: tuple[str, ...] = ()
+    line: str | None = None
+
+
+@_kind("call.routed")
+@dataclass(frozen=True, slots=True)
+class CallRouted(Fact):
+    asked: str
+    line: str
+    language: str
+    closed: tuple[str, ...] = ()
+    path: tuple[str, ...] = ()
+
+
+@_kind("call.queued")
+@dataclass(frozen=True, slots=True)
+class CallQueued(Fact):
+    line: str
+    language: str
+    priority: int
+
+
+@_kind("call.offered")
+@dataclass(frozen=True, slots=True)
+class CallOffered(Fact):
+    operator: str
+
+
+@_kind("call.missed")
+@dataclass(frozen=True, slots=True)
+class CallMissed(Fact):
+    """The operator's phone rang and nobody took the call (``status``: Asterisk's, or ours)."""
+
+    operator: str
+    status: str
+
+
+@_kind("call.answered")
+@dataclass(frozen=True, slots=True)
+class CallAnswered(Fact):
+    operator: str
+    wait: float
+    callback: bool | None = None  # True: a callback the caller took
+
+
+@_kind("call.message_asked")
+@dataclass(frozen=True, slots=True)
+class MessageAsked(Fact):
+    line: str
+
+
+@_kind("call.ended")
+@dataclass(frozen=True, slots=True)
+class CallEnded(Fact):
+    """The call's record ends: how (``outcome``), and what is known of it by then."""
+
+    outcome: str
+    line: str | None = None
+    operator: str | None = None
+    wait: float | None = None
+    talk: float | None = None
+    asked: str | None = None
+    path: tuple[str, ...] | None = None
+    reason: str | None = None
+    error: str | None = None
+    by: str | None = None
+    notification: str | None = None
+    attempts: int | None = None
+    while_ringing: str | None = None
+
+
+@_kind("call.spy")
+@dataclass(frozen=True, slots=True)
+class CallSpied(Fact):
+    supervisor: str
+    operator: str
+    mode: str
+
+
+@_kind("call.spy_failed")
+@dataclass(frozen=True, slots=True)
+class SpyFailed(Fact):
+    supervisor: str
+    reason: str
+
+
+# -- callbacks --------------------------------------------------------------------------------
+
+
+@_kind("callback.requested")
+@dataclass(frozen=True, slots=True)
+class CallbackRequested(Fact):
+    number: str
+    line: str
+    reason: str
+    notification: str | None = None
+
+
+@_kind("callback.refused")
+@dataclass(frozen=True, slots=True)
+class CallbackRefused(Fact):
+    number: str
+    line: str
+    reason: str
+    retry_at: str | None = None  # ISO time: a cap that lifts then
+
+
+@_kind("callback.failed")
+@dataclass(frozen=True, slots=True)
+class CallbackFailed(Fact):
+    attempt: int
+    status: str
+    number: str
+
+
+@_kind("callback.restored")
+@dataclass(frozen=True, slots=True)
+class CallbackRestored(Fact):
+    attempts: int
+    dialling: str | None = None  # the operator rung for it when the service stopped
+    next_try: str | None = None  # ISO time
+
+
+# -- recordings and notifications --------------------------------------------------------------
+
+
+@_kind("recording.started")
+@dataclass(frozen=True, slots=True)
+class RecordingStarted(Fact):
+    operator: str
+    line: str
+
+
+@_kind("recording.stored")
+@dataclass(frozen=True, slots=True)
+class RecordingStored(Fact):
+    path: str
+    seconds: float
+
+
+@_kind("recording.failed")
+@dataclass(frozen=True, slots=True)
+class RecordingFailed(Fact):
+    error: str
+
+
+@_kind("recording.deleted")
+@dataclass(frozen=True, slots=True)
+class RecordingDeleted(Fact):
+    path: str
+    reason: str
+
+
+@_kind("notification.stored")
+@dataclass(frozen=True, slots=True)
+class NotificationStored(Fact):
+    ref: str
+    line: str
+    caller: str
+    number: str
+    complete: bool
+    recording: str | None = None
+
+
+@_kind("notification.handled")
+@dataclass(frozen=True, slots=True)
+class NotificationHandled(Fact):
+    ref: str
+    by: str
+
+
+# -- operators --------------------------------------------------------------------------------
+
+
+@_kind("operator.state")
+@dataclass(frozen=True, slots=True)
+class OperatorChanged(Fact):
+    operator: str
+    state: str
+    reachable: bool
+    in_use: bool = False
+    reason: str | None = None  # a pause's
+    misses: int = 0
+
+
+# -- one way to and from JSON -----------------------------------------------------------------
+
+
+def to_data(fact: Fact) -> dict[str, Any]:
+    """The fields that are set (tuples as lists): the ``data`` of the event's JSON."""
+    data: dict[str, Any] = {}
+    for f in fields(fact):
+        value = getattr(fact, f.name)
+        if value is not None:
+            data[f.name] = list(value) if isinstance(value, tuple) else value
+    return data
+
+
+def from_data(kind: str, data: dict[str, Any]) -> Fact:
+    """The inverse of :func:`to_data`: ValueError for an unknown kind, TypeError for a field
+    missing, unknown or not of its type."""
+    cls = KINDS.get(kind)
+    if cls is None:
+        raise ValueError(f"unknown event kind {kind!r}")
+    known = {f.name: str(f.type) for f in fields(cls)}
+    if unknown := set(data) - set(known):
+        raise TypeError(f"{kind}: unknown field(s) {', '.join(sorted(unknown))}")
+    values = {}
+    for name, value in data.items():
+        if isinstance(value, list):
+            value = tuple(value)
+        if not any(_is(value, kind_of) for kind_of in known[name].split(" | ")):
+            raise TypeError(f"{kind}: {name} is not {known[name]}: {value!r}")
+        values[name] = value
+    return cls(**values)  # TypeError for a missing field
+
+
+def _is(value: Any, annotation: str) -> bool:
+    """Whether a JSON value is of a field's type (the few types events use)."""
+    match annotation:
+        case "None":
+            return value is None
+        case "str":
+            return isinstance(value, str)
+        case "bool":
+            return isinstance(value, bool)
+        case "int":
+            return isinstance(value, int) and not isinstance(value, bool)
+        case "float":
+            return isinstance(value, int | float) and not isinstance(value, bool)
+        case "tuple[str, ...]":
+            return isinstance(value, tuple) and all(isinstance(v, str) for v in value)
+    raise AssertionError(f"an event field of type {annotation}")

@@ -1,0 +1,70 @@
+"""The AMI messages the service reads, parsed into typed events; a missing field is named."""
+
+from __future__ import annotations
+
+import pytest
+
+from hotline.asterisk.messages import (
+    Channel,
+    DeviceState,
+    Guarded,
+    MalformedMessage,
+    of_kind,
+    parse,
+)
+
+
+def test_the_messages_the_service_reads() -> None:
+    assert parse({"Event": "DeviceStateChange", "Device": "PJSIP/op1", "State": "INUSE"}) == (
+        DeviceState("PJSIP/op1", "INUSE")
+    )
+    guarded = {
+        "Event": "UserEvent",
+        "UserEvent": "HotlineGuarded",
+        "Call": "1700000000.4",
+        "CallerIDNum": "<380501234567>",
+        "Number": "0800213103",
+        "Channel": "PJSIP/trunk-00000004",
+    }
+    assert parse(guarded) == Guarded(
+        "1700000000.4", "380501234567", "0800213103", "PJSIP/trunk-00000004", ""
+    )
+    assert parse({**guarded, "CallerIDNum": ""}) == Guarded(
+        "1700000000.4", "unknown", "0800213103", "PJSIP/trunk-00000004", ""
+    )
+
+
+def test_messages_the_service_has_no_use_for_are_none() -> None:
+    assert parse({"Event": "Newchannel", "Channel": "PJSIP/trunk-1"}) is None
+    assert parse({"Event": "UserEvent", "UserEvent": "Other"}) is None
+    assert parse({"Response": "Success"}) is None
+
+
+@pytest.mark.parametrize(
+    ("message", "missing"),
+    [
+        ({"Event": "DeviceStateChange", "State": "INUSE"}, "Device"),
+        ({"Event": "DeviceStateChange", "Device": "PJSIP/op1"}, "State"),
+        ({"Event": "UserEvent", "UserEvent": "HotlineGuarded"}, "Call"),
+        ({"Event": "CoreShowChannel", "Channel": "PJSIP/trunk-1"}, "Uniqueid"),
+    ],
+)
+def test_a_missing_field_is_named(message: dict[str, str], missing: str) -> None:
+    with pytest.raises(MalformedMessage, match=f"without {missing}"):
+        parse(message)
+
+
+def test_a_list_reply_read_for_one_kind() -> None:
+    replies = [
+        {"Response": "Success", "EventList": "start"},
+        {
+            "Event": "CoreShowChannel",
+            "Uniqueid": "1.1",
+            "Channel": "PJSIP/trunk-1",
+            "Context": "hotline-wait",
+            "Application": "AGI",
+        },
+        {"Event": "DeviceStateChange", "Device": "PJSIP/op1", "State": "NOT_INUSE"},
+        {"Event": "CoreShowChannelsComplete"},
+    ]
+    assert of_kind(Channel, replies) == [Channel("1.1", "PJSIP/trunk-1", "hotline-wait", "AGI")]
