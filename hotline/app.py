@@ -27,7 +27,8 @@ from hotline.api.access import (
     parse_tokens,
     token_hash,
 )
-from hotline.api.routes import Parts, create_api
+from hotline.api.deps import Parts
+from hotline.api.routes import create_api
 from hotline.asterisk import messages
 from hotline.asterisk.agi import FastAgiServer
 from hotline.asterisk.ami import AmiClient, AmiEffects

@@ -1,0 +1,188 @@
+"""What every API route depends on: the service's parts, who is asking (a bearer token or a
+browser session), the roles a route allows, and one way to say a parameter is wrong (a 422
+naming it) or the database is away (a 503)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from hotline import supervision
+from hotline.api.access import Principal, Role, Sessions, Throttle, Tokens
+from hotline.calllog import CallLog
+from hotline.config import Deployment
+from hotline.events import EventBus
+from hotline.notifications import NotificationStore
+from hotline.store.db import Store
+from hotline.switchboard import Switchboard
+
+bearer = HTTPBearer(
+    auto_error=False, description="a token from HOTLINE_API_TOKEN(S) or `hotline token create`"
+)
+
+Name = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+@dataclass
+class Parts:
+    """What the routes work with (one per app, in ``app.state.parts``)."""
+
+    deployment: Deployment
+    switchboard: Switchboard
+    notifications: NotificationStore
+    store: Store
+    call_log: CallLog
+    bus: EventBus
+    tokens: Tokens
+    supervision: supervision.Supervision
+    health: Callable[[], Any]
+    sessions: Sessions
+    #: /metrics asks for a token (HOTLINE_METRICS_AUTH).
+    metrics_auth: bool = False
+    #: Logins per address: 10 a minute.
+    logins: Throttle = field(default_factory=lambda: Throttle(10, 60.0))
+    #: Unknown notification references per token: 5 in 10 minutes (they are six digits).
+    guesses: Throttle = field(default_factory=lambda: Throttle(5, 600.0))
+
+
+def parts(request: Request) -> Parts:
+    found: Parts = request.app.state.parts
+    return found
+
+
+#: The cookie a browser holds its token in (set by POST /api/session).
+COOKIE = "hotline_token"
+
+
+async def resolve(request: Request) -> Principal | None:
+    """Who the request comes from: its bearer token, else its browser session's cookie."""
+    app = parts(request)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        return await app.tokens.find(token) if len(token) <= 512 else None
+    session = request.cookies.get(COOKIE)
+    if session and len(session) <= 512:
+        return await app.sessions.find(session, app.switchboard.clock())
+    return None
+
+
+async def principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    who = await resolve(request)
+    if who is None:
+        raise HTTPException(
+            401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return who
+
+
+def allow(*roles: Role) -> Callable[..., Any]:
+    async def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+        if who.role not in roles:
+            raise HTTPException(403, f"the {who.role} role may not use this")
+        return who
+
+    return check
+
+
+Anyone = Annotated[Principal, Depends(principal)]
+Watcher = Annotated[Principal, Depends(allow(Role.SUPERVISOR, Role.VIEWER))]
+Handler = Annotated[Principal, Depends(allow(Role.SUPERVISOR, Role.OPERATOR))]
+Supervisor = Annotated[Principal, Depends(allow(Role.SUPERVISOR))]
+App = Annotated[Parts, Depends(parts)]
+
+
+def unprocessable(field: str, where: str, message: str) -> RequestValidationError:
+    """A 422 in FastAPI's own shape, naming the field."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": (where, field), "msg": message, "input": None}]
+    )
+
+
+#: The query parameters each route declares (filled as routes are first called).
+_DECLARED: dict[str, frozenset[str]] = {}
+
+
+def _query_names(dependant: Dependant) -> frozenset[str]:
+    """The query parameters of a route and of all its dependencies."""
+    names = frozenset(field.alias for field in dependant.query_params)
+    return names.union(*(_query_names(sub) for sub in dependant.dependencies))
+
+
+async def declared_only(request: Request) -> None:
+    """A query parameter no route knows is a 422 naming it, not silently ignored: a
+    misspelt filter (``?caler=``) would otherwise list every call."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    names = _DECLARED.get(route.unique_id)
+    if names is None:
+        names = _DECLARED[route.unique_id] = _query_names(route.dependant)
+    for name in request.query_params:
+        if name not in names:
+            known_names = ", ".join(sorted(names)) or "none"
+            raise unprocessable(name[:64], "query", f"unknown parameter (known: {known_names})")
+
+
+#: How much of a rejected value a 422 echoes back (a 100 kB parameter is not sent back whole).
+ECHO = 256
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, with each rejected input cut to :data:`ECHO` characters."""
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for error in exc.errors():
+        value = error.get("input")
+        if isinstance(value, str | bytes) and len(value) > ECHO:
+            error = {**error, "input": f"{value[:ECHO]!s}... ({len(value)} long)"}
+        errors.append(error)
+    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(errors)})
+
+
+def known(value: str | None, field: str, names: Any) -> str | None:
+    if value is not None and value not in names:
+        raise unprocessable(field, "query", f"unknown {field} {value!r}: one of {sorted(names)}")
+    return value
+
+
+def zone(name: str | None, app: Parts) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or app.deployment.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise unprocessable("tz", "query", f"unknown time zone {name!r}") from None
+
+
+def aware(at: datetime | None, tz: ZoneInfo) -> datetime | None:
+    """A time given without a zone is taken in the hotline's time zone."""
+    return at.replace(tzinfo=tz) if at is not None and at.tzinfo is None else at
+
+
+async def database(coro: Any) -> Any:
+    """Run a query; a database that is away is a clear 503, not a 500."""
+    try:
+        return await coro
+    except Exception as exc:
+        raise HTTPException(
+            503, f"the call log database is unreachable ({type(exc).__name__}); try again"
+        ) from None
+
+
+def api_router() -> APIRouter:
+    """A router for /api routes: each needs a token, and names only the parameters it knows.
+    Every route is `async def`: the switchboard and the call log live on the event loop, and a
+    plain `def` route would run in a worker thread."""
+    return APIRouter(prefix="/api", dependencies=[Depends(principal), Depends(declared_only)])

@@ -1,0 +1,67 @@
+"""Statistics over a period: offered, answered, abandoned, service level, speed of answer, handle
+time; in all, per line, per operator, per hour or day."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Query
+
+from hotline import stats
+from hotline.api.deps import (
+    App,
+    Name,
+    Watcher,
+    api_router,
+    aware,
+    database,
+    known,
+    unprocessable,
+    zone,
+)
+
+router = api_router()
+
+
+@router.get("/stats")
+async def get_stats(
+    app: App,
+    who: Watcher,
+    since: Annotated[
+        datetime | None, Query(alias="from", description="default: today 00:00")
+    ] = None,
+    until: Annotated[datetime | None, Query(alias="to", description="default: now")] = None,
+    line: Name | None = None,
+    by: stats.Period = "hour",
+    threshold: Annotated[
+        float | None, Query(gt=0, le=3600, description="seconds (default: the config's)")
+    ] = None,
+    tz: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    """Offered, answered, abandoned, service level (answered within ``threshold`` s), average
+    speed of answer, average handle time and longest wait: in all, per line, per operator and
+    per hour or day (in ``tz``, by default the hotline's)."""
+    zone_ = zone(tz, app)
+    now = app.switchboard.clock()
+    until = aware(until, zone_) or now
+    since = aware(since, zone_) or stats.period_start(now, "day", zone_)
+    if since >= until:
+        raise unprocessable("from", "query", "must be before 'to'")
+    if until - since > timedelta(days=366):
+        raise unprocessable("from", "query", "the period may be at most 366 days")
+    known(line, "line", app.deployment.lines)
+    rows = await database(app.store.queued_calls(since, until, line))
+    queued = (
+        stats.Queued(
+            r.line, r.operator, r.queued_at, r.answered_at is not None, r.wait, r.talk, r.outcome
+        )
+        for r in rows
+        if r.queued_at is not None
+    )
+    policy = app.deployment.policy
+    figures = stats.compute(
+        queued, since, until, threshold or policy.service_level_threshold, by, zone_
+    )
+    figures["target"] = policy.service_level_target
+    return figures

@@ -1,0 +1,71 @@
+"""Detention notifications: the list (the open ones first) and closing one as handled."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import HTTPException, Path, Query
+
+from hotline.api.access import Role
+from hotline.api.deps import (
+    App,
+    Handler,
+    Supervisor,
+    api_router,
+    unprocessable,
+)
+from hotline.notifications import UnknownNotification
+
+router = api_router()
+
+
+@router.get("/notifications")
+async def notifications(app: App, who: Supervisor) -> list[dict[str, Any]]:
+    """Detention notifications, the open ones first; ``overdue``: open for longer than the
+    config's ``notification_target``."""
+    now = app.switchboard.clock()
+    target = timedelta(seconds=app.deployment.policy.notification_target)
+    return [
+        {**n.as_json(), "overdue": n.handled_at is None and now - n.at > target}
+        for n in app.notifications.listing()
+    ]
+
+
+@router.post("/notifications/{ref}/handled")
+async def notification_handled(
+    app: App,
+    who: Handler,
+    ref: Annotated[str, Path(pattern=r"^[0-9]{6}$")],
+    by: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+) -> dict[str, Any]:
+    """An operator (``by``; an operator's token: themselves) handled the notification: it
+    closes, its callbacks stop."""
+    if who.role is Role.OPERATOR:
+        if by not in (None, who.operator):
+            raise HTTPException(403, f"this token acts for {who.operator} only")
+        by = who.operator
+    if by is None:
+        raise unprocessable("by", "query", "say which operator handled it")
+    board = app.switchboard
+    guesser = f"{who.role}:{who.operator}:{who.name}"
+    if (wait := app.guesses.wait(guesser)) > 0:
+        raise HTTPException(
+            429,
+            "too many unknown references from this token; try again later",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
+    found = app.notifications.items.get(ref)
+    if found is None or not (
+        who.supervisor
+        or (who.operator is not None and app.deployment.operators[who.operator].serves(found.line))
+    ):  # another line's notification is none of theirs: as unknown as a wrong number
+        app.guesses.count(guesser)
+        raise HTTPException(404, f"no notification {ref}")
+    try:
+        item = app.notifications.handle(ref, by, board.clock())
+    except UnknownNotification:
+        raise HTTPException(404, f"no notification {ref}") from None
+    board.handled(ref, item.call, by)
+    return item.as_json()

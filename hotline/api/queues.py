@@ -1,0 +1,93 @@
+"""The live queues and operators: who waits on which line, each operator's state, acting for an
+operator (log in, pause, ...), and a supervisor joining an operator's call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import HTTPException, Path, Query
+
+from agents.state import Event, LogIn, LogOut, OperatorError, Pause, Resume
+from hotline import supervision
+from hotline.api import views
+from hotline.api.access import Role
+from hotline.api.deps import (
+    Anyone,
+    App,
+    Handler,
+    Name,
+    Supervisor,
+    Watcher,
+    api_router,
+    known,
+)
+
+router = api_router()
+
+
+@router.get("/queues")
+async def queues(app: App, who: Watcher) -> dict[str, Any]:
+    """Every line's queue now: waiting callers (position, wait so far, language, priority),
+    longest wait, estimated wait, operators serving it by state."""
+    return views.queues(app.switchboard, who)
+
+
+@router.get("/agents")
+async def agents(app: App, who: Anyone) -> list[dict[str, Any]]:
+    """Every operator's state (an operator's token: their own)."""
+    return [
+        views.operator(op, app.switchboard.clock())
+        for op in app.switchboard.operators.values()
+        if who.role is not Role.OPERATOR or op.id == who.operator
+    ]
+
+
+@router.post("/agents/{operator}/spy", status_code=202)
+async def spy(
+    app: App,
+    who: Supervisor,
+    operator: Annotated[str, Path(max_length=64)],
+    supervisor: Name,
+    mode: supervision.Mode = "listen",
+) -> dict[str, Any]:
+    """Ring ``supervisor``'s softphone and join it to the operator's current call: ``listen``
+    (neither hears the supervisor), ``whisper`` (only the operator does) or ``barge`` (both)."""
+    if operator not in app.switchboard.operators:
+        raise HTTPException(404, f"no operator {operator!r}")
+    known(supervisor, "supervisor", app.deployment.supervisors)
+    try:
+        call = app.supervision.join(supervisor, operator, mode)
+    except supervision.NotOnCall as exc:
+        raise HTTPException(409, str(exc)) from None
+    return {"call": call, "operator": operator, "supervisor": supervisor, "mode": mode}
+
+
+ACTIONS: dict[str, Callable[[str | None], Event]] = {
+    "login": lambda _: LogIn(),
+    "logout": lambda _: LogOut(),
+    "pause": lambda reason: Pause(reason or "break"),
+    "resume": lambda _: Resume(),
+}
+
+
+@router.post("/agents/{operator}/{action}")
+async def agent_action(
+    app: App,
+    who: Handler,
+    operator: Annotated[str, Path(max_length=64)],
+    action: Literal["login", "logout", "pause", "resume"],
+    reason: Annotated[str | None, Query(max_length=32)] = None,
+) -> dict[str, Any]:
+    """Log an operator in or out, pause them (reason: break, training, admin) or resume.
+    An operator's token acts on that operator only."""
+    board = app.switchboard
+    if operator not in board.operators:
+        raise HTTPException(404, f"no operator {operator!r}")
+    if who.role is Role.OPERATOR and operator != who.operator:
+        raise HTTPException(403, f"this token acts for {who.operator} only")
+    try:
+        board.operator_event(operator, ACTIONS[action](reason))
+    except OperatorError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return views.operator(board.operators[operator], board.clock())
