@@ -23,9 +23,9 @@ from typing import Any, Protocol
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.sandbox import Sandbox
 from bench.sipp import Operator
 from hotline.config import Deployment, load
-from hotline.sandbox import Sandbox
 from hotline.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from hotline.sipcall import SoftPhone, free_udp_port, scenario
+from bench.sipcall import SoftPhone, free_udp_port, scenario
 
 #: SIPp runs on this core only, so that it never takes CPU from Asterisk or the service.
 SIPP = ["taskset", "-c", "1", "sipp"]

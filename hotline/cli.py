@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import logging
 import os
@@ -48,6 +49,16 @@ ConfigOption = Annotated[
 def _fail(message: str) -> None:
     typer.secho(message, err=True, fg=typer.colors.RED)
     raise typer.Exit(2)
+
+
+def _dev_tools() -> None:
+    """The sandbox and the test calls live in bench/ (development tools, not the service):
+    there in a checkout set up by .ci/setup, absent from the service's image."""
+    if importlib.util.find_spec("bench") is None:
+        _fail(
+            "the sandbox and test calls are development tools (bench/): run them from a "
+            "checkout set up by `bash .ci/setup`"
+        )
 
 
 def _settings() -> Settings:
@@ -139,7 +150,8 @@ def guard(
 @app.command()
 def up(config: ConfigOption = None) -> None:
     """Start the sandbox Asterisk (building it the first time) and run the service."""
-    from hotline.sandbox import Sandbox, SandboxError
+    _dev_tools()
+    from bench.sandbox import Sandbox, SandboxError
 
     settings = _settings()
     deployment = _deployment(settings, config)
@@ -155,7 +167,8 @@ def up(config: ConfigOption = None) -> None:
 @sandbox_app.command("up")
 def sandbox_up(config: ConfigOption = None) -> None:
     """Build (once) and (re)start the sandbox Asterisk with this project's config."""
-    from hotline.sandbox import Sandbox, SandboxError
+    _dev_tools()
+    from bench.sandbox import Sandbox, SandboxError
 
     settings = _settings()
     try:
@@ -167,7 +180,8 @@ def sandbox_up(config: ConfigOption = None) -> None:
 @sandbox_app.command("down")
 def sandbox_down() -> None:
     """Stop the sandbox Asterisk."""
-    from hotline.sandbox import Sandbox
+    _dev_tools()
+    from bench.sandbox import Sandbox
 
     Sandbox(_settings()).down(_say)
 
@@ -175,7 +189,8 @@ def sandbox_down() -> None:
 @sandbox_app.command("status")
 def sandbox_status() -> None:
     """Whether the sandbox is built and running, its channels and registered operators."""
-    from hotline.sandbox import Sandbox
+    _dev_tools()
+    from bench.sandbox import Sandbox
 
     typer.echo(Sandbox(_settings()).status())
 
@@ -291,8 +306,9 @@ def call(
     as_json: Annotated[bool, typer.Option("--json", help="print the service's record")] = False,
 ) -> None:
     """Place a real SIP call through the sandbox (SIPp), press KEYS, print what happened."""
-    from hotline.sandbox import Sandbox
-    from hotline.sipcall import SippCall
+    _dev_tools()
+    from bench.sandbox import Sandbox
+    from bench.sipcall import SippCall
 
     if any(k not in "0123456789*#w" for k in keys):
         _fail(f"--keys {keys!r}: use 0-9, *, # and w (wait)")

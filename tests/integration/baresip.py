@@ -9,7 +9,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-from hotline.sipcall import free_udp_port
+from bench.sipcall import free_udp_port
 
 #: The modules it needs, all in Debian's baresip-core.
 MODULES = ("g711", "srtp", "ausine", "sndfile", "cons")

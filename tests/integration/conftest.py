@@ -21,10 +21,10 @@ import httpx
 import pytest
 import yaml
 
+from bench.sandbox import Sandbox
+from bench.sipcall import Placed, SippCall, SoftPhone
 from hotline.config import Deployment, load
-from hotline.sandbox import Sandbox
 from hotline.settings import Settings
-from hotline.sipcall import Placed, SippCall, SoftPhone
 from tests import isolation
 from tests.conftest import ROOT
 

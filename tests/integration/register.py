@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from hotline.sipcall import free_udp_port
+from bench.sipcall import free_udp_port
 
 #: A REGISTER that answers the digest challenge with -au/-ap and ends on the final answer,
 #: whatever it is (the test reads it from SIPp's message log).

@@ -19,7 +19,7 @@ import httpx
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from hotline.sipcall import Info, Placed, SippCall
+from bench.sipcall import Info, Placed, SippCall
 from tests.integration.conftest import Asterisk, Service
 
 INFORMATION = ("0800213103", "14")  # Ukrainian, information

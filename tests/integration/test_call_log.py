@@ -23,7 +23,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from hotline.sipcall import SoftPhone
+from bench.sipcall import SoftPhone
 from tests.conftest import ROOT, postgres_database
 from tests.integration.conftest import WORKING_HOURS, Service, call, free_tcp_port
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from bench.sipcall import SoftPhone, free_udp_port
 from hotline.config import Deployment, load
-from hotline.sipcall import SoftPhone, free_udp_port
 from tests.conftest import ROOT
 from tests.integration.conftest import Asterisk, Service, call
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from hotline.sipcall import SoftPhone
+from bench.sipcall import SoftPhone
 from tests.conftest import ROOT
 from tests.integration.conftest import Service, call
 

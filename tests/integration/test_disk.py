@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hotline.sipcall import SoftPhone
+from bench.sipcall import SoftPhone
 from tests.integration.conftest import Asterisk, Service, call
 from tests.integration.test_notifications import GAP, seconds_of
 

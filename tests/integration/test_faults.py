@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from hotline.sipcall import SoftPhone
+from bench.sipcall import SoftPhone
 from tests.integration.conftest import Asterisk, Service, call
 from tests.integration.netfault import SilentLink
 from tests.integration.test_queues import CONSULTATION, waiting_on

@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench.sipcall import CALLER_TONE, OPERATOR_TONE, SoftPhone
 from hotline.audio import AudioSegment
 from hotline.config import Deployment, load
-from hotline.sipcall import CALLER_TONE, OPERATOR_TONE, SoftPhone
 from tests import isolation
 from tests.conftest import ROOT
 from tests.integration.conftest import Asterisk, Service, call

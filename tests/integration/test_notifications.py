@@ -10,7 +10,7 @@ import wave
 from collections.abc import Callable
 from typing import Any
 
-from hotline.sipcall import SoftPhone
+from bench.sipcall import SoftPhone
 from tests.integration.conftest import Asterisk, Service, call
 
 GAP = 2.5

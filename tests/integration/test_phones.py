@@ -17,16 +17,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench.sipcall import CALLER_TONE, OPERATOR_TONE, SoftPhone
 from hotline.audio import AudioSegment
 from hotline.config import Deployment, load
-from hotline.sipcall import CALLER_TONE, OPERATOR_TONE, SoftPhone
 from tests.conftest import ROOT
 from tests.integration.baresip import Baresip
 from tests.integration.conftest import Asterisk, Service, call, progress
 from tests.integration.test_nat import tone_level
 from tests.integration.test_recordings import CONSULTATION, wait_for_event
 
-#: A frequency nobody sends (the caller's and the operator's tones: hotline.sipcall).
+#: A frequency nobody sends (the caller's and the operator's tones: bench.sipcall).
 NEITHER = 2300
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from hotline.sipcall import SoftPhone
+from bench.sipcall import SoftPhone
 from tests.integration.conftest import Asterisk, Service, call
 
 CONSULTATION = ("0800213103", "11")  # Ukrainian, legal consultation

@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
+from bench.sipcall import SoftPhone
 from hotline.audio import AudioSegment
-from hotline.sipcall import SoftPhone
 from tests.conftest import ROOT
 from tests.integration.conftest import WORKING_HOURS, Asterisk, Service, call
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from hotline.sipcall import SoftPhone
+from bench.sipcall import SoftPhone
 from tests.conftest import ROOT
 from tests.integration.conftest import NOTIFICATION, Asterisk, Service, call
 from tests.integration.test_notifications import GAP, seconds_of

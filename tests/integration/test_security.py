@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.sipcall import SoftPhone
+from bench.sipcall import SoftPhone
 from tests.conftest import ROOT
 from tests.integration.conftest import Asterisk, Service, call, free_tcp_port
 from tests.integration.register import register

@@ -8,7 +8,7 @@ import re
 import time
 from collections.abc import Callable
 
-from hotline.sipcall import SoftPhone
+from bench.sipcall import SoftPhone
 from tests.integration.conftest import Asterisk, Service, call
 
 CONSULTATION = ("0800213103", "11")
