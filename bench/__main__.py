@@ -23,7 +23,7 @@ from typing import Any
 from bench import measure, report
 from bench.arms import Arm, BaselineArm, Lab, ServiceArm
 
-PARTS = ("ceiling", "ring", "queue", "dispatch", "poisson", "model")
+PARTS = ("ceiling", "ring", "queue", "dispatch", "poisson", "soak", "model")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -42,16 +42,22 @@ def plan(quick: bool) -> dict[str, Any]:
             "queue_rate": 20.0,
             "dispatch_callers": 24,
             "poisson_calls": 40,
+            "soak_calls": 1_000,
             "model_calls": 20_000,
         }
     return {
-        "rates": [5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 100.0, 120.0],
+        # on until the baseline itself fails (2 cores: about 150 calls/s)
+        "rates": [
+            *(5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 100.0, 120.0),
+            *(140.0, 160.0, 180.0, 200.0, 220.0, 250.0),
+        ],
         "step_s": 10.0,
         "ring_calls": 20,
         "queue_callers": 200,
         "queue_rate": 20.0,
         "dispatch_callers": 72,
         "poisson_calls": 480,
+        "soak_calls": 20_000,
         "model_calls": 1_000_000,  # the formulas' own precision: within 2%
     }
 
@@ -80,6 +86,8 @@ def run_part(lab: Lab, part: str, arm: Arm, size: dict[str, Any], done: dict[str
             servers=8,
             no_wait_ms=calibration or 0.0,
         )
+    if part == "soak":
+        return measure.soak(lab, arm, size["soak_calls"], rate=40.0, operators=24)
     raise ValueError(part)
 
 

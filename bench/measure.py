@@ -454,6 +454,65 @@ def poisson(
     return out
 
 
+# -- (7) a soak: many calls through menu, queue and operators ---------------------------------
+def soak(lab: Lab, arm: Arm, calls: int, *, rate: float, operators: int) -> dict[str, Any] | None:
+    """``calls`` callers at ``rate`` through the menu to the queue, answered by ``operators``
+    softphones (no ring, 0.2 s of talk). The service's resident memory after the first tenth
+    (the warm-up) and after each further tenth: what it keeps of calls that ended."""
+    pid = arm.pid()
+    if pid is None:
+        return None  # the service's memory: nothing to measure in the baseline
+    phones = lab.start_phones(operators, ring_ms=0, talk_ms=200)
+    arm.login([p.user for p in phones])
+    folder = lab.workdir / f"soak-{arm.name}"
+    folder.mkdir(exist_ok=True)
+    scenario = caller_xml(
+        folder, arm.number, KEYS, first_ms=FIRST_MS, gap_ms=GAP_MS, hold_ms=20_000
+    )
+    chunk = max(1, calls // 10)
+    rss_kb: list[int] = []
+    failed = done = 0
+    started = time.monotonic()
+    try:
+        while done < calls:
+            size = min(chunk, calls - done)
+            result = run_load(
+                folder,
+                scenario,
+                rate=rate,
+                calls=size,
+                timeout_s=int(size / rate) + 120,
+                processes=lab.processes,
+            )
+            failed += result.failed + lab.drain()
+            if isinstance(arm, ServiceArm):
+                arm.wait_call_log()
+            done += size
+            rss_kb.append(usage(pid).rss_kb)
+            lab.progress(
+                f"  {arm.name} soak: {done}/{calls} calls, {failed} failed, "
+                f"service RSS {rss_kb[-1] / 1024:.1f} MB"
+            )
+    finally:
+        arm.logout([p.user for p in phones])
+        answered = sum(
+            1
+            for p in phones
+            for m in p.log()
+            if m.sent and m.first_line.startswith("SIP/2.0 200") and m.cseq.endswith("INVITE")
+        )
+        lab.stop_phones()
+    warm = rss_kb[0]
+    return {
+        "calls": calls,
+        "failed": failed,
+        "answered": answered,
+        "seconds": round(time.monotonic() - started, 1),
+        "rss_kb": rss_kb,
+        "growth": round((rss_kb[-1] - warm) / warm, 4) if warm else None,
+    }
+
+
 def _number(n: int) -> str:
     """The caller number of the n-th Poisson caller."""
     return f"38050{n:07d}"
