@@ -1,5 +1,6 @@
 """The measurements, each run the same way on either arm. Every one returns plain data
-(JSON-ready); the report compares the arms."""
+(JSON-ready); the report compares the arms. One section per part, (1) to (8), hence over
+400 lines."""
 
 from __future__ import annotations
 

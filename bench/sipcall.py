@@ -1,7 +1,8 @@
 """`hotline call`: a real SIP call into the sandbox with SIPp, keys sent as SIP INFO DTMF.
 
 SIPp plays the carrier: it calls from the trunk's address, so Asterisk treats it as a
-caller from the telephone network.
+caller from the telephone network. The operators' softphones are SIPp too (:class:`SoftPhone`).
+Over 400 lines: the scenarios are written here, as the calls that use them.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ rings and callbacks through a small :class:`Effects` interface (AMI in productio
 results come back as signals), timers on the event loop, promises on disk
 (:class:`~hotline.durable.Durable`), events on the bus. It decides nothing itself. Other
 modules read its snapshot (:attr:`state` and the mappings it exposes), never change it.
+
+Over 400 lines: one method per way the service reports a change and one per effect carried
+out; none decides anything.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ user), queues_hotline.conf (the fallback queues) and extensions_hotline.conf (nu
 
 Beside Asterisk, for the machine it runs on: fail2ban-hotline.conf (the jail that bans
 addresses failing to log in) and nftables-hotline.nft (who may use the SIP UDP port).
+
+Over 400 lines: a function per generated file, kept in one module so that the files agree
+with each other (a name the dialplan uses is the one the endpoints define).
 """
 
 from __future__ import annotations
