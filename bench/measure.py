@@ -309,7 +309,7 @@ def _idle_while_waiting(lab: Lab, arm: Arm) -> bool | None:
     try:
         if isinstance(arm, ServiceArm):
             lines = arm.get("/api/queues").values()
-            return any(line["waiting"] and line["operators"]["available"] for line in lines)
+            return any(line["waiting"] and line["free"] for line in lines)
         # the CLI colours a member's state: strip the escapes before reading it
         text = re.sub(r"\x1b\[[0-9;]*m", "", lab.cli("queue show bench-information"))
         match = re.search(r"has (\d+) calls", text)

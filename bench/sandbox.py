@@ -39,7 +39,7 @@ class Sandbox:
     def __init__(self, settings: Settings, project: Path | None = None) -> None:
         self.settings = settings
         self.project = project or Path.cwd()
-        self.dir = settings.sandbox_dir
+        self.dir = settings.sandbox_dir.absolute()  # fail2ban, a daemon, works from /
         self.root = self.dir / "root"
         self.secrets_file = self.dir / "secrets.env"
 

@@ -52,7 +52,9 @@ class Fail2ban:
     ``folder``, the rendered jail its only one."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder = folder
+        # absolute: the server, once a daemon, works from / (a relative socket path in its
+        # config would name another file, and the client would wait for it in vain)
+        self.folder = folder = folder.absolute()
         self.conf = folder / "etc"
         self.pid_file = folder / "fail2ban.pid"
         self.socket = folder / "fail2ban.sock"

@@ -153,6 +153,9 @@ class LineNow:
     longest: float
     #: The operators who serve the line, by state.
     operators: Mapping[State, tuple[str, ...]]
+    #: Those of them who may be offered a call now (available, their phone reachable and not
+    #: busy with another call); no caller they may serve is waiting while one is.
+    free: tuple[str, ...]
     #: What a caller joining now can expect to wait, in seconds (inf: nobody serves it).
     estimate: float
 
@@ -168,6 +171,7 @@ def lines_now(queue: Queue, rules: Rules, now: datetime) -> dict[str, LineNow]:
             here,
             max(((now - w.entered).total_seconds() for w in here), default=0.0),
             {s: tuple(sorted(op.id for op in serving if op.state is s)) for s in State},
+            tuple(sorted(op.id for op in serving if op.free)),
             estimate(queue, rules, line, len(here) + 1),
         )
     return found

@@ -45,6 +45,9 @@ def queues(board: Switchboard, who: Principal) -> dict[str, Any]:
             # what a caller joining now can expect (null: nobody is serving the line)
             "estimated_wait": None if math.isinf(line.estimate) else round(line.estimate),
             "operators": {s.value: list(ids) for s, ids in line.operators.items()},
+            # those who may be offered a call now ("available" ones whose phone is not
+            # reachable or busy with another call are not)
+            "free": list(line.free),
         }
     return lines
 
