@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from hotline.config import Deployment
-from hotline.firewall import Fail2ban
+from hotline.firewall import JAIL, Fail2ban
 from tests.integration.conftest import Asterisk, call, config_variant, progress
 from tests.integration.register import register
 
@@ -226,3 +226,23 @@ def test_svcrack_is_banned_long_before_it_finds_the_password(
     print(f"svcrack: {len(tried)} wrong guesses, banned {banned:.2f} s after it started")
     assert FAILURES <= len(tried) < WRONG_GUESSES
     assert "op3/" not in asterisk.sandbox.cli("pjsip show contacts").stdout
+
+
+def test_a_fail2ban_server_in_a_relative_folder_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From a checkout the sandbox's folder is relative (.cache/sandbox); fail2ban's daemon
+    works from /, so every path its config names must be absolute (it once waited 30 s for a
+    socket under / and `hotline sandbox up` failed)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "security").touch()
+    server = Fail2ban(Path("f2b"))
+    jail = f"[{JAIL}]\nenabled = true\nfilter = asterisk\nlogpath = {tmp_path}/security\naction =\n"
+    server.start(jail, timeout=20)
+    try:
+        status = server.client("status", JAIL).stdout
+        assert f"File list:\t{tmp_path}/security" in status
+        assert (tmp_path / "f2b/fail2ban.sock").is_socket()
+    finally:
+        server.stop()
+    assert not server.running()
