@@ -7,9 +7,10 @@ caller's log and an operator's log can be compared on the same clock.
 
 from __future__ import annotations
 
-import random
+import os
 import re
 import subprocess
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -298,23 +299,13 @@ class Operator(SoftPhone):
 
     def _talk_step(self) -> str:
         if self.exponential:
-            # SIPp's own distribution="exponential" draws the same sequence in every process
-            # (one seed): each phone reads its talk times from an injection file instead.
+            # SIPp draws from GSL's generator; start() seeds it per phone (GSL_RNG_SEED), or
+            # every phone would talk the same sequence of times. (An injection file is not
+            # read for calls a phone answers out of its scenario, -oocsf.)
             return (
-                '<nop><action><assignstr assign_to="t" value="[field0]"/>'
-                '<todouble assign_to="talk" variable="t"/></action></nop>\n'
-                '  <pause variable="talk"/>\n'
-                '  <nop next="hangup"/>'
+                f'<pause distribution="exponential" mean="{self.talk_ms}"/>\n  <nop next="hangup"/>'
             )
         return f'<recv request="BYE" timeout="{self.talk_ms}" ontimeout="hangup"/>'
-
-    def _talk_times(self) -> Path:
-        """Exponential talk times (ms) of mean ``talk_ms``, one per call, seeded per phone."""
-        chance = random.Random(f"{self.user}-{self.talk_ms}")
-        path = self.workdir / f"{self.user}-{self.port}-talk.csv"
-        draws = (round(chance.expovariate(1 / self.talk_ms)) for _ in range(5000))
-        path.write_text("SEQUENTIAL\n" + "".join(f"{ms};\n" for ms in draws))
-        return path
 
     def _answering(self) -> Path:
         scenario_file = self.workdir / f"{self.user}-{self.port}-operator.xml"
@@ -330,12 +321,9 @@ class Operator(SoftPhone):
         self.process = subprocess.Popen(
             [
                 *SIPP[: SIPP.index("sipp")],
-                *self.command(
-                    self._answering(),
-                    *(["-inf", str(self._talk_times())] if self.exponential else []),
-                    *extra,
-                ),
+                *self.command(self._answering(), *extra),
             ],
+            env={**os.environ, "GSL_RNG_SEED": str(zlib.crc32(self.user.encode()))},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             cwd=self.workdir,
