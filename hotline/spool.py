@@ -2,9 +2,10 @@
 
 Events are appended, one JSON line each, to numbered segment files in ``<data>/spool``. The
 database writer reads them back in order and, once a batch is committed, records how far it
-got in ``sent`` (written atomically). A segment wholly sent is deleted. So an event survives a
-database outage, a service restart and a crash between the two (the writer skips what the
-database already holds, by the event's id).
+got in ``sent`` (written atomically, at most once a second under load: a crash may send the
+last second again). A segment wholly sent is deleted. So an event survives a database outage,
+a service restart and a crash between the two (the writer skips what the database already
+holds, by the event's id).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,15 +32,25 @@ class Position:
     offset: int
 
 
+#: Seconds between two writes of the ``sent`` marker while a backlog remains (each is a file
+#: written and renamed; the database's own check by event id makes a late marker harmless).
+MARK_EVERY = 1.0
+
+
 class Spool:
     """Append-only event segments plus the position the database has reached."""
 
-    def __init__(self, folder: Path, segment_bytes: int = 16 * 1024 * 1024) -> None:
+    def __init__(
+        self, folder: Path, segment_bytes: int = 16 * 1024 * 1024, mark_every: float = MARK_EVERY
+    ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
         self.segment_bytes = segment_bytes
+        self.mark_every = mark_every
         self._marker = folder / "sent"
         self.sent = self._read_marker()
+        #: Where the marker on disk points, and when it was written.
+        self._marked, self._marked_at = self.sent, time.monotonic()
         segments = self.segments()
         self._segment = max(segments[-1] if segments else 1, self.sent.segment)
         self._repair_tail(self._path(self._segment))
@@ -78,6 +90,8 @@ class Spool:
         os.fsync(self._fd)
 
     def close(self) -> None:
+        if self.sent != self._marked:
+            self._mark()
         os.close(self._fd)
 
     def __enter__(self) -> Spool:
@@ -108,14 +122,22 @@ class Spool:
 
     def commit(self, position: Position, count: int) -> None:
         """The database holds everything before ``position`` (``count`` lines more)."""
+        self.sent = position
+        self.backlog = max(0, self.backlog - count)
+        if not self.backlog or time.monotonic() - self._marked_at >= self.mark_every:
+            self._mark()
+
+    def _mark(self) -> None:
+        """Write the marker; delete the segments wholly before it."""
+        position = self.sent
         tmp = self._marker.with_suffix(".tmp")
         tmp.write_text(json.dumps({"segment": position.segment, "offset": position.offset}))
         os.replace(tmp, self._marker)
-        self.sent = position
-        self.backlog = max(0, self.backlog - count)
-        for segment in self.segments():
-            if segment < position.segment:
-                self._path(segment).unlink(missing_ok=True)
+        if position.segment > self._marked.segment:
+            for segment in self.segments():
+                if segment < position.segment:
+                    self._path(segment).unlink(missing_ok=True)
+        self._marked, self._marked_at = position, time.monotonic()
 
     def reject(self, line: str) -> None:
         with (self.folder / "rejected.jsonl").open("a", encoding="utf-8") as out:

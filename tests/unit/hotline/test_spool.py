@@ -153,3 +153,21 @@ async def test_the_spool_is_synced_within_50_ms_even_with_the_database_away(
     assert len(synced) == 1 and synced[0] - started < 0.1  # one sync for the burst, soon
     call_log.close()
     await store.close()
+
+
+def test_under_load_the_marker_is_written_at_most_every_so_often(tmp_path: Path) -> None:
+    """A marker behind the database only sends some events again (the database skips them
+    by id); one written per batch would cost a file write and a rename each."""
+    spool = Spool(tmp_path, mark_every=3600)
+    for n in range(1, 8):
+        spool.append(event(n))
+    first, after, _ = spool.read(spool.sent, limit=3)
+    spool.commit(after, len(first))
+    assert not (tmp_path / "sent").exists()  # a backlog remains: not yet
+    assert Spool(tmp_path).backlog == 7  # a crash now: all seven are read again
+    rest, end, _ = spool.read(spool.sent)
+    spool.commit(end, len(rest))
+    assert Spool(tmp_path).backlog == 0  # caught up: written at once
+    spool.append(event(8))
+    spool.close()
+    assert Spool(tmp_path).backlog == 1
