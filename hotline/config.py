@@ -10,12 +10,13 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import holidays
 import yaml
 from pydantic import (
     AfterValidator,
@@ -154,6 +155,8 @@ class LineModel(_Model):
     callback_abandoned: bool = False
     take_message_after: float | None = Field(None, ge=5, le=3600)
     recording: RecordingModel = RecordingModel()
+    #: Its offices keep their hours on public holidays.
+    open_on_holidays: bool = False
 
 
 class QueuesModel(_Model):
@@ -176,7 +179,34 @@ class QueuesModel(_Model):
 class OfficeModel(_Model):
     timezone: str
     hours: list[str] = Field(min_length=1)
+    #: The office's own closed days.
     holidays: list[date] = []
+    #: Where it is (ISO 3166 code, and a subdivision where holidays differ by region): its
+    #: public holidays, as the `holidays` package states them, close it unless it is open
+    #: around the clock or a line is open on holidays.
+    country: str | None = Field(None, pattern=r"^[A-Z]{2}$")
+    subdivision: str | None = Field(None, min_length=1, max_length=8)
+
+    @model_validator(mode="after")
+    def _known_place(self) -> OfficeModel:
+        if self.subdivision is not None and self.country is None:
+            raise ValueError("a subdivision needs its country")
+        self.public_holidays()
+        return self
+
+    def public_holidays(self) -> Container[date]:
+        """The country's public holidays (a calendar that fills in each year as it is asked)."""
+        if self.country is None:
+            return frozenset()
+        known = holidays.list_supported_countries()
+        if self.country not in known:
+            raise ValueError(f"no public holidays are known for country {self.country!r}")
+        if self.subdivision is not None and self.subdivision not in known[self.country]:
+            regions = ", ".join(known[self.country]) or "none"
+            raise ValueError(
+                f"{self.country} has no subdivision {self.subdivision!r} (it has: {regions})"
+            )
+        return holidays.country_holidays(self.country, subdiv=self.subdivision)
 
 
 class OperatorModel(_Model):
@@ -551,11 +581,15 @@ def _build(m: DeploymentModel) -> Deployment:
             take_message_after=line.take_message_after,
             recorded=line.recording.enabled,
             recording_prompt=line.recording.prompt if line.recording.enabled else None,
+            open_on_holidays=line.open_on_holidays,
         )
         for name, line in m.lines.items()
     }
     offices = {
-        name: Office(name, Schedule(o.timezone, parse_hours(o.hours), frozenset(o.holidays)))
+        name: Office(
+            name,
+            Schedule(o.timezone, parse_hours(o.hours), frozenset(o.holidays), o.public_holidays()),
+        )
         for name, o in m.offices.items()
     }
     operators = {

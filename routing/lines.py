@@ -54,6 +54,9 @@ class Line:
     #: ``recording_prompt`` while waiting).
     recorded: bool = False
     recording_prompt: str | None = None
+    #: Its offices keep their weekly hours on public holidays (the office's own closed days
+    #: still close it).
+    open_on_holidays: bool = False
 
     def __post_init__(self) -> None:
         if not self.offices:
@@ -85,7 +88,9 @@ def decide(
     name: str | None = asked
     while name is not None:
         line = lines[name]
-        if any(offices[office].schedule.is_open(at) for office in line.offices):
+        if any(
+            offices[office].schedule.is_open(at, line.open_on_holidays) for office in line.offices
+        ):
             return Decision(asked, name, tuple(closed), tuple(prompts))
         closed.append(name)
         if line.after_hours.prompt:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -67,11 +67,17 @@ def parse_hours(entries: Iterable[str]) -> tuple[Span, ...]:
 
 @dataclass(frozen=True)
 class Schedule:
-    """When an office is open, in its own time zone."""
+    """When an office is open, in its own time zone.
+
+    ``holidays`` are the office's own closed days; ``public`` its country's public holidays
+    (any container of dates: the config gives the ``holidays`` package's calendar). A public
+    holiday closes the office for a line unless the line is open on holidays, and never closes
+    an office that is open around the clock."""
 
     timezone: str
     weekly: tuple[Span, ...]
     holidays: frozenset[date] = field(default_factory=frozenset)
+    public: Container[date] = field(default_factory=frozenset, compare=False)
 
     def __post_init__(self) -> None:
         try:
@@ -79,23 +85,32 @@ class Schedule:
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {self.timezone!r}") from None
 
-    def is_open(self, at: datetime) -> bool:
-        """Whether the office is open at the aware instant ``at``."""
+    def is_open(self, at: datetime, on_public_holidays: bool = False) -> bool:
+        """Whether the office is open at the aware instant ``at`` (for a line that is open on
+        public holidays, with ``on_public_holidays``)."""
         if at.tzinfo is None:
             raise ValueError("a naive datetime has no place in a schedule; pass an aware one")
         local = at.astimezone(ZoneInfo(self.timezone))
         if local.date() in self.holidays:
+            return False
+        if not (on_public_holidays or self.round_the_clock) and local.date() in self.public:
             return False
         minute = local.hour * 60 + local.minute
         day = local.weekday()
         return any(s.day == day and s.start <= minute < s.end for s in self.weekly)
 
     @property
-    def always_open(self) -> bool:
-        return not self.holidays and all(
+    def round_the_clock(self) -> bool:
+        """Open every hour of the week (public holidays included)."""
+        return all(
             any(s.day == d and s.start == 0 and s.end == _DAY_MINUTES for s in self.weekly)
             for d in range(7)
         )
+
+    @property
+    def always_open(self) -> bool:
+        """Never closed: round the clock, with no closed day of its own."""
+        return not self.holidays and self.round_the_clock
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,20 @@ CASES = [
         "phones: phones need a transport: udp, tls or both",
     ),
     (lambda c: c["sip"].update(bind="localhost"), "sip.bind"),
+    (
+        lambda c: c["offices"]["sumy"].update(country="XX"),
+        "offices.sumy: no public holidays are known for country 'XX'",
+    ),
+    (
+        lambda c: c["offices"]["sumy"].update(country="GE", subdivision="ZZ"),
+        "offices.sumy: GE has no subdivision 'ZZ' (it has: none)",
+    ),
+    (
+        lambda c: (
+            c["offices"]["sumy"].pop("country") and c["offices"]["sumy"].update(subdivision="TB")
+        ),
+        "offices.sumy: a subdivision needs its country",
+    ),
 ]
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import holidays
 import pytest
 
 from hotline.config import Deployment
@@ -22,11 +23,8 @@ CHRISTMAS = datetime(2026, 12, 25, 11, 0, tzinfo=KYIV)
             SATURDAY_20,
             Decision("consultation", "information", ("consultation",), ("consultation-closed",)),
         ),
-        (
-            "consultation",
-            CHRISTMAS,
-            Decision("consultation", "information", ("consultation",), ("consultation-closed",)),
-        ),
+        # Ukraine under martial law: its public holidays are working days (`holidays`)
+        ("consultation", CHRISTMAS, Decision("consultation", "consultation")),
         ("detention", SATURDAY_20, Decision("detention", "detention")),
         ("rehabilitation", SATURDAY_20, Decision("rehabilitation", "rehabilitation")),
     ],
@@ -46,6 +44,22 @@ def test_closed_everywhere_ends_with_the_messages() -> None:
     assert decide(lines, office, "a", SATURDAY_20) == Decision(
         "a", None, ("a", "b"), ("a-closed", "b-closed")
     )
+
+
+def test_a_line_open_on_holidays_keeps_its_offices_hours() -> None:
+    """Georgia's 7 January: the consultation line closes; a line open on holidays, staffed by
+    the same office, does not."""
+    tbilisi = Schedule(
+        "Asia/Tbilisi", parse_hours(["mon-fri 09:00-18:00"]), public=holidays.country_holidays("GE")
+    )
+    offices = {"tbilisi": Office("tbilisi", tbilisi)}
+    lines = {
+        "consultation": Line("consultation", ("tbilisi",), after_hours=AfterHours("closed")),
+        "rehabilitation": Line("rehabilitation", ("tbilisi",), open_on_holidays=True),
+    }
+    christmas = datetime(2027, 1, 7, 12, 0, tzinfo=timezone(timedelta(hours=4)))
+    assert decide(lines, offices, "consultation", christmas).line is None
+    assert decide(lines, offices, "rehabilitation", christmas).line == "rehabilitation"
 
 
 def test_a_closed_line_may_offer_a_callback() -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
+import holidays
 import pytest
 
 from routing import Schedule, Span, parse_hours
@@ -40,6 +41,47 @@ def test_holiday_closes_the_whole_local_day() -> None:
     # 23:30 UTC on the 24th is already the 25th in Kyiv
     assert not schedule.is_open(datetime(2026, 12, 24, 23, 30, tzinfo=UTC))
     assert schedule.is_open(datetime(2026, 12, 24, 21, 30, tzinfo=UTC))
+
+
+TBILISI = timezone(timedelta(hours=4))
+WORKDAYS = parse_hours(["mon-fri 09:00-18:00"])
+
+
+def test_public_holidays_close_an_office_unless_it_never_closes() -> None:
+    """Georgia's calendar from the `holidays` package: Orthodox Christmas, 7 January 2027,
+    a Thursday, closes Tbilisi's consultations; an office open around the clock stays open."""
+    georgia = holidays.country_holidays("GE")
+    christmas = datetime(2027, 1, 7, 11, tzinfo=TBILISI)
+    assert Schedule("Asia/Tbilisi", WORKDAYS).is_open(christmas)  # without a country: open
+    assert not Schedule("Asia/Tbilisi", WORKDAYS, public=georgia).is_open(christmas)
+    assert Schedule("Asia/Tbilisi", WORKDAYS, public=georgia).is_open(christmas, True)
+    assert Schedule("Asia/Tbilisi", parse_hours(["always"]), public=georgia).is_open(christmas)
+    assert Schedule("Asia/Tbilisi", WORKDAYS, public=georgia).is_open(christmas + timedelta(1))
+    # the 25th of December is a working day in Georgia
+    assert Schedule("Asia/Tbilisi", WORKDAYS, public=georgia).is_open(
+        datetime(2026, 12, 25, 11, tzinfo=TBILISI)
+    )
+
+
+def test_ukraine_under_martial_law_keeps_its_offices_open_on_holidays() -> None:
+    """Since 2022 Ukraine's public holidays are working days (martial law), as the package
+    states it: Christmas, New Year and Independence Day do not close Sumy's lawyers."""
+    ukraine = holidays.country_holidays("UA")
+    for day in (date(2026, 12, 25), date(2027, 1, 1), date(2027, 8, 24)):
+        at = datetime.combine(day, datetime.min.time(), KYIV_WINTER).replace(hour=11)
+        if at.weekday() < 5:
+            assert Schedule("Europe/Kyiv", WORKDAYS, public=ukraine).is_open(at), day
+    # before martial law, 1 January 2021 (a Friday) closed it
+    assert not Schedule("Europe/Kyiv", WORKDAYS, public=ukraine).is_open(
+        datetime(2021, 1, 1, 11, tzinfo=KYIV_WINTER)
+    )
+
+
+def test_an_offices_own_closed_day_closes_it_even_round_the_clock() -> None:
+    own = frozenset({date(2026, 12, 31)})
+    schedule = Schedule("Europe/Kyiv", parse_hours(["always"]), own)
+    assert not schedule.is_open(datetime(2026, 12, 31, 11, tzinfo=KYIV_WINTER), True)
+    assert schedule.round_the_clock and not schedule.always_open
 
 
 def test_parse_hours_shapes() -> None:
