@@ -54,6 +54,24 @@ const LABELS = {
     states: { available: "თავისუფალი", ringing: "რეკავს", on_call: "საუბრობს",
       wrap_up: "დასრულება", paused: "პაუზა", logged_out: "გასული" },
   },
+  ru: {
+    title: "Горячая линия правовой помощи", live: "В эфире", lost: "Связь потеряна: переподключение...",
+    calls: "Звонки", dashboard: "Табло", logout: "Выйти", login: "Войти",
+    token: "Токен API", badToken: "Этот токен недействителен.",
+    lines: "Линии", line: "Линия", waiting: "Ожидают", longest: "Дольше всех ждёт",
+    estimate: "Ожидаемое время", sl: "Уровень обслуживания сегодня", target: "цель",
+    answered: "Принято", abandoned: "Потеряно", operators: "Операторы", operator: "Оператор",
+    state: "Состояние", inState: "Время в состоянии", callerWait: "Абонент ждал", talk: "Разговор",
+    notifications: "Открытые сообщения о задержании", none: "Нет", ref: "Номер",
+    received: "Получено", number: "Номер для обратного звонка", overdue: "просрочено",
+    overdueAlert: "Сообщение о задержании ждёт дольше нормы!",
+    chart: "Звонки по часам: сегодня и вчера", today: "Сегодня", yesterday: "Вчера",
+    search: "Искать", from: "С", to: "По", outcome: "Результат", caller: "Абонент",
+    started: "Начало", wait: "Ожидание", any: "любой", timeline: "Хронология",
+    recording: "Запись", noRecording: "Записи нет", more: "Ещё",
+    states: { available: "свободен", ringing: "звонок", on_call: "разговор",
+      wrap_up: "после разговора", paused: "пауза", logged_out: "не в системе" },
+  },
 };
 
 function pickLanguage() {

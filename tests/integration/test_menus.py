@@ -29,7 +29,9 @@ ROUTES = [
     ("0800213103", "10", "information", "uk", ["language:1", "main:0"]),
     ("0800213103", "1*2", "detention", "uk", ["language:1", "main:*", "main:2"]),
     ("0800213103", "172", "detention", "uk", ["language:1", "main:7", "main:2"]),
+    ("0800213103", "31", "consultation", "ru", ["language:3", "main:1"]),
     ("0322920055", "2", "consultation", "en", ["consultation-language:2"]),
+    ("0322920055", "3", "consultation", "ru", ["consultation-language:3"]),
     ("2145145", "", "rehabilitation", "ka", []),
 ]
 NO_INPUT_PATH = [
@@ -105,6 +107,10 @@ async def test_keys_route_callers_to_their_lines(asterisk: Asterisk, service: Se
         NO_INPUT_PATH,
     )
     assert ("information", channel_of(silent)) in seen
+
+    # Russian callers heard the main menu and the waiting prompt in Russian
+    log = (asterisk.sandbox.root / "var/log/asterisk/messages").read_text(errors="replace")
+    assert "hotline/ru/main-menu" in log and "hotline/ru/please-hold" in log
 
     unknown = service.record(placed[-1].call_id)
     assert unknown["outcome"] == "unknown-number" and unknown["line"] is None
