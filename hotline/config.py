@@ -331,21 +331,64 @@ class SecurityModel(_Model):
     ban: BanModel = BanModel()
 
 
-class DeploymentModel(_Model):
+#: What belongs to an organisation (ids unique across all of them).
+OWNED = ("numbers", "menus", "lines", "offices", "operators", "supervisors")
+
+
+class OrganisationModel(_Model):
+    """One organisation's hotline: its numbers, menus, lines, offices, operators and
+    supervisors, in its languages."""
+
+    name: str = Field(min_length=1, max_length=120)
     languages: list[Language] = Field(min_length=1)
-    trunk: TrunkModel
-    sip: SipModel = SipModel()
-    phones: PhonesModel = PhonesModel()
-    security: SecurityModel = SecurityModel()
     numbers: dict[Number, NumberModel] = Field(min_length=1)
     menus: dict[Name, MenuModel] = {}
     lines: dict[Name, LineModel] = Field(min_length=1)
     offices: dict[Name, OfficeModel] = Field(min_length=1)
     operators: dict[Name, OperatorModel] = {}
-    #: Supervisors' softphones (SIP endpoints), rung to listen in on operators' calls.
     supervisors: dict[Name, SupervisorModel] = {}
+
+
+class DeploymentModel(_Model):
+    """The whole config: shared settings, and either ``organisations`` or one organisation's
+    sections at the top level (``languages``, ``numbers``, ``lines``, ...)."""
+
+    trunk: TrunkModel
+    sip: SipModel = SipModel()
+    phones: PhonesModel = PhonesModel()
+    security: SecurityModel = SecurityModel()
     queues: QueuesModel = QueuesModel()
     recordings: RecordingsModel = RecordingsModel()
+    organisations: dict[Name, OrganisationModel] = {}
+    languages: list[Language] = []
+    numbers: dict[Number, NumberModel] = {}
+    menus: dict[Name, MenuModel] = {}
+    lines: dict[Name, LineModel] = {}
+    offices: dict[Name, OfficeModel] = {}
+    operators: dict[Name, OperatorModel] = {}
+    #: Supervisors' softphones (SIP endpoints), rung to listen in on operators' calls.
+    supervisors: dict[Name, SupervisorModel] = {}
+
+    @model_validator(mode="after")
+    def _organisations_or_one(self) -> DeploymentModel:
+        flat = [s for s in ("languages", *OWNED) if getattr(self, s)]
+        if self.organisations and flat:
+            raise ValueError(f"with 'organisations', {', '.join(flat)} go inside an organisation")
+        if not self.organisations:
+            for section in ("languages", "numbers", "lines", "offices"):
+                if not getattr(self, section):
+                    raise ValueError(f"'{section}' is required (or 'organisations')")
+        return self
+
+    def as_organisations(self) -> dict[str, OrganisationModel]:
+        """The organisations; a config without them is one, named ``hotline``."""
+        if self.organisations:
+            return dict(self.organisations)
+        return {
+            "hotline": OrganisationModel(
+                name="Hotline", **{s: getattr(self, s) for s in ("languages", *OWNED)}
+            )
+        }
 
 
 @dataclass(frozen=True)
@@ -362,6 +405,22 @@ class Policy:
     service_level_threshold: int = 20
     service_level_target: float = 0.8
     notification_target: int = 900
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """One organisation the service runs a hotline for, and what is its own (by id)."""
+
+    id: str
+    name: str
+    languages: tuple[str, ...]
+    #: Its home time zone (its first office's): its statistics count days in it.
+    timezone: str
+    numbers: frozenset[str]
+    lines: frozenset[str]
+    offices: frozenset[str]
+    operators: frozenset[str]
+    supervisors: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -383,6 +442,17 @@ class Deployment:
     retention_days: int = 90
     #: Supervisors' softphones: id -> name.
     supervisors: Mapping[str, str] = field(default_factory=dict)
+    #: Who runs what (a config without organisations is one, ``hotline``).
+    organisations: Mapping[str, Organisation] = field(default_factory=dict)
+
+    def organisation_of(
+        self, *, number: str | None = None, line: str | None = None, operator: str | None = None
+    ) -> Organisation | None:
+        """The organisation a number, a line or an operator belongs to (None: unknown)."""
+        for org in self.organisations.values():
+            if number in org.numbers or line in org.lines or operator in org.operators:
+                return org
+        return None
 
     @property
     def endpoints(self) -> list[str]:
@@ -450,13 +520,108 @@ def parse(raw: Any, source: str = "<config>") -> Deployment:
         model = DeploymentModel.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(source, [_pydantic_problem(e) for e in exc.errors()]) from None
-    problems = list(_cross_check(model))
+    organisations = model.as_organisations()
+    flat, owners, problems = _flatten(model, organisations)
+    if model.organisations:  # name the organisation in every path
+        problems += [(_within(path, owners), message) for path, message in _cross_check(flat)]
+        problems += [(_within(p, owners), m) for p, m in _belonging(flat, owners, organisations)]
+    else:
+        problems += _cross_check(flat)
     if problems:
         raise ConfigError(source, problems)
     try:
-        return _build(model)
+        return _build(flat, organisations, owners)
     except ValueError as exc:  # a domain rule the schema cannot express
         raise ConfigError(source, [("", str(exc))]) from None
+
+
+Owners = dict[tuple[str, str], str]
+
+
+def _flatten(
+    model: DeploymentModel, organisations: Mapping[str, OrganisationModel]
+) -> tuple[DeploymentModel, Owners, list[tuple[str, str]]]:
+    """Every organisation's sections in one (ids unique across them: a clash is a problem),
+    who owns each id, and the languages of them all."""
+    merged: dict[str, dict[str, Any]] = {section: {} for section in OWNED}
+    owners: Owners = {}
+    languages: list[str] = []
+    clashes: list[tuple[str, str]] = []
+    for org_id, org in organisations.items():
+        languages += [lang for lang in org.languages if lang not in languages]
+        for section in OWNED:
+            for name, item in getattr(org, section).items():
+                if (section, name) in owners:
+                    clashes.append(
+                        (
+                            f"organisations.{org_id}.{section}.{name}",
+                            f"also in organisation {owners[section, name]!r}: ids are unique "
+                            "across organisations",
+                        )
+                    )
+                    continue
+                owners[section, name] = org_id
+                merged[section][name] = item
+    return model.model_copy(update={"languages": languages, **merged}), owners, clashes
+
+
+def _within(path: str, owners: Owners) -> str:
+    """``lines.x...`` as ``organisations.<owner>.lines.x...``."""
+    section, _, rest = path.partition(".")
+    owner = owners.get((section, rest.split(".", 1)[0]))
+    return f"organisations.{owner}.{path}" if owner else path
+
+
+def _belonging(
+    m: DeploymentModel, owners: Owners, organisations: Mapping[str, OrganisationModel]
+) -> Iterator[tuple[str, str]]:
+    """What an organisation's numbers, menus, lines and operators name is its own, and they
+    speak its languages."""
+
+    def own(path: str, whose: str, section: str, name: str | None) -> Iterator[tuple[str, str]]:
+        owner = owners.get((section, name or ""))
+        if owner is not None and owner != whose:
+            kind = section.removesuffix("s")
+            yield path, f"{kind} {name!r} belongs to organisation {owner!r}"
+
+    def speaks(path: str, whose: str, language: str | None) -> Iterator[tuple[str, str]]:
+        languages = organisations[whose].languages
+        if language is not None and language in m.languages and language not in languages:
+            yield path, f"language {language!r} is not one of {whose}'s ({', '.join(languages)})"
+
+    def action(path: str, whose: str, a: ActionModel) -> Iterator[tuple[str, str]]:
+        yield from own(f"{path}.menu", whose, "menus", a.menu)
+        yield from own(f"{path}.line", whose, "lines", a.line)
+        yield from speaks(f"{path}.language", whose, a.language)
+
+    for number, n in m.numbers.items():
+        whose, base = owners["numbers", number], f"numbers.{number}"
+        yield from speaks(f"{base}.language", whose, n.language)
+        yield from action(f"{base}.start", whose, n.start)
+        yield from own(f"{base}.fallback_line", whose, "lines", n.fallback_line)
+    for name, menu in m.menus.items():
+        whose, base = owners["menus", name], f"menus.{name}"
+        for key, option in menu.options.items():
+            yield from action(f"{base}.options.{key}", whose, option)
+        for what, a in (("no_input", menu.no_input), ("wrong_key", menu.wrong_key)):
+            if a is not None:
+                yield from action(f"{base}.{what}", whose, a)
+        for lang in menu.speak_in:
+            yield from speaks(f"{base}.speak_in", whose, lang)
+    for name, line in m.lines.items():
+        whose, base = owners["lines", name], f"lines.{name}"
+        for i, office in enumerate(line.offices):
+            yield from own(f"{base}.offices.{i}", whose, "offices", office)
+        for i, office in enumerate(line.overflow.offices if line.overflow else ()):
+            yield from own(f"{base}.overflow.offices.{i}", whose, "offices", office)
+        yield from own(f"{base}.after_hours.line", whose, "lines", line.after_hours.line)
+    for name, op in m.operators.items():
+        whose, base = owners["operators", name], f"operators.{name}"
+        yield from own(f"{base}.office", whose, "offices", op.office)
+        for i, line_name in enumerate(op.lines):
+            yield from own(f"{base}.lines.{i}", whose, "lines", line_name)
+        for i, lang in enumerate(op.languages):
+            yield from speaks(f"{base}.languages.{i}", whose, lang)
 
 
 def _pydantic_problem(error: Any) -> tuple[str, str]:
@@ -546,7 +711,9 @@ def _cross_check(m: DeploymentModel) -> Iterator[tuple[str, str]]:
         yield "supervisors", f"a supervisor id is also an operator or a number: {sorted(both)}"
 
 
-def _build(m: DeploymentModel) -> Deployment:
+def _build(
+    m: DeploymentModel, organisations: Mapping[str, OrganisationModel], owners: Owners
+) -> Deployment:
     menus = {
         name: Menu(
             name=name,
@@ -609,4 +776,21 @@ def _build(m: DeploymentModel) -> Deployment:
         policy=Policy(**m.queues.model_dump()),
         retention_days=m.recordings.retention_days,
         supervisors={name: s.name for name, s in m.supervisors.items()},
+        organisations={
+            org_id: Organisation(
+                org_id,
+                org.name,
+                tuple(org.languages),
+                next(iter(org.offices.values())).timezone,
+                *(
+                    frozenset(
+                        name
+                        for (kind, name), owner in owners.items()
+                        if owner == org_id and kind == section
+                    )
+                    for section in ("numbers", "lines", "offices", "operators", "supervisors")
+                ),
+            )
+            for org_id, org in organisations.items()
+        },
     )

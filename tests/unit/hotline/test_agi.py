@@ -172,6 +172,7 @@ async def test_unknown_number_apologises_and_hangs_up(server: int, events: list[
         'STREAM FILE hotline/uk/unknown-number ""',
         'STREAM FILE hotline/en/unknown-number ""',
         'STREAM FILE hotline/ka/unknown-number ""',
+        'STREAM FILE hotline/ru/unknown-number ""',
         'SET VARIABLE HOTLINE_RESULT "done"',
         "HANGUP",
     ]

@@ -96,6 +96,7 @@ async def test_language_menu_speaks_each_language_then_the_choice(deployment: De
         Prompt("uk", "welcome"),
         Prompt("uk", "choose-language"),
         Prompt("en", "choose-language"),
+        Prompt("ru", "choose-language"),
     )
     assert second == (Prompt("en", "main-menu"),)
 
