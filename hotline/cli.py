@@ -95,7 +95,8 @@ def check(config: ConfigOption = None) -> None:
             + ", ".join(missing)
         )
     typer.echo(
-        f"{config or settings.config}: OK - {len(deployment.flow.entries)} numbers, "
+        f"{config or settings.config}: OK - {len(deployment.organisations)} organisation(s), "
+        f"{len(deployment.flow.entries)} numbers, "
         f"{len(deployment.flow.menus)} menus, {len(deployment.lines)} lines, "
         f"{len(deployment.offices)} offices, {len(deployment.operators)} operators, "
         f"{len(names)} prompts x {len(deployment.languages)} languages"

@@ -221,7 +221,7 @@ async def test_an_unknown_number_gets_the_apology_and_a_hangup(
     )
     assert [e["kind"] for e in record["events"]] == ["call.started", "call.ended"]
     heard = asterisk.played(record["channel"], mark)
-    languages = ["uk", "en", "ka"]
+    languages = ["uk", "en", "ru", "ka"]  # every organisation's, in the config's order
     assert heard == [f"hotline/{lang}/unknown-number" for lang in languages], heard
     assert "unknown number '0999999999'" in service.log.read_text()
     assert_healthy(service)

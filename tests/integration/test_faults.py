@@ -76,8 +76,9 @@ async def test_a_hung_service_leaves_nobody_in_silence_and_routes_nobody_twice(
 ) -> None:
     service.start()  # and its guard
     assert service.process is not None
-    # members of the fallback queues (information, rehabilitation; consultation), logged out
-    phones = [phone(op, talk_ms=2000) for op in ("op1", "op3", "op4")]
+    # members of the fallback queues (information; Georgia's rehabilitation; consultation),
+    # logged out
+    phones = [phone(op, talk_ms=2000) for op in ("op1", "gr1", "op3", "op4")]
     try:
         waiting = asyncio.create_task(call(*CONSULTATION, hold_ms=90_000))
         await waiting_on(service, "consultation", 1)

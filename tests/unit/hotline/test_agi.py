@@ -101,7 +101,7 @@ async def a_call_works(port: int) -> list[str]:
 async def test_a_direct_number_is_routed(server: int, events: list[CallEvent]) -> None:
     commands = await a_call_works(server)
     assert 'STREAM FILE hotline/ka/welcome-rehabilitation ""' in commands
-    assert 'SET VARIABLE HOTLINE_LINE "rehabilitation"' in commands
+    assert 'SET VARIABLE HOTLINE_LINE "ge-rehabilitation"' in commands
     assert [e.kind for e in events] == ["call.started", "call.routed", "call.queued"]
     assert events[0].fact.sip_call_id == "cid-1"
 
@@ -171,8 +171,8 @@ async def test_unknown_number_apologises_and_hangs_up(server: int, events: list[
     assert commands == [
         'STREAM FILE hotline/uk/unknown-number ""',
         'STREAM FILE hotline/en/unknown-number ""',
-        'STREAM FILE hotline/ka/unknown-number ""',
         'STREAM FILE hotline/ru/unknown-number ""',
+        'STREAM FILE hotline/ka/unknown-number ""',
         'SET VARIABLE HOTLINE_RESULT "done"',
         "HANGUP",
     ]

@@ -17,6 +17,15 @@ from tests.conftest import ROOT
 DEFAULT = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())
 
 
+#: The default config's Ukrainian organisation, and the paths of its settings in messages.
+UA = "organisations.ua-legal-aid."
+
+
+def ua(config: dict[str, Any]) -> dict[str, Any]:
+    organisation: dict[str, Any] = config["organisations"]["ua-legal-aid"]
+    return organisation
+
+
 def broken(change: Any) -> dict[str, Any]:
     raw = copy.deepcopy(DEFAULT)
     change(raw)
@@ -25,58 +34,58 @@ def broken(change: Any) -> dict[str, Any]:
 
 CASES = [
     (
-        lambda c: c["menus"]["main"]["options"].update({"7": {"line": "consultaton"}}),
-        "menus.main.options.7.line: unknown line 'consultaton' (did you mean 'consultation'?)",
+        lambda c: ua(c)["menus"]["main"]["options"].update({"7": {"line": "consultaton"}}),
+        UA + "menus.main.options.7.line: unknown line 'consultaton' (did you mean 'consultation'?)",
     ),
     (
-        lambda c: c["menus"]["main"]["options"].update({"x": {"line": "consultation"}}),
-        "menus.main.options.x.[key]: 'x' does not match",
+        lambda c: ua(c)["menus"]["main"]["options"].update({"x": {"line": "consultation"}}),
+        UA + "menus.main.options.x.[key]: 'x' does not match",
     ),
     (
-        lambda c: c["menus"]["main"].update(timeout=0),
-        "menus.main.timeout: Input should be greater than 0",
+        lambda c: ua(c)["menus"]["main"].update(timeout=0),
+        UA + "menus.main.timeout: Input should be greater than 0",
     ),
     (
-        lambda c: c["menus"]["main"]["options"]["1"].update(menu="main"),
-        "menus.main.options.1: needs exactly one of: menu, line, repeat, hangup",
+        lambda c: ua(c)["menus"]["main"]["options"]["1"].update(menu="main"),
+        UA + "menus.main.options.1: needs exactly one of: menu, line, repeat, hangup",
     ),
     (
-        lambda c: c["numbers"]["0800213103"].update(start={"menu": "languages"}),
-        "numbers.0800213103.start.menu: unknown menu 'languages' (did you mean 'language'?)",
+        lambda c: ua(c)["numbers"]["0800213103"].update(start={"menu": "languages"}),
+        UA + "numbers.0800213103.start.menu: unknown menu 'languages' (did you mean 'language'?)",
     ),
     (
-        lambda c: c["offices"]["sumy"].update(hours=["weekdays 9-6"]),
-        "offices.sumy.hours: 'weekdays 9-6' is not opening hours",
+        lambda c: ua(c)["offices"]["sumy"].update(hours=["weekdays 9-6"]),
+        UA + "offices.sumy.hours: 'weekdays 9-6' is not opening hours",
     ),
     (
-        lambda c: c["offices"]["sumy"].update(timezone="Europe/Sumy"),
-        "offices.sumy.timezone: unknown time zone 'Europe/Sumy'",
+        lambda c: ua(c)["offices"]["sumy"].update(timezone="Europe/Sumy"),
+        UA + "offices.sumy.timezone: unknown time zone 'Europe/Sumy'",
     ),
     (
-        lambda c: c["operators"]["op1"].update(lines=["information", "legal"]),
-        "operators.op1.lines.1: unknown line 'legal'",
+        lambda c: ua(c)["operators"]["op1"].update(lines=["information", "legal"]),
+        UA + "operators.op1.lines.1: unknown line 'legal'",
     ),
     (
-        lambda c: c["operators"]["op1"].update(languages=["de"]),
-        "operators.op1.languages.0: unknown language 'de'",
+        lambda c: ua(c)["operators"]["op1"].update(languages=["de"]),
+        UA + "operators.op1.languages.0: unknown language 'de'",
     ),
     (
-        lambda c: c["lines"]["consultation"].update(offices=["kyiv"]),
-        "lines.consultation.offices.0: unknown office 'kyiv'",
+        lambda c: ua(c)["lines"]["consultation"].update(offices=["kyiv"]),
+        UA + "lines.consultation.offices.0: unknown office 'kyiv'",
     ),
     (
-        lambda c: c["lines"]["consultation"].update(colour="red"),
-        "lines.consultation.colour: unknown setting",
+        lambda c: ua(c)["lines"]["consultation"].update(colour="red"),
+        UA + "lines.consultation.colour: unknown setting",
     ),
     (lambda c: c.pop("trunk"), "trunk: is required"),
     (lambda c: c["trunk"].update(addresses=["not-an-ip"]), "trunk.addresses.0"),
     (
-        lambda c: c["lines"]["consultation"]["after_hours"].update(callback=True),
-        "lines.consultation.after_hours: choose one: another line, or a callback offer",
+        lambda c: ua(c)["lines"]["consultation"]["after_hours"].update(callback=True),
+        UA + "lines.consultation.after_hours: choose one: another line, or a callback offer",
     ),
     (
-        lambda c: c["menus"]["main"].update(no_input={"repeat": True}),
-        "menus.main.no_input: 'repeat' here would ask the caller forever",
+        lambda c: ua(c)["menus"]["main"].update(no_input={"repeat": True}),
+        UA + "menus.main.no_input: 'repeat' here would ask the caller forever",
     ),
     (
         lambda c: c["security"]["ban"].update(failures=0),
@@ -109,18 +118,19 @@ CASES = [
     ),
     (lambda c: c["sip"].update(bind="localhost"), "sip.bind"),
     (
-        lambda c: c["offices"]["sumy"].update(country="XX"),
-        "offices.sumy: no public holidays are known for country 'XX'",
+        lambda c: ua(c)["offices"]["sumy"].update(country="XX"),
+        UA + "offices.sumy: no public holidays are known for country 'XX'",
     ),
     (
-        lambda c: c["offices"]["sumy"].update(country="GE", subdivision="ZZ"),
-        "offices.sumy: GE has no subdivision 'ZZ' (it has: none)",
+        lambda c: ua(c)["offices"]["sumy"].update(country="GE", subdivision="ZZ"),
+        UA + "offices.sumy: GE has no subdivision 'ZZ' (it has: none)",
     ),
     (
         lambda c: (
-            c["offices"]["sumy"].pop("country") and c["offices"]["sumy"].update(subdivision="TB")
+            ua(c)["offices"]["sumy"].pop("country")
+            and ua(c)["offices"]["sumy"].update(subdivision="TB")
         ),
-        "offices.sumy: a subdivision needs its country",
+        UA + "offices.sumy: a subdivision needs its country",
     ),
 ]
 
@@ -134,8 +144,8 @@ def test_problem_is_named(change: Any, message: str) -> None:
 
 def test_all_problems_reported_at_once() -> None:
     def two(c: dict[str, Any]) -> None:
-        c["operators"]["op1"]["office"] = "nowhere"
-        c["lines"]["detention"]["after_hours"]["line"] = "nowhere"
+        ua(c)["operators"]["op1"]["office"] = "nowhere"
+        ua(c)["lines"]["detention"]["after_hours"]["line"] = "nowhere"
 
     with pytest.raises(ConfigError) as caught:
         parse(broken(two))
@@ -157,9 +167,34 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_default_deployment_reproduces_the_seeds() -> None:
     deployment = parse(DEFAULT)
     assert set(deployment.flow.entries) == {"0800213103", "0322920055", "2145145"}
-    assert set(deployment.lines) == {"consultation", "detention", "rehabilitation", "information"}
+    ukraine, georgia, rehabilitation = deployment.organisations.values()
+    assert (ukraine.id, ukraine.numbers, ukraine.languages, ukraine.timezone) == (
+        "ua-legal-aid",
+        {"0800213103"},
+        ("uk", "en", "ru"),
+        "Europe/Kyiv",
+    )
+    assert ukraine.lines == {"consultation", "detention", "rehabilitation", "information"}
+    assert ukraine.operators == {f"op{i}" for i in range(1, 7)}
+    # Georgia's call centre: four consultant-operators in Tbilisi, all speaking Georgian
+    assert (georgia.numbers, georgia.lines, georgia.timezone) == (
+        {"0322920055"},
+        {"ge-consultation"},
+        "Asia/Tbilisi",
+    )
+    assert georgia.operators == {"ge1", "ge2", "ge3", "ge4"}
+    assert all("ka" in deployment.operators[op].languages for op in georgia.operators)
+    assert (rehabilitation.numbers, rehabilitation.languages) == ({"2145145"}, ("ka", "ru"))
+    assert deployment.offices["rehabilitation-centre"].schedule.always_open
+    assert [org.supervisors for org in deployment.organisations.values()] == [
+        {"sup1"},
+        {"sup2"},
+        {"sup3"},
+    ]
+    assert deployment.organisation_of(line="ge-consultation") is georgia
+    assert deployment.organisation_of(operator="op3") is ukraine
+    assert deployment.organisation_of(number="555") is None
     assert deployment.lines["detention"].priority > deployment.lines["consultation"].priority
-    assert sorted(deployment.operators) == [f"op{i}" for i in range(1, 7)]
     main = deployment.flow.menus["main"]
     assert {
         k: (a.line or a.menu or ("repeat" if a.repeat else "")) for k, a in main.options.items()
@@ -175,6 +210,64 @@ def test_default_deployment_reproduces_the_seeds() -> None:
     ban = deployment.security.ban
     assert (ban.failures, ban.within, ban.seconds) == (5, 600, 900)
     assert [str(net) for net in ban.ignore] == ["127.0.0.1/32"]
+
+
+ORGANISATION_CASES = [
+    (
+        lambda c: c["organisations"]["ge-legal-aid"]["lines"].update(
+            {"detention": {"offices": ["tbilisi"]}}
+        ),
+        "organisations.ge-legal-aid.lines.detention: also in organisation 'ua-legal-aid': ids "
+        "are unique across organisations",
+    ),
+    (
+        lambda c: c["organisations"]["ge-legal-aid"]["operators"]["ge1"].update(
+            lines=["ge-consultation", "detention"]
+        ),
+        "organisations.ge-legal-aid.operators.ge1.lines.1: line 'detention' belongs to "
+        "organisation 'ua-legal-aid'",
+    ),
+    (
+        lambda c: ua(c)["lines"]["consultation"].update(offices=["sumy", "tbilisi"]),
+        UA + "lines.consultation.offices.1: office 'tbilisi' belongs to organisation "
+        "'ge-legal-aid'",
+    ),
+    (
+        lambda c: ua(c)["menus"]["main"]["options"].update({"5": {"line": "ge-rehabilitation"}}),
+        UA + "menus.main.options.5.line: line 'ge-rehabilitation' belongs to organisation "
+        "'ge-rehabilitation'",
+    ),
+    (
+        lambda c: ua(c)["operators"]["op1"].update(languages=["uk", "ka"]),
+        UA + "operators.op1.languages.1: language 'ka' is not one of ua-legal-aid's (uk, en, ru)",
+    ),
+    (
+        lambda c: c.update(numbers={"123": ua(c)["numbers"]["0800213103"]}),
+        "with 'organisations', numbers go inside an organisation",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), ORGANISATION_CASES)
+def test_what_an_organisation_names_is_its_own(change: Any, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse(broken(change), "config/hotline.yaml")
+    assert f"config/hotline.yaml: {message}" in str(caught.value)
+
+
+def test_a_config_without_organisations_is_one() -> None:
+    """The sections at the top level, as before organisations: one organisation, ``hotline``."""
+    flat = {k: v for k, v in DEFAULT.items() if k != "organisations"} | {
+        "languages": ["uk", "en", "ru"]
+    }
+    flat |= {k: v for k, v in ua(copy.deepcopy(DEFAULT)).items() if k not in ("name", "languages")}
+    deployment = parse(flat)
+    (only,) = deployment.organisations.values()
+    assert (only.id, only.numbers, only.operators) == (
+        "hotline",
+        {"0800213103"},
+        {f"op{i}" for i in range(1, 7)},
+    )
 
 
 def test_without_a_security_section_addresses_are_still_banned() -> None:
@@ -195,7 +288,7 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 def test_check_command_ok() -> None:
     done = run_cli("check")
     assert done.returncode == 0, done.stderr
-    assert "OK - 3 numbers" in done.stdout
+    assert "OK - 3 organisation(s), 3 numbers" in done.stdout
 
 
 def test_check_command_on_broken_config_gives_no_traceback(tmp_path: Path) -> None:
@@ -209,7 +302,7 @@ def test_check_command_on_broken_config_gives_no_traceback(tmp_path: Path) -> No
 
 
 def test_check_reports_a_missing_prompt(tmp_path: Path) -> None:
-    raw = broken(lambda c: c["menus"]["main"].update(prompt="main-menu-2027"))
+    raw = broken(lambda c: ua(c)["menus"]["main"].update(prompt="main-menu-2027"))
     path = tmp_path / "hotline.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True))
     done = run_cli("check", "--config", str(path))

@@ -22,7 +22,15 @@ SECRETS = {
     "HOTLINE_AGI_SECRET": "agi-Vx3q_8nMw-2Lp",
 } | {
     password_variable(phone): f"horse-battery-staple-{phone}"
-    for phone in [*(f"op{i}" for i in range(1, 7)), "sup1"]
+    for phone in [
+        *(f"op{i}" for i in range(1, 7)),
+        *(f"ge{i}" for i in range(1, 5)),
+        "gr1",
+        "gr2",
+        "sup1",
+        "sup2",
+        "sup3",
+    ]
 }
 
 
@@ -121,8 +129,8 @@ def test_every_number_has_a_fallback_line(rendered: dict[str, str]) -> None:
     assert "HOTLINE_AGI=agi://127.0.0.1:4573/agi-Vx3q_8nMw-2Lp" in text  # the secret in it
     for number, line in [
         ("0800213103", "information"),
-        ("0322920055", "consultation"),
-        ("2145145", "rehabilitation"),
+        ("0322920055", "ge-consultation"),
+        ("2145145", "ge-rehabilitation"),
     ]:
         assert f"exten => {number},1,Set(HOTLINE_LINE={line})" in text
 

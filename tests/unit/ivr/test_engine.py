@@ -58,15 +58,16 @@ class ScriptedCaller:
             "en",
             ["language:2", "main:9", "main:8", "main:#"],
         ),
-        ("0322920055", ["2"], "consultation", "en", ["consultation-language:2"]),
+        ("0322920055", ["2"], "ge-consultation", "en", ["consultation-language:2"]),
+        ("0322920055", ["3"], "ge-consultation", "ru", ["consultation-language:3"]),
         (
             "0322920055",
             [None, None],
-            "consultation",
+            "ge-consultation",
             "ka",
             ["consultation-language:timeout", "consultation-language:timeout"],
         ),
-        ("2145145", [], "rehabilitation", "ka", []),
+        ("2145145", [], "ge-rehabilitation", "ka", []),
     ],
 )
 async def test_keys_lead_to_line(

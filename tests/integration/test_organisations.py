@@ -1,0 +1,71 @@
+"""Several organisations behind one service (the default config: Ukraine's contact centre,
+Georgia's Legal Aid Service call centre, Georgia's rehabilitation hotline): each one's callers
+reach its own operators, in its own languages, on the real sandbox with SIPp phones."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+
+from bench.sipcall import SoftPhone
+from tests.integration.conftest import Service, call
+
+GEORGIAN = ("0322920055", "1")  # Georgia's Legal Aid Service, in Georgian
+
+
+async def test_georgias_four_consultants_answer_eight_georgian_callers(
+    service: Service, phone: Callable[..., SoftPhone]
+) -> None:
+    """Four consultations at the same time, in Georgian, by Tbilisi's consultant-operators;
+    Ukraine's lawyers, logged in and free the whole time, are never rung for them."""
+    service.start()
+    consultants = ["ge1", "ge2", "ge3", "ge4"]
+    georgian_phones = [phone(op, talk_ms=5000) for op in consultants]
+    ukrainian_phones = [phone(op) for op in ("op2", "op6")]
+    service.login(*consultants, "op2", "op6")
+    placed = []
+    for _ in range(8):
+        placed.append(asyncio.create_task(call(*GEORGIAN, hold_ms=120_000)))
+        await asyncio.sleep(0.3)
+    done = await asyncio.gather(*placed)
+    records = [service.record(p.call_id) for p in done]
+
+    assert [r["outcome"] for r in records] == ["answered"] * 8, records
+    for r in records:
+        assert (r["number"], r["line"], r["language"]) == ("0322920055", "ge-consultation", "ka")
+        assert r["operator"] in consultants, r
+    assert sum(p.answered() for p in georgian_phones) == 8
+    assert [p.rung() for p in ukrainian_phones] == [0, 0]
+    # four talked at once (the first four callers), never more, nobody on two calls
+    spans = [
+        (datetime.fromisoformat(r["answered"]), datetime.fromisoformat(r["ended"]), r["operator"])
+        for r in records
+    ]
+    most = 0
+    for start, _, _ in spans:
+        talking = [op for s, e, op in spans if s <= start < e]
+        assert len(set(talking)) == len(talking)
+        most = max(most, len(talking))
+    assert most == 4
+
+
+async def test_each_organisations_number_reaches_its_own_operators(
+    service: Service, phone: Callable[..., SoftPhone]
+) -> None:
+    """The rehabilitation hotline's caller reaches its social worker, the contact centre's
+    caller a Ukrainian operator, though every one of them is free."""
+    service.start()
+    phones = {op: phone(op, talk_ms=1000) for op in ("gr1", "op1")}
+    service.login(*phones)
+    rehabilitation, information = await asyncio.gather(
+        call("2145145", "", hold_ms=30_000), call("0800213103", "14", hold_ms=30_000)
+    )
+    first, second = service.record(rehabilitation.call_id), service.record(information.call_id)
+    assert (first["line"], first["operator"], first["language"]) == (
+        "ge-rehabilitation",
+        "gr1",
+        "ka",
+    )
+    assert (second["line"], second["operator"]) == ("information", "op1")
+    assert [p.answered() for p in phones.values()] == [1, 1]
