@@ -173,7 +173,15 @@ IN_USE = frozenset({"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"})
 def build(settings: Settings, deployment: Deployment) -> Service:
     """Every part, wired (nothing runs until :func:`serve`). Raises TokenError on a malformed
     HOTLINE_API_TOKENS or a weak secret, before anything is opened."""
-    configured = parse_tokens(settings.api_tokens.get_secret_value(), set(deployment.operators))
+    configured = parse_tokens(
+        settings.api_tokens.get_secret_value(),
+        {
+            operator: org.id
+            for org in deployment.organisations.values()
+            for operator in org.operators
+        },
+        deployment.organisations,
+    )
     for name, secret in (
         ("HOTLINE_API_TOKEN", settings.api_token),
         ("HOTLINE_AMI_SECRET", settings.ami_secret),

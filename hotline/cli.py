@@ -481,6 +481,12 @@ def token_create(
     operator: Annotated[
         str | None, typer.Option(help="for the operator role: which operator (e.g. op1)")
     ] = None,
+    organisation: Annotated[
+        str | None,
+        typer.Option(
+            help="the organisation it sees (an operator's: theirs); without: every organisation"
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Make a token; it is printed once and only its SHA-256 is kept."""
@@ -494,10 +500,17 @@ def token_create(
     except ValueError:
         _fail(f"--role {role!r}: one of supervisor, operator, viewer")
         raise
+    deployment = _deployment(_settings(), config)
+    if organisation is not None and organisation not in deployment.organisations:
+        _fail(f"--organisation {organisation!r}: one of {', '.join(deployment.organisations)}")
     if chosen is Role.OPERATOR:
-        operators = _deployment(_settings(), config).operators
-        if operator not in operators:
-            _fail(f"--operator {operator!r}: one of {', '.join(operators)}")
+        if operator not in deployment.operators:
+            _fail(f"--operator {operator!r}: one of {', '.join(deployment.operators)}")
+        theirs = deployment.organisation_of(operator=operator)
+        assert theirs is not None
+        if organisation not in (None, theirs.id):
+            _fail(f"--organisation: {operator} belongs to {theirs.id}")
+        organisation = theirs.id
     elif operator is not None:
         _fail("--operator goes with --role operator only")
     if not 1 <= len(name) <= 64:
@@ -507,6 +520,7 @@ def token_create(
         name=name,
         role=chosen.value,
         operator=operator,
+        organisation=organisation,
         hash=token_hash(token),
         created_at=datetime.now(UTC),
     )
@@ -516,7 +530,10 @@ def token_create(
         return await store.add_token(row)
 
     saved = _database(add)
-    _say(f"token {saved.id} ({chosen.value}{':' + operator if operator else ''}, {name}):")
+    who = (
+        f"{chosen.value}{':' + operator if operator else ''}@{organisation or 'every organisation'}"
+    )
+    _say(f"token {saved.id} ({who}, {name}):")
     typer.echo(token)
 
 
@@ -529,7 +546,10 @@ def token_list(
     for row in rows:
         revoked = f"  revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else ""
         who = f"{row.role}:{row.operator}" if row.operator else row.role
-        typer.echo(f"{row.id:>4}  {who:<20} {row.name:<24} {row.created_at:%Y-%m-%d}{revoked}")
+        where = row.organisation or "(every organisation)"
+        typer.echo(
+            f"{row.id:>4}  {who:<20} {where:<22} {row.name:<24} {row.created_at:%Y-%m-%d}{revoked}"
+        )
     if not rows:
         _say("no tokens in the database")
 

@@ -446,11 +446,22 @@ class Deployment:
     organisations: Mapping[str, Organisation] = field(default_factory=dict)
 
     def organisation_of(
-        self, *, number: str | None = None, line: str | None = None, operator: str | None = None
+        self,
+        *,
+        number: str | None = None,
+        line: str | None = None,
+        operator: str | None = None,
+        supervisor: str | None = None,
     ) -> Organisation | None:
-        """The organisation a number, a line or an operator belongs to (None: unknown)."""
+        """The organisation a number, a line, an operator or a supervisor belongs to (None:
+        unknown)."""
         for org in self.organisations.values():
-            if number in org.numbers or line in org.lines or operator in org.operators:
+            if (
+                number in org.numbers
+                or line in org.lines
+                or operator in org.operators
+                or supervisor in org.supervisors
+            ):
                 return org
         return None
 

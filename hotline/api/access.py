@@ -4,6 +4,10 @@
 - operator (bound to one operator id): their own state and their own calls;
 - viewer: queue state, operators' states and statistics, with no caller numbers.
 
+Each token belongs to one organisation and sees only its numbers' calls, its lines, its
+operators (an operator's token: their organisation); a token of no organisation (the platform
+administrator's, HOTLINE_API_TOKEN) sees them all.
+
 Tokens come from the environment (HOTLINE_API_TOKEN for a supervisor, HOTLINE_API_TOKENS for
 more) or from the database (``hotline token create``). A token is random and long, so a plain
 SHA-256 of it is as good as a password hash and costs nothing per request.
@@ -16,6 +20,7 @@ import logging
 import secrets
 import time
 from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -41,10 +46,17 @@ class Principal:
     role: Role
     operator: str | None = None
     name: str = ""
+    #: The organisation whose calls, lines and operators it sees (None: every organisation).
+    organisation: str | None = None
 
     @property
     def supervisor(self) -> bool:
         return self.role is Role.SUPERVISOR
+
+    def sees(self, organisation: str | None) -> bool:
+        """Whether what belongs to ``organisation`` (None: to no organisation, such as a call
+        to an unknown number) is this token's to see."""
+        return self.organisation is None or organisation == self.organisation
 
 
 def token_hash(token: str) -> str:
@@ -60,17 +72,23 @@ class TokenError(ValueError):
     """A token entry in the environment is malformed; the message names it."""
 
 
-def parse_tokens(spec: str, operators: set[str]) -> dict[str, Principal]:
-    """``role[:operator]=token`` entries, comma-separated; the token may be ``sha256:<hex>``."""
+def parse_tokens(
+    spec: str, operators: Mapping[str, str], organisations: Iterable[str] = ()
+) -> dict[str, Principal]:
+    """``role[:operator][@organisation]=token`` entries, comma-separated; the token may be
+    ``sha256:<hex>``. ``operators`` maps each operator to their organisation: an operator's
+    token belongs to it; a supervisor's or viewer's without one sees every organisation."""
+    organisations = {*organisations, *operators.values()}
     found: dict[str, Principal] = {}
     for number, entry in enumerate((e.strip() for e in spec.split(",")), 1):
         if not entry:
             continue
         who, sep, token = entry.partition("=")
-        role_name, _, operator = who.strip().partition(":")
+        who, _, organisation = who.strip().partition("@")
+        role_name, _, operator = who.partition(":")
         where = f"HOTLINE_API_TOKENS entry {number}"
         if not sep or not token.strip():
-            raise TokenError(f"{where}: expected role[:operator]=token")
+            raise TokenError(f"{where}: expected role[:operator][@organisation]=token")
         try:
             role = Role(role_name)
         except ValueError:
@@ -79,13 +97,22 @@ def parse_tokens(spec: str, operators: set[str]) -> dict[str, Principal]:
             ) from None
         if role is Role.OPERATOR and operator not in operators:
             raise TokenError(f"{where}: an operator token names its operator: operator:op1=...")
+        if organisation and organisation not in organisations:
+            known = ", ".join(sorted(organisations))
+            raise TokenError(f"{where}: unknown organisation {organisation!r} (one of: {known})")
+        if role is Role.OPERATOR:
+            if organisation and organisation != operators[operator]:
+                raise TokenError(f"{where}: {operator} belongs to {operators[operator]}")
+            organisation = operators[operator]
         token = token.strip()
         if not token.startswith("sha256:") and (problem := weakness(token)) is not None:
             raise TokenError(f"{where}: the token is too weak: {problem}")
         digest = token.removeprefix("sha256:") if token.startswith("sha256:") else token_hash(token)
         if len(digest) != 64:
             raise TokenError(f"{where}: a sha256: value has 64 hexadecimal digits")
-        found[digest.lower()] = Principal(role, operator or None, f"env:{number}")
+        found[digest.lower()] = Principal(
+            role, operator or None, f"env:{number}", organisation or None
+        )
     return found
 
 
@@ -121,7 +148,7 @@ class Tokens:
             log.warning("API tokens: database unreachable, using the last known ones (%s)", exc)
             return
         self._stored = {
-            row.hash: Principal(Role(row.role), row.operator, row.name)
+            row.hash: Principal(Role(row.role), row.operator, row.name, row.organisation)
             for row in rows
             if row.role in Role.__members__.values()
         }

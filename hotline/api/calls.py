@@ -23,6 +23,7 @@ from hotline.api.deps import (
     aware,
     database,
     known,
+    organisation,
     zone,
 )
 from hotline.store import tables
@@ -65,7 +66,7 @@ async def call_filter(
     sip_call_id: Annotated[str | None, Query(max_length=256)] = None,
     tz: Annotated[str | None, Query(max_length=64, description="zone of a from/to without")] = None,
 ) -> CallFilter:
-    zone_ = zone(tz, app)
+    zone_ = zone(tz, app, who)
     if who.role is Role.OPERATOR:
         if operator not in (None, who.operator):
             raise HTTPException(403, f"this token sees {who.operator}'s calls only")
@@ -79,6 +80,11 @@ async def call_filter(
         caller=caller,
         number=number,
         sip_call_id=sip_call_id,
+        numbers=(
+            None
+            if who.organisation is None
+            else app.deployment.organisations[who.organisation].numbers
+        ),
     )
 
 
@@ -121,7 +127,11 @@ async def visible_call(
 ) -> tuple[tables.Call, list[tables.Event]]:
     """The call and its events, if ``who`` may see it (an operator: their own); else 404."""
     found: tuple[tables.Call, list[tables.Event]] | None = await database(app.store.call(call_id))
-    if found is None or (who.role is Role.OPERATOR and found[0].operator != who.operator):
+    if (
+        found is None
+        or (who.role is Role.OPERATOR and found[0].operator != who.operator)
+        or not who.sees(organisation(app, number=found[0].number))
+    ):  # another organisation's call is as unknown as a wrong id
         raise HTTPException(404, f"no call {call_id!r}")
     return found
 

@@ -159,9 +159,24 @@ def known(value: str | None, field: str, names: Any) -> str | None:
     return value
 
 
-def zone(name: str | None, app: Parts) -> ZoneInfo:
+def organisation(app: Parts, **what: str | None) -> str | None:
+    """The id of the organisation a ``number``, ``line``, ``operator`` or ``supervisor``
+    belongs to (None: no organisation's)."""
+    found = app.deployment.organisation_of(**what)
+    return found.id if found else None
+
+
+def home(app: Parts, who: Principal) -> str:
+    """The time zone ``who``'s figures count days in: their organisation's, else the
+    hotline's."""
+    if who.organisation is not None:
+        return app.deployment.organisations[who.organisation].timezone
+    return app.deployment.timezone
+
+
+def zone(name: str | None, app: Parts, who: Principal | None = None) -> ZoneInfo:
     try:
-        return ZoneInfo(name or app.deployment.timezone)
+        return ZoneInfo(name or (home(app, who) if who else app.deployment.timezone))
     except (ZoneInfoNotFoundError, ValueError):
         raise unprocessable("tz", "query", f"unknown time zone {name!r}") from None
 

@@ -17,6 +17,7 @@ from hotline.api.deps import (
     aware,
     database,
     known,
+    organisation,
     unprocessable,
     zone,
 )
@@ -41,8 +42,9 @@ async def get_stats(
 ) -> dict[str, Any]:
     """Offered, answered, abandoned, service level (answered within ``threshold`` s), average
     speed of answer, average handle time and longest wait: in all, per line, per operator and
-    per hour or day (in ``tz``, by default the hotline's)."""
-    zone_ = zone(tz, app)
+    per hour or day (in ``tz``, by default the organisation's); the token's organisation's
+    lines only."""
+    zone_ = zone(tz, app, who)
     now = app.switchboard.clock()
     until = aware(until, zone_) or now
     since = aware(since, zone_) or stats.period_start(now, "day", zone_)
@@ -57,7 +59,7 @@ async def get_stats(
             r.line, r.operator, r.queued_at, r.answered_at is not None, r.wait, r.talk, r.outcome
         )
         for r in rows
-        if r.queued_at is not None
+        if r.queued_at is not None and who.sees(organisation(app, line=r.line))
     )
     policy = app.deployment.policy
     figures = stats.compute(

@@ -14,6 +14,7 @@ from hotline.api.deps import (
     Handler,
     Supervisor,
     api_router,
+    organisation,
     unprocessable,
 )
 from hotline.notifications import UnknownNotification
@@ -23,13 +24,14 @@ router = api_router()
 
 @router.get("/notifications")
 async def notifications(app: App, who: Supervisor) -> list[dict[str, Any]]:
-    """Detention notifications, the open ones first; ``overdue``: open for longer than the
-    config's ``notification_target``."""
+    """Detention notifications (of the token's organisation), the open ones first; ``overdue``:
+    open for longer than the config's ``notification_target``."""
     now = app.switchboard.clock()
     target = timedelta(seconds=app.deployment.policy.notification_target)
     return [
         {**n.as_json(), "overdue": n.handled_at is None and now - n.at > target}
         for n in app.notifications.listing()
+        if who.sees(organisation(app, line=n.line))
     ]
 
 
@@ -57,9 +59,16 @@ async def notification_handled(
             headers={"Retry-After": str(math.ceil(wait))},
         )
     found = app.notifications.items.get(ref)
-    if found is None or not (
-        who.supervisor
-        or (who.operator is not None and app.deployment.operators[who.operator].serves(found.line))
+    if (
+        found is None
+        or not who.sees(organisation(app, line=found.line))
+        or not (
+            who.supervisor
+            or (
+                who.operator is not None
+                and app.deployment.operators[who.operator].serves(found.line)
+            )
+        )
     ):  # another line's notification is none of theirs: as unknown as a wrong number
         app.guesses.count(guesser)
         raise HTTPException(404, f"no notification {ref}")

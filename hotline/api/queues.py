@@ -21,6 +21,8 @@ from hotline.api.deps import (
     Watcher,
     api_router,
     known,
+    organisation,
+    unprocessable,
 )
 
 router = api_router()
@@ -28,18 +30,23 @@ router = api_router()
 
 @router.get("/queues")
 async def queues(app: App, who: Watcher) -> dict[str, Any]:
-    """Every line's queue now: waiting callers (position, wait so far, language, priority),
-    longest wait, estimated wait, operators serving it by state."""
-    return views.queues(app.switchboard, who)
+    """Every line's queue now (of the token's organisation): waiting callers (position, wait
+    so far, language, priority), longest wait, estimated wait, operators serving it by state."""
+    return {
+        line: queue
+        for line, queue in views.queues(app.switchboard, who).items()
+        if who.sees(organisation(app, line=line))
+    }
 
 
 @router.get("/agents")
 async def agents(app: App, who: Anyone) -> list[dict[str, Any]]:
-    """Every operator's state (an operator's token: their own)."""
+    """Every operator's state (of the token's organisation; an operator's token: their own)."""
     return [
         views.operator(op, app.switchboard.clock())
         for op in app.switchboard.operators.values()
-        if who.role is not Role.OPERATOR or op.id == who.operator
+        if (who.role is not Role.OPERATOR or op.id == who.operator)
+        and who.sees(organisation(app, operator=op.id))
     ]
 
 
@@ -53,9 +60,14 @@ async def spy(
 ) -> dict[str, Any]:
     """Ring ``supervisor``'s softphone and join it to the operator's current call: ``listen``
     (neither hears the supervisor), ``whisper`` (only the operator does) or ``barge`` (both)."""
-    if operator not in app.switchboard.operators:
+    if operator not in app.switchboard.operators or not who.sees(
+        organisation(app, operator=operator)
+    ):
         raise HTTPException(404, f"no operator {operator!r}")
     known(supervisor, "supervisor", app.deployment.supervisors)
+    # a supervisor listens to their own organisation's operators only, whoever asks
+    if organisation(app, supervisor=supervisor) != organisation(app, operator=operator):
+        raise unprocessable("supervisor", "query", f"{supervisor} is another organisation's")
     try:
         call = app.supervision.join(supervisor, operator, mode)
     except supervision.NotOnCall as exc:
@@ -82,7 +94,7 @@ async def agent_action(
     """Log an operator in or out, pause them (reason: break, training, admin) or resume.
     An operator's token acts on that operator only."""
     board = app.switchboard
-    if operator not in board.operators:
+    if operator not in board.operators or not who.sees(organisation(app, operator=operator)):
         raise HTTPException(404, f"no operator {operator!r}")
     if who.role is Role.OPERATOR and operator != who.operator:
         raise HTTPException(403, f"this token acts for {who.operator} only")

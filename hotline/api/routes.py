@@ -115,8 +115,13 @@ def create_api(app_parts: Parts) -> FastAPI:
 
     @app.get("/api/session")
     async def whoami(who: Anyone) -> dict[str, Any]:
-        """Who the token or cookie belongs to."""
-        return {"role": who.role.value, "operator": who.operator, "name": who.name}
+        """Who the token or cookie belongs to, and the organisation it sees (null: every one)."""
+        return {
+            "role": who.role.value,
+            "operator": who.operator,
+            "name": who.name,
+            "organisation": who.organisation,
+        }
 
     web.mount(app)
     for resource in (queues, calls, figures, notifications, stream):

@@ -14,7 +14,9 @@ from hotline.api.access import Principal, Role
 from hotline.api.deps import (
     Anyone,
     App,
+    Parts,
     api_router,
+    organisation,
     resolve,
 )
 from hotline.events import CallEvent
@@ -31,9 +33,11 @@ RECHECK = 5.0
 async def events(request: Request, app: App, who: Anyone) -> AsyncIterator[ServerSentEvent]:
     """Server-sent events: every domain event as it happens, as JSON (``kind`` says what).
     Supervisors get everything; viewers the same without numbers or SIP identifiers; operators
-    their own. The stream ends once its token is revoked or its session ended."""
+    their own; each of their organisation only. The stream ends once its token is revoked or
+    its session ended."""
     queue = app.bus.listen(maxsize=1000)
     mine: set[str] = set()
+    whose: dict[str, str | None] = {}  # call -> its organisation, while it lasts
     checked = time.monotonic()
     try:
         yield ServerSentEvent(comment="connected", retry=2000)
@@ -47,6 +51,8 @@ async def events(request: Request, app: App, who: Anyone) -> AsyncIterator[Serve
                 if await resolve(request) != who:
                     return  # revoked, logged out, expired
             if item is None:
+                continue
+            if not who.sees(_organisation(app, item, whose)):
                 continue
             if who.role is Role.OPERATOR and not _theirs(item, who, mine):
                 continue
@@ -66,3 +72,22 @@ def _theirs(item: CallEvent, who: Principal, mine: set[str]) -> bool:
             mine.discard(item.call_id)
         return True
     return False
+
+
+def _organisation(app: Parts, item: CallEvent, whose: dict[str, str | None]) -> str | None:
+    """The organisation an event is about: its number's, line's or operator's, else that of
+    the call it belongs to, as an earlier event of the call said (None: no organisation's, or
+    not known: only a token of every organisation sees it)."""
+    found = None
+    for what in ("number", "line", "operator"):
+        value = getattr(item.fact, what, None)
+        if isinstance(value, str) and (found := organisation(app, **{what: value})):
+            break
+    if item.call_id:
+        if found is None:
+            found = whose.get(item.call_id)
+        else:
+            whose[item.call_id] = found
+        if isinstance(item.fact, CallEnded):
+            whose.pop(item.call_id, None)
+    return found

@@ -61,6 +61,8 @@ class CallFilter:
     caller: str | None = None
     number: str | None = None
     sip_call_id: str | None = None
+    #: Calls to these numbers only (an organisation's).
+    numbers: frozenset[str] | None = None
 
 
 class Store:
@@ -154,6 +156,8 @@ class Store:
         ):
             if value is not None:
                 query = query.where(column == value)
+        if where.numbers is not None:
+            query = query.where(Call.number.in_(where.numbers))
         if where.since is not None:
             query = query.where(Call.started_at >= where.since)
         if where.until is not None:

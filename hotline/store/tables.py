@@ -165,6 +165,8 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(16))
     operator: Mapped[str | None] = mapped_column(String(64))
+    #: The organisation it sees (None: every one).
+    organisation: Mapped[str | None] = mapped_column(String(32))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]

@@ -7,11 +7,24 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
+
+import httpx
 
 from bench.sipcall import SoftPhone
 from tests.integration.conftest import Service, call
+from tests.integration.test_call_log import EventWitness
 
 GEORGIAN = ("0322920055", "1")  # Georgia's Legal Aid Service, in Georgian
+#: Supervisors' tokens of one organisation each (HOTLINE_API_TOKENS).
+GEORGIAN_SUPERVISOR = "georgian-supervisor-token-2026"
+UKRAINIAN_SUPERVISOR = "ukrainian-supervisor-token-2026"
+
+
+def as_(service: Service, token: str, path: str, **params: Any) -> httpx.Response:
+    return httpx.get(
+        service.url(path), params=params, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
 
 
 async def test_georgias_four_consultants_answer_eight_georgian_callers(
@@ -19,7 +32,14 @@ async def test_georgias_four_consultants_answer_eight_georgian_callers(
 ) -> None:
     """Four consultations at the same time, in Georgian, by Tbilisi's consultant-operators;
     Ukraine's lawyers, logged in and free the whole time, are never rung for them."""
+    service.settings["HOTLINE_API_TOKENS"] = (
+        f"supervisor@ge-legal-aid={GEORGIAN_SUPERVISOR},"
+        f"supervisor@ua-legal-aid={UKRAINIAN_SUPERVISOR}"
+    )
     service.start()
+    georgian_stream = EventWitness(service, GEORGIAN_SUPERVISOR)
+    georgian_stream.start()
+    assert georgian_stream.connected.wait(10)
     consultants = ["ge1", "ge2", "ge3", "ge4"]
     georgian_phones = [phone(op, talk_ms=5000) for op in consultants]
     ukrainian_phones = [phone(op) for op in ("op2", "op6")]
@@ -28,7 +48,9 @@ async def test_georgias_four_consultants_answer_eight_georgian_callers(
     for _ in range(8):
         placed.append(asyncio.create_task(call(*GEORGIAN, hold_ms=120_000)))
         await asyncio.sleep(0.3)
+    ukrainian = asyncio.create_task(call("0800213103", "14", hold_ms=3000))
     done = await asyncio.gather(*placed)
+    ukrainian_call = (await ukrainian).call_id
     records = [service.record(p.call_id) for p in done]
 
     assert [r["outcome"] for r in records] == ["answered"] * 8, records
@@ -48,6 +70,36 @@ async def test_georgias_four_consultants_answer_eight_georgian_callers(
         assert len(set(talking)) == len(talking)
         most = max(most, len(talking))
     assert most == 4
+
+    # each organisation's supervisor sees its own calls, lines and operators, none of the
+    # other's: another organisation's call is as unknown as a wrong id
+    service.record(ukrainian_call)
+    georgian_calls = {c["id"] for c in as_(service, GEORGIAN_SUPERVISOR, "/api/calls").json()}
+    assert georgian_calls == {p.call_id for p in done}
+    ukrainian_calls = {c["id"] for c in as_(service, UKRAINIAN_SUPERVISOR, "/api/calls").json()}
+    assert ukrainian_calls == {ukrainian_call}
+    assert as_(service, GEORGIAN_SUPERVISOR, f"/api/calls/{ukrainian_call}").status_code == 404
+    assert as_(service, UKRAINIAN_SUPERVISOR, f"/api/calls/{done[0].call_id}").status_code == 404
+    assert as_(service, GEORGIAN_SUPERVISOR, f"/api/calls/{done[0].call_id}").status_code == 200
+    assert set(as_(service, GEORGIAN_SUPERVISOR, "/api/queues").json()) == {"ge-consultation"}
+    assert {a["id"] for a in as_(service, GEORGIAN_SUPERVISOR, "/api/agents").json()} == set(
+        consultants
+    )
+    stats = as_(service, GEORGIAN_SUPERVISOR, "/api/stats").json()
+    assert set(stats["lines"]) == {"ge-consultation"}, stats
+    refused = httpx.post(
+        service.url("/api/agents/ge1/logout"),
+        headers={"Authorization": f"Bearer {UKRAINIAN_SUPERVISOR}"},
+        timeout=10,
+    )
+    assert refused.status_code == 404 and service.agent("ge1")["state"] == "available"
+    # and its event stream: every Georgian call, nothing of the Ukrainian one nor of
+    # Ukraine's operators logging in
+    georgian_stream.done = True
+    seen = {e["call_id"] for e in georgian_stream.events}
+    assert {p.call_id for p in done} <= seen and ukrainian_call not in seen
+    operators = {e["data"].get("operator") for e in georgian_stream.events}
+    assert not operators & {"op2", "op6"}, operators
 
 
 async def test_each_organisations_number_reaches_its_own_operators(
