@@ -335,12 +335,21 @@ class SecurityModel(_Model):
 OWNED = ("numbers", "menus", "lines", "offices", "operators", "supervisors")
 
 
+class TargetsModel(_Model):
+    """An organisation's own targets (each unset one: the shared ``queues`` value)."""
+
+    service_level_threshold: int | None = Field(None, ge=1, le=600)
+    service_level_target: float | None = Field(None, gt=0, le=1)
+    notification_target: int | None = Field(None, ge=60, le=86400)
+
+
 class OrganisationModel(_Model):
     """One organisation's hotline: its numbers, menus, lines, offices, operators and
-    supervisors, in its languages."""
+    supervisors, in its languages, and its targets."""
 
     name: str = Field(min_length=1, max_length=120)
     languages: list[Language] = Field(min_length=1)
+    targets: TargetsModel = TargetsModel()
     numbers: dict[Number, NumberModel] = Field(min_length=1)
     menus: dict[Name, MenuModel] = {}
     lines: dict[Name, LineModel] = Field(min_length=1)
@@ -421,6 +430,11 @@ class Organisation:
     offices: frozenset[str]
     operators: frozenset[str]
     supervisors: frozenset[str]
+    #: Its wallboard's targets: share of calls answered within the threshold (seconds), and
+    #: how soon an open detention notification must be handled (seconds).
+    service_level_threshold: int = 20
+    service_level_target: float = 0.8
+    notification_target: int = 900
 
 
 @dataclass(frozen=True)
@@ -788,20 +802,32 @@ def _build(
         retention_days=m.recordings.retention_days,
         supervisors={name: s.name for name, s in m.supervisors.items()},
         organisations={
-            org_id: Organisation(
-                org_id,
-                org.name,
-                tuple(org.languages),
-                next(iter(org.offices.values())).timezone,
-                *(
-                    frozenset(
-                        name
-                        for (kind, name), owner in owners.items()
-                        if owner == org_id and kind == section
-                    )
-                    for section in ("numbers", "lines", "offices", "operators", "supervisors")
-                ),
-            )
+            org_id: _organisation(org_id, org, owners, m.queues)
             for org_id, org in organisations.items()
         },
+    )
+
+
+def _organisation(
+    org_id: str, org: OrganisationModel, owners: Owners, shared: QueuesModel
+) -> Organisation:
+    def own(section: str) -> frozenset[str]:
+        return frozenset(
+            name for (kind, name), owner in owners.items() if (kind, owner) == (section, org_id)
+        )
+
+    targets = org.targets
+    return Organisation(
+        org_id,
+        org.name,
+        tuple(org.languages),
+        next(iter(org.offices.values())).timezone,
+        numbers=own("numbers"),
+        lines=own("lines"),
+        offices=own("offices"),
+        operators=own("operators"),
+        supervisors=own("supervisors"),
+        service_level_threshold=targets.service_level_threshold or shared.service_level_threshold,
+        service_level_target=targets.service_level_target or shared.service_level_target,
+        notification_target=targets.notification_target or shared.notification_target,
     )

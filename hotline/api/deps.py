@@ -166,6 +166,16 @@ def organisation(app: Parts, **what: str | None) -> str | None:
     return found.id if found else None
 
 
+def targets(app: Parts, who: Principal) -> tuple[int, float]:
+    """The service-level threshold (s) and target ``who``'s figures are held to: their
+    organisation's, else the shared ones."""
+    if who.organisation is not None:
+        org = app.deployment.organisations[who.organisation]
+        return org.service_level_threshold, org.service_level_target
+    policy = app.deployment.policy
+    return policy.service_level_threshold, policy.service_level_target
+
+
 def home(app: Parts, who: Principal) -> str:
     """The time zone ``who``'s figures count days in: their organisation's, else the
     hotline's."""

@@ -18,6 +18,7 @@ from hotline.api.deps import (
     database,
     known,
     organisation,
+    targets,
     unprocessable,
     zone,
 )
@@ -61,9 +62,7 @@ async def get_stats(
         for r in rows
         if r.queued_at is not None and who.sees(organisation(app, line=r.line))
     )
-    policy = app.deployment.policy
-    figures = stats.compute(
-        queued, since, until, threshold or policy.service_level_threshold, by, zone_
-    )
-    figures["target"] = policy.service_level_target
+    threshold_, target = targets(app, who)
+    figures = stats.compute(queued, since, until, threshold or threshold_, by, zone_)
+    figures["target"] = target
     return figures

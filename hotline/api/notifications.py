@@ -25,14 +25,17 @@ router = api_router()
 @router.get("/notifications")
 async def notifications(app: App, who: Supervisor) -> list[dict[str, Any]]:
     """Detention notifications (of the token's organisation), the open ones first; ``overdue``:
-    open for longer than the config's ``notification_target``."""
+    open for longer than its organisation's ``notification_target``."""
     now = app.switchboard.clock()
-    target = timedelta(seconds=app.deployment.policy.notification_target)
-    return [
-        {**n.as_json(), "overdue": n.handled_at is None and now - n.at > target}
-        for n in app.notifications.listing()
-        if who.sees(organisation(app, line=n.line))
-    ]
+    shown = []
+    for n in app.notifications.listing():
+        org = app.deployment.organisation_of(line=n.line)
+        if not who.sees(org.id if org else None):
+            continue
+        target = org.notification_target if org else app.deployment.policy.notification_target
+        overdue = n.handled_at is None and now - n.at > timedelta(seconds=target)
+        shown.append({**n.as_json(), "overdue": overdue})
+    return shown
 
 
 @router.post("/notifications/{ref}/handled")

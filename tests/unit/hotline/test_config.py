@@ -255,6 +255,17 @@ def test_what_an_organisation_names_is_its_own(change: Any, message: str) -> Non
     assert f"config/hotline.yaml: {message}" in str(caught.value)
 
 
+def test_an_organisation_may_have_targets_of_its_own() -> None:
+    raw = broken(
+        lambda c: c["organisations"]["ge-legal-aid"].update(
+            targets={"service_level_threshold": 30, "notification_target": 600}
+        )
+    )
+    georgia, ukraine = (parse(raw).organisations[o] for o in ("ge-legal-aid", "ua-legal-aid"))
+    assert (georgia.service_level_threshold, georgia.service_level_target) == (30, 0.8)
+    assert (georgia.notification_target, ukraine.service_level_threshold) == (600, 20)
+
+
 def test_a_config_without_organisations_is_one() -> None:
     """The sections at the top level, as before organisations: one organisation, ``hotline``."""
     flat = {k: v for k, v in DEFAULT.items() if k != "organisations"} | {
