@@ -135,7 +135,43 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("change", "message"), CASES)
+ORGANISATION_CASES = [
+    (
+        lambda c: c["organisations"]["ge-legal-aid"]["lines"].update(
+            {"detention": {"offices": ["tbilisi"]}}
+        ),
+        "organisations.ge-legal-aid.lines.detention: also in organisation 'ua-legal-aid': ids "
+        "are unique across organisations",
+    ),
+    (
+        lambda c: c["organisations"]["ge-legal-aid"]["operators"]["ge1"].update(
+            lines=["ge-consultation", "detention"]
+        ),
+        "organisations.ge-legal-aid.operators.ge1.lines.1: line 'detention' belongs to "
+        "organisation 'ua-legal-aid'",
+    ),
+    (
+        lambda c: ua(c)["lines"]["consultation"].update(offices=["sumy", "tbilisi"]),
+        UA + "lines.consultation.offices.1: office 'tbilisi' belongs to organisation "
+        "'ge-legal-aid'",
+    ),
+    (
+        lambda c: ua(c)["menus"]["main"]["options"].update({"5": {"line": "ge-rehabilitation"}}),
+        UA + "menus.main.options.5.line: line 'ge-rehabilitation' belongs to organisation "
+        "'ge-rehabilitation'",
+    ),
+    (
+        lambda c: ua(c)["operators"]["op1"].update(languages=["uk", "ka"]),
+        UA + "operators.op1.languages.1: language 'ka' is not one of ua-legal-aid's (uk, en, ru)",
+    ),
+    (
+        lambda c: c.update(numbers={"123": ua(c)["numbers"]["0800213103"]}),
+        "with 'organisations', numbers go inside an organisation",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), [*CASES, *ORGANISATION_CASES])
 def test_problem_is_named(change: Any, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse(broken(change), "config/hotline.yaml")
@@ -210,49 +246,6 @@ def test_default_deployment_reproduces_the_seeds() -> None:
     ban = deployment.security.ban
     assert (ban.failures, ban.within, ban.seconds) == (5, 600, 900)
     assert [str(net) for net in ban.ignore] == ["127.0.0.1/32"]
-
-
-ORGANISATION_CASES = [
-    (
-        lambda c: c["organisations"]["ge-legal-aid"]["lines"].update(
-            {"detention": {"offices": ["tbilisi"]}}
-        ),
-        "organisations.ge-legal-aid.lines.detention: also in organisation 'ua-legal-aid': ids "
-        "are unique across organisations",
-    ),
-    (
-        lambda c: c["organisations"]["ge-legal-aid"]["operators"]["ge1"].update(
-            lines=["ge-consultation", "detention"]
-        ),
-        "organisations.ge-legal-aid.operators.ge1.lines.1: line 'detention' belongs to "
-        "organisation 'ua-legal-aid'",
-    ),
-    (
-        lambda c: ua(c)["lines"]["consultation"].update(offices=["sumy", "tbilisi"]),
-        UA + "lines.consultation.offices.1: office 'tbilisi' belongs to organisation "
-        "'ge-legal-aid'",
-    ),
-    (
-        lambda c: ua(c)["menus"]["main"]["options"].update({"5": {"line": "ge-rehabilitation"}}),
-        UA + "menus.main.options.5.line: line 'ge-rehabilitation' belongs to organisation "
-        "'ge-rehabilitation'",
-    ),
-    (
-        lambda c: ua(c)["operators"]["op1"].update(languages=["uk", "ka"]),
-        UA + "operators.op1.languages.1: language 'ka' is not one of ua-legal-aid's (uk, en, ru)",
-    ),
-    (
-        lambda c: c.update(numbers={"123": ua(c)["numbers"]["0800213103"]}),
-        "with 'organisations', numbers go inside an organisation",
-    ),
-]
-
-
-@pytest.mark.parametrize(("change", "message"), ORGANISATION_CASES)
-def test_what_an_organisation_names_is_its_own(change: Any, message: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        parse(broken(change), "config/hotline.yaml")
-    assert f"config/hotline.yaml: {message}" in str(caught.value)
 
 
 def test_an_organisation_may_have_targets_of_its_own() -> None:
