@@ -392,11 +392,16 @@ def forecast_command(
         typer.Option(help="a day of the week to look at, YYYY-MM-DD (default: the last full week)"),
     ] = None,
     line: Annotated[str | None, typer.Option(help="one line only")] = None,
+    organisation: Annotated[
+        str | None,
+        typer.Option(help="its lines only, in its time zone and against its targets"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="the figures as JSON")] = False,
     config: ConfigOption = None,
 ) -> None:
     """How many operators each line needed, hour by hour in a past week, to answer the
-    config's share of calls in time (Erlang C on the call log), beside how many were on duty."""
+    config's share of calls in time (Erlang C on the call log), beside how many were on duty.
+    A line's organisation gives its time zone and targets."""
     from datetime import UTC, date, datetime, timedelta
     from zoneinfo import ZoneInfo
 
@@ -406,7 +411,23 @@ def forecast_command(
     deployment = _deployment(settings, config)
     if line is not None and line not in deployment.lines:
         _fail(f"--line {line!r}: one of {', '.join(deployment.lines)}")
-    zone = ZoneInfo(deployment.timezone)
+    if organisation is not None and organisation not in deployment.organisations:
+        _fail(f"--organisation {organisation!r}: one of {', '.join(deployment.organisations)}")
+    chosen = (
+        deployment.organisations[organisation]
+        if organisation
+        else deployment.organisation_of(line=line)
+        if line
+        else None
+    )
+    policy = deployment.policy
+    zone = ZoneInfo(chosen.timezone if chosen else deployment.timezone)
+    threshold, target = (
+        (chosen.service_level_threshold, chosen.service_level_target)
+        if chosen
+        else (policy.service_level_threshold, policy.service_level_target)
+    )
+    lines = [line] if line else sorted(chosen.lines) if chosen else list(deployment.lines)
     if week is None:
         since, until = forecast.last_week(datetime.now(UTC), zone)
     else:
@@ -423,17 +444,16 @@ def forecast_command(
         return await store.queued_calls(since, until), await store.operator_changes(since, until)
 
     rows, changes = _database(read)
-    policy = deployment.policy
     hours = forecast.forecast(
         (forecast.Queued(r.line, r.queued_at, r.talk) for r in rows if r.line and r.queued_at),
         (forecast.Change(c.operator, c.at, c.state) for c in changes),
         deployment.operators,
-        [line] if line else list(deployment.lines),
+        lines,
         since,
         until,
         zone,
-        policy.service_level_threshold,
-        policy.service_level_target,
+        threshold,
+        target,
         policy.default_handle_time,
     )
     if as_json:
@@ -455,7 +475,7 @@ def forecast_command(
         )
         return
     _say(f"the week of {since:%Y-%m-%d} ({zone.key}), from the call log")
-    typer.echo(forecast.table(hours, policy.service_level_threshold, policy.service_level_target))
+    typer.echo(forecast.table(hours, threshold, target))
 
 
 @db_app.command("upgrade")

@@ -136,3 +136,14 @@ async def test_the_forecast_of_a_week_from_the_call_log(database: str, tmp_path:
     assert (nine["offered"], nine["needed"], nine["on_duty"]) == (0, 0, 0.5)
     text = forecast(database, tmp_path, "--line", "consultation")
     assert "Wed 2026-11-18 10:00       30    180 s       4      1.5  short" in text
+
+
+async def test_an_organisations_forecast_is_in_its_time_zone(database: str, tmp_path: Path) -> None:
+    await busy_wednesday(database)
+    ukraine = json.loads(forecast(database, tmp_path, "--organisation", "ua-legal-aid", "--json"))
+    assert {h["line"] for h in ukraine} == {"consultation", "detention"}  # op3, op4 serve both
+    assert all(h["hour"].endswith("+02:00") for h in ukraine)  # Kyiv's hours
+    # Georgia's call centre had neither calls nor operators on duty that week
+    assert (
+        json.loads(forecast(database, tmp_path, "--organisation", "ge-legal-aid", "--json")) == []
+    )
