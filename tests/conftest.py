@@ -5,12 +5,19 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hotline.config import Deployment, load
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def ukraine(config: dict[str, Any]) -> dict[str, Any]:
+    """The default config's Ukrainian organisation (its lines, operators, ...), to change."""
+    organisation: dict[str, Any] = config["organisations"]["ua-legal-aid"]
+    return organisation
 
 
 @pytest.fixture(scope="session")

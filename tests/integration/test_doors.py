@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, ukraine
 from tests.integration.conftest import NOTIFICATION, Service, call
 from tests.integration.test_call_log import EventWitness
 
@@ -200,7 +200,7 @@ def test_notifications_are_handled_only_by_their_lines_and_guesses_are_limited(
     service: Service, tmp_path: Path
 ) -> None:
     raw = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())
-    raw["operators"]["op5"]["lines"] = ["consultation"]  # a lawyer who takes no detentions
+    ukraine(raw)["operators"]["op5"]["lines"] = ["consultation"]  # a lawyer who takes no detentions
     config = tmp_path / "lines.yaml"
     config.write_text(yaml.safe_dump(raw, allow_unicode=True))
     (service.data_dir / "notifications.jsonl").write_text(json.dumps(NOTIFICATION) + "\n")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, ukraine
 from tests.integration.conftest import SATURDAY_EVENING, Asterisk, Service, call
 
 pytestmark = pytest.mark.integration
@@ -30,9 +30,9 @@ ROUTES = [
     ("0800213103", "1*2", "detention", "uk", ["language:1", "main:*", "main:2"]),
     ("0800213103", "172", "detention", "uk", ["language:1", "main:7", "main:2"]),
     ("0800213103", "31", "consultation", "ru", ["language:3", "main:1"]),
-    ("0322920055", "2", "consultation", "en", ["consultation-language:2"]),
-    ("0322920055", "3", "consultation", "ru", ["consultation-language:3"]),
-    ("2145145", "", "rehabilitation", "ka", []),
+    ("0322920055", "2", "ge-consultation", "en", ["consultation-language:2"]),
+    ("0322920055", "3", "ge-consultation", "ru", ["consultation-language:3"]),
+    ("2145145", "", "ge-rehabilitation", "ka", []),
 ]
 NO_INPUT_PATH = [
     "language:timeout",
@@ -202,7 +202,7 @@ async def test_after_hours_callback_offer_takes_a_number(
     asterisk: Asterisk, service: Service, tmp_path: Path
 ) -> None:
     raw = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())
-    raw["lines"]["consultation"]["after_hours"] = {
+    ukraine(raw)["lines"]["consultation"]["after_hours"] = {
         "prompt": "consultation-closed",
         "callback": True,
     }

@@ -27,7 +27,7 @@ from bench.sipcall import CALLER_TONE, OPERATOR_TONE, SoftPhone
 from hotline.audio import AudioSegment
 from hotline.config import Deployment, load
 from tests import isolation
-from tests.conftest import ROOT
+from tests.conftest import ROOT, ukraine
 from tests.integration.conftest import Asterisk, Service, call
 from tests.integration.test_recordings import CONSULTATION, wait_for_event
 
@@ -115,7 +115,7 @@ def nat_config(folder: Path) -> Path:
     carrier still on 127.0.0.1) and the consultation line recorded."""
     config = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())
     config["sip"]["bind"] = "0.0.0.0"
-    config["lines"]["consultation"]["recording"] = {"enabled": True}
+    ukraine(config)["lines"]["consultation"]["recording"] = {"enabled": True}
     path = folder / "nat.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True))
     return path

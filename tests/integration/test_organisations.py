@@ -42,15 +42,16 @@ async def test_georgias_four_consultants_answer_eight_georgian_callers(
     assert georgian_stream.connected.wait(10)
     consultants = ["ge1", "ge2", "ge3", "ge4"]
     georgian_phones = [phone(op, talk_ms=5000) for op in consultants]
-    ukrainian_phones = [phone(op) for op in ("op2", "op6")]
-    service.login(*consultants, "op2", "op6")
+    # a Ukrainian lawyer (who gives consultations, not on the information line)
+    lawyer = phone("op6")
+    service.login(*consultants, "op6")
     placed = []
     for _ in range(8):
         placed.append(asyncio.create_task(call(*GEORGIAN, hold_ms=120_000)))
         await asyncio.sleep(0.3)
     ukrainian = asyncio.create_task(call("0800213103", "14", hold_ms=3000))
     done = await asyncio.gather(*placed)
-    ukrainian_call = (await ukrainian).call_id
+    ukrainian_sip_call = (await ukrainian).call_id
     records = [service.record(p.call_id) for p in done]
 
     assert [r["outcome"] for r in records] == ["answered"] * 8, records
@@ -58,7 +59,7 @@ async def test_georgias_four_consultants_answer_eight_georgian_callers(
         assert (r["number"], r["line"], r["language"]) == ("0322920055", "ge-consultation", "ka")
         assert r["operator"] in consultants, r
     assert sum(p.answered() for p in georgian_phones) == 8
-    assert [p.rung() for p in ukrainian_phones] == [0, 0]
+    assert lawyer.rung() == 0
     # four talked at once (the first four callers), never more, nobody on two calls
     spans = [
         (datetime.fromisoformat(r["answered"]), datetime.fromisoformat(r["ended"]), r["operator"])
@@ -73,14 +74,16 @@ async def test_georgias_four_consultants_answer_eight_georgian_callers(
 
     # each organisation's supervisor sees its own calls, lines and operators, none of the
     # other's: another organisation's call is as unknown as a wrong id
-    service.record(ukrainian_call)
+    ukrainian_call = service.record(ukrainian_sip_call)["id"]
+    georgian = {r["id"] for r in records}
     georgian_calls = {c["id"] for c in as_(service, GEORGIAN_SUPERVISOR, "/api/calls").json()}
-    assert georgian_calls == {p.call_id for p in done}
+    assert georgian_calls == georgian
     ukrainian_calls = {c["id"] for c in as_(service, UKRAINIAN_SUPERVISOR, "/api/calls").json()}
     assert ukrainian_calls == {ukrainian_call}
     assert as_(service, GEORGIAN_SUPERVISOR, f"/api/calls/{ukrainian_call}").status_code == 404
-    assert as_(service, UKRAINIAN_SUPERVISOR, f"/api/calls/{done[0].call_id}").status_code == 404
-    assert as_(service, GEORGIAN_SUPERVISOR, f"/api/calls/{done[0].call_id}").status_code == 200
+    a_georgian_call = records[0]["id"]
+    assert as_(service, UKRAINIAN_SUPERVISOR, f"/api/calls/{a_georgian_call}").status_code == 404
+    assert as_(service, GEORGIAN_SUPERVISOR, f"/api/calls/{a_georgian_call}").status_code == 200
     assert set(as_(service, GEORGIAN_SUPERVISOR, "/api/queues").json()) == {"ge-consultation"}
     assert {a["id"] for a in as_(service, GEORGIAN_SUPERVISOR, "/api/agents").json()} == set(
         consultants
@@ -92,14 +95,14 @@ async def test_georgias_four_consultants_answer_eight_georgian_callers(
         headers={"Authorization": f"Bearer {UKRAINIAN_SUPERVISOR}"},
         timeout=10,
     )
-    assert refused.status_code == 404 and service.agent("ge1")["state"] == "available"
+    assert refused.status_code == 404 and service.agent("ge1")["state"] != "logged_out"
     # and its event stream: every Georgian call, nothing of the Ukrainian one nor of
-    # Ukraine's operators logging in
+    # Ukraine's lawyer logging in
     georgian_stream.done = True
     seen = {e["call_id"] for e in georgian_stream.events}
-    assert {p.call_id for p in done} <= seen and ukrainian_call not in seen
+    assert georgian <= seen and ukrainian_call not in seen
     operators = {e["data"].get("operator") for e in georgian_stream.events}
-    assert not operators & {"op2", "op6"}, operators
+    assert "op6" not in operators, operators
 
 
 async def test_each_organisations_number_reaches_its_own_operators(

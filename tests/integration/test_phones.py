@@ -20,7 +20,7 @@ import yaml
 from bench.sipcall import CALLER_TONE, OPERATOR_TONE, SoftPhone
 from hotline.audio import AudioSegment
 from hotline.config import Deployment, load
-from tests.conftest import ROOT
+from tests.conftest import ROOT, ukraine
 from tests.integration.baresip import Baresip
 from tests.integration.conftest import Asterisk, Service, call, progress
 from tests.integration.test_nat import tone_level
@@ -50,7 +50,7 @@ def encrypted(
     consultation line recorded (that config's path); the default config back afterwards."""
     config = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())
     config["phones"].update(udp=False, tls=True, encryption="required")
-    config["lines"]["consultation"]["recording"] = {"enabled": True}
+    ukraine(config)["lines"]["consultation"]["recording"] = {"enabled": True}
     path = tmp_path_factory.mktemp("phones") / "encrypted.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True))
     try:

@@ -16,7 +16,7 @@ import yaml
 
 from bench.sipcall import SoftPhone
 from hotline.audio import AudioSegment
-from tests.conftest import ROOT
+from tests.conftest import ROOT, ukraine
 from tests.integration.conftest import WORKING_HOURS, Asterisk, Service, call
 
 CONSULTATION = ("0800213103", "11")
@@ -26,7 +26,7 @@ VIEWER = "viewer-token-for-the-recordings-test"
 def recorded_config(folder: Path) -> Path:
     """The default deployment with the consultation line recorded, kept 30 days."""
     config = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())
-    config["lines"]["consultation"]["recording"] = {"enabled": True}
+    ukraine(config)["lines"]["consultation"]["recording"] = {"enabled": True}
     config["recordings"] = {"retention_days": 30}
     path = folder / "recorded.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True))

@@ -12,18 +12,13 @@ import pytest
 import yaml
 
 from hotline.config import ConfigError, load, parse
-from tests.conftest import ROOT
+from tests.conftest import ROOT, ukraine
 
 DEFAULT = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())
 
 
-#: The default config's Ukrainian organisation, and the paths of its settings in messages.
+#: Where the default config's Ukrainian organisation's settings are, in messages.
 UA = "organisations.ua-legal-aid."
-
-
-def ua(config: dict[str, Any]) -> dict[str, Any]:
-    organisation: dict[str, Any] = config["organisations"]["ua-legal-aid"]
-    return organisation
 
 
 def broken(change: Any) -> dict[str, Any]:
@@ -34,57 +29,57 @@ def broken(change: Any) -> dict[str, Any]:
 
 CASES = [
     (
-        lambda c: ua(c)["menus"]["main"]["options"].update({"7": {"line": "consultaton"}}),
+        lambda c: ukraine(c)["menus"]["main"]["options"].update({"7": {"line": "consultaton"}}),
         UA + "menus.main.options.7.line: unknown line 'consultaton' (did you mean 'consultation'?)",
     ),
     (
-        lambda c: ua(c)["menus"]["main"]["options"].update({"x": {"line": "consultation"}}),
+        lambda c: ukraine(c)["menus"]["main"]["options"].update({"x": {"line": "consultation"}}),
         UA + "menus.main.options.x.[key]: 'x' does not match",
     ),
     (
-        lambda c: ua(c)["menus"]["main"].update(timeout=0),
+        lambda c: ukraine(c)["menus"]["main"].update(timeout=0),
         UA + "menus.main.timeout: Input should be greater than 0",
     ),
     (
-        lambda c: ua(c)["menus"]["main"]["options"]["1"].update(menu="main"),
+        lambda c: ukraine(c)["menus"]["main"]["options"]["1"].update(menu="main"),
         UA + "menus.main.options.1: needs exactly one of: menu, line, repeat, hangup",
     ),
     (
-        lambda c: ua(c)["numbers"]["0800213103"].update(start={"menu": "languages"}),
+        lambda c: ukraine(c)["numbers"]["0800213103"].update(start={"menu": "languages"}),
         UA + "numbers.0800213103.start.menu: unknown menu 'languages' (did you mean 'language'?)",
     ),
     (
-        lambda c: ua(c)["offices"]["sumy"].update(hours=["weekdays 9-6"]),
+        lambda c: ukraine(c)["offices"]["sumy"].update(hours=["weekdays 9-6"]),
         UA + "offices.sumy.hours: 'weekdays 9-6' is not opening hours",
     ),
     (
-        lambda c: ua(c)["offices"]["sumy"].update(timezone="Europe/Sumy"),
+        lambda c: ukraine(c)["offices"]["sumy"].update(timezone="Europe/Sumy"),
         UA + "offices.sumy.timezone: unknown time zone 'Europe/Sumy'",
     ),
     (
-        lambda c: ua(c)["operators"]["op1"].update(lines=["information", "legal"]),
+        lambda c: ukraine(c)["operators"]["op1"].update(lines=["information", "legal"]),
         UA + "operators.op1.lines.1: unknown line 'legal'",
     ),
     (
-        lambda c: ua(c)["operators"]["op1"].update(languages=["de"]),
+        lambda c: ukraine(c)["operators"]["op1"].update(languages=["de"]),
         UA + "operators.op1.languages.0: unknown language 'de'",
     ),
     (
-        lambda c: ua(c)["lines"]["consultation"].update(offices=["kyiv"]),
+        lambda c: ukraine(c)["lines"]["consultation"].update(offices=["kyiv"]),
         UA + "lines.consultation.offices.0: unknown office 'kyiv'",
     ),
     (
-        lambda c: ua(c)["lines"]["consultation"].update(colour="red"),
+        lambda c: ukraine(c)["lines"]["consultation"].update(colour="red"),
         UA + "lines.consultation.colour: unknown setting",
     ),
     (lambda c: c.pop("trunk"), "trunk: is required"),
     (lambda c: c["trunk"].update(addresses=["not-an-ip"]), "trunk.addresses.0"),
     (
-        lambda c: ua(c)["lines"]["consultation"]["after_hours"].update(callback=True),
+        lambda c: ukraine(c)["lines"]["consultation"]["after_hours"].update(callback=True),
         UA + "lines.consultation.after_hours: choose one: another line, or a callback offer",
     ),
     (
-        lambda c: ua(c)["menus"]["main"].update(no_input={"repeat": True}),
+        lambda c: ukraine(c)["menus"]["main"].update(no_input={"repeat": True}),
         UA + "menus.main.no_input: 'repeat' here would ask the caller forever",
     ),
     (
@@ -118,17 +113,17 @@ CASES = [
     ),
     (lambda c: c["sip"].update(bind="localhost"), "sip.bind"),
     (
-        lambda c: ua(c)["offices"]["sumy"].update(country="XX"),
+        lambda c: ukraine(c)["offices"]["sumy"].update(country="XX"),
         UA + "offices.sumy: no public holidays are known for country 'XX'",
     ),
     (
-        lambda c: ua(c)["offices"]["sumy"].update(country="GE", subdivision="ZZ"),
+        lambda c: ukraine(c)["offices"]["sumy"].update(country="GE", subdivision="ZZ"),
         UA + "offices.sumy: GE has no subdivision 'ZZ' (it has: none)",
     ),
     (
         lambda c: (
-            ua(c)["offices"]["sumy"].pop("country")
-            and ua(c)["offices"]["sumy"].update(subdivision="TB")
+            ukraine(c)["offices"]["sumy"].pop("country")
+            and ukraine(c)["offices"]["sumy"].update(subdivision="TB")
         ),
         UA + "offices.sumy: a subdivision needs its country",
     ),
@@ -151,21 +146,23 @@ ORGANISATION_CASES = [
         "organisation 'ua-legal-aid'",
     ),
     (
-        lambda c: ua(c)["lines"]["consultation"].update(offices=["sumy", "tbilisi"]),
+        lambda c: ukraine(c)["lines"]["consultation"].update(offices=["sumy", "tbilisi"]),
         UA + "lines.consultation.offices.1: office 'tbilisi' belongs to organisation "
         "'ge-legal-aid'",
     ),
     (
-        lambda c: ua(c)["menus"]["main"]["options"].update({"5": {"line": "ge-rehabilitation"}}),
+        lambda c: ukraine(c)["menus"]["main"]["options"].update(
+            {"5": {"line": "ge-rehabilitation"}}
+        ),
         UA + "menus.main.options.5.line: line 'ge-rehabilitation' belongs to organisation "
         "'ge-rehabilitation'",
     ),
     (
-        lambda c: ua(c)["operators"]["op1"].update(languages=["uk", "ka"]),
+        lambda c: ukraine(c)["operators"]["op1"].update(languages=["uk", "ka"]),
         UA + "operators.op1.languages.1: language 'ka' is not one of ua-legal-aid's (uk, en, ru)",
     ),
     (
-        lambda c: c.update(numbers={"123": ua(c)["numbers"]["0800213103"]}),
+        lambda c: c.update(numbers={"123": ukraine(c)["numbers"]["0800213103"]}),
         "with 'organisations', numbers go inside an organisation",
     ),
 ]
@@ -180,8 +177,8 @@ def test_problem_is_named(change: Any, message: str) -> None:
 
 def test_all_problems_reported_at_once() -> None:
     def two(c: dict[str, Any]) -> None:
-        ua(c)["operators"]["op1"]["office"] = "nowhere"
-        ua(c)["lines"]["detention"]["after_hours"]["line"] = "nowhere"
+        ukraine(c)["operators"]["op1"]["office"] = "nowhere"
+        ukraine(c)["lines"]["detention"]["after_hours"]["line"] = "nowhere"
 
     with pytest.raises(ConfigError) as caught:
         parse(broken(two))
@@ -264,7 +261,9 @@ def test_a_config_without_organisations_is_one() -> None:
     flat = {k: v for k, v in DEFAULT.items() if k != "organisations"} | {
         "languages": ["uk", "en", "ru"]
     }
-    flat |= {k: v for k, v in ua(copy.deepcopy(DEFAULT)).items() if k not in ("name", "languages")}
+    flat |= {
+        k: v for k, v in ukraine(copy.deepcopy(DEFAULT)).items() if k not in ("name", "languages")
+    }
     deployment = parse(flat)
     (only,) = deployment.organisations.values()
     assert (only.id, only.numbers, only.operators) == (
@@ -306,7 +305,7 @@ def test_check_command_on_broken_config_gives_no_traceback(tmp_path: Path) -> No
 
 
 def test_check_reports_a_missing_prompt(tmp_path: Path) -> None:
-    raw = broken(lambda c: ua(c)["menus"]["main"].update(prompt="main-menu-2027"))
+    raw = broken(lambda c: ukraine(c)["menus"]["main"].update(prompt="main-menu-2027"))
     path = tmp_path / "hotline.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True))
     done = run_cli("check", "--config", str(path))
