@@ -116,11 +116,15 @@ def create_api(app_parts: Parts) -> FastAPI:
     @app.get("/api/session")
     async def whoami(who: Anyone) -> dict[str, Any]:
         """Who the token or cookie belongs to, and the organisation it sees (null: every one)."""
+        organisations = app_parts.deployment.organisations
         return {
             "role": who.role.value,
             "operator": who.operator,
             "name": who.name,
             "organisation": who.organisation,
+            "organisation_name": (
+                organisations[who.organisation].name if who.organisation else None
+            ),
         }
 
     web.mount(app)

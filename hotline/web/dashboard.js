@@ -150,6 +150,8 @@ function connect() {
 async function start() {
   const who = await fetch("/api/session", { credentials: "same-origin" });
   if (!who.ok) { showLogin(); return; }
+  // the organisation this token sees (none: every organisation's lines)
+  document.getElementById("organisation").textContent = (await who.json()).organisation_name ?? "";
   document.getElementById("app").classList.remove("hidden");
   await Promise.all([loadLive(), loadStats(), loadNotifications()]).catch(() => {});
   connect();

@@ -128,7 +128,7 @@ async def test_the_wallboard_follows_the_calls(
 async def test_a_viewer_sees_no_notifications_and_a_bad_token_is_refused(
     service: Service, browser: Browser
 ) -> None:
-    service.settings["HOTLINE_API_TOKENS"] = "viewer=a-viewer-token-for-the-wallboard"
+    service.settings["HOTLINE_API_TOKENS"] = "viewer@ua-legal-aid=a-viewer-token-for-the-wallboard"
     service.start()
     page = await browser.new_page(locale="uk-UA")
     await page.goto(service.url("/dashboard"))
@@ -140,3 +140,8 @@ async def test_a_viewer_sees_no_notifications_and_a_bad_token_is_refused(
     await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
     await expect(page.locator("tr[data-line=detention]")).to_be_visible()
     await expect(page.locator("#notifications-box")).to_be_hidden()
+    # a wallboard of Ukraine's contact centre: its name, its lines, none of Georgia's
+    await expect(page.locator("#organisation")).to_have_text(
+        "Free legal aid contact centre (Ukraine)"
+    )
+    await expect(page.locator("tr[data-line=ge-consultation]")).to_have_count(0)
