@@ -27,6 +27,12 @@ def as_(service: Service, token: str, path: str, **params: Any) -> httpx.Respons
     )
 
 
+def as_post(service: Service, token: str, path: str, **params: Any) -> httpx.Response:
+    return httpx.post(
+        service.url(path), params=params, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+
+
 async def test_georgias_four_consultants_answer_eight_georgian_callers(
     service: Service, phone: Callable[..., SoftPhone]
 ) -> None:
@@ -90,12 +96,13 @@ async def test_georgias_four_consultants_answer_eight_georgian_callers(
     )
     stats = as_(service, GEORGIAN_SUPERVISOR, "/api/stats").json()
     assert set(stats["lines"]) == {"ge-consultation"}, stats
-    refused = httpx.post(
-        service.url("/api/agents/ge1/logout"),
-        headers={"Authorization": f"Bearer {UKRAINIAN_SUPERVISOR}"},
-        timeout=10,
-    )
+    refused = as_post(service, UKRAINIAN_SUPERVISOR, "/api/agents/ge1/logout")
     assert refused.status_code == 404 and service.agent("ge1")["state"] != "logged_out"
+    # listening in: not to another organisation's operator, nor with its supervisor's phone
+    spy = as_post(service, GEORGIAN_SUPERVISOR, "/api/agents/op1/spy", supervisor="sup2")
+    assert spy.status_code == 404
+    spy = as_post(service, service.token, "/api/agents/ge1/spy", supervisor="sup1")
+    assert spy.status_code == 422 and "sup1 is another organisation's" in spy.text
     # and its event stream: every Georgian call, nothing of the Ukrainian one nor of
     # Ukraine's lawyer logging in
     georgian_stream.done = True
