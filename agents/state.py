@@ -42,6 +42,8 @@ class OperatorState:
     in_use: bool = False
     #: When they last became free: the longest idle is offered a call first.
     idle_since: datetime | None = None
+    #: The last call they talked on (their wrap-up's).
+    last_call: str | None = None
 
     @property
     def free(self) -> bool:
@@ -78,7 +80,23 @@ class Offer:
 
 
 @dataclass(frozen=True)
+class Rung:
+    """Found ringing for a call (an instance taking over reads it in Asterisk): so it is,
+    whatever was known of them (their phone not yet seen reachable, say)."""
+
+    call: str
+
+
+@dataclass(frozen=True)
 class Answered:
+    call: str
+
+
+@dataclass(frozen=True)
+class Joined:
+    """A colleague, having called them first, handed them their caller (an attended
+    transfer): they talk to the caller now, whatever they were doing."""
+
     call: str
 
 
@@ -125,7 +143,9 @@ Event = (
     | Pause
     | Resume
     | Offer
+    | Rung
     | Answered
+    | Joined
     | Missed
     | Withdrawn
     | Ended
@@ -133,7 +153,8 @@ Event = (
     | Reachability
 )
 
-PAUSE_REASONS = ("break", "training", "admin", "missed-calls")
+#: The service's own reason: too many offers missed in a row.
+MISSED_CALLS = "missed-calls"
 
 
 def _to(op: OperatorState, state: State, now: datetime, **changes: object) -> OperatorState:
@@ -159,8 +180,8 @@ def transition(op: OperatorState, event: Event, now: datetime) -> OperatorState:
                 )
             return _to(op, State.LOGGED_OUT, now, pause_reason=None, call=None)
         case Pause(reason):
-            if reason not in PAUSE_REASONS:
-                raise OperatorError(f"unknown pause reason {reason!r}; use one of {PAUSE_REASONS}")
+            if not reason:
+                raise OperatorError("a pause needs a reason")
             if s is State.LOGGED_OUT:
                 raise OperatorError(f"{op.id} is logged out: log in first")
             if s in (State.RINGING, State.ON_CALL):
@@ -180,17 +201,21 @@ def transition(op: OperatorState, event: Event, now: datetime) -> OperatorState:
                     f"{phone if op.reachable else 'phone unreachable'}"
                 )
             return _to(op, State.RINGING, now, call=call)
+        case Rung(call):
+            return _to(op, State.RINGING, now, call=call, reachable=True)
         case Answered(call):
             if s is not State.RINGING or op.call != call:
                 raise OperatorError(f"{op.id} was not ringing for {call}")
             return _to(op, State.ON_CALL, now, misses=0)
+        case Joined(call):
+            return _to(op, State.ON_CALL, now, call=call, misses=0)
         case Missed(call, pause_after):
             if s is not State.RINGING or op.call != call:
                 return op  # a late report of an offer already settled
             misses = op.misses + 1
             if pause_after and misses >= pause_after:
                 return _to(
-                    op, State.PAUSED, now, call=None, misses=misses, pause_reason="missed-calls"
+                    op, State.PAUSED, now, call=None, misses=misses, pause_reason=MISSED_CALLS
                 )
             return _to(op, State.AVAILABLE, now, call=None, misses=misses)
         case Withdrawn(call):
@@ -200,7 +225,7 @@ def transition(op: OperatorState, event: Event, now: datetime) -> OperatorState:
         case Ended(call):
             if op.call != call or s not in (State.ON_CALL, State.RINGING):
                 return op
-            return _to(op, State.WRAP_UP, now, call=None)
+            return _to(op, State.WRAP_UP, now, call=None, last_call=call)
         case WrapUpOver():
             if s is State.WRAP_UP:
                 return _to(op, State.AVAILABLE, now)

@@ -157,6 +157,7 @@ class Sandbox:
             deployment.languages,
             names,
             progress,
+            deployment.prompt_texts,
         )
         if built:
             progress(f"{built} prompt(s) built")
@@ -169,8 +170,14 @@ class Sandbox:
         for folder in ("asterisk-config", "dialplans"):
             for conf in sorted((self.project / folder).glob("*.conf")):
                 shutil.copy(conf, etc / conf.name)
-        agi_url = f"agi://{self.settings.agi_host}:{self.settings.agi_port}"
-        render.render(deployment, env, etc, agi_url, self.settings.ami_username)
+        render.render(
+            deployment,
+            env,
+            etc,
+            self.settings.agi_address(),
+            self.settings.ami_username,
+            self.settings.takeover_seconds(),
+        )
         if deployment.phones.tls:
             made = self.ensure_certificates()
             wanted = (deployment.phones.certificate.certificate, deployment.phones.certificate.key)

@@ -329,6 +329,15 @@ def ulaw_tone(hertz: float = OPERATOR_TONE, seconds: float = 1.0, level: float =
     )
 
 
+def _call_id(message: str) -> str:
+    """The Call-ID of a SIP message as SIPp logged it."""
+    for line in message.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip().lower() in ("call-id", "i"):
+            return value.strip()
+    return message  # (none: counted on its own)
+
+
 class SoftPhone:
     """An operator's softphone played by SIPp: registers with its password, answers OPTIONS
     (qualify) and every call after ``ring_ms``, talks ``talk_ms`` and hangs up (or, with
@@ -356,9 +365,12 @@ class SoftPhone:
         port: int | None = None,
         speaks: bool = False,
         netns: str | None = None,
+        refer_to: str | None = None,
         workdir: Path,
     ) -> None:
         self.user, self.password = user, password
+        #: Transfers each call it answers, after ``talk_ms``, by REFER to this extension.
+        self.refer_to = refer_to
         self.address, self.target = address, target
         self.ring_ms, self.talk_ms = ring_ms, talk_ms
         self.answers = answers
@@ -389,11 +401,15 @@ class SoftPhone:
         """The scenario that answers Asterisk's requests, filled in (SIPp reads pause and
         timeout lengths before keyword substitution)."""
         scenario_file = self.workdir / f"{self.user}-{self.port}-answer.xml"
+        name = "refer.xml" if self.refer_to else "answer.xml" if self.answers else "ignore.xml"
         scenario_file.write_text(
-            (SCENARIOS / ("answer.xml" if self.answers else "ignore.xml"))
+            (SCENARIOS / name)
             .read_text()
             .replace("[ring]", str(self.ring_ms))
             .replace("[talk]", str(self.talk_ms))
+            .replace("[pause]", str(self.talk_ms))
+            .replace("[linger]", "1000")
+            .replace("[target]", self.refer_to or "")
             .replace("<!--[media]-->", self._media())
         )
         return scenario_file
@@ -438,31 +454,48 @@ class SoftPhone:
         )
 
     def start(self, *extra: str) -> SoftPhone:
-        """Start the phone; once this returns, it is registered (RuntimeError if it cannot)."""
-        self.process = subprocess.Popen(
-            self.command(self._answering(), *extra),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=self.workdir,
-        )
-        if self.register:
-            self._wait_registered()
+        """Start the phone; once this returns, it is registered (RuntimeError if it cannot).
+        A SIPp that exits at once (its port taken meanwhile by another process) is started
+        again on another port, twice at most."""
+        for attempt in range(3):
+            errors = self.workdir / f"{self.user}-{self.port}-sipp.err"
+            with errors.open("w") as err:
+                self.process = subprocess.Popen(
+                    self.command(self._answering(), *extra),
+                    stdout=subprocess.DEVNULL,
+                    stderr=err,
+                    cwd=self.workdir,
+                )
+            if not self.register or self._wait_registered():
+                return self
+            exited = self.process.poll()
+            if exited is None or attempt == 2:
+                self.stop()
+                said = errors.read_text(errors="replace")[-500:]
+                raise RuntimeError(
+                    f"{self.user} could not register from {self.address}:{self.port} "
+                    f"(SIPp {'running' if exited is None else f'exited {exited}'}: {said!r}; "
+                    f"last received: {self.messages_of(sent=False)[-1:]!r})"
+                )
+            self.port = self._free_port()
+            self.messages = self.workdir / f"{self.user}-{self.port}-messages.log"
         return self
 
-    def _wait_registered(self, seconds: float = 10) -> None:
+    def _wait_registered(self, seconds: float = 20) -> bool:
+        """Whether Asterisk accepted the phone's REGISTER within ``seconds`` (False at once
+        if SIPp exited)."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if any(
                 block.split("\n\n", 1)[-1].lstrip().startswith("SIP/2.0 200")
                 and "REGISTER" in block.split("CSeq:")[-1][:20]
-                for block in self._messages(sent=False)
+                for block in self.messages_of(sent=False)
             ):
-                return
+                return True
             if self.process is not None and self.process.poll() is not None:
-                break
+                return False
             time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"{self.user} could not register from {self.address}:{self.port}")
+        return False
 
     def _unregister(self) -> None:
         """Remove every contact of this phone's AOR (``Contact: *``, Expires: 0)."""
@@ -532,7 +565,7 @@ class SoftPhone:
         )
         return done.returncode
 
-    def _messages(self, sent: bool) -> list[str]:
+    def messages_of(self, sent: bool) -> list[str]:
         """The SIP messages this phone sent (or received), from SIPp's message log."""
         if not self.messages.exists():
             return []
@@ -544,16 +577,21 @@ class SoftPhone:
         ]
 
     def answered(self) -> int:
-        """How many calls this phone has answered (200 OK sent to an INVITE)."""
-        return sum(
-            1
-            for block in self._messages(sent=True)
-            if "SIP/2.0 200 OK" in block and "INVITE" in block.split("CSeq:")[-1][:20]
+        """How many calls this phone has answered (a 200 OK sent to an INVITE; its
+        retransmissions, when the ACK is slow, are the same call)."""
+        return len(
+            {
+                _call_id(block)
+                for block in self.messages_of(sent=True)
+                if "SIP/2.0 200 OK" in block and "INVITE" in block.split("CSeq:")[-1][:20]
+            }
         )
 
     def rung(self) -> int:
-        """How many INVITEs reached this phone."""
-        return sum(1 for block in self._messages(sent=False) if "\nINVITE sip:" in block)
+        """How many calls reached this phone (INVITEs, retransmissions counted once)."""
+        return len(
+            {_call_id(block) for block in self.messages_of(sent=False) if "\nINVITE sip:" in block}
+        )
 
     def stop(self) -> None:
         """Stop answering and unregister."""

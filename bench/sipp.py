@@ -328,7 +328,9 @@ class Operator(SoftPhone):
             stderr=subprocess.DEVNULL,
             cwd=self.workdir,
         )
-        self._wait_registered()
+        if not self._wait_registered():
+            self.stop()
+            raise RuntimeError(f"{self.user} could not register from {self.address}:{self.port}")
         return self
 
     def log(self) -> list[Message]:

@@ -10,14 +10,14 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
 from panoramisk.message import Message
 
-from hotline import metrics
+from hotline import metrics, takeover
 from hotline.api.access import (
     Principal,
     Role,
@@ -39,6 +39,7 @@ from hotline.durable import Durable
 from hotline.events import EventBus
 from hotline.features import FeatureRoutes
 from hotline.interrupted import Interrupted
+from hotline.leadership import AloneLease, Leadership, PostgresLease
 from hotline.notifications import MessageRoute, NotificationStore
 from hotline.recordings import Recorder
 from hotline.settings import Clock, Settings, weakness
@@ -66,6 +67,7 @@ class Service:
     ami: AmiClient
     recorder: Recorder
     interrupted: Interrupted
+    leadership: Leadership
     api: Any
 
     async def health(self) -> dict[str, Any]:
@@ -78,6 +80,8 @@ class Service:
         reachable, error = await self.call_log.store.reachable()
         database = {
             "connected": reachable,
+            # its schema in place (migrations run): the call log's routes answer
+            "ready": self.call_log.ready.is_set(),
             "backend": self.call_log.store.dialect,
             "error": error or writer.error,
             "spooled": self.call_log.backlog,
@@ -90,8 +94,14 @@ class Service:
             "unwritten": self.call_log.unwritten,
         }
         ok = self.ami.connected and reachable and writer.connected and disk["writable"]
+        leadership = self.leadership
         return {
             "status": "ok" if ok else "degraded",
+            # active: routes callers; standby: ready to take over (HOTLINE_HA)
+            "role": leadership.role,
+            "instance": leadership.me,
+            "fence": leadership.fence,
+            "lease_error": leadership.error,
             "ami": ami,
             "database": database,
             "disk": disk,
@@ -113,6 +123,8 @@ class Service:
         if stamp := event.get("Timestamp"):
             with contextlib.suppress(ValueError):
                 metrics.AMI_EVENT_LAG.observe(max(0.0, time.time() - float(stamp)))
+        if not self.leadership.active:
+            return  # a standby keeps no queue (and logs nothing): it reads Asterisk on taking over
         try:
             parsed = messages.parse(event)
         except messages.MalformedMessage as exc:
@@ -121,11 +133,30 @@ class Service:
         match parsed:
             case messages.DeviceState(device, state):
                 self._device(device, state)
+            case messages.AttendedTransfer(True, call, transferer, target, consulted):
+                self._joined(call, transferer, target, consulted)
             case messages.Guarded(call, caller, number, channel, sip_call_id):
                 arrival = CallStarted(caller, number, channel=channel, sip_call_id=sip_call_id)
                 self.switchboard.guarded(call, arrival)
                 self.interrupted.soon()  # and the hangups missed while hung
         metrics.AMI_EVENT_SECONDS.observe(time.perf_counter() - started)
+
+    def _joined(self, call: str, transferer: str, target: str, consulted: str) -> None:
+        """An attended transfer made on the phones: whom the caller talks to now (a
+        colleague's phone, or the code keyed after *2 in an organisation's context; when
+        Asterisk names no target, the one the operator was talking to, by caller id)."""
+        offered = self.switchboard.talks.get(call)
+        log.info("attended transfer of %s from %s to %s (%s)", call, transferer, target, consulted)
+        if offered is None:
+            return  # not a caller of ours (a callback's leg, a consultation)
+        kind, _, rest = target.partition("/")
+        name, _, context = rest.rpartition("-")[0].partition("@")
+        org = context.removeprefix("hotline-transfer-") if kind == "Local" else None
+        found = self.deployment.target(name, org) or self.deployment.target(consulted)
+        if found is None or found.kind != "operator":
+            log.warning("call %s transferred to %s, which is no operator: ignored", call, target)
+            return
+        self.switchboard.transfer_joined(call, found.name, offered.operator)
 
     def _device(self, device: str, state: str) -> None:
         if device.startswith("PJSIP/"):
@@ -134,14 +165,109 @@ class Service:
             )
 
     async def resync(self) -> None:
-        """After (re)connecting to Asterisk: every operator phone's state now, and the calls
-        that ended while the service was not listening."""
+        """After (re)connecting to Asterisk (or taking over): every operator phone's state now,
+        and the calls that ended while the service was not listening; with a standby
+        (HOTLINE_HA), Asterisk is told that this instance is the active one, the callers
+        waiting there are queued here in their first order, and the calls ended unseen are
+        looked for a few seconds later. A standby does nothing."""
+        if not self.leadership.active:
+            return
         effects = AmiEffects(self.ami)
+        if self.settings.ha:  # every caller queued before any phone counts as free: by priority
+            await self.claim(effects)
+            self.switchboard.reconcile(await effects.channels())
+            self.switchboard.adopt(*await effects.callers())
         states = await effects.device_states()
         for operator in self.deployment.operators:
             self._device(f"PJSIP/{operator}", states.get(f"PJSIP/{operator}", "UNAVAILABLE"))
-        self.switchboard.reconcile(await effects.channels())
-        await self.interrupted.close()
+        if not self.settings.ha:
+            self.switchboard.reconcile(await effects.channels())
+            await self.interrupted.close()
+        else:  # in a while: how the last instance's calls ended is still on its way to the log
+            self.interrupted.soon()
+
+    async def claim(self, effects: AmiEffects) -> None:
+        """Point the dialplan at this instance (HOTLINE_AGI) and raise Asterisk's fencing
+        number to this lease's (HOTLINE_FENCE): actions of a deposed instance carry a
+        smaller one."""
+        secret = self.settings.agi_secret.get_secret_value()
+        await effects.set_global("HOTLINE_FENCE", str(self.leadership.fence))
+        await effects.set_global("HOTLINE_TAKEOVER", str(self.settings.takeover_seconds()))
+        await effects.set_global("HOTLINE_AGI", f"{self.settings.agi_address()}/{secret}")
+
+    async def keep_claim(self, every: float = 5.0) -> None:
+        """With a standby: every ``every`` seconds, the active instance checks that Asterisk
+        still holds its fencing number, and claims the dialplan again if not (a `dialplan
+        reload` puts the globals back as rendered: the fence at 0, FastAGI at the first
+        instance's address)."""
+        effects = AmiEffects(self.ami)
+        while True:
+            await asyncio.sleep(every)
+            fence = self.leadership.fence
+            if not self.leadership.active or not self.ami.connected or fence is None:
+                continue
+            try:
+                if await effects.get_global("HOTLINE_FENCE") != str(fence):
+                    log.warning("Asterisk's dialplan globals were reset (a reload?): set again")
+                    await self.claim(effects)
+            except Exception as exc:  # Asterisk away: its reconnection claims again
+                log.info("cannot check Asterisk's dialplan globals: %s", exc)
+
+    async def taken_over(self, fence: int, within: float) -> bool:
+        """(A stopping instance, its lease given up) whether another instance has raised
+        Asterisk's fencing number over ``fence``, i.e. has pointed the dialplan at itself,
+        within ``within`` seconds."""
+        effects = AmiEffects(self.ami)
+        try:
+            async with asyncio.timeout(within):
+                while True:
+                    with contextlib.suppress(Exception):  # Asterisk away: asked again
+                        if int(await effects.get_global("HOTLINE_FENCE") or 0) > fence:
+                            return True
+                    await asyncio.sleep(0.1)
+        except TimeoutError:
+            return False
+
+    async def take_over(self, fence: int) -> None:
+        """This instance became the active one: the queue as the database and Asterisk hold
+        it (operators' states, callbacks not made, notifications, callers waiting), then it
+        acts."""
+        effects = AmiEffects(self.ami)
+        store = self.call_log.store
+        self.switchboard.reset()
+        self.switchboard.witnessing = True
+        try:
+            channels = await effects.channel_list()
+        except Exception as exc:  # Asterisk away: its reconnection resyncs
+            log.warning("taking over (fencing number %d): %s", fence, exc)
+            return
+        try:
+            shared = await takeover.shared_state(store, self.deployment, channels)
+            known = [n.ref for n in self.notifications.items.values() if n.handled_at is None]
+            merged = self.notifications.merge(await takeover.shared_notifications(store, known))
+        except Exception as exc:  # the callers still come first: they are in Asterisk
+            log.error(
+                "taking over without the database (%s): operators must log in again, and "
+                "callbacks not made are not known here",
+                exc,
+            )
+        else:
+            log.info(
+                "taking over: %d operator(s) logged in or paused, %d callback(s) to make, "
+                "%d notification(s) learnt",
+                len(shared.presence),
+                len(shared.callbacks),
+                merged,
+            )
+            self.switchboard.restore(shared)
+        try:
+            await self.resync()
+        except Exception as exc:  # Asterisk away: its reconnection resyncs
+            log.warning("taking over (fencing number %d): %s", fence, exc)
+
+    async def stand_down(self) -> None:
+        """Another instance is active now: this one forgets its queue and acts no more."""
+        self.switchboard.reset()
 
     def routes(self) -> dict[str, Any]:
         """The FastAGI routes, by the path the dialplan calls."""
@@ -159,11 +285,22 @@ class Service:
             "callback": waiting.callback,
             "callback-reached": waiting.callback_reached,
             "callback-end": waiting.callback_end,
+            "transfer": waiting.transfer,
+            "transferred": waiting.transferred,
+            "centre-answered": waiting.centre_answered,
+            "centre-dialed": waiting.centre_dialed,
             "feature": FeatureRoutes(self.switchboard).feature,
             "message": messages.message,
         }
 
 
+#: The FastAGI routes an instance that holds a queue serves even while it may not act (its
+#: lease in doubt, or given up at a stop until the next one has taken over): the dialplan
+#: reports there how its calls go on and end.
+WITNESSED_ROUTES = frozenset(
+    {"answered", "dialed", "hangup", "centre-answered", "centre-dialed"}
+    | {"callback-reached", "callback-end"}
+)
 #: Device states of a phone that cannot be rung.
 UNREACHABLE = frozenset({"UNAVAILABLE", "INVALID", "UNKNOWN", ""})
 #: Device states of a phone busy with a call (ours, or one the service did not give).
@@ -231,6 +368,19 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         store.open_calls, AmiEffects(ami).channels, call_log.caught_up, switchboard
     )
     bus.subscribe(interrupted)
+    if settings.ha and store.dialect != "postgresql":
+        raise TokenError(
+            "HOTLINE_HA needs PostgreSQL (HOTLINE_DATABASE_URL): the instances share it"
+        )
+    lease = PostgresLease(store.engine, url=settings.api_address()) if settings.ha else None
+    leadership = Leadership(
+        lease or AloneLease(),
+        settings.instance_name(),
+        settings.lease_seconds,
+    )
+    ami.may_act = switchboard.may_act = lambda: leadership.active
+    ami.fence = lambda: leadership.fence or 0
+    ami.fenced = settings.ha
     service = Service(
         settings,
         deployment,
@@ -242,12 +392,15 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         ami,
         recorder,
         interrupted,
+        leadership,
         None,
     )
+    leadership.on_active, leadership.on_standby = service.take_over, service.stand_down
     ami.on_event = service.on_ami_event
     ami.on_connect = service.resync
-    bus.subscribe(metrics.observe)
-    metrics.watch(switchboard, service.links)
+    owners = {line: org.id for org in deployment.organisations.values() for line in org.lines}
+    bus.subscribe(metrics.observer(owners))
+    metrics.watch(switchboard, service.links, owners)
     tokens = Tokens(configured, store)
     service.api = create_api(
         Parts(
@@ -261,10 +414,21 @@ def build(settings: Settings, deployment: Deployment) -> Service:
             Supervision(switchboard, AmiEffects(ami)),
             service.health,
             Sessions(store, tokens),
+            role=lambda: leadership.role,
+            holder_url=_holder_url(lease) if lease is not None else None,
+            instance=settings.instance_name(),
             metrics_auth=settings.metrics_auth,
+            asterisk_spool=settings.spool_of_asterisk(),
         )
     )
     return service
+
+
+def _holder_url(lease: PostgresLease) -> Callable[[], Awaitable[str | None]]:
+    async def url() -> str | None:
+        return (await lease.holder()).url
+
+    return url
 
 
 class _ApiServer(uvicorn.Server):
@@ -293,6 +457,9 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
     )
     for path, route in service.routes().items():
         agi.add_route(path, route)
+    agi.may_serve = lambda script: (
+        service.leadership.active or (service.switchboard.witnessing and script in WITNESSED_ROUTES)
+    )
     server = await agi.start(settings.agi_host, settings.agi_port)
     log.info("FastAGI listening on %s:%d", settings.agi_host, settings.agi_port)
     api = _ApiServer(
@@ -309,7 +476,8 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     guard = await start_guard(settings) if settings.guard else None
-    service.switchboard.restore()  # operators' states and pending callbacks, as they were
+    if not settings.ha:  # (with a standby: from the database, once this one is active)
+        service.switchboard.restore()  # operators' states and pending callbacks, as they were
     # what start-up made (modules, config, the app) lives as long as the process: out of the
     # collector's way, so its rounds only look at what calls make
     gc.collect()
@@ -323,6 +491,9 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         asyncio.create_task(api.serve(), name="api"),
         asyncio.create_task(metrics.watch_loop(), name="loop-lag"),
     ]
+    if settings.ha:
+        tasks.append(asyncio.create_task(service.leadership.run(), name="leadership"))
+        tasks.append(asyncio.create_task(service.keep_claim(), name="claim"))
     log.info("API on http://%s:%d (OpenAPI at /docs)", settings.api_host, settings.api_port)
     try:
         await stop.wait()
@@ -331,12 +502,27 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         if guard is not None:  # a stopping service stops answering: that is no hang
             guard.terminate()
             await guard.wait()
-        server.close()  # new callers: the dialplan's fallback queue
-        handed = await service.switchboard.hand_over(AmiEffects(service.ami).hand_over)
-        log.info("%d waiting caller(s) handed to the fallback queues", handed)
+        taken: asyncio.Task[bool] | None = None
+        if settings.ha:  # a standby takes the lease, and the waiting callers, at once;
+            # until it has, the calls this one served report here how they go on and end
+            fence = service.leadership.fence
+            await service.leadership.release()
+            if fence is not None:
+                taken = asyncio.create_task(service.taken_over(fence, settings.takeover_seconds()))
+        else:
+            server.close()  # new callers: the dialplan's fallback queue
+            handed = await service.switchboard.hand_over(AmiEffects(service.ami).hand_over)
+            log.info("%d waiting caller(s) handed to the fallback queues", handed)
         # their sessions end (a message under way is kept); callers in the menus fall back
-        # at their next step once this process is gone
-        await agi.drain(3)
+        # at their next step once this process is gone. With a standby: the menus under way
+        # have 10 s to end (their callers then queued by the active one), and whatever is
+        # still going tries again there (a caller in the menus starting them again)
+        still_going = await agi.drain(10 if settings.ha else 3)
+        if taken is not None and not await taken:
+            log.warning("no instance took over within %d s", settings.takeover_seconds())
+        if still_going and settings.ha:
+            log.info("%d call(s) in progress sent to the next instance", agi.retry_elsewhere())
+        server.close()
         api.should_exit = True
         await asyncio.wait([t for t in tasks if t.get_name() == "api"], timeout=5)
         if not await service.call_log.flush(timeout=5):
@@ -347,5 +533,7 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        service.call_log.close()
+        await service.call_log.close()
+        if service.switchboard.durable is not None:
+            await service.switchboard.durable.flush()
         await service.call_log.store.close()

@@ -73,6 +73,9 @@ class CallLog:
         self.disk_error: str | None = None
         self._syncing: asyncio.TimerHandle | None = None
         self._retrying: asyncio.TimerHandle | None = None
+        #: The sync under way in a thread (an fsync may take seconds on a busy disk: never on
+        #: the event loop, where every call would wait for it).
+        self._sync_task: asyncio.Task[None] | None = None
 
     def attach(self, bus: EventBus) -> None:
         """Subscribe to the bus, numbering calls that were under way before a restart on."""
@@ -101,28 +104,37 @@ class CallLog:
                 return
             self._unwritten.popleft()
             self._wake.set()
-        self._later("_syncing", SYNC_EVERY, self._sync)
+        self._later("_syncing", SYNC_EVERY, self._start_sync)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """At a stop: the spool synced and closed (what a full disk kept out is lost: said)."""
         for handle in (self._syncing, self._retrying):
             if handle is not None:
                 handle.cancel()
+        if self._sync_task is not None:
+            await asyncio.wait([self._sync_task])
         if self._unwritten:
             log.critical(
                 "call log: %d events could not be written (the disk is full) and are lost",
                 len(self._unwritten),
             )
         try:
-            self.spool.sync()
+            await asyncio.to_thread(self.spool.sync)
         except OSError as exc:
             log.error("call log: the spool could not be synced at the stop: %s", exc)
         self.spool.close()
 
-    def _sync(self) -> None:
+    def _start_sync(self) -> None:
+        """The timer's sync: in a thread, one at a time (one asked meanwhile follows it)."""
         self._syncing = None
+        if self._sync_task is None or self._sync_task.done():
+            self._sync_task = asyncio.get_running_loop().create_task(self._sync())
+        else:
+            self._later("_syncing", SYNC_EVERY, self._start_sync)
+
+    async def _sync(self) -> None:
         try:
-            self.spool.sync()
+            await asyncio.to_thread(self.spool.sync)
         except OSError as exc:
             self._disk_failed(exc)
             return
@@ -140,12 +152,7 @@ class CallLog:
         """Run ``action`` in ``delay`` seconds, once however often asked meanwhile."""
         if getattr(self, slot) is not None:
             return
-        try:
-            handle = asyncio.get_running_loop().call_later(delay, action)
-        except RuntimeError:  # no loop (a command-line tool): now
-            action()
-            return
-        setattr(self, slot, handle)
+        setattr(self, slot, asyncio.get_running_loop().call_later(delay, action))
 
     @property
     def backlog(self) -> int:
@@ -201,7 +208,6 @@ class CallLog:
                 continue
             if not self.backlog:
                 self._flushed.set()
-            self._sync()
             self._wake.clear()
             if not self.spool.backlog:
                 await self._wake.wait()
@@ -218,7 +224,8 @@ class CallLog:
                 return
             if events:
                 await self._write(events)
-            self.spool.commit(after, lines)
+            if self.spool.advance(after, lines):
+                await asyncio.to_thread(self.spool.mark)
 
     async def _write(self, events: list[CallEvent]) -> None:
         try:

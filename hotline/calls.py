@@ -18,7 +18,7 @@ from hotline.config import Deployment
 from hotline.events import CallEvent, EventBus
 from hotline.privacy import mask
 from hotline.switchboard import CallbackRefused, Switchboard
-from ivr import Finish, Prompt, run_menus
+from ivr import Connect, Finish, Prompt, run_menus
 from routing import decide
 from routing.events import (
     CallAfterHours,
@@ -101,6 +101,15 @@ class CallService:
             call.emit(CallEnded("finished", path=tuple(step.path)))
             await channel.hangup()
             return
+        if isinstance(step, Connect):
+            centre = self.deployment.centres[step.centre]
+            await channel.set_variable("HOTLINE_LANGUAGE", step.language)
+            await io.say(step.prompts)
+            # the dialplan says it connects, dials through the carrier, and reports the end
+            await channel.set_variable("HOTLINE_CENTRE", centre.number)
+            await channel.set_variable("HOTLINE_RESULT", "centre")
+            self.switchboard.to_centre(call.id, channel.env["agi_channel"], centre.target())
+            return
         call.asked_line = step.line
         decision = decide(self.deployment.lines, self.deployment.offices, step.line, self.clock())
         said = list(step.prompts)
@@ -130,7 +139,10 @@ class CallService:
         await io.say([*said, Prompt(step.language, "please-hold"), *notice])
         entered = self.clock()
         await channel.set_variable("HOTLINE_ENTERED", f"{entered.timestamp():.3f}")
-        await channel.set_variable("HOTLINE_RESULT", "wait")  # last: the dialplan trusts it
+        # last: the dialplan trusts it. An instance that stood down meanwhile (a stop beside a
+        # standby) sends the caller on to the active one's waiting route at once.
+        result = "wait" if self.switchboard.may_act() else "requeue"
+        await channel.set_variable("HOTLINE_RESULT", result)
         call.emit(
             CallRouted(
                 step.line, line.name, step.language, tuple(decision.closed), tuple(step.path)

@@ -88,7 +88,9 @@ def check(config: ConfigOption = None) -> None:
     settings = _settings()
     deployment = _deployment(settings, config)
     names = deployment.prompt_names() | prompts.SERVICE_PROMPTS
-    missing = prompts.missing(settings.prompts_dir, deployment.languages, names)
+    missing = prompts.missing(
+        settings.prompts_dir, deployment.languages, names, deployment.prompt_texts
+    )
     if missing:
         _fail(
             f"{config or settings.config}: prompts missing in {settings.prompts_dir}: "
@@ -215,8 +217,9 @@ def asterisk_render(
             deployment,
             dict(os.environ),
             target,
-            f"agi://{settings.agi_host}:{settings.agi_port}",
+            settings.agi_address(),
             settings.ami_username,
+            settings.takeover_seconds(),
         )
         files += render_firewall(deployment, target)
     except RenderError as exc:
@@ -237,6 +240,7 @@ def build_prompts(config: ConfigOption = None) -> None:
             deployment.languages,
             deployment.prompt_names() | prompts.SERVICE_PROMPTS,
             _say,
+            deployment.prompt_texts,
         )
     except prompts.PromptError as exc:
         _fail(str(exc))
@@ -351,6 +355,12 @@ def call(
     typer.echo(f"  menu path: {' '.join(record['path']) or '-'}")
     if record["closed_lines"]:
         typer.echo(f"  closed:    {', '.join(record['closed_lines'])} (after hours)")
+    for leg in record.get("transfers", []):
+        source = f"{leg['operator']} ({leg['line']})" if leg.get("operator") else "the menus"
+        went = leg.get("outcome") or "under way"
+        if leg.get("answered_by"):
+            went += f" by {leg['answered_by']}"
+        typer.echo(f"  transfer:  {source} -> {leg['target']} {leg['to']}, {leg['mode']}: {went}")
     typer.echo(f"  line:      {record['line'] or '-'}")
     if record.get("callback_number"):
         typer.echo(f"  callback:  {record['callback_number']}")

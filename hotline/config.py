@@ -32,10 +32,13 @@ from ivr import Action, Entry, Flow, Menu
 from routing import AfterHours, Line, Office, Schedule, parse_hours
 from routing.lines import Overflow
 from routing.outbound import CallbackPolicy
+from routing.signals import Target
+from routing.transfers import Centre
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 Number = Annotated[str, Field(pattern=r"^\+?[0-9]{2,20}$")]
 Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
+KeypadCode = Annotated[str, Field(pattern=r"^[0-9]{1,4}$")]
 
 
 #: What a caller offered a callback hears: the offer, the number to call, the confirmation.
@@ -85,6 +88,7 @@ class _Model(BaseModel):
 class ActionModel(_Model):
     menu: Name | None = None
     line: Name | None = None
+    centre: Name | None = None
     repeat: bool = False
     hangup: bool = False
     language: Language | None = None
@@ -92,8 +96,9 @@ class ActionModel(_Model):
 
     @model_validator(mode="after")
     def _one_target(self) -> ActionModel:
-        if sum([self.menu is not None, self.line is not None, self.repeat, self.hangup]) != 1:
-            raise ValueError("needs exactly one of: menu, line, repeat, hangup")
+        named = sum(t is not None for t in (self.menu, self.line, self.centre))
+        if named + self.repeat + self.hangup != 1:
+            raise ValueError("needs exactly one of: menu, line, centre, repeat, hangup")
         return self
 
     def build(self) -> Action:
@@ -157,6 +162,11 @@ class LineModel(_Model):
     recording: RecordingModel = RecordingModel()
     #: Its offices keep their hours on public holidays.
     open_on_holidays: bool = False
+    #: What its calls can be about: the topics an operator picks in the wrap-up.
+    topics: list[Name] = []
+    #: What an operator keys after ## (blind) or *2 (attended) to transfer a caller here;
+    #: unique within the organisation.
+    code: KeypadCode | None = None
 
 
 class QueuesModel(_Model):
@@ -174,6 +184,26 @@ class QueuesModel(_Model):
     service_level_threshold: int = Field(20, ge=1, le=600)
     service_level_target: float = Field(0.8, gt=0, le=1)
     notification_target: int = Field(900, ge=60, le=86400)
+    #: Why an operator may pause (``missed-calls`` is the service's own).
+    pause_reasons: list[Name] = Field(["break", "training", "admin"], min_length=1)
+    #: How many days of a caller's earlier calls the operator's desk shows.
+    caller_history_days: int = Field(90, ge=0, le=3650)
+    #: How a call ended for the caller, as the operator records it in the wrap-up.
+    resolutions: list[Name] = Field(
+        ["advice-given", "referred-to-centre", "lawyer-appointed", "callback-needed"],
+        min_length=1,
+    )
+    #: How a detention notification was handled, as the operator who closes it records it.
+    notification_outcomes: list[Name] = Field(
+        [
+            "lawyer-appointed",
+            "family-informed",
+            "passed-to-centre",
+            "not-reached",
+            "not-a-detention",
+        ],
+        min_length=1,
+    )
 
 
 class OfficeModel(_Model):
@@ -214,6 +244,9 @@ class OperatorModel(_Model):
     office: Name
     lines: list[Name] = Field(min_length=1)
     languages: list[Language] = Field(min_length=1)
+    #: What an operator keys after ## (blind) or *2 (attended) to transfer a caller here;
+    #: unique within the organisation.
+    code: KeypadCode | None = None
 
 
 class SupervisorModel(_Model):
@@ -331,8 +364,25 @@ class SecurityModel(_Model):
     ban: BanModel = BanModel()
 
 
+class CentreModel(_Model):
+    """A legal aid centre in the organisation's directory: callers are connected to it by
+    the menus or by an operator (through the trunk: ``number`` must be one callbacks may
+    call), or told its address and hours (``says``, one text per language of the
+    organisation, spoken by espeak-ng as the prompt ``centre-<id>``)."""
+
+    name: str = Field(min_length=1, max_length=120)
+    region: str = Field(min_length=1, max_length=120)
+    address: str = Field(min_length=1, max_length=240)
+    hours: str = Field(min_length=1, max_length=120)
+    number: Number
+    says: dict[Language, Annotated[str, Field(min_length=1, max_length=600)]] = {}
+    #: What an operator keys after ## (blind) or *2 (attended) to transfer a caller here;
+    #: unique within the organisation.
+    code: KeypadCode | None = None
+
+
 #: What belongs to an organisation (ids unique across all of them).
-OWNED = ("numbers", "menus", "lines", "offices", "operators", "supervisors")
+OWNED = ("numbers", "menus", "lines", "offices", "operators", "supervisors", "centres")
 
 
 class TargetsModel(_Model):
@@ -356,6 +406,8 @@ class OrganisationModel(_Model):
     offices: dict[Name, OfficeModel] = Field(min_length=1)
     operators: dict[Name, OperatorModel] = {}
     supervisors: dict[Name, SupervisorModel] = {}
+    #: Its directory of legal aid centres.
+    centres: dict[Name, CentreModel] = {}
 
 
 class DeploymentModel(_Model):
@@ -377,6 +429,7 @@ class DeploymentModel(_Model):
     operators: dict[Name, OperatorModel] = {}
     #: Supervisors' softphones (SIP endpoints), rung to listen in on operators' calls.
     supervisors: dict[Name, SupervisorModel] = {}
+    centres: dict[Name, CentreModel] = {}
 
     @model_validator(mode="after")
     def _organisations_or_one(self) -> DeploymentModel:
@@ -414,6 +467,21 @@ class Policy:
     service_level_threshold: int = 20
     service_level_target: float = 0.8
     notification_target: int = 900
+    pause_reasons: tuple[str, ...] = ("break", "training", "admin")
+    caller_history_days: int = 90
+    resolutions: tuple[str, ...] = (
+        "advice-given",
+        "referred-to-centre",
+        "lawyer-appointed",
+        "callback-needed",
+    )
+    notification_outcomes: tuple[str, ...] = (
+        "lawyer-appointed",
+        "family-informed",
+        "passed-to-centre",
+        "not-reached",
+        "not-a-detention",
+    )
 
 
 @dataclass(frozen=True)
@@ -430,6 +498,9 @@ class Organisation:
     offices: frozenset[str]
     operators: frozenset[str]
     supervisors: frozenset[str]
+    centres: frozenset[str] = frozenset()
+    #: Keypad transfer codes: code -> the line, operator or centre it names.
+    codes: Mapping[str, str] = field(default_factory=dict)
     #: Its wallboard's targets: share of calls answered within the threshold (seconds), and
     #: how soon an open detention notification must be handled (seconds).
     service_level_threshold: int = 20
@@ -458,6 +529,11 @@ class Deployment:
     supervisors: Mapping[str, str] = field(default_factory=dict)
     #: Who runs what (a config without organisations is one, ``hotline``).
     organisations: Mapping[str, Organisation] = field(default_factory=dict)
+    #: The legal aid centres callers can be connected to, every organisation's.
+    centres: Mapping[str, Centre] = field(default_factory=dict)
+    #: What the config itself says in a prompt, by (language, prompt): a centre's address
+    #: and hours.
+    prompt_texts: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
     def organisation_of(
         self,
@@ -466,18 +542,33 @@ class Deployment:
         line: str | None = None,
         operator: str | None = None,
         supervisor: str | None = None,
+        centre: str | None = None,
     ) -> Organisation | None:
-        """The organisation a number, a line, an operator or a supervisor belongs to (None:
-        unknown)."""
+        """The organisation a number, a line, an operator, a supervisor or a centre belongs
+        to (None: unknown)."""
         for org in self.organisations.values():
             if (
                 number in org.numbers
                 or line in org.lines
                 or operator in org.operators
                 or supervisor in org.supervisors
+                or centre in org.centres
             ):
                 return org
         return None
+
+    def target(self, name: str, organisation: str | None = None) -> Target | None:
+        """The line, operator or centre a transfer names, by id or by ``organisation``'s
+        keypad code (None: none of them)."""
+        org = self.organisations.get(organisation or "")
+        if org is not None:
+            name = org.codes.get(name, name)
+        if name in self.lines:
+            return Target("line", name)
+        if name in self.operators:
+            return Target("operator", name)
+        centre = self.centres.get(name)
+        return centre.target() if centre is not None else None
 
     @property
     def endpoints(self) -> list[str]:
@@ -515,6 +606,8 @@ class Deployment:
             line.after_hours.prompt for line in self.lines.values() if line.after_hours.prompt
         )
         names.update(line.recording_prompt for line in self.lines.values() if line.recording_prompt)
+        if any(a.centre for a in actions):
+            names.add("centre-unavailable")
         if any(line.after_hours.callback for line in self.lines.values()):
             names |= CALLBACK_PROMPTS
         return names | QUEUE_PROMPTS
@@ -547,6 +640,7 @@ def parse(raw: Any, source: str = "<config>") -> Deployment:
         raise ConfigError(source, [_pydantic_problem(e) for e in exc.errors()]) from None
     organisations = model.as_organisations()
     flat, owners, problems = _flatten(model, organisations)
+    problems += _codes(organisations, bool(model.organisations))
     if model.organisations:  # name the organisation in every path
         problems += [(_within(path, owners), message) for path, message in _cross_check(flat)]
         problems += [(_within(p, owners), m) for p, m in _belonging(flat, owners, organisations)]
@@ -590,6 +684,28 @@ def _flatten(
     return model.model_copy(update={"languages": languages, **merged}), owners, clashes
 
 
+def _codes_of(org: OrganisationModel) -> Iterator[tuple[str, str, str]]:
+    """(section, id, keypad code) of what an organisation's operators can transfer to."""
+    for section in ("lines", "operators", "centres"):
+        for name, item in getattr(org, section).items():
+            if item.code is not None:
+                yield section, name, item.code
+
+
+def _codes(
+    organisations: Mapping[str, OrganisationModel], named: bool
+) -> Iterator[tuple[str, str]]:
+    """Each keypad code names one target within its organisation."""
+    for org_id, org in organisations.items():
+        seen: dict[str, str] = {}
+        for section, name, code in _codes_of(org):
+            path = f"{section}.{name}.code"
+            if code in seen:
+                where = f"organisations.{org_id}.{path}" if named else path
+                yield where, f"keypad code {code!r} is also {seen[code]}'s"
+            seen.setdefault(code, name)
+
+
 def _within(path: str, owners: Owners) -> str:
     """``lines.x...`` as ``organisations.<owner>.lines.x...``."""
     section, _, rest = path.partition(".")
@@ -617,6 +733,7 @@ def _belonging(
     def action(path: str, whose: str, a: ActionModel) -> Iterator[tuple[str, str]]:
         yield from own(f"{path}.menu", whose, "menus", a.menu)
         yield from own(f"{path}.line", whose, "lines", a.line)
+        yield from own(f"{path}.centre", whose, "centres", a.centre)
         yield from speaks(f"{path}.language", whose, a.language)
 
     for number, n in m.numbers.items():
@@ -640,6 +757,13 @@ def _belonging(
         for i, office in enumerate(line.overflow.offices if line.overflow else ()):
             yield from own(f"{base}.overflow.offices.{i}", whose, "offices", office)
         yield from own(f"{base}.after_hours.line", whose, "lines", line.after_hours.line)
+    for name, centre in m.centres.items():
+        whose = owners["centres", name]
+        for lang in organisations[whose].languages:
+            if lang not in centre.says:
+                yield f"centres.{name}.says", f"says nothing in {lang!r} (one of {whose}'s)"
+        for lang in centre.says:
+            yield from speaks(f"centres.{name}.says.{lang}", whose, lang)
     for name, op in m.operators.items():
         whose, base = owners["operators", name], f"operators.{name}"
         yield from own(f"{base}.office", whose, "offices", op.office)
@@ -673,6 +797,8 @@ def _cross_check(m: DeploymentModel) -> Iterator[tuple[str, str]]:
             yield f"{path}.menu", _unknown("menu", a.menu, m.menus)
         if a.line is not None and a.line not in m.lines:
             yield f"{path}.line", _unknown("line", a.line, m.lines)
+        if a.centre is not None and a.centre not in m.centres:
+            yield f"{path}.centre", _unknown("centre", a.centre, m.centres)
         if a.language is not None and a.language not in m.languages:
             yield f"{path}.language", _unknown("language", a.language, m.languages)
 
@@ -728,6 +854,14 @@ def _cross_check(m: DeploymentModel) -> Iterator[tuple[str, str]]:
         for i, lang in enumerate(op.languages):
             if lang not in m.languages:
                 yield f"{base}.languages.{i}", _unknown("language", lang, m.languages)
+    callable_ = CallbackPolicy.of(m.trunk.callbacks.allowed, 1, 1) if m.trunk.callbacks else None
+    for name, centre in m.centres.items():
+        why = callable_.refuses(centre.number) if callable_ else "the trunk allows no callbacks"
+        if why is not None:
+            yield f"centres.{name}.number", f"cannot be called through the trunk: {why}"
+    named = set(m.lines) & set(m.operators) | (set(m.lines) | set(m.operators)) & set(m.centres)
+    if named:
+        yield "centres", f"transfers name lines, operators and centres alike: {sorted(named)}"
     overlap = set(m.operators) & set(m.numbers)
     if overlap:
         yield "operators", f"an operator id is also a hotline number: {sorted(overlap)}"
@@ -774,6 +908,7 @@ def _build(
             recorded=line.recording.enabled,
             recording_prompt=line.recording.prompt if line.recording.enabled else None,
             open_on_holidays=line.open_on_holidays,
+            topics=tuple(line.topics),
         )
         for name, line in m.lines.items()
     }
@@ -788,6 +923,10 @@ def _build(
         op_id: Operator(op_id, op.name, op.office, tuple(op.lines), tuple(op.languages))
         for op_id, op in m.operators.items()
     }
+    centres = {
+        name: Centre(name, c.name, c.region, c.address, c.hours, c.number)
+        for name, c in m.centres.items()
+    }
     return Deployment(
         languages=tuple(m.languages),
         flow=Flow(menus, entries, tuple(m.languages)),
@@ -798,12 +937,25 @@ def _build(
         sip=m.sip,
         phones=m.phones,
         security=m.security,
-        policy=Policy(**m.queues.model_dump()),
+        policy=Policy(
+            **m.queues.model_dump(
+                exclude={"pause_reasons", "resolutions", "notification_outcomes"}
+            ),
+            pause_reasons=tuple(m.queues.pause_reasons),
+            resolutions=tuple(m.queues.resolutions),
+            notification_outcomes=tuple(m.queues.notification_outcomes),
+        ),
         retention_days=m.recordings.retention_days,
         supervisors={name: s.name for name, s in m.supervisors.items()},
         organisations={
             org_id: _organisation(org_id, org, owners, m.queues)
             for org_id, org in organisations.items()
+        },
+        centres=centres,
+        prompt_texts={
+            (lang, centres[name].prompt): text
+            for name, c in m.centres.items()
+            for lang, text in c.says.items()
         },
     )
 
@@ -827,6 +979,8 @@ def _organisation(
         offices=own("offices"),
         operators=own("operators"),
         supervisors=own("supervisors"),
+        centres=own("centres"),
+        codes={code: name for _, name, code in _codes_of(org)},
         service_level_threshold=targets.service_level_threshold or shared.service_level_threshold,
         service_level_target=targets.service_level_target or shared.service_level_target,
         notification_target=targets.notification_target or shared.notification_target,

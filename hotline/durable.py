@@ -6,12 +6,14 @@ schedule, and who was logged in or paused.
   *before* the caller hears that they will be called back; every attempt updates it; its end
   closes it. At start the open ones come back in their original order; the file is compacted.
 - ``operators.json``: each operator's logged-in or paused state (with the reason), rewritten
-  atomically when it changes. At start they are logged in (or paused) again: a deploy does not
-  log every lawyer out behind their back.
+  atomically when it changes (in a thread: a busy disk never holds up the event loop). At
+  start they are logged in (or paused) again: a deploy does not log every lawyer out behind
+  their back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -79,6 +81,7 @@ class Durable:
         except OSError as exc:  # a full disk: the uncompacted file is as good
             log.warning("%s: not compacted: %s", self.callbacks_journal.path, exc)
         self._presence: dict[str, Presence] = self._read_operators()
+        self._writer: asyncio.Task[None] | None = None
 
     # -- callbacks -------------------------------------------------------------------------
     def keep(self, kept: PendingCallback) -> None:
@@ -102,16 +105,31 @@ class Durable:
 
     def operators_changed(self, now: Mapping[str, Presence]) -> None:
         """Store who is logged in or paused (:func:`routing.queue.presence`), if that
-        changed; a failure is only logged (and tried again at the next change)."""
+        changed: in a thread, the newest state last; a failure is only logged (and tried
+        again at the next change)."""
         if now == self._presence:
             return
-        raw = {op: {"state": state.value, "reason": reason} for op, (state, reason) in now.items()}
-        try:
-            write_atomically(self.operators_file, json.dumps(raw, indent=1) + "\n")
-        except OSError as exc:
-            log.error("%s: operators' states not stored: %s", self.operators_file, exc)
-            return
         self._presence = dict(now)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_operators())
+
+    async def _write_operators(self) -> None:
+        written = None
+        while written != self._presence:
+            written = dict(self._presence)
+            raw = {op: {"state": s.value, "reason": why} for op, (s, why) in written.items()}
+            text = json.dumps(raw, indent=1) + "\n"
+            try:
+                await asyncio.to_thread(write_atomically, self.operators_file, text)
+            except OSError as exc:
+                log.error("%s: operators' states not stored: %s", self.operators_file, exc)
+                return
+
+    async def flush(self) -> None:
+        """Wait until the operators' states are on disk (before an operator is told their
+        change, and at a stop)."""
+        if self._writer is not None:
+            await asyncio.wait([self._writer])
 
     def _read_operators(self) -> dict[str, Presence]:
         try:

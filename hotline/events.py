@@ -101,7 +101,9 @@ class EventBus:
         """Number the event in its call's order (from 1), give it an id, hand it to every
         consumer."""
         event = replace(event, id=event.id or uuid.uuid4().hex)
-        if event.call_id:
+        # (a fact that may come after the call's end, such as its wrap-up, does not reopen
+        # it: numbered 0, after everything)
+        if event.call_id and not (event.fact.after_end and event.call_id not in self._seq):
             seq = self._seq[event.call_id] = self._seq.get(event.call_id, 0) + 1
             event = replace(event, seq=seq)
             if isinstance(event.fact, CallEnded):

@@ -36,6 +36,7 @@ class FeatureRoutes:
             event, answer = CODES[code]
             try:
                 self.switchboard.operator_event(operator, event)
+                await self.switchboard.kept()
                 log.info("operator %s: %s", operator, answer)
             except OperatorError as exc:
                 log.info("operator %s: %s refused: %s", operator, code, exc)

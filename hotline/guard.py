@@ -27,7 +27,9 @@ from collections.abc import Awaitable, Callable
 
 from hotline.asterisk.ami import AmiClient, AmiUnavailable
 from hotline.asterisk.messages import Channel, of_kind
+from hotline.leadership import PostgresLease
 from hotline.settings import Settings
+from hotline.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +53,20 @@ def waits_on_the_service(channel: Channel) -> bool:
 Probe = Callable[[], Awaitable[bool]]
 
 
-async def api_answers(host: str, port: int, timeout: float) -> bool:
-    """Whether the service's event loop answers an HTTP request within ``timeout``."""
+async def api_answers(host: str, port: int, timeout: float) -> bytes | None:
+    """What the service's event loop answers to ``/health/live`` within ``timeout`` (None:
+    nothing)."""
     try:
         async with asyncio.timeout(timeout):
             reader, writer = await asyncio.open_connection(host, port)
             try:
                 writer.write(b"GET /health/live HTTP/1.0\r\nHost: guard\r\n\r\n")
-                status = await reader.readline()
+                answer = await reader.read(4096)
             finally:
                 writer.close()
     except (OSError, TimeoutError):
-        return False
-    return status.startswith(b"HTTP/")
+        return None
+    return answer if answer.startswith(b"HTTP/") else None
 
 
 async def reset_agi(port: int) -> None:
@@ -123,8 +126,13 @@ class Guard:
         cut: Callable[[], Awaitable[None]],
         interval: float = 1.0,
         patience: int = 3,
+        taken_over: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self.ami = ami
+        #: With a standby (HOTLINE_HA): whether another instance holds the lease now; then
+        #: the hung one's callers are freed (its sessions cut) for the dialplan to take them
+        #: to that instance, not moved to the fallback queues.
+        self.taken_over = taken_over
         self.probe = probe
         self.cut = cut
         self.interval = interval
@@ -132,6 +140,9 @@ class Guard:
         self.failures = 0
         #: Set by the first answer: a service still starting is not a hung one.
         self.armed = False
+        #: The service last said it is a standby (HOTLINE_HA): its callers, if any, are the
+        #: active instance's to serve, and this guard moves none.
+        self.standby = False
 
     async def check(self) -> None:
         """One probe, and a rescue when the service has not answered ``patience`` in a row."""
@@ -145,14 +156,23 @@ class Guard:
         self.failures += 1
         if self.failures == self.patience:
             log.warning(
-                "the service has not answered %d probes: its callers go to the fallback queues",
+                "the service has not answered %d probes: its callers go to %s",
                 self.failures,
+                "a standby taking over, else the fallback queues"
+                if self.taken_over
+                else "the fallback queues",
             )
-        if self.failures >= self.patience:
+        if self.failures >= self.patience and not self.standby:
             try:
-                await rescue(self.ami, self.cut)
+                if self.taken_over is not None and await self.taken_over():
+                    await self.cut()  # their dialplan tries again: the active one answers
+                else:
+                    await rescue(self.ami, self.cut)
             except AmiUnavailable as exc:
                 log.warning("cannot move callers: %s", exc)
+            except Exception as exc:  # (the database, asked whether another took over)
+                log.warning("cannot tell whether another instance took over: %s", exc)
+                await rescue(self.ami, self.cut)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -179,12 +199,25 @@ async def serve(
     )
 
     async def probe() -> bool:
-        return await api_answers(settings.api_host, settings.api_port, timeout=interval)
+        answer = await api_answers(settings.api_host, settings.api_port, timeout=interval)
+        if answer is not None:
+            guard.standby = b'"role":"standby"' in answer
+        return answer is not None
 
     async def cut() -> None:
         await reset_agi(settings.agi_port)
 
-    guard = Guard(ami, probe, cut, interval, patience)
+    taken_over = None
+    if settings.ha:
+        lease = PostgresLease(Store(settings.database()).engine)
+        me = settings.instance_name()
+
+        async def taken_over() -> bool:
+            async with asyncio.timeout(interval):
+                holder = (await lease.holder()).instance
+            return holder is not None and holder != me
+
+    guard = Guard(ami, probe, cut, interval, patience, taken_over)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -65,7 +65,10 @@ class Interrupted:
 
     async def close(self) -> int:
         """Close what ended unseen; how many. Skipped while the log is behind (its database
-        away): an end still in the spool must not be overwritten."""
+        away): an end still in the spool must not be overwritten. Only the active instance
+        closes calls (a standby's, or a stopping one's, word is not the last)."""
+        if not self.switchboard.may_act():
+            return 0
         if not await self.flush(10):
             log.warning("call log behind: interrupted calls are looked for at the next connect")
             return 0

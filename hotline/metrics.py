@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -13,7 +13,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from hotline.events import CallEvent
-from routing.events import CallEnded
+from routing.events import CallEnded, CallTransferred
 
 if TYPE_CHECKING:
     from hotline.switchboard import Switchboard
@@ -38,20 +38,30 @@ AMI_SECONDS = Histogram(
     registry=REGISTRY,
 )
 CALLS = Counter(
-    "hotline_calls", "Calls ended, by line and outcome", ["line", "outcome"], registry=REGISTRY
+    "hotline_calls",
+    "Calls ended, by organisation, line and outcome",
+    ["organisation", "line", "outcome"],
+    registry=REGISTRY,
 )
 WAIT = Histogram(
     "hotline_wait_seconds",
-    "Time in the queue of calls that ended, by line and outcome (answered, abandoned, ...)",
-    ["line", "outcome"],
+    "Time in the queue of calls that ended, by organisation, line and outcome (answered, ...)",
+    ["organisation", "line", "outcome"],
     buckets=(1, 5, 10, 20, 30, 45, 60, 120, 300, 600, 1800),
     registry=REGISTRY,
 )
 HANDLE = Histogram(
     "hotline_handle_seconds",
-    "Talk time of answered calls, by line",
-    ["line"],
+    "Talk time of answered calls, by organisation and line",
+    ["organisation", "line"],
     buckets=(15, 30, 60, 120, 300, 420, 600, 900, 1800, 2700, 3600),
+    registry=REGISTRY,
+)
+TRANSFERS = Counter(
+    "hotline_transfers",
+    "Transfers, by organisation, the line they were made from, target (line, operator, "
+    "centre) and mode (blind, attended, menu)",
+    ["organisation", "line", "target", "mode"],
     registry=REGISTRY,
 )
 EVENTS = Counter("hotline_events", "Domain events published, by kind", ["kind"], registry=REGISTRY)
@@ -91,45 +101,61 @@ async def watch_loop(interval: float = 0.1) -> None:
         LOOP_LAG.observe(max(0.0, time.perf_counter() - asked - interval))
 
 
-def observe(event: CallEvent) -> None:
-    """Subscriber of the event stream."""
-    EVENTS.labels(event.kind).inc()
-    ended = event.fact
-    if not isinstance(ended, CallEnded):
-        return
-    line = ended.line or "none"
-    CALLS.labels(line, ended.outcome).inc()
-    if ended.wait is not None:
-        WAIT.labels(line, ended.outcome).observe(ended.wait)
-    if ended.talk is not None:
-        HANDLE.labels(line).observe(ended.talk)
+def observer(owners: Mapping[str, str]) -> Callable[[CallEvent], None]:
+    """Subscriber of the event stream; ``owners``: each line's organisation."""
+
+    def observe(event: CallEvent) -> None:
+        EVENTS.labels(event.kind).inc()
+        fact = event.fact
+        if isinstance(fact, CallTransferred):
+            line = fact.line or "none"
+            TRANSFERS.labels(owners.get(line, ""), line, fact.target, fact.mode).inc()
+        if not isinstance(fact, CallEnded):
+            return
+        line = fact.line or "none"
+        org = owners.get(line, "")
+        CALLS.labels(org, line, fact.outcome).inc()
+        if fact.wait is not None:
+            WAIT.labels(org, line, fact.outcome).observe(fact.wait)
+        if fact.talk is not None:
+            HANDLE.labels(org, line).observe(fact.talk)
+
+    return observe
 
 
 class LiveState(Collector):
     """Gauges read from the running parts at each scrape (never stale, nothing to keep)."""
 
-    def __init__(self, board: Switchboard, links: Callable[[], dict[str, float]]) -> None:
+    def __init__(
+        self,
+        board: Switchboard,
+        links: Callable[[], dict[str, float]],
+        owners: Mapping[str, str],
+    ) -> None:
         self.board = board
         self.links = links
+        self.owners = owners
 
     def collect(self) -> Iterator[Metric]:
         board = self.board
+        by_line = ["organisation", "line"]
         waiting = GaugeMetricFamily(
-            "hotline_callers_waiting", "Callers waiting now, by line", labels=["line"]
+            "hotline_callers_waiting", "Callers waiting now, by line", labels=by_line
         )
         longest = GaugeMetricFamily(
-            "hotline_longest_wait_seconds", "Longest current wait, by line", labels=["line"]
+            "hotline_longest_wait_seconds", "Longest current wait, by line", labels=by_line
         )
         operators = GaugeMetricFamily(
             "hotline_operators",
             "Operators who serve a line, by line and state",
-            labels=["line", "state"],
+            labels=[*by_line, "state"],
         )
         for name, line in board.lines_now().items():
-            waiting.add_metric([name], len(line.waiting))
-            longest.add_metric([name], line.longest)
+            org = self.owners.get(name, "")
+            waiting.add_metric([org, name], len(line.waiting))
+            longest.add_metric([org, name], line.longest)
             for state, ids in line.operators.items():
-                operators.add_metric([name, state.value], len(ids))
+                operators.add_metric([org, name, state.value], len(ids))
         yield waiting
         yield longest
         yield operators
@@ -137,11 +163,13 @@ class LiveState(Collector):
             yield GaugeMetricFamily(f"hotline_{name}", name.replace("_", " "), value=value)
 
 
-def watch(board: Switchboard, links: Callable[[], dict[str, float]]) -> LiveState:
+def watch(
+    board: Switchboard, links: Callable[[], dict[str, float]], owners: Mapping[str, str]
+) -> LiveState:
     """Register the live gauges of this service (replacing an earlier service's)."""
     for collector in list(REGISTRY._collector_to_names):
         if isinstance(collector, LiveState):
             REGISTRY.unregister(collector)
-    live = LiveState(board, links)
+    live = LiveState(board, links, owners)
     REGISTRY.register(live)
     return live

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,12 +40,20 @@ class Notification:
     complete: bool
     handled_at: datetime | None = None
     handled_by: str | None = None
+    #: The operator who took it by phone, talking to the caller (no recording then).
+    taken_by: str | None = None
+    #: How it was handled (``queues.notification_outcomes``), and the handler's note.
+    outcome: str | None = None
+    note: str | None = None
+    #: What operators did with it, oldest first: {"at", "by", "kind": played|called, ...}.
+    done: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["at"] = self.at.isoformat()
         out["handled_at"] = self.handled_at.isoformat() if self.handled_at else None
         out["open"] = self.handled_at is None
+        del out["done"], out["note"]  # (the history and the note: for those who may see them)
         return out
 
 
@@ -71,6 +80,10 @@ class NotificationStore:
             item = self.items[raw["handled"]]
             item.handled_at = datetime.fromisoformat(raw["at"])
             item.handled_by = raw.get("by")
+            item.outcome, item.note = raw.get("outcome"), raw.get("note")
+        elif "did" in raw:
+            done = dict(raw)
+            self.items[done.pop("did")].done.append(done)
         else:
             raw = dict(raw)
             raw["at"] = datetime.fromisoformat(raw["at"])
@@ -87,19 +100,67 @@ class NotificationStore:
     def add(self, item: Notification) -> Notification:
         raw = asdict(item)
         raw["at"] = item.at.isoformat()
-        del raw["handled_at"], raw["handled_by"]
+        for later in ("handled_at", "handled_by", "outcome", "note", "done"):
+            del raw[later]
         self._write(raw)
         self.items[item.ref] = item
         return item
 
-    def handle(self, ref: str, by: str, at: datetime) -> Notification:
+    def take(
+        self, call: str, line: str, caller: str, number: str, by: str, at: datetime
+    ) -> Notification:
+        """An operator took the notification by phone: stored (synced) before its reference
+        is read out to the caller (OSError: it could not be, and no reference exists)."""
+        return self.add(
+            Notification(
+                self.new_reference(), call, line, caller, number, "", at, True, taken_by=by
+            )
+        )
+
+    def handle(
+        self,
+        ref: str,
+        by: str,
+        at: datetime,
+        outcome: str | None = None,
+        note: str | None = None,
+    ) -> Notification:
+        """Close it: who, how (``outcome``), with their ``note`` (a second close changes
+        nothing)."""
         item = self.items.get(ref)
         if item is None:
             raise UnknownNotification(ref)
         if item.handled_at is None:
-            self._write({"handled": ref, "by": by, "at": at.isoformat()})
+            raw = {"handled": ref, "by": by, "at": at.isoformat()}
+            self._write({**raw, "outcome": outcome, "note": note})
             item.handled_at, item.handled_by = at, by
+            item.outcome, item.note = outcome, note
         return item
+
+    def merge(self, shared: Iterable[Notification]) -> int:
+        """On taking over (a standby, HOTLINE_HA): the notifications the database holds,
+        ``shared``. One this instance never saw (another took it) is added; one open here
+        that another instance handled is closed. Each kept in the file as if taken here.
+        Returns how many changed."""
+        changed = 0
+        for item in shared:
+            mine = self.items.get(item.ref)
+            if mine is None:
+                opened = replace(item, handled_at=None, handled_by=None, outcome=None, note=None)
+                mine = self.add(opened)
+                changed += 1
+            if mine.handled_at is None and item.handled_at is not None:
+                by, at = item.handled_by or "", item.handled_at
+                self.handle(item.ref, by, at, item.outcome, item.note)
+                changed += 1
+        return changed
+
+    def did(self, ref: str, kind: str, by: str, at: datetime, **more: str) -> None:
+        """An operator ``played`` its message, or ``called`` its number back (``call``: that
+        call's id): kept in its history."""
+        done = {"kind": kind, "by": by, "at": at.isoformat(), **more}
+        self._write({"did": ref, **done})
+        self.items[ref].done.append(done)
 
     def listing(self) -> list[Notification]:
         """Open ones first (oldest first), then the handled ones (newest first)."""
@@ -142,7 +203,7 @@ class MessageRoute:
         taken = Notification(
             ref, call, waiting.line, caller, caller, f"{RECORDINGS}/{ref}.wav", board.clock(), False
         )
-        urgent = board.deployment.lines[waiting.line].take_message_after is not None
+        urgent = board.deployment.lines[waiting.line].urgent
         board.hold(call, True)
         recorded = False
         try:

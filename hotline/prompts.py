@@ -1,8 +1,10 @@
 """Prompt audio: every prompt the config names, in every language it lists.
 
 A prompt's source is ``recordings/prompts/<lang>/<name>.wav`` (a studio recording) or
-``<name>.txt`` (spoken by espeak-ng). Both are converted with pydub into Asterisk's native
-8 kHz, 16-bit mono WAV under ``recordings/build/<lang>/<name>.wav``.
+``<name>.txt`` (spoken by espeak-ng), or a text in the config itself (a legal aid centre's
+address and hours: ``texts``, by language and name, in the languages of its organisation).
+All are converted with pydub into Asterisk's native 8 kHz, 16-bit mono WAV under
+``recordings/build/<lang>/<name>.wav``.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from hotline.audio import AudioSegment
@@ -50,13 +52,21 @@ def available(sources: Path, languages: Iterable[str]) -> set[str]:
     }
 
 
-def missing(sources: Path, languages: Iterable[str], names: Iterable[str]) -> list[str]:
+Texts = Mapping[tuple[str, str], str]
+
+
+def missing(
+    sources: Path, languages: Iterable[str], names: Iterable[str], texts: Texts | None = None
+) -> list[str]:
     """``lang/name`` of every prompt with neither a recording nor a text."""
+    texted = {name for _, name in texts or {}}
     return sorted(
         f"{lang}/{name}"
         for lang in languages
         for name in names
-        if name not in GENERATED and source_of(sources, lang, name) is None
+        if name not in GENERATED
+        and name not in texted  # (the config checks its own texts)
+        and source_of(sources, lang, name) is None
     )
 
 
@@ -81,14 +91,28 @@ def build(
     languages: Iterable[str],
     names: Iterable[str],
     progress: Callable[[str], None] = lambda _: None,
+    texts: Texts | None = None,
 ) -> int:
-    """Build every prompt whose audio is missing or older than its source; return how many."""
+    """Build every prompt whose audio is missing or older than its source (or whose text in
+    the config changed); return how many."""
+    texts = texts or {}
+    texted = {name for _, name in texts}
     built = 0
     for lang in languages:
-        for name in sorted(names):
+        for name in sorted(set(names) | texted):
             source = source_of(sources, lang, name)
             out = target / lang / f"{name}.wav"
-            if source is None:
+            if source is None and name in texted:
+                if (lang, name) not in texts:
+                    continue  # not a language of the organisation it belongs to
+                said = out.with_suffix(".said")  # the text it was built from
+                text = texts[lang, name].strip()
+                if out.exists() and said.exists() and said.read_text(encoding="utf-8") == text:
+                    continue
+                audio = _speak(text, lang)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                said.write_text(text, encoding="utf-8")
+            elif source is None:
                 if name not in GENERATED:
                     raise PromptError(f"no recording or text for prompt {lang}/{name} in {sources}")
                 if out.exists():

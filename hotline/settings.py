@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import math
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,6 +61,22 @@ class Settings(BaseSettings):
     #: still advances. Unset: the real time.
     clock_start: datetime | None = None
 
+    #: Run as one of several instances on one PostgreSQL (an active one and standbys, by a
+    #: lease: hotline/leadership.py); off: this instance is alone and always active.
+    ha: bool = False
+    #: This instance's name among the instances that share the database (the lease's
+    #: holder); unset: host:agi_port.
+    instance: str = ""
+    #: Seconds the active instance's lease lasts (PostgreSQL only): a standby takes over
+    #: within about this long after the active one died or hung.
+    lease_seconds: float = Field(3.0, ge=0.5, le=60)
+    #: How Asterisk reaches this instance's FastAGI server (set as the dialplan's HOTLINE_AGI
+    #: when it becomes active); unset: agi://agi_host:agi_port.
+    agi_url: str = ""
+    #: How the other instances reach this one's API (a standby forwards /api to the active
+    #: one); unset: http://api_host:api_port (the host name if api_host is 0.0.0.0).
+    api_url: str = ""
+
     sandbox_dir: Path = SANDBOX_DIR
     log_level: str = "INFO"
     #: Start `hotline guard` beside the service (it moves callers to the fallback queues
@@ -80,6 +98,23 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"HOTLINE_AGI_PEERS: {peer!r} is not an IP address") from None
         return peers
+
+    def instance_name(self) -> str:
+        return self.instance or f"{socket.gethostname()}:{self.agi_port}"
+
+    def agi_address(self) -> str:
+        """The FastAGI URL Asterisk uses for this instance (without the secret)."""
+        return (self.agi_url or f"agi://{self.agi_host}:{self.agi_port}").rstrip("/")
+
+    def api_address(self) -> str:
+        """The API's URL for the other instances."""
+        host = socket.gethostname() if self.api_host in ("0.0.0.0", "::") else self.api_host
+        return (self.api_url or f"http://{host}:{self.api_port}").rstrip("/")
+
+    def takeover_seconds(self) -> int:
+        """How long a caller's dialplan keeps trying when no instance answers: two leases and
+        a little (0 without a standby: the fallback queue at once)."""
+        return math.ceil(2 * self.lease_seconds) + 2 if self.ha else 0
 
     def spool_of_asterisk(self) -> Path:
         if self.asterisk_spool is not None:

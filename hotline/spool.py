@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -56,6 +57,9 @@ class Spool:
         self._repair_tail(self._path(self._segment))
         self._fd = self._open(self._segment)
         self._size = os.fstat(self._fd).st_size
+        #: Segments finished since the last sync: synced, then closed, by the next one.
+        self._retired: list[int] = []
+        self._lock = threading.Lock()
         #: Events written here and not yet in the database.
         self.backlog = sum(1 for _ in self._lines(self.sent))
 
@@ -68,10 +72,10 @@ class Spool:
         error (a full disk) the segment is left as it was, without half a line, and the error
         raised: the event is not in the spool."""
         if self._size >= self.segment_bytes:
-            os.close(self._fd)
-            self._segment += 1
-            self._fd = self._open(self._segment)
-            self._size = 0
+            fd = self._open(self._segment + 1)
+            with self._lock:  # a sync in another thread may be on the old one now
+                self._retired.append(self._fd)
+                self._segment, self._fd, self._size = self._segment + 1, fd, 0
         line = (json.dumps(event.as_json(), ensure_ascii=False) + "\n").encode()
         try:
             written = 0
@@ -87,12 +91,26 @@ class Spool:
         self.backlog += 1
 
     def sync(self) -> None:
-        os.fsync(self._fd)
+        """Everything appended so far on disk. Blocks on a busy disk (seconds, at worst): the
+        service runs it in a thread, one at a time, while :meth:`append` goes on."""
+        with self._lock:
+            retired, self._retired = self._retired, []
+            fd = self._fd
+        for old in retired:
+            try:
+                os.fsync(old)
+            except OSError:
+                with self._lock:
+                    self._retired.insert(0, old)  # the next sync tries it again
+                raise
+            os.close(old)
+        os.fsync(fd)
 
     def close(self) -> None:
         if self.sent != self._marked:
-            self._mark()
-        os.close(self._fd)
+            self.mark()
+        for fd in (*self._retired, self._fd):
+            os.close(fd)
 
     def __enter__(self) -> Spool:
         return self
@@ -122,12 +140,17 @@ class Spool:
 
     def commit(self, position: Position, count: int) -> None:
         """The database holds everything before ``position`` (``count`` lines more)."""
+        if self.advance(position, count):
+            self.mark()
+
+    def advance(self, position: Position, count: int) -> bool:
+        """:meth:`commit` in memory; True when the marker is due (then :meth:`mark`, which
+        may run in another thread)."""
         self.sent = position
         self.backlog = max(0, self.backlog - count)
-        if not self.backlog or time.monotonic() - self._marked_at >= self.mark_every:
-            self._mark()
+        return not self.backlog or time.monotonic() - self._marked_at >= self.mark_every
 
-    def _mark(self) -> None:
+    def mark(self) -> None:
         """Write the marker; delete the segments wholly before it."""
         position = self.sent
         tmp = self._marker.with_suffix(".tmp")

@@ -9,14 +9,20 @@ Definitions (the same for a line, an operator, an hour or a day):
 - service_level: answered within ``threshold`` seconds / (offered - waiting);
 - average_speed_of_answer: mean wait of the answered calls, in seconds;
 - average_handle_time: mean talk time of the answered calls that ended, in seconds;
-- longest_wait: the longest wait, answered or not, in seconds.
+- longest_wait: the longest wait, answered or not, in seconds;
+- transferred: transfers made from the line, by the operator, in the period (a call
+  transferred twice counts twice; its other figures go to the line and operator it ended
+  with);
+- topics and resolutions (from the operators' wrap-ups): per topic (a call of two topics
+  counts in both) and per resolution, the calls, their average handle time, and how many of
+  them per line, per operator and per period.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -35,6 +41,39 @@ class Queued:
     wait: float | None
     talk: float | None
     outcome: str | None
+    #: Each transfer made: the (line, operator) it was made from.
+    transfers: tuple[tuple[str | None, str | None], ...] = ()
+    #: The wrap-up's topics and resolution.
+    topics: tuple[str, ...] = ()
+    resolution: str | None = None
+
+
+@dataclass
+class Wrapped:
+    """The calls wrapped up with one topic (or resolution)."""
+
+    calls: int = 0
+    talks: float = 0.0
+    talked: int = 0
+    lines: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    operators: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, call: Queued) -> None:
+        self.calls += 1
+        if call.talk is not None:
+            self.talks += call.talk
+            self.talked += 1
+        self.lines[call.line or "none"] += 1
+        if call.operator:
+            self.operators[call.operator] += 1
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "average_handle_time": _mean(self.talks, self.talked),
+            "lines": dict(sorted(self.lines.items())),
+            "operators": dict(sorted(self.operators.items())),
+        }
 
 
 @dataclass
@@ -48,6 +87,9 @@ class Figures:
     talks: float = 0.0
     talked: int = 0
     longest: float = 0.0
+    transferred: int = 0
+    #: Calls by topic (a period's).
+    topics: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def add(self, call: Queued, threshold: float) -> None:
         self.offered += 1
@@ -79,6 +121,8 @@ class Figures:
             "average_handle_time": _mean(self.talks, self.talked),
             "talk_time": round(self.talks, 1),
             "longest_wait": round(self.longest, 1),
+            "transferred": self.transferred,
+            **({"topics": dict(sorted(self.topics.items()))} if self.topics else {}),
         }
 
 
@@ -107,12 +151,25 @@ def compute(
     lines: dict[str, Figures] = defaultdict(Figures)
     operators: dict[str, Figures] = defaultdict(Figures)
     periods: dict[datetime, Figures] = defaultdict(Figures)
+    topics: dict[str, Wrapped] = defaultdict(Wrapped)
+    resolutions: dict[str, Wrapped] = defaultdict(Wrapped)
     for call in calls:
         total.add(call, threshold)
         lines[call.line or "none"].add(call, threshold)
         if call.operator and call.answered:
             operators[call.operator].add(call, threshold)
-        periods[period_start(call.queued, by, zone)].add(call, threshold)
+        period = periods[period_start(call.queued, by, zone)]
+        period.add(call, threshold)
+        for line, operator in call.transfers:
+            for figures in (total, lines[line or "none"], period):
+                figures.transferred += 1
+            if operator:
+                operators[operator].transferred += 1
+        for topic in call.topics:
+            topics[topic].add(call)
+            period.topics[topic] += 1
+        if call.resolution is not None:
+            resolutions[call.resolution].add(call)
     return {
         "from": since.isoformat(),
         "to": until.isoformat(),
@@ -122,6 +179,8 @@ def compute(
         "total": total.as_json(),
         "lines": {name: f.as_json() for name, f in sorted(lines.items())},
         "operators": {name: f.as_json() for name, f in sorted(operators.items())},
+        "topics": {name: w.as_json() for name, w in sorted(topics.items())},
+        "resolutions": {name: w.as_json() for name, w in sorted(resolutions.items())},
         "periods": [
             {"start": start.isoformat(), **periods[start].as_json()}
             for start in _every(since, until, by, zone)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -23,19 +23,23 @@ from agents.state import Event, OperatorState
 from hotline.config import Deployment
 from hotline.durable import Durable, PendingCallback
 from hotline.events import CallEvent, EventBus
-from routing import events, queue
+from routing import callbacks, events, queue, transfers
 from routing.dispatch import Waiting
 from routing.events import CallStarted, Fact
 from routing.queue import Callback, Offered, Queue, Rules, Timings
 from routing.signals import (
+    Adopted,
     CallbackAsked,
     CallbackEnded,
     CallbackFailed,
+    CallBackNow,
     CallbackPickedUp,
     CallbackReached,
     CallerQueued,
     CallOperator,
     CancelTimer,
+    CentreAnswered,
+    CentreEnded,
     DeviceChanged,
     DialCaller,
     Effect,
@@ -48,6 +52,7 @@ from routing.signals import (
     LaterCallback,
     LetGo,
     MessageFailed,
+    Move,
     NotificationHandled,
     OperatorChanged,
     Reconciled,
@@ -62,7 +67,12 @@ from routing.signals import (
     StartTimer,
     Stopping,
     TakeMessage,
+    Target,
     TimerFired,
+    ToCentre,
+    TransferAsked,
+    TransferJoined,
+    TransferReady,
     Warn,
 )
 from routing.steps import step
@@ -90,11 +100,21 @@ class NoAnswer(Exception):
     """The operator's phone was rung for a callback and not picked up."""
 
 
+class TransferRefused(Exception):
+    """The call cannot be transferred there now; the message says why."""
+
+
 class Effects(Protocol):
     """What the switchboard asks of Asterisk."""
 
-    async def connect(self, channel: str, operator: str) -> None:
-        """Take the waiting caller on ``channel`` to ring ``operator``."""
+    async def connect(self, channel: str, operator: str, transferred: bool = False) -> None:
+        """Take the waiting caller on ``channel`` to ring ``operator`` (``transferred``:
+        telling them first that they are being connected)."""
+        ...
+
+    async def move(self, channel: str, number: str = "") -> None:
+        """Take a transferred caller from their operator: to wait in their new line's queue,
+        or (``number``) to a centre dialled through the trunk."""
         ...
 
     async def callback(self, call: str, operator: str, number: str, attempt: int) -> None:
@@ -124,6 +144,18 @@ def rules_of(deployment: Deployment) -> Rules:
     )
 
 
+#: What a witnessing instance still takes in: how calls go on and end.
+WITNESSED = (
+    HungUp,
+    RingAnswered,
+    RingEnded,
+    CentreAnswered,
+    CentreEnded,
+    CallbackReached,
+    CallbackEnded,
+)
+
+
 class Switchboard:
     """The queue of one deployment, run."""
 
@@ -148,6 +180,14 @@ class Switchboard:
         self._tasks: set[asyncio.Task[None]] = set()
         self._guarded: dict[str, None] = {}
         self._last_failure = ""
+        #: Whether this instance is the active one (a standby, or one deposed while it was
+        #: stopped, changes nothing and says nothing: its timers and late results are void).
+        self.may_act: Callable[[], bool] = lambda: True
+        #: Whether it holds a queue, from taking over to standing down: then, while it may
+        #: not act (its lease in doubt for a moment, or given up at a stop until the next
+        #: instance has taken over), it still logs how its calls go on and end, which the
+        #: dialplan reports here, and does nothing about them.
+        self.witnessing = False
 
     # -- the snapshot ------------------------------------------------------------------------
     @property
@@ -201,15 +241,20 @@ class Switchboard:
     def feed(self, signal: Signal) -> list[Effect]:
         """One step of the queue, its effects carried out. A promise that must be kept on
         disk and could not be raises OSError, and then nothing changed."""
+        acting = self.may_act()
+        if not acting and not (self.witnessing and isinstance(signal, WITNESSED)):
+            return []
         now = self.clock()
         state, effects = step(self.state, signal, now, self.rules)
+        if not acting:  # what happened is logged; nothing is done about it
+            effects = [e for e in effects if isinstance(e, Emit)]
         for effect in effects:
             if isinstance(effect, Keep) and effect.must:
                 self._keep(effect)  # raises: the step does not happen
         before, self.state = self.state, state
         for effect in effects:
             self._carry_out(effect, now)
-        if self.durable is not None and before.operators is not state.operators:
+        if acting and self.durable is not None and before.operators is not state.operators:
             self.durable.operators_changed(queue.presence(state))
         return effects
 
@@ -225,6 +270,8 @@ class Switchboard:
                     handle.cancel()
             case Ring():
                 self._spawn(self._ring(effect))
+            case Move():
+                self._spawn(self._move(effect))
             case CallOperator():
                 self._spawn(self._call_operator(effect))
             case TakeMessage():
@@ -263,9 +310,10 @@ class Switchboard:
 
     async def _ring(self, ring: Ring) -> None:
         try:
-            await self.effects.connect(ring.channel, ring.operator)
+            await self.effects.connect(ring.channel, ring.operator, ring.transferred)
             self._last_failure = ""
         except ChannelGone:
+            log.info("ringing %s for %s: the caller's channel is gone", ring.operator, ring.call)
             self.feed(HungUp(ring.call))
         except Uncertain as exc:
             # If it was carried out, the dial reports its end or its answer; if not, the
@@ -277,6 +325,19 @@ class Switchboard:
                 log.warning("could not ring %s for %s: %s", ring.operator, ring.call, exc)
             self._last_failure = str(exc)
             self.feed(RingFailed(ring.call, ring.offer))
+
+    async def _move(self, move: Move) -> None:
+        try:
+            await self.effects.move(move.channel, move.number)
+        except ChannelGone:
+            self.feed(HungUp(move.call))
+        except Exception as exc:
+            # still with the operator who asked, perhaps: the queue offers them from now on
+            log.warning("could not move %s after its transfer: %s", move.call, exc)
+            if move.number:
+                self.feed(CentreEnded(move.call, "NOT-MOVED"))
+            else:
+                self.feed(TransferReady(move.call))
 
     async def _call_operator(self, call: CallOperator) -> None:
         try:
@@ -334,6 +395,17 @@ class Switchboard:
             signal = CallbackAsked(call, number, reason, notification, recording)
             self._refused(call, self.feed(signal))
 
+    def call_back_now(self, now: CallBackNow, hotline_number: str) -> None:
+        """``now.operator`` calls a notification back from their desk: their phone rings,
+        then the number is dialled. Raises CallbackRefused (why) when they cannot now; a new
+        call (``now.call``) is logged as one to ``hotline_number``'s organisation."""
+        why = callbacks.refusal(self.state, self.rules, now, self.clock())
+        if why is not None:
+            raise CallbackRefused(why)
+        if not any(cb.notification == now.notification for cb in self.state.callbacks.values()):
+            self.emit(now.call, CallStarted(now.number, hotline_number, language=now.language))
+        self.feed(now)
+
     def _refused(self, call: str, effects: list[Effect]) -> None:
         for effect in effects:
             if isinstance(effect, Emit) and isinstance(effect.fact, events.CallbackRefused):
@@ -345,9 +417,16 @@ class Switchboard:
         """Keep a waiting call out of dispatch while the caller answers a question."""
         self.feed(Held(call, held))
 
-    def handled(self, notification: str, call: str, by: str) -> None:
+    def handled(
+        self,
+        notification: str,
+        call: str,
+        by: str,
+        outcome: str | None = None,
+        note: str | None = None,
+    ) -> None:
         """An operator handled a detention notification: no more callbacks for it."""
-        self.feed(NotificationHandled(notification, call, by))
+        self.feed(NotificationHandled(notification, call, by, outcome, note))
 
     async def hand_over(self, to_fallback: Callable[[str], Awaitable[None]]) -> int:
         """The service is stopping: every caller waiting on a channel goes to the fallback
@@ -432,22 +511,98 @@ class Switchboard:
         self.feed(OperatorChanged(operator, event))
         return self.state.operators[operator]
 
+    async def kept(self) -> None:
+        """Wait until the operators' states are on disk (written in a thread): an operator
+        is told their change only once a restart would keep it."""
+        if self.durable is not None:
+            await self.durable.flush()
+
     def reachable(self, operator: str, reachable: bool, in_use: bool = False) -> None:
         """The phone's device state changed: reachable or not, busy with a call or not."""
         if operator in self.state.operators:
             self.feed(DeviceChanged(operator, reachable, in_use))
 
-    def restore(self) -> int:
-        """At start: operators logged in (or paused) as they were, and the pending callbacks
-        back in their original order and retry schedule. Returns how many callbacks."""
-        if self.durable is None:
-            return 0
-        kept = list(self.durable.callbacks.values())
-        self.bus.resume({p.pending.call: p.seq for p in kept})
-        self.feed(Restore(self.durable.presence(), tuple(p.pending for p in kept)))
-        if kept:
-            log.info("%d pending callback(s) restored", len(kept))
-        return len(kept)
+    def restore(self, shared: Restore | None = None) -> int:
+        """At start (or on taking over: ``shared``, read from the database): operators logged
+        in (or paused) as they were, and the pending callbacks back in their original order
+        and retry schedule. Returns how many callbacks."""
+        if shared is None:
+            if self.durable is None:
+                return 0
+            kept = list(self.durable.callbacks.values())
+            self.bus.resume({p.pending.call: p.seq for p in kept})
+            shared = Restore(self.durable.presence(), tuple(p.pending for p in kept))
+        self.feed(shared)
+        if shared.callbacks:
+            log.info("%d pending callback(s) restored", len(shared.callbacks))
+        return len(shared.callbacks)
+
+    def adopt(
+        self,
+        callers: Sequence[CallerQueued],
+        talking: Sequence[tuple[CallerQueued, str]] = (),
+        ringing: Sequence[tuple[CallerQueued, str]] = (),
+    ) -> int:
+        """Callers found in Asterisk on taking over: those waiting queued in their first
+        order, those talking to an operator (with whom) going on, those ringing one offered
+        to them (those already known are left as they are). Returns how many were new here."""
+        known = {*self.state.waiting, *self.talks}
+        new = [c for c in callers if c.call not in known]
+        talks = [(c, op) for c, op in talking if c.call not in known]
+        rings = [(c, op) for c, op in ringing if c.call not in known]
+        if new or talks or rings:
+            self.feed(Adopted(tuple(new), tuple(talks), tuple(rings)))
+            log.info(
+                "taken over from Asterisk: %d caller(s) waiting, %d talking, %d ringing",
+                len(new),
+                len(talks),
+                len(rings),
+            )
+        return len(new) + len(talks) + len(rings)
+
+    def reset(self) -> None:
+        """This instance stood down: it forgets the queue (the active one has it now), and
+        rebuilds it from the database and Asterisk if it takes over again."""
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        self.state = Queue.empty(self.rules)
+        self.witnessing = False
+
+    # -- transfers ---------------------------------------------------------------------------
+    def transfer(self, call: str, target: Target, by: str, left: bool = False) -> None:
+        """Send the caller ``call`` to ``target`` (blind), at ``by``'s request. Raises
+        TransferRefused, the call unchanged, when it cannot go there now; ``left``: the
+        operator's phone already left the call (a transfer made on the phone), and then a
+        refused transfer brings the caller back to the head of their queue instead."""
+        why = transfers.refusal(self.state, self.rules, call, target)
+        if why is not None and not left:
+            raise TransferRefused(why)
+        self.feed(TransferAsked(call, target, by, left))
+
+    def transfer_ready(self, call: str) -> None:
+        """The transferred caller heard that they are being connected."""
+        self.feed(TransferReady(call))
+
+    def transfer_joined(self, call: str, operator: str, by: str) -> None:
+        """The phones completed an attended transfer: ``operator`` talks to the caller now."""
+        self.feed(TransferJoined(call, operator, by))
+
+    def to_centre(self, call: str, channel: str, centre: Target) -> None:
+        """The caller chose a centre in the menus: the dialplan dials it now."""
+        self.feed(ToCentre(call, channel, centre.name, centre.number))
+
+    def centre_answered(self, call: str) -> None:
+        self.feed(CentreAnswered(call))
+
+    def centre_ended(self, call: str, status: str) -> str:
+        """The dial of a centre returned with the caller on the line: ``wait`` (back in their
+        queue: the centre did not answer), ``done`` (they talked) or ``unanswered`` (they
+        came from the menus and no one answered)."""
+        self.feed(CentreEnded(call, status))
+        if call in self.state.waiting:
+            return "wait"
+        return "done" if status == "ANSWER" else "unanswered"
 
     def reconcile(self, channels: Mapping[str, str]) -> None:
         """With Asterisk's channels now (uniqueid -> dialplan context), after (re)connecting:

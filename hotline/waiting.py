@@ -141,7 +141,13 @@ class WaitingRoutes:
         call = channel.env["agi_uniqueid"]
         operator = channel.env.get("agi_arg_1", "")
         status = channel.env.get("agi_arg_2", "")
-        next_step = self.switchboard.ring_ended(call, operator, status)
+        board = self.switchboard
+        if status != "ANSWER" and not (board.waits(call) or call in board.talks):
+            # rung by an instance gone since (a restart, a takeover): they wait on, and their
+            # next announcement queues them here (their channel keeps their line)
+            await channel.set_variable("HOTLINE_RESULT", "wait")
+            return
+        next_step = board.ring_ended(call, operator, status)
         await channel.set_variable("HOTLINE_RESULT", next_step)
 
     async def answered(self, channel: AgiChannel) -> None:
@@ -152,11 +158,59 @@ class WaitingRoutes:
         if self.recorder is not None:
             await self.recorder.start(channel, call, operator)
 
+    async def transfer(self, channel: AgiChannel) -> None:
+        """A blind transfer made on the operator's phone (a REFER, or ##) brought the caller
+        here: the extension the operator named, one of their organisation's (the dialplan
+        knows no other)."""
+        call = channel.env["agi_uniqueid"]
+        board = self.switchboard
+        offered = board.talks.get(call)
+        target = board.deployment.target(channel.env.get("agi_arg_1", ""))
+        if offered is None or target is None:
+            log.warning("transfer of %s, which is not talking to an operator here", call)
+            return  # no HOTLINE_RESULT: the dialplan's fallback queue takes the caller
+        await channel.set_variable("HOTLINE_RESULT", "wait")  # before it is moved on
+        board.transfer(call, target, offered.operator, left=True)
+
+    async def transferred(self, channel: AgiChannel) -> None:
+        """The transferred caller hears that they are being connected, then is offered."""
+        call = channel.env["agi_uniqueid"]
+        language = await channel.get_variable("HOTLINE_LANGUAGE") or "en"
+        try:
+            waiting = self.switchboard.waiting.get(call)
+            if waiting is not None:  # their new line: for a restart, and the fallback queue
+                await channel.set_variable("HOTLINE_LINE", waiting.line)
+            await AgiCallIO(channel).say([Prompt(language, "connecting")])
+            await channel.set_variable("HOTLINE_RESULT", "wait")
+        except CallerHungUp:
+            pass  # hung up (their hangup handler says so), or already taken to an operator
+        finally:
+            self.switchboard.transfer_ready(call)
+
+    async def centre_answered(self, channel: AgiChannel) -> None:
+        """Runs on the centre's channel as it picks up, before it is bridged to the caller."""
+        self.switchboard.centre_answered(channel.env.get("agi_arg_1", ""))
+
+    async def centre_dialed(self, channel: AgiChannel) -> None:
+        """The dial of a centre returned with the caller still on the line."""
+        call = channel.env["agi_uniqueid"]
+        next_step = self.switchboard.centre_ended(call, channel.env.get("agi_arg_1", ""))
+        if next_step == "unanswered":
+            language = await channel.get_variable("HOTLINE_LANGUAGE") or "en"
+            await AgiCallIO(channel).say([Prompt(language, "centre-unavailable")])
+            next_step = "done"
+        await channel.set_variable("HOTLINE_RESULT", next_step)
+
     async def hangup(self, channel: AgiChannel) -> None:
         """The caller's hangup handler: whatever they were doing, they are gone."""
         call = channel.env["agi_uniqueid"]
         board = self.switchboard
-        known = board.waits(call) or call in board.talks or board.bus.under_way(call)
+        known = (
+            board.waits(call)
+            or call in board.talks
+            or call in board.state.away
+            or board.bus.under_way(call)
+        )
         board.hung_up(call)
         if not known and self.lost is not None:
             self.lost()

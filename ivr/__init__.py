@@ -1,12 +1,13 @@
 """The hotline menus: what a caller hears and what their keys do. Pure: no I/O, no clock."""
 
-from ivr.engine import Ask, CallIO, Finish, MenuState, Route, Step, press, run_menus, start
+from ivr.engine import Ask, CallIO, Connect, Finish, MenuState, Route, Step, press, run_menus, start
 from ivr.flow import Action, Entry, Flow, Menu, Prompt
 
 __all__ = [
     "Action",
     "Ask",
     "CallIO",
+    "Connect",
     "Entry",
     "Finish",
     "Flow",

@@ -47,6 +47,16 @@ class Route:
 
 
 @dataclass(frozen=True)
+class Connect:
+    """The caller chose a legal aid centre: ``prompts`` are said, then the centre is called."""
+
+    centre: str
+    language: str
+    path: tuple[str, ...]
+    prompts: tuple[Prompt, ...] = ()
+
+
+@dataclass(frozen=True)
 class Finish:
     """The menus end the call after saying ``prompts``."""
 
@@ -55,7 +65,7 @@ class Finish:
     prompts: tuple[Prompt, ...] = ()
 
 
-Step = Ask | Route | Finish
+Step = Ask | Route | Connect | Finish
 
 
 def start(flow: Flow, entry: Entry) -> tuple[MenuState, Step]:
@@ -97,6 +107,8 @@ def _take(
         said = (*said, Prompt(state.language, action.prompt))
     if action.line is not None:
         return state, Route(action.line, state.language, state.path, said)
+    if action.centre is not None:
+        return state, Connect(action.centre, state.language, state.path, said)
     if action.hangup:
         return state, Finish(state.language, state.path, said)
     name = action.menu if action.menu is not None else state.menu
@@ -120,8 +132,9 @@ Listener = Callable[[str, str | None, str], None]
 
 async def run_menus(
     flow: Flow, entry: Entry, io: CallIO, on_answer: Listener | None = None
-) -> Route | Finish:
-    """Run the menus of ``entry`` over ``io`` until the caller is routed or finished."""
+) -> Route | Connect | Finish:
+    """Run the menus of ``entry`` over ``io`` until the caller is routed, connected or
+    finished."""
     state, step = start(flow, entry)
     while isinstance(step, Ask):
         key = await io.ask(step.prompts, step.timeout)

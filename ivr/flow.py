@@ -19,10 +19,11 @@ class Prompt:
 
 @dataclass(frozen=True)
 class Action:
-    """What happens next: go to a menu, route to a line, repeat, or say goodbye.
+    """What happens next: go to a menu, route to a line, connect to a legal aid centre,
+    repeat, or say goodbye.
 
     ``language`` switches the caller's language first; ``prompt`` is said before moving on.
-    Exactly one of ``menu``, ``line``, ``repeat`` and ``hangup`` is the target.
+    Exactly one of ``menu``, ``line``, ``centre``, ``repeat`` and ``hangup`` is the target.
     """
 
     menu: str | None = None
@@ -31,11 +32,12 @@ class Action:
     hangup: bool = False
     language: str | None = None
     prompt: str | None = None
+    centre: str | None = None
 
     def __post_init__(self) -> None:
-        targets = [self.menu is not None, self.line is not None, self.repeat, self.hangup]
-        if sum(targets) != 1:
-            raise ValueError("an action needs exactly one of: menu, line, repeat, hangup")
+        targets = [self.menu, self.line, self.centre]
+        if sum(t is not None for t in targets) + self.repeat + self.hangup != 1:
+            raise ValueError("an action needs exactly one of: menu, line, centre, repeat, hangup")
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,19 @@ with their notification, and brought back after a restart."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 from agents.state import Answered, Ended, LogIn, Missed, Pause, State, Withdrawn
 from routing import events as ev
+from routing import transfers
 from routing.dispatch import Waiting
-from routing.queue import Callback, Offered
+from routing.outbound import capped
+from routing.queue import Callback, Offered, Queue, Rules
 from routing.signals import (
     CallbackAsked,
     CallbackEnded,
     CallbackFailed,
+    CallBackNow,
     CallbackPickedUp,
     CallbackReached,
     DialCaller,
@@ -40,6 +44,51 @@ def later_callback(w: Work, s: LaterCallback) -> None:
     w.mut("callbacks")[s.call] = callback
     w.emit(s.call, ev.CallQueued(s.line, s.language, priority))
     w.emit(s.call, ev.CallbackRequested(s.number, s.line, s.reason))
+
+
+def refusal(queue: Queue, rules: Rules, s: CallBackNow, now: datetime) -> str | None:
+    """Why ``s.operator`` cannot call the notification back now (None: they can)."""
+    state = queue.operators.get(s.operator)
+    if state is None or s.operator not in rules.operators:
+        return f"there is no operator {s.operator!r}"
+    if s.line not in rules.operators[s.operator].lines:
+        return f"{s.operator} does not serve the line {s.line!r}"
+    for call, callback in queue.callbacks.items():
+        offered = queue.offers.get(call)
+        if callback.notification == s.notification and offered is not None:
+            return f"{offered.operator} is calling it back now"
+    if not state.free:
+        now_ = "phone unreachable" if not state.reachable else state.state.value
+        now_ = "phone in use" if state.reachable and state.in_use else now_
+        return f"{s.operator} cannot call now ({now_})"
+    refused = capped(rules.callbacks, queue.dialled, s.number, now)
+    if refused is not None:
+        why, until = refused
+        return f"{why}; it may be called from {until.isoformat()}" if until else why
+    return None
+
+
+def now(w: Work, s: CallBackNow) -> None:
+    """The operator's phone rings for the notification's callback, at once."""
+    before = replace(w.before, operators=w.get("operators"), callbacks=w.get("callbacks"))
+    if refusal(before, w.rules, s, w.now) is not None:
+        return  # (the switchboard asked first: things changed since)
+    queued = next(
+        (c for c, cb in w.get("callbacks").items() if cb.notification == s.notification), None
+    )
+    if queued is not None and queued in w.get("waiting"):  # it was waiting: it goes now
+        w.cancel(f"redial:{queued}", f"retry:{queued}")
+        w.mut("waiting")[queued] = replace(w.get("waiting")[queued], not_before=None)
+        w.offer(queued, s.operator)
+        return
+    priority = w.rules.lines[s.line].priority
+    waiting = Waiting(s.call, s.line, s.language, priority, w.now, w.next_seq, callback=True)
+    w.next_seq += 1
+    callback = Callback(s.number, notification=s.notification, reason="desk", once=True)
+    w.mut("callbacks")[s.call] = callback
+    w.mut("waiting")[s.call] = waiting
+    w.emit(s.call, ev.CallbackRequested(s.number, s.line, "desk", s.notification))
+    w.offer(s.call, s.operator)
 
 
 def asked(w: Work, s: CallbackAsked) -> None:
@@ -85,7 +134,11 @@ def ended(w: Work, s: CallbackEnded) -> None:
     # the operator was on, the caller did not pick up
     w.operator(offered.operator, Ended(s.call))
     w.wrap_up(offered.operator)
-    w.retry(s.call, offered.waiting, s.status)
+    if callback.once:
+        w.emit(s.call, ev.CallbackFailed(callback.attempts, s.status, callback.number))
+        w.give_up(s.call, offered.waiting)
+    else:
+        w.retry(s.call, offered.waiting, s.status)
 
 
 def failed(w: Work, s: CallbackFailed) -> None:
@@ -93,8 +146,14 @@ def failed(w: Work, s: CallbackFailed) -> None:
     if offered is None or w.get("operators")[offered.operator].state is State.ON_CALL:
         return  # (the operator picked up: no failure)
     callback = w.get("callbacks")[s.call]
-    w.keep(offered.waiting, callback, must=False)  # the caller was not dialled
     del w.mut("offers")[s.call]
+    if callback.once:  # the operator's own call, not made: nobody else makes it
+        w.operator(offered.operator, Withdrawn(s.call))
+        status = "OPERATOR-NOANSWER" if s.no_answer else "OPERATOR-UNREACHABLE"
+        w.emit(s.call, ev.CallbackFailed(0, status, callback.number))
+        w.give_up(s.call, offered.waiting)
+        return
+    w.keep(offered.waiting, callback, must=False)  # the caller was not dialled
     if s.no_answer:
         w.emit(s.call, ev.CallMissed(offered.operator, "NOANSWER"))
         w.operator(offered.operator, Missed(s.call, w.rules.timings.pause_after_misses))
@@ -105,7 +164,7 @@ def failed(w: Work, s: CallbackFailed) -> None:
 
 
 def handled(w: Work, s: NotificationHandled) -> None:
-    w.emit(s.call, ev.NotificationHandled(s.ref, s.by))
+    w.emit(s.call, ev.NotificationHandled(s.ref, s.by, s.outcome, s.note))
     for call, callback in list(w.get("callbacks").items()):
         if callback.notification != s.ref:
             continue
@@ -135,7 +194,7 @@ def restore(w: Work, s: Restore) -> None:
         )
         w.next_seq += 1
         w.mut("callbacks")[p.call] = Callback(
-            p.number, p.attempts, p.notification, p.recording, p.reason
+            p.number, p.attempts, p.notification, p.recording, p.reason, p.once
         )
         w.emit(
             p.call,
@@ -161,7 +220,11 @@ def reconciled(w: Work, s: Reconciled) -> None:
     """With Asterisk's channels (uniqueid -> context), after (re)connecting: a callback under
     way at a restart whose channel is gone ended unseen (an attempt that did not reach the
     caller: a second call beats a missed one); a caller whose unanswered Redirect was not
-    carried out (not ringing an operator) goes back to the head of the queue now."""
+    carried out (not ringing an operator) goes back to the head of the queue now; a caller
+    transferred to a centre whose channel is gone hung up."""
+    for call in list(w.get("away")):
+        if call not in s.channels:  # a caller at a centre who hung up unseen
+            transfers.hung_up(w, call)
     for call, offered in list(w.get("offers").items()):
         if offered.restored and f"callback-{call}-{offered.restored}" not in s.channels:
             ended(w, CallbackEnded(call, "UNKNOWN"))

@@ -34,6 +34,8 @@ class Waiting:
     held: bool = False
     #: Not to be dispatched before then (a callback's next try; a ring tried again).
     not_before: datetime | None = None
+    #: Seconds already spent talking to an operator who transferred the call.
+    talked: float = 0.0
 
     def ready(self, now: datetime) -> bool:
         """Whether it may be offered to an operator at ``now``."""

@@ -17,6 +17,8 @@ class Fact:
     """Something that happened; ``kind`` names it in the log and the API (``call.ended``)."""
 
     kind: ClassVar[str] = ""
+    #: It may come after the call's end (a recording stored, a wrap-up saved).
+    after_end: ClassVar[bool] = False
 
 
 KINDS: dict[str, type[Fact]] = {}
@@ -132,6 +134,55 @@ class CallEnded(Fact):
     while_ringing: str | None = None
 
 
+@_kind("call.transferred")
+@dataclass(frozen=True, slots=True)
+class CallTransferred(Fact):
+    """The caller was sent to ``to`` (a ``target``: line, operator or centre), ``blind`` or
+    ``attended`` by ``operator`` (who talked to them ``talk`` seconds on ``line``) at ``by``'s
+    request (the operator themselves, a supervisor), or by their own choice in the menus
+    (``mode`` ``menu``, ``by`` ``caller``)."""
+
+    target: str
+    to: str
+    mode: str
+    by: str
+    operator: str | None = None
+    line: str | None = None
+    talk: float | None = None
+
+
+@_kind("call.centre_answered")
+@dataclass(frozen=True, slots=True)
+class CentreAnswered(Fact):
+    centre: str
+
+
+@_kind("call.transfer_failed")
+@dataclass(frozen=True, slots=True)
+class TransferFailed(Fact):
+    """Where the caller was sent did not answer (``status``: Asterisk's DIALSTATUS): they
+    are back at the head of the queue they came from."""
+
+    target: str
+    to: str
+    status: str
+
+
+@_kind("call.wrapped_up")
+@dataclass(frozen=True, slots=True)
+class WrappedUp(Fact):
+    """The operator's wrap-up of a call (``by``: who saved it; a later one replaces it): what
+    it was about, how it ended for the caller, and a note (personal data: supervisors and the
+    line's operators only, never in logs or metrics)."""
+
+    after_end = True
+
+    topics: tuple[str, ...]
+    resolution: str
+    by: str
+    note: str | None = None
+
+
 @_kind("call.spy")
 @dataclass(frozen=True, slots=True)
 class CallSpied(Fact):
@@ -197,6 +248,7 @@ class RecordingStarted(Fact):
 @_kind("recording.stored")
 @dataclass(frozen=True, slots=True)
 class RecordingStored(Fact):
+    after_end = True
     path: str
     seconds: float
 
@@ -204,12 +256,14 @@ class RecordingStored(Fact):
 @_kind("recording.failed")
 @dataclass(frozen=True, slots=True)
 class RecordingFailed(Fact):
+    after_end = True
     error: str
 
 
 @_kind("recording.deleted")
 @dataclass(frozen=True, slots=True)
 class RecordingDeleted(Fact):
+    after_end = True
     path: str
     reason: str
 
@@ -223,13 +277,19 @@ class NotificationStored(Fact):
     number: str
     complete: bool
     recording: str | None = None
+    #: The operator who took it by phone (none: the caller's recorded message).
+    taken_by: str | None = None
 
 
 @_kind("notification.handled")
 @dataclass(frozen=True, slots=True)
 class NotificationHandled(Fact):
+    after_end = True
     ref: str
     by: str
+    outcome: str | None = None
+    #: The handler's note (personal data: not for viewers).
+    note: str | None = None
 
 
 # -- operators --------------------------------------------------------------------------------

@@ -57,10 +57,17 @@ class Line:
     #: Its offices keep their weekly hours on public holidays (the office's own closed days
     #: still close it).
     open_on_holidays: bool = False
+    #: What its calls are about, for the operator's wrap-up (labour, housing, ...).
+    topics: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.offices:
             raise ValueError("a line needs at least one office")
+
+    @property
+    def urgent(self) -> bool:
+        """A line that takes messages (the detention line): nothing said on it may wait."""
+        return self.take_message_after is not None
 
 
 @dataclass(frozen=True)

@@ -57,8 +57,10 @@ class Callback:
     notification: str | None = None
     #: The caller's recorded message, played to the operator before the caller is dialled.
     recording: str | None = None
-    #: Why: asked (key 1), abandoned, after-hours, notification.
+    #: Why: asked (key 1), abandoned, after-hours, notification, desk.
     reason: str = "asked"
+    #: Made from an operator's desk: one attempt, by them (not queued, not tried again).
+    once: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,22 @@ class Offered:
     restored: int = 0
     #: The Redirect to the operator got no answer: whether it happened shows later.
     uncertain: bool = False
+    #: The operator whose ring carries the call, when another joined it (an attended
+    #: transfer): the end of that ring is the end of this offer.
+    carried_by: str | None = None
+    #: Offered because the caller was transferred to this operator.
+    transferred: bool = False
+
+
+@dataclass(frozen=True)
+class Away:
+    """A caller transferred out of the service (to a legal aid centre), until that call ends;
+    ``waiting``: their place, should the centre not answer (None: they came from the menus)."""
+
+    centre: str
+    number: str
+    waiting: Waiting | None
+    answered: datetime | None = None
 
 
 def _frozen(mapping: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
@@ -94,6 +112,8 @@ class Queue:
     #: The caller's number while their call goes on (for an abandoned caller's callback).
     callers: Mapping[str, str] = field(default_factory=_frozen)
     callbacks: Mapping[str, Callback] = field(default_factory=_frozen)
+    #: Callers transferred to a legal aid centre, while that call lasts.
+    away: Mapping[str, Away] = field(default_factory=_frozen)
     #: When each timer fires; keys ``overflow:``, ``message:``, ``retry:``, ``redial:`` and a
     #: call, or ``wrap:`` and an operator.
     timers: Mapping[str, datetime] = field(default_factory=_frozen)

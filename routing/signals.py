@@ -30,6 +30,19 @@ class CallerQueued:
 
 
 @dataclass(frozen=True)
+class Adopted:
+    """Callers found in Asterisk by an instance taking over: those waiting queued together,
+    in the order they first came (``entered``), then offered, the highest priority first;
+    those talking to an operator (``talking``: with whom) go on, their operator on the call;
+    those whose operator's phone rings (``ringing``) are offered to them: the end of that
+    ring says what follows, as for any ring."""
+
+    callers: tuple[CallerQueued, ...]
+    talking: tuple[tuple[CallerQueued, str], ...] = ()
+    ringing: tuple[tuple[CallerQueued, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class LaterCallback:
     """A caller who is not on any line (after hours) is to be called back."""
 
@@ -49,6 +62,21 @@ class CallbackAsked:
     reason: str = "asked"
     notification: str | None = None
     recording: str | None = None
+
+
+@dataclass(frozen=True)
+class CallBackNow:
+    """An operator calls a detention notification's number back from their desk, now: their
+    phone rings, then the number is dialled (``call``: a new call's id; a callback of the
+    notification already waiting is taken instead). Once: not queued for anyone else, not
+    tried again; the message is not played again (they have it on their desk)."""
+
+    call: str
+    operator: str
+    notification: str
+    line: str
+    language: str
+    number: str
 
 
 @dataclass(frozen=True)
@@ -172,6 +200,8 @@ class NotificationHandled:
     ref: str
     call: str
     by: str
+    outcome: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +218,71 @@ class Guarded:
     """The guard moved the caller to the fallback queue while the service hung."""
 
     call: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a caller is transferred: a line's queue, an operator, or a legal aid centre
+    (``kind``), by name; a centre's phone number with it."""
+
+    kind: str
+    name: str
+    number: str = ""
+
+
+@dataclass(frozen=True)
+class TransferAsked:
+    """The operator talking to the caller (or a supervisor, ``by``) sends them elsewhere,
+    blind: the operator leaves the call as the caller is taken there."""
+
+    call: str
+    target: Target
+    by: str
+    #: The operator's phone already left the call (a blind transfer made on the phone): if
+    #: the transfer cannot be made, the caller goes back to the head of their queue.
+    left: bool = False
+
+
+@dataclass(frozen=True)
+class ToCentre:
+    """The caller chose a legal aid centre in the menus: it is dialled for them."""
+
+    call: str
+    channel: str
+    centre: str
+    number: str
+
+
+@dataclass(frozen=True)
+class TransferReady:
+    """The transferred caller heard that they are being connected: they may be offered now."""
+
+    call: str
+
+
+@dataclass(frozen=True)
+class TransferJoined:
+    """An attended transfer completed on the phones: the caller now talks to ``operator``,
+    whom their operator called and spoke to first."""
+
+    call: str
+    operator: str
+    by: str
+
+
+@dataclass(frozen=True)
+class CentreAnswered:
+    """The legal aid centre a caller was transferred to picked up."""
+
+    call: str
+
+
+@dataclass(frozen=True)
+class CentreEnded:
+    """The dial of the centre returned, the caller still on the line."""
+
+    call: str
+    status: str
 
 
 @dataclass(frozen=True)
@@ -213,6 +308,8 @@ class Pending:
     next_try: datetime | None = None
     #: The operator rung for an attempt under way (None: none is).
     dialling: str | None = None
+    #: Made from an operator's desk: one attempt only.
+    once: bool = False
 
 
 @dataclass(frozen=True)
@@ -232,8 +329,10 @@ class Reconciled:
 
 Signal = (
     CallerQueued
+    | Adopted
     | LaterCallback
     | CallbackAsked
+    | CallBackNow
     | Held
     | HungUp
     | RingAnswered
@@ -252,6 +351,12 @@ Signal = (
     | NotificationHandled
     | LetGo
     | Guarded
+    | TransferAsked
+    | ToCentre
+    | TransferReady
+    | TransferJoined
+    | CentreAnswered
+    | CentreEnded
     | Stopping
     | Restore
     | Reconciled
@@ -261,12 +366,25 @@ Signal = (
 # -- effects -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Ring:
-    """Take the waiting caller on ``channel`` to ring ``operator`` (offer ``offer``)."""
+    """Take the waiting caller on ``channel`` to ring ``operator`` (offer ``offer``);
+    ``transferred``: telling them first that they are being connected."""
 
     call: str
     channel: str
     operator: str
     offer: int
+    transferred: bool = False
+
+
+@dataclass(frozen=True)
+class Move:
+    """Take the transferred caller on ``channel`` from their operator: they hear that they
+    are being connected, then wait in their new line's queue (``number`` empty) or the
+    centre at ``number`` is dialled for them."""
+
+    call: str
+    channel: str
+    number: str = ""
 
 
 @dataclass(frozen=True)
@@ -342,6 +460,7 @@ class Warn:
 
 Effect = (
     Ring
+    | Move
     | CallOperator
     | DialCaller
     | TakeMessage

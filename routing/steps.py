@@ -15,18 +15,30 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from agents.state import Answered, Missed, Reachability, Withdrawn, WrapUpOver
-from routing import callbacks
+from agents.state import (
+    Answered,
+    Joined,
+    Missed,
+    Reachability,
+    Rung,
+    Withdrawn,
+    WrapUpOver,
+)
+from routing import callbacks, transfers
 from routing import events as ev
 from routing.dispatch import Waiting
-from routing.queue import Callback, Queue, Rules
+from routing.queue import Callback, Offered, Queue, Rules
 from routing.signals import (
+    Adopted,
     CallbackAsked,
     CallbackEnded,
     CallbackFailed,
+    CallBackNow,
     CallbackPickedUp,
     CallbackReached,
     CallerQueued,
+    CentreAnswered,
+    CentreEnded,
     DeviceChanged,
     Effect,
     Guarded,
@@ -48,6 +60,10 @@ from routing.signals import (
     Stopping,
     TakeMessage,
     TimerFired,
+    ToCentre,
+    TransferAsked,
+    TransferJoined,
+    TransferReady,
     Warn,
 )
 from routing.work import Work
@@ -63,7 +79,7 @@ def step(queue: Queue, signal: Signal, now: datetime, rules: Rules) -> tuple[Que
 
 
 def _queued(w: Work, s: CallerQueued) -> None:
-    if s.call in w.get("waiting") or s.call in w.get("offers"):
+    if any(s.call in w.get(place) for place in ("waiting", "offers", "away")):
         return
     line = w.rules.lines[s.line]
     entered = s.entered or w.now
@@ -78,6 +94,26 @@ def _queued(w: Work, s: CallerQueued) -> None:
     w.arm_message(waiting)
 
 
+def _adopted(w: Work, s: Adopted) -> None:
+    for answered, pairs in ((True, s.talking), (False, s.ringing)):
+        for caller, operator in pairs:
+            known = any(caller.call in w.get(place) for place in ("waiting", "offers", "away"))
+            if known or operator not in w.get("operators") or caller.line not in w.rules.lines:
+                continue
+            line = w.rules.lines[caller.line]
+            entered = caller.entered or w.now
+            waiting = Waiting(caller.call, caller.line, caller.language, line.priority, entered, 0)
+            at = w.now if answered else None
+            w.mut("offers")[caller.call] = Offered(operator, waiting, w.next_offer, answered=at)
+            w.next_offer += 1
+            w.mut("channels")[caller.call] = caller.channel
+            w.mut("callers")[caller.call] = caller.caller
+            w.operator(operator, Joined(caller.call) if answered else Rung(caller.call))
+    earliest = datetime.min.replace(tzinfo=w.now.tzinfo)
+    for caller in sorted(s.callers, key=lambda c: c.entered or earliest):
+        _queued(w, caller)
+
+
 def _held(w: Work, s: Held) -> None:
     waiting = w.get("waiting").get(s.call)
     if waiting is not None:
@@ -88,6 +124,8 @@ def _hung_up(w: Work, s: HungUp) -> None:
     call = s.call
     w.mut("channels").pop(call, None)
     w.cancel(f"overflow:{call}", f"message:{call}")
+    if transfers.hung_up(w, call):
+        return
     waiting = w.get("waiting").get(call)
     if waiting is not None:
         if waiting.callback or waiting.held:
@@ -121,14 +159,16 @@ def _ring_answered(w: Work, s: RingAnswered) -> None:
 
 
 def _ring_ended(w: Work, s: RingEnded) -> None:
-    offered = w.current(s.call, operator=s.operator)
-    if offered is None:
+    offered = w.get("offers").get(s.call)
+    if offered is None or s.operator not in (offered.operator, offered.carried_by):
         return
     del w.mut("offers")[s.call]
     if offered.answered is not None:
         w.finish(s.call, offered, "answered")
         return
     w.emit(s.call, ev.CallMissed(s.operator, s.status))
+    if offered.transferred:
+        w.emit(s.call, ev.TransferFailed("operator", s.operator, s.status))
     w.operator(s.operator, Missed(s.call, w.rules.timings.pause_after_misses))
     w.back(offered.waiting)  # its old place: the head of its queue
 
@@ -229,8 +269,10 @@ def _stopping(w: Work, _: Stopping) -> None:
 
 HANDLERS: Mapping[type[Any], Callable[[Work, Any], None]] = {
     CallerQueued: _queued,
+    Adopted: _adopted,
     LaterCallback: callbacks.later_callback,
     CallbackAsked: callbacks.asked,
+    CallBackNow: callbacks.now,
     Held: _held,
     HungUp: _hung_up,
     RingAnswered: _ring_answered,
@@ -249,6 +291,12 @@ HANDLERS: Mapping[type[Any], Callable[[Work, Any], None]] = {
     NotificationHandled: callbacks.handled,
     LetGo: _let_go,
     Guarded: _guarded,
+    TransferAsked: transfers.asked,
+    ToCentre: transfers.to_centre,
+    TransferReady: transfers.ready,
+    TransferJoined: transfers.joined,
+    CentreAnswered: transfers.centre_answered,
+    CentreEnded: transfers.centre_ended,
     Stopping: _stopping,
     Restore: callbacks.restore,
     Reconciled: callbacks.reconciled,

@@ -125,6 +125,7 @@ class Work:
             attempts=callback.attempts,
             notification=callback.notification,
             recording=callback.recording,
+            once=callback.once,
             **extra,
         )
         self.effects.append(Keep(pending, must))
@@ -173,10 +174,10 @@ class Work:
         pairs = assign(waiting.values(), free, rules.lines, self.now)
         again = False
         for call, operator in pairs:
-            again |= self._offer(call, operator)
+            again |= self.offer(call, operator)
         return again
 
-    def _offer(self, call: str, operator: str) -> bool:
+    def offer(self, call: str, operator: str) -> bool:
         """Ring ``operator`` for ``call``; True when that freed someone at once (dispatch
         again)."""
         waiting = self.mut("waiting").pop(call)
@@ -277,20 +278,29 @@ class Work:
     def finish(self, call: str, offered: Offered, outcome: str) -> None:
         """The conversation is over: its times logged, the operator wraps up."""
         assert offered.answered is not None
-        handle = (self.now - offered.answered).total_seconds()
-        self.handle_times = (*self.handle_times, handle)[-HANDLE_TIMES:]
-        self.operator(offered.operator, Ended(call))
+        handle = self.leg_over(call, offered)
+        waiting = offered.waiting
+        wait = (offered.answered - waiting.entered).total_seconds() - waiting.talked
         self.end(
             call,
             ev.CallEnded(
                 outcome,
-                offered.waiting.line,
+                waiting.line,
                 offered.operator,
-                wait=round((offered.answered - offered.waiting.entered).total_seconds(), 3),
-                talk=round(handle, 3),
+                wait=round(wait, 3),
+                talk=round(handle + waiting.talked, 3),
             ),
         )
+
+    def leg_over(self, call: str, offered: Offered) -> float:
+        """The operator's part of an answered call is over (the call itself may go on,
+        transferred): they wrap up. Returns the seconds they talked."""
+        assert offered.answered is not None
+        handle = (self.now - offered.answered).total_seconds()
+        self.handle_times = (*self.handle_times, handle)[-HANDLE_TIMES:]
+        self.operator(offered.operator, Ended(call))
         self.wrap_up(offered.operator)
+        return handle
 
     def redirect_lost(self, call: str) -> None:
         """The caller is seen still waiting: their uncertain Redirect was not carried out."""

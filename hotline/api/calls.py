@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, HTTPException, Path, Query, Response
 from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hotline.api import views
 from hotline.api.access import Principal, Role
@@ -24,10 +25,13 @@ from hotline.api.deps import (
     database,
     known,
     organisation,
+    unprocessable,
     zone,
 )
 from hotline.store import tables
 from hotline.store.db import CallFilter
+from hotline.switchboard import TransferRefused
+from routing.events import WrappedUp
 
 router = api_router()
 
@@ -46,6 +50,7 @@ Outcome = Literal[
     "rejected",
     "handed-over",
     "interrupted",
+    "transferred",
 ]
 
 
@@ -122,6 +127,11 @@ async def export_calls(
     )
 
 
+def operators_of(row: tables.Call) -> set[str | None]:
+    """Every operator who talked to the caller: the last, and those who transferred them."""
+    return {row.operator, *(t.get("operator") for t in row.transfers)}
+
+
 async def visible_call(
     app: Parts, who: Principal, call_id: str
 ) -> tuple[tables.Call, list[tables.Event]]:
@@ -129,11 +139,18 @@ async def visible_call(
     found: tuple[tables.Call, list[tables.Event]] | None = await database(app.store.call(call_id))
     if (
         found is None
-        or (who.role is Role.OPERATOR and found[0].operator != who.operator)
+        or (who.role is Role.OPERATOR and not operator_sees(app, who, found[0]))
         or not who.sees(organisation(app, number=found[0].number))
     ):  # another organisation's call is as unknown as a wrong id
         raise HTTPException(404, f"no call {call_id!r}")
     return found
+
+
+def operator_sees(app: Parts, who: Principal, row: tables.Call) -> bool:
+    """An operator sees the calls they talked to, and those of the lines they serve (their
+    colleagues' wrap-ups: the caller's number masked)."""
+    serves = app.deployment.operators[who.operator].lines if who.operator else ()
+    return who.operator in operators_of(row) or row.line in serves
 
 
 @router.get("/calls/{call_id}")
@@ -143,6 +160,94 @@ async def get_call(
     """One call with its ordered event timeline."""
     row, events = await visible_call(app, who, call_id)
     return {**views.call(row, who), "events": [views.stored_event(e, who) for e in events]}
+
+
+class TransferTo(BaseModel):
+    """Where to send the caller: exactly one of a line, an operator, a centre (by id)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    line: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    operator: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    centre: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> TransferTo:
+        if sum(v is not None for v in (self.line, self.operator, self.centre)) != 1:
+            raise ValueError("name exactly one of: line, operator, centre")
+        return self
+
+
+@router.post("/calls/{call_id}/transfer", status_code=202)
+async def transfer(
+    app: App, who: Handler, call_id: Annotated[str, Path(max_length=64)], to: TransferTo
+) -> dict[str, Any]:
+    """Send a caller who is talking to an operator elsewhere (blind: the operator leaves the
+    call): to a line's queue (they keep their arrival time and place, and hear that they are
+    being connected), to an operator (rung now; no answer brings the caller back to the head
+    of their queue) or to a legal aid centre of the organisation (dialled through the
+    carrier). An operator's token transfers their own caller only."""
+    board = app.switchboard
+    offered = board.talks.get(call_id)
+    known_here = offered.waiting if offered else board.waiting.get(call_id)
+    whose = organisation(app, line=known_here.line if known_here else None)
+    if (
+        known_here is None
+        or not who.sees(whose)
+        or (who.role is Role.OPERATOR and (offered is None or offered.operator != who.operator))
+    ):
+        raise HTTPException(404, f"no call {call_id!r} under way")
+    kind, name = next((k, v) for k, v in to.model_dump().items() if v is not None)
+    target = app.deployment.target(name)
+    if target is None or target.kind != kind or organisation(app, **{kind: name}) != whose:
+        raise unprocessable(kind, "body", f"no {kind} {name!r} in this call's organisation")
+    if offered is None:
+        raise HTTPException(409, "the call is not in a conversation with an operator")
+    try:
+        board.transfer(call_id, target, who.operator or who.name or who.role.value)
+    except TransferRefused as exc:
+        raise HTTPException(409, str(exc)) from None
+    return {"call": call_id, "from": offered.operator, "target": kind, "to": name}
+
+
+class WrapUp(BaseModel):
+    """What the call was about (topics of its line), how it ended for the caller (one of the
+    config's ``queues.resolutions``) and a note (personal data)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    topics: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
+        min_length=1, max_length=8
+    )
+    resolution: Annotated[str, Field(min_length=1, max_length=32)]
+    note: Annotated[str, Field(max_length=4000)] = ""
+
+
+@router.put("/calls/{call_id}/wrap-up")
+async def wrap_up(
+    app: App, who: Handler, call_id: Annotated[str, Path(max_length=64)], body: WrapUp
+) -> dict[str, Any]:
+    """Save the call's wrap-up (a later one replaces it), on its timeline: by a supervisor,
+    or an operator who talked to the caller. The note is shown to supervisors and the line's
+    operators only, never to viewers, in logs, metrics or the CSV export."""
+    row, _ = await visible_call(app, who, call_id)
+    if who.role is Role.OPERATOR and who.operator not in operators_of(row):
+        raise HTTPException(403, "only an operator who talked to the caller wraps the call up")
+    line = app.deployment.lines.get(row.line or "")
+    if line is None or not line.topics:
+        raise HTTPException(409, "the call reached no line with topics to wrap it up by")
+    for i, topic in enumerate(body.topics):
+        if topic not in line.topics:
+            raise unprocessable(
+                "topics", "body", f"not a topic of {line.name}: one of {', '.join(line.topics)}", i
+            )
+    resolutions = app.deployment.policy.resolutions
+    if body.resolution not in resolutions:
+        raise unprocessable("resolution", "body", f"one of {', '.join(resolutions)}")
+    by = who.operator or who.name or who.role.value
+    topics = tuple(dict.fromkeys(body.topics))
+    app.switchboard.emit(call_id, WrappedUp(topics, body.resolution, by, body.note or None))
+    return {"call": call_id, "topics": list(topics), "resolution": body.resolution, "by": by}
 
 
 @router.get(
@@ -155,7 +260,9 @@ async def get_recording(
 ) -> FileResponse:
     """The conversation's recording (supervisors; an operator: their own calls). 410 once the
     retention period deleted it."""
-    await visible_call(app, who, call_id)
+    row, _ = await visible_call(app, who, call_id)
+    if who.role is Role.OPERATOR and who.operator not in operators_of(row):
+        raise HTTPException(404, f"no call {call_id!r}")  # a colleague's: not theirs to hear
     recording = await database(app.store.recording(call_id))
     if recording is None:
         raise HTTPException(404, f"call {call_id!r} was not recorded")

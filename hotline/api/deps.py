@@ -4,9 +4,10 @@ naming it) or the database is away (a 503)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -48,8 +49,16 @@ class Parts:
     supervision: supervision.Supervision
     health: Callable[[], Any]
     sessions: Sessions
+    #: "active", or "standby" (HOTLINE_HA): a standby forwards /api to the active instance.
+    role: Callable[[], str] = lambda: "active"
+    #: With a standby (HOTLINE_HA): where the active instance's API answers now, and this
+    #: instance's name (hotline/api/standby.py).
+    holder_url: Callable[[], Awaitable[str | None]] | None = None
+    instance: str = ""
     #: /metrics asks for a token (HOTLINE_METRICS_AUTH).
     metrics_auth: bool = False
+    #: Asterisk's spool folder as this service sees it (callers' recorded messages).
+    asterisk_spool: Path | None = None
     #: Logins per address: 10 a minute.
     logins: Throttle = field(default_factory=lambda: Throttle(10, 60.0))
     #: Unknown notification references per token: 5 in 10 minutes (they are six digits).
@@ -105,10 +114,12 @@ Supervisor = Annotated[Principal, Depends(allow(Role.SUPERVISOR))]
 App = Annotated[Parts, Depends(parts)]
 
 
-def unprocessable(field: str, where: str, message: str) -> RequestValidationError:
-    """A 422 in FastAPI's own shape, naming the field."""
+def unprocessable(
+    field: str, where: str, message: str, *within: int | str
+) -> RequestValidationError:
+    """A 422 in FastAPI's own shape, naming the field (and the item ``within`` it)."""
     return RequestValidationError(
-        [{"type": "value_error", "loc": (where, field), "msg": message, "input": None}]
+        [{"type": "value_error", "loc": (where, field, *within), "msg": message, "input": None}]
     )
 
 
@@ -210,4 +221,15 @@ def api_router() -> APIRouter:
     """A router for /api routes: each needs a token, and names only the parameters it knows.
     Every route is `async def`: the switchboard and the call log live on the event loop, and a
     plain `def` route would run in a worker thread."""
-    return APIRouter(prefix="/api", dependencies=[Depends(principal), Depends(declared_only)])
+    return APIRouter(
+        prefix="/api",
+        dependencies=[Depends(serving), Depends(principal), Depends(declared_only)],
+    )
+
+
+async def serving(request: Request) -> None:
+    """A standby holds no queue: its /api says so (503) rather than show an empty one."""
+    if parts(request).role() != "active":
+        raise HTTPException(
+            503, "this instance is a standby: ask the active one", headers={"Retry-After": "1"}
+        )

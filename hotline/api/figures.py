@@ -57,7 +57,16 @@ async def get_stats(
     rows = await database(app.store.queued_calls(since, until, line))
     queued = (
         stats.Queued(
-            r.line, r.operator, r.queued_at, r.answered_at is not None, r.wait, r.talk, r.outcome
+            r.line,
+            r.operator,
+            r.queued_at,
+            r.answered_at is not None,
+            r.wait,
+            r.talk,
+            r.outcome,
+            tuple((t.get("line"), t.get("operator")) for t in r.transfers if t.get("operator")),
+            tuple(r.topics),
+            r.resolution,
         )
         for r in rows
         if r.queued_at is not None and who.sees(organisation(app, line=r.line))

@@ -42,15 +42,15 @@ class Limits:
             return
         target = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
         if target > self.max_target:
-            await _refuse(send, 414, f"request target over {self.max_target} bytes")
+            await refuse(send, 414, f"request target over {self.max_target} bytes")
             return
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         if sum(len(name) + len(value) + 4 for name, value in headers) > self.max_headers:
-            await _refuse(send, 431, f"request headers over {self.max_headers} bytes")
+            await refuse(send, 431, f"request headers over {self.max_headers} bytes")
             return
         declared = [value for name, value in headers if name == b"content-length"]
         if declared and (not declared[0].isdigit() or int(declared[0]) > self.max_body):
-            await _refuse(send, 413, f"request body over {self.max_body} bytes")
+            await refuse(send, 413, f"request body over {self.max_body} bytes")
             return
         # Read the whole body (chunked ones too) before the route acts, up to the limit.
         chunks: list[bytes] = []
@@ -62,7 +62,7 @@ class Limits:
             chunk: bytes = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
-                await _refuse(send, 413, f"request body over {self.max_body} bytes")
+                await refuse(send, 413, f"request body over {self.max_body} bytes")
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -80,7 +80,10 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-async def _refuse(send: Send, status: int, detail: str) -> None:
+async def refuse(
+    send: Send, status: int, detail: str, more: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    """Answer with ``status`` and a JSON ``detail``, the connection closed after it."""
     body = json.dumps({"detail": detail}).encode()
     await send(
         {
@@ -90,6 +93,7 @@ async def _refuse(send: Send, status: int, detail: str) -> None:
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
+                *more,
             ],
         }
     )

@@ -1,23 +1,33 @@
-"""Detention notifications: the list (the open ones first) and closing one as handled."""
+"""Detention notifications: the list (the open ones first), one taken by phone by the operator
+talking to the caller, its recorded message, and closing one as handled."""
 
 from __future__ import annotations
 
+import asyncio
 import math
-from datetime import timedelta
+import secrets
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import HTTPException, Path, Query
+from fastapi import Body, HTTPException, Path, Query
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
 
-from hotline.api.access import Role
+from hotline.api.access import Principal, Role
 from hotline.api.deps import (
     App,
     Handler,
+    Parts,
     Supervisor,
     api_router,
+    database,
     organisation,
     unprocessable,
 )
-from hotline.notifications import UnknownNotification
+from hotline.notifications import Notification
+from hotline.switchboard import CallbackRefused
+from routing.events import NotificationStored
+from routing.signals import CallBackNow
 
 router = api_router()
 
@@ -38,22 +48,47 @@ async def notifications(app: App, who: Supervisor) -> list[dict[str, Any]]:
     return shown
 
 
-@router.post("/notifications/{ref}/handled")
-async def notification_handled(
-    app: App,
-    who: Handler,
-    ref: Annotated[str, Path(pattern=r"^[0-9]{6}$")],
-    by: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
-) -> dict[str, Any]:
-    """An operator (``by``; an operator's token: themselves) handled the notification: it
-    closes, its callbacks stop."""
+#: What a notification's history shows of the calls it went through (the call log's events;
+#: its own steps come from the notifications file, which is never behind).
+HISTORY = (
+    "callback.requested",
+    "call.offered",
+    "call.missed",
+    "call.answered",
+    "callback.failed",
+    "callback.refused",
+    "call.ended",
+)
+
+Ref = Annotated[str, Path(pattern=r"^[0-9]{6}$")]
+
+
+class Handled(BaseModel):
+    """How the notification was handled: an outcome of ``queues.notification_outcomes``, and
+    a note (personal data: for supervisors and the operators of its line only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: str | None = Field(None, max_length=64)
+    note: str | None = Field(None, max_length=4000)
+
+
+def _acting(who: Principal, by: str | None) -> str:
+    """The operator a request acts for: an operator's token, themselves; a supervisor names
+    them (``by``)."""
     if who.role is Role.OPERATOR:
         if by not in (None, who.operator):
             raise HTTPException(403, f"this token acts for {who.operator} only")
-        by = who.operator
+        assert who.operator is not None
+        return who.operator
     if by is None:
-        raise unprocessable("by", "query", "say which operator handled it")
-    board = app.switchboard
+        raise unprocessable("by", "query", "say which operator")
+    return by
+
+
+def _theirs(app: Parts, who: Principal, ref: str) -> Notification:
+    """Notification ``ref``, if ``who`` may act on it (a supervisor of its organisation, an
+    operator of its line); else a 404, as for a wrong reference, and guesses are throttled."""
     guesser = f"{who.role}:{who.operator}:{who.name}"
     if (wait := app.guesses.wait(guesser)) > 0:
         raise HTTPException(
@@ -75,9 +110,140 @@ async def notification_handled(
     ):  # another line's notification is none of theirs: as unknown as a wrong number
         app.guesses.count(guesser)
         raise HTTPException(404, f"no notification {ref}")
-    try:
-        item = app.notifications.handle(ref, by, board.clock())
-    except UnknownNotification:
-        raise HTTPException(404, f"no notification {ref}") from None
-    board.handled(ref, item.call, by)
+    return found
+
+
+@router.get("/notifications/{ref}")
+async def notification(app: App, who: Handler, ref: Ref) -> dict[str, Any]:
+    """One notification with its note and its history: stored, each callback (rung, answered,
+    failed), each time an operator played its message or called it back, and its close."""
+    item = _theirs(app, who, ref)
+    events = await database(app.store.notification_events(ref, item.call, item.at, HISTORY))
+    stored = {"at": item.at.isoformat(), "kind": "stored", "by": item.taken_by, "call": item.call}
+    own = [stored, *item.done]
+    if item.handled_at is not None:
+        at = item.handled_at.isoformat()
+        own.append({"at": at, "kind": "handled", "by": item.handled_by, "outcome": item.outcome})
+    history = [
+        {"at": e.at.isoformat(), "kind": e.kind, "call": e.call_id, **e.data} for e in events
+    ] + [{**done, "kind": f"notification.{done['kind']}"} for done in own]
+    history.sort(key=lambda h: datetime.fromisoformat(h["at"]))  # (stable: own steps after)
+    return {**item.as_json(), "note": item.note, "history": history}
+
+
+@router.post("/notifications/{ref}/handled")
+async def notification_handled(
+    app: App,
+    who: Handler,
+    ref: Ref,
+    by: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    handled: Annotated[Handled | None, Body()] = None,
+) -> dict[str, Any]:
+    """An operator (``by``; an operator's token: themselves) handled the notification: it
+    closes, its callbacks stop; the body may say how (``outcome``) with a ``note``."""
+    by = _acting(who, by)
+    handled = handled or Handled()
+    outcomes = app.deployment.policy.notification_outcomes
+    if handled.outcome is not None and handled.outcome not in outcomes:
+        raise unprocessable("outcome", "body", f"one of {', '.join(outcomes)}")
+    found = _theirs(app, who, ref)
+    board = app.switchboard
+    item = app.notifications.handle(
+        found.ref, by, board.clock(), handled.outcome, handled.note or None
+    )
+    board.handled(ref, item.call, by, item.outcome, item.note)
     return item.as_json()
+
+
+@router.post("/notifications/{ref}/call-back", status_code=202)
+async def call_back(
+    app: App,
+    who: Handler,
+    ref: Ref,
+    by: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+) -> dict[str, Any]:
+    """The operator (``by``; an operator's token: themselves) calls the notification's
+    number back now: their phone rings, and once they pick up the number is dialled. A
+    callback of it already waiting is made now, by them. 409: they cannot now (why)."""
+    by = _acting(who, by)
+    item = _theirs(app, who, ref)
+    board = app.switchboard
+    if by not in board.operators or not app.deployment.operators[by].serves(item.line):
+        raise unprocessable("by", "query", f"{by!r} is no operator of the line {item.line!r}")
+    found = await database(app.store.call(item.call))
+    org = app.deployment.organisation_of(line=item.line)
+    hotline_number = found[0].number if found else min(org.numbers) if org else ""
+    language = found[0].language if found and found[0].language else "en"
+    now = CallBackNow(
+        f"callback-{ref}-{secrets.token_hex(4)}", by, ref, item.line, language, item.number
+    )
+    asked = board.clock()
+    try:
+        board.call_back_now(now, hotline_number)
+    except CallbackRefused as exc:
+        raise HTTPException(409, str(exc)) from None
+    call = next(
+        (c for c, cb in board.callbacks.items() if cb.notification == ref and c in board.talks),
+        now.call,
+    )
+    app.notifications.did(ref, "called", by, asked, call=call)
+    return {"ref": ref, "call": call, "operator": by, "number": item.number}
+
+
+@router.post("/calls/{call_id}/notification", status_code=201)
+async def taken_by_phone(
+    app: App,
+    who: Handler,
+    call_id: Annotated[str, Path(max_length=64)],
+    number: Annotated[str | None, Query(pattern=r"^\+?[0-9]{3,20}$")] = None,
+) -> dict[str, Any]:
+    """The operator talking to the caller takes a detention notification by phone: stored and
+    synced, then its reference is returned to be read out; it is filed on the organisation's
+    detention line, and stays open (on the wallboard, against its target) until an operator
+    marks it handled. ``number``: where to call back
+    (default: the caller's)."""
+    board = app.switchboard
+    offered = board.talks.get(call_id)
+    if (
+        offered is None
+        or offered.answered is None
+        or not who.sees(organisation(app, line=offered.waiting.line))
+        or (who.role is Role.OPERATOR and offered.operator != who.operator)
+    ):
+        raise HTTPException(404, f"no call {call_id!r} in a conversation of yours")
+    caller = board.callers.get(call_id, "")
+    number = number or caller
+    if (why := app.deployment.callbacks.refuses(number)) is not None:
+        raise unprocessable("number", "query", f"cannot be called back: {why}")
+    # filed on the organisation's detention line (the one that takes messages: its operators
+    # answer around the clock), whichever line the caller came in on
+    line = offered.waiting.line
+    org = app.deployment.organisation_of(line=line)
+    urgent = [n for n in sorted(org.lines if org else ()) if app.deployment.lines[n].urgent]
+    line = line if line in urgent or not urgent else urgent[0]
+    try:
+        item = app.notifications.take(
+            call_id, line, caller, number, offered.operator, board.clock()
+        )
+    except OSError as exc:
+        raise HTTPException(503, f"the notification could not be stored: {exc.strerror}") from None
+    board.emit(
+        call_id, NotificationStored(item.ref, line, caller, number, True, taken_by=item.taken_by)
+    )
+    return item.as_json()
+
+
+@router.get("/notifications/{ref}/recording", response_class=FileResponse)
+async def notification_recording(app: App, who: Handler, ref: Ref) -> FileResponse:
+    """The caller's recorded message (supervisors; operators of its line); who played it is
+    kept in the notification's history."""
+    found = _theirs(app, who, ref)
+    if not found.recording or app.asterisk_spool is None:
+        raise HTTPException(404, f"no recorded message {ref}")
+    path = app.asterisk_spool / found.recording.removeprefix("/var/spool/asterisk/")
+    if not await asyncio.to_thread(path.exists):
+        raise HTTPException(404, f"the message of {ref} was not recorded")
+    by = who.operator or f"supervisor:{who.name}"
+    if not any(d["kind"] == "played" and d["by"] == by for d in found.done):
+        app.notifications.did(ref, "played", by, app.switchboard.clock())
+    return FileResponse(path, media_type="audio/wav", filename=f"{ref}.wav")

@@ -3,12 +3,13 @@ operator (log in, pause, ...), and a supervisor joining an operator's call."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import HTTPException, Path, Query
 
-from agents.state import Event, LogIn, LogOut, OperatorError, Pause, Resume
+from agents.state import Event, LogIn, LogOut, OperatorError, Pause, Resume, WrapUpOver
 from hotline import supervision
 from hotline.api import views
 from hotline.api.access import Role
@@ -50,6 +51,21 @@ async def agents(app: App, who: Anyone) -> list[dict[str, Any]]:
     ]
 
 
+@router.get("/centres")
+async def centres(app: App, who: Anyone) -> list[dict[str, Any]]:
+    """The organisation's directory of legal aid centres: where a caller can be transferred
+    (``{"centre": id}``) and what to tell them of it; ``code`` is keyed after ## on a phone."""
+    found = []
+    for org in app.deployment.organisations.values():
+        if who.sees(org.id):
+            codes = {name: code for code, name in org.codes.items()}
+            found += [
+                {**dataclasses.asdict(app.deployment.centres[c]), "code": codes.get(c)}
+                for c in sorted(org.centres)
+            ]
+    return found
+
+
 @router.post("/agents/{operator}/spy", status_code=202)
 async def spy(
     app: App,
@@ -80,6 +96,7 @@ ACTIONS: dict[str, Callable[[str | None], Event]] = {
     "logout": lambda _: LogOut(),
     "pause": lambda reason: Pause(reason or "break"),
     "resume": lambda _: Resume(),
+    "ready": lambda _: WrapUpOver(),  # the wrap-up is done: offered calls again now
 }
 
 
@@ -88,18 +105,23 @@ async def agent_action(
     app: App,
     who: Handler,
     operator: Annotated[str, Path(max_length=64)],
-    action: Literal["login", "logout", "pause", "resume"],
+    action: Literal["login", "logout", "pause", "resume", "ready"],
     reason: Annotated[str | None, Query(max_length=32)] = None,
 ) -> dict[str, Any]:
-    """Log an operator in or out, pause them (reason: break, training, admin) or resume.
+    """Log an operator in or out, pause them (``reason``: one of the config's
+    ``queues.pause_reasons``, by default break), resume, or end their wrap-up now (``ready``).
     An operator's token acts on that operator only."""
     board = app.switchboard
     if operator not in board.operators or not who.sees(organisation(app, operator=operator)):
         raise HTTPException(404, f"no operator {operator!r}")
     if who.role is Role.OPERATOR and operator != who.operator:
         raise HTTPException(403, f"this token acts for {who.operator} only")
+    reasons = app.deployment.policy.pause_reasons
+    if action == "pause" and reason is not None and reason not in reasons:
+        raise unprocessable("reason", "query", f"not a pause reason; one of {', '.join(reasons)}")
     try:
         board.operator_event(operator, ACTIONS[action](reason))
     except OperatorError as exc:
         raise HTTPException(409, str(exc)) from None
+    await board.kept()
     return views.operator(board.operators[operator], board.clock())

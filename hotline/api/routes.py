@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
-from hotline.api import calls, figures, notifications, queues, stream, web
+from hotline.api import calls, desk, figures, notifications, queues, stream, web
 from hotline.api.access import SESSION_HOURS
 from hotline.api.deps import (
     COOKIE,
@@ -27,6 +27,7 @@ from hotline.api.deps import (
     validation_error,
 )
 from hotline.api.limits import Limits
+from hotline.api.standby import Forward
 from hotline.metrics import REGISTRY
 
 
@@ -38,6 +39,13 @@ def create_api(app_parts: Parts) -> FastAPI:
         description="Queues, operators, the call log and statistics of the hotline service.",
     )
     app.state.parts = app_parts
+    if app_parts.holder_url is not None:  # (inside Limits: what is forwarded was checked)
+        app.add_middleware(
+            Forward,
+            active=lambda: app_parts.role() == "active",
+            holder_url=app_parts.holder_url,
+            me=app_parts.instance,
+        )
     app.add_middleware(Limits)
     app.add_exception_handler(RequestValidationError, validation_error)
 
@@ -52,8 +60,9 @@ def create_api(app_parts: Parts) -> FastAPI:
 
     @app.get("/health/live")
     async def get_live() -> dict[str, str]:
-        """Whether the service's event loop answers at all (no token; `hotline guard` asks)."""
-        return {"status": "alive"}
+        """Whether the service's event loop answers at all, and whether it is the active
+        instance or a standby (no token; `hotline guard` asks)."""
+        return {"status": "alive", "role": app_parts.role()}
 
     @app.get("/metrics", response_class=Response)
     async def get_metrics(request: Request) -> Response:
@@ -128,7 +137,7 @@ def create_api(app_parts: Parts) -> FastAPI:
         }
 
     web.mount(app)
-    for resource in (queues, calls, figures, notifications, stream):
+    for resource in (queues, calls, desk, figures, notifications, stream):
         app.include_router(resource.router)
     return app
 

@@ -100,12 +100,19 @@ def call(row: Call, who: Principal) -> dict[str, Any]:
         "wait": row.wait,
         "talk": row.talk,
         "outcome": row.outcome,
+        "transfers": row.transfers,
+        "topics": row.topics,
+        "resolution": row.resolution,
+        # personal data: supervisors' and the line's operators' (who alone see the call)
+        **({"note": row.note} if who.role is not Role.VIEWER else {}),
+        "wrapped_up_by": row.wrapped_up_by,
+        "wrapped_up_at": _iso(row.wrapped_up_at),
     }
 
 
 #: What a viewer never sees of an event: the caller's name, and what names the call in SIP
-#: and in Asterisk (they lead to the caller).
-HIDDEN = ("caller_name", "channel", "sip_call_id", "linkedid")
+#: and in Asterisk (they lead to the caller), and an operator's note on the call.
+HIDDEN = ("caller_name", "channel", "sip_call_id", "linkedid", "note")
 
 
 def event(out: dict[str, Any], who: Principal) -> dict[str, Any]:
@@ -148,6 +155,8 @@ CSV_FIELDS = (
     "wait",
     "talk",
     "outcome",
+    "topics",
+    "resolution",
     "path",
     "callback_number",
     "sip_call_id",
@@ -171,5 +180,6 @@ def csv_rows(rows: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(out, CSV_FIELDS, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: cell(v) for k, v in {**row, "path": " ".join(row["path"])}.items()})
+        flat = {**row, "path": " ".join(row["path"]), "topics": " ".join(row["topics"])}
+        writer.writerow({k: cell(v) for k, v in flat.items()})
     return out.getvalue()

@@ -1,5 +1,6 @@
-"""The supervisors' wallboard and call search: static pages served by the service itself (no
-CDN, no build step), talking to the API with the browser's login cookie."""
+"""The supervisors' wallboard, the call search and the operators' desk: static pages served
+by the service itself (no CDN, no build step), talking to the API with the browser's login
+cookie."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ def mount(app: FastAPI) -> None:
     @app.get("/dashboard", include_in_schema=False)
     async def dashboard() -> FileResponse:
         return FileResponse(PAGES / "dashboard.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/desk", include_in_schema=False)
+    async def desk() -> FileResponse:
+        return FileResponse(PAGES / "desk.html", headers={"Cache-Control": "no-cache"})
 
     @app.get("/calls", include_in_schema=False)
     async def calls() -> FileResponse:

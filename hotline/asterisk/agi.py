@@ -320,8 +320,14 @@ class FastAgiServer(Application):  # type: ignore[misc]
         self.max_connections = max_connections
         self.secret = secret
         self.peers = None if peers is None else frozenset(map(ipaddress.ip_address, peers))
+        #: Whether this instance serves a route now (the leadership's ``active``, or a
+        #: stopping instance's reports of how its calls end); a session refused is closed
+        #: with HOTLINE_RESULT=retry, and the dialplan tries again.
+        self.may_serve: Callable[[str], bool] = lambda script: True
         self.active = 0
         self._sessions: set[asyncio.Task[Any]] = set()
+        #: The calls being served now (a session's channel, once routed, and its task).
+        self._serving: dict[AgiChannel, asyncio.Task[Any] | None] = {}
         # Connections that are not calls, oldest first (a dict keeps insertion order).
         self._unrouted: dict[asyncio.StreamWriter, None] = {}
         self.server: asyncio.Server | None = None
@@ -355,6 +361,19 @@ class FastAgiServer(Application):  # type: ignore[misc]
             self._unrouted.pop(writer, None)
             self.active -= 1
             writer.close()
+
+    def retry_elsewhere(self) -> int:
+        """At a stop beside a standby: every call still being served is told to try again
+        (HOTLINE_RESULT=retry, queued behind the command under way) and let go, so that its
+        dialplan takes it to the instance taking over instead of the fallback queue (a caller
+        in the menus starts them again there). Their sessions end here without a word in the
+        call log: the call goes on. Returns how many."""
+        for channel, task in self._serving.items():
+            channel.writer.write(b'SET VARIABLE HOTLINE_RESULT "retry"\n')
+            channel.writer.close()
+            if task is not None:
+                task.cancel()
+        return len(self._serving)
 
     async def drain(self, timeout: float) -> int:
         """Let the sessions under way finish (a caller handed over at a stop ends their
@@ -415,7 +434,15 @@ class FastAgiServer(Application):  # type: ignore[misc]
             route = self._route.get(script)
             if not missing and route is not None:
                 self._unrouted.pop(writer, None)
-                await route(channel)
+                if not self.may_serve(script):  # a standby: the dialplan tries the active one
+                    log.info("FastAGI %s of %s: standby, not served", script, env["agi_uniqueid"])
+                    await channel.set_variable("HOTLINE_RESULT", "retry")
+                    return
+                self._serving[channel] = asyncio.current_task()
+                try:
+                    await route(channel)
+                finally:
+                    self._serving.pop(channel, None)
                 return
             why = (
                 f"missing {', '.join(missing)}"

@@ -19,6 +19,7 @@ import socket
 import struct
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from panoramisk import Manager
@@ -26,8 +27,14 @@ from panoramisk.message import Message
 
 from hotline.asterisk.messages import Channel, DeviceState, of_kind
 from hotline.metrics import AMI_SECONDS
+from routing.signals import CallerQueued
 
 log = logging.getLogger(__name__)
+
+#: The contexts where a routed caller waits for an operator.
+WAITING_CONTEXTS = frozenset({"hotline-wait", "hotline-next"})
+#: Where a caller rings an operator (in Dial), then talks to them (bridged).
+CONNECT = "hotline-connect"
 
 EventHandler = Callable[[Message], None]
 
@@ -39,6 +46,16 @@ class AmiUnavailable(Exception):
 class AmiNoReply(AmiUnavailable):
     """An action was sent and got no reply in time: Asterisk may have carried it out (the
     link is reset, so it never does so later)."""
+
+
+class NotActive(AmiUnavailable):
+    """This instance is standby (or was deposed): it sends no action that acts on calls."""
+
+
+#: Actions that only read: a standby may send them (it follows Asterisk's state).
+READING = frozenset(
+    {"Ping", "Getvar", "CoreShowChannels", "DeviceStateList", "Status", "PJSIPShowContacts"}
+)
 
 
 class _Link(Manager):  # type: ignore[misc]
@@ -103,6 +120,14 @@ class AmiClient:
         self.last_error: str | None = "not connected yet"
         self.connects = 0
         self._link: _Link | None = None
+        #: Whether this instance may act (the leadership's ``active``): asked before every
+        #: action that is not a mere reading, at the moment it would be sent.
+        self.may_act: Callable[[], bool] = lambda: True
+        #: The fencing number this instance's actions carry (the leadership's): the dialplan
+        #: ignores one smaller than its HOTLINE_FENCE, set by the newest active instance.
+        self.fence: Callable[[], int] = lambda: 1
+        #: Moves go through [hotline-fenced] (with a standby; alone, straight to their place).
+        self.fenced = False
 
     async def run(self) -> None:
         """Connect, watch, and reconnect with exponential backoff and jitter, until cancelled."""
@@ -175,6 +200,9 @@ class AmiClient:
         link = self._link
         if not self.connected or link is None:
             raise AmiUnavailable(f"AMI is down ({self.last_error})")
+        name = str(fields.get("Action", ""))
+        if name not in READING and not self.may_act():
+            raise NotActive(f"{name} not sent: this instance is not the active one")
         sent = time.perf_counter()
         try:
             reply = await asyncio.wait_for(
@@ -199,8 +227,15 @@ class AmiEffects:
         self.ami = ami
         self.ring_timeout = ring_timeout
 
-    async def connect(self, channel: str, operator: str) -> None:
-        await self._redirect(channel, "hotline-connect", operator)
+    async def connect(self, channel: str, operator: str, transferred: bool = False) -> None:
+        context = "hotline-transferred" if transferred else "hotline-connect"
+        await self._redirect(channel, context, operator)
+
+    async def move(self, channel: str, number: str = "") -> None:
+        if number:
+            await self._redirect(channel, "hotline-centre", number)
+        else:
+            await self._redirect(channel, "hotline-transferred", "s")
 
     async def take_message(self, channel: str) -> None:
         await self._redirect(channel, "hotline-message", "s")
@@ -210,8 +245,12 @@ class AmiEffects:
         await self._redirect(channel, "hotline-handover", "s")
 
     async def _redirect(self, channel: str, context: str, exten: str) -> None:
+        """Move a caller to ``context``, ``exten`` (with a standby: through [hotline-fenced],
+        which carries it out only if this instance's fencing number is still the newest)."""
         from hotline.switchboard import ChannelGone, Uncertain
 
+        if self.ami.fenced:
+            context, exten = "hotline-fenced", f"{self.ami.fence()}*{context}*{exten}"
         try:
             reply = await self.ami.action(
                 {
@@ -243,7 +282,11 @@ class AmiEffects:
                 "Priority": "1",
                 "Timeout": str(ring * 1000),
                 "CallerID": f'"Callback" <{number}>',
-                "Variable": [f"HOTLINE_CALLBACK={call}", f"HOTLINE_NUMBER={number}"],
+                "Variable": [
+                    f"HOTLINE_CALLBACK={call}",
+                    f"HOTLINE_NUMBER={number}",
+                    f"HOTLINE_FENCED={self.ami.fence()}",
+                ],
                 # one id per attempt: a retried action can never ring twice
                 "ChannelId": f"callback-{call}-{attempt}",
                 "Async": "true",
@@ -265,7 +308,11 @@ class AmiEffects:
                 "Priority": "1",
                 "Timeout": "30000",
                 "CallerID": f'"{operator}" <{operator}>',
-                "Variable": [f"HOTLINE_SPY_TARGET={operator}", f"HOTLINE_SPY_OPTIONS={options}"],
+                "Variable": [
+                    f"HOTLINE_SPY_TARGET={operator}",
+                    f"HOTLINE_SPY_OPTIONS={options}",
+                    f"HOTLINE_FENCED={self.ami.fence()}",
+                ],
                 "ChannelId": f"spy-{call}-{supervisor}-{time.monotonic_ns()}",
                 "Async": "true",
             },
@@ -277,8 +324,59 @@ class AmiEffects:
 
     async def channels(self) -> dict[str, str]:
         """Every channel now: its uniqueid, and the dialplan context it is in."""
+        return {c.uniqueid: c.context for c in await self.channel_list()}
+
+    async def channel_list(self) -> list[Channel]:
         replies = await self.ami.action({"Action": "CoreShowChannels"}, as_list=True)
-        return {c.uniqueid: c.context for c in of_kind(Channel, replies)}
+        return list(of_kind(Channel, replies))
+
+    async def callers(
+        self,
+    ) -> tuple[list[CallerQueued], list[tuple[CallerQueued, str]], list[tuple[CallerQueued, str]]]:
+        """Callers in the dialplan, as their channels remember them (line, language, since
+        when, number): those waiting (hotline-wait, hotline-next), those talking to an
+        operator (hotline-connect, bridged) and those ringing one (hotline-connect, in Dial),
+        with whom: what an instance taking over queues them by. A channel that went meanwhile
+        is left out."""
+        waiting: list[CallerQueued] = []
+        talking: list[tuple[CallerQueued, str]] = []
+        ringing: list[tuple[CallerQueued, str]] = []
+        for c in await self.channel_list():
+            dialling = c.context == CONNECT and (c.bridged or c.application == "Dial")
+            if c.context not in WAITING_CONTEXTS and not dialling:
+                continue
+            values = []
+            for name in ("HOTLINE_LINE", "HOTLINE_LANGUAGE", "HOTLINE_ENTERED", "CALLERID(num)"):
+                reply = await self.ami.action(
+                    {"Action": "Getvar", "Channel": c.channel, "Variable": name}
+                )
+                values.append(str(reply.get("Value") or "") if reply.success else "")
+            line, language, entered, caller = values
+            if not line:
+                continue
+            try:
+                since = datetime.fromtimestamp(float(entered), UTC) if entered else None
+            except (ValueError, OverflowError):
+                since = None
+            found = CallerQueued(c.uniqueid, c.channel, line, language or "en", caller, since)
+            if c.context != CONNECT:
+                waiting.append(found)
+            else:
+                (talking if c.bridged else ringing).append((found, c.exten))
+        return waiting, talking, ringing
+
+    async def get_global(self, name: str) -> str:
+        """A dialplan global's value ("" when it is not set)."""
+        reply = await self.ami.action({"Action": "Getvar", "Variable": name})
+        if not reply.success:
+            raise AmiUnavailable(f"Getvar {name}: {reply.get('Message')}")
+        return str(reply.get("Value") or "")
+
+    async def set_global(self, name: str, value: str) -> None:
+        """A dialplan global (the active instance's FastAGI URL, its fencing number)."""
+        reply = await self.ami.action({"Action": "Setvar", "Variable": name, "Value": value})
+        if not reply.success:
+            raise AmiUnavailable(f"Setvar {name}: {reply.get('Message')}")
 
     async def device_states(self) -> dict[str, str]:
         """Every device's state now, e.g. {"PJSIP/op1": "NOT_INUSE"}."""

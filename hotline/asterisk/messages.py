@@ -36,6 +36,21 @@ class Guarded:
 
 
 @dataclass(frozen=True, slots=True)
+class AttendedTransfer:
+    """The phones completed (or failed) an attended transfer: the caller (``call``, the
+    transferee's uniqueid) was with ``transferer`` and now is with ``target`` (channel names:
+    ``PJSIP/op2-...`` for a REFER with Replaces, ``Local/<code>@<context>-...`` for *2; empty
+    when that channel went first), whom the transferer had called (``consulted``: the caller
+    id of their second call's other end, an operator's id)."""
+
+    success: bool
+    call: str
+    transferer: str
+    target: str
+    consulted: str
+
+
+@dataclass(frozen=True, slots=True)
 class Channel:
     """One entry of ``CoreShowChannels``."""
 
@@ -43,9 +58,12 @@ class Channel:
     channel: str
     context: str
     application: str
+    exten: str = ""
+    #: In a bridge (talking to someone), not ringing or alone.
+    bridged: bool = False
 
 
-AmiEvent = DeviceState | Guarded | Channel
+AmiEvent = DeviceState | Guarded | AttendedTransfer | Channel
 
 
 def parse(message: Mapping[str, Any]) -> AmiEvent | None:
@@ -61,12 +79,23 @@ def parse(message: Mapping[str, Any]) -> AmiEvent | None:
                 _field(message, "Channel", ""),
                 _field(message, "SipCallId", ""),
             )
+        case "AttendedTransfer":
+            success = _field(message, "Result") == "Success"
+            return AttendedTransfer(
+                success,
+                _field(message, "TransfereeUniqueid", ""),
+                _field(message, "OrigTransfererChannel", ""),
+                _field(message, "TransferTargetChannel", ""),
+                _field(message, "SecondTransfererConnectedLineNum", ""),
+            )
         case "CoreShowChannel":
             return Channel(
                 _field(message, "Uniqueid"),
                 _field(message, "Channel"),
                 _field(message, "Context", ""),
                 _field(message, "Application", ""),
+                _field(message, "Exten", ""),
+                bool(_field(message, "BridgeId", "")),
             )
     return None
 

@@ -118,6 +118,8 @@ def pjsip(deployment: Deployment, env: Mapping[str, str]) -> str:
         # by source address only: a From user of 'trunk' sent from anywhere else is no carrier
         "identify_by=ip",
         "transport=transport-udp",
+        # the carrier transfers nobody: a REFER from it would move an operator's leg
+        "allow_transfer=no",
         "allow_unauthenticated_options=yes",
         *(["aors=trunk", f"from_user={user}"] if outbound else []),
         *(["outbound_auth=trunk-auth"] if credentials else []),
@@ -172,14 +174,29 @@ def pjsip(deployment: Deployment, env: Mapping[str, str]) -> str:
             else []
         ),
     ]
-    endpoints = [(op.id, op.name, "operators") for op in deployment.operators.values()]
-    endpoints += [(sup, name, "supervisors") for sup, name in deployment.supervisors.items()]
-    for endpoint, name, context in endpoints:
+    endpoints: list[tuple[str, str, str, list[str]]] = [
+        (sup, name, "supervisors", ["allow_transfer=no"])
+        for sup, name in deployment.supervisors.items()
+    ]
+    for org in deployment.organisations.values():
+        endpoints += [
+            # an operator's phone dials in their organisation's context, and names a transfer
+            # target in it (a REFER, or the keypad's ## and *2)
+            (
+                op,
+                deployment.operators[op].name,
+                f"operators-{org.id}",
+                [f"set_var=TRANSFER_CONTEXT=hotline-transfer-{org.id}"],
+            )
+            for op in sorted(org.operators)
+        ]
+    for endpoint, name, context, extra in endpoints:
         password = _secret(env, password_variable(endpoint))
         out += [
             f"[{endpoint}]",
             "type=endpoint",
             f"context={context}",
+            *extra,
             *phone_common,
             f"auth={endpoint}-auth",
             f"aors={endpoint}",
@@ -210,6 +227,8 @@ AMI_EVENTS = (
     "DeviceStateChange",
     "DeviceStateListComplete",
     "OriginateResponse",
+    # an operator joined their caller to a colleague they had called (an attended transfer)
+    "AttendedTransfer",
     # the guard's view of the channels, and its word that it moved a caller
     "CoreShowChannel",
     "CoreShowChannelsComplete",
@@ -269,7 +288,7 @@ def agi_secret(env: Mapping[str, str]) -> str:
     return secret
 
 
-def extensions(deployment: Deployment, agi_url: str, secret: str) -> str:
+def extensions(deployment: Deployment, agi_url: str, secret: str, takeover: int = 0) -> str:
     first = deployment.languages[0]
     policy = deployment.policy
     out = [
@@ -280,6 +299,11 @@ def extensions(deployment: Deployment, agi_url: str, secret: str) -> str:
         f"HOTLINE_DEFAULT_LANGUAGE={first}",
         f"HOTLINE_ANNOUNCE_EVERY={policy.announce_every}",
         f"HOTLINE_RING_TIMEOUT={policy.ring_timeout}",
+        # seconds a caller tries again when no instance answers (a standby taking over)
+        f"HOTLINE_TAKEOVER={takeover}",
+        # the newest active instance's fencing number (it sets it on taking over): an action
+        # carrying a smaller one is ignored ([hotline-fenced])
+        "HOTLINE_FENCE=0",
         "",
         "[hotline-fallback]",
     ]
@@ -296,6 +320,18 @@ def extensions(deployment: Deployment, agi_url: str, secret: str) -> str:
         " same => n,Return()",
         "",
     ]
+    for org in deployment.organisations.values():
+        # what an operator may transfer their caller to: their organisation's own
+        out.append(f"[hotline-transfer-{org.id}]")
+        for target in sorted(org.lines | org.operators | org.centres):
+            out.append(f"exten => {target},1,Goto(hotline-transfer,${{EXTEN}},1)")
+        for code, target in sorted(org.codes.items()):  # the keypad's (after ## or *2)
+            out.append(f"exten => {code},1,Goto(hotline-transfer,{target},1)")
+        # whom an operator may call (a colleague, before an attended transfer)
+        out += ["", f"[operators-{org.id}]", "include => operators"]
+        for colleague in sorted(org.operators):
+            out.append(f"exten => {colleague},1,Dial(PJSIP/{colleague},30)")
+        out.append("")
     return "\n".join(out)
 
 
@@ -305,13 +341,14 @@ def render(
     target: Path,
     agi_url: str,
     ami_username: str = "hotline",
+    takeover: int = 0,
 ) -> list[Path]:
     """Write the generated files into ``target`` (Asterisk's config folder); return them."""
     files = {
         "pjsip_hotline.conf": pjsip(deployment, env),
         "manager_hotline.conf": manager(env, ami_username),
         "queues_hotline.conf": queues(deployment),
-        "extensions_hotline.conf": extensions(deployment, agi_url, agi_secret(env)),
+        "extensions_hotline.conf": extensions(deployment, agi_url, agi_secret(env), takeover),
     }
     written = []
     for name, text in files.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event, func, insert, select, text
+from sqlalchemy import Connection, event, func, insert, or_, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -28,7 +28,9 @@ from hotline.store.tables import (
     ApiSession,
     ApiToken,
     Call,
+    Callback,
     Event,
+    Notification,
     OperatorChange,
     Recording,
 )
@@ -63,6 +65,17 @@ class CallFilter:
     sip_call_id: str | None = None
     #: Calls to these numbers only (an organisation's).
     numbers: frozenset[str] | None = None
+
+
+def _latest_states(*where: Any) -> Any:
+    """Each operator's latest state change (among those ``where`` says)."""
+    latest = (
+        select(OperatorChange.operator, func.max(OperatorChange.n).label("n"))
+        .where(*where)
+        .group_by(OperatorChange.operator)
+        .subquery()
+    )
+    return select(OperatorChange).join(latest, OperatorChange.n == latest.c.n)
 
 
 class Store:
@@ -179,6 +192,67 @@ class Store:
             )
             return call, list(events)
 
+    async def notification_events(
+        self, ref: str, call_id: str, since: datetime, kinds: Sequence[str]
+    ) -> list[Event]:
+        """The events of ``kinds`` since ``since`` on the call that left notification ``ref``
+        and on the calls made to call it back, in order."""
+        callbacks = select(Callback.call_id).where(Callback.notification == ref)
+        query = (
+            select(Event)
+            .where(
+                or_(Event.call_id == call_id, Event.call_id.in_(callbacks)),
+                Event.at >= since,
+                Event.kind.in_(kinds),
+            )
+            .order_by(Event.n)
+        )
+        async with self.session() as session:
+            return list(await session.scalars(query))
+
+    async def latest_operator_states(self) -> list[OperatorChange]:
+        """Each operator's latest state change, whenever it was (by the order they were
+        written: instances' clocks may differ)."""
+        async with self.session() as session:
+            return list(await session.scalars(_latest_states()))
+
+    async def open_callbacks(self) -> list[tuple[Callback, Call, Notification | None]]:
+        """The callbacks not over yet, oldest first, with their calls (and notifications): what
+        a standby taking over must go on making."""
+        query = (
+            select(Callback, Call, Notification)
+            .join(Call, Call.id == Callback.call_id)
+            .outerjoin(Notification, Notification.ref == Callback.notification)
+            .where(Callback.ended_at.is_(None))
+            .order_by(Callback.requested_at)
+        )
+        async with self.session() as session:
+            return [(cb, call, n) for cb, call, n in (await session.execute(query)).all()]
+
+    async def shared_notifications(self, known_open: Collection[str]) -> list[Notification]:
+        """The notifications open in the database, and those of ``known_open`` (open here)
+        whatever their state: what an instance taking over must know of them."""
+        query = (
+            select(Notification)
+            .where(or_(Notification.handled_at.is_(None), Notification.ref.in_(known_open)))
+            .order_by(Notification.stored_at)
+        )
+        async with self.session() as session:
+            return list(await session.scalars(query))
+
+    async def calls_from(
+        self, caller: str, since: datetime, but: str = "", limit: int = 20
+    ) -> list[Call]:
+        """The calls from ``caller`` since ``since`` (but ``but``), newest first."""
+        query = (
+            select(Call)
+            .where(Call.caller == caller, Call.started_at >= since, Call.id != but)
+            .order_by(Call.started_at.desc())
+            .limit(limit)
+        )
+        async with self.session() as session:
+            return list(await session.scalars(query))
+
     async def queued_calls(
         self, since: datetime, until: datetime, line: str | None = None
     ) -> list[Call]:
@@ -192,16 +266,8 @@ class Store:
     async def operator_changes(self, since: datetime, until: datetime) -> list[OperatorChange]:
         """Operators' state changes before ``until``: those since ``since``, and each
         operator's last one before it (where they stood when the period began)."""
-        latest = (
-            select(OperatorChange.operator, func.max(OperatorChange.n).label("n"))
-            .where(OperatorChange.at < since)
-            .group_by(OperatorChange.operator)
-            .subquery()
-        )
         async with self.session() as session:
-            before = await session.scalars(
-                select(OperatorChange).join(latest, OperatorChange.n == latest.c.n)
-            )
+            before = await session.scalars(_latest_states(OperatorChange.at < since))
             during = await session.scalars(
                 select(OperatorChange)
                 .where(OperatorChange.at >= since, OperatorChange.at < until)

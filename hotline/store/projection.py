@@ -62,15 +62,43 @@ def apply_to_call(call: Row, event: CallEvent) -> None:
             call["line"] = e.line
             call["priority"] = e.priority
         case ev.CallAnswered() as e:
-            call["answered_at"] = event.at
+            call["answered_at"] = call["answered_at"] or event.at
             call["operator"] = e.operator
-            call["wait"] = e.wait
+            call["wait"] = call["wait"] if call["transfers"] else e.wait
+            _transfer_went(call, "answered", answered_by=e.operator)
+        case ev.CallTransferred() as e:
+            call["transfers"] = [
+                *call["transfers"],
+                {"at": event.at.isoformat(), **ev.to_data(e), "outcome": None},
+            ]
+        case ev.CentreAnswered():
+            _transfer_went(call, "answered")
+        case ev.TransferFailed() as e:
+            _transfer_went(call, "failed", status=e.status)
+        case ev.WrappedUp() as e:
+            call["topics"] = list(e.topics)
+            call["resolution"] = e.resolution
+            call["note"] = e.note
+            call["wrapped_up_by"] = e.by
+            call["wrapped_up_at"] = event.at
+        case ev.CallEnded("interrupted") if call["outcome"] is not None:
+            pass  # found ended unseen by an instance taking over: the end another one saw stands
         case ev.CallEnded() as e:
+            _transfer_went(call, e.outcome)
             call["outcome"] = e.outcome
             call["ended_at"] = event.at
             call["wait"] = e.wait if e.wait is not None else call["wait"]
             call["talk"] = e.talk if e.talk is not None else call["talk"]
             call["operator"] = e.operator or call["operator"]
+
+
+def _transfer_went(call: Row, outcome: str, **more: str) -> None:
+    """How the call's latest transfer went, once known (the first word on it stands)."""
+    if call["transfers"] and call["transfers"][-1]["outcome"] is None:
+        call["transfers"] = [
+            *call["transfers"][:-1],
+            {**call["transfers"][-1], "outcome": outcome, **more},
+        ]
 
 
 def new_call(event: CallEvent) -> Row:
@@ -98,6 +126,12 @@ def new_call(event: CallEvent) -> Row:
         "wait": None,
         "talk": None,
         "outcome": None,
+        "transfers": [],
+        "topics": [],
+        "resolution": None,
+        "note": None,
+        "wrapped_up_by": None,
+        "wrapped_up_at": None,
     }
 
 
@@ -160,7 +194,10 @@ async def _found(
 ) -> list[Row]:
     if not wanted:
         return []
-    result = await connection.execute(select(table).where(table.c[key].in_(wanted)))
+    # locked until the batch is written (in key order: two writers never wait on each other
+    # in a circle): with a standby, two instances' writers may change the same call at once
+    query = select(table).where(table.c[key].in_(wanted)).order_by(table.c[key])
+    result = await connection.execute(query.with_for_update())
     return [dict(row) for row in result.mappings()]
 
 
@@ -266,7 +303,9 @@ class Rows:
         match event.fact:
             case ev.NotificationStored() as e:
                 item = self.notifications.get(e.ref) or self.notifications.make(
-                    e.ref, {"ref": e.ref, "handled_at": None, "handled_by": None}
+                    e.ref,
+                    {"ref": e.ref, "handled_at": None, "handled_by": None, "outcome": None}
+                    | {"note": None},
                 )
                 item["call_id"] = event.call_id
                 item["line"] = e.line
@@ -275,6 +314,7 @@ class Rows:
                 item["recording"] = e.recording
                 item["complete"] = e.complete
                 item["stored_at"] = event.at
+                item["taken_by"] = e.taken_by
                 if e.recording:
                     self.messages.append(
                         {
@@ -286,9 +326,13 @@ class Rows:
                             "deleted_at": None,
                         }
                     )
-            case ev.NotificationHandled(ref, by) if handled := self.notifications.get(ref):
+            case ev.NotificationHandled(ref, by, outcome, note) if (
+                handled := self.notifications.get(ref)
+            ):
                 handled["handled_at"] = event.at
                 handled["handled_by"] = by
+                handled["outcome"] = outcome
+                handled["note"] = note
 
 
 def event_row(event: CallEvent) -> Row:

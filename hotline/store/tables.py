@@ -6,7 +6,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, String, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -46,6 +56,7 @@ class Base(DeclarativeBase):
         datetime: UtcDateTime(),
         dict[str, Any]: JSON,
         list[str]: JSON,
+        list[dict[str, Any]]: JSON,
     }
 
 
@@ -91,6 +102,18 @@ class Call(Base):
     wait: Mapped[float | None]
     talk: Mapped[float | None]
     outcome: Mapped[str | None] = mapped_column(String(32), index=True)
+    #: Each transfer, in order: from (operator, line) to (target, to), mode, by, and how it
+    #: went (outcome: answered, failed, or how the call ended); the legs of one record.
+    transfers: Mapped[list[dict[str, Any]]] = mapped_column(
+        default=list, server_default=text("'[]'")
+    )
+    #: The operator's wrap-up: what the call was about (the line's topics), how it ended for
+    #: the caller, a note (personal data), who saved it and when.
+    topics: Mapped[list[str]] = mapped_column(default=list, server_default=text("'[]'"))
+    resolution: Mapped[str | None] = mapped_column(String(32), index=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    wrapped_up_by: Mapped[str | None] = mapped_column(String(64))
+    wrapped_up_at: Mapped[datetime | None]
 
 
 class OperatorChange(Base):
@@ -140,6 +163,10 @@ class Notification(Base):
     stored_at: Mapped[datetime]
     handled_at: Mapped[datetime | None]
     handled_by: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    #: The handler's note (personal data), and the operator who took it by phone.
+    note: Mapped[str | None] = mapped_column(Text)
+    taken_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class Recording(Base):
@@ -183,3 +210,17 @@ class ApiSession(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+
+
+class Leadership(Base):
+    """The lease of the active instance (``hotline/leadership.py``): who holds it, until when
+    (the database's clock), and its fencing number, which only ever grows."""
+
+    __tablename__ = "leadership"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    fence: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime]
+    #: Where the holder's API answers (a standby forwards /api there).
+    url: Mapped[str | None] = mapped_column(String(256))

@@ -2,6 +2,7 @@
 const OUTCOMES = ["answered", "abandoned", "called-back", "callback-failed", "handled",
   "after-hours", "finished", "hung-up", "unknown-number", "failed", "rejected", "handed-over", "interrupted"];
 let offset = 0;
+const searchTurn = newest();
 
 function query() {
   const form = new FormData(document.getElementById("filters"));
@@ -14,17 +15,20 @@ async function search(more = false) {
   offset = more ? offset + 50 : 0;
   const params = query();
   params.set("limit", 50); params.set("offset", offset);
+  const mine = searchTurn();
   const reply = await api(`/api/calls?${params}`);
+  const answer = await reply.json();
+  if (!mine()) return;  // a newer search was made meanwhile
   const error = document.getElementById("error");
   const body = document.getElementById("calls");
   if (!more) body.replaceChildren();
   if (!reply.ok) {
-    const detail = (await reply.json()).detail;
+    const detail = answer.detail;
     error.textContent = Array.isArray(detail) ? detail.map((d) => `${d.loc.at(-1)}: ${d.msg}`).join("; ") : detail;
     return;
   }
   error.textContent = "";
-  const calls = await reply.json();
+  const calls = answer;
   for (const c of calls) {
     const row = el("tr", { class: "clickable", "data-call": c.id },
       el("td", {}, new Date(c.started).toLocaleString(LANG)), el("td", {}, c.caller),

@@ -5,29 +5,41 @@ const state = { queues: {}, agents: [], stats: null, yesterday: null, notificati
 
 const since = () => (performance.now() - state.fetchedAt) / 1000;
 
+const liveTurn = newest(), statsTurn = newest(), notificationsTurn = newest();
+
 async function loadLive() {
+  const mine = liveTurn();
   const [queues, agents] = await Promise.all([api("/api/queues"), api("/api/agents")]);
-  state.queues = queues.ok ? await queues.json() : {};
-  state.agents = agents.ok ? await agents.json() : [];
+  const [q, a] = await Promise.all([queues.ok ? queues.json() : {}, agents.ok ? agents.json() : []]);
+  if (!mine()) return;  // a newer refresh answered, or will
+  state.queues = q;
+  state.agents = a;
   state.fetchedAt = performance.now();
   render();
 }
 
 async function loadNotifications() {
+  const mine = notificationsTurn();
   const reply = await api("/api/notifications");
+  const notifications = reply.ok ? (await reply.json()).filter((n) => n.open) : [];
+  if (!mine()) return;
   state.canSeeNotifications = reply.ok;
-  state.notifications = reply.ok ? (await reply.json()).filter((n) => n.open) : [];
+  state.notifications = notifications;
   render();
 }
 
 async function loadStats() {
+  const mine = statsTurn();
   const today = await api("/api/stats?by=hour");
   if (!today.ok) return;
-  state.stats = await today.json();
-  const start = new Date(state.stats.from);
+  const stats = await today.json();
+  const start = new Date(stats.from);
   const from = new Date(start.getTime() - 86400000).toISOString();
   const yesterday = await api(`/api/stats?by=hour&from=${encodeURIComponent(from)}&to=${encodeURIComponent(start.toISOString())}`);
-  state.yesterday = yesterday.ok ? await yesterday.json() : null;
+  const before = yesterday.ok ? await yesterday.json() : null;
+  if (!mine()) return;
+  state.stats = stats;
+  state.yesterday = before;
   render();
 }
 
@@ -35,7 +47,20 @@ function render() {
   renderNotifications();
   renderLines();
   renderOperators();
+  renderTopics();
   renderChart();
+}
+
+function renderTopics() {
+  const body = document.getElementById("topics-today");
+  body.replaceChildren();
+  const topics = Object.entries(state.stats?.topics ?? {}).sort((a, b) => b[1].calls - a[1].calls);
+  if (!topics.length) body.append(el("tr", {}, el("td", { colSpan: 3 }, t("none"))));
+  for (const [topic, f] of topics) {
+    body.append(el("tr", { "data-topic": topic },
+      el("td", {}, t("topicNames")[topic] ?? topic), el("td", { class: "num calls" }, f.calls),
+      el("td", { class: "num" }, duration(f.average_handle_time))));
+  }
 }
 
 function renderNotifications() {
@@ -78,10 +103,12 @@ function renderOperators() {
   for (const op of state.agents) {
     const inState = op.for == null ? null : op.for + since();
     const talking = op.state === "on_call";
-    body.append(el("tr", { "data-operator": op.id, "data-state": op.state },
+    // available, but their phone cannot be rung: said so, not shown in green
+    const shown = op.state === "available" && !op.reachable ? "unreachable" : op.state;
+    const reason = op.pause_reason ? ` (${t("reasons")[op.pause_reason] ?? op.pause_reason})` : "";
+    body.append(el("tr", { "data-operator": op.id, "data-state": shown },
       el("td", {}, op.id),
-      el("td", {}, el("span", { class: `state state-${op.state}` },
-        (t("states")[op.state] ?? op.state) + (op.pause_reason ? ` (${op.pause_reason})` : ""))),
+      el("td", {}, el("span", { class: `state state-${shown}` }, (t("states")[shown] ?? shown) + reason)),
       el("td", { class: "num" }, duration(inState)),
       el("td", { class: "num" }, op.call && state.waits[op.call] != null ? duration(state.waits[op.call]) : "–"),
       el("td", { class: "num" }, talking ? duration(inState) : "–")));
@@ -142,7 +169,7 @@ function connect() {
     const event = JSON.parse(message.data);
     if (event.kind === "call.answered" && event.data.wait != null) state.waits[event.call_id] = event.data.wait;
     const kinds = event.kind.startsWith("notification.") ? "notifications"
-      : event.kind === "call.ended" || event.kind === "call.queued" ? "stats" : "live";
+      : ["call.ended", "call.queued", "call.wrapped_up"].includes(event.kind) ? "stats" : "live";
     refreshSoon(kinds);
   };
 }

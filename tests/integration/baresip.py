@@ -29,9 +29,12 @@ class Baresip:
         ca: Path,
         tone_hz: float,
         server: str = "127.0.0.1:5061",
+        srtp: bool = True,
     ) -> None:
         self.user, self.password, self.server = user, password, server
         self.folder, self.ca, self.tone_hz = folder, ca, tone_hz
+        #: SRTP mandatory (a hotline that requires encryption), or plain RTP.
+        self.srtp = srtp
         self.log = folder / "baresip.log"
         self.heard_dir = folder / "heard"
         self.console = ("127.0.0.1", free_udp_port("127.0.0.1"))
@@ -71,7 +74,8 @@ class Baresip:
         """baresip's `accounts`: one line, the operator's SIP account."""
         return (
             f"<sip:{self.user}@{self.server};transport=tls>"
-            f";auth_pass={self.password};mediaenc=srtp-mand;answermode=auto\n"
+            f";auth_pass={self.password}{';mediaenc=srtp-mand' if self.srtp else ''}"
+            ";answermode=auto\n"
         )
 
     def start(self) -> Baresip:
@@ -111,6 +115,12 @@ class Baresip:
         """The WAV file of what the phone heard in its last call (None before any call)."""
         found = sorted(self.heard_dir.glob("dump-*-dec.wav"))
         return found[-1] if found else None
+
+    def send(self, command: str) -> None:
+        """Type a key, or a long command (``/sndcode *2``), on the phone's console."""
+        line = command + "\n" if command.startswith("/") else command
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as console:
+            console.sendto(line.encode(), self.console)
 
     def hang_up(self) -> str:
         """Press b (hang up), as the operator would; returns baresip's answer, which comes

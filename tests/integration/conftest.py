@@ -13,13 +13,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml
+from playwright.async_api import Browser, async_playwright
 
 from bench.sandbox import Sandbox
 from bench.sipcall import Placed, SippCall, SoftPhone
@@ -157,9 +158,40 @@ def asterisk(deployment: Deployment) -> Iterator[Asterisk]:
         host.leave(lambda: sandbox.down(lambda _: None))
 
 
+#: Where a failed test's logs are kept (the service's and Asterisk's, from the test's start).
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test keeps its logs in test-artifacts/<test>/ and shows their tails."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    funcargs = getattr(item, "funcargs", {})
+    logs: dict[str, str] = {}
+    for name, found in funcargs.items():
+        services = found if isinstance(found, tuple) else (found,)  # (a pair of them)
+        for n, service in enumerate(services):
+            if isinstance(service, Service) and service.log.exists():
+                label = f"{name}-{n}" if len(services) > 1 else name
+                logs[f"{label}.log"] = service.log.read_text(errors="replace")
+    if isinstance(found := funcargs.get("asterisk"), Asterisk) and found.log.exists():
+        logs["asterisk.log"] = found.log_since(getattr(item, "asterisk_mark", 0))
+    if not logs:
+        return
+    folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", item.nodeid)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in logs.items():
+        (folder / name).write_text(text)
+        report.sections.append((f"{name} (the end; all of it in {folder})", text[-4000:]))
+
+
 @pytest.fixture(autouse=True)
-def no_channel_left(asterisk: Asterisk) -> Iterator[None]:
+def no_channel_left(asterisk: Asterisk, request: pytest.FixtureRequest) -> Iterator[None]:
     """Every test ends with no call left in Asterisk."""
+    request.node.asterisk_mark = asterisk.log_mark()
     yield
     deadline = time.monotonic() + 20
     while (count := asterisk.active_channels()) and time.monotonic() < deadline:
@@ -216,7 +248,11 @@ class Service:
             **self.settings,
         }
 
-    def start(self, clock: str | None = WORKING_HOURS, config: Path | None = None) -> Service:
+    def start(
+        self, clock: str | None = WORKING_HOURS, config: Path | None = None, ready: bool = True
+    ) -> Service:
+        """Start it and wait until its AMI link is up and (``ready``) the call log's schema
+        is in place (not so while its database is away)."""
         env = self.env
         if clock:
             env["HOTLINE_CLOCK_START"] = clock
@@ -235,7 +271,8 @@ class Service:
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.log.read_text()
             try:
-                if self.health(timeout=1)["ami"]["connected"]:
+                health = self.health(timeout=1)
+                if health["ami"]["connected"] and (health["database"]["ready"] or not ready):
                     return self
             except (httpx.HTTPError, ValueError, KeyError):
                 pass
@@ -321,8 +358,22 @@ class Service:
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(sig)
-            self.process.wait(15)
+            self.process.wait(30)  # (beside a standby, the menus under way have 10 s to end)
         self.process = None
+
+
+#: Debian's Chromium, which Playwright drives for the wallboard's and the desk's tests.
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        found = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+        )
+        yield found
+        await found.close()
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
-"""A TCP link that can go silent: a proxy between the service and AMI that, on demand, drops
-every packet without closing anything, as a dead switch or a firewall would.
+"""A TCP link that can go silent: a proxy between the service and AMI (or PostgreSQL) that, on
+demand, drops every packet without closing anything, as a dead switch or a firewall would.
 
 While silent it keeps what the client sends (as TCP would keep retransmitting it). When the
 network comes back, what a still-open connection sent is delivered late, as TCP would deliver
 it; what a connection that was reset sent is lost. So an AMI client that merely closes its link
-would see a stale action carried out late; one that resets it would not.
+would see a stale action carried out late; one that resets it would not. With
+``hold_replies`` the other way too (what the server sent meanwhile arrives late, as with
+PostgreSQL's answers to statements sent before the cut).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ class _Pipe:
     client: asyncio.StreamWriter
     upstream: asyncio.StreamWriter | None
     held: bytearray = field(default_factory=bytearray)
+    held_back: bytearray = field(default_factory=bytearray)
     reset: bool = False
     ended: bool = False
     back: asyncio.Task[None] | None = None
@@ -27,8 +30,10 @@ class _Pipe:
 class SilentLink:
     """``127.0.0.1:<port>`` forwards to ``target`` until :meth:`go_silent`."""
 
-    def __init__(self, target: tuple[str, int]) -> None:
+    def __init__(self, target: tuple[str, int] | str, hold_replies: bool = False) -> None:
+        #: (host, port), or the path of a Unix socket.
         self.target = target
+        self.hold_replies = hold_replies
         self.port = 0
         self.silent = False
         #: Bytes sent while the link was silent and delivered after it came back.
@@ -74,10 +79,13 @@ class SilentLink:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         if not self.silent:  # a silent network would not even answer the connect
-            upstream = await asyncio.open_connection(*self.target)
+            if isinstance(self.target, str):
+                upstream = await asyncio.open_unix_connection(self.target)
+            else:
+                upstream = await asyncio.open_connection(*self.target)
         pipe = _Pipe(writer, upstream[1] if upstream else None)
         if upstream is not None:
-            pipe.back = asyncio.create_task(self._back(upstream[0], writer))
+            pipe.back = asyncio.create_task(self._back(upstream[0], pipe))
         self._pipes.append(pipe)
         try:
             while data := await reader.read(65536):
@@ -92,14 +100,16 @@ class SilentLink:
         if not self.silent:
             self._end(pipe)
 
-    async def _back(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _back(self, reader: asyncio.StreamReader, pipe: _Pipe) -> None:
         try:
             while data := await reader.read(65536):
                 if not self.silent:
-                    writer.write(data)
+                    pipe.client.write(data)
+                elif self.hold_replies:
+                    pipe.held_back += data
         except ConnectionError:
             pass
-        writer.close()
+        pipe.client.close()
 
     async def _come_back(self) -> None:
         self.silent = False
@@ -110,6 +120,9 @@ class SilentLink:
                 self.delivered_late += pipe.held
                 pipe.upstream.write(bytes(pipe.held))
                 pipe.held.clear()
+            if pipe.held_back:
+                pipe.client.write(bytes(pipe.held_back))
+                pipe.held_back.clear()
             if pipe.ended:
                 self._end(pipe)
         self._pipes = [pipe for pipe in self._pipes if not pipe.ended]

@@ -198,9 +198,16 @@ def test_random_and_malformed_keys_end_on_a_line_or_a_goodbye(
     # whatever was sent, the menus heard only keys of a keypad (or nothing)
     heard = {step.split(":")[1] for record in served for step in record["path"]}
     assert heard <= set("0123456789*#ABCD") | {"timeout"}, heard
-    # the first example: the odd signals Asterisk read (10 is '*', 12 is 'A', the bare 7)
-    # reached the menus, the rest did not; its last key took it to the information line
-    assert served[0]["line"] == "information", served[0]
+    # the first example: the odd signals Asterisk read (10 is '*', a 5 of a negative
+    # duration is a 5, the bare 7) reached the menus, the rest did not (Z, empty, 99, a flash,
+    # 12, no signal): its 5 took it to the centres' menu, where 7 and 4 are wrong keys
+    assert served[0]["path"] == [
+        "language:*",
+        "language:1",
+        "main:5",
+        "centres:7",
+        "centres:4",
+    ], served[0]
 
 
 # -- numbers --------------------------------------------------------------------------------

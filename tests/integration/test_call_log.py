@@ -151,21 +151,22 @@ async def test_calls_times_outcomes_filters_and_figures(
 
     # /metrics says the same
     found = metrics(service)
+    org = ("organisation", "ua-legal-aid")
     line = ("line", "consultation")
-    assert found[("hotline_calls_total", frozenset({line, ("outcome", "answered")}))] == 1
-    assert found[("hotline_calls_total", frozenset({line, ("outcome", "abandoned")}))] == 1
-    waits = ("hotline_wait_seconds_count", frozenset({line, ("outcome", "abandoned")}))
+    assert found[("hotline_calls_total", frozenset({org, line, ("outcome", "answered")}))] == 1
+    assert found[("hotline_calls_total", frozenset({org, line, ("outcome", "abandoned")}))] == 1
+    waits = ("hotline_wait_seconds_count", frozenset({org, line, ("outcome", "abandoned")}))
     assert found[waits] == 1
     within = (
         "hotline_wait_seconds_bucket",
-        frozenset({line, ("outcome", "abandoned"), ("le", "5.0")}),
+        frozenset({org, line, ("outcome", "abandoned"), ("le", "5.0")}),
     )
     assert found[within] == 0  # the abandoned caller waited 7-10 s
-    assert found[("hotline_handle_seconds_sum", frozenset({line}))] == pytest.approx(a["talk"])
-    assert found[("hotline_callers_waiting", frozenset({line}))] == 0
-    assert found[("hotline_operators", frozenset({line, ("state", "paused")}))] == 1  # op3
+    assert found[("hotline_handle_seconds_sum", frozenset({org, line}))] == pytest.approx(a["talk"])
+    assert found[("hotline_callers_waiting", frozenset({org, line}))] == 0
+    assert found[("hotline_operators", frozenset({org, line, ("state", "paused")}))] == 1  # op3
     assert (
-        found[("hotline_operators", frozenset({line, ("state", "logged_out")}))] == 4
+        found[("hotline_operators", frozenset({org, line, ("state", "logged_out")}))] == 4
     )  # op2, op4-op6
     assert found[("hotline_ami_up", frozenset())] == 1
     assert found[("hotline_agi_command_seconds_count", frozenset({("command", "SET")}))] > 0
@@ -308,7 +309,7 @@ async def test_a_database_outage_loses_no_event(
     assert service.get("/api/queues")["consultation"]["waiting"] == []  # live state still works
 
     service.stop()  # restarted during the outage: the spool is on disk
-    service.start()
+    service.start(ready=False)
     witness.connected.wait(10)
     service.login("op3")
     placed.append(await call(*CONSULTATION, hold_ms=30_000))
@@ -376,7 +377,10 @@ async def test_each_role_sees_what_it_should(
     # an operator: their own state and calls, nothing of others'
     mine = service.get_as(op3, "/api/calls").json()
     assert [c["id"] for c in mine] == [a["id"]] and mine[0]["caller"] == CALLER
-    assert status(op3, f"/api/calls/{b['id']}") == 404
+    # a call of a line they serve (their colleagues' wrap-ups), the caller's number masked
+    colleagues = service.get_as(op3, f"/api/calls/{b['id']}").json()
+    assert colleagues["caller"] == "*" * 10 + "77", colleagues
+    assert status(op3, f"/api/calls/{b['id']}/recording") == 404
     assert status(op3, "/api/calls", operator="op4") == 403
     assert [x["id"] for x in service.get_as(op3, "/api/agents").json()] == ["op3"]
     assert status(op3, "/api/stats") == 403 and status(op3, "/api/queues") == 403
@@ -403,8 +407,9 @@ async def test_each_role_sees_what_it_should(
     assert queue[0]["caller"] == "*" * (len(CALLER) - 2) + CALLER[-2:]
     assert service.get("/api/queues")["consultation"]["waiting"][0]["caller"] == CALLER
     live = metrics(service)
-    assert live[("hotline_callers_waiting", frozenset({("line", "consultation")}))] == 1
-    assert live[("hotline_longest_wait_seconds", frozenset({("line", "consultation")}))] > 0
+    consultation = frozenset({("organisation", "ua-legal-aid"), ("line", "consultation")})
+    assert live[("hotline_callers_waiting", consultation)] == 1
+    assert live[("hotline_longest_wait_seconds", consultation)] > 0
     await waiting
     watching.done = True
     (started,) = [e for e in watching.events if e["kind"] == "call.started"]

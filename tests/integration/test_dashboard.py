@@ -7,29 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from bench.sipcall import SoftPhone
 from tests.conftest import ROOT
 from tests.integration.conftest import Service, call
 
 CONSULTATION = ("0800213103", "11")
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        found = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
-        )
-        yield found
-        await found.close()
 
 
 async def until_api(service: Service, check: Callable[[], Any], seconds: float = 30) -> float:
@@ -74,6 +62,15 @@ async def test_the_wallboard_follows_the_calls(
     await until_api(service, lambda: consultation_waiting() == 1)
     await expect(waiting).to_have_text("1", timeout=1000)
     await second
+
+    # logged in without a registered phone: shown as such, never as available; a pause
+    # shows its reason
+    service.login("op4", "op5", wait_reachable=False)
+    assert service.post("/api/agents/op5/pause", reason="training").status_code == 200
+    op4_row = page.locator("tr[data-operator=op4]")
+    await expect(op4_row).to_have_attribute("data-state", "unreachable", timeout=2000)
+    await expect(op4_row.locator(".state")).to_have_text("phone unreachable")
+    await expect(page.locator("tr[data-operator=op5] .state")).to_have_text("paused (training)")
 
     # an operator logs in and answers: their state changes on screen
     await expect(op3_row).to_have_attribute("data-state", "logged_out")

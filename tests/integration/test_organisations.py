@@ -43,6 +43,7 @@ async def test_georgias_four_consultants_answer_eight_georgian_callers(
         f"supervisor@ua-legal-aid={UKRAINIAN_SUPERVISOR}"
     )
     service.start()
+    mark = service.asterisk.log_mark()
     georgian_stream = EventWitness(service, GEORGIAN_SUPERVISOR)
     georgian_stream.start()
     assert georgian_stream.connected.wait(10)
@@ -65,6 +66,10 @@ async def test_georgias_four_consultants_answer_eight_georgian_callers(
         assert (r["number"], r["line"], r["language"]) == ("0322920055", "ge-consultation", "ka")
         assert r["operator"] in consultants, r
     assert sum(p.answered() for p in georgian_phones) == 8
+    # greeted by their own organisation's prompt, in Georgian
+    played = service.asterisk.log_since(mark)
+    assert played.count("hotline/ka/welcome-legal-aid-service") >= 8
+    assert "hotline/ka/welcome." not in played  # (the shared greeting)
     assert lawyer.rung() == 0
     # four talked at once (the first four callers), never more, nobody on two calls
     spans = [

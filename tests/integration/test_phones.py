@@ -97,7 +97,11 @@ async def test_a_real_softphone_registers_over_tls_and_talks_srtp(
     # the operator hangs up once their phone has heard 3 s of the caller (8 kHz, 16 bit)
     deadline = time.monotonic() + 60
     while (heard := baresip.heard()) is None or heard.stat().st_size < 44 + 3 * 8000 * 2:
-        assert time.monotonic() < deadline and not caller.done(), baresip.output()[-3000:]
+        assert time.monotonic() < deadline and not caller.done(), (
+            f"{baresip.output()[-2000:]}\n--- the caller: "
+            f"{caller.result().output[-1500:] if caller.done() else 'on the line'}"
+            f"\n--- Asterisk:\n{asterisk.log.read_text(errors='replace')[-4000:]}"
+        )
         await asyncio.sleep(0.3)
     assert "terminate call" in (answer := baresip.hang_up()), answer
     placed = await caller

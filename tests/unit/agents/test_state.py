@@ -62,7 +62,7 @@ def test_an_answer_clears_the_misses() -> None:
         ([Pause("break")], "logged out: log in first"),
         ([Reachability(True), LogIn(), Offer("c"), Pause("break")], "pause after the call"),
         ([Reachability(True), LogIn(), Offer("c"), LogOut()], "finish the call first"),
-        ([LogIn(), Pause("nap")], "unknown pause reason"),
+        ([LogIn(), Pause("")], "a pause needs a reason"),
         ([Resume()], "log in first"),
         ([Reachability(True), LogIn(), Answered("c")], "was not ringing"),
     ],

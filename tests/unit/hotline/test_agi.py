@@ -29,8 +29,11 @@ ENV = (
 class NoOperators:
     """Effects of a switchboard that has nobody to ring."""
 
-    async def connect(self, channel: str, operator: str) -> None:
+    async def connect(self, channel: str, operator: str, transferred: bool = False) -> None:
         raise AssertionError("no operator is logged in here")
+
+    async def move(self, channel: str, number: str = "") -> None:
+        raise AssertionError("nobody is transferred here")
 
     async def callback(self, call: str, operator: str, number: str, attempt: int) -> None:
         raise AssertionError("no operator is logged in here")

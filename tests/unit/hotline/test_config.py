@@ -42,7 +42,7 @@ CASES = [
     ),
     (
         lambda c: ukraine(c)["menus"]["main"]["options"]["1"].update(menu="main"),
-        UA + "menus.main.options.1: needs exactly one of: menu, line, repeat, hangup",
+        UA + "menus.main.options.1: needs exactly one of: menu, line, centre, repeat, hangup",
     ),
     (
         lambda c: ukraine(c)["numbers"]["0800213103"].update(start={"menu": "languages"}),
@@ -236,9 +236,20 @@ def test_default_deployment_reproduces_the_seeds() -> None:
         "2": "detention",
         "3": "rehabilitation",
         "4": "information",
+        "5": "centres",
         "0": "information",
         "*": "repeat",
     }
+    # the fifth service: a centre by region, its address and hours said, then connected
+    centres = deployment.flow.menus["centres"]
+    sumy = deployment.flow.menus[centres.options["2"].menu or ""]
+    assert centres.options["2"].prompt == "centre-sumy"
+    assert sumy.options["1"].centre == "sumy"
+    assert ukraine.centres == {"chernivtsi", "sumy", "kyiv"}
+    assert deployment.organisation_of(centre="tbilisi-bureau") is georgia
+    assert deployment.callbacks.refuses(deployment.centres["kutaisi-bureau"].number) is None
+    assert set(deployment.prompt_texts) >= {("uk", "centre-sumy"), ("ka", "centre-tbilisi-bureau")}
+    assert ("ka", "centre-sumy") not in deployment.prompt_texts  # not a language of Ukraine's
     assert deployment.offices["chernivtsi"].schedule.always_open
     ban = deployment.security.ban
     assert (ban.failures, ban.within, ban.seconds) == (5, 600, 900)

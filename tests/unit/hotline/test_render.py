@@ -58,7 +58,10 @@ def test_every_operator_authenticates_with_their_own_password(rendered: dict[str
     pjsip = sections(rendered["pjsip_hotline.conf"])
     for i in range(1, 7):
         (endpoint,) = [s for s in pjsip[f"op{i}"] if s["type"] == "endpoint"]
-        assert endpoint["auth"] == f"op{i}-auth" and endpoint["context"] == "operators"
+        assert endpoint["auth"] == f"op{i}-auth"
+        # their organisation's context, and its transfer targets
+        assert endpoint["context"] == "operators-ua-legal-aid"
+        assert endpoint["set_var"] == "TRANSFER_CONTEXT=hotline-transfer-ua-legal-aid"
         (auth,) = pjsip[f"op{i}-auth"]
         assert auth["password"] == f"horse-battery-staple-op{i}"
 
@@ -102,10 +105,31 @@ def test_the_ami_user_gets_only_the_events_it_reads(rendered: dict[str, str]) ->
         "Event: DeviceStateChange",
         "Event: DeviceStateListComplete",
         "Event: OriginateResponse",
+        "Event: AttendedTransfer",
         "Event: CoreShowChannel",
         "Event: CoreShowChannelsComplete",
         "Event: UserEvent",
     ]
+
+
+def test_an_operator_transfers_to_their_organisations_targets_only(
+    rendered: dict[str, str],
+) -> None:
+    """Each organisation's transfer context names its lines, operators and centres (by id
+    and keypad code); nothing of another's; the carrier and supervisors transfer nothing."""
+    text = rendered["extensions_hotline.conf"]
+    ukraine = text.split("[hotline-transfer-ua-legal-aid]")[1].split("\n\n")[0].splitlines()
+    targets = {line.split(",")[0].removeprefix("exten => ") for line in ukraine}
+    assert {"consultation", "detention", "op1", "op6", "kyiv", "1", "2", "96", "53"} <= targets
+    assert not targets & {"ge-consultation", "ge1", "tbilisi-bureau"}
+    assert "exten => 96,1,Goto(hotline-transfer,op6,1)" in ukraine
+    colleagues = text.split("[operators-ua-legal-aid]")[1].split("\n\n")[0]
+    assert "include => operators" in colleagues and "Dial(PJSIP/op6,30)" in colleagues
+    assert "PJSIP/ge1" not in colleagues
+    pjsip = sections(rendered["pjsip_hotline.conf"])
+    (trunk,) = [s for s in pjsip["trunk"] if s["type"] == "endpoint"]
+    (sup,) = [s for s in pjsip["sup1"] if s["type"] == "endpoint"]
+    assert trunk["allow_transfer"] == "no" and sup["allow_transfer"] == "no"
 
 
 def test_fallback_queues_hold_the_operators_of_each_line(rendered: dict[str, str]) -> None:

@@ -134,7 +134,7 @@ async def test_the_call_log_keeps_events_in_memory_while_the_disk_is_full(
     assert [e.seq for e in events] == [1, 2, 3]  # in order
     await asyncio.sleep(0.1)  # the sync after it
     assert call_log.disk_error is None
-    call_log.close()
+    await call_log.close()
     await store.close()
 
 
@@ -151,7 +151,37 @@ async def test_the_spool_is_synced_within_50_ms_even_with_the_database_away(
         call_log(event(n))
     await asyncio.sleep(0.12)
     assert len(synced) == 1 and synced[0] - started < 0.1  # one sync for the burst, soon
-    call_log.close()
+    await call_log.close()
+    await store.close()
+
+
+async def test_a_slow_disk_never_holds_up_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An fsync that takes a second (a busy disk) runs beside the event loop: every call
+    goes on meanwhile, and nothing is lost, across new segments too."""
+    store = Store("postgresql+asyncpg://postgres@127.0.0.1:9/nowhere")  # never reached
+    call_log = CallLog(Spool(tmp_path / "spool", segment_bytes=100), store)  # one per event
+    real_fsync = os.fsync
+    synced: list[int] = []
+
+    def slow(fd: int) -> None:
+        time.sleep(1)
+        real_fsync(fd)
+        synced.append(fd)
+
+    monkeypatch.setattr(os, "fsync", slow)
+    call_log(event(1))
+    await asyncio.sleep(0.1)  # its sync has begun, in a thread
+    started = time.monotonic()
+    for n in range(2, 6):
+        call_log(event(n))
+        await asyncio.sleep(0.01)
+    assert time.monotonic() - started < 0.5  # the loop never waited for the disk
+    assert not synced
+    await call_log.close()  # waits for the syncs, then syncs and closes every segment
+    assert len(synced) >= 5
+    assert Spool(tmp_path / "spool").backlog == 5
     await store.close()
 
 

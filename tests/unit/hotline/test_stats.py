@@ -77,3 +77,45 @@ def test_hours_across_the_autumn_clock_change() -> None:
     assert len(figures["periods"]) == 4
     days = compute([], since, since + timedelta(days=2), by="day", tz=kyiv)["periods"]
     assert [p["start"][:10] for p in days] == ["2026-10-25", "2026-10-26", "2026-10-27"]
+
+
+def test_transfers_topics_and_resolutions_by_hand() -> None:
+    """Three wrapped-up calls, one of them transferred from information to consultation."""
+    calls = [
+        Queued(
+            "consultation",
+            "op3",
+            at(9, 5),
+            True,
+            10.0,
+            400.0,
+            "answered",
+            transfers=(("information", "op1"),),
+            topics=("labour", "family"),
+            resolution="advice-given",
+        ),
+        Queued(
+            "consultation",
+            "op4",
+            at(9, 30),
+            True,
+            5.0,
+            200.0,
+            "answered",
+            topics=("labour",),
+            resolution="lawyer-appointed",
+        ),
+        Queued("detention", "op1", at(10, 0), True, 1.0, 100.0, "answered", topics=("criminal",)),
+    ]
+    figures = compute(calls, at(9, 0), at(11, 0))
+    assert figures["total"]["transferred"] == 1
+    assert figures["lines"]["information"]["transferred"] == 1
+    assert figures["operators"]["op1"]["transferred"] == 1
+    labour = figures["topics"]["labour"]
+    assert (labour["calls"], labour["average_handle_time"]) == (2, 300.0)
+    assert (labour["lines"], labour["operators"]) == ({"consultation": 2}, {"op3": 1, "op4": 1})
+    assert figures["topics"]["criminal"]["lines"] == {"detention": 1}
+    assert figures["resolutions"]["advice-given"]["calls"] == 1
+    assert "criminal" not in figures["resolutions"]  # (no resolution given)
+    hours = [p.get("topics") for p in figures["periods"]]
+    assert hours == [{"family": 1, "labour": 2}, {"criminal": 1}]

@@ -64,7 +64,7 @@ def morning(bus: EventBus) -> None:
             talk=100.0)  # fmt: skip
     publish(bus, "b", 60, "notification.stored", ref="123456", complete=True, line="detention",
             caller="380502222222", number="380502222222", recording="/x/123456.wav")  # fmt: skip
-    publish(bus, "b", 500, "notification.handled", ref="123456", by="op1")
+    publish(bus, "b", 500, "notification.handled", ref="123456", by="op1", note="Told.")
 
 
 async def written(log: CallLog) -> None:
@@ -81,11 +81,38 @@ async def test_calls_are_projected_from_their_events(store: Store, tmp_path: Pat
         log = CallLog(spool, store)
         log.attach(bus)
         morning(bus)
+        # an operator called the notification back from their desk: a call of its own
+        publish(bus, "c", 600, "call.started", caller="380502222222", number="0800213103")
+        publish(bus, "c", 600, "callback.requested", number="380502222222", line="detention",
+                reason="desk", notification="123456")  # fmt: skip
+        publish(bus, "c", 601, "call.offered", operator="op2")
+        publish(bus, "c", 610, "call.answered", operator="op2", wait=10.0, callback=True)
+        publish(bus, "c", 650, "call.ended", outcome="called-back", operator="op2", talk=40.0)
+        publish(bus, "", 700, "operator.state", operator="op2", state="wrap_up", reachable=True)
+        publish(bus, "b", 710, "notification.stored", ref="654321", complete=True,
+                line="detention", caller="380502222222", number="380502222222",
+                taken_by="op1")  # fmt: skip
         await written(log)
-        assert (log.backlog, log.state.written, log.state.connected) == (0, 17, True)
+        assert (log.backlog, log.state.written, log.state.connected) == (0, 24, True)
+
+        kinds = ("call.offered", "call.answered", "call.ended", "notification.handled")
+        found = await store.notification_events("123456", "b", at(60), kinds)
+        assert [(e.call_id, e.kind) for e in found] == [
+            ("b", "call.answered"),
+            ("b", "call.ended"),
+            ("b", "notification.handled"),
+            ("c", "call.offered"),
+            ("c", "call.answered"),
+            ("c", "call.ended"),
+        ]  # (the events of "b" before the notification, and of "a", are not its history)
+        # what an instance taking over learns: the open ones, and those it knows open
+        assert [n.ref for n in await store.shared_notifications([])] == ["654321"]
+        first, second = await store.shared_notifications(["123456"])
+        assert (first.ref, first.handled_by, first.note) == ("123456", "op1", "Told.")
+        assert (second.ref, second.taken_by, second.handled_at) == ("654321", "op1", None)
 
         rows, total = await store.calls(CallFilter())
-        assert total == 2 and [r.id for r in rows] == ["b", "a"]  # newest first
+        assert total == 3 and [r.id for r in rows] == ["c", "b", "a"]  # newest first
         a, events = (await store.call("a")) or (None, [])
         assert a is not None
         assert (a.caller, a.number, a.sip_call_id, a.language, a.line) == (
@@ -106,10 +133,12 @@ async def test_calls_are_projected_from_their_events(store: Store, tmp_path: Pat
             CallFilter(line="detention"),
             CallFilter(outcome="called-back"),
             CallFilter(caller="380502222222"),
-            CallFilter(since=at(30), until=at(31)),
         ]
         for where in filtered:
-            assert [r.id for r in (await store.calls(where))[0]] == ["b"], where
+            assert [r.id for r in (await store.calls(where))[0]] == ["c", "b"], where
+        assert [r.id for r in (await store.calls(CallFilter(since=at(30), until=at(31))))[0]] == [
+            "b"
+        ]
         assert (await store.calls(CallFilter(operator="op1"), limit=1, offset=1))[1] == 2
         assert [c.id for c in await store.queued_calls(at(0), at(60), "consultation")] == ["a"]
 
@@ -126,17 +155,45 @@ async def test_calls_are_projected_from_their_events(store: Store, tmp_path: Pat
             at(500),
             "/x/123456.wav",
         )
-        assert len(changes) == 1
+        assert len(changes) == 2
 
         # the spool sent again from its start (a crash before the marker was written): no
         # event is stored twice and no call changes
         spool.commit(Position(0, 0), 0)
-        spool.backlog = 17
+        spool.backlog = 24
         await written(log)
-        assert log.state.written == 17
+        assert log.state.written == 24
         again, events_again = (await store.call("a")) or (None, [])
         assert again is not None and again.path == ["language:1", "main:2"]
         assert len(events_again) == len(events)
+
+
+async def test_an_end_found_unseen_never_overrides_the_end_an_instance_saw(
+    store: Store, tmp_path: Path
+) -> None:
+    """With a standby, the instance taking over may close a call as ``interrupted`` (gone
+    from Asterisk, open in the log) while the end the last instance saw is still on its way
+    from that one's spool: whichever comes first, the end that was seen stands."""
+    for call, first in (("x", "seen"), ("y", "unseen")):
+        logs = []
+        for name in ("a", "b"):
+            bus = EventBus()
+            spool = Spool(tmp_path / f"spool-{call}-{name}")
+            logs.append((bus, spool, CallLog(spool, store)))
+        (seen_bus, *_, seen), (unseen_bus, *_, unseen) = logs
+        for bus, _, log in logs:
+            log.attach(bus)
+        publish(seen_bus, call, 0, "call.started", caller="380501111111", number="0800213103")
+        publish(seen_bus, call, 20, "call.answered", operator="op1", wait=20.0)
+        publish(seen_bus, call, 50, "call.ended", outcome="answered", operator="op1", talk=30.0)
+        publish(unseen_bus, call, 52, "call.ended", outcome="interrupted")
+        for log in (seen, unseen) if first == "seen" else (unseen, seen):
+            await written(log)
+        for _, spool, _ in logs:
+            spool.close()
+        record, _ = await store.call(call) or (None, [])
+        assert record is not None
+        assert (record.outcome, record.talk, record.operator) == ("answered", 30.0, "op1")
 
 
 async def test_an_event_that_cannot_be_written_is_set_aside(store: Store, tmp_path: Path) -> None:

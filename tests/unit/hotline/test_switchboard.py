@@ -27,11 +27,15 @@ class Asterisk:
 
     def __init__(self) -> None:
         self.rung: list[tuple[str, str]] = []
+        self.moved: list[tuple[str, str]] = []
         self.callbacks: list[tuple[str, str, str, int]] = []
         self.operator_answers = True
 
-    async def connect(self, channel: str, operator: str) -> None:
+    async def connect(self, channel: str, operator: str, transferred: bool = False) -> None:
         self.rung.append((channel, operator))
+
+    async def move(self, channel: str, number: str = "") -> None:
+        self.moved.append((channel, number))
 
     async def callback(self, call: str, operator: str, number: str, attempt: int) -> None:
         self.callbacks.append((call, operator, number, attempt))
@@ -99,6 +103,33 @@ async def test_a_call_from_queue_to_wrap_up(world: tuple) -> None:
         "talk": 60.0,
     }
     assert [e.seq for e in events if e.call_id == "c1"] == [1, 2, 3, 4]
+
+
+async def test_while_it_may_not_act_it_still_logs_how_its_calls_go_on_and_end(
+    world: tuple,
+) -> None:
+    """Its lease in doubt, or given up at a stop until the next instance has taken over: the
+    answer and the end the dialplan reports are logged, and nothing is done (the next caller
+    is not rung, no operator's change is taken). Once it stood down it knows nothing."""
+    board, asterisk, clock, events = world
+    online(board, "op3")
+    board.enqueue("c1", "PJSIP/trunk-1", "consultation", "uk")
+    board.enqueue("c2", "PJSIP/trunk-2", "consultation", "uk")
+    await settle()
+    board.witnessing = True
+    board.may_act = lambda: False
+    board.answered("c1", "op3")
+    clock.advance(30)
+    assert board.ring_ended("c1", "op3", "ANSWER") == "done"
+    board.operator_event("op3", Pause("lunch"))  # not taken: the active instance decides
+    await settle()
+    kinds = [e.kind for e in events if e.call_id == "c1"]
+    assert kinds[-2:] == ["call.answered", "call.ended"]
+    assert asterisk.rung == [("PJSIP/trunk-1", "op3")]  # c2 is left to the next instance
+    assert board.operators["op3"].state is State.WRAP_UP
+    board.reset()
+    board.hung_up("c2")
+    assert not [e for e in events if e.call_id == "c2" and e.kind == "call.ended"]
 
 
 async def test_a_missed_ring_puts_the_call_back_at_the_head(world: tuple) -> None:
@@ -287,6 +318,7 @@ async def test_operators_come_back_logged_in_or_paused(
     board, _, _, _, _ = durable_world
     online(board, "op1", "op3")
     board.operator_event("op3", Pause("training"))
+    await board.durable.flush()  # written in a thread
     again, _, _ = reborn(durable_world, deployment)
     assert again.operators["op1"].state is State.AVAILABLE
     assert (again.operators["op3"].state, again.operators["op3"].pause_reason) == (
@@ -311,7 +343,7 @@ async def test_a_phone_in_use_elsewhere_is_not_offered_a_call(world: tuple) -> N
 async def test_an_unanswered_redirect_is_never_sent_twice(world: tuple) -> None:
     board, asterisk, _, events = world
 
-    async def no_reply(channel: str, operator: str) -> None:
+    async def no_reply(channel: str, operator: str, transferred: bool = False) -> None:
         asterisk.rung.append((channel, operator))
         raise Uncertain("Redirect: no reply in time")
 

@@ -16,25 +16,31 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from agents.operator import Operator
 from agents.state import LogIn, LogOut, OperatorError, Pause, Resume, State
+from routing.callbacks import refusal as callback_refusal
 from routing.dispatch import Candidate, may_take, queue_order
 from routing.events import to_data
 from routing.lines import Line, Overflow
 from routing.outbound import CallbackPolicy
 from routing.queue import Queue, Rules, Timings
 from routing.signals import (
+    Adopted,
     CallbackAsked,
     CallbackEnded,
     CallbackFailed,
+    CallBackNow,
     CallbackPickedUp,
     CallbackReached,
     CallerQueued,
     CallOperator,
     CancelTimer,
+    CentreAnswered,
+    CentreEnded,
     DeviceChanged,
     Effect,
     Emit,
     HungUp,
     Keep,
+    Move,
     OperatorChanged,
     Restore,
     Ring,
@@ -44,9 +50,14 @@ from routing.signals import (
     RingUncertain,
     Signal,
     StartTimer,
+    Target,
     TimerFired,
+    TransferAsked,
+    TransferJoined,
+    TransferReady,
 )
 from routing.steps import step
+from routing.transfers import refusal
 
 T0 = datetime(2026, 11, 25, 9, tzinfo=UTC)
 LINES = {
@@ -196,6 +207,123 @@ def test_callbacks_to_one_number_stop_at_the_hourly_cap() -> None:
     assert run.queue.waiting["d3"].not_before == refused_until(run)
 
 
+def test_an_operator_calls_a_notification_back_from_the_desk_once() -> None:
+    """The desk's callback rings that operator at once, then dials the number; one attempt:
+    not reached, it ends, and nobody else is rung for it."""
+    run = Run()
+    run.online("op1", "op2")
+    desk = CallBackNow("n1", "op2", "123456", "detention", "uk", "380661112233")
+    assert callback_refusal(run.queue, RULES, desk, run.now) is None
+    run(desk)
+    (called,) = run.of(CallOperator)
+    assert (called.call, called.operator, called.number) == ("n1", "op2", "380661112233")
+    assert [e.fact.reason for e in run.emitted("callback.requested")] == ["desk"]
+    run(CallbackPickedUp("n1", "op2"))
+    run(CallbackEnded("n1", "NOANSWER"))
+    (ended,) = run.emitted("call.ended")
+    assert ended.fact.outcome == "callback-failed" and "n1" not in run.queue.waiting
+    assert run.queue.callbacks == {} and len(run.of(CallOperator)) == 1
+
+
+def test_a_desk_callback_the_operator_does_not_pick_up_goes_to_nobody_else() -> None:
+    run = Run()
+    run.online("op1", "op2")
+    run(CallBackNow("n1", "op2", "123456", "detention", "uk", "380661112233"))
+    (called,) = run.of(CallOperator)
+    run(CallbackFailed("n1", called.offer, no_answer=True))
+    assert len(run.of(CallOperator)) == 1 and run.queue.operators["op2"].misses == 0
+    assert run.emitted("call.ended")[0].fact.outcome == "callback-failed"
+    assert run.queue.operators["op2"].state is State.AVAILABLE
+
+
+def test_a_desk_callback_makes_the_notifications_parked_callback_now() -> None:
+    """A notification's callback waiting for its next try is made now by the desk's
+    operator, on its own call; while it is being made, nobody else may call it back."""
+    run = Run()
+    run(CallerQueued("d1", "PJSIP/trunk-1", "detention", "uk", "380661112233"))
+    run(CallbackAsked("d1", "380661112233", "notification", "123456", "/rec/123456.wav"))
+    run.online("op1", "op4")
+    run(CallbackPickedUp("d1", "op1"))
+    run(CallbackEnded("d1", "NOANSWER"))  # parked for its next try, in 30 s
+    run(TimerFired("wrap:op1"))
+    assert run.queue.waiting["d1"].not_before == run.now + timedelta(seconds=30)
+    desk = CallBackNow("n1", "op1", "123456", "detention", "uk", "380661112233")
+    run(desk)
+    (_, again) = run.of(CallOperator)
+    assert (again.call, again.operator, again.attempt) == ("d1", "op1", 2)
+    assert "n1" not in run.queue.callbacks and "redial:d1" not in run.queue.timers
+    run.online("op2")
+    assert callback_refusal(run.queue, RULES, replace(desk, operator="op2"), run.now) == (
+        "op1 is calling it back now"
+    )
+    assert callback_refusal(run.queue, RULES, replace(desk, operator="op4"), run.now) == (
+        "op4 does not serve the line 'detention'"
+    )
+    assert callback_refusal(run.queue, RULES, replace(desk, operator="op9"), run.now) == (
+        "there is no operator 'op9'"
+    )
+
+
+def test_a_desk_callback_says_why_it_cannot_be_made() -> None:
+    run = Run()
+    run.online("op1")
+    run(OperatorChanged("op1", Pause("break")))
+    desk = CallBackNow("n1", "op1", "123456", "detention", "uk", "380661112233")
+    assert callback_refusal(run.queue, RULES, desk, run.now) == "op1 cannot call now (paused)"
+    run(OperatorChanged("op1", Resume()))
+    foreign = replace(desk, number="0900123456")
+    assert "allowed patterns" in str(callback_refusal(run.queue, RULES, foreign, run.now))
+    assert run(foreign) == [] and run.queue.callbacks == {}  # refused in the step as well
+
+
+def test_callers_taken_over_are_queued_in_their_first_order_and_talks_go_on() -> None:
+    """An instance taking over finds them in Asterisk in no particular order: the one who
+    came first is offered first, and a caller talking to op3 goes on with op3."""
+    run = Run()
+    run.online("op1", "op3")
+    run(OperatorChanged("op1", Pause("break")))
+    late = CallerQueued("c2", "PJSIP/trunk-2", "information", "uk", "", T0 - timedelta(seconds=5))
+    early = replace(late, call="c1", channel="PJSIP/trunk-1", entered=T0 - timedelta(seconds=50))
+    talk = CallerQueued("c3", "PJSIP/trunk-3", "consultation", "uk", "", T0 - timedelta(minutes=3))
+    run(Adopted((late, early), ((talk, "op3"),)))
+    assert run.queue.operators["op3"].state is State.ON_CALL
+    assert run.queue.offers["c3"].operator == "op3" and run.queue.offers["c3"].answered == T0
+    assert [w.call for w in queue_order(run.queue.waiting.values())] == ["c1", "c2"]
+    run(OperatorChanged("op1", Resume()))
+    assert [r.call for r in run.of(Ring)] == ["c1"]
+    run(RingEnded("c3", "op3", "ANSWER"))
+    (ended,) = run.emitted("call.ended")
+    assert (ended.call, ended.fact.outcome, ended.fact.operator) == ("c3", "answered", "op3")
+
+
+def test_a_caller_ringing_an_operator_at_a_takeover_is_theirs_until_the_ring_ends() -> None:
+    """Found in Dial to op1: not rung again; op1's answer makes it a talk, the end of an
+    unanswered ring puts the caller back at the head of the queue (and op1, the only one
+    free, is offered them again). Asterisk's word stands over what was known of op1: its
+    phone not yet seen reachable (the new leader reads the phones' states after)."""
+    for status, reachable in (("ANSWER", True), ("NOANSWER", True), ("ANSWER", False)):
+        run = Run()
+        run.online("op1")
+        if not reachable:
+            run(DeviceChanged("op1", False))
+        ringing = CallerQueued(
+            "c5", "PJSIP/trunk-5", "information", "uk", "", T0 - timedelta(seconds=20)
+        )
+        run(Adopted((), (), ((ringing, "op1"),)))
+        assert run.queue.operators["op1"].state is State.RINGING and run.of(Ring) == []
+        if status == "ANSWER":
+            run(RingAnswered("c5", "op1"))
+            assert run.queue.operators["op1"].state is State.ON_CALL
+        run(RingEnded("c5", "op1", status))
+        if status == "ANSWER":
+            (ended,) = run.emitted("call.ended")
+            assert (ended.fact.outcome, ended.fact.operator) == ("answered", "op1")
+        else:
+            assert run.emitted("call.missed")
+            assert [r.call for r in run.of(Ring)] == ["c5"]  # offered again, its place kept
+            assert run.queue.offers["c5"].waiting.entered == ringing.entered
+
+
 def refused_until(run: Run) -> datetime:
     (refused,) = run.emitted("callback.refused")
     return datetime.fromisoformat(refused.fact.retry_at)
@@ -253,6 +381,116 @@ def test_an_operator_event_that_does_not_apply_raises_and_changes_nothing() -> N
     assert run.queue is before
 
 
+def talking_to(run: Run, call: str, line: str, operator: str, caller: str = "") -> None:
+    """``call`` queued on ``line`` and answered by ``operator`` (who must be its only choice)."""
+    run(CallerQueued(call, f"PJSIP/trunk-{call}", line, "uk", caller))
+    assert run.queue.offers[call].operator == operator
+    run.now += timedelta(seconds=3)
+    run(RingAnswered(call, operator))
+
+
+def test_a_caller_transferred_to_a_line_keeps_their_arrival_and_hears_they_are_connected() -> None:
+    run = Run()
+    run.online("op1")
+    talking_to(run, "c1", "information", "op1")
+    run(CallerQueued("c2", "PJSIP/trunk-c2", "consultation", "uk"))  # came after c1
+    run.now += timedelta(seconds=30)
+    effects = run(TransferAsked("c1", Target("line", "consultation"), "op1"))
+    assert run.queue.operators["op1"].state is State.WRAP_UP  # their part is over
+    (moved,) = [e for e in effects if isinstance(e, Move)]
+    assert (moved.call, moved.channel, moved.number) == ("c1", "PJSIP/trunk-c1", "")
+    waiting = run.queue.waiting["c1"]
+    assert (waiting.line, waiting.priority, waiting.held) == ("consultation", 10, True)
+    assert waiting.talked == 30.0
+    (transferred,) = run.emitted("call.transferred")
+    assert to_data(transferred.fact) == {
+        "target": "line",
+        "to": "consultation",
+        "mode": "blind",
+        "by": "op1",
+        "operator": "op1",
+        "line": "information",
+        "talk": 30.0,
+    }
+    assert not waiting.ready(run.now)  # not offered while they hear "connecting"
+    run(TransferReady("c1"))
+    run.online("op3")  # a lawyer comes: c1 first, who came before c2
+    assert run.queue.offers["c1"].operator == "op3" and "c2" in run.queue.waiting
+    run(RingAnswered("c1", "op3"))
+    run.now += timedelta(seconds=20)
+    run(HungUp("c1"))
+    ended = run.emitted("call.ended")[-1].fact
+    assert (ended.outcome, ended.operator, ended.talk, ended.wait) == ("answered", "op3", 50.0, 3.0)
+
+
+def test_a_caller_transferred_to_an_operator_who_does_not_answer_returns_to_the_head() -> None:
+    run = Run()
+    run.online("op1", "op3")
+    talking_to(run, "c1", "information", "op1")
+    run(CallerQueued("c2", "PJSIP/trunk-c2", "information", "uk"))  # waits for op1
+    effects = run(TransferAsked("c1", Target("operator", "op3"), "supervisor"))
+    (ring,) = [e for e in effects if isinstance(e, Ring)]
+    assert (ring.operator, ring.transferred) == ("op3", True)
+    run(RingEnded("c1", "op3", "NOANSWER"))
+    (failed,) = run.emitted("call.transfer_failed")
+    assert (failed.fact.to, failed.fact.status) == ("op3", "NOANSWER")
+    assert run.queue.waiting["c1"].line == "information"
+    assert queue_order(run.queue.waiting.values())[0].call == "c1"  # ahead of c2
+
+
+def test_refused_transfers_change_nothing_unless_the_phone_already_left() -> None:
+    run = Run()
+    run.online("op1", "op2")
+    talking_to(run, "c1", "information", "op1")
+    for target, why in (
+        (Target("line", "nowhere"), "there is no line 'nowhere'"),
+        (Target("operator", "op1"), "op1 is already talking to the caller"),
+        (Target("operator", "op4"), "op4 cannot take a call now (phone unreachable)"),
+        (Target("centre", "far", "0900123456"), "the centre 'far' cannot be called"),
+        (Target("queue", "x"), "a transfer goes to one of line, operator, centre"),
+    ):
+        assert why in (refusal(run.queue, RULES, "c1", target) or ""), target
+        before = run.queue
+        run(TransferAsked("c1", target, "op1"))
+        assert run.queue.offers == before.offers and run.queue.waiting == before.waiting
+    # a REFER the phone already acted on: the caller goes back to the head of their queue
+    run(TransferAsked("c1", Target("operator", "op1"), "op1", left=True))
+    (failed,) = run.emitted("call.transfer_failed")
+    assert failed.fact.status.startswith("refused: ")
+    assert run.queue.offers["c1"].operator == "op2"  # the next free operator
+
+
+def test_a_centre_that_does_not_answer_sends_the_caller_back_and_one_that_does_ends_it() -> None:
+    run = Run()
+    run.online("op1")
+    talking_to(run, "c1", "information", "op1")
+    effects = run(TransferAsked("c1", Target("centre", "kyiv", "380441234567"), "op1"))
+    assert next(e for e in effects if isinstance(e, Move)).number == "380441234567"
+    assert "c1" in run.queue.away and "c1" not in run.queue.waiting
+    run(CentreEnded("c1", "NOANSWER"))
+    assert "c1" not in run.queue.away and "c1" in run.queue.waiting
+    run(TimerFired("wrap:op1"))
+    run(RingAnswered("c1", "op1"))
+    run(TransferAsked("c1", Target("centre", "kyiv", "380441234567"), "op1"))
+    run(CentreAnswered("c1"))
+    run(HungUp("c1"))
+    ended = run.emitted("call.ended")[-1].fact
+    assert (ended.outcome, ended.by) == ("transferred", "centre:kyiv")
+
+
+def test_an_attended_transfer_hands_the_call_to_the_colleague_who_took_the_consultation() -> None:
+    run = Run()
+    run.online("op1", "op3")
+    talking_to(run, "c1", "information", "op1")
+    run(CallerQueued("c2", "PJSIP/trunk-c2", "consultation", "uk"))  # rings op3
+    run(TransferJoined("c1", "op3", "op1"))
+    assert run.queue.offers["c1"].operator == "op3" and "c2" in run.queue.waiting
+    assert run.queue.operators["op3"].state is State.ON_CALL
+    run(RingEnded("c1", "op1", "ANSWER"))  # the first operator's ring carried it: over
+    ended = run.emitted("call.ended")[-1].fact
+    assert (ended.outcome, ended.operator) == ("answered", "op3")
+
+
 # -- invariants over random runs ---------------------------------------------------------------
 CALLS = [f"c{i}" for i in range(8)]
 NUMBERS = st.sampled_from(["380501234567", "380661112233", "anonymous", "0900123456"])
@@ -277,8 +515,11 @@ class QueueMachine(RuleBasedStateMachine):
         super().__init__()
         self.run = Run()
         self.timers: dict[str, datetime] = {}
+        self.desk_calls = 0
+        self.chosen = False
 
     def feed(self, signal: Signal) -> None:
+        self.chosen = False  # an operator chose what to call (the desk): not the queue's order
         try:
             effects = self.run(signal)
         except OperatorError:
@@ -296,7 +537,8 @@ class QueueMachine(RuleBasedStateMachine):
         caller=NUMBERS,
     )
     def caller_arrives(self, call: str, line: str, language: str, caller: str) -> None:
-        if call in self.run.queue.callbacks or call in self.run.queue.offers:
+        queue = self.run.queue
+        if call in queue.callbacks or call in queue.offers or call in queue.away:
             return  # a call id is not reused while its story goes on
         self.feed(CallerQueued(call, f"PJSIP/trunk-{call}", line, language, caller))
 
@@ -315,9 +557,25 @@ class QueueMachine(RuleBasedStateMachine):
     def hangs_up(self, call: str) -> None:
         self.feed(HungUp(call))
 
-    @rule(call=st.sampled_from(CALLS), number=NUMBERS)
-    def asks_for_a_callback(self, call: str, number: str) -> None:
-        self.feed(CallbackAsked(call, number))
+    @rule(
+        call=st.sampled_from(CALLS),
+        number=NUMBERS,
+        notification=st.sampled_from([None, "111111", "222222"]),
+    )
+    def asks_for_a_callback(self, call: str, number: str, notification: str | None) -> None:
+        self.feed(CallbackAsked(call, number, "notification", notification))
+
+    @rule(
+        op=st.sampled_from(sorted(OPERATORS)),
+        notification=st.sampled_from(["111111", "222222"]),
+        number=NUMBERS,
+    )
+    def an_operator_calls_back_from_the_desk(self, op: str, notification: str, number: str) -> None:
+        self.desk_calls += 1
+        signal = CallBackNow(f"desk{self.desk_calls}", op, notification, "detention", "uk", number)
+        if callback_refusal(self.run.queue, RULES, signal, self.run.now) is None:
+            self.feed(signal)  # (the switchboard asks first, as here)
+            self.chosen = True
 
     @precondition(lambda self: bool(self.run.queue.offers))
     @rule(data=st.data())
@@ -346,6 +604,38 @@ class QueueMachine(RuleBasedStateMachine):
                 "uncertain": RingUncertain(call, offered.n),
             }[what]
         self.feed(signal)
+
+    @precondition(lambda self: any(o.answered for o in self.run.queue.offers.values()))
+    @rule(data=st.data())
+    def an_operator_transfers(self, data: st.DataObject) -> None:
+        call = data.draw(st.sampled_from(sorted(self.run.queue.offers)))
+        target = data.draw(
+            st.one_of(
+                st.builds(Target, st.just("line"), st.sampled_from(sorted(LINES))),
+                st.builds(Target, st.just("operator"), st.sampled_from(sorted(OPERATORS))),
+                st.builds(Target, st.just("centre"), st.just("kyiv"), NUMBERS),
+            )
+        )
+        if data.draw(st.booleans()):
+            self.feed(TransferAsked(call, target, "op", left=data.draw(st.booleans())))
+        else:  # the phones did it (attended)
+            self.feed(TransferJoined(call, target.name, "op"))
+
+    @rule(call=st.sampled_from(CALLS))
+    def hears_connecting(self, call: str) -> None:
+        self.feed(TransferReady(call))
+
+    @precondition(lambda self: bool(self.run.queue.away))
+    @rule(data=st.data())
+    def a_centre_answers_or_not(self, data: st.DataObject) -> None:
+        call = data.draw(st.sampled_from(sorted(self.run.queue.away)))
+        self.feed(
+            data.draw(
+                st.sampled_from(
+                    [CentreAnswered(call), CentreEnded(call, "ANSWER"), CentreEnded(call, "BUSY")]
+                )
+            )
+        )
 
     @precondition(lambda self: bool(self.timers))
     @rule()
@@ -394,7 +684,7 @@ class QueueMachine(RuleBasedStateMachine):
     @invariant()
     def first_come_first_served_within_a_priority(self) -> None:
         queue, now = self.run.queue, self.run.now
-        for effect in self.run.last:
+        for effect in [] if self.chosen else self.run.last:
             if not isinstance(effect, Ring | CallOperator) or effect.call not in queue.offers:
                 continue
             offered = queue.offers[effect.call]
@@ -417,12 +707,13 @@ class QueueMachine(RuleBasedStateMachine):
             if kind == "wrap":
                 assert queue.operators[name].state is State.WRAP_UP, key
             elif kind in ("overflow", "message", "retry", "redial"):
-                assert name in queue.waiting or name in queue.offers, key
+                assert name in queue.waiting or name in queue.offers or name in queue.away, key
 
     @invariant()
     def a_call_is_in_one_place(self) -> None:
         queue = self.run.queue
-        assert not set(queue.waiting) & set(queue.offers)
+        places = [set(queue.waiting), set(queue.offers), set(queue.away)]
+        assert all(not (a & b) for i, a in enumerate(places) for b in places[i + 1 :])
         for call in queue.callbacks:
             assert call in queue.waiting or call in queue.offers
 
