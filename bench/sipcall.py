@@ -305,6 +305,13 @@ class SippCall:
             self._tmp.cleanup()
         return Placed(self.call_id, self.process.returncode, out[-3000:])
 
+    def abandon(self) -> None:
+        """Stop SIPp now (its call is no longer wanted: a failed test's caller)."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self._tmp.cleanup()
+
 
 SCENARIOS = Path(__file__).parent / "sipp"
 

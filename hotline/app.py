@@ -467,7 +467,9 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
             service.api,
             host=settings.api_host,
             port=settings.api_port,
-            log_level="warning",
+            log_level=None,  # (the service's logging: hotline/logs.py)
+            log_config=None,
+            access_log=settings.access_log,
             lifespan="off",
         )
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
-import logging
 import os
 import sys
 import time
@@ -15,13 +14,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
-from hotline import prompts
+from hotline import __version__, logs, prompts
 from hotline.config import ConfigError, Deployment, load
-from hotline.settings import Settings
+from hotline.settings import Settings, environment
 
 app = typer.Typer(
-    help="IVR and call routing for free legal aid hotlines.",
+    help=(
+        "IVR and call routing for free legal aid hotlines.\n\n"
+        "Settings come from HOTLINE_* environment variables and a .env file in the working "
+        "folder (README: Settings). Exit codes: 0 done, 1 a failure while running, 2 a usage "
+        "or config error (what was wrong is printed)."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -47,6 +52,24 @@ ConfigOption = Annotated[
 ]
 
 
+def _version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"hotline {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """(The options before any command.)"""
+
+
 def _fail(message: str) -> None:
     typer.secho(message, err=True, fg=typer.colors.RED)
     raise typer.Exit(2)
@@ -65,7 +88,16 @@ def _dev_tools() -> None:
 def _settings() -> Settings:
     try:
         return Settings()
-    except Exception as exc:  # pydantic's ValidationError names the bad HOTLINE_ variable
+    except ValidationError as exc:  # each bad HOTLINE_ variable, by its name
+        lines = []
+        for error in exc.errors():
+            name = "_".join(map(str, error["loc"]))
+            secret = any(word in name for word in ("secret", "token", "password", "url"))
+            given = "(not shown)" if secret else repr(error.get("input"))
+            lines.append(f"  HOTLINE_{name.upper()}={given}: {error['msg']}")
+        _fail("bad setting in the environment (or .env):\n" + "\n".join(lines))
+        raise  # unreachable
+    except Exception as exc:
         _fail(f"bad setting in the environment: {exc}")
         raise  # unreachable
 
@@ -105,17 +137,8 @@ def check(config: ConfigOption = None) -> None:
     )
 
 
-#: Libraries whose DEBUG lines carry query parameters or AMI traffic (caller numbers).
-CHATTY = ("aiosqlite", "asyncpg", "sqlalchemy", "panoramisk", "httpx", "httpcore")
-
-
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for name in CHATTY:  # the service's own DEBUG, never caller numbers through theirs
-        logger = logging.getLogger(name)
-        logger.setLevel(max(logger.getEffectiveLevel(), logging.INFO))
+    logs.setup(settings.log_level, settings.log_format, settings.access_log)
 
 
 @app.command()
@@ -215,7 +238,7 @@ def asterisk_render(
     try:
         files = render(
             deployment,
-            dict(os.environ),
+            environment(),
             target,
             settings.agi_address(),
             settings.ami_username,

@@ -23,7 +23,8 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 from hotline.asterisk.ami import AmiClient, AmiUnavailable
 from hotline.asterisk.messages import Channel, of_kind
@@ -69,23 +70,55 @@ async def api_answers(host: str, port: int, timeout: float) -> bytes | None:
     return answer if answer.startswith(b"HTTP/") else None
 
 
-async def reset_agi(port: int) -> None:
+#: CAP_NET_ADMIN's bit in /proc/<pid>/status's capability masks.
+CAP_NET_ADMIN = 12
+
+
+def may_reset_connections(status: Path = Path("/proc/self/status")) -> bool:
+    """Whether this process may reset others' TCP connections (CAP_NET_ADMIN, which root
+    has): what ``ss -K`` needs."""
+    for line in status.read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) >> CAP_NET_ADMIN & 1)
+    return False
+
+
+async def _ss(wrapper: Sequence[str], *args: str) -> tuple[int, list[str], str]:
+    """``ss``'s exit code, the TCP sockets it printed, and its complaints."""
+    process = await asyncio.create_subprocess_exec(
+        *wrapper,
+        *("ss", "-H", "-t", "-n", *args),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, error = await process.communicate()
+    lines = [line for line in out.decode(errors="replace").splitlines() if line.strip()]
+    return process.returncode or 0, lines, error.decode(errors="replace").strip()
+
+
+async def reset_agi(port: int, wrapper: Sequence[str] = ()) -> int:
     """Reset the service's FastAGI connections (its side: Asterisk's side sees the reset and
-    ends each session); every one is stuck with the hung service."""
-    command = ["ss", "-K", "-t", "sport", "=", f":{port}"]
+    ends each session), every one stuck with the hung service; how many were reset. ``ss -K``
+    says nothing wrong in its exit code when it may not (no CAP_NET_ADMIN): what it printed,
+    and the connections still there afterwards, tell. ``wrapper``: a command to run ``ss``
+    under (a test's, to take the right away)."""
+    match = ("sport", "=", f":{port}")
     try:
-        process = await asyncio.create_subprocess_exec(
-            *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
-        )
-        _, error = await process.communicate()
+        code, killed, error = await _ss(wrapper, "-K", *match)
+        _, left, _ = await _ss((), *match)
     except OSError as exc:  # no `ss` (iproute2) here
-        log.error("cannot reset the FastAGI connections: %s", exc)
-        return
-    if process.returncode:
+        log.error("CANNOT reset the FastAGI connections: %s: callers moved stay stuck", exc)
+        return 0
+    if code or left:
         log.error(
-            "cannot reset the FastAGI connections (needs root or CAP_NET_ADMIN): %s",
-            error.decode(errors="replace").strip(),
+            "CANNOT reset %d FastAGI connection(s) of the hung service (%s): the callers "
+            "moved stay in silence until it dies; the guard needs root or CAP_NET_ADMIN",
+            len(left),
+            error or f"ss exited with {code}",
         )
+    elif killed:
+        log.warning("reset %d FastAGI connection(s) of the hung service", len(killed))
+    return len(killed)
 
 
 async def rescue(ami: AmiClient, cut: Callable[[], Awaitable[None]]) -> int:
@@ -206,6 +239,13 @@ async def serve(
 
     async def cut() -> None:
         await reset_agi(settings.agi_port)
+
+    if not may_reset_connections():
+        log.error(
+            "the guard lacks CAP_NET_ADMIN: it can move a hung service's callers but not "
+            "free them from its FastAGI connections (run it as root, or add the capability: "
+            "the compose file and the systemd unit do)"
+        )
 
     taken_over = None
     if settings.ha:

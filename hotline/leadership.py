@@ -58,7 +58,9 @@ class PostgresLease:
 
     async def acquire(self, me: str, seconds: float) -> int | None:
         """Take the lease if nobody holds it (or its holder let it expire): the new fencing
-        number; None while another instance holds it."""
+        number; None while another instance holds it. One held under this instance's name is
+        taken again, with a new number: a try whose answer never came (it timed out, and yet
+        the database had it done), or this instance before a restart, never locks it out."""
         async with self.engine.begin() as connection:
             row = await connection.execute(
                 text(
@@ -68,7 +70,7 @@ class PostgresLease:
                     "ON CONFLICT (name) DO UPDATE SET holder = :me, url = :url, "
                     "fence = leadership.fence + 1, "
                     "expires_at = clock_timestamp() + make_interval(secs => :s) "
-                    "WHERE leadership.expires_at <= clock_timestamp() "
+                    "WHERE leadership.expires_at <= clock_timestamp() OR leadership.holder = :me "
                     "RETURNING fence"
                 ),
                 {"name": self.name, "me": me, "s": seconds, "url": self.url or None},

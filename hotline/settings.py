@@ -4,25 +4,38 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import os
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from dotenv import dotenv_values
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Where `hotline sandbox up` keeps the Asterisk root and the secrets it generated.
 SANDBOX_DIR = Path(".cache/sandbox")
 
 
+#: The files settings are read from after the environment (a later one overrides an earlier).
+ENV_FILES = (str(SANDBOX_DIR / "secrets.env"), ".env")
+
+
+def environment() -> dict[str, str]:
+    """The environment as every command sees it: the env files' variables, and the process's
+    own over them (what the rendered Asterisk files read: each operator's SIP password)."""
+    found: dict[str, str] = {}
+    for path in ENV_FILES:
+        if Path(path).is_file():
+            found |= {k: v for k, v in dotenv_values(path).items() if v is not None}
+    return found | dict(os.environ)
+
+
 class Settings(BaseSettings):
     """Everything deployment-specific that is not the hotline config itself."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="HOTLINE_",
-        env_file=(str(SANDBOX_DIR / "secrets.env"), ".env"),
-        extra="ignore",
-    )
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", env_file=ENV_FILES, extra="ignore")
 
     config: Path = Path("config/hotline.yaml")
     data_dir: Path = Path("data")
@@ -78,7 +91,12 @@ class Settings(BaseSettings):
     api_url: str = ""
 
     sandbox_dir: Path = SANDBOX_DIR
-    log_level: str = "INFO"
+    #: DEBUG, INFO, WARNING, ERROR or CRITICAL (any case).
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    #: ``text`` (a line for a terminal) or ``json`` (an object a line, for a log collector).
+    log_format: Literal["text", "json"] = "text"
+    #: Log every API request (uvicorn's access log; numbers in it masked).
+    access_log: bool = False
     #: Start `hotline guard` beside the service (it moves callers to the fallback queues
     #: when the service hangs); off only where something else runs the guard.
     guard: bool = True
@@ -88,6 +106,16 @@ class Settings(BaseSettings):
     asterisk_spool: Path | None = None
     #: Where the post-processed conversation recordings are kept (default: data/recordings).
     recordings_dir: Path | None = None
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_in_any_case(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     def agi_peer_list(self) -> list[str]:
         """``agi_peers`` as addresses (ValueError naming the bad one)."""

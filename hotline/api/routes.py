@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
+from hotline import __version__
 from hotline.api import calls, desk, figures, notifications, queues, stream, web
 from hotline.api.access import SESSION_HOURS
 from hotline.api.deps import (
@@ -35,7 +36,7 @@ def create_api(app_parts: Parts) -> FastAPI:
     """The FastAPI app (OpenAPI at /docs)."""
     app = FastAPI(
         title="Legal aid hotline",
-        version="0.2.0",
+        version=__version__,
         description="Queues, operators, the call log and statistics of the hotline service.",
     )
     app.state.parts = app_parts

@@ -22,6 +22,7 @@ from typing import Any
 from panoramisk.fast_agi import Application
 from panoramisk.utils import parse_agi_result
 
+from hotline.logs import CALL
 from hotline.metrics import AGI_SECONDS
 
 log = logging.getLogger(__name__)
@@ -429,6 +430,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
                 log.warning("FastAGI from %s: wrong or missing secret; closed", peer)
                 return
             env["agi_network_script"] = script
+            CALL.set(env.get("agi_uniqueid") or None)  # (on every line logged serving it)
             channel = AgiChannel(reader, writer, env, self.reply_timeout)
             missing = [name for name in REQUIRED if not env.get(name)]
             route = self._route.get(script)

