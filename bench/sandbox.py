@@ -93,9 +93,7 @@ class Sandbox:
                 name, sep, value = line.partition("=")
                 if sep:
                     known[name.strip()] = value.strip()
-        names = ["HOTLINE_AMI_SECRET", "HOTLINE_API_TOKEN", "HOTLINE_AGI_SECRET"] + [
-            render.password_variable(endpoint) for endpoint in deployment.endpoints
-        ]
+        names = render.secret_names(deployment)
         if deployment.trunk.auth or deployment.trunk.registration:
             # the sandbox's carrier (SIPp in the tests) takes whatever account it is told
             known.setdefault("HOTLINE_TRUNK_USERNAME", "hotline-sandbox")

@@ -226,15 +226,26 @@ def sandbox_status() -> None:
 def asterisk_render(
     target: Annotated[Path, typer.Argument(help="folder to write the generated .conf files")],
     config: ConfigOption = None,
+    with_prompts: Annotated[
+        bool,
+        typer.Option(
+            "--prompts",
+            help="also the built prompts, in DIR/sounds (for /usr/share/asterisk/sounds/"
+            "hotline), and DIR/ready once all is written (what the Asterisk image waits for)",
+        ),
+    ] = False,
 ) -> None:
     """Write the generated Asterisk files (endpoints, AMI user, queues, numbers), and for the
     machine around it fail2ban-hotline.conf (for /etc/fail2ban/jail.d/: bans addresses that
     fail to log in) and nftables-hotline.nft (who may use SIP over UDP)."""
+    import shutil
+
     from hotline.asterisk.render import RenderError, render, render_firewall
 
     settings = _settings()
     deployment = _deployment(settings, config)
     target.mkdir(parents=True, exist_ok=True)
+    (target / "ready").unlink(missing_ok=True)
     try:
         files = render(
             deployment,
@@ -249,6 +260,27 @@ def asterisk_render(
         _fail(str(exc))
     for path in files:
         typer.echo(path)
+    if with_prompts:
+        build_prompts(config)
+        shutil.rmtree(target / "sounds", ignore_errors=True)
+        shutil.copytree(settings.prompts_build_dir, target / "sounds")
+        (target / "ready").touch()
+        typer.echo(target / "sounds")
+
+
+@app.command("env")
+def env_file(config: ConfigOption = None) -> None:
+    """Print a new .env for this config, every secret random: HOTLINE_AMI_SECRET,
+    HOTLINE_AGI_SECRET, HOTLINE_API_TOKEN, each phone's HOTLINE_SIP_PASSWORD_<ID>, and
+    POSTGRES_PASSWORD for compose.yaml (the carrier's HOTLINE_TRUNK_USERNAME and _PASSWORD,
+    where it wants them, are the carrier's to give)."""
+    import secrets
+
+    from hotline.asterisk.render import secret_names
+
+    deployment = _deployment(_settings(), config)
+    for name in [*secret_names(deployment), "POSTGRES_PASSWORD"]:
+        typer.echo(f"{name}={secrets.token_urlsafe(18)}")
 
 
 @app.command("prompts")

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -74,13 +75,24 @@ async def api_answers(host: str, port: int, timeout: float) -> bytes | None:
 CAP_NET_ADMIN = 12
 
 
-def may_reset_connections(status: Path = Path("/proc/self/status")) -> bool:
-    """Whether this process may reset others' TCP connections (CAP_NET_ADMIN, which root
-    has): what ``ss -K`` needs."""
+def may_reset_connections(
+    status: Path = Path("/proc/self/status"), ss: str | None = shutil.which("ss")
+) -> bool:
+    """Whether ``ss -K`` run from here may reset others' TCP connections: this process has
+    CAP_NET_ADMIN (root has), or ``ss`` was given it (the image's setcap) and it is in this
+    process's bounding set (the container's: compose.yaml adds it)."""
+    caps = {}
     for line in status.read_text().splitlines():
-        if line.startswith("CapEff:"):
-            return bool(int(line.split()[1], 16) >> CAP_NET_ADMIN & 1)
-    return False
+        name, _, value = line.partition(":")
+        if name in ("CapEff", "CapBnd"):
+            caps[name] = bool(int(value.strip(), 16) >> CAP_NET_ADMIN & 1)
+    if caps.get("CapEff"):
+        return True
+    try:
+        given = ss is not None and bool(os.getxattr(ss, "security.capability"))
+    except OSError:
+        given = False
+    return given and caps.get("CapBnd", False)
 
 
 async def _ss(wrapper: Sequence[str], *args: str) -> tuple[int, list[str], str]:

@@ -33,6 +33,14 @@ def password_variable(operator_id: str) -> str:
     return "HOTLINE_SIP_PASSWORD_" + re.sub(r"[^A-Z0-9]", "_", operator_id.upper())
 
 
+def secret_names(deployment: Deployment) -> list[str]:
+    """The secrets the service and the rendered Asterisk files read from the environment (the
+    carrier's account aside: the carrier gives it)."""
+    return ["HOTLINE_AMI_SECRET", "HOTLINE_API_TOKEN", "HOTLINE_AGI_SECRET"] + [
+        password_variable(endpoint) for endpoint in deployment.endpoints
+    ]
+
+
 def _secret(env: Mapping[str, str], name: str) -> str:
     value = env.get(name, "")
     if not value:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -136,8 +137,16 @@ async def test_a_reset_the_guard_may_not_make_is_said_loudly_not_believed(
 
 
 def test_the_guard_knows_whether_it_may_reset_connections(tmp_path: Path) -> None:
-    status = tmp_path / "status"
-    status.write_text("Name:\tpython3\nCapEff:\t000001ffffffffff\n")
-    assert may_reset_connections(status)
-    status.write_text("Name:\tpython3\nCapEff:\t0000000000000000\n")
-    assert not may_reset_connections(status)
+    """Root, or a non-root guard whose ss was given the right (the image's setcap) in a
+    container that has it in its bounding set; not a non-root guard with a plain ss."""
+    status, ss = tmp_path / "status", tmp_path / "ss"
+    ss.write_bytes(b"")
+    everything, nothing = "000001ffffffffff", "0000000000000000"
+    status.write_text(f"Name:\tpython3\nCapEff:\t{everything}\nCapBnd:\t{everything}\n")
+    assert may_reset_connections(status, str(ss))
+    status.write_text(f"Name:\tpython3\nCapEff:\t{nothing}\nCapBnd:\t{everything}\n")
+    assert not may_reset_connections(status, str(ss))  # a plain ss
+    os.setxattr(ss, "security.capability", bytes.fromhex("0100000200100000" + "00" * 12))
+    assert may_reset_connections(status, str(ss))  # ss given CAP_NET_ADMIN
+    status.write_text(f"Name:\tpython3\nCapEff:\t{nothing}\nCapBnd:\t{nothing}\n")
+    assert not may_reset_connections(status, str(ss))  # not in the container's bounding set
