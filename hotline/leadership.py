@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: The name of the one lease (a column, so that one database could hold several services').
 LEASE = "hotline"
+#: Seconds between a standby's tries to take the lease, at most.
+STANDBY_TRY = 0.25
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,10 @@ class Leadership:
         self.seconds = seconds
         #: Stop acting this long before the lease would end (clock rates, a slow statement).
         self.margin = seconds / 6
+        #: How often a standby tries to take the lease: often, whatever the lease's length
+        #: (one given up at a stop is taken at the next try; until then new callers wait in
+        #: silence, and a key they press is lost)
+        self.try_every = min(seconds / 6, STANDBY_TRY)
         self.on_active = on_active
         self.on_standby = on_standby
         self.clock = clock
@@ -206,13 +212,13 @@ class Leadership:
             await self.on_standby()
 
     async def run(self) -> None:
-        """Renew or try every third of the lease, for ever; a lease found run out (the process
-        was stopped) is given up before anything else."""
+        """Renew every third of the lease (or try to take it, every ``try_every``), for ever;
+        a lease found run out (the process was stopped) is given up before anything else."""
         while True:
             if self.fence is not None and not self.active:
                 await self._step_down("its lease ran out (the process was stopped or slow)")
             await self.step()
-            await asyncio.sleep(self.seconds / 3 if self.active else self.seconds / 6)
+            await asyncio.sleep(self.seconds / 3 if self.active else self.try_every)
 
     async def release(self) -> None:
         """At a stop: give the lease to a standby now (and never take it again)."""

@@ -356,6 +356,10 @@ class FastAgiServer(Application):  # type: ignore[misc]
             self._sessions.add(session)
         try:
             await self._serve(reader, writer, peer)
+        except asyncio.CancelledError:
+            # let go at a stop (retry_elsewhere, or the loop's end): this task is asyncio's
+            # server's own, whose callback (Python 3.11) reports a cancelled one as an error
+            pass
         finally:
             if session is not None:
                 self._sessions.discard(session)
