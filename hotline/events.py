@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -64,6 +65,10 @@ class CallEvent:
 
 Subscriber = Callable[[CallEvent], None]
 
+#: How many of the latest events the bus keeps, for a listener that reconnects (an event
+#: stream's Last-Event-ID): minutes of a busy hotline's events.
+RECENT = 5000
+
 
 class EventBus:
     """Fan-out of events to synchronous subscribers (fast, in-memory) and async queues."""
@@ -72,6 +77,7 @@ class EventBus:
         self._subscribers: list[Subscriber] = []
         self._queues: list[asyncio.Queue[CallEvent]] = []
         self._seq: dict[str, int] = {}
+        self._recent: deque[CallEvent] = deque(maxlen=RECENT)
 
     def subscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.append(subscriber)
@@ -97,6 +103,17 @@ class EventBus:
         """Whether the call has events and no end yet (in this process, or resumed)."""
         return call in self._seq
 
+    def since(self, event_id: str) -> list[CallEvent] | None:
+        """The events published after the one with ``event_id``, oldest first; None when it
+        is not among the latest RECENT (too old, or published by another process)."""
+        after: list[CallEvent] = []
+        for event in reversed(self._recent):
+            if event.id == event_id:
+                after.reverse()
+                return after
+            after.append(event)
+        return None
+
     def publish(self, event: CallEvent) -> None:
         """Number the event in its call's order (from 1), give it an id, hand it to every
         consumer."""
@@ -108,6 +125,7 @@ class EventBus:
             event = replace(event, seq=seq)
             if isinstance(event.fact, CallEnded):
                 self._seq.pop(event.call_id, None)
+        self._recent.append(event)
         for subscriber in self._subscribers:
             try:
                 subscriber(event)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Header, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from hotline.api import views
@@ -27,20 +28,45 @@ router = api_router()
 
 #: Seconds between two checks that an event stream's token or session is still valid.
 RECHECK = 5.0
+LAST_EVENT_ID = (
+    "the id of the last event this client received (a reconnection): the events since then "
+    "come first; one no longer held gives a `stream.reset` event first (read the state again)"
+)
 
 
 @router.get("/events", response_class=EventSourceResponse)
-async def events(request: Request, app: App, who: Anyone) -> AsyncIterator[ServerSentEvent]:
+async def events(
+    request: Request,
+    app: App,
+    who: Anyone,
+    last_event_id: Annotated[str | None, Header(description=LAST_EVENT_ID)] = None,
+) -> AsyncIterator[ServerSentEvent]:
     """Server-sent events: every domain event as it happens, as JSON (``kind`` says what).
     Supervisors get everything; viewers the same without numbers or SIP identifiers; operators
     their own; each of their organisation only. The stream ends once its token is revoked or
-    its session ended."""
+    its session ended. Each event carries its id: a client that reconnects with it in
+    ``Last-Event-ID`` (as a browser's EventSource does) first gets what it missed."""
     queue = app.bus.listen(maxsize=1000)
     mine: set[str] = set()
     whose: dict[str, str | None] = {}  # call -> its organisation, while it lasts
+
+    def shown(item: CallEvent) -> bool:
+        if not who.sees(_organisation(app, item, whose)):
+            return False
+        return who.role is not Role.OPERATOR or _theirs(item, who, mine)
+
+    missed = app.bus.since(last_event_id) if last_event_id else []
+    # (those published since it began to listen are on the live queue too)
+    replayed = {item.id for item in missed or ()}
     checked = time.monotonic()
     try:
         yield ServerSentEvent(comment="connected", retry=2000)
+        if missed is None:  # too old to replay: the client must read the state again
+            reset = {"kind": "stream.reset", "data": {"last_event_id": last_event_id}}
+            yield ServerSentEvent(data=reset)
+        for past in missed or ():
+            if shown(past):
+                yield ServerSentEvent(data=views.event(past.as_json(), who), id=past.id)
         while True:
             try:
                 item: CallEvent | None = await asyncio.wait_for(queue.get(), RECHECK)
@@ -52,11 +78,11 @@ async def events(request: Request, app: App, who: Anyone) -> AsyncIterator[Serve
                     return  # revoked, logged out, expired
             if item is None:
                 continue
-            if not who.sees(_organisation(app, item, whose)):
+            if item.id in replayed:
+                replayed.discard(item.id)
                 continue
-            if who.role is Role.OPERATOR and not _theirs(item, who, mine):
-                continue
-            yield ServerSentEvent(data=views.event(item.as_json(), who), id=item.id)
+            if shown(item):
+                yield ServerSentEvent(data=views.event(item.as_json(), who), id=item.id)
     finally:
         app.bus.unlisten(queue)
 

@@ -426,3 +426,51 @@ async def test_each_role_sees_what_it_should(
         assert reply.status_code == 422 and field in reply.text, (params, reply.text)
     reply = service.get_as(service.token, "/api/stats", **{"from": "2020-01-01T00:00Z"})
     assert reply.status_code == 422 and "366 days" in reply.text
+
+
+def read_events(
+    service: Service, count: int, last_event_id: str | None = None, seconds: float = 60
+) -> list[dict[str, Any]]:
+    """The first ``count`` events of /api/events (as a supervisor), each with its SSE id."""
+    headers = {"Authorization": f"Bearer {service.token}"}
+    if last_event_id is not None:
+        headers["Last-Event-ID"] = last_event_id
+    found: list[dict[str, Any]] = []
+    fields: dict[str, str] = {}  # of the message being read (a blank line ends it)
+    with httpx.stream("GET", service.url("/api/events"), headers=headers, timeout=seconds) as s:
+        for line in s.iter_lines():
+            if line:
+                name, _, value = line.partition(": ")
+                fields[name] = value
+                continue
+            if "data" in fields:
+                found.append({**json.loads(fields["data"]), "sse_id": fields.get("id", "")})
+                if len(found) == count:
+                    break
+            fields = {}
+    return found
+
+
+async def test_a_stream_that_reconnects_with_last_event_id_misses_nothing(
+    service: Service,
+) -> None:
+    """A client reads a call's first events, drops, and the call goes on without it; it comes
+    back with the last id it had in Last-Event-ID (as a browser's EventSource does): the events
+    it missed come first, in order, none twice; an id the service no longer holds gives a
+    `stream.reset` first (read the state again)."""
+    service.start()
+    first = asyncio.create_task(asyncio.to_thread(read_events, service, 3))
+    await asyncio.sleep(1)  # (listening)
+    placed = await call(*CONSULTATION, hold_ms=2000)  # nobody to answer: it ends abandoned
+    seen = await first
+    record = service.record(placed.call_id)
+    assert [e["kind"] for e in seen] == ["call.started", "menu.answer", "menu.answer"]
+    assert all(e["sse_id"] == e["id"] for e in seen)
+    expected = [e["id"] for e in record["events"]]
+
+    resumed = await asyncio.to_thread(read_events, service, len(expected) - 3, seen[-1]["id"])
+    assert [e["id"] for e in resumed] == expected[3:]  # the rest of the call, in order
+    assert resumed[-1]["kind"] == "call.ended"
+
+    (reset,) = await asyncio.to_thread(read_events, service, 1, "an-id-never-seen")
+    assert reset["kind"] == "stream.reset"
