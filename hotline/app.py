@@ -445,6 +445,23 @@ async def start_guard(settings: Settings) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(*command)
 
 
+async def _cancelled(tasks: list[asyncio.Task[Any]], within: float = 10.0) -> None:
+    """Cancel the tasks and wait for them to end, cancelling again any that let one
+    cancellation go by (Python 3.11's wait_for can swallow one that comes as its awaitable
+    finishes: the AMI link's keeper then went on, and a stop never ended)."""
+    loop = asyncio.get_running_loop()
+    pending, deadline = set(tasks), loop.time() + within
+    while pending and loop.time() < deadline:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.5)
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # (retrieved: an error at the stop is not worth a warning)
+    if pending:
+        log.warning("stopping: %s would not end", ", ".join(t.get_name() for t in pending))
+
+
 async def serve(settings: Settings, deployment: Deployment) -> None:
     """Run FastAGI, AMI and the API in this event loop until SIGINT/SIGTERM."""
     service = build(settings, deployment)
@@ -532,9 +549,7 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
                 "call log: %d events left in the spool; written at the next start",
                 service.call_log.backlog,
             )
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _cancelled(tasks)
         await service.call_log.close()
         if service.switchboard.durable is not None:
             await service.switchboard.durable.flush()

@@ -99,8 +99,8 @@ async def test_callbacks_stop_at_the_hourly_cap_and_say_why(
     phone("op1", talk_ms=1500)
     home = home_phone(talk_ms=3000)
     # two detention callers from one number hang up while nobody is logged in
-    first = await call(*DETENTION, caller="380661112233", hold_ms=1000)
-    second = await call(*DETENTION, caller="380661112233", hold_ms=1000)
+    first = await call(*DETENTION, caller="380661112233", hold_ms=4000)
+    second = await call(*DETENTION, caller="380661112233", hold_ms=4000)
     for placed in (first, second):
         assert service.record(placed.call_id)["callback_number"] == "380661112233"
     service.login("op1")
@@ -214,7 +214,7 @@ async def test_a_carrier_that_wants_registration_and_authentication(
     service.start(config=config)
     op1 = phone("op1", talk_ms=2000)
     # a detention caller hangs up while nobody is free: called back through the carrier
-    placed = await call(*DETENTION, caller="380661112233", hold_ms=1000)
+    placed = await call(*DETENTION, caller="380661112233", hold_ms=4000)
     assert service.record(placed.call_id)["callback_number"] == "380661112233"
     service.login("op1")
     record = service.record(placed.call_id, until=lambda r: r["outcome"], wait=60)

@@ -83,7 +83,7 @@ async def test_callback_retries_keep_their_schedule_across_a_restart(
     service.start(clock=None, config=config)
     op1 = phone("op1", talk_ms=60_000)
     home_phone(answers=False)  # the caller's phone rings out (30 s)
-    placed = await call(*DETENTION, caller="380661112233", hold_ms=1000)
+    placed = await call(*DETENTION, caller="380661112233", hold_ms=4000)
     assert service.record(placed.call_id)["callback_number"] == "380661112233"
     service.login("op1")
     record = service.record(placed.call_id, until=lambda r: events(r, "callback.failed"), wait=60)
