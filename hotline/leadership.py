@@ -62,8 +62,18 @@ class PostgresLease:
         """Take the lease if nobody holds it (or its holder let it expire): the new fencing
         number; None while another instance holds it. One held under this instance's name is
         taken again, with a new number: a try whose answer never came (it timed out, and yet
-        the database had it done), or this instance before a restart, never locks it out."""
+        the database had it done), or this instance before a restart, never locks it out.
+        While another holds it, this only reads (a standby asks four times a second)."""
         async with self.engine.begin() as connection:
+            held = await connection.execute(
+                text(
+                    "SELECT 1 FROM leadership WHERE name = :name AND holder <> :me "
+                    "AND expires_at > clock_timestamp()"
+                ),
+                {"name": self.name, "me": me},
+            )
+            if held.first() is not None:
+                return None
             row = await connection.execute(
                 text(
                     "INSERT INTO leadership (name, holder, fence, expires_at, url) "
