@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -284,22 +284,36 @@ class SippCall:
         # SIPp redraws its screen every second: into a file, so that a reader who is late
         # can never block it on a full pipe
         self._out = Path(self._tmp.name) / "sipp.out"
+        self._command: Callable[[], list[str]] = lambda: sipp_command(
+            xml, self.call_id, source, target, timeout_s
+        )
+        self._starts = 0
+        self._start()
+
+    def _start(self) -> None:
+        self._starts += 1
         with self._out.open("w") as out:
             self.process = subprocess.Popen(
-                sipp_command(xml, self.call_id, source, target, timeout_s),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self._tmp.name,
+                self._command(), stdout=out, stderr=subprocess.STDOUT, cwd=self._tmp.name
             )
+
+    def _started_again(self) -> bool:
+        """SIPp ended at once because a port it was given was taken meanwhile (another
+        process bound it between our look and its bind): started again on others."""
+        if self._starts >= 3 or "Unable to bind" not in self._out.read_text(errors="replace"):
+            return False
+        self._start()
+        return True
 
     @property
     def running(self) -> bool:
-        return self.process.poll() is None
+        return self.process.poll() is None or self._started_again()
 
     def wait(self) -> Placed:
         """Wait for the call to end."""
         try:
-            self.process.wait(timeout=self.timeout_s + 30)
+            while self.process.wait(timeout=self.timeout_s + 30) and self._started_again():
+                pass
             out = self._out.read_text(errors="replace")
         finally:
             self._tmp.cleanup()

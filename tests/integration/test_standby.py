@@ -366,6 +366,7 @@ async def test_a_rolling_restart_loses_no_caller_and_routes_none_twice(
     placed = await asyncio.gather(*stream)
     active = a if role(a) == "active" else b
     for caller in placed:
+        assert caller.returncode == 0, f"SIPp {caller.call_id}: {caller.output}"
         record = active.record(caller.call_id, wait=60)
         happened = [e["kind"] for e in record["events"]]
         said = f"{record['id']}: {record['outcome']}: {' '.join(happened)}"
