@@ -18,7 +18,7 @@ async function search(more = false) {
   const mine = searchTurn();
   const reply = await api(`/api/calls?${params}`);
   const answer = await reply.json();
-  if (!mine()) return;  // a newer search was made meanwhile
+  if (!mine()) return;  // a search made after it is on screen already
   const error = document.getElementById("error");
   const body = document.getElementById("calls");
   if (!more) body.replaceChildren();

@@ -11,7 +11,7 @@ async function loadLive() {
   const mine = liveTurn();
   const [queues, agents] = await Promise.all([api("/api/queues"), api("/api/agents")]);
   const [q, a] = await Promise.all([queues.ok ? queues.json() : {}, agents.ok ? agents.json() : []]);
-  if (!mine()) return;  // a newer refresh answered, or will
+  if (!mine()) return;  // a refresh made after it is on screen already
   state.queues = q;
   state.agents = a;
   state.fetchedAt = performance.now();

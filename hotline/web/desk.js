@@ -13,7 +13,7 @@ async function load() {
   const mine = loadTurn();
   const reply = await api("/api/desk");
   const answer = await reply.json();
-  if (!mine()) return;  // a newer load answered, or will
+  if (!mine()) return;  // a load made after it is on screen already
   if (!reply.ok) { document.getElementById("action-error").textContent = answer.detail; return; }
   desk.data = answer;
   desk.fetchedAt = performance.now();

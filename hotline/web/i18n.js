@@ -238,11 +238,15 @@ async function api(path, options = {}) {
   return reply;
 }
 
-// Requests of one kind may answer out of order: only the newest one's answer is shown.
+// Requests of one kind may answer out of order: an answer is shown unless one of a request
+// made after it was shown already (then it is older than what is on screen).
 // `const turn = newest(); ... const mine = turn(); await ...; if (!mine()) return;`
 function newest() {
-  let count = 0;
-  return () => { const me = ++count; return () => me === count; };
+  let made = 0, shown = 0;
+  return () => {
+    const me = ++made;
+    return () => { if (me < shown) return false; shown = me; return true; };
+  };
 }
 
 function showLogin() {
