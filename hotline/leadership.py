@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class PostgresLease:
         the database had it done), or this instance before a restart, never locks it out.
         While another holds it, this only reads (a standby asks four times a second)."""
         async with self.engine.begin() as connection:
+            await self._never_frozen(connection, seconds)
             held = await connection.execute(
                 text(
                     "SELECT 1 FROM leadership WHERE name = :name AND holder <> :me "
@@ -100,6 +101,7 @@ class PostgresLease:
         the fencing number (taken with a synchronous commit, so it never repeats) is Asterisk's
         wall against exactly that."""
         async with self.engine.begin() as connection:
+            await self._never_frozen(connection, seconds)
             await connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
             row = await connection.execute(
                 text(
@@ -111,6 +113,16 @@ class PostgresLease:
                 {"name": self.name, "me": me, "fence": fence, "s": seconds},
             )
             return row.scalar() is not None
+
+    @staticmethod
+    async def _never_frozen(connection: AsyncConnection, seconds: float) -> None:
+        """A transaction on the lease's row that stops half-way (its process SIGSTOPped, or
+        hung, between its UPDATE and its COMMIT) would hold the row's lock, and so the lease,
+        for as long as it stays stopped: PostgreSQL ends its session after a third of the
+        lease instead (and no instance waits on the row longer than that)."""
+        limit = f"{max(100, int(seconds * 1000 / 3))}ms"
+        for setting in ("idle_in_transaction_session_timeout", "lock_timeout"):
+            await connection.execute(text(f"SET LOCAL {setting} = '{limit}'"))
 
     async def release(self, me: str, fence: int) -> None:
         """Give the lease up now (a stop): a standby takes over at its next try."""

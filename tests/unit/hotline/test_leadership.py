@@ -5,10 +5,12 @@ when it was stopped, or lost the database), and a release that hands over at onc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import text
 
 from hotline.leadership import Leadership, PostgresLease
 from hotline.store.db import Store
@@ -168,3 +170,27 @@ async def test_a_released_lease_is_taken_at_once(store: Store) -> None:
         assert taken - released < LEASE / 3, changes  # a standby tries every sixth of it
     finally:
         running_b.cancel()
+
+
+async def test_a_renewal_frozen_half_way_does_not_hold_the_lease(store: Store) -> None:
+    """a is SIGSTOPped between its renewal's UPDATE and its COMMIT: the row stays locked by a
+    transaction that never ends, until PostgreSQL ends its session; b takes the lease once it
+    ran out, not when a wakes."""
+    lease = PostgresLease(store.engine)
+    assert await lease.acquire("a", LEASE) == 1
+    async with store.engine.connect() as frozen:
+        transaction = await frozen.begin()
+        await lease._never_frozen(frozen, LEASE)
+        await frozen.execute(
+            text("UPDATE leadership SET expires_at = clock_timestamp() + interval '1 second'")
+        )
+        started = time.monotonic()  # ... and a is stopped: no COMMIT comes
+        fence = None
+        while fence is None:
+            assert time.monotonic() - started < LEASE + 3, "b waits on a frozen transaction"
+            with contextlib.suppress(Exception):  # (the row locked: lock_timeout)
+                fence = await lease.acquire("b", LEASE)
+            await asyncio.sleep(0.1)
+        assert fence == 2
+        with contextlib.suppress(Exception):  # a wakes: its session was ended
+            await transaction.commit()
