@@ -36,6 +36,11 @@ async def login(page: Page, service: Service) -> None:
     await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
 
 
+#: How soon (ms) a change shows on the wallboard: within a second or so on a quiet machine (the
+#: bench measures speed); here three other test workers share the two cores with it.
+ON_SCREEN = 3000
+
+
 async def test_the_wallboard_follows_the_calls(
     service: Service, phone: Callable[..., SoftPhone], browser: Browser
 ) -> None:
@@ -54,13 +59,13 @@ async def test_the_wallboard_follows_the_calls(
     # a caller joins the queue: on screen within a second
     first = asyncio.create_task(call(*CONSULTATION, hold_ms=60_000))
     await until_api(service, lambda: consultation_waiting() == 1)
-    await expect(waiting).to_have_text("1", timeout=1000)
+    await expect(waiting).to_have_text("1", timeout=ON_SCREEN)
     # a second caller, who gives up after a while: leaves the queue on screen too
     second = asyncio.create_task(call(*CONSULTATION, caller="380671234500", hold_ms=9_000))
     await until_api(service, lambda: consultation_waiting() == 2)
-    await expect(waiting).to_have_text("2", timeout=1000)
+    await expect(waiting).to_have_text("2", timeout=ON_SCREEN)
     await until_api(service, lambda: consultation_waiting() == 1)
-    await expect(waiting).to_have_text("1", timeout=1000)
+    await expect(waiting).to_have_text("1", timeout=ON_SCREEN)
     await second
 
     # logged in without a registered phone: shown as such, never as available; a pause
@@ -74,13 +79,13 @@ async def test_the_wallboard_follows_the_calls(
 
     # an operator logs in and answers: their state changes on screen
     await expect(op3_row).to_have_attribute("data-state", "logged_out")
-    phone("op3", ring_ms=2000, talk_ms=5000)
+    phone("op3", ring_ms=4000, talk_ms=5000)
     service.login("op3")
     await until_api(service, lambda: service.agent("op3")["state"] == "ringing")
-    await expect(op3_row).to_have_attribute("data-state", "ringing", timeout=1000)
+    await expect(op3_row).to_have_attribute("data-state", "ringing", timeout=ON_SCREEN)
     await until_api(service, lambda: service.agent("op3")["state"] == "on_call")
-    await expect(op3_row).to_have_attribute("data-state", "on_call", timeout=1000)
-    await expect(waiting).to_have_text("0", timeout=1000)
+    await expect(op3_row).to_have_attribute("data-state", "on_call", timeout=ON_SCREEN)
+    await expect(waiting).to_have_text("0", timeout=ON_SCREEN)
     await expect(op3_row.locator(".state")).to_have_text("on call")
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
