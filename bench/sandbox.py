@@ -33,6 +33,39 @@ class SandboxError(Exception):
     """The sandbox could not be built, configured or started; the message says why."""
 
 
+def _mmdebstrap(suite: str, target: Path, progress: Progress) -> str | None:
+    """Bootstrap Debian ``suite`` with Asterisk into ``target``, each of mmdebstrap's steps
+    said as it begins (a counter and the seconds so far); None, or why it failed."""
+    started = time.monotonic()
+    with subprocess.Popen(
+        [
+            "mmdebstrap",
+            "--mode=root",
+            "--variant=apt",
+            '--aptopt=Acquire::Check-Valid-Until "false"',
+            f"--include={PACKAGES}",
+            suite,
+            str(target),
+            MIRROR,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as bootstrap:
+        assert bootstrap.stderr is not None
+        said: list[str] = []
+        for line in bootstrap.stderr:
+            said.append(line.strip())
+            if line.startswith("I: "):  # mmdebstrap's steps ("I: extracting archives...")
+                step = sum(seen.startswith("I: ") for seen in said)
+                elapsed = time.monotonic() - started
+                progress(f"  sandbox step {step} ({elapsed:.0f} s): {line[3:].strip()}")
+    if bootstrap.returncode == 0:
+        return None
+    failures = [line for line in said if line.startswith("E: ")] or said[-1:]
+    return "; ".join(failures) or f"exit code {bootstrap.returncode}"
+
+
 class Sandbox:
     """One Asterisk in a chroot under ``settings.sandbox_dir``."""
 
@@ -60,27 +93,12 @@ class Sandbox:
         for suite in SUITES:
             shutil.rmtree(partial, ignore_errors=True)
             progress(f"building the Asterisk sandbox from Debian {suite} (about a minute)...")
-            done = subprocess.run(
-                [
-                    "mmdebstrap",
-                    "--mode=root",
-                    "--variant=apt",
-                    "--quiet",
-                    '--aptopt=Acquire::Check-Valid-Until "false"',
-                    f"--include={PACKAGES}",
-                    suite,
-                    str(partial),
-                    MIRROR,
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if done.returncode == 0:
+            said = _mmdebstrap(suite, partial, progress)
+            if said is None:
                 partial.rename(self.root)
                 progress(f"sandbox built: {self.asterisk_version()}")
                 return
-            errors.append(f"{suite}: {done.stderr.strip().splitlines()[-1:] or done.returncode}")
+            errors.append(f"{suite}: {said}")
         shutil.rmtree(partial, ignore_errors=True)
         raise SandboxError("mmdebstrap failed: " + "; ".join(map(str, errors)))
 

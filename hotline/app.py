@@ -113,7 +113,14 @@ class Service:
             "ami_up": float(self.ami.connected),
             "database_up": float(self.call_log.state.connected),
             "spool_events": float(self.call_log.backlog),
+            "active": float(self.leadership.active),
         }
+
+    def open_notifications(self) -> list[tuple[str, bool]]:
+        """Each open notification's line, and whether it is overdue (for /metrics)."""
+        now, target = self.switchboard.clock(), self.deployment.notification_target
+        listing = self.notifications.listing()
+        return [(n.line, n.overdue(now, target(n.line))) for n in listing if n.handled_at is None]
 
     def on_ami_event(self, event: Message) -> None:
         """AMI is the service's eyes for operators' phones (and the guard's moves)."""
@@ -400,7 +407,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     ami.on_connect = service.resync
     owners = {line: org.id for org in deployment.organisations.values() for line in org.lines}
     bus.subscribe(metrics.observer(owners))
-    metrics.watch(switchboard, service.links, owners)
+    metrics.watch(switchboard, service.links, owners, service.open_notifications)
     tokens = Tokens(configured, store)
     service.api = create_api(
         Parts(

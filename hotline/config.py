@@ -557,6 +557,12 @@ class Deployment:
                 return org
         return None
 
+    def notification_target(self, line: str) -> int:
+        """Seconds within which a notification on ``line`` is to be handled: its
+        organisation's ``notification_target``, else the policy's."""
+        org = self.organisation_of(line=line)
+        return org.notification_target if org else self.policy.notification_target
+
     def target(self, name: str, organisation: str | None = None) -> Target | None:
         """The line, operator or centre a transfer names, by id or by ``organisation``'s
         keypad code (None: none of them)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -131,10 +131,12 @@ class LiveState(Collector):
         board: Switchboard,
         links: Callable[[], dict[str, float]],
         owners: Mapping[str, str],
+        notifications: Callable[[], Iterable[tuple[str, bool]]],
     ) -> None:
         self.board = board
         self.links = links
         self.owners = owners
+        self.notifications = notifications
 
     def collect(self) -> Iterator[Metric]:
         board = self.board
@@ -159,17 +161,41 @@ class LiveState(Collector):
         yield waiting
         yield longest
         yield operators
+        opened = GaugeMetricFamily(
+            "hotline_notifications_open",
+            "Detention notifications not handled yet, by line",
+            labels=by_line,
+        )
+        overdue = GaugeMetricFamily(
+            "hotline_notifications_overdue",
+            "Open notifications older than their organisation's notification_target, by line",
+            labels=by_line,
+        )
+        counts: dict[str, list[int]] = {}  # line: [open, overdue]
+        for on_line, late in self.notifications():
+            tally = counts.setdefault(on_line, [0, 0])
+            tally[0] += 1
+            tally[1] += late
+        for name, (open_count, late_count) in sorted(counts.items()):
+            org = self.owners.get(name, "")
+            opened.add_metric([org, name], open_count)
+            overdue.add_metric([org, name], late_count)
+        yield opened
+        yield overdue
         for name, value in self.links().items():
             yield GaugeMetricFamily(f"hotline_{name}", name.replace("_", " "), value=value)
 
 
 def watch(
-    board: Switchboard, links: Callable[[], dict[str, float]], owners: Mapping[str, str]
+    board: Switchboard,
+    links: Callable[[], dict[str, float]],
+    owners: Mapping[str, str],
+    notifications: Callable[[], Iterable[tuple[str, bool]]],
 ) -> LiveState:
     """Register the live gauges of this service (replacing an earlier service's)."""
     for collector in list(REGISTRY._collector_to_names):
         if isinstance(collector, LiveState):
             REGISTRY.unregister(collector)
-    live = LiveState(board, links, owners)
+    live = LiveState(board, links, owners, notifications)
     REGISTRY.register(live)
     return live

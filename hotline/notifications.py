@@ -48,6 +48,10 @@ class Notification:
     #: What operators did with it, oldest first: {"at", "by", "kind": played|called, ...}.
     done: list[dict[str, Any]] = field(default_factory=list)
 
+    def overdue(self, now: datetime, target: float) -> bool:
+        """Open for longer than ``target`` seconds."""
+        return self.handled_at is None and (now - self.at).total_seconds() > target
+
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["at"] = self.at.isoformat()

@@ -98,35 +98,35 @@ def build(
     texts = texts or {}
     texted = {name for _, name in texts}
     built = 0
-    for lang in languages:
-        for name in sorted(set(names) | texted):
-            source = source_of(sources, lang, name)
-            out = target / lang / f"{name}.wav"
-            if source is None and name in texted:
-                if (lang, name) not in texts:
-                    continue  # not a language of the organisation it belongs to
-                said = out.with_suffix(".said")  # the text it was built from
-                text = texts[lang, name].strip()
-                if out.exists() and said.exists() and said.read_text(encoding="utf-8") == text:
-                    continue
-                audio = _speak(text, lang)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                said.write_text(text, encoding="utf-8")
-            elif source is None:
-                if name not in GENERATED:
-                    raise PromptError(f"no recording or text for prompt {lang}/{name} in {sources}")
-                if out.exists():
-                    continue
-                audio = _speak(GENERATED[name], lang)
-            elif out.exists() and out.stat().st_mtime >= source.stat().st_mtime:
+    wanted = [(lang, name) for lang in languages for name in sorted(set(names) | texted)]
+    for done, (lang, name) in enumerate(wanted, 1):
+        source = source_of(sources, lang, name)
+        out = target / lang / f"{name}.wav"
+        if source is None and name in texted:
+            if (lang, name) not in texts:
+                continue  # not a language of the organisation it belongs to
+            said = out.with_suffix(".said")  # the text it was built from
+            text = texts[lang, name].strip()
+            if out.exists() and said.exists() and said.read_text(encoding="utf-8") == text:
                 continue
-            elif source.suffix == ".txt":
-                audio = _speak(source.read_text(encoding="utf-8").strip(), lang)
-            else:
-                audio = AudioSegment.from_wav(source)
+            audio = _speak(text, lang)
             out.parent.mkdir(parents=True, exist_ok=True)
-            audio = audio.set_channels(1).set_frame_rate(8000).set_sample_width(2)
-            audio.export(out, format="wav").close()  # pydub returns the file open
-            built += 1
-            progress(f"prompt {lang}/{name}: {len(audio) / 1000:.1f} s")
+            said.write_text(text, encoding="utf-8")
+        elif source is None:
+            if name not in GENERATED:
+                raise PromptError(f"no recording or text for prompt {lang}/{name} in {sources}")
+            if out.exists():
+                continue
+            audio = _speak(GENERATED[name], lang)
+        elif out.exists() and out.stat().st_mtime >= source.stat().st_mtime:
+            continue
+        elif source.suffix == ".txt":
+            audio = _speak(source.read_text(encoding="utf-8").strip(), lang)
+        else:
+            audio = AudioSegment.from_wav(source)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        audio = audio.set_channels(1).set_frame_rate(8000).set_sample_width(2)
+        audio.export(out, format="wav").close()  # pydub returns the file open
+        built += 1
+        progress(f"prompt [{done}/{len(wanted)}] {lang}/{name}: {len(audio) / 1000:.1f} s")
     return built

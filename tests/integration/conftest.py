@@ -21,6 +21,7 @@ import httpx
 import pytest
 import yaml
 from playwright.async_api import Browser, async_playwright
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.sandbox import Sandbox
 from bench.sipcall import Placed, SippCall, SoftPhone
@@ -291,6 +292,15 @@ class Service:
         )
         found: dict[str, Any] = reply.json()
         return found
+
+    def metrics(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        """/metrics, parsed by prometheus_client's own parser: (sample, labels) -> value."""
+        text = httpx.get(self.url("/metrics"), timeout=5).text
+        return {
+            (sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
 
     def get(self, path: str, **params: Any) -> Any:
         reply = httpx.get(

@@ -21,7 +21,6 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from bench.sipcall import SoftPhone
 from tests.conftest import ROOT, postgres_database
@@ -40,16 +39,6 @@ def database(request: pytest.FixtureRequest, service: Service) -> Iterator[str]:
     with postgres_database() as url:
         service.settings["HOTLINE_DATABASE_URL"] = url
         yield "postgresql"
-
-
-def metrics(service: Service) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """/metrics, parsed by prometheus_client's own parser: (sample, labels) -> value."""
-    text = httpx.get(service.url("/metrics"), timeout=5).text
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
 
 
 def when(value: str) -> datetime:
@@ -150,7 +139,7 @@ async def test_calls_times_outcomes_filters_and_figures(
     assert service.get("/health")["database"]["backend"] == database
 
     # /metrics says the same
-    found = metrics(service)
+    found = service.metrics()
     org = ("organisation", "ua-legal-aid")
     line = ("line", "consultation")
     assert found[("hotline_calls_total", frozenset({org, line, ("outcome", "answered")}))] == 1
@@ -169,6 +158,7 @@ async def test_calls_times_outcomes_filters_and_figures(
         found[("hotline_operators", frozenset({org, line, ("state", "logged_out")}))] == 4
     )  # op2, op4-op6
     assert found[("hotline_ami_up", frozenset())] == 1
+    assert found[("hotline_active", frozenset())] == 1  # (a standby's says 0)
     assert found[("hotline_agi_command_seconds_count", frozenset({("command", "SET")}))] > 0
     assert (
         found[("hotline_ami_action_seconds_count", frozenset({("action", "Redirect")}))] == 1
@@ -406,7 +396,7 @@ async def test_each_role_sees_what_it_should(
         await asyncio.sleep(0.3)
     assert queue[0]["caller"] == "*" * (len(CALLER) - 2) + CALLER[-2:]
     assert service.get("/api/queues")["consultation"]["waiting"][0]["caller"] == CALLER
-    live = metrics(service)
+    live = service.metrics()
     consultation = frozenset({("organisation", "ua-legal-aid"), ("line", "consultation")})
     assert live[("hotline_callers_waiting", consultation)] == 1
     assert live[("hotline_longest_wait_seconds", consultation)] > 0

@@ -91,5 +91,10 @@ async def test_a_waiting_caller_leaves_a_message(asterisk: Asterisk, service: Se
     (note,) = [n for n in service.get("/api/notifications") if n["call"] == record["id"]]
     assert (note["line"], note["number"], note["open"]) == ("consultation", "380501234567", True)
     assert record["callback_number"] == "380501234567" and record["outcome"] is None
+    # /metrics counts it open, not overdue (the target is 15 minutes)
+    line = frozenset({("organisation", "ua-legal-aid"), ("line", "consultation")})
+    found = service.metrics()
+    assert found["hotline_notifications_open", line] == 1, found
+    assert found["hotline_notifications_overdue", line] == 0
     queue = service.get("/api/queues")["consultation"]["waiting"]
     assert [(w["call"], w["callback"]) for w in queue] == [(record["id"], True)]
