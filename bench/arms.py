@@ -90,6 +90,34 @@ class Arm(Protocol):
         ...
 
 
+def install_baseline(sandbox: Sandbox) -> None:
+    """Add the baseline's dialplan (0800213199 from the trunk) and queue (app_queue's
+    BASELINE_QUEUE, no members) to a running sandbox; once is enough until its next start
+    (the tests' Asterisk, with the service's config, takes them too)."""
+    etc = sandbox.root / "etc/asterisk"
+    for name in ("extensions_baseline.conf", "queues_baseline.conf"):
+        shutil.copy(BENCH / "asterisk" / name, etc / name)
+    for generated, include in (
+        ("extensions_hotline.conf", "extensions_baseline.conf"),
+        ("queues_hotline.conf", "queues_baseline.conf"),
+    ):
+        conf = etc / generated
+        if f"#include {include}" not in conf.read_text():
+            with conf.open("a") as out:
+                out.write(f"\n#include {include}\n")
+
+    def cli(command: str) -> str:
+        return sandbox.cli(command, timeout=30).stdout
+
+    for command in ("dialplan reload", "module reload app_queue.so"):
+        cli(command)
+    shown = cli(f"dialplan show {BASELINE_NUMBER}@from-trunk")
+    if BASELINE_NUMBER not in shown:
+        raise RuntimeError(f"the baseline dialplan did not load: {shown[-300:]}")
+    if BASELINE_QUEUE not in cli(f"queue show {BASELINE_QUEUE}"):
+        raise RuntimeError("the baseline queue did not load")
+
+
 class Lab:
     """The sandboxed Asterisk with both arms installed, the operators and the processes."""
 
@@ -113,22 +141,7 @@ class Lab:
         """Start Asterisk with the bench config, then add the baseline's dialplan and queue."""
         self.sandbox.build(lambda line: self.progress(f"  {line}"))
         self.secrets = self.sandbox.up(self.deployment, lambda line: self.progress(f"  {line}"))
-        etc = self.sandbox.root / "etc/asterisk"
-        for name in ("extensions_baseline.conf", "queues_baseline.conf"):
-            shutil.copy(BENCH / "asterisk" / name, etc / name)
-        for generated, include in (
-            ("extensions_hotline.conf", "extensions_baseline.conf"),
-            ("queues_hotline.conf", "queues_baseline.conf"),
-        ):
-            with (etc / generated).open("a") as conf:
-                conf.write(f"\n#include {include}\n")
-        for command in ("dialplan reload", "module reload app_queue.so"):
-            self.cli(command)
-        shown = self.cli(f"dialplan show {BASELINE_NUMBER}@from-trunk")
-        if BASELINE_NUMBER not in shown:
-            raise RuntimeError(f"the baseline dialplan did not load: {shown[-300:]}")
-        if BASELINE_QUEUE not in self.cli(f"queue show {BASELINE_QUEUE}"):
-            raise RuntimeError("the baseline queue did not load")
+        install_baseline(self.sandbox)
 
     def down(self) -> None:
         self.sandbox.down(lambda _: None)

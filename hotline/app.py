@@ -41,6 +41,7 @@ from hotline.features import FeatureRoutes
 from hotline.interrupted import Interrupted
 from hotline.leadership import AloneLease, Leadership, PostgresLease
 from hotline.notifications import MessageRoute, NotificationStore
+from hotline.queuelog import QueueLog, QueueLogFile
 from hotline.recordings import Recorder
 from hotline.settings import Clock, Settings, weakness
 from hotline.spool import Spool
@@ -69,6 +70,8 @@ class Service:
     interrupted: Interrupted
     leadership: Leadership
     api: Any
+    #: Asterisk's queue_log of the queues this instance carries (None: HOTLINE_QUEUE_LOG unset).
+    queue_log: QueueLogFile | None = None
 
     async def health(self) -> dict[str, Any]:
         ami = {
@@ -243,6 +246,8 @@ class Service:
         store = self.call_log.store
         self.switchboard.reset()
         self.switchboard.witnessing = True
+        if self.queue_log is not None:
+            self.queue_log.start(self.switchboard.clock())
         try:
             channels = await effects.channel_list()
         except Exception as exc:  # Asterisk away: its reconnection resyncs
@@ -275,6 +280,8 @@ class Service:
     async def stand_down(self) -> None:
         """Another instance is active now: this one forgets its queue and acts no more."""
         self.switchboard.reset()
+        if self.queue_log is not None:
+            self.queue_log.stand_down()
 
     def routes(self) -> dict[str, Any]:
         """The FastAGI routes, by the path the dialplan calls."""
@@ -408,6 +415,11 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     owners = {line: org.id for org in deployment.organisations.values() for line in org.lines}
     bus.subscribe(metrics.observer(owners))
     metrics.watch(switchboard, service.links, owners, service.open_notifications)
+    if settings.queue_log is not None:
+        lines_of = {op.id: op.lines for op in deployment.operators.values()}
+        translation = QueueLog(lines_of, settings.queue_log_numbers)
+        service.queue_log = QueueLogFile(settings.queue_log, translation)
+        bus.subscribe(service.queue_log)
     tokens = Tokens(configured, store)
     service.api = create_api(
         Parts(
@@ -503,6 +515,8 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         loop.add_signal_handler(sig, stop.set)
     guard = await start_guard(settings) if settings.guard else None
     if not settings.ha:  # (with a standby: from the database, once this one is active)
+        if service.queue_log is not None:
+            service.queue_log.start(service.switchboard.clock())
         service.switchboard.restore()  # operators' states and pending callbacks, as they were
     # what start-up made (modules, config, the app) lives as long as the process: out of the
     # collector's way, so its rounds only look at what calls make
@@ -558,6 +572,8 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
             )
         await _cancelled(tasks)
         await service.call_log.close()
+        if service.queue_log is not None:
+            await service.queue_log.close()
         if service.switchboard.durable is not None:
             await service.switchboard.durable.flush()
         await service.call_log.store.close()

@@ -45,6 +45,25 @@ def sync_file(path: Path) -> bool:
     return True
 
 
+def append_whole(fd: int, data: bytes, size: int, name: object, sync: bool = False) -> None:
+    """Append ``data`` to the file open as ``fd`` (O_APPEND, ``size`` bytes long until now),
+    synced too with ``sync``, or nothing of it: on an error (a full disk may take part of a
+    write) the file is cut back to ``size`` and the error raised, so that no half line is
+    left for the next one to be glued to. ``name`` says which file in the log."""
+    try:
+        written = 0
+        while written < len(data):
+            written += os.write(fd, data[written:])
+        if sync:
+            os.fsync(fd)
+    except OSError:
+        try:
+            os.ftruncate(fd, size)
+        except OSError:
+            log.exception("%s: could not cut a partial line", name)
+        raise
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Replace ``path`` with ``text``: the old content or the new, never half of either."""
     tmp = path.with_name(path.name + ".tmp")
@@ -110,18 +129,7 @@ class Journal:
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            before = os.lseek(fd, 0, os.SEEK_END)
-            try:
-                written = 0
-                while written < len(line):  # a full disk may take part of it
-                    written += os.write(fd, line[written:])
-                os.fsync(fd)
-            except OSError:
-                try:  # a partial line would glue the next record to it
-                    os.ftruncate(fd, before)
-                except OSError:
-                    log.exception("%s: could not cut a partial record", self.path)
-                raise
+            append_whole(fd, line, os.lseek(fd, 0, os.SEEK_END), self.path, sync=True)
         finally:
             os.close(fd)
 

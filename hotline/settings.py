@@ -107,10 +107,30 @@ class Settings(BaseSettings):
     #: Where the post-processed conversation recordings are kept (default: data/recordings).
     recordings_dir: Path | None = None
 
+    #: Asterisk's queue_log of the service's queues, for QueueMetrics-style tools
+    #: (hotline/queuelog.py: app_queue's events and fields): a file, e.g.
+    #: /var/log/hotline/queue_log, created with mode 0600 (caller numbers are personal data).
+    #: Unset or empty: none is written (it grows with every call: rotate it as Asterisk's
+    #: is, with logrotate; the service opens it again once it was moved away).
+    queue_log: Path | None = None
+    #: How the queue_log writes a caller's number: ``masked`` (only its last two digits, as
+    #: the service's own log) or ``full`` (as app_queue does: for reports by caller).
+    queue_log_numbers: Literal["masked", "full"] = "masked"
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _level_in_any_case(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("queue_log", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("queue_log_numbers", mode="before")
+    @classmethod
+    def _numbers_in_any_case(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("log_format", mode="before")
     @classmethod

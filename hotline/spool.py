@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hotline.events import CallEvent
+from hotline.journal import append_whole
 from routing.events import CallEnded
 
 log = logging.getLogger(__name__)
@@ -77,16 +78,7 @@ class Spool:
                 self._retired.append(self._fd)
                 self._segment, self._fd, self._size = self._segment + 1, fd, 0
         line = (json.dumps(event.as_json(), ensure_ascii=False) + "\n").encode()
-        try:
-            written = 0
-            while written < len(line):
-                written += os.write(self._fd, line[written:])
-        except OSError:
-            try:
-                os.ftruncate(self._fd, self._size)
-            except OSError:
-                log.exception("spool: could not cut a partial event")
-            raise
+        append_whole(self._fd, line, self._size, "spool")
         self._size += len(line)
         self.backlog += 1
 

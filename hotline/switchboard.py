@@ -475,9 +475,10 @@ class Switchboard:
         self.feed(RedirectLost(call))
         return True
 
-    def answered(self, call: str, operator: str) -> None:
-        """The operator picked up (Asterisk's pre-bridge handler said so)."""
-        self.feed(RingAnswered(call, operator))
+    def answered(self, call: str, operator: str, peer: str = "") -> None:
+        """The operator picked up (Asterisk's pre-bridge handler said so, on the channel whose
+        uniqueid is ``peer``)."""
+        self.feed(RingAnswered(call, operator, peer))
 
     def ring_ended(self, call: str, operator: str, status: str) -> str:
         """The dial of ``operator`` returned with the caller still on the line: what they do
@@ -487,9 +488,10 @@ class Switchboard:
         going_on = call in self.state.waiting or call in self.state.offers
         return "wait" if going_on else "done"
 
-    def hung_up(self, call: str) -> None:
-        """The caller's channel is gone (its hangup handler ran)."""
-        self.feed(HungUp(call))
+    def hung_up(self, call: str, by: str = "") -> None:
+        """The caller's channel is gone (its hangup handler ran; ``by``: the SIP endpoint
+        that hung up, where Asterisk says)."""
+        self.feed(HungUp(call, by))
 
     def callback_answered(self, call: str, operator: str) -> DialCaller | None:
         """The operator picked up a callback: whom to call now (None: not theirs)."""

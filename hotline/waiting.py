@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
+from hotline.asterisk.messages import endpoint
 from hotline.notifications import MessageRoute
 from hotline.recordings import Recorder
 from hotline.switchboard import CallbackRefused, Switchboard
@@ -154,7 +155,7 @@ class WaitingRoutes:
         """Runs on the operator's channel as they pick up, before the two are bridged."""
         call = channel.env.get("agi_arg_1", "")
         operator = channel.env.get("agi_arg_2", "")
-        self.switchboard.answered(call, operator)
+        self.switchboard.answered(call, operator, channel.env.get("agi_uniqueid", ""))
         if self.recorder is not None:
             await self.recorder.start(channel, call, operator)
 
@@ -202,7 +203,8 @@ class WaitingRoutes:
         await channel.set_variable("HOTLINE_RESULT", next_step)
 
     async def hangup(self, channel: AgiChannel) -> None:
-        """The caller's hangup handler: whatever they were doing, they are gone."""
+        """The caller's hangup handler: whatever they were doing, they are gone (the channel
+        that hung up, Asterisk's hangup source, is its argument)."""
         call = channel.env["agi_uniqueid"]
         board = self.switchboard
         known = (
@@ -211,6 +213,6 @@ class WaitingRoutes:
             or call in board.state.away
             or board.bus.under_way(call)
         )
-        board.hung_up(call)
+        board.hung_up(call, endpoint(channel.env.get("agi_arg_1", "")))
         if not known and self.lost is not None:
             self.lost()

@@ -106,6 +106,9 @@ class CallAnswered(Fact):
     operator: str
     wait: float
     callback: bool | None = None  # True: a callback the caller took
+    #: Asterisk's uniqueid of the operator's channel that took the call (app_queue's queue_log
+    #: names it in CONNECT); None where the service did not see it.
+    peer: str | None = None
 
 
 @_kind("call.message_asked")
@@ -117,7 +120,9 @@ class MessageAsked(Fact):
 @_kind("call.ended")
 @dataclass(frozen=True, slots=True)
 class CallEnded(Fact):
-    """The call's record ends: how (``outcome``), and what is known of it by then."""
+    """The call's record ends: how (``outcome``), and what is known of it by then (``by``:
+    who ended it, where known: ``caller`` or ``operator`` hanging up a conversation, the
+    ``guard``, ``centre:<id>``)."""
 
     outcome: str
     line: str | None = None

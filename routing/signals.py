@@ -89,15 +89,21 @@ class Held:
 
 @dataclass(frozen=True)
 class HungUp:
+    """The caller's channel is gone; ``by``: the SIP endpoint whose hangup ended it, where
+    Asterisk says (the operator's, ending the conversation; else the caller, or Asterisk)."""
+
     call: str
+    by: str = ""
 
 
 @dataclass(frozen=True)
 class RingAnswered:
-    """The operator picked up (the dialplan's pre-bridge handler)."""
+    """The operator picked up (the dialplan's pre-bridge handler, on ``peer``: the uniqueid
+    of the operator's channel)."""
 
     call: str
     operator: str
+    peer: str = ""
 
 
 @dataclass(frozen=True)

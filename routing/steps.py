@@ -145,7 +145,8 @@ def _hung_up(w: Work, s: HungUp) -> None:
         w.abandoned(call, offered)
     else:
         del w.mut("offers")[call]
-        w.finish(call, offered, "answered")
+        by = "operator" if s.by == offered.operator else "caller"
+        w.finish(call, offered, "answered", by=by)
 
 
 def _ring_answered(w: Work, s: RingAnswered) -> None:
@@ -155,7 +156,8 @@ def _ring_answered(w: Work, s: RingAnswered) -> None:
         return
     w.mut("offers")[s.call] = replace(offered, answered=w.now)
     w.operator(s.operator, Answered(s.call))
-    w.emit(s.call, ev.CallAnswered(s.operator, w.seconds_since(offered.waiting.entered)))
+    wait = w.seconds_since(offered.waiting.entered)
+    w.emit(s.call, ev.CallAnswered(s.operator, wait, peer=s.peer or None))
 
 
 def _ring_ended(w: Work, s: RingEnded) -> None:
@@ -163,8 +165,8 @@ def _ring_ended(w: Work, s: RingEnded) -> None:
     if offered is None or s.operator not in (offered.operator, offered.carried_by):
         return
     del w.mut("offers")[s.call]
-    if offered.answered is not None:
-        w.finish(s.call, offered, "answered")
+    if offered.answered is not None:  # (the caller still there: the operator's side ended it)
+        w.finish(s.call, offered, "answered", by="operator")
         return
     w.emit(s.call, ev.CallMissed(s.operator, s.status))
     if offered.transferred:

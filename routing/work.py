@@ -275,8 +275,9 @@ class Work:
         )
         return True
 
-    def finish(self, call: str, offered: Offered, outcome: str) -> None:
-        """The conversation is over: its times logged, the operator wraps up."""
+    def finish(self, call: str, offered: Offered, outcome: str, by: str | None = None) -> None:
+        """The conversation is over (``by``: who hung up, where known): its times logged, the
+        operator wraps up."""
         assert offered.answered is not None
         handle = self.leg_over(call, offered)
         waiting = offered.waiting
@@ -289,6 +290,7 @@ class Work:
                 offered.operator,
                 wait=round(wait, 3),
                 talk=round(handle + waiting.talked, 3),
+                by=by,
             ),
         )
 

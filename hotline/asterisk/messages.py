@@ -66,6 +66,14 @@ class Channel:
 AmiEvent = DeviceState | Guarded | AttendedTransfer | Channel
 
 
+def endpoint(channel: str) -> str:
+    """The SIP endpoint of a channel's name (``PJSIP/op3-0000002a``: ``op3``); empty for a
+    channel of another kind, or none."""
+    if not channel.startswith("PJSIP/"):
+        return ""
+    return channel.removeprefix("PJSIP/").rpartition("-")[0]
+
+
 def parse(message: Mapping[str, Any]) -> AmiEvent | None:
     """The typed event of a raw AMI message, or None when the service does not read it."""
     match message.get("Event"):

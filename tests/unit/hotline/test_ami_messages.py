@@ -9,6 +9,7 @@ from hotline.asterisk.messages import (
     DeviceState,
     Guarded,
     MalformedMessage,
+    endpoint,
     of_kind,
     parse,
 )
@@ -68,3 +69,18 @@ def test_a_list_reply_read_for_one_kind() -> None:
         {"Event": "CoreShowChannelsComplete"},
     ]
     assert of_kind(Channel, replies) == [Channel("1.1", "PJSIP/trunk-1", "hotline-wait", "AGI")]
+
+
+@pytest.mark.parametrize(
+    ("channel", "found"),
+    [
+        ("PJSIP/op3-0000002a", "op3"),
+        ("PJSIP/trunk-00000000", "trunk"),
+        ("PJSIP/ge-1-00000004", "ge-1"),
+        ("dialplan/builtin", ""),
+        ("Local/op3@hotline-transfer-0000001;1", ""),
+        ("", ""),
+    ],
+)
+def test_the_sip_endpoint_of_a_channel(channel: str, found: str) -> None:
+    assert endpoint(channel) == found

@@ -101,6 +101,7 @@ async def test_a_call_from_queue_to_wrap_up(world: tuple) -> None:
         "line": "consultation",
         "wait": 2.0,
         "talk": 60.0,
+        "by": "operator",
     }
     assert [e.seq for e in events if e.call_id == "c1"] == [1, 2, 3, 4]
 

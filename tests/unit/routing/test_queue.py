@@ -123,9 +123,11 @@ def test_a_call_from_queue_to_wrap_up() -> None:
     assert (ring.call, ring.channel, ring.operator) == ("c1", "PJSIP/trunk-1", "op3")
     assert run.queue.operators["op3"].state is State.RINGING
     run.now += timedelta(seconds=2)
-    run(RingAnswered("c1", "op3"))
+    run(RingAnswered("c1", "op3", "1.7"))
+    (answered,) = run.emitted("call.answered")
+    assert to_data(answered.fact) == {"operator": "op3", "wait": 2.0, "peer": "1.7"}
     run.now += timedelta(seconds=60)
-    run(RingEnded("c1", "op3", "ANSWER"))
+    run(RingEnded("c1", "op3", "ANSWER"))  # the dial returned, the caller still there
     assert run.queue.operators["op3"].state is State.WRAP_UP
     (ended,) = run.emitted("call.ended")
     assert to_data(ended.fact) == {
@@ -134,10 +136,24 @@ def test_a_call_from_queue_to_wrap_up() -> None:
         "line": "consultation",
         "wait": 2.0,
         "talk": 60.0,
+        "by": "operator",
     }
     (wrap,) = run.of(StartTimer)[-1:]
     assert (wrap.key, wrap.at) == ("wrap:op3", run.now + timedelta(seconds=10))
     assert run.queue.channels == {} and run.queue.callers == {}  # forgotten at the end
+
+
+@pytest.mark.parametrize(
+    ("source", "by"), [("op3", "operator"), ("trunk", "caller"), ("", "caller"), ("op4", "caller")]
+)
+def test_who_ended_a_conversation_is_the_hangup_source(source: str, by: str) -> None:
+    run = Run()
+    run.online("op3")
+    run(CallerQueued("c1", "PJSIP/trunk-1", "consultation", "uk", "380501234567"))
+    run(RingAnswered("c1", "op3"))
+    run(HungUp("c1", by=source))  # the caller's hangup handler, with Asterisk's hangup source
+    (ended,) = run.emitted("call.ended")
+    assert (ended.fact.outcome, ended.fact.by) == ("answered", by)
 
 
 def test_a_missed_ring_puts_the_call_back_at_the_head_and_pauses_after_two() -> None:
