@@ -8,6 +8,7 @@ import asyncio
 import csv
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.sipcall import SoftPhone
 from tests.conftest import ROOT, postgres_database
@@ -400,6 +402,13 @@ async def test_each_role_sees_what_it_should(
     consultation = frozenset({("organisation", "ua-legal-aid"), ("line", "consultation")})
     assert live[("hotline_callers_waiting", consultation)] == 1
     assert live[("hotline_longest_wait_seconds", consultation)] > 0
+    # every figure the alert rules an operator installs use is one the service exports
+    rules = (ROOT / "config/prometheus/hotline-alerts.yml").read_text()
+    exported = {
+        family.name
+        for family in text_string_to_metric_families(httpx.get(service.url("/metrics")).text)
+    }
+    assert set(re.findall(r"\bhotline_[a-z_]+", rules)) <= exported, exported
     await waiting
     watching.done = True
     (started,) = [e for e in watching.events if e["kind"] == "call.started"]
