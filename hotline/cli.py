@@ -345,10 +345,22 @@ def fetch_call(
                 return result
         except httpx.HTTPError as exc:
             if time.monotonic() > deadline:
-                _fail(f"cannot read the call from the service at {url}: {exc}")
+                _fail(f"cannot read the call from the service at {url}: {_api_error(exc)}")
         if time.monotonic() > deadline:
             return None
         time.sleep(0.3)
+
+
+def _api_error(exc: Exception) -> str:
+    """What the API said was wrong (its error's ``detail``), else the HTTP error itself."""
+    import httpx
+
+    if isinstance(exc, httpx.HTTPStatusError):
+        try:
+            return f"{exc.response.status_code}: {exc.response.json()['detail']}"
+        except (ValueError, KeyError, TypeError):
+            pass
+    return str(exc)
 
 
 @app.command()

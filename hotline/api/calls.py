@@ -13,9 +13,10 @@ from fastapi import Depends, HTTPException, Path, Query, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hotline.api import views
+from hotline.api import schemas, views
 from hotline.api.access import Principal, Role
 from hotline.api.deps import (
+    AWAY,
     App,
     Handler,
     Name,
@@ -28,12 +29,17 @@ from hotline.api.deps import (
     unprocessable,
     zone,
 )
+from hotline.api.errors import errors
 from hotline.store import tables
 from hotline.store.db import CallFilter
 from hotline.switchboard import TransferRefused
 from routing.events import WrappedUp
 
 router = api_router()
+
+NO_CALL = (404, "No such call (or not one this token may see).")
+#: The filters' refusals.
+FILTERS = (403, "A viewer's token, or an operator's asking for another operator's calls.")
 
 #: Outcomes a call can end with (the `outcome` filter of /api/calls).
 Outcome = Literal[
@@ -96,7 +102,21 @@ async def call_filter(
 Filter = Annotated[CallFilter, Depends(call_filter)]
 
 
-@router.get("/calls")
+@router.get(
+    "/calls",
+    response_model=list[schemas.Call],
+    responses={
+        200: {
+            "headers": {
+                "X-Total-Count": {
+                    "description": "how many calls match in all",
+                    "schema": {"type": "integer"},
+                }
+            }
+        },
+        **errors(FILTERS, AWAY),
+    },
+)
 async def list_calls(
     app: App,
     who: Handler,
@@ -111,7 +131,14 @@ async def list_calls(
     return [views.call(row, who) for row in rows]
 
 
-@router.get("/calls.csv", response_class=Response)
+@router.get(
+    "/calls.csv",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        **errors(FILTERS, AWAY),
+    },
+)
 async def export_calls(
     app: App,
     who: Handler,
@@ -125,6 +152,9 @@ async def export_calls(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="calls.csv"'},
     )
+
+
+AUDIO = {"type": "string", "format": "binary"}
 
 
 def operators_of(row: tables.Call) -> set[str | None]:
@@ -153,7 +183,9 @@ def operator_sees(app: Parts, who: Principal, row: tables.Call) -> bool:
     return who.operator in operators_of(row) or row.line in serves
 
 
-@router.get("/calls/{call_id}")
+@router.get(
+    "/calls/{call_id}", response_model=schemas.CallWithEvents, responses=errors(403, NO_CALL, AWAY)
+)
 async def get_call(
     app: App, who: Handler, call_id: Annotated[str, Path(max_length=64)]
 ) -> dict[str, Any]:
@@ -178,7 +210,19 @@ class TransferTo(BaseModel):
         return self
 
 
-@router.post("/calls/{call_id}/transfer", status_code=202)
+@router.post(
+    "/calls/{call_id}/transfer",
+    status_code=202,
+    response_model=schemas.Transferring,
+    responses=errors(
+        403,
+        (404, "No such call under way (an operator's token: not their caller)."),
+        (409, "The caller is not talking to an operator, or the target cannot take them now."),
+        400,
+        413,
+        (422, "Not exactly one target, or no such target in the call's organisation."),
+    ),
+)
 async def transfer(
     app: App, who: Handler, call_id: Annotated[str, Path(max_length=64)], to: TransferTo
 ) -> dict[str, Any]:
@@ -223,7 +267,19 @@ class WrapUp(BaseModel):
     note: Annotated[str, Field(max_length=4000)] = ""
 
 
-@router.put("/calls/{call_id}/wrap-up")
+@router.put(
+    "/calls/{call_id}/wrap-up",
+    response_model=schemas.WrappedUp,
+    responses=errors(
+        (403, "A viewer's token, or an operator's who did not talk to the caller."),
+        NO_CALL,
+        (409, "The call reached no line with topics to wrap it up by."),
+        400,
+        413,
+        (422, "A topic not of the call's line, or an unknown resolution."),
+        AWAY,
+    ),
+)
 async def wrap_up(
     app: App, who: Handler, call_id: Annotated[str, Path(max_length=64)], body: WrapUp
 ) -> dict[str, Any]:
@@ -253,7 +309,15 @@ async def wrap_up(
 @router.get(
     "/calls/{call_id}/recording",
     response_class=FileResponse,
-    responses={200: {"content": {"audio/wav": {}, "audio/mpeg": {}}}},
+    responses={
+        200: {"content": {"audio/wav": {"schema": AUDIO}, "audio/mpeg": {"schema": AUDIO}}},
+        **errors(
+            403,
+            (404, "No such call (or not one this token may hear), or it was not recorded."),
+            (410, "The recording was deleted by the retention period."),
+            AWAY,
+        ),
+    },
 )
 async def get_recording(
     app: App, who: Handler, call_id: Annotated[str, Path(max_length=64)]

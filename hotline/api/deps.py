@@ -1,6 +1,7 @@
 """What every API route depends on: the service's parts, who is asking (a bearer token or a
 browser session), the roles a route allows, and one way to say a parameter is wrong (a 422
-naming it) or the database is away (a 503)."""
+naming it) or the database is away (a 503); each in the one error shape of
+:mod:`hotline.api.errors`."""
 
 from __future__ import annotations
 
@@ -13,14 +14,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.dependencies.models import Dependant
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hotline import supervision
 from hotline.api.access import Principal, Role, Sessions, Throttle, Tokens
+from hotline.api.errors import errors
 from hotline.calllog import CallLog
 from hotline.config import Deployment
 from hotline.events import EventBus
@@ -117,7 +117,7 @@ App = Annotated[Parts, Depends(parts)]
 def unprocessable(
     field: str, where: str, message: str, *within: int | str
 ) -> RequestValidationError:
-    """A 422 in FastAPI's own shape, naming the field (and the item ``within`` it)."""
+    """A 422 as FastAPI's own are, naming the field (and the item ``within`` it)."""
     return RequestValidationError(
         [{"type": "value_error", "loc": (where, field, *within), "msg": message, "input": None}]
     )
@@ -146,22 +146,6 @@ async def declared_only(request: Request) -> None:
         if name not in names:
             known_names = ", ".join(sorted(names)) or "none"
             raise unprocessable(name[:64], "query", f"unknown parameter (known: {known_names})")
-
-
-#: How much of a rejected value a 422 echoes back (a 100 kB parameter is not sent back whole).
-ECHO = 256
-
-
-async def validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's 422, with each rejected input cut to :data:`ECHO` characters."""
-    assert isinstance(exc, RequestValidationError)
-    errors = []
-    for error in exc.errors():
-        value = error.get("input")
-        if isinstance(value, str | bytes) and len(value) > ECHO:
-            error = {**error, "input": f"{value[:ECHO]!s}... ({len(value)} long)"}
-        errors.append(error)
-    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(errors)})
 
 
 def known(value: str | None, field: str, names: Any) -> str | None:
@@ -207,6 +191,14 @@ def aware(at: datetime | None, tz: ZoneInfo) -> datetime | None:
     return at.replace(tzinfo=tz) if at is not None and at.tzinfo is None else at
 
 
+#: The 503 of a route that reads or writes the call log's database.
+AWAY = (
+    503,
+    "The call log's database is unreachable, or this instance is a standby with no active "
+    "instance to forward to: try again.",
+)
+
+
 async def database(coro: Any) -> Any:
     """Run a query; a database that is away is a clear 503, not a 500."""
     try:
@@ -218,12 +210,14 @@ async def database(coro: Any) -> Any:
 
 
 def api_router() -> APIRouter:
-    """A router for /api routes: each needs a token, and names only the parameters it knows.
-    Every route is `async def`: the switchboard and the call log live on the event loop, and a
-    plain `def` route would run in a worker thread."""
+    """A router for /api routes: each needs a token (401), names only the parameters it knows
+    (422) and answers only on the active instance (503); each route adds the other errors it
+    can answer. Every route is `async def`: the switchboard and the call log live on the event
+    loop, and a plain `def` route would run in a worker thread."""
     return APIRouter(
         prefix="/api",
         dependencies=[Depends(serving), Depends(principal), Depends(declared_only)],
+        responses=errors(401, 422, 503),
     )
 
 

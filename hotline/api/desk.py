@@ -10,15 +10,33 @@ from typing import Annotated, Any
 
 from fastapi import HTTPException, Query
 
-from hotline.api import views
+from hotline.api import schemas, views
 from hotline.api.access import Principal, Role
-from hotline.api.deps import App, Handler, api_router, database, organisation, unprocessable
+from hotline.api.deps import (
+    AWAY,
+    App,
+    Handler,
+    api_router,
+    database,
+    organisation,
+    unprocessable,
+)
+from hotline.api.errors import errors
 from hotline.store import tables
 
 router = api_router()
 
 
-@router.get("/desk")
+@router.get(
+    "/desk",
+    response_model=schemas.Desk,
+    responses=errors(
+        (403, "A viewer's token, or an operator's asking for another operator's desk."),
+        (404, "No such operator (or another organisation's)."),
+        (422, "A supervisor's token without `operator`."),
+        AWAY,
+    ),
+)
 async def desk(
     app: App,
     who: Handler,

@@ -9,7 +9,9 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from hotline import stats
+from hotline.api import schemas
 from hotline.api.deps import (
+    AWAY,
     App,
     Name,
     Watcher,
@@ -22,11 +24,21 @@ from hotline.api.deps import (
     unprocessable,
     zone,
 )
+from hotline.api.errors import errors
 
 router = api_router()
 
 
-@router.get("/stats")
+@router.get(
+    "/stats",
+    response_model=schemas.Stats,
+    response_model_exclude_unset=True,
+    responses=errors(
+        403,
+        (422, "A bad period (`from` after `to`, over 366 days), line or time zone."),
+        AWAY,
+    ),
+)
 async def get_stats(
     app: App,
     who: Watcher,

@@ -13,6 +13,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hotline.api.errors import body as error_body
+
 #: Path and query string (what most HTTP servers take; no filter needs more).
 MAX_TARGET = 8 * 1024
 #: All header lines together (a bearer token or the wallboard's cookie is well under 1 kB).
@@ -83,8 +85,9 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 async def refuse(
     send: Send, status: int, detail: str, more: tuple[tuple[bytes, bytes], ...] = ()
 ) -> None:
-    """Answer with ``status`` and a JSON ``detail``, the connection closed after it."""
-    body = json.dumps({"detail": detail}).encode()
+    """Answer with ``status`` and the API's error (its ``detail``), the connection closed
+    after it."""
+    body = json.dumps(error_body(detail)).encode()
     await send(
         {
             "type": "http.response.start",

@@ -13,8 +13,10 @@ from fastapi import Body, HTTPException, Path, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from hotline.api import schemas
 from hotline.api.access import Principal, Role
 from hotline.api.deps import (
+    AWAY,
     App,
     Handler,
     Parts,
@@ -24,6 +26,7 @@ from hotline.api.deps import (
     organisation,
     unprocessable,
 )
+from hotline.api.errors import errors
 from hotline.notifications import Notification
 from hotline.switchboard import CallbackRefused
 from routing.events import NotificationStored
@@ -31,8 +34,18 @@ from routing.signals import CallBackNow
 
 router = api_router()
 
+NO_NOTIFICATION = (
+    404,
+    "No such notification (or not one of the token's organisation or operator's lines).",
+)
+#: Unknown references asked by one token: 5 in 10 minutes.
+GUESSES = (429, "Too many unknown references from this token: `Retry-After` says when to retry.")
+ACTING = (403, "A viewer's token, or an operator's acting for another operator.")
 
-@router.get("/notifications")
+
+@router.get(
+    "/notifications", response_model=list[schemas.ListedNotification], responses=errors(403)
+)
 async def notifications(app: App, who: Supervisor) -> list[dict[str, Any]]:
     """Detention notifications (of the token's organisation), the open ones first; ``overdue``:
     open for longer than its organisation's ``notification_target``."""
@@ -113,7 +126,11 @@ def _theirs(app: Parts, who: Principal, ref: str) -> Notification:
     return found
 
 
-@router.get("/notifications/{ref}")
+@router.get(
+    "/notifications/{ref}",
+    response_model=schemas.NotificationWithHistory,
+    responses=errors(403, NO_NOTIFICATION, GUESSES, AWAY),
+)
 async def notification(app: App, who: Handler, ref: Ref) -> dict[str, Any]:
     """One notification with its note and its history: stored, each callback (rung, answered,
     failed), each time an operator played its message or called it back, and its close."""
@@ -131,7 +148,18 @@ async def notification(app: App, who: Handler, ref: Ref) -> dict[str, Any]:
     return {**item.as_json(), "note": item.note, "history": history}
 
 
-@router.post("/notifications/{ref}/handled")
+@router.post(
+    "/notifications/{ref}/handled",
+    response_model=schemas.Notification,
+    responses=errors(
+        ACTING,
+        NO_NOTIFICATION,
+        400,
+        413,
+        (422, "A supervisor's token without `by`, or an outcome not of the config's."),
+        GUESSES,
+    ),
+)
 async def notification_handled(
     app: App,
     who: Handler,
@@ -155,7 +183,19 @@ async def notification_handled(
     return item.as_json()
 
 
-@router.post("/notifications/{ref}/call-back", status_code=202)
+@router.post(
+    "/notifications/{ref}/call-back",
+    status_code=202,
+    response_model=schemas.CallingBack,
+    responses=errors(
+        ACTING,
+        NO_NOTIFICATION,
+        (409, "The operator cannot call now (paused, busy), or it is being called already."),
+        (422, "A supervisor's token without `by`, or `by` no operator of its line."),
+        GUESSES,
+        AWAY,
+    ),
+)
 async def call_back(
     app: App,
     who: Handler,
@@ -190,7 +230,17 @@ async def call_back(
     return {"ref": ref, "call": call, "operator": by, "number": item.number}
 
 
-@router.post("/calls/{call_id}/notification", status_code=201)
+@router.post(
+    "/calls/{call_id}/notification",
+    status_code=201,
+    response_model=schemas.Notification,
+    responses=errors(
+        403,
+        (404, "No such call in a conversation (an operator's token: of theirs)."),
+        (422, "A number that cannot be called back."),
+        (503, "The notification could not be stored (the disk), or no instance is active."),
+    ),
+)
 async def taken_by_phone(
     app: App,
     who: Handler,
@@ -233,7 +283,14 @@ async def taken_by_phone(
     return item.as_json()
 
 
-@router.get("/notifications/{ref}/recording", response_class=FileResponse)
+@router.get(
+    "/notifications/{ref}/recording",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}}}},
+        **errors(403, (404, "No such notification, or no recorded message of it."), GUESSES),
+    },
+)
 async def notification_recording(app: App, who: Handler, ref: Ref) -> FileResponse:
     """The caller's recorded message (supervisors; operators of its line); who played it is
     kept in the notification's history."""

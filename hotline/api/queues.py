@@ -11,7 +11,7 @@ from fastapi import HTTPException, Path, Query
 
 from agents.state import Event, LogIn, LogOut, OperatorError, Pause, Resume, WrapUpOver
 from hotline import supervision
-from hotline.api import views
+from hotline.api import schemas, views
 from hotline.api.access import Role
 from hotline.api.deps import (
     Anyone,
@@ -25,11 +25,14 @@ from hotline.api.deps import (
     organisation,
     unprocessable,
 )
+from hotline.api.errors import errors
 
 router = api_router()
 
+NO_OPERATOR = (404, "No such operator (or another organisation's).")
 
-@router.get("/queues")
+
+@router.get("/queues", response_model=dict[str, schemas.LineQueue], responses=errors(403))
 async def queues(app: App, who: Watcher) -> dict[str, Any]:
     """Every line's queue now (of the token's organisation): waiting callers (position, wait
     so far, language, priority), longest wait, estimated wait, operators serving it by state."""
@@ -40,7 +43,7 @@ async def queues(app: App, who: Watcher) -> dict[str, Any]:
     }
 
 
-@router.get("/agents")
+@router.get("/agents", response_model=list[schemas.Operator])
 async def agents(app: App, who: Anyone) -> list[dict[str, Any]]:
     """Every operator's state (of the token's organisation; an operator's token: their own)."""
     return [
@@ -51,7 +54,7 @@ async def agents(app: App, who: Anyone) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/centres")
+@router.get("/centres", response_model=list[schemas.Centre])
 async def centres(app: App, who: Anyone) -> list[dict[str, Any]]:
     """The organisation's directory of legal aid centres: where a caller can be transferred
     (``{"centre": id}``) and what to tell them of it; ``code`` is keyed after ## on a phone."""
@@ -66,7 +69,17 @@ async def centres(app: App, who: Anyone) -> list[dict[str, Any]]:
     return found
 
 
-@router.post("/agents/{operator}/spy", status_code=202)
+@router.post(
+    "/agents/{operator}/spy",
+    status_code=202,
+    response_model=schemas.Spying,
+    responses=errors(
+        403,
+        NO_OPERATOR,
+        (409, "The operator is not on a call."),
+        (422, "An unknown supervisor, another organisation's, or an unknown mode."),
+    ),
+)
 async def spy(
     app: App,
     who: Supervisor,
@@ -100,7 +113,16 @@ ACTIONS: dict[str, Callable[[str | None], Event]] = {
 }
 
 
-@router.post("/agents/{operator}/{action}")
+@router.post(
+    "/agents/{operator}/{action}",
+    response_model=schemas.Operator,
+    responses=errors(
+        (403, "A viewer's token, or an operator's acting for another operator."),
+        NO_OPERATOR,
+        (409, "The action does not apply to the operator's state (pausing while logged out)."),
+        (422, "An unknown action, or a pause reason not of `queues.pause_reasons`."),
+    ),
+)
 async def agent_action(
     app: App,
     who: Handler,

@@ -3,7 +3,9 @@
 Every /api route needs a bearer token; what it answers depends on the token's role (see
 :mod:`hotline.api.access`). Bad parameters get a 422 naming the parameter. Each resource has
 its module (:mod:`hotline.api.queues`, ``calls``, ``figures``, ``notifications``,
-``stream``); this one makes the app of them, with health, metrics and browser sessions.
+``stream``); this one makes the app of them, with health, metrics and browser sessions. What
+each route answers is a model of :mod:`hotline.api.schemas`; every error has one shape
+(:mod:`hotline.api.errors`).
 """
 
 from __future__ import annotations
@@ -13,21 +15,19 @@ import math
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
-from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from hotline import __version__
-from hotline.api import calls, desk, figures, notifications, queues, stream, web
+from hotline.api import calls, desk, errors, figures, notifications, queues, schemas, stream, web
 from hotline.api.access import SESSION_HOURS
 from hotline.api.deps import (
     COOKIE,
     Anyone,
     Parts,
     resolve,
-    validation_error,
 )
-from hotline.api.limits import Limits
+from hotline.api.limits import MAX_BODY, MAX_HEADERS, MAX_TARGET, Limits
 from hotline.api.standby import Forward
 from hotline.metrics import REGISTRY
 
@@ -37,7 +37,7 @@ def create_api(app_parts: Parts) -> FastAPI:
     app = FastAPI(
         title="Legal aid hotline",
         version=__version__,
-        description="Queues, operators, the call log and statistics of the hotline service.",
+        description=DESCRIPTION,
     )
     app.state.parts = app_parts
     if app_parts.holder_url is not None:  # (inside Limits: what is forwarded was checked)
@@ -48,9 +48,9 @@ def create_api(app_parts: Parts) -> FastAPI:
             me=app_parts.instance,
         )
     app.add_middleware(Limits)
-    app.add_exception_handler(RequestValidationError, validation_error)
+    errors.install(app)
 
-    @app.get("/health")
+    @app.get("/health", response_model=schemas.Health, response_model_exclude_unset=True)
     async def get_health(request: Request) -> dict[str, Any]:
         """Up or down (``status``: ok or degraded) for anyone; with a token, what is wrong:
         the Asterisk (AMI) link, the call log's database, its spool and the disk."""
@@ -59,13 +59,20 @@ def create_api(app_parts: Parts) -> FastAPI:
             return {"status": state["status"]}
         return state
 
-    @app.get("/health/live")
+    @app.get("/health/live", response_model=schemas.Live)
     async def get_live() -> dict[str, str]:
         """Whether the service's event loop answers at all, and whether it is the active
         instance or a standby (no token; `hotline guard` asks)."""
         return {"status": "alive", "role": app_parts.role()}
 
-    @app.get("/metrics", response_class=Response)
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={
+            200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+            **errors.errors((401, "No valid token, where HOTLINE_METRICS_AUTH asks for one.")),
+        },
+    )
     async def get_metrics(request: Request) -> Response:
         """Prometheus metrics (no caller data): queues, operators, calls by outcome, wait and
         handle time histograms, AGI and AMI round trips. A token is needed where the config
@@ -76,7 +83,18 @@ def create_api(app_parts: Parts) -> FastAPI:
             )
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/api/session")
+    @app.post(
+        "/api/session",
+        response_model=schemas.LoggedIn,
+        responses=errors.errors(
+            (401, "An unknown or revoked token."),
+            400,
+            413,
+            422,
+            429,
+            (503, "The database is away (sessions are kept in it), or no instance is active."),
+        ),
+    )
     async def login(request: Request, body: Login, response: Response) -> dict[str, Any]:
         """A browser's login with an API token: a session opens, and its id (never the token)
         goes into an HttpOnly cookie (the wallboard's EventSource cannot send a header).
@@ -110,7 +128,13 @@ def create_api(app_parts: Parts) -> FastAPI:
         )
         return {"role": who.role.value, "operator": who.operator}
 
-    @app.delete("/api/session", status_code=204)
+    @app.delete(
+        "/api/session",
+        status_code=204,
+        responses=errors.errors(
+            (503, "The database is away (sessions are kept in it), or no instance is active.")
+        ),
+    )
     async def logout(request: Request, response: Response) -> None:
         """End the browser's session (for good: the cookie's id opens nothing any more)."""
         session = request.cookies.get(COOKIE)
@@ -123,7 +147,7 @@ def create_api(app_parts: Parts) -> FastAPI:
                 ) from None
         response.delete_cookie(COOKIE)
 
-    @app.get("/api/session")
+    @app.get("/api/session", response_model=schemas.Session, responses=errors.errors(401, 503))
     async def whoami(who: Anyone) -> dict[str, Any]:
         """Who the token or cookie belongs to, and the organisation it sees (null: every one)."""
         organisations = app_parts.deployment.organisations
@@ -141,6 +165,24 @@ def create_api(app_parts: Parts) -> FastAPI:
     for resource in (queues, calls, desk, figures, notifications, stream):
         app.include_router(resource.router)
     return app
+
+
+DESCRIPTION = (
+    """Queues, operators, the call log and statistics of the hotline service.
+
+Every `/api` route needs `Authorization: Bearer <token>` (or a browser's session cookie, from
+`POST /api/session`). Every error, whatever its status, is an `ErrorResponse`: `detail`, a
+sentence saying what was wrong, and on a 422 `errors` too, each rejected parameter (`loc`:
+where and its name, `msg`: why). For instance `GET /api/calls?limit=0` answers 422 with
+
+    {"detail": "query parameter 'limit': Input should be greater than or equal to 1",
+     "errors": [{"loc": ["query", "limit"], "msg": "Input should be greater than or equal to 1",
+                 "type": "greater_than_equal", "input": "0"}]}
+
+Each route lists the statuses it answers. Any route also answers 414, 431 or 413 to a request
+whose target, headers or body is over """
+    + f"{MAX_TARGET}, {MAX_HEADERS} or {MAX_BODY} bytes."
+)
 
 
 class Login(BaseModel):

@@ -20,6 +20,7 @@ from hotline.api.deps import (
     organisation,
     resolve,
 )
+from hotline.api.errors import errors
 from hotline.events import CallEvent
 from routing.events import CallEnded
 
@@ -34,7 +35,7 @@ LAST_EVENT_ID = (
 )
 
 
-@router.get("/events", response_class=EventSourceResponse)
+@router.get("/events", response_class=EventSourceResponse, responses=errors(401, 422, 503))
 async def events(
     request: Request,
     app: App,

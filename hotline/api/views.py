@@ -1,4 +1,5 @@
-"""What the API shows: queues per line, operators, calls and events, for a given reader."""
+"""What the API shows: queues per line, operators, calls and events, for a given reader (as
+dicts; :mod:`hotline.api.schemas` describes each, and a route's answer is checked against it)."""
 
 from __future__ import annotations
 

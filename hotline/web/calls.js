@@ -23,8 +23,7 @@ async function search(more = false) {
   const body = document.getElementById("calls");
   if (!more) body.replaceChildren();
   if (!reply.ok) {
-    const detail = answer.detail;
-    error.textContent = Array.isArray(detail) ? detail.map((d) => `${d.loc.at(-1)}: ${d.msg}`).join("; ") : detail;
+    error.textContent = answer.detail;  // a sentence naming each wrong filter
     return;
   }
   error.textContent = "";

@@ -125,7 +125,7 @@ function renderNotifications() {
         method: "POST", headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ outcome: outcome.value || null, note: note.value || null }),
       });
-      if (!reply.ok) { status.textContent = message((await reply.json()).detail); return; }
+      if (!reply.ok) { status.textContent = (await reply.json()).detail; return; }
       await load();
     });
     const history = el("button", { class: "history" }, t("history"));
@@ -141,9 +141,6 @@ function renderNotifications() {
   }
 }
 
-// What an API error says: FastAPI's 422 is a list naming the field.
-const message = (detail) => Array.isArray(detail) ? `${detail[0].loc.at(-1)}: ${detail[0].msg}` : detail;
-
 // Call the notification's number back: the operator's phone rings first (the service dials).
 async function notificationCall(ref) {
   const status = document.querySelector(`tr[data-ref="${ref}"] .notification-status`);
@@ -151,7 +148,7 @@ async function notificationCall(ref) {
   const body = await reply.json();
   status.className = `notification-status ${reply.ok ? "" : "error"}`;
   status.dataset.ok = String(reply.ok);
-  status.textContent = reply.ok ? t("calling") : message(body.detail);
+  status.textContent = reply.ok ? t("calling") : body.detail;
 }
 
 async function showHistory(ref) {
@@ -213,7 +210,7 @@ async function transfer() {
   });
   const body = await reply.json();
   result.className = reply.ok ? "" : "error";
-  result.textContent = reply.ok ? `${t("transferred")} ${id}` : message(body.detail);
+  result.textContent = reply.ok ? `${t("transferred")} ${id}` : body.detail;
   result.dataset.ok = String(reply.ok);
 }
 
@@ -229,7 +226,9 @@ async function saveWrapUp(event) {
   const body = await reply.json();
   status.className = reply.ok ? "" : "error";
   status.dataset.ok = String(reply.ok);
-  status.textContent = reply.ok ? t("saved") : (Array.isArray(body.detail) ? t("chooseTopic") : body.detail);
+  // no topic ticked: said in the page's language, not the API's
+  const noTopic = body.errors?.some((e) => e.loc[0] === "body" && e.loc[1] === "topics" && e.type === "too_short");
+  status.textContent = reply.ok ? t("saved") : (noTopic ? t("chooseTopic") : body.detail);
 }
 
 // Live: every event of theirs reads the desk again (at most one read in flight).

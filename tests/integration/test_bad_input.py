@@ -270,8 +270,11 @@ def named(reply: httpx.Response | tuple[int, bytes], parameter: str) -> bool:
     )
     if status != 422:
         return False
-    detail = json.loads(body)["detail"]
-    return bool(detail[0]["loc"] == ["query", parameter])
+    error = json.loads(body)
+    return bool(
+        error["errors"][0]["loc"] == ["query", parameter]
+        and error["detail"].startswith(f"query parameter {parameter!r}: ")
+    )
 
 
 def chunks(size: int) -> Iterator[bytes]:

@@ -240,7 +240,7 @@ async def test_the_desk_calls_a_detention_notification_back_and_keeps_its_histor
         json={"outcome": "lunch"},
         headers=bearer(OP1),
     )
-    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == [
+    assert refused.status_code == 422 and refused.json()["errors"][0]["loc"] == [
         "body",
         "outcome",
     ]

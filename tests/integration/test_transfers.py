@@ -222,8 +222,9 @@ async def test_a_transfer_that_cannot_be_made_is_refused_and_the_call_goes_on(
 
     unknown = transfer(service, in_call, line="no-such-line")
     assert unknown.status_code == 422
-    assert unknown.json()["detail"][0]["loc"] == ["body", "line"]
-    assert "no-such-line" in unknown.json()["detail"][0]["msg"]
+    assert unknown.json()["errors"][0]["loc"] == ["body", "line"]
+    assert "no-such-line" in unknown.json()["errors"][0]["msg"]
+    assert "no-such-line" in unknown.json()["detail"]
     assert transfer(service, in_call, line="ge-consultation").status_code == 422  # Georgia's
     assert transfer(service, in_call, line="x", operator="op2").status_code == 422  # two
     assert transfer(service, in_call).status_code == 422  # none

@@ -1,0 +1,423 @@
+"""What each route answers, as pydantic models: the OpenAPI schema's, and what FastAPI checks
+every answer against on its way out.
+
+The routes build their answers as plain dicts (:mod:`hotline.api.views`); these models
+describe them field for field. Times are ISO 8601 strings with their offset, as the dicts
+hold them (a ``datetime`` field would be re-written by pydantic, ``Z`` for ``+00:00``).
+A field present only for some readers or some answers has a default, and its route leaves
+out what was not set (``response_model_exclude_unset``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from agents.state import State
+from hotline.api.access import Role
+from hotline.stats import Period
+from hotline.supervision import Mode
+
+#: A moment, as ``datetime.isoformat()`` writes it (with its offset).
+Time = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+
+
+class Schema(BaseModel):
+    """An answer's model: the docstring under each field describes it in the OpenAPI."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+
+class Open(Schema):
+    """A record whose fields depend on its kind: those named here, and more."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# -- health and sessions ------------------------------------------------------------------------
+class Link(Schema):
+    connected: bool
+    error: str | None
+    connects: int
+    """Connections made since the start."""
+
+
+class Database(Schema):
+    connected: bool
+    ready: bool
+    """Its schema is in place (migrations run): the call log's routes answer."""
+    backend: str
+    error: str | None
+    spooled: int
+    """Events on disk not yet in the database."""
+    written: int
+
+
+class Disk(Schema):
+    writable: bool
+    error: str | None
+    unwritten: int
+    """Events only in memory until the disk takes them."""
+
+
+class Health(Schema):
+    """``status`` for anyone; the rest with a valid token only."""
+
+    status: Literal["ok", "degraded"]
+    role: str | None = None
+    """``active`` (routes callers) or ``standby`` (HOTLINE_HA)."""
+    instance: str | None = None
+    fence: int | None = None
+    lease_error: str | None = None
+    ami: Link | None = None
+    database: Database | None = None
+    disk: Disk | None = None
+
+
+class Live(Schema):
+    status: Literal["alive"]
+    role: str
+    """``active`` or ``standby``."""
+
+
+class LoggedIn(Schema):
+    role: Role
+    operator: str | None
+
+
+class Session(Schema):
+    role: Role
+    operator: str | None
+    """The operator an operator's token acts for."""
+    name: str
+    organisation: str | None
+    """The organisation it sees (null: every one)."""
+    organisation_name: str | None
+
+
+# -- queues and operators -----------------------------------------------------------------------
+class WaitingCaller(Schema):
+    call: str
+    caller: str
+    """Masked to its last two digits except for supervisors."""
+    position: int
+    language: str
+    priority: int
+    callback: bool
+    """No caller on the line: they are to be called back."""
+    waited: float
+    """Seconds so far."""
+    estimated_wait: int | None
+    """Seconds still to wait (null: nobody serves the line)."""
+
+
+class LineQueue(Schema):
+    waiting: list[WaitingCaller]
+    longest_wait: float
+    estimated_wait: int | None
+    """What a caller joining now can expect, in seconds (null: nobody is serving the line)."""
+    operators: dict[State, list[str]]
+    """The operators serving the line, by state."""
+    free: list[str]
+    """Those who may be offered a call now."""
+
+
+class Operator(Schema):
+    id: str
+    state: State
+    reachable: bool
+    """Their phone is registered and reachable."""
+    in_use: bool
+    """Busy with a call the service did not give them (not offered one)."""
+    since: Time | None
+    for_: float | None = Field(alias="for")
+    """Seconds in this state."""
+    call: str | None
+    pause_reason: str | None
+    misses: int
+    """Calls offered and not answered since the last answered one."""
+
+
+class Centre(Schema):
+    id: str
+    name: str
+    region: str
+    address: str
+    hours: str
+    number: str
+    code: str | None
+    """What an operator keys after ## to transfer a caller there."""
+
+
+class Spying(Schema):
+    call: str
+    operator: str
+    supervisor: str
+    mode: Mode
+
+
+# -- the call log -------------------------------------------------------------------------------
+class Transfer(Open):
+    """One transfer of the call: where to (``target``, ``to``), how (``mode``), by whom, and
+    how it went (``outcome``; null while under way)."""
+
+    at: Time
+    target: str
+    to: str
+    mode: str
+    by: str
+    outcome: str | None
+
+
+class Call(Schema):
+    id: str
+    linkedid: str
+    sip_call_id: str
+    channel: str
+    caller: str
+    """Masked except for supervisors and the operator who answered."""
+    caller_name: str
+    number: str
+    """The hotline number dialled."""
+    language: str | None
+    path: list[str]
+    """The menu answers, ``menu:key``."""
+    asked_line: str | None
+    line: str | None
+    closed_lines: list[str]
+    priority: int | None
+    callback_number: str | None
+    started: Time
+    queued: Time | None
+    answered: Time | None
+    ended: Time | None
+    operator: str | None
+    wait: float | None
+    talk: float | None
+    outcome: str | None
+    transfers: list[Transfer]
+    topics: list[str]
+    resolution: str | None
+    note: str | None
+    """The operator's note (personal data)."""
+    wrapped_up_by: str | None
+    wrapped_up_at: Time | None
+
+
+class Event(Schema):
+    """A domain event (``kind`` says what; ``data`` its fields, as the reader may see them)."""
+
+    id: str
+    call_id: str
+    seq: int
+    at: Time
+    kind: str
+    data: dict[str, Any]
+
+
+class CallWithEvents(Call):
+    events: list[Event]
+    """Its timeline, in order."""
+
+
+class Transferring(Schema):
+    call: str
+    from_: str = Field(alias="from")
+    """The operator the caller leaves."""
+    target: Literal["line", "operator", "centre"]
+    to: str
+
+
+class WrappedUp(Schema):
+    call: str
+    topics: list[str]
+    resolution: str
+    by: str
+
+
+# -- statistics ---------------------------------------------------------------------------------
+class Figures(Schema):
+    offered: int
+    answered: int
+    abandoned: int
+    waiting: int
+    answered_within_threshold: int
+    service_level: float | None
+    """Answered within the threshold / (offered - still waiting)."""
+    average_speed_of_answer: float | None
+    average_handle_time: float | None
+    talk_time: float
+    longest_wait: float
+    transferred: int
+
+
+class PeriodFigures(Figures):
+    start: Time
+    topics: dict[str, int] = {}
+    """Calls by wrap-up topic (only when there are some)."""
+
+
+class Wrapped(Schema):
+    """The calls wrapped up with one topic or resolution."""
+
+    calls: int
+    average_handle_time: float | None
+    lines: dict[str, int]
+    operators: dict[str, int]
+
+
+class Stats(Schema):
+    from_: Time = Field(alias="from")
+    to: Time
+    threshold: float
+    """Seconds: answered within them counts for the service level."""
+    timezone: str
+    by: Period
+    total: Figures
+    lines: dict[str, Figures]
+    operators: dict[str, Figures]
+    topics: dict[str, Wrapped]
+    resolutions: dict[str, Wrapped]
+    periods: list[PeriodFigures]
+    target: float
+    """The service level aimed at (0 to 1)."""
+
+
+# -- detention notifications --------------------------------------------------------------------
+class Notification(Schema):
+    ref: str
+    call: str
+    line: str
+    caller: str
+    number: str
+    """Where to call back."""
+    recording: str
+    """The caller's recorded message, if any (empty: none)."""
+    at: Time
+    complete: bool
+    handled_at: Time | None
+    handled_by: str | None
+    taken_by: str | None
+    """The operator who took it by phone."""
+    outcome: str | None
+    open: bool
+
+
+class ListedNotification(Notification):
+    overdue: bool
+    """Open for longer than the organisation's ``notification_target``."""
+
+
+class Step(Open):
+    """One step of a notification's history (``kind``: a call event's, or
+    ``notification.stored``, ``.played``, ``.called``, ``.handled``)."""
+
+    at: Time
+    kind: str
+
+
+class NotificationWithHistory(Notification):
+    note: str | None
+    history: list[Step]
+
+
+class CallingBack(Schema):
+    ref: str
+    call: str
+    operator: str
+    number: str
+
+
+# -- the operator's desk ------------------------------------------------------------------------
+class DeskOperator(Operator):
+    name: str
+    lines: list[str]
+    languages: list[str]
+
+
+class Organisation(Schema):
+    id: str
+    name: str
+
+
+class DeskLine(Schema):
+    id: str
+    titles: dict[str, str]
+    """Its name in each language."""
+    topics: list[str]
+    code: str | None
+
+
+class Colleague(Schema):
+    id: str
+    name: str
+    state: State
+    free: bool
+    code: str | None
+
+
+class DeskNotification(Notification):
+    recorded: bool
+
+
+class EarlierCall(Schema):
+    id: str
+    started: Time
+    line: str | None
+    operator: str | None
+    outcome: str | None
+    topics: list[str]
+    resolution: str | None
+    note: str | None
+    """On the lines the operator serves only (null otherwise)."""
+
+
+class PendingCallback(Schema):
+    call: str
+    number: str
+    reason: str
+
+
+class Caller(Schema):
+    """The caller ringing or talking to the operator."""
+
+    id: str
+    state: Literal["ringing", "talking"]
+    caller: str
+    language: str
+    line: str
+    path: list[str]
+    number: str | None
+    waited: float
+    answered: Time | None
+    previous: list[EarlierCall]
+    """Their calls of the last ``queues.caller_history_days`` days."""
+    notifications: list[Notification]
+    callbacks: list[PendingCallback]
+
+
+class LastCall(Schema):
+    id: str
+    line: str | None
+    answered: Time | None
+    ended: Time | None
+    topics: list[str]
+    resolution: str | None
+    note: str | None
+
+
+class Desk(Schema):
+    operator: DeskOperator
+    organisation: Organisation
+    pause_reasons: list[str]
+    resolutions: list[str]
+    notification_outcomes: list[str]
+    lines: list[DeskLine]
+    colleagues: list[Colleague]
+    centres: list[Centre]
+    notifications: list[DeskNotification]
+    """The open detention notifications of their lines."""
+    call: Caller | None
+    last_call: LastCall | None
+    """The last call they answered, with its wrap-up so far."""
