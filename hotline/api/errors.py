@@ -135,6 +135,15 @@ def echo(value: Any) -> Any:
     return jsonable_encoder(value)
 
 
+#: Inputs a 422 never echoes back (a mistyped token is still a secret: proxies log bodies).
+SECRETS = ("token", "password", "secret")
+
+
+def secret(loc: Sequence[Any]) -> bool:
+    """Whether an input at ``loc`` holds a secret (its value is withheld)."""
+    return any(isinstance(p, str) and any(word in p.lower() for word in SECRETS) for p in loc)
+
+
 async def invalid(request: Request, exc: Exception) -> JSONResponse:
     """A 422 naming each rejected input (in ``detail``, and one by one in ``errors``)."""
     assert isinstance(exc, RequestValidationError)
@@ -143,7 +152,7 @@ async def invalid(request: Request, exc: Exception) -> JSONResponse:
             loc=[p if isinstance(p, int) else str(p) for p in error.get("loc", ())],
             msg=str(error.get("msg", "")),
             type=str(error.get("type", "")),
-            input=echo(error.get("input")),
+            input=None if secret(error.get("loc", ())) else echo(error.get("input")),
         )
         for error in exc.errors()
     ]

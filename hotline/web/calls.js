@@ -1,6 +1,7 @@
 // Search the call log (the filters of /api/calls), open a call: its timeline and recording.
 const OUTCOMES = ["answered", "abandoned", "called-back", "callback-failed", "handled",
-  "after-hours", "finished", "hung-up", "unknown-number", "failed", "rejected", "handed-over", "interrupted"];
+  "after-hours", "finished", "hung-up", "unknown-number", "failed", "rejected", "handed-over", "interrupted",
+  "transferred"];
 let offset = 0;
 const searchTurn = newest();
 

@@ -4,6 +4,7 @@ is declared on its route: the real app (create_api) over plain doubles of the se
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -210,6 +211,15 @@ async def test_a_422_names_each_wrong_parameter_and_echoes_little() -> None:
     reply = await answer(app, Case("GET", f"/api/calls/{huge}", None, 422))
     body = assert_one_shape(reply, 422, "path parameter 'call_id': String should have at most 64")
     assert len(reply.content) < 1000 and body["errors"][0]["input"].endswith("(2000 long)")
+
+
+async def test_a_422_never_echoes_a_secret() -> None:
+    app = create_api(parts())
+    pasted = b'{"token": "hl_' + b"s" * 600 + b'"}'  # a token pasted twice, say
+    case = Case("POST", "/api/session", "/api/session", 422, None, pasted)
+    body = assert_one_shape(await answer(app, case), 422, "body field 'token'")
+    assert [(e["loc"], e["input"]) for e in body["errors"]] == [(["body", "token"], None)]
+    assert "sss" not in json.dumps(body)
 
 
 async def test_unknown_references_held_back_in_the_one_shape() -> None:
