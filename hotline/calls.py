@@ -158,6 +158,7 @@ class CallService:
         self.switchboard.enqueue(
             call.id, channel.env["agi_channel"], line.name, step.language, entered, call.caller
         )
+        await channel.stay_while(lambda: call.id in self.switchboard.talks)  # rung at once
 
     async def _offer_callback(self, call: _Call, io: AgiCallIO, line: str, language: str) -> bool:
         """Offer a callback when the line opens; True once a number is taken down (the

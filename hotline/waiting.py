@@ -187,6 +187,7 @@ class WaitingRoutes:
             pass  # hung up (their hangup handler says so), or already taken to an operator
         finally:
             self.switchboard.transfer_ready(call)
+        await channel.stay_while(lambda: call in self.switchboard.talks)  # rung at once
 
     async def centre_answered(self, channel: AgiChannel) -> None:
         """Runs on the centre's channel as it picks up, before it is bridged to the caller."""

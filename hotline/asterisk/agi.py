@@ -56,6 +56,10 @@ REJECT_TIMEOUT = 30.0
 MAX_CONNECTIONS = 2000
 #: Variables without which a call cannot be served.
 REQUIRED = ("agi_network_script", "agi_uniqueid", "agi_channel")
+#: How long a session waits, at most, for a move on its way (AgiChannel.stay_while), and how
+#: often it looks whether the move is still on its way.
+MOVE_WAIT = 5.0
+MOVE_POLL = 0.5
 
 
 class AgiError(Exception):
@@ -230,6 +234,18 @@ class AgiChannel:
     async def wait_for_digit(self, seconds: float) -> str | None:
         reply = await self.command(f"WAIT FOR DIGIT {int(seconds * 1000)}", seconds + 10)
         return chr(reply.code) if reply.code > 0 else None
+
+    async def stay_while(self, pending: Callable[[], bool], seconds: float = MOVE_WAIT) -> None:
+        """Keep the session open while ``pending()`` says a move of this channel is on its
+        way (the Redirect that rings an operator), ``seconds`` at most: the move ends the
+        session as it lands. (A Redirect that lands just as an AGI script ends can be lost by
+        Asterisk 22: the dialplan falls through, and the caller is hung up.)"""
+        deadline = time.monotonic() + seconds
+        try:
+            while pending() and (left := deadline - time.monotonic()) > 0:
+                await self.wait_for_digit(min(MOVE_POLL, left))
+        except CallerHungUp:
+            pass  # moved (or gone)
 
     async def get_data(self, sound: str, seconds: float, max_digits: int) -> str:
         """Play ``sound`` and collect up to ``max_digits`` keys (# ends); "" on silence."""

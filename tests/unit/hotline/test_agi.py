@@ -266,3 +266,27 @@ def test_one_line_commands_only() -> None:
     channel = AgiChannel(None, None, {})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="one line"):
         asyncio.run(channel.command("ANSWER\nHANGUP"))
+
+
+async def test_a_session_stays_open_until_the_move_on_its_way_lands() -> None:
+    """A caller rung at once: the session waits for the Redirect (Asterisk ends the wait with
+    a hangup of the AGI); with no move on its way it waits for nothing."""
+    commands: list[str] = []
+
+    async def asterisk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for reply in (b"200 result=0\n", b"200 result=0\n", b"HANGUP\n"):  # (moved: 3rd)
+            commands.append((await reader.readline()).decode().strip())
+            writer.write(reply)
+            await writer.drain()
+        await reader.read()
+        writer.close()
+
+    srv = await asyncio.start_server(asterisk, "127.0.0.1", 0)
+    reader, writer = await asyncio.open_connection("127.0.0.1", srv.sockets[0].getsockname()[1])
+    channel = AgiChannel(reader, writer, {}, reply_timeout=1)
+    await channel.stay_while(lambda: False)
+    assert commands == []
+    await channel.stay_while(lambda: True)
+    assert commands == ["WAIT FOR DIGIT 500"] * 3 and channel.hung_up
+    await channel.close()
+    srv.close()
