@@ -41,3 +41,13 @@ def postgres_database() -> Iterator[str]:
         yield f"postgresql+asyncpg://postgres@/{name}?host={POSTGRES_SOCKET}"
     finally:
         subprocess.run([*psql, f'DROP DATABASE "{name}" WITH (FORCE)'], check=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The call log's database for one test, once on SQLite and once on PostgreSQL: its URL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
+    else:
+        with postgres_database() as url:
+            yield url

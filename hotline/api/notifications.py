@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import math
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Body, HTTPException, Path, Query
@@ -55,8 +55,7 @@ async def notifications(app: App, who: Supervisor) -> list[dict[str, Any]]:
         org = app.deployment.organisation_of(line=n.line)
         if not who.sees(org.id if org else None):
             continue
-        target = org.notification_target if org else app.deployment.policy.notification_target
-        overdue = n.handled_at is None and now - n.at > timedelta(seconds=target)
+        overdue = n.overdue(now, app.deployment.notification_target(n.line))
         shown.append({**n.as_json(), "overdue": overdue})
     return shown
 

@@ -3,11 +3,9 @@ beside those on duty; from a call log on SQLite and on the machine's PostgreSQL.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,7 +17,7 @@ from hotline.forecast import Change, last_week, on_duty
 from hotline.store.db import Store
 from routing.estimate import operators_needed
 from routing.events import from_data
-from tests.conftest import ROOT, postgres_database
+from tests.conftest import ROOT
 
 KYIV = ZoneInfo("Europe/Kyiv")
 #: Wednesday 18 November 2026, 10:00 in Kyiv: the hour the calls come in.
@@ -42,15 +40,6 @@ def test_the_last_full_week() -> None:
     since, until = last_week(sunday_night, KYIV)
     assert since == datetime(2026, 11, 23, tzinfo=KYIV)
     assert until == datetime(2026, 11, 30, tzinfo=KYIV)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            yield f"sqlite+aiosqlite:///{tmp_path / 'log.db'}"
-        else:
-            yield stack.enter_context(postgres_database())
 
 
 async def busy_wednesday(url: str) -> None:
@@ -123,9 +112,9 @@ def forecast(url: str, folder: Path, *args: str) -> str:
     return done.stdout
 
 
-async def test_the_forecast_of_a_week_from_the_call_log(database: str, tmp_path: Path) -> None:
-    await busy_wednesday(database)
-    hours = json.loads(forecast(database, tmp_path, "--json"))
+async def test_the_forecast_of_a_week_from_the_call_log(database_url: str, tmp_path: Path) -> None:
+    await busy_wednesday(database_url)
+    hours = json.loads(forecast(database_url, tmp_path, "--json"))
     consultation = {h["hour"]: h for h in hours if h["line"] == "consultation"}
     ten = consultation[TEN.isoformat()]
     assert (ten["offered"], ten["handle_s"]) == (30, 180.0)
@@ -134,16 +123,21 @@ async def test_the_forecast_of_a_week_from_the_call_log(database: str, tmp_path:
     # the hour before: op3 on duty for its second half, no call
     nine = consultation[(TEN - timedelta(hours=1)).isoformat()]
     assert (nine["offered"], nine["needed"], nine["on_duty"]) == (0, 0, 0.5)
-    text = forecast(database, tmp_path, "--line", "consultation")
+    text = forecast(database_url, tmp_path, "--line", "consultation")
     assert "Wed 2026-11-18 10:00       30    180 s       4      1.5  short" in text
 
 
-async def test_an_organisations_forecast_is_in_its_time_zone(database: str, tmp_path: Path) -> None:
-    await busy_wednesday(database)
-    ukraine = json.loads(forecast(database, tmp_path, "--organisation", "ua-legal-aid", "--json"))
+async def test_an_organisations_forecast_is_in_its_time_zone(
+    database_url: str, tmp_path: Path
+) -> None:
+    await busy_wednesday(database_url)
+    ukraine = json.loads(
+        forecast(database_url, tmp_path, "--organisation", "ua-legal-aid", "--json")
+    )
     assert {h["line"] for h in ukraine} == {"consultation", "detention"}  # op3, op4 serve both
     assert all(h["hour"].endswith("+02:00") for h in ukraine)  # Kyiv's hours
     # Georgia's call centre had neither calls nor operators on duty that week
     assert (
-        json.loads(forecast(database, tmp_path, "--organisation", "ge-legal-aid", "--json")) == []
+        json.loads(forecast(database_url, tmp_path, "--organisation", "ge-legal-aid", "--json"))
+        == []
     )

@@ -4,7 +4,6 @@ PostgreSQL (a fresh database per test)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,21 +16,15 @@ from hotline.spool import Position, Spool
 from hotline.store.db import CallFilter, Store
 from hotline.store.tables import Callback, Notification, OperatorChange
 from routing.events import NotificationStored, from_data
-from tests.conftest import postgres_database
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite+aiosqlite:///{tmp_path / 'log.db'}"
-        else:
-            url = stack.enter_context(postgres_database())
-        found = Store(url)
-        yield found
-        await found.close()
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    found = Store(database_url)
+    yield found
+    await found.close()
 
 
 def at(seconds: float) -> datetime:

@@ -4,21 +4,17 @@ previous release wrote."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hotline.store.db import CallFilter, Store, alembic_config
-from tests.conftest import postgres_database
 
 #: The schema the last release left (its newest migration): main before transfers, wrap-up,
 #: notification outcomes and the standby's lease.
@@ -48,15 +44,6 @@ NOTIFICATIONS = sa.table(
 )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            yield f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
-        else:
-            yield stack.enter_context(postgres_database())
-
-
 def _previous(connection: sa.Connection) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
@@ -64,9 +51,9 @@ def _previous(connection: sa.Connection) -> None:
 
 
 async def test_db_upgrade_from_the_previous_release_keeps_its_calls(
-    url: str, tmp_path: Path
+    database_url: str, tmp_path: Path
 ) -> None:
-    engine = create_async_engine(url)
+    engine = create_async_engine(database_url)
     async with engine.begin() as connection:
         await connection.run_sync(_previous)
         call = {"linkedid": "", "sip_call_id": "", "channel": "PJSIP/trunk-1"}
@@ -105,14 +92,14 @@ async def test_db_upgrade_from_the_previous_release_keeps_its_calls(
     done = subprocess.run(
         [sys.executable, "-m", "hotline.cli", "db", "upgrade"],
         cwd=tmp_path,
-        env={**os.environ, "HOTLINE_DATABASE_URL": url},
+        env={**os.environ, "HOTLINE_DATABASE_URL": database_url},
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
 
-    store = Store(url)
+    store = Store(database_url)
     try:
         assert await store.is_current()
         rows, total = await store.calls(CallFilter())
