@@ -41,6 +41,7 @@ from hotline.features import FeatureRoutes
 from hotline.interrupted import Interrupted
 from hotline.leadership import AloneLease, Leadership, PostgresLease
 from hotline.notifications import MessageRoute, NotificationStore
+from hotline.ownership import Ownership
 from hotline.queuelog import QueueLog, QueueLogFile
 from hotline.recordings import Recorder
 from hotline.settings import Clock, Settings, weakness
@@ -371,6 +372,11 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     )
     calls = CallService(deployment, bus, clock, switchboard)
     notifications = NotificationStore(settings.data_dir)
+    bus.owner = Ownership(
+        deployment,
+        switchboard.line_of,
+        lambda ref: found.line if (found := notifications.items.get(ref)) else None,
+    )
     recorder = Recorder(
         switchboard,
         store,

@@ -25,7 +25,9 @@ class CallEvent:
     """Something that happened to a call (``call_id`` empty: to an operator): ``fact`` says
     what (routing.events).
 
-    ``seq`` orders a call's events from 1; ``id`` is unique, so a replayed event is written once.
+    ``seq`` orders a call's events from 1; ``id`` is unique, so a replayed event is written once;
+    ``organisation``: whose it is (None: no organisation's, or not known), set as it is
+    published (:class:`hotline.ownership.Ownership`).
     """
 
     call_id: str
@@ -33,6 +35,7 @@ class CallEvent:
     at: datetime
     fact: Fact
     id: str = ""
+    organisation: str | None = None
 
     @property
     def kind(self) -> str:
@@ -50,10 +53,11 @@ class CallEvent:
             datetime.fromisoformat(raw["at"]),
             from_data(str(raw["kind"]), data),
             str(raw["id"]),
+            raw.get("organisation"),
         )
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "call_id": self.call_id,
             "seq": self.seq,
@@ -61,6 +65,9 @@ class CallEvent:
             "kind": self.kind,
             "data": to_data(self.fact),
         }
+        if self.organisation is not None:
+            out["organisation"] = self.organisation
+        return out
 
 
 Subscriber = Callable[[CallEvent], None]
@@ -73,7 +80,9 @@ RECENT = 5000
 class EventBus:
     """Fan-out of events to synchronous subscribers (fast, in-memory) and async queues."""
 
-    def __init__(self) -> None:
+    def __init__(self, owner: Callable[[CallEvent], str | None] | None = None) -> None:
+        #: Whose each event is (its organisation), decided as it is published.
+        self.owner = owner
         self._subscribers: list[Subscriber] = []
         self._queues: list[asyncio.Queue[CallEvent]] = []
         self._seq: dict[str, int] = {}
@@ -118,6 +127,8 @@ class EventBus:
         """Number the event in its call's order (from 1), give it an id, hand it to every
         consumer."""
         event = replace(event, id=event.id or uuid.uuid4().hex)
+        if self.owner is not None and event.organisation is None:
+            event = replace(event, organisation=self.owner(event))
         # (a fact that may come after the call's end, such as its wrap-up, does not reopen
         # it: numbered 0, after everything)
         if event.call_id and not (event.fact.after_end and event.call_id not in self._seq):

@@ -13,3 +13,11 @@ def mask(number: str) -> str:
     if len(number) <= 4:
         return "*" * len(number)
     return "*" * (len(number) - 2) + number[-2:]
+
+
+def identifies(number: str) -> bool:
+    """Whether a caller number tells one caller from another (a withheld one does not:
+    ``unknown``, ``anonymous``, empty, a short code): only such a number links a call to
+    the caller's earlier calls, reports and callbacks."""
+    digits = number.removeprefix("+")
+    return digits.isdigit() and 5 <= len(digits) <= 20

@@ -234,6 +234,15 @@ class Switchboard:
         """Every line's queue now (the API's, the wallboard's and the metrics' one view)."""
         return queue.lines_now(self.state, self.rules, self.clock())
 
+    def line_of(self, call: str) -> str | None:
+        """The line a call is waiting, ringing or talking on, or away from (None: not here)."""
+        if (waiting := self.state.waiting.get(call)) is not None:
+            return waiting.line
+        if (offered := self.state.offers.get(call)) is not None:
+            return offered.waiting.line
+        away = self.state.away.get(call)
+        return away.waiting.line if away is not None and away.waiting is not None else None
+
     def was_guarded(self, call: str) -> bool:
         return call in self._guarded
 

@@ -22,6 +22,7 @@ from hotline.api.deps import (
     unprocessable,
 )
 from hotline.api.errors import errors
+from hotline.privacy import identifies
 from hotline.store import tables
 
 router = api_router()
@@ -115,16 +116,20 @@ async def desk(
 async def _caller(
     app: App, who: Principal, op_id: str, call: str, offered: Any, now: datetime
 ) -> dict[str, Any]:
-    """The screen pop: who is calling, how they got here, and what the hotline knows of them."""
+    """The screen pop: who is calling, how they got here, and what the operator's organisation
+    knows of them (never another organisation's calls, reports or callbacks, whoever reads
+    the desk; a withheld number matches nobody's)."""
     board, deployment = app.switchboard, app.deployment
+    mine = organisation(app, operator=op_id)
     waiting = offered.waiting
     number = board.callers.get(call, "")
     found = await database(app.store.call(call))
     row = found[0] if found else None
     answered = offered.answered
     waited = ((answered or now) - waiting.entered).total_seconds() - waiting.talked
+    known = identifies(number)
     earlier: list[tables.Call] = []
-    if number and number not in ("unknown", "anonymous"):
+    if known:
         since = now - timedelta(days=deployment.policy.caller_history_days)
         earlier = await database(app.store.calls_from(number, since, but=call))
     serves = deployment.operators[op_id].lines
@@ -151,17 +156,23 @@ async def _caller(
                 "note": r.note if who.supervisor or r.line in serves else None,
             }
             for r in earlier
-            if who.sees(organisation(app, number=r.number))
+            if organisation(app, number=r.number) == mine
         ],
         "notifications": [
             n.as_json()
             for n in app.notifications.listing()
-            if n.handled_at is None and number in (n.caller, n.number)
+            if known
+            and n.handled_at is None
+            and number in (n.caller, n.number)
+            and organisation(app, line=n.line) == mine
         ],
         "callbacks": [
             {"call": c, "number": cb.number, "reason": cb.reason}
             for c, cb in board.callbacks.items()
-            if cb.number == number and c != call
+            if known
+            and cb.number == number
+            and c != call
+            and organisation(app, line=board.line_of(c)) == mine
         ],
     }
 

@@ -15,9 +15,7 @@ from hotline.api.access import Principal, Role
 from hotline.api.deps import (
     Anyone,
     App,
-    Parts,
     api_router,
-    organisation,
     resolve,
 )
 from hotline.api.errors import errors
@@ -49,10 +47,9 @@ async def events(
     ``Last-Event-ID`` (as a browser's EventSource does) first gets what it missed."""
     queue = app.bus.listen(maxsize=1000)
     mine: set[str] = set()
-    whose: dict[str, str | None] = {}  # call -> its organisation, while it lasts
 
     def shown(item: CallEvent) -> bool:
-        if not who.sees(_organisation(app, item, whose)):
+        if not who.sees(item.organisation):  # (whose the call is: hotline.ownership)
             return False
         return who.role is not Role.OPERATOR or _theirs(item, who, mine)
 
@@ -99,22 +96,3 @@ def _theirs(item: CallEvent, who: Principal, mine: set[str]) -> bool:
             mine.discard(item.call_id)
         return True
     return False
-
-
-def _organisation(app: Parts, item: CallEvent, whose: dict[str, str | None]) -> str | None:
-    """The organisation an event is about: its number's, line's or operator's, else that of
-    the call it belongs to, as an earlier event of the call said (None: no organisation's, or
-    not known: only a token of every organisation sees it)."""
-    found = None
-    for what in ("number", "line", "operator"):
-        value = getattr(item.fact, what, None)
-        if isinstance(value, str) and (found := organisation(app, **{what: value})):
-            break
-    if item.call_id:
-        if found is None:
-            found = whose.get(item.call_id)
-        else:
-            whose[item.call_id] = found
-        if isinstance(item.fact, CallEnded):
-            whose.pop(item.call_id, None)
-    return found
