@@ -246,6 +246,8 @@ class MessageRoute:
         board = self.switchboard
         if recorded:
             sync_file(self.asterisk_spool / taken.recording.removeprefix("/var/spool/asterisk/"))
+        else:
+            taken.recording = ""  # they hung up before the beep: called back all the same
         try:
             self.store.add(taken)
         except OSError as exc:
@@ -259,7 +261,7 @@ class MessageRoute:
                 taken.number,
                 reason="notification",
                 notification=taken.ref,
-                recording=taken.recording.removesuffix(".wav"),
+                recording=taken.recording.removesuffix(".wav") or None,
             )
         except (CallbackRefused, OSError) as exc:  # logged; the notification stays open
             log.warning("notification %s: no callback (%s)", taken.ref, exc)
@@ -268,7 +270,12 @@ class MessageRoute:
         board.emit(
             taken.call,
             NotificationStored(
-                taken.ref, taken.line, taken.caller, taken.number, taken.complete, taken.recording
+                taken.ref,
+                taken.line,
+                taken.caller,
+                taken.number,
+                taken.complete,
+                taken.recording or None,
             ),
         )
         return True

@@ -27,7 +27,7 @@ from agents.state import (
 from routing import callbacks, transfers
 from routing import events as ev
 from routing.dispatch import Waiting
-from routing.queue import Callback, Offered, Queue, Rules
+from routing.queue import Offered, Queue, Rules
 from routing.signals import (
     Adopted,
     CallbackAsked,
@@ -118,6 +118,17 @@ def _held(w: Work, s: Held) -> None:
     waiting = w.get("waiting").get(s.call)
     if waiting is not None:
         w.mut("waiting")[s.call] = replace(waiting, held=s.held)
+        if not s.held:
+            _dialogue_over(w, s.call)
+
+
+def _dialogue_over(w: Work, call: str) -> None:
+    """A dialogue with the caller ended (a prompt, a question, "connecting"): a caller whose
+    channel went meanwhile hung up during it, and their hangup, held off until now, counts."""
+    waiting = w.get("waiting").get(call)
+    if waiting is not None and not (waiting.held or waiting.callback):
+        if call not in w.get("channels"):
+            _hung_up(w, HungUp(call))
 
 
 def _hung_up(w: Work, s: HungUp) -> None:
@@ -130,13 +141,9 @@ def _hung_up(w: Work, s: HungUp) -> None:
     if waiting is not None:
         if waiting.callback or waiting.held:
             return  # kept for the callback they asked for, or the dialogue they are in decides
-        line = w.rules.lines[waiting.line]
-        if line.callback_abandoned:
-            number = w.get("callers").get(call, "")
-            if w.promise(call, Callback(number, reason="abandoned"), must=False):
-                return
-        del w.mut("waiting")[call]
-        w.end(call, ev.CallEnded("abandoned", waiting.line, wait=w.seconds_since(waiting.entered)))
+        if not w.call_back_instead(call, waiting):
+            wait = w.seconds_since(waiting.entered)
+            w.end(call, ev.CallEnded("abandoned", waiting.line, wait=wait))
         return
     offered = w.get("offers").get(call)
     if offered is None or offered.waiting.callback:
@@ -265,6 +272,11 @@ def _guarded(w: Work, s: Guarded) -> None:
     w.end(call, ended)
 
 
+def _transfer_ready(w: Work, s: TransferReady) -> None:
+    transfers.ready(w, s)
+    _dialogue_over(w, s.call)
+
+
 def _stopping(w: Work, _: Stopping) -> None:
     w.stopping = True
 
@@ -295,7 +307,7 @@ HANDLERS: Mapping[type[Any], Callable[[Work, Any], None]] = {
     Guarded: _guarded,
     TransferAsked: transfers.asked,
     ToCentre: transfers.to_centre,
-    TransferReady: transfers.ready,
+    TransferReady: _transfer_ready,
     TransferJoined: transfers.joined,
     CentreAnswered: transfers.centre_answered,
     CentreEnded: transfers.centre_ended,

@@ -238,7 +238,7 @@ def hung_up(w: Work, call: str) -> bool:
     del w.mut("away")[call]
     if away.answered is not None:
         _ended(w, call, away)
-    else:
+    elif away.waiting is None or not w.call_back_instead(call, away.waiting):
         line = away.waiting.line if away.waiting else None
         w.end(call, ev.CallEnded("abandoned", line, reason="centre-ringing"))
     return True

@@ -315,9 +315,12 @@ class Work:
         self.mut("waiting")[call] = offered.waiting
 
     def abandoned(self, call: str, offered: Offered) -> None:
-        """The caller hung up while an operator's phone rang for them."""
+        """The caller hung up while an operator's phone rang for them: called back on a line
+        that calls such callers back, else their record ends."""
         del self.mut("offers")[call]
         self.operator(offered.operator, Withdrawn(call))
+        if self.call_back_instead(call, offered.waiting):
+            return
         self.end(
             call,
             ev.CallEnded(
@@ -327,6 +330,22 @@ class Work:
                 while_ringing=offered.operator,
             ),
         )
+
+    def call_back_instead(self, call: str, waiting: Waiting) -> bool:
+        """The caller left before a person answered them (waiting, ringing an operator,
+        hearing a prompt, transferred): on a line that calls such callers back
+        (``callback_abandoned``) they keep their place as a callback to the number they
+        called from. False when the line does not, or that number may not be called: then
+        the caller is nowhere in the queue any more, and their record is the caller's to end."""
+        if not self.rules.lines[waiting.line].callback_abandoned:
+            self.mut("waiting").pop(call, None)
+            return False
+        self.mut("waiting")[call] = replace(waiting, held=False)  # their place, for the promise
+        number = self.get("callers").get(call, "")
+        if self.promise(call, Callback(number, reason="abandoned"), must=False):
+            return True
+        del self.mut("waiting")[call]
+        return False
 
     def wrap_up(self, operator: str) -> None:
         self.later(f"wrap:{operator}", self.now + timedelta(seconds=self.rules.timings.wrap_up))

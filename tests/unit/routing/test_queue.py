@@ -38,6 +38,7 @@ from routing.signals import (
     DeviceChanged,
     Effect,
     Emit,
+    Held,
     HungUp,
     Keep,
     Move,
@@ -205,6 +206,77 @@ def test_an_abandoned_detention_caller_is_called_back_and_retried_then_given_up(
             run(TimerFired("redial:d1"))
     (ended,) = run.emitted("call.ended")
     assert ended.fact.outcome == "callback-failed" and ended.fact.attempts == 2
+
+
+def leaves(run: Run, call: str, way: str) -> None:
+    """Detention caller ``call`` (op3 rings for them, or talks to them first) leaves ``way``."""
+    match way:
+        case "waiting":
+            run(CallerQueued(call, f"PJSIP/trunk-{call}", "detention", "uk", "380661112233"))
+            run(HungUp(call))
+        case "ringing":
+            run.online("op3")
+            run(CallerQueued(call, f"PJSIP/trunk-{call}", "detention", "uk", "380661112233"))
+            assert run.queue.offers[call].operator == "op3"
+            run(HungUp(call))
+            # op3 is free again, and rung at once to call them back
+            assert [c.call for c in run.of(CallOperator)] == [call]
+        case "dialogue":  # asked for a number, or to leave a message: the dialogue decides
+            run(CallerQueued(call, f"PJSIP/trunk-{call}", "detention", "uk", "380661112233"))
+            run(Held(call, True))
+            run(HungUp(call))
+            run(Held(call, False))
+        case "transferred-line":  # hung up while hearing "connecting"
+            run.online("op1")
+            talking_to(run, call, "information", "op1", "380661112233")
+            run(TransferAsked(call, Target("line", "detention"), "op1"))
+            run(HungUp(call))
+            run(TransferReady(call))
+        case "transferred-operator":
+            run.online("op1", "op3")
+            talking_to(run, call, "detention", "op1", "380661112233")
+            run(TimerFired("wrap:op1"))
+            run(TransferAsked(call, Target("operator", "op3"), "op1"))
+            assert run.queue.offers[call].operator == "op3"
+            run(HungUp(call))
+        case "transferred-centre":
+            run.online("op1")
+            talking_to(run, call, "detention", "op1", "380661112233")
+            run(TransferAsked(call, Target("centre", "kyiv", "380441234567"), "op1"))
+            run(HungUp(call))
+
+
+@pytest.mark.parametrize(
+    "way",
+    [
+        "waiting",
+        "ringing",
+        "dialogue",
+        "transferred-line",
+        "transferred-operator",
+        "transferred-centre",
+    ],
+)
+def test_a_detention_caller_who_leaves_before_a_person_answers_keeps_their_callback(
+    way: str,
+) -> None:
+    run = Run()
+    leaves(run, "d1", way)
+    assert run.queue.callbacks["d1"].number == "380661112233", way
+    (requested,) = run.emitted("callback.requested")
+    assert (requested.fact.line, requested.fact.reason) == ("detention", "abandoned")
+    assert not run.emitted("call.ended")
+    assert "d1" not in run.queue.channels
+
+
+def test_a_caller_of_a_line_without_callbacks_who_hangs_up_while_rung_is_abandoned() -> None:
+    run = Run()
+    run.online("op1")
+    run(CallerQueued("i1", "PJSIP/trunk-i1", "information", "uk", "380661112233"))
+    run(HungUp("i1"))
+    (ended,) = run.emitted("call.ended")
+    assert (ended.fact.outcome, ended.fact.while_ringing) == ("abandoned", "op1")
+    assert not run.queue.waiting and not run.queue.callbacks
 
 
 def test_callbacks_to_one_number_stop_at_the_hourly_cap() -> None:
