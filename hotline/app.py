@@ -36,6 +36,8 @@ from hotline.calllog import CallLog
 from hotline.calls import CallService
 from hotline.config import Deployment
 from hotline.durable import Durable
+from hotline.duty_calls import DutyCallRoutes
+from hotline.escalations import NOBODY_ON_DUTY, Escalations
 from hotline.events import EventBus
 from hotline.features import FeatureRoutes
 from hotline.interrupted import Interrupted
@@ -70,6 +72,7 @@ class Service:
     recorder: Recorder
     interrupted: Interrupted
     leadership: Leadership
+    escalations: Escalations
     api: Any
     #: Asterisk's queue_log of the queues this instance carries (None: HOTLINE_QUEUE_LOG unset).
     queue_log: QueueLogFile | None = None
@@ -191,6 +194,7 @@ class Service:
         states = await effects.device_states()
         for operator in self.deployment.operators:
             self._device(f"PJSIP/{operator}", states.get(f"PJSIP/{operator}", "UNAVAILABLE"))
+        await self.escalations.resume()
         if not self.settings.ha:
             self.switchboard.reconcile(await effects.channels())
             await self.interrupted.close()
@@ -247,6 +251,7 @@ class Service:
         store = self.call_log.store
         self.switchboard.reset()
         self.switchboard.witnessing = True
+        self.escalations.stand_down()
         if self.queue_log is not None:
             self.queue_log.start(self.switchboard.clock())
         try:
@@ -258,6 +263,7 @@ class Service:
             shared = await takeover.shared_state(store, self.deployment, channels)
             known = [n.ref for n in self.notifications.items.values() if n.handled_at is None]
             merged = self.notifications.merge(await takeover.shared_notifications(store, known))
+            self.escalations.adopt(await takeover.shared_escalations(store, self.deployment))
         except Exception as exc:  # the callers still come first: they are in Asterisk
             log.error(
                 "taking over without the database (%s): operators must log in again, and "
@@ -281,6 +287,7 @@ class Service:
     async def stand_down(self) -> None:
         """Another instance is active now: this one forgets its queue and acts no more."""
         self.switchboard.reset()
+        self.escalations.stand_down()
         if self.queue_log is not None:
             self.queue_log.stand_down()
 
@@ -290,6 +297,7 @@ class Service:
             self.switchboard, self.notifications, self.settings.spool_of_asterisk()
         )
         waiting = WaitingRoutes(self.switchboard, messages, self.recorder, self.interrupted.soon)
+        duty_calls = DutyCallRoutes(self.escalations, self.notifications)
         return {
             "call": self.calls.handle,
             "wait": waiting.wait,
@@ -306,6 +314,8 @@ class Service:
             "centre-dialed": waiting.centre_dialed,
             "feature": FeatureRoutes(self.switchboard).feature,
             "message": messages.message,
+            "escalation": duty_calls.escalation,
+            "escalation-dialed": duty_calls.dialed,
         }
 
 
@@ -377,6 +387,16 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         switchboard.line_of,
         lambda ref: found.line if (found := notifications.items.get(ref)) else None,
     )
+    escalations = Escalations(
+        deployment.escalations,
+        lambda line: found.id if (found := deployment.organisation_of(line=line)) else None,
+        NOBODY_ON_DUTY,
+        AmiEffects(ami),
+        bus,
+        clock,
+        settings.data_dir,
+    )
+    bus.subscribe(escalations)
     recorder = Recorder(
         switchboard,
         store,
@@ -398,7 +418,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         settings.instance_name(),
         settings.lease_seconds,
     )
-    ami.may_act = switchboard.may_act = lambda: leadership.active
+    ami.may_act = switchboard.may_act = escalations.may_act = lambda: leadership.active
     ami.fence = lambda: leadership.fence or 0
     ami.fenced = settings.ha
     service = Service(
@@ -413,6 +433,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         recorder,
         interrupted,
         leadership,
+        escalations,
         None,
     )
     leadership.on_active, leadership.on_standby = service.take_over, service.stand_down
@@ -524,6 +545,7 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         if service.queue_log is not None:
             service.queue_log.start(service.switchboard.clock())
         service.switchboard.restore()  # operators' states and pending callbacks, as they were
+        service.escalations.restore()  # reports' escalations under way (resumed with AMI)
     # what start-up made (modules, config, the app) lives as long as the process: out of the
     # collector's way, so its rounds only look at what calls make
     gc.collect()

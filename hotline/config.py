@@ -28,8 +28,11 @@ from pydantic import (
 )
 
 from agents import Operator
+from agents.rota import DutyRole
 from ivr import Action, Entry, Flow, Menu
 from routing import AfterHours, Line, Office, Schedule, parse_hours
+from routing.escalation import Chain
+from routing.escalation import Step as EscalationStep
 from routing.lines import Overflow
 from routing.outbound import CallbackPolicy
 from routing.signals import Target
@@ -48,10 +51,24 @@ CALLBACK_PROMPTS = frozenset({"callback-offer", "callback-number", "callback-reg
 #: What a caller leaving a message hears: the request, and the reference number's preface.
 MESSAGE_PROMPTS = frozenset({"detention-message", "detention-registered"})
 
+#: What a person on duty hears when rung for a detention report.
+ESCALATION_PROMPTS = frozenset(
+    {
+        "escalation-report",
+        "escalation-message",
+        "escalation-number",
+        "escalation-choice",
+        "escalation-accepted",
+        "escalation-passed",
+        "escalation-taken",
+    }
+)
+
 #: What callers hear while waiting, and operators when they use a feature code.
 QUEUE_PROMPTS = (
     CALLBACK_PROMPTS
     | MESSAGE_PROMPTS
+    | ESCALATION_PROMPTS
     | frozenset(
         {
             "leave-message",
@@ -151,6 +168,46 @@ class RecordingsModel(_Model):
     retention_days: int = Field(90, ge=1, le=3650)
 
 
+class EscalationStepModel(_Model):
+    """One link of a line's escalation chain: ring the next person on duty as ``ring``."""
+
+    ring: DutyRole
+    #: Seconds left to a person who heard the report without a key, to accept it another
+    #: way, before the next step.
+    wait: int = Field(300, ge=0, le=86_400)
+    #: Also text them (what was reported, the reference, a link to it: no recording, no
+    #: caller's name) and e-mail them, as they are rung.
+    sms: bool = False
+    email: bool = False
+
+
+class EscalationModel(_Model):
+    """How a line's detention reports reach a person on duty: each step in turn, then again
+    from the top, until someone accepts the report or it is closed."""
+
+    #: Whose duty people: one of the organisation's rotas (none: its first).
+    rota: Name | None = None
+    steps: list[EscalationStepModel] = Field(min_length=1, max_length=20)
+    #: Text the family, on the number they left, their reference.
+    family_sms: bool = False
+    #: Seconds a person's phone rings.
+    ring_timeout: int = Field(30, ge=10, le=120)
+    #: A new round begins no sooner than this many seconds after the last one began.
+    again_after: int = Field(300, ge=0, le=86_400)
+    #: Nobody on duty to ring: looked for again after this many seconds.
+    retry: int = Field(60, ge=10, le=3600)
+
+    def build(self) -> Chain:
+        return Chain(
+            tuple(EscalationStep(s.ring, s.wait, s.sms, s.email) for s in self.steps),
+            self.rota,
+            self.family_sms,
+            self.ring_timeout,
+            self.again_after,
+            self.retry,
+        )
+
+
 class LineModel(_Model):
     offices: list[Name] = Field(min_length=1)
     priority: int = Field(0, ge=0, le=1000)
@@ -167,6 +224,8 @@ class LineModel(_Model):
     #: What an operator keys after ## (blind) or *2 (attended) to transfer a caller here;
     #: unique within the organisation.
     code: KeypadCode | None = None
+    #: Its detention reports rung through to the people on duty (routing/escalation.py).
+    escalation: EscalationModel | None = None
 
 
 class QueuesModel(_Model):
@@ -534,6 +593,8 @@ class Deployment:
     #: What the config itself says in a prompt, by (language, prompt): a centre's address
     #: and hours.
     prompt_texts: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    #: Each line's escalation chain of its detention reports (lines without one: none).
+    escalations: Mapping[str, Chain] = field(default_factory=dict)
 
     def organisation_of(
         self,
@@ -962,6 +1023,11 @@ def _build(
             (lang, centres[name].prompt): text
             for name, c in m.centres.items()
             for lang, text in c.says.items()
+        },
+        escalations={
+            name: line.escalation.build()
+            for name, line in m.lines.items()
+            if line.escalation is not None
         },
     )
 

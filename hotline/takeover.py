@@ -6,6 +6,7 @@ by :meth:`Switchboard.adopt`)."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Any
 
 from agents.state import State
 from hotline.asterisk.messages import Channel
@@ -35,6 +36,23 @@ async def shared_notifications(store: Store, known_open: Collection[str]) -> lis
             note=row.note,
         )
         for row in await store.shared_notifications(known_open)
+    ]
+
+
+async def shared_escalations(store: Store, deployment: Deployment) -> list[dict[str, Any]]:
+    """The open reports' escalations as the database holds them, as the escalations' journal
+    keeps them (hotline/escalations.py)."""
+    rows = await store.open_escalations()
+    whose: dict[str | None, str] = {}  # a report's call -> its line's organisation
+    for row in rows:
+        org = deployment.organisation_of(line=str(row.data.get("line", "")))
+        if row.kind == "escalation.started" and org is not None:
+            whose[row.call_id] = org.id
+    return [
+        {"call": row.call_id, "org": whose[row.call_id], "at": row.at.isoformat()}
+        | {"kind": row.kind, "data": row.data}
+        for row in rows
+        if row.call_id in whose
     ]
 
 

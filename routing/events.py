@@ -284,6 +284,8 @@ class NotificationStored(Fact):
     recording: str | None = None
     #: The operator who took it by phone (none: the caller's recorded message).
     taken_by: str | None = None
+    #: The caller's language (the family is told of their report in it).
+    language: str | None = None
 
 
 @_kind("notification.handled")
@@ -295,6 +297,150 @@ class NotificationHandled(Fact):
     outcome: str | None = None
     #: The handler's note (personal data: not for viewers).
     note: str | None = None
+
+
+# -- a detention report's escalation to the people on duty ------------------------------------
+# (on the report's call, after its end as often as not: numbered after everything)
+
+
+@_kind("escalation.started")
+@dataclass(frozen=True, slots=True)
+class EscalationStarted(Fact):
+    """A report's escalation begins on its line's chain (``rota``: whose duty people)."""
+
+    after_end = True
+    ref: str
+    line: str
+    rota: str | None = None
+    #: The caller's language, and the number they left (the family is texted on it).
+    language: str | None = None
+    number: str | None = None
+
+
+@_kind("escalation.round")
+@dataclass(frozen=True, slots=True)
+class EscalationRound(Fact):
+    """The chain starts again from the top (``round`` 2, 3, ...): nobody accepted yet."""
+
+    after_end = True
+    ref: str
+    round: int
+
+
+@_kind("escalation.ringing")
+@dataclass(frozen=True, slots=True)
+class EscalationRinging(Fact):
+    """``person`` (on duty as ``role``) is rung on ``number`` for the report: the chain's
+    ``step`` (from 0), in its ``round``; ``attempt`` numbers the report's calls from 1."""
+
+    after_end = True
+    ref: str
+    attempt: int
+    step: int
+    round: int
+    person: str
+    role: str
+    number: str
+    #: The language they are spoken to in.
+    language: str | None = None
+
+
+@_kind("escalation.declined")
+@dataclass(frozen=True, slots=True)
+class EscalationDeclined(Fact):
+    """The person rung pressed 2: passed on to the next."""
+
+    after_end = True
+    ref: str
+    attempt: int
+    person: str
+
+
+@_kind("escalation.unanswered")
+@dataclass(frozen=True, slots=True)
+class EscalationUnanswered(Fact):
+    """The call to the person ended without their word: ``status`` NOANSWER, BUSY, FAILED
+    (the call could not be made), HUNGUP (answered, no key), UNKNOWN (the service stopped
+    meanwhile), CAPPED (the organisation's hourly calls), FENCED (an instance deposed)."""
+
+    after_end = True
+    ref: str
+    attempt: int
+    person: str
+    status: str
+
+
+@_kind("escalation.accepted")
+@dataclass(frozen=True, slots=True)
+class EscalationAccepted(Fact):
+    """``person`` accepted the report (pressed 1; ``by`` another: a supervisor on their
+    behalf). The escalation is over."""
+
+    after_end = True
+    ref: str
+    person: str
+    by: str
+    attempt: int | None = None
+
+
+@_kind("escalation.waiting")
+@dataclass(frozen=True, slots=True)
+class EscalationWaiting(Fact):
+    """Nothing is done until ``until`` (ISO time): ``reason`` acceptance (the person heard
+    it and said nothing: they may accept from the desk), round (the chain starts again no
+    sooner), nobody (nobody on duty to ring: looked again then), capped (the hourly calls)."""
+
+    after_end = True
+    ref: str
+    until: str
+    reason: str
+
+
+@_kind("escalation.notified")
+@dataclass(frozen=True, slots=True)
+class EscalationNotified(Fact):
+    """A message goes out beside the call (``channel`` sms or email, to ``to``, in
+    ``language``): to the ``person`` rung at ``step``, or, ``person`` ``family``, to the
+    number the caller left, with their reference."""
+
+    after_end = True
+    ref: str
+    person: str
+    channel: str
+    to: str
+    language: str
+    step: int | None = None
+
+
+@_kind("escalation.restarted")
+@dataclass(frozen=True, slots=True)
+class EscalationRestarted(Fact):
+    """A supervisor started the chain again from the top."""
+
+    after_end = True
+    ref: str
+    by: str
+
+
+@_kind("escalation.skipped")
+@dataclass(frozen=True, slots=True)
+class EscalationSkipped(Fact):
+    """A supervisor moved the chain on to its next step."""
+
+    after_end = True
+    ref: str
+    by: str
+
+
+@_kind("escalation.stopped")
+@dataclass(frozen=True, slots=True)
+class EscalationStopped(Fact):
+    """The escalation is over: ``reason`` accepted, or handled (the report was closed)."""
+
+    after_end = True
+    ref: str
+    reason: str
+    by: str | None = None
 
 
 # -- operators --------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from panoramisk.message import Message
 
 from hotline.asterisk.messages import Channel, DeviceState, of_kind
 from hotline.metrics import AMI_SECONDS
+from routing.events import EscalationRinging
 from routing.signals import CallerQueued
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 WAITING_CONTEXTS = frozenset({"hotline-wait", "hotline-next"})
 #: Where a caller rings an operator (in Dial), then talks to them (bridged).
 CONNECT = "hotline-connect"
+#: The family of Asterisk's database where each report's last escalation call is kept.
+ESCALATIONS = "hotline-escalation"
 
 EventHandler = Callable[[Message], None]
 
@@ -296,6 +299,72 @@ class AmiEffects:
         last = replies[-1] if isinstance(replies, list) else replies
         if last.get("Response") != "Success":
             raise NoAnswer(f"{operator}: {last.get('Reason') or last.get('Message')}")
+
+    async def escalate(self, ringing: EscalationRinging, seconds: float) -> str | None:
+        """Ring a person on duty through the trunk for a detention report: Asterisk keeps the
+        call in its database first (another instance learns of it there), then a Local
+        channel dials them ([hotline-escalation-dial], fenced) and, once they answer, the
+        report's dialogue runs ([hotline-escalation]). None: answered; else FAILED or FENCED
+        (the dialplan reports a ring that was not answered itself, with its DIALSTATUS)."""
+        from hotline.escalations import Unsent
+
+        ref, n = ringing.ref, ringing.attempt
+        r = ringing
+        kept = f"{n}|{r.step}|{r.round}|{r.person}|{r.role}|{r.number}|{r.language or 'en'}"
+        try:
+            await self.set_global(f"DB({ESCALATIONS}/{ref})", kept)
+        except NotActive:
+            return "FENCED"
+        except AmiUnavailable as exc:
+            raise Unsent(str(exc)) from None
+        try:
+            replies = await self.ami.action(
+                {
+                    "Action": "Originate",
+                    "Channel": "Local/s@hotline-escalation-dial",
+                    "Context": "hotline-escalation",
+                    "Exten": "s",
+                    "Priority": "1",
+                    "Timeout": str(int((seconds + 10) * 1000)),
+                    "CallerID": f'"Legal aid {ref}" <{ref}>',
+                    "Variable": [
+                        f"HOTLINE_ESCALATION={ref}-{n}",
+                        f"HOTLINE_NUMBER={ringing.number}",
+                        f"HOTLINE_RING={int(seconds)}",
+                        f"HOTLINE_FENCED={self.ami.fence()}",
+                    ],
+                    # one id per call: a retried action can never ring twice
+                    "ChannelId": f"escalation-{ref}-{n}",
+                    "OtherChannelId": f"escalation-{ref}-{n}-dial",
+                    "Async": "true",
+                },
+                timeout=seconds + 30,
+            )
+        except NotActive:
+            return "FENCED"
+        except AmiNoReply:
+            raise
+        except AmiUnavailable as exc:
+            raise Unsent(str(exc)) from None
+        last = replies[-1] if isinstance(replies, list) else replies
+        return None if last.get("Response") == "Success" else "FAILED"
+
+    async def last_call(self, ref: str) -> EscalationRinging | None:
+        """The last call Asterisk keeps for a report (None: none, or unreadable)."""
+        kept = await self.get_global(f"DB({ESCALATIONS}/{ref})")
+        fields = kept.split("|")
+        if len(fields) != 7 or not fields[0].isdigit():
+            return None
+        n, step, round_, person, role, number, language = fields
+        if not (step.isdigit() and round_.isdigit()):
+            return None
+        return EscalationRinging(
+            ref, int(n), int(step), int(round_), person, role, number, language
+        )
+
+    async def calls_up(self) -> set[str]:
+        """The ids of the escalation calls Asterisk has now."""
+        return {u for u in await self.channels() if u.startswith("escalation-")}
 
     async def spy(self, supervisor: str, operator: str, options: str, call: str) -> None:
         """Ring ``supervisor``'s softphone; once answered, ChanSpy joins ``operator``'s call."""

@@ -240,6 +240,18 @@ class Store:
         async with self.session() as session:
             return list(await session.scalars(query))
 
+    async def open_escalations(self) -> list[Event]:
+        """The escalation events of every open report (on its call), in order: what an
+        instance taking over goes on with."""
+        open_calls = select(Notification.call_id).where(Notification.handled_at.is_(None))
+        query = (
+            select(Event)
+            .where(Event.call_id.in_(open_calls), Event.kind.startswith("escalation."))
+            .order_by(Event.n)
+        )
+        async with self.session() as session:
+            return list(await session.scalars(query))
+
     async def calls_from(
         self, caller: str, since: datetime, but: str = "", limit: int = 20
     ) -> list[Call]:
