@@ -440,7 +440,8 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     ami.on_event = service.on_ami_event
     ami.on_connect = service.resync
     owners = {line: org.id for org in deployment.organisations.values() for line in org.lines}
-    bus.subscribe(metrics.observer(owners))
+    targets = {line: float(deployment.notification_target(line)) for line in deployment.lines}
+    bus.subscribe(metrics.observer(owners, targets))
     metrics.watch(switchboard, service.links, owners, service.open_notifications)
     if settings.queue_log is not None:
         lines_of = {op.id: op.lines for op in deployment.operators.values()}
@@ -465,6 +466,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
             instance=settings.instance_name(),
             metrics_auth=settings.metrics_auth,
             asterisk_spool=settings.spool_of_asterisk(),
+            escalations=escalations,
         )
     )
     return service

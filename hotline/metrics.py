@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -13,7 +14,14 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from hotline.events import CallEvent
-from routing.events import CallEnded, CallTransferred
+from routing.events import (
+    CallEnded,
+    CallTransferred,
+    EscalationAccepted,
+    EscalationRinging,
+    NotificationHandled,
+    NotificationStored,
+)
 
 if TYPE_CHECKING:
     from hotline.switchboard import Switchboard
@@ -64,7 +72,30 @@ TRANSFERS = Counter(
     ["organisation", "line", "target", "mode"],
     registry=REGISTRY,
 )
+ACCEPTANCE = Histogram(
+    "hotline_report_acceptance_seconds",
+    "From a detention report to a person on duty accepting it, by organisation and line",
+    ["organisation", "line"],
+    buckets=(60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400),
+    registry=REGISTRY,
+)
+ACCEPTED = Counter(
+    "hotline_reports_accepted",
+    "Detention reports accepted by a person on duty, by organisation, line and whether within "
+    "the line's notification_target",
+    ["organisation", "line", "within_target"],
+    registry=REGISTRY,
+)
+REPORT_CALLS = Histogram(
+    "hotline_report_calls",
+    "Calls to people on duty a detention report took until one accepted it",
+    ["organisation", "line"],
+    buckets=(1, 2, 3, 4, 5, 6, 8, 10, 15, 20),
+    registry=REGISTRY,
+)
 EVENTS = Counter("hotline_events", "Domain events published, by kind", ["kind"], registry=REGISTRY)
+#: Reports followed for their acceptance figures (the oldest forgotten past it).
+FOLLOWED = 10_000
 
 _FAST = (0.0001, 0.00025, *_ROUND_TRIP)
 AMI_EVENTS = Counter(
@@ -101,12 +132,40 @@ async def watch_loop(interval: float = 0.1) -> None:
         LOOP_LAG.observe(max(0.0, time.perf_counter() - asked - interval))
 
 
-def observer(owners: Mapping[str, str]) -> Callable[[CallEvent], None]:
-    """Subscriber of the event stream; ``owners``: each line's organisation."""
+def observer(
+    owners: Mapping[str, str], targets: Mapping[str, float] | None = None
+) -> Callable[[CallEvent], None]:
+    """Subscriber of the event stream; ``owners``: each line's organisation; ``targets``:
+    each line's notification_target (seconds)."""
+    reports: dict[str, tuple[datetime, str, int]] = {}  # ref -> stored, line, calls so far
+
+    def report(event: CallEvent) -> None:
+        match event.fact:
+            case NotificationStored(ref=ref, line=line):
+                reports[ref] = (event.at, line, 0)
+                while len(reports) > FOLLOWED:
+                    del reports[next(iter(reports))]
+            case EscalationRinging(ref=ref) if ref in reports:
+                stored, line, calls = reports[ref]
+                reports[ref] = (stored, line, calls + 1)
+            case EscalationAccepted(ref=ref) if ref in reports:
+                stored, line, calls = reports.pop(ref)
+                took = (event.at - stored).total_seconds()
+                org = owners.get(line, "")
+                ACCEPTANCE.labels(org, line).observe(took)
+                REPORT_CALLS.labels(org, line).observe(calls)
+                within = took <= (targets or {}).get(line, 900)
+                ACCEPTED.labels(org, line, str(within).lower()).inc()
+            case NotificationHandled(ref=ref):
+                reports.pop(ref, None)
 
     def observe(event: CallEvent) -> None:
         EVENTS.labels(event.kind).inc()
         fact = event.fact
+        if isinstance(
+            fact, NotificationStored | EscalationRinging | EscalationAccepted | NotificationHandled
+        ):
+            report(event)
         if isinstance(fact, CallTransferred):
             line = fact.line or "none"
             TRANSFERS.labels(owners.get(line, ""), line, fact.target, fact.mode).inc()

@@ -47,6 +47,8 @@ class Notification:
     note: str | None = None
     #: What operators did with it, oldest first: {"at", "by", "kind": played|called, ...}.
     done: list[dict[str, Any]] = field(default_factory=list)
+    #: The caller's language (the family is told of the report in it).
+    language: str | None = None
 
     def overdue(self, now: datetime, target: float) -> bool:
         """Open for longer than ``target`` seconds."""
@@ -111,13 +113,29 @@ class NotificationStore:
         return item
 
     def take(
-        self, call: str, line: str, caller: str, number: str, by: str, at: datetime
+        self,
+        call: str,
+        line: str,
+        caller: str,
+        number: str,
+        by: str,
+        at: datetime,
+        language: str | None = None,
     ) -> Notification:
         """An operator took the notification by phone: stored (synced) before its reference
         is read out to the caller (OSError: it could not be, and no reference exists)."""
         return self.add(
             Notification(
-                self.new_reference(), call, line, caller, number, "", at, True, taken_by=by
+                self.new_reference(),
+                call,
+                line,
+                caller,
+                number,
+                "",
+                at,
+                True,
+                taken_by=by,
+                language=language,
             )
         )
 
@@ -205,7 +223,15 @@ class MessageRoute:
         ref = self.store.new_reference()
         caller = board.callers.get(call, "")
         taken = Notification(
-            ref, call, waiting.line, caller, caller, f"{RECORDINGS}/{ref}.wav", board.clock(), False
+            ref,
+            call,
+            waiting.line,
+            caller,
+            caller,
+            f"{RECORDINGS}/{ref}.wav",
+            board.clock(),
+            False,
+            language=language,
         )
         urgent = board.deployment.lines[waiting.line].urgent
         board.hold(call, True)
@@ -276,6 +302,7 @@ class MessageRoute:
                 taken.number,
                 taken.complete,
                 taken.recording or None,
+                language=taken.language,
             ),
         )
         return True

@@ -16,10 +16,22 @@ Definitions (the same for a line, an operator, an hour or a day):
 - topics and resolutions (from the operators' wrap-ups): per topic (a call of two topics
   counts in both) and per resolution, the calls, their average handle time, and how many of
   them per line, per operator and per period.
+
+And of the detention reports stored in the period (:func:`reports`), per line and in all:
+
+- reports, accepted (by a person on duty, or on their behalf), open (not accepted, not
+  closed);
+- time to acceptance: from the report to the person who accepted it, its median (p50), p90
+  and longest, in seconds, of those accepted;
+- within_target: the share accepted within the line's ``notification_target`` (of the
+  reports accepted or old enough to have been: an open one still within it counts in
+  neither);
+- calls: the calls to people on duty it took, on average and at most, for those accepted.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -200,3 +212,81 @@ def _every(since: datetime, until: datetime, by: Period, tz: ZoneInfo) -> list[d
         else:  # step in dates: a day may have 23 or 25 hours
             start = datetime.combine(start.date() + timedelta(days=1), time(), tzinfo=tz)
     return starts
+
+
+@dataclass(frozen=True)
+class Reported:
+    """What the statistics need of one detention report."""
+
+    line: str
+    stored: datetime
+    #: When a person accepted it (None: not yet, or never).
+    accepted: datetime | None
+    closed: bool
+    #: Calls made to people on duty until it was accepted.
+    calls: int
+    #: Seconds within which it is to be accepted (the line's notification_target).
+    target: float
+
+
+@dataclass
+class ReportFigures:
+    reports: int = 0
+    accepted: int = 0
+    open: int = 0
+    within: int = 0
+    due: int = 0
+    times: list[float] = field(default_factory=list)
+    calls: list[int] = field(default_factory=list)
+
+    def add(self, report: Reported, now: datetime) -> None:
+        self.reports += 1
+        if report.accepted is not None:
+            self.accepted += 1
+            took = (report.accepted - report.stored).total_seconds()
+            self.times.append(took)
+            self.calls.append(report.calls)
+            self.due += 1
+            self.within += took <= report.target
+        else:
+            self.open += not report.closed
+            self.due += (now - report.stored).total_seconds() > report.target
+
+    def as_json(self) -> dict[str, Any]:
+        times = sorted(self.times)
+        return {
+            "reports": self.reports,
+            "accepted": self.accepted,
+            "open": self.open,
+            "time_to_acceptance": {
+                "p50": _percentile(times, 0.5),
+                "p90": _percentile(times, 0.9),
+                "max": round(times[-1], 1) if times else None,
+            },
+            "within_target": round(self.within / self.due, 4) if self.due else None,
+            "calls": {
+                "mean": _mean(sum(self.calls), len(self.calls)),
+                "max": max(self.calls) if self.calls else None,
+            },
+        }
+
+
+def _percentile(ordered: list[float], q: float) -> float | None:
+    """The ``q`` quantile of ``ordered`` (nearest rank)."""
+    if not ordered:
+        return None
+    rank = max(1, math.ceil(round(q * len(ordered), 9)))  # (0.9 * 10 is 9.000000000000002)
+    return round(ordered[min(rank, len(ordered)) - 1], 1)
+
+
+def reports(items: Iterable[Reported], now: datetime) -> dict[str, Any]:
+    """The detention reports' figures, in all and per line."""
+    total = ReportFigures()
+    lines: dict[str, ReportFigures] = defaultdict(ReportFigures)
+    for item in items:
+        total.add(item, now)
+        lines[item.line].add(item, now)
+    return {
+        **total.as_json(),
+        "lines": {name: f.as_json() for name, f in sorted(lines.items())},
+    }

@@ -22,6 +22,7 @@ from hotline.api.deps import (
     unprocessable,
 )
 from hotline.api.errors import errors
+from hotline.api.notifications import shown_json
 from hotline.privacy import identifies
 from hotline.store import tables
 
@@ -104,7 +105,7 @@ async def desk(
         ],
         # open detention notifications of their lines: to hear, call back and close
         "notifications": [
-            {**n.as_json(), "recorded": bool(n.recording)}
+            {**shown_json(app, n), "recorded": bool(n.recording)}
             for n in app.notifications.listing()
             if n.handled_at is None and n.line in me.lines
         ],
@@ -159,7 +160,7 @@ async def _caller(
             if organisation(app, number=r.number) == mine
         ],
         "notifications": [
-            n.as_json()
+            shown_json(app, n)
             for n in app.notifications.listing()
             if known
             and n.handled_at is None

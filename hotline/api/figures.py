@@ -86,4 +86,29 @@ async def get_stats(
     threshold_, target = targets(app, who)
     figures = stats.compute(queued, since, until, threshold or threshold_, by, zone_)
     figures["target"] = target
+    figures["reports"] = stats.reports(
+        (
+            stats.Reported(
+                n.line,
+                n.stored_at,
+                next((e.at for e in events if e.kind == "escalation.accepted"), None),
+                n.handled_at is not None,
+                _calls_until_accepted(events),
+                app.deployment.notification_target(n.line),
+            )
+            for n, events in await database(app.store.reports(since, until))
+            if who.sees(organisation(app, line=n.line)) and line in (None, n.line)
+        ),
+        now,
+    )
     return figures
+
+
+def _calls_until_accepted(events: list[Any]) -> int:
+    """The calls to people on duty a report took until it was accepted."""
+    calls = 0
+    for event in events:
+        if event.kind == "escalation.accepted":
+            break
+        calls += 1
+    return calls

@@ -7,7 +7,7 @@ import asyncio
 import math
 import secrets
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Body, HTTPException, Path, Query
 from fastapi.responses import FileResponse
@@ -29,7 +29,8 @@ from hotline.api.deps import (
 from hotline.api.errors import errors
 from hotline.notifications import Notification
 from hotline.switchboard import CallbackRefused
-from routing.events import NotificationStored
+from routing import escalation as esc
+from routing.events import KINDS, NotificationStored
 from routing.signals import CallBackNow
 
 router = api_router()
@@ -56,8 +57,14 @@ async def notifications(app: App, who: Supervisor) -> list[dict[str, Any]]:
         if not who.sees(org.id if org else None):
             continue
         overdue = n.overdue(now, app.deployment.notification_target(n.line))
-        shown.append({**n.as_json(), "overdue": overdue})
+        shown.append({**shown_json(app, n), "overdue": overdue})
     return shown
+
+
+def shown_json(app: Parts, item: Notification) -> dict[str, Any]:
+    """A notification as the API shows it, with its escalation."""
+    escalation = app.escalations.view(item.ref) if app.escalations is not None else None
+    return {**item.as_json(), "escalation": escalation}
 
 
 #: What a notification's history shows of the calls it went through (the call log's events;
@@ -70,6 +77,7 @@ HISTORY = (
     "callback.failed",
     "callback.refused",
     "call.ended",
+    *(kind for kind in KINDS if kind.startswith("escalation.")),
 )
 
 Ref = Annotated[str, Path(pattern=r"^[0-9]{6}$")]
@@ -144,7 +152,7 @@ async def notification(app: App, who: Handler, ref: Ref) -> dict[str, Any]:
         {"at": e.at.isoformat(), "kind": e.kind, "call": e.call_id, **e.data} for e in events
     ] + [{**done, "kind": f"notification.{done['kind']}"} for done in own]
     history.sort(key=lambda h: datetime.fromisoformat(h["at"]))  # (stable: own steps after)
-    return {**item.as_json(), "note": item.note, "history": history}
+    return {**shown_json(app, item), "note": item.note, "history": history}
 
 
 @router.post(
@@ -272,14 +280,17 @@ async def taken_by_phone(
     line = line if line in urgent or not urgent else urgent[0]
     try:
         item = app.notifications.take(
-            call_id, line, caller, number, offered.operator, board.clock()
+            call_id, line, caller, number, offered.operator, board.clock(), offered.waiting.language
         )
     except OSError as exc:
         raise HTTPException(503, f"the notification could not be stored: {exc.strerror}") from None
     board.emit(
-        call_id, NotificationStored(item.ref, line, caller, number, True, taken_by=item.taken_by)
+        call_id,
+        NotificationStored(
+            item.ref, line, caller, number, True, taken_by=item.taken_by, language=item.language
+        ),
     )
-    return item.as_json()
+    return shown_json(app, item)
 
 
 @router.get(
@@ -303,3 +314,52 @@ async def notification_recording(app: App, who: Handler, ref: Ref) -> FileRespon
     if not any(d["kind"] == "played" and d["by"] == by for d in found.done):
         app.notifications.did(ref, "played", by, app.switchboard.clock())
     return FileResponse(path, media_type="audio/wav", filename=f"{ref}.wav")
+
+
+class EscalationAction(BaseModel):
+    """What a supervisor does to a report's escalation: ``restart`` it from the top,
+    ``skip`` to its next step now, or ``accept`` it on ``person``'s behalf (none: their
+    own)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["restart", "skip", "accept"]
+    person: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+@router.post(
+    "/notifications/{ref}/escalation",
+    response_model=schemas.Notification,
+    responses=errors(
+        403,
+        NO_NOTIFICATION,
+        (409, "The report has no escalation, or it is over (accepted, or the report closed)."),
+        400,
+        413,
+        GUESSES,
+    ),
+)
+async def escalation_action(
+    app: App, who: Supervisor, ref: Ref, action: Annotated[EscalationAction, Body()]
+) -> dict[str, Any]:
+    """A supervisor restarts a report's escalation, skips its step, or accepts the report on
+    someone's behalf; each on the report's history with who did it."""
+    item = _theirs(app, who, ref)
+    escalations = app.escalations
+    current = escalations.items.get(ref) if escalations is not None else None
+    if escalations is None or current is None:
+        raise HTTPException(409, f"report {ref} has no escalation")
+    if current.stopped is not None:
+        raise HTTPException(409, f"report {ref}'s escalation is over ({current.stopped})")
+    by = f"supervisor:{who.name or 'api'}"
+    signal: esc.Signal
+    match action.action:
+        case "restart":
+            signal = esc.Restart(ref, by)
+        case "skip":
+            signal = esc.Skip(ref, by)
+        case _:
+            signal = esc.AcceptFor(ref, action.person or by, by)
+    if not escalations.feed(ref, signal):
+        raise HTTPException(409, f"report {ref}'s escalation cannot do that now")
+    return shown_json(app, item)

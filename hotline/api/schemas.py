@@ -267,6 +267,36 @@ class Wrapped(Schema):
     operators: dict[str, int]
 
 
+class Quantiles(Schema):
+    p50: float | None
+    p90: float | None
+    max: float | None
+
+
+class CallsTaken(Schema):
+    mean: float | None
+    max: int | None
+
+
+class ReportFigures(Schema):
+    reports: int
+    accepted: int
+    """Accepted by a person on duty (or on their behalf)."""
+    open: int
+    """Neither accepted nor closed."""
+    time_to_acceptance: Quantiles
+    """Seconds from the report to its acceptance, of those accepted."""
+    within_target: float | None
+    """Share accepted within the line's ``notification_target`` (0 to 1), of those accepted
+    or past it."""
+    calls: CallsTaken
+    """Calls to people on duty until a person accepted it."""
+
+
+class ReportsFigures(ReportFigures):
+    lines: dict[str, ReportFigures]
+
+
 class Stats(Schema):
     from_: Time = Field(alias="from")
     to: Time
@@ -282,9 +312,49 @@ class Stats(Schema):
     periods: list[PeriodFigures]
     target: float
     """The service level aimed at (0 to 1)."""
+    reports: ReportsFigures
+    """The detention reports stored in the period: how fast a person on duty accepted them."""
 
 
 # -- detention notifications --------------------------------------------------------------------
+class EscalationCall(Schema):
+    """A call to a person on duty for the report."""
+
+    attempt: int
+    step: int
+    """The chain's step it was made for (from 0)."""
+    round: int
+    person: str
+    role: str
+    """lawyer or supervisor."""
+    at: Time
+    outcome: str | None
+    """accepted, declined, NOANSWER, BUSY, FAILED, HUNGUP (heard, no key), UNKNOWN, FENCED;
+    null while it lasts."""
+
+
+class EscalationAcceptance(Schema):
+    person: str
+    by: str
+    """The person, or the supervisor who accepted on their behalf (``supervisor:<name>``)."""
+    at: Time
+
+
+class Escalation(Schema):
+    """How the report is being delivered to the people on duty."""
+
+    state: str
+    """ringing, acceptance (a person heard it: waiting for their word), round (the next
+    round's start), nobody (nobody on duty: looked for again), capped, accepted, handled."""
+    round: int
+    ringing: str | None
+    """The person being rung now."""
+    until: Time | None
+    """When the wait ends."""
+    calls: list[EscalationCall]
+    accepted: EscalationAcceptance | None
+
+
 class Notification(Schema):
     ref: str
     call: str
@@ -302,6 +372,10 @@ class Notification(Schema):
     """The operator who took it by phone."""
     outcome: str | None
     open: bool
+    language: str | None = None
+    """The caller's."""
+    escalation: Escalation | None = None
+    """Its escalation to the people on duty (null: its line has none)."""
 
 
 class ListedNotification(Notification):

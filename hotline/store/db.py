@@ -240,6 +240,31 @@ class Store:
         async with self.session() as session:
             return list(await session.scalars(query))
 
+    async def reports(
+        self, since: datetime, until: datetime
+    ) -> list[tuple[Notification, list[Event]]]:
+        """Detention reports stored in [since, until), each with its calls to people on duty
+        and its acceptance (``escalation.ringing`` and ``.accepted`` events), for the
+        statistics."""
+        query = select(Notification).where(
+            Notification.stored_at >= since, Notification.stored_at < until
+        )
+        async with self.session() as session:
+            found = list(await session.scalars(query.order_by(Notification.stored_at)))
+            calls = {n.call_id for n in found}
+            events = await session.scalars(
+                select(Event)
+                .where(
+                    Event.call_id.in_(calls),
+                    Event.kind.in_(("escalation.ringing", "escalation.accepted")),
+                )
+                .order_by(Event.n)
+            )
+            by_ref: dict[str, list[Event]] = {}
+            for e in events:
+                by_ref.setdefault(str(e.data.get("ref")), []).append(e)
+        return [(n, by_ref.get(n.ref, [])) for n in found]
+
     async def open_escalations(self) -> list[Event]:
         """The escalation events of every open report (on its call), in order: what an
         instance taking over goes on with."""

@@ -67,13 +67,36 @@ function renderNotifications() {
   document.getElementById("notifications-box").classList.toggle("hidden", !state.canSeeNotifications);
   const body = document.getElementById("notifications");
   body.replaceChildren();
-  if (!state.notifications.length) body.append(el("tr", {}, el("td", { colSpan: 5 }, t("none"))));
+  if (!state.notifications.length) body.append(el("tr", {}, el("td", { colSpan: 6 }, t("none"))));
   for (const n of state.notifications) {
     body.append(el("tr", { class: n.overdue ? "overdue" : "", "data-ref": n.ref },
       el("td", {}, n.ref), el("td", {}, n.line), el("td", {}, n.number),
-      el("td", {}, new Date(n.at).toLocaleTimeString(LANG)), el("td", {}, n.overdue ? t("overdue") : "")));
+      el("td", {}, new Date(n.at).toLocaleTimeString(LANG)), el("td", {}, n.overdue ? t("overdue") : ""),
+      el("td", { class: "escalation", "data-state": n.escalation?.state ?? "" },
+        escalationText(n.escalation), ...escalationActions(n))));
   }
   document.getElementById("alert").classList.toggle("on", state.notifications.some((n) => n.overdue));
+}
+
+// A supervisor's hands on an escalation under way: again from the top, the next step now, or
+// the report accepted on behalf of the person rung (or last rung).
+function escalationActions(n) {
+  const e = n.escalation;
+  if (!e || e.accepted || e.state === "handled") return [];
+  const act = (action, label, person) => {
+    const button = el("button", { class: `escalation-${action}` }, label);
+    button.addEventListener("click", async () => {
+      await api(`/api/notifications/${n.ref}/escalation`, {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(person ? { action, person } : { action }),
+      });
+      refreshSoon("notifications");
+    });
+    return button;
+  };
+  const person = e.ringing ?? e.calls.at(-1)?.person;
+  return [" ", act("restart", t("restart")), " ", act("skip", t("skip")),
+    ...(person ? [" ", act("accept", `${t("acceptFor")} ${person}`, person)] : [])];
 }
 
 function renderLines() {
@@ -168,7 +191,7 @@ function connect() {
   source.onmessage = (message) => {
     const event = JSON.parse(message.data);
     if (event.kind === "call.answered" && event.data.wait != null) state.waits[event.call_id] = event.data.wait;
-    const kinds = event.kind.startsWith("notification.") ? "notifications"
+    const kinds = /^(notification|escalation)\./.test(event.kind) ? "notifications"
       : ["call.ended", "call.queued", "call.wrapped_up"].includes(event.kind) ? "stats" : "live";
     refreshSoon(kinds);
   };

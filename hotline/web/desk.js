@@ -107,12 +107,16 @@ function renderCall() {
 
 function renderNotifications() {
   const body = document.getElementById("notifications");
-  const shown = [...body.querySelectorAll("tr[data-ref]")].map((r) => r.dataset.ref).join();
   const open = desk.data.notifications;
+  for (const n of open) {  // how each is being delivered, as it goes
+    const cell = body.querySelector(`tr[data-ref="${n.ref}"] .escalation`);
+    if (cell) cell.textContent = escalationText(n.escalation);
+  }
+  const shown = [...body.querySelectorAll("tr[data-ref]")].map((r) => r.dataset.ref).join();
   if (shown === open.map((n) => n.ref).join() && body.dataset.lang === LANG) return;  // (a playing message plays on)
   body.dataset.lang = LANG;
   body.replaceChildren();
-  if (!open.length) body.append(el("tr", {}, el("td", { colSpan: 6 }, t("none"))));
+  if (!open.length) body.append(el("tr", {}, el("td", { colSpan: 7 }, t("none"))));
   for (const n of open) {
     const callBack = el("button", { class: "call-back" }, t("callBack"));
     callBack.addEventListener("click", () => notificationCall(n.ref));
@@ -134,10 +138,11 @@ function renderNotifications() {
     body.append(el("tr", { "data-ref": n.ref },
       el("td", {}, n.ref), el("td", {}, lineTitle(n.line)), el("td", {}, n.number),
       el("td", {}, new Date(n.at).toLocaleString(LANG)),
+      el("td", { class: "escalation" }, escalationText(n.escalation)),
       el("td", {}, n.recorded ? el("audio", { controls: true, preload: "none", src: `/api/notifications/${n.ref}/recording` })
         : n.taken_by ? `${t("takenBy")} ${n.taken_by}` : "–"),
       el("td", { class: "actions" }, callBack, " ", outcome, " ", note, " ", handled, " ", history, " ", status)),
-      el("tr", { class: "history-row hidden", "data-history": n.ref }, el("td", { colSpan: 6 })));
+      el("tr", { class: "history-row hidden", "data-history": n.ref }, el("td", { colSpan: 7 })));
   }
 }
 
@@ -158,7 +163,7 @@ async function showHistory(ref) {
   const reply = await api(`/api/notifications/${ref}`);
   const body = await reply.json();
   if (!reply.ok) { row.firstChild.textContent = body.detail; return; }
-  const who = (h) => h.by ?? h.operator ?? "";
+  const who = (h) => h.by ?? h.operator ?? h.person ?? "";
   row.firstChild.replaceChildren(el("ol", { class: "history" }, ...body.history.map((h) =>
     el("li", { "data-kind": h.kind }, `${new Date(h.at).toLocaleString(LANG)}: ${t("historyKinds")[h.kind] ?? h.kind}`
       + (who(h) ? ` (${who(h)})` : "") + (h.outcome ? `: ${t("outcomeNames")[h.outcome] ?? h.outcome}` : "")

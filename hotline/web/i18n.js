@@ -1,13 +1,24 @@
 // Labels in the hotline's languages; the browser's language picks one, the header switches.
 const LABELS = {
   en: {
+    delivery: "Delivery to the people on duty", ringingNow: "ringing", acceptedBy: "accepted by",
+    restart: "Start again", skip: "Next step", acceptFor: "Accept for",
+    escalationOutcomes: { accepted: "accepted", declined: "passed it on", NOANSWER: "no answer", BUSY: "busy",
+      FAILED: "call failed", HUNGUP: "heard it, no key", UNKNOWN: "unknown", FENCED: "not made" },
+    escalationStates: { acceptance: "waiting for their word", round: "again from the top soon",
+      nobody: "nobody on duty: looking again", capped: "hourly calls used up: waiting", starting: "starting",
+      accepted: "accepted", handled: "closed" },
     callBack: "Call back", calling: "Your phone rings; the number is dialled when you pick up.", history: "History",
     outcomeNames: { "lawyer-appointed": "lawyer appointed", "family-informed": "family informed",
       "passed-to-centre": "passed to a centre", "not-reached": "not reached", "not-a-detention": "not a detention" },
     historyKinds: { "notification.stored": "received", "callback.requested": "callback planned",
       "call.offered": "operator rung", "call.missed": "operator did not pick up", "call.answered": "in conversation",
       "callback.failed": "number not reached", "callback.refused": "callback refused", "call.ended": "call ended",
-      "notification.handled": "handled", "notification.played": "message played", "notification.called": "called back from the desk" },
+      "notification.handled": "handled", "notification.played": "message played", "notification.called": "called back from the desk",
+      "escalation.started": "delivery started", "escalation.ringing": "person on duty rung",
+      "escalation.declined": "passed on", "escalation.unanswered": "not reached", "escalation.accepted": "accepted",
+      "escalation.waiting": "waiting", "escalation.notified": "message sent", "escalation.round": "again from the top",
+      "escalation.restarted": "started again", "escalation.skipped": "step skipped", "escalation.stopped": "delivery over" },
     topicsToday: "What callers asked about today", topic: "Topic", callsCount: "Calls", handleTime: "Average handle time",
     takeNotification: "Detention notification taken", readOut: "Read out the reference:", handled: "Handled",
     takenBy: "taken by", message: "Message",
@@ -46,13 +57,24 @@ const LABELS = {
     reasons: { break: "break", training: "training", admin: "admin", "missed-calls": "missed calls" },
   },
   uk: {
+    delivery: "Доставка черговим", ringingNow: "дзвонимо", acceptedBy: "прийняв",
+    restart: "Почати знову", skip: "Наступний крок", acceptFor: "Прийняти за",
+    escalationOutcomes: { accepted: "прийняв", declined: "передав далі", NOANSWER: "не відповів", BUSY: "зайнято",
+      FAILED: "дзвінок не вдався", HUNGUP: "прослухав, без відповіді", UNKNOWN: "невідомо", FENCED: "не здійснено" },
+    escalationStates: { acceptance: "чекаємо на відповідь", round: "незабаром знову з початку",
+      nobody: "нікого на чергуванні: шукаємо знову", capped: "ліміт дзвінків: чекаємо", starting: "починаємо",
+      accepted: "прийнято", handled: "закрито" },
     callBack: "Передзвонити", calling: "Ваш телефон дзвонить; номер наберуть, коли ви візьмете слухавку.", history: "Історія",
     outcomeNames: { "lawyer-appointed": "призначено адвоката", "family-informed": "родину поінформовано",
       "passed-to-centre": "передано до центру", "not-reached": "не додзвонилися", "not-a-detention": "не затримання" },
     historyKinds: { "notification.stored": "отримано", "callback.requested": "заплановано дзвінок",
       "call.offered": "дзвінок оператору", "call.missed": "оператор не відповів", "call.answered": "розмова",
       "callback.failed": "номер не відповів", "callback.refused": "дзвінок відхилено", "call.ended": "дзвінок завершено",
-      "notification.handled": "опрацьовано", "notification.played": "прослухано повідомлення", "notification.called": "передзвонили з робочого місця" },
+      "notification.handled": "опрацьовано", "notification.played": "прослухано повідомлення", "notification.called": "передзвонили з робочого місця",
+      "escalation.started": "доставку розпочато", "escalation.ringing": "дзвінок черговому",
+      "escalation.declined": "передано далі", "escalation.unanswered": "не додзвонилися", "escalation.accepted": "прийнято",
+      "escalation.waiting": "очікування", "escalation.notified": "надіслано повідомлення", "escalation.round": "знову з початку",
+      "escalation.restarted": "розпочато знову", "escalation.skipped": "крок пропущено", "escalation.stopped": "доставку завершено" },
     topicsToday: "Про що питали сьогодні", topic: "Тема", callsCount: "Дзвінки", handleTime: "Середня тривалість",
     takeNotification: "Прийнято повідомлення про затримання", readOut: "Назвіть номер:", handled: "Опрацьовано",
     takenBy: "прийняв", message: "Повідомлення",
@@ -91,13 +113,24 @@ const LABELS = {
     reasons: { break: "перерва", training: "навчання", admin: "адміністративне", "missed-calls": "пропущені дзвінки" },
   },
   ka: {
+    delivery: "მორიგეებისთვის მიწოდება", ringingNow: "ვრეკავთ", acceptedBy: "მიიღო",
+    restart: "თავიდან დაწყება", skip: "შემდეგი ნაბიჯი", acceptFor: "მიღება ვისთვის:",
+    escalationOutcomes: { accepted: "მიიღო", declined: "გადასცა", NOANSWER: "არ უპასუხა", BUSY: "დაკავებულია",
+      FAILED: "ზარი ვერ განხორციელდა", HUNGUP: "მოისმინა, პასუხის გარეშე", UNKNOWN: "უცნობია", FENCED: "არ განხორციელდა" },
+    escalationStates: { acceptance: "ველოდებით პასუხს", round: "მალე ისევ თავიდან",
+      nobody: "მორიგე არავინაა: ისევ ვეძებთ", capped: "ზარების ლიმიტი: ველოდებით", starting: "იწყება",
+      accepted: "მიღებულია", handled: "დახურულია" },
     callBack: "გადარეკვა", calling: "თქვენი ტელეფონი რეკავს; ნომერი აიკრიფება, როცა უპასუხებთ.", history: "ისტორია",
     outcomeNames: { "lawyer-appointed": "ადვოკატი დაინიშნა", "family-informed": "ოჯახი ინფორმირებულია",
       "passed-to-centre": "გადაეცა ცენტრს", "not-reached": "ვერ დაუკავშირდნენ", "not-a-detention": "არ არის დაკავება" },
     historyKinds: { "notification.stored": "მიღებულია", "callback.requested": "დაგეგმილია ზარი",
       "call.offered": "ოპერატორს დაურეკა", "call.missed": "ოპერატორმა არ უპასუხა", "call.answered": "საუბარი",
       "callback.failed": "ნომერმა არ უპასუხა", "callback.refused": "ზარი უარყოფილია", "call.ended": "ზარი დასრულდა",
-      "notification.handled": "დამუშავებულია", "notification.played": "შეტყობინება მოსმენილია", "notification.called": "გადაირეკა სამუშაო ადგილიდან" },
+      "notification.handled": "დამუშავებულია", "notification.played": "შეტყობინება მოსმენილია", "notification.called": "გადაირეკა სამუშაო ადგილიდან",
+      "escalation.started": "მიწოდება დაიწყო", "escalation.ringing": "მორიგეს ვურეკავთ",
+      "escalation.declined": "გადაცემულია", "escalation.unanswered": "ვერ დავუკავშირდით", "escalation.accepted": "მიღებულია",
+      "escalation.waiting": "ლოდინი", "escalation.notified": "შეტყობინება გაიგზავნა", "escalation.round": "ისევ თავიდან",
+      "escalation.restarted": "თავიდან დაიწყო", "escalation.skipped": "ნაბიჯი გამოტოვებულია", "escalation.stopped": "მიწოდება დასრულდა" },
     topicsToday: "რას ეკითხებოდნენ დღეს", topic: "თემა", callsCount: "ზარები", handleTime: "საშუალო ხანგრძლივობა",
     takeNotification: "დაკავების შეტყობინება მიღებულია", readOut: "წაუკითხეთ ნომერი:", handled: "დამუშავებულია",
     takenBy: "მიიღო", message: "შეტყობინება",
@@ -136,13 +169,24 @@ const LABELS = {
     reasons: { break: "შესვენება", training: "სწავლება", admin: "ადმინისტრაციული", "missed-calls": "გამოტოვებული ზარები" },
   },
   ru: {
+    delivery: "Доставка дежурным", ringingNow: "звоним", acceptedBy: "принял",
+    restart: "Начать заново", skip: "Следующий шаг", acceptFor: "Принять за",
+    escalationOutcomes: { accepted: "принял", declined: "передал дальше", NOANSWER: "не ответил", BUSY: "занято",
+      FAILED: "звонок не удался", HUNGUP: "прослушал, без ответа", UNKNOWN: "неизвестно", FENCED: "не совершён" },
+    escalationStates: { acceptance: "ждём ответа", round: "скоро снова с начала",
+      nobody: "никого на дежурстве: ищем снова", capped: "лимит звонков: ждём", starting: "начинаем",
+      accepted: "принято", handled: "закрыто" },
     callBack: "Перезвонить", calling: "Ваш телефон звонит; номер наберут, когда вы возьмёте трубку.", history: "История",
     outcomeNames: { "lawyer-appointed": "назначен адвокат", "family-informed": "семья проинформирована",
       "passed-to-centre": "передано в центр", "not-reached": "не дозвонились", "not-a-detention": "не задержание" },
     historyKinds: { "notification.stored": "получено", "callback.requested": "запланирован звонок",
       "call.offered": "звонок оператору", "call.missed": "оператор не ответил", "call.answered": "разговор",
       "callback.failed": "номер не ответил", "callback.refused": "звонок отклонён", "call.ended": "звонок завершён",
-      "notification.handled": "обработано", "notification.played": "сообщение прослушано", "notification.called": "перезвонили с рабочего места" },
+      "notification.handled": "обработано", "notification.played": "сообщение прослушано", "notification.called": "перезвонили с рабочего места",
+      "escalation.started": "доставка начата", "escalation.ringing": "звонок дежурному",
+      "escalation.declined": "передано дальше", "escalation.unanswered": "не дозвонились", "escalation.accepted": "принято",
+      "escalation.waiting": "ожидание", "escalation.notified": "отправлено сообщение", "escalation.round": "снова с начала",
+      "escalation.restarted": "начато заново", "escalation.skipped": "шаг пропущен", "escalation.stopped": "доставка завершена" },
     topicsToday: "О чём спрашивали сегодня", topic: "Тема", callsCount: "Звонки", handleTime: "Средняя длительность",
     takeNotification: "Принято сообщение о задержании", readOut: "Назовите номер:", handled: "Обработано",
     takenBy: "принял", message: "Сообщение",
@@ -247,6 +291,17 @@ function newest() {
     const me = ++made;
     return () => { if (me < shown) return false; shown = me; return true; };
   };
+}
+
+// A report's escalation in a line: each call and how it went, who is rung now, who accepted.
+function escalationText(e) {
+  if (!e) return "–";
+  const said = e.calls.filter((c) => c.outcome && c.outcome !== "accepted")
+    .map((c) => `${c.person}: ${t("escalationOutcomes")[c.outcome] ?? c.outcome}`);
+  if (e.ringing) said.push(`${t("ringingNow")} ${e.ringing}`);
+  if (e.accepted) said.push(`${t("acceptedBy")} ${e.accepted.person}`);
+  else if (!e.ringing) said.push(t("escalationStates")[e.state] ?? e.state);
+  return said.join(" · ");
 }
 
 function showLogin() {

@@ -173,6 +173,13 @@ def test_statistics_go_through_their_model_unchanged() -> None:
     ]
     figures = stats.compute(calls, NOW - timedelta(hours=9), NOW + timedelta(hours=5), 20, tz=kyiv)
     figures["target"] = 0.8
+    figures["reports"] = stats.reports(
+        [
+            stats.Reported("detention", NOW, NOW + timedelta(seconds=200), False, 3, 900),
+            stats.Reported("detention", NOW, None, False, 0, 900),
+        ],
+        NOW + timedelta(hours=1),
+    )
     assert any("topics" in p for p in figures["periods"])  # (only where there are some)
     assert any("topics" not in p for p in figures["periods"])
     assert sent(schemas.Stats, figures) == json.loads(json.dumps(figures))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from hotline import stats
 from hotline.stats import Queued, compute
 
 DAY = datetime(2026, 11, 25, tzinfo=UTC)
@@ -119,3 +120,30 @@ def test_transfers_topics_and_resolutions_by_hand() -> None:
     assert "criminal" not in figures["resolutions"]  # (no resolution given)
     hours = [p.get("topics") for p in figures["periods"]]
     assert hours == [{"family": 1, "labour": 2}, {"criminal": 1}]
+
+
+def test_report_figures_time_to_acceptance_share_within_target_and_calls() -> None:
+    stored = datetime(2026, 12, 6, 1, tzinfo=UTC)
+
+    def accepted(after: float, calls: int, line: str = "detention") -> stats.Reported:
+        return stats.Reported(line, stored, stored + timedelta(seconds=after), False, calls, 900)
+
+    items = [
+        accepted(120, 1),
+        accepted(300, 3),
+        accepted(600, 2),
+        accepted(1200, 5),  # past the target
+        accepted(60, 1, "ge-consultation"),
+        stats.Reported("detention", stored, None, False, 0, 900),  # open, past the target
+        stats.Reported("detention", stored + timedelta(minutes=55), None, False, 0, 900),  # open
+        stats.Reported("detention", stored, None, True, 0, 900),  # closed without acceptance
+    ]
+    figures = stats.reports(items, stored + timedelta(hours=1))
+    assert (figures["reports"], figures["accepted"], figures["open"]) == (8, 5, 2)
+    assert figures["time_to_acceptance"] == {"p50": 300.0, "p90": 1200.0, "max": 1200.0}
+    # within 900 s: 4 of the 5 accepted; the open and the closed ones past it count against
+    assert figures["within_target"] == round(4 / 7, 4)
+    assert figures["calls"] == {"mean": 2.4, "max": 5}
+    detention = figures["lines"]["detention"]
+    assert (detention["reports"], detention["accepted"]) == (7, 4)
+    assert figures["lines"]["ge-consultation"]["time_to_acceptance"]["p50"] == 60.0
