@@ -23,6 +23,7 @@ from hotline.api.access import Principal, Role, Sessions, Throttle, Tokens
 from hotline.api.errors import errors
 from hotline.calllog import CallLog
 from hotline.config import Deployment
+from hotline.duty import Duty
 from hotline.events import EventBus
 from hotline.notifications import NotificationStore
 from hotline.store.db import Store
@@ -63,6 +64,8 @@ class Parts:
     logins: Throttle = field(default_factory=lambda: Throttle(10, 60.0))
     #: Unknown notification references per token: 5 in 10 minutes (they are six digits).
     guesses: Throttle = field(default_factory=lambda: Throttle(5, 600.0))
+    #: Who is on duty (None: a service built without rotas, as some tests build it).
+    duty: Duty | None = None
 
 
 def parts(request: Request) -> Parts:
