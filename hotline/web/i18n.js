@@ -1,6 +1,10 @@
 // Labels in the hotline's languages; the browser's language picks one, the header switches.
 const LABELS = {
   en: {
+    onDuty: "On duty now", rota: "Rota", dutyLawyers: "Duty lawyers", dutySupervisors: "Supervisor on duty",
+    nextGap: "Next gap (14 days)", nobody: "nobody", noGap: "none",
+    noOne: { lawyer: "No lawyer on duty", supervisor: "No supervisor on duty" },
+    gapAlert: "Gaps in the duty rota: a detention report would reach nobody then.",
     callBack: "Call back", calling: "Your phone rings; the number is dialled when you pick up.", history: "History",
     outcomeNames: { "lawyer-appointed": "lawyer appointed", "family-informed": "family informed",
       "passed-to-centre": "passed to a centre", "not-reached": "not reached", "not-a-detention": "not a detention" },
@@ -46,6 +50,10 @@ const LABELS = {
     reasons: { break: "break", training: "training", admin: "admin", "missed-calls": "missed calls" },
   },
   uk: {
+    onDuty: "Зараз чергують", rota: "Графік", dutyLawyers: "Чергові адвокати", dutySupervisors: "Черговий керівник",
+    nextGap: "Наступна прогалина (14 днів)", nobody: "ніхто", noGap: "немає",
+    noOne: { lawyer: "Немає чергового адвоката", supervisor: "Немає чергового керівника" },
+    gapAlert: "Прогалини в графіку чергувань: повідомлення про затримання тоді не дійде ні до кого.",
     callBack: "Передзвонити", calling: "Ваш телефон дзвонить; номер наберуть, коли ви візьмете слухавку.", history: "Історія",
     outcomeNames: { "lawyer-appointed": "призначено адвоката", "family-informed": "родину поінформовано",
       "passed-to-centre": "передано до центру", "not-reached": "не додзвонилися", "not-a-detention": "не затримання" },
@@ -91,6 +99,10 @@ const LABELS = {
     reasons: { break: "перерва", training: "навчання", admin: "адміністративне", "missed-calls": "пропущені дзвінки" },
   },
   ka: {
+    onDuty: "ახლა მორიგეობენ", rota: "გრაფიკი", dutyLawyers: "მორიგე ადვოკატები", dutySupervisors: "მორიგე ხელმძღვანელი",
+    nextGap: "შემდეგი ხარვეზი (14 დღე)", nobody: "არავინ", noGap: "არ არის",
+    noOne: { lawyer: "მორიგე ადვოკატი არ არის", supervisor: "მორიგე ხელმძღვანელი არ არის" },
+    gapAlert: "ხარვეზები მორიგეობის გრაფიკში: დაკავების შეტყობინება მაშინ ვერავის მიაღწევს.",
     callBack: "გადარეკვა", calling: "თქვენი ტელეფონი რეკავს; ნომერი აიკრიფება, როცა უპასუხებთ.", history: "ისტორია",
     outcomeNames: { "lawyer-appointed": "ადვოკატი დაინიშნა", "family-informed": "ოჯახი ინფორმირებულია",
       "passed-to-centre": "გადაეცა ცენტრს", "not-reached": "ვერ დაუკავშირდნენ", "not-a-detention": "არ არის დაკავება" },
@@ -136,6 +148,10 @@ const LABELS = {
     reasons: { break: "შესვენება", training: "სწავლება", admin: "ადმინისტრაციული", "missed-calls": "გამოტოვებული ზარები" },
   },
   ru: {
+    onDuty: "Сейчас дежурят", rota: "График", dutyLawyers: "Дежурные адвокаты", dutySupervisors: "Дежурный руководитель",
+    nextGap: "Следующий пробел (14 дней)", nobody: "никто", noGap: "нет",
+    noOne: { lawyer: "Нет дежурного адвоката", supervisor: "Нет дежурного руководителя" },
+    gapAlert: "Пробелы в графике дежурств: сообщение о задержании тогда не дойдёт ни до кого.",
     callBack: "Перезвонить", calling: "Ваш телефон звонит; номер наберут, когда вы возьмёте трубку.", history: "История",
     outcomeNames: { "lawyer-appointed": "назначен адвокат", "family-informed": "семья проинформирована",
       "passed-to-centre": "передано в центр", "not-reached": "не дозвонились", "not-a-detention": "не задержание" },
