@@ -139,8 +139,12 @@ def _why(exc: Exception) -> str:
     return text if len(text) < 300 else f"{text[:300]}..."
 
 
-def parse(text: bytes | str, people: Mapping[str, Person], tz: str) -> Calendar:
-    """Parse and check an iCalendar text (raises CalendarError saying what is wrong)."""
+def parse(
+    text: bytes | str, people: Mapping[str, Person], tz: str, around: datetime | None = None
+) -> Calendar:
+    """Parse and check an iCalendar text (raises CalendarError saying what is wrong); its
+    shifts of the days ``around`` worked out already (a calendar of years takes a while:
+    better in a worker thread than in the service's event loop)."""
     if len(text) > MAX_BYTES:
         raise CalendarError(f"over {MAX_BYTES // (1024 * 1024)} MB: not a duty rota")
     try:
@@ -161,17 +165,20 @@ def parse(text: bytes | str, people: Mapping[str, Person], tz: str) -> Calendar:
         if tzid and isinstance(start, datetime) and start.tzinfo is None:
             raise CalendarError(f"event {summary!r}: unknown time zone {tzid!r}")
     calendar = Calendar(parsed, people, tz)
-    calendar.between(datetime(2000, 1, 1, tzinfo=UTC), datetime(2000, 1, 2, tzinfo=UTC))
+    at = around or datetime.now(UTC)  # (any day checks every event: each is looked at)
+    calendar.between(at, at + timedelta(seconds=1))
     return calendar
 
 
-def read_file(path: Path, people: Mapping[str, Person], tz: str) -> Calendar:
+def read_file(
+    path: Path, people: Mapping[str, Person], tz: str, around: datetime | None = None
+) -> Calendar:
     """Read and parse a calendar file (CalendarError: cannot be read, or is not one)."""
     try:
         text = path.read_bytes()
     except OSError as exc:
         raise CalendarError(f"cannot read {str(path)!r}: {exc.strerror}") from None
-    return parse(text, people, tz)
+    return parse(text, people, tz, around)
 
 
 def describe(url: str) -> str:
@@ -271,7 +278,9 @@ class Source:
                 if stamp == self._stamp:
                     return False
                 self._stamp = stamp  # (good or bad, read again once it changes)
-                calendar = await asyncio.to_thread(read_file, self.file, self.people, self.timezone)
+                calendar = await asyncio.to_thread(
+                    read_file, self.file, self.people, self.timezone, now
+                )
                 self.read_at = now
             else:
                 if client is None or clock.monotonic() < self._due:
@@ -282,7 +291,7 @@ class Source:
                 if got.body is None:
                     self._ok()
                     return False
-                calendar = await asyncio.to_thread(parse, got.body, self.people, self.timezone)
+                calendar = await asyncio.to_thread(parse, got.body, self.people, self.timezone, now)
                 self._etag, self._last_modified = got.etag, got.last_modified
         except (CalendarError, OSError) as exc:
             self._failed(str(exc) if isinstance(exc, CalendarError) else _why(exc))

@@ -122,18 +122,25 @@ class Duty:
         its first), the first to ring first; empty for nobody (or an organisation without
         a rota). Raises UnknownRota for an organisation or a rota the config does not have."""
         found = self.rota(organisation, rota)
-        return found.on_duty(at, role) if found is not None else []
+        if found is None:
+            return []
+        try:
+            return found.on_duty(at, role)
+        except calendars.CalendarError as exc:
+            return _without_calendar(organisation, found, exc).on_duty(at, role)
 
     def gaps(self, start: datetime, end: datetime) -> list[Gap]:
         """Every stretch of ``[start, end)`` with nobody on duty, of every organisation's
         rotas and both roles, earliest first."""
-        found = [
-            Gap(org, name, role, a, b, rota.timezone)
-            for org, rotas in self._rotas.items()
-            for name, rota in rotas.items()
-            for role in DutyRole
-            for a, b in rota.gaps(start, end, role)
-        ]
+        found = []
+        for org, rotas in self._rotas.items():
+            for name, rota in rotas.items():
+                for role in DutyRole:
+                    try:
+                        stretches = rota.gaps(start, end, role)
+                    except calendars.CalendarError as exc:
+                        stretches = _without_calendar(org, rota, exc).gaps(start, end, role)
+                    found += [Gap(org, name, role, a, b, rota.timezone) for a, b in stretches]
         return sorted(found, key=lambda g: (g.start, g.organisation, g.rota, g.role.value))
 
     def upcoming(self) -> tuple[datetime, list[Gap]]:
@@ -207,6 +214,18 @@ class Duty:
         return {"ok": all(s["ok"] for s in states), "calendars": states}
 
 
+def _without_calendar(organisation: str, rota: Rota, exc: Exception) -> Rota:
+    """A rota whose calendar failed to expand now (it parsed, but one of its rules fails on
+    these days): answered from its pattern and exceptions rather than not at all."""
+    log.error(
+        "%s rota %s: its calendar fails (%s): answering from the rota's pattern alone",
+        organisation,
+        rota.name,
+        exc,
+    )
+    return dataclasses.replace(rota, calendar=None)
+
+
 class DutyGauges(Collector):
     """The rotas at each scrape: people on duty now, the gaps of the next 14 days, and
     whether each calendar was read fine last time."""
@@ -232,12 +251,13 @@ class DutyGauges(Collector):
         )
         now, gaps = self.duty.upcoming()
         for org, rotas in self.duty._rotas.items():
-            for name, rota in rotas.items():
+            for name in rotas:
                 for role in DutyRole:
                     mine = [
                         g for g in gaps if (g.organisation, g.rota, g.role) == (org, name, role)
                     ]
-                    people.add_metric([org, name, role.value], len(rota.on_duty(now, role)))
+                    on_duty = self.duty.on_duty(org, name, now, role)
+                    people.add_metric([org, name, role.value], len(on_duty))
                     gap.add_metric(
                         [org, name, role.value],
                         sum((g.end - max(g.start, now)).total_seconds() for g in mine),

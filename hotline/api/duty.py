@@ -48,8 +48,10 @@ async def duty_now(app: App, who: Watcher) -> dict[str, Any]:
                 "rota": name,
                 "default": i == 0,
                 "timezone": rota.timezone,
-                "lawyers": [person(p) for p in rota.on_duty(now, DutyRole.LAWYER)],
-                "supervisors": [person(p) for p in rota.on_duty(now, DutyRole.SUPERVISOR)],
+                **{
+                    f"{role.value}s": [person(p) for p in duty.on_duty(org.id, name, now, role)]
+                    for role in DutyRole
+                },
                 "gaps": [
                     {
                         "role": g.role,

@@ -5,9 +5,10 @@ next 14 days as warnings (exit 0)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ import pytest
 import yaml
 
 from agents.rota import DutyRole, localize
+from hotline.calendars import CalendarError
 from hotline.config import Deployment, parse
 from hotline.duty import Duty, DutyGauges, Gap, UnknownRota
 from tests.conftest import ROOT
@@ -189,3 +191,23 @@ def test_check_warns_of_a_calendar_url_it_cannot_reach_and_an_event_naming_nobod
         f"warning: ge-legal-aid rota tbilisi: calendar {calendar}: event 'Somebody Else' at "
         "2026-12-01 00:00 UTC names none of the duty people"
     ) in done.stderr
+
+
+class Failing:
+    """A calendar that parsed but fails on these days (one of its rules, say)."""
+
+    def between(self, start: datetime, end: datetime) -> list[Any]:
+        raise CalendarError("BYSETPOS out of range")
+
+
+def test_a_calendar_that_fails_later_leaves_the_pattern_answering(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = kyiv("2026-12-12 03:00")
+    duty = Duty(parse(DEFAULT), fixed(now))
+    rotas = duty.rotas("ua-legal-aid")
+    rotas["national"] = dataclasses.replace(rotas["national"], calendar=Failing())
+    found = duty.on_duty("ua-legal-aid", None, now, DutyRole.LAWYER)
+    assert [p.id for p in found] == ["kovalenko", "bondar"]
+    assert duty.gaps(now, now + timedelta(days=14)) == []
+    assert "ua-legal-aid rota national: its calendar fails (BYSETPOS out of range)" in caplog.text
