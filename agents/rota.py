@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -312,15 +312,3 @@ def parse_moment(value: str | date | datetime, tz: ZoneInfo, *, end: bool = Fals
         return value.astimezone(UTC) if value.tzinfo else localize(value, tz)
     day = value + timedelta(days=1) if end else value
     return localize(datetime.combine(day, time()), tz)
-
-
-def gap_seconds(gaps: Iterable[tuple[datetime, datetime]]) -> float:
-    """How long ``gaps`` last together."""
-    return sum((b - a).total_seconds() for a, b in gaps)
-
-
-def by_role(
-    people: Mapping[DutyRole, Sequence[Person]],
-) -> tuple[tuple[DutyRole, tuple[Person, ...]], ...]:
-    """An exception's people, as :class:`Override` keeps them."""
-    return tuple((role, tuple(found)) for role, found in people.items())
