@@ -36,8 +36,10 @@ from hotline.calllog import CallLog
 from hotline.calls import CallService
 from hotline.config import Deployment
 from hotline.durable import Durable
+from hotline.duty import Duty
+from hotline.duty import watch as duty_gauges
 from hotline.duty_calls import DutyCallRoutes
-from hotline.escalations import NOBODY_ON_DUTY, Escalations
+from hotline.escalations import Escalations
 from hotline.events import EventBus
 from hotline.features import FeatureRoutes
 from hotline.interrupted import Interrupted
@@ -76,6 +78,8 @@ class Service:
     api: Any
     #: Asterisk's queue_log of the queues this instance carries (None: HOTLINE_QUEUE_LOG unset).
     queue_log: QueueLogFile | None = None
+    #: Who is on duty: the organisations' rotas, their calendars kept up to date.
+    duty: Duty | None = None
 
     async def health(self) -> dict[str, Any]:
         ami = {
@@ -112,6 +116,8 @@ class Service:
             "ami": ami,
             "database": database,
             "disk": disk,
+            # the rotas' calendars: a broken or unreachable one is served from its last good copy
+            **({"duty": self.duty.health()} if self.duty is not None else {}),
         }
 
     def links(self) -> dict[str, float]:
@@ -387,10 +393,11 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         switchboard.line_of,
         lambda ref: found.line if (found := notifications.items.get(ref)) else None,
     )
+    duty = Duty(deployment, clock)
     escalations = Escalations(
         deployment.escalations,
         lambda line: found.id if (found := deployment.organisation_of(line=line)) else None,
-        NOBODY_ON_DUTY,
+        duty,
         AmiEffects(ami),
         bus,
         clock,
@@ -439,6 +446,8 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     leadership.on_active, leadership.on_standby = service.take_over, service.stand_down
     ami.on_event = service.on_ami_event
     ami.on_connect = service.resync
+    service.duty = duty
+    duty_gauges(duty)
     owners = {line: org.id for org in deployment.organisations.values() for line in org.lines}
     targets = {line: float(deployment.notification_target(line)) for line in deployment.lines}
     bus.subscribe(metrics.observer(owners, targets))
@@ -467,6 +476,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
             metrics_auth=settings.metrics_auth,
             asterisk_spool=settings.spool_of_asterisk(),
             escalations=escalations,
+            duty=service.duty,
         )
     )
     return service
@@ -561,6 +571,8 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         asyncio.create_task(api.serve(), name="api"),
         asyncio.create_task(metrics.watch_loop(), name="loop-lag"),
     ]
+    if service.duty is not None:  # (a standby reads them too: it may be active any moment)
+        tasks.append(asyncio.create_task(service.duty.run(), name="duty"))
     if settings.ha:
         tasks.append(asyncio.create_task(service.leadership.run(), name="leadership"))
         tasks.append(asyncio.create_task(service.keep_claim(), name="claim"))

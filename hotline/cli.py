@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from hotline import __version__, logs, prompts
 from hotline.config import ConfigError, Deployment, load
-from hotline.settings import Settings, environment
+from hotline.settings import Clock, Settings, environment
 
 app = typer.Typer(
     help=(
@@ -116,7 +116,8 @@ def _say(message: str) -> None:
 
 @app.command()
 def check(config: ConfigOption = None) -> None:
-    """Validate a config (and that every prompt exists in every language) without starting."""
+    """Validate a config (and that every prompt exists in every language) without starting;
+    then name, as warnings (exit 0), every gap in the duty rotas in the next 14 days."""
     settings = _settings()
     deployment = _deployment(settings, config)
     names = deployment.prompt_names() | prompts.SERVICE_PROMPTS
@@ -135,6 +136,28 @@ def check(config: ConfigOption = None) -> None:
         f"{len(deployment.offices)} offices, {len(deployment.operators)} operators, "
         f"{len(names)} prompts x {len(deployment.languages)} languages"
     )
+    for warning in _duty_warnings(settings, deployment):
+        typer.secho(f"{config or settings.config}: warning: {warning}", err=True, fg="yellow")
+
+
+def _duty_warnings(settings: Settings, deployment: Deployment) -> list[str]:
+    """Every gap in the rotas in the next 14 days, and calendars that cannot be used (a URL
+    is tried once, for 5 s: the service keeps trying)."""
+    import httpx
+
+    from hotline.duty import HORIZON, Duty
+
+    duty = Duty(deployment, Clock(settings.clock_start))
+
+    async def fetch() -> None:
+        async with httpx.AsyncClient(follow_redirects=True, max_redirects=5) as client:
+            await duty.refresh(client, timeout=5.0)
+
+    if any(source.url for source in duty.sources):
+        asyncio.run(fetch())
+    now = duty.clock()
+    gaps = [gap.says() for gap in duty.gaps(now, now + HORIZON)]
+    return gaps + duty.warnings(now, now + HORIZON)
 
 
 def _logging(settings: Settings) -> None:

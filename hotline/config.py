@@ -7,10 +7,9 @@ the domain built from it stay together, so that a check names the path it checks
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import re
-from collections.abc import Container, Iterable, Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -28,7 +27,11 @@ from pydantic import (
 )
 
 from agents import Operator
-from agents.rota import DutyRole
+from agents.rota import DutyRole, Rota, zone
+from hotline import duty_config
+from hotline.duty_config import DutyModel
+from hotline.fields import KeypadCode, Language, Name, Number
+from hotline.fields import unknown as _unknown
 from ivr import Action, Entry, Flow, Menu
 from routing import AfterHours, Line, Office, Schedule, parse_hours
 from routing.escalation import Chain
@@ -37,12 +40,6 @@ from routing.lines import Overflow
 from routing.outbound import CallbackPolicy
 from routing.signals import Target
 from routing.transfers import Centre
-
-Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
-Number = Annotated[str, Field(pattern=r"^\+?[0-9]{2,20}$")]
-Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
-KeypadCode = Annotated[str, Field(pattern=r"^[0-9]{1,4}$")]
-
 
 #: What a caller offered a callback hears: the offer, the number to call, the confirmation.
 CALLBACK_PROMPTS = frozenset({"callback-offer", "callback-number", "callback-registered"})
@@ -467,6 +464,8 @@ class OrganisationModel(_Model):
     supervisors: dict[Name, SupervisorModel] = {}
     #: Its directory of legal aid centres.
     centres: dict[Name, CentreModel] = {}
+    #: Its duty lawyers and supervisors, and the rotas of who is on duty when.
+    duty: DutyModel = DutyModel()
 
 
 class DeploymentModel(_Model):
@@ -489,10 +488,11 @@ class DeploymentModel(_Model):
     #: Supervisors' softphones (SIP endpoints), rung to listen in on operators' calls.
     supervisors: dict[Name, SupervisorModel] = {}
     centres: dict[Name, CentreModel] = {}
+    duty: DutyModel | None = None
 
     @model_validator(mode="after")
     def _organisations_or_one(self) -> DeploymentModel:
-        flat = [s for s in ("languages", *OWNED) if getattr(self, s)]
+        flat = [s for s in ("languages", *OWNED, "duty") if getattr(self, s)]
         if self.organisations and flat:
             raise ValueError(f"with 'organisations', {', '.join(flat)} go inside an organisation")
         if not self.organisations:
@@ -507,7 +507,9 @@ class DeploymentModel(_Model):
             return dict(self.organisations)
         return {
             "hotline": OrganisationModel(
-                name="Hotline", **{s: getattr(self, s) for s in ("languages", *OWNED)}
+                name="Hotline",
+                duty=self.duty or DutyModel(),
+                **{s: getattr(self, s) for s in ("languages", *OWNED)},
             )
         }
 
@@ -565,6 +567,14 @@ class Organisation:
     service_level_threshold: int = 20
     service_level_target: float = 0.8
     notification_target: int = 900
+    #: Its duty people, and its rotas of who is on duty when (the first: its default), and
+    #: where each rota's calendar is kept (hotline/duty_config.py).
+    duty: duty_config.Duty = field(default_factory=duty_config.Duty)
+
+    @property
+    def rotas(self) -> Mapping[str, Rota]:
+        """Its rotas by name, its default first."""
+        return self.duty.rotas
 
 
 @dataclass(frozen=True)
@@ -684,7 +694,7 @@ def load(path: Path) -> Deployment:
     """Read, validate and build the deployment at ``path``; raise ConfigError if it is wrong."""
     source = str(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeys)
     except OSError as exc:
         raise ConfigError(source, [("", f"cannot read: {exc.strerror}")]) from None
     except UnicodeDecodeError:
@@ -695,6 +705,26 @@ def load(path: Path) -> Deployment:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(source, [(where, f"not valid YAML: {problem}")]) from None
     return parse(raw, source)
+
+
+class _UniqueKeys(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error: PyYAML
+    keeps the last silently, and a second rota or operator of the same name would replace
+    the first unseen. (Keys merged in with ``<<`` may be given again: that is what they are
+    for.)"""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{key!r} is given twice in one mapping", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def parse(raw: Any, source: str = "<config>") -> Deployment:
@@ -713,10 +743,21 @@ def parse(raw: Any, source: str = "<config>") -> Deployment:
         problems += [(_within(p, owners), m) for p, m in _belonging(flat, owners, organisations)]
     else:
         problems += _cross_check(flat)
+    duty: dict[str, duty_config.Duty] = {}
+    callbacks = model.trunk.callbacks
+    policy = CallbackPolicy.of(callbacks.allowed, 1, 1) if callbacks else None
+    for org_id, org in organisations.items():
+        try:
+            home = zone(next(iter(org.offices.values())).timezone)
+        except ValueError:
+            continue  # (the office's own check names it)
+        base = f"organisations.{org_id}.duty" if model.organisations else "duty"
+        found, duty[org_id] = duty_config.build(base, org.duty, org.languages, home.key, policy)
+        problems += found
     if problems:
         raise ConfigError(source, problems)
     try:
-        return _build(flat, organisations, owners)
+        return _build(flat, organisations, owners, duty)
     except ValueError as exc:  # a domain rule the schema cannot express
         raise ConfigError(source, [("", str(exc))]) from None
 
@@ -852,12 +893,6 @@ def _pydantic_problem(error: Any) -> tuple[str, str]:
     return path, message.removeprefix("Value error, ")
 
 
-def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown {kind} {name!r}{hint}"
-
-
 def _cross_check(m: DeploymentModel) -> Iterator[tuple[str, str]]:
     def action(path: str, a: ActionModel) -> Iterator[tuple[str, str]]:
         if a.menu is not None and a.menu not in m.menus:
@@ -938,7 +973,10 @@ def _cross_check(m: DeploymentModel) -> Iterator[tuple[str, str]]:
 
 
 def _build(
-    m: DeploymentModel, organisations: Mapping[str, OrganisationModel], owners: Owners
+    m: DeploymentModel,
+    organisations: Mapping[str, OrganisationModel],
+    owners: Owners,
+    duty: Mapping[str, duty_config.Duty],
 ) -> Deployment:
     menus = {
         name: Menu(
@@ -1015,7 +1053,7 @@ def _build(
         retention_days=m.recordings.retention_days,
         supervisors={name: s.name for name, s in m.supervisors.items()},
         organisations={
-            org_id: _organisation(org_id, org, owners, m.queues)
+            org_id: _organisation(org_id, org, owners, m.queues, duty[org_id])
             for org_id, org in organisations.items()
         },
         centres=centres,
@@ -1033,7 +1071,11 @@ def _build(
 
 
 def _organisation(
-    org_id: str, org: OrganisationModel, owners: Owners, shared: QueuesModel
+    org_id: str,
+    org: OrganisationModel,
+    owners: Owners,
+    shared: QueuesModel,
+    duty: duty_config.Duty,
 ) -> Organisation:
     def own(section: str) -> frozenset[str]:
         return frozenset(
@@ -1056,4 +1098,5 @@ def _organisation(
         service_level_threshold=targets.service_level_threshold or shared.service_level_threshold,
         service_level_target=targets.service_level_target or shared.service_level_target,
         notification_target=targets.notification_target or shared.notification_target,
+        duty=duty,
     )

@@ -63,18 +63,6 @@ class OnDuty(Protocol):
     ) -> list[Person]: ...
 
 
-class _Nobody:
-    """No rota (until the organisation has one): nobody is on duty."""
-
-    def on_duty(
-        self, organisation: str, rota: str | None, at: datetime, role: DutyRole
-    ) -> list[Person]:
-        return []
-
-
-NOBODY_ON_DUTY = _Nobody()
-
-
 @dataclass
 class Report:
     """What the escalation needs of a report besides its facts."""

@@ -23,6 +23,7 @@ from hotline.api.access import Principal, Role, Sessions, Throttle, Tokens
 from hotline.api.errors import errors
 from hotline.calllog import CallLog
 from hotline.config import Deployment
+from hotline.duty import Duty
 from hotline.escalations import Escalations
 from hotline.events import EventBus
 from hotline.notifications import NotificationStore
@@ -66,6 +67,8 @@ class Parts:
     guesses: Throttle = field(default_factory=lambda: Throttle(5, 600.0))
     #: Each report's escalation to the people on duty.
     escalations: Escalations | None = None
+    #: Who is on duty (None: a service built without rotas, as some tests build it).
+    duty: Duty | None = None
 
 
 def parts(request: Request) -> Parts:

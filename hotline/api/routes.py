@@ -19,7 +19,18 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from hotline import __version__
-from hotline.api import calls, desk, errors, figures, notifications, queues, schemas, stream, web
+from hotline.api import (
+    calls,
+    desk,
+    duty,
+    errors,
+    figures,
+    notifications,
+    queues,
+    schemas,
+    stream,
+    web,
+)
 from hotline.api.access import SESSION_HOURS
 from hotline.api.deps import (
     COOKIE,
@@ -162,7 +173,7 @@ def create_api(app_parts: Parts) -> FastAPI:
         }
 
     web.mount(app)
-    for resource in (queues, calls, desk, figures, notifications, stream):
+    for resource in (queues, calls, desk, figures, notifications, stream, duty):
         app.include_router(resource.router)
     return app
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from agents.rota import DutyRole
 from agents.state import State
 from hotline.api.access import Role
 from hotline.stats import Period
@@ -61,6 +62,27 @@ class Disk(Schema):
     """Events only in memory until the disk takes them."""
 
 
+class CalendarState(Schema):
+    """A rota's iCalendar (file or URL) as last read."""
+
+    organisation: str
+    rota: str
+    source: str
+    """The file, or the URL's host only (a private calendar's address holds its secret)."""
+    ok: bool
+    """Read and understood last time; false: the last good copy is in use (if any)."""
+    error: str | None
+    read_at: Time | None
+    changed_at: Time | None
+    """When a new version was last taken into use."""
+
+
+class DutyHealth(Schema):
+    ok: bool
+    """Every rota's calendar was read fine last time."""
+    calendars: list[CalendarState]
+
+
 class Health(Schema):
     """``status`` for anyone; the rest with a valid token only."""
 
@@ -73,6 +95,8 @@ class Health(Schema):
     ami: Link | None = None
     database: Database | None = None
     disk: Disk | None = None
+    duty: DutyHealth | None = None
+    """The duty rotas' calendars (they do not make the status degraded: calls go on)."""
 
 
 class Live(Schema):
@@ -495,3 +519,47 @@ class Desk(Schema):
     call: Caller | None
     last_call: LastCall | None
     """The last call they answered, with its wrap-up so far."""
+
+
+# -- who is on duty ----------------------------------------------------------------------------
+class DutyPerson(Schema):
+    id: str
+    name: str
+    language: str
+    phone: str | None = None
+    """For supervisors' tokens only."""
+    email: str | None = None
+    """For supervisors' tokens only."""
+
+
+class DutyGap(Schema):
+    role: DutyRole
+    start: Time
+    end: Time
+    """(Cut at the end of the 14 days looked at.)"""
+    seconds: float
+    says: str
+    """In words, in the rota's time zone: ``no lawyer on duty Saturday 2026-12-12 02:00-08:00
+    (Europe/Kyiv)``."""
+
+
+class RotaNow(Schema):
+    organisation: str
+    rota: str
+    default: bool
+    """The organisation's first rota: the one an escalation that names none rings."""
+    timezone: str
+    lawyers: list[DutyPerson]
+    """On duty now, the first to ring first."""
+    supervisors: list[DutyPerson]
+    gaps: list[DutyGap]
+    """Nobody on duty in a role, within the next 14 days (earliest first)."""
+    calendar: CalendarState | None = None
+    """Its iCalendar, where it has one."""
+
+
+class DutyNow(Schema):
+    at: Time
+    until: Time
+    """The end of the 14 days the gaps are looked for in."""
+    rotas: list[RotaNow]

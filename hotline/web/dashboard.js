@@ -1,11 +1,11 @@
 // The wallboard: state from the API, kept live by the event stream (/api/events). Durations
 // tick in the browser from the server's figures, so a skewed clock never shows.
 const state = { queues: {}, agents: [], stats: null, yesterday: null, notifications: [],
-  fetchedAt: performance.now(), waits: {}, canSeeNotifications: true };
+  fetchedAt: performance.now(), waits: {}, canSeeNotifications: true, duty: null };
 
 const since = () => (performance.now() - state.fetchedAt) / 1000;
 
-const liveTurn = newest(), statsTurn = newest(), notificationsTurn = newest();
+const liveTurn = newest(), statsTurn = newest(), notificationsTurn = newest(), dutyTurn = newest();
 
 async function loadLive() {
   const mine = liveTurn();
@@ -43,7 +43,57 @@ async function loadStats() {
   render();
 }
 
+// Who is on duty in each rota, and the gaps of the next 14 days (GET /api/duty).
+async function loadDuty() {
+  const mine = dutyTurn();
+  const reply = await api("/api/duty");
+  const duty = reply.ok ? await reply.json() : null;
+  if (!mine()) return;
+  state.duty = duty;
+  renderDuty();
+}
+
+// A gap in the rota's own time zone: "No lawyer on duty Saturday, 12 December, 02:00 – 08:00".
+function gapText(gap, timeZone) {
+  const clock = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };  // (24 hours, as rotas are)
+  const long = { timeZone, weekday: "long", day: "numeric", month: "long", ...clock };
+  const day = (d) => d.toLocaleDateString("en-CA", { timeZone });
+  const start = new Date(gap.start), end = new Date(gap.end);
+  const until = day(start) === day(end)
+    ? end.toLocaleTimeString(LANG, { timeZone, ...clock })
+    : end.toLocaleString(LANG, long);
+  return `${t("noOne")[gap.role]} ${start.toLocaleString(LANG, long)} – ${until} (${timeZone})`;
+}
+
+function renderDuty() {
+  const rotas = state.duty?.rotas ?? [];
+  document.getElementById("duty-box").classList.toggle("hidden", !rotas.length);
+  const body = document.getElementById("duty");
+  body.replaceChildren();
+  const names = (people) => people.length ? people.map((p) => p.name).join(", ") : el("span", { class: "gap" }, t("nobody"));
+  const alerts = [];
+  // a token of every organisation: which organisation's each rota is
+  const many = new Set(rotas.map((r) => r.organisation)).size > 1;
+  for (const r of rotas) {
+    const label = many ? `${r.organisation} / ${r.rota}` : r.rota;
+    const next = r.gaps[0];
+    // each role's first gap on the alert
+    for (const role of ["lawyer", "supervisor"]) {
+      const first = r.gaps.find((g) => g.role === role);
+      if (first) alerts.push(el("li", { "data-rota": r.rota, "data-role": role }, `${label}: ${gapText(first, r.timezone)}`));
+    }
+    body.append(el("tr", { "data-rota": `${r.organisation}/${r.rota}` },
+      el("td", {}, label),
+      el("td", { class: "lawyers" }, names(r.lawyers)),
+      el("td", { class: "supervisors" }, names(r.supervisors)),
+      el("td", { class: next ? "next-gap gap" : "next-gap" }, next ? gapText(next, r.timezone) : t("noGap"))));
+  }
+  document.getElementById("duty-gaps").replaceChildren(...alerts);
+  document.getElementById("duty-alert").classList.toggle("on", alerts.length > 0);
+}
+
 function render() {
+  renderDuty();
   renderNotifications();
   renderLines();
   renderOperators();
@@ -203,10 +253,11 @@ async function start() {
   // the organisation this token sees (none: every organisation's lines)
   document.getElementById("organisation").textContent = (await who.json()).organisation_name ?? "";
   document.getElementById("app").classList.remove("hidden");
-  await Promise.all([loadLive(), loadStats(), loadNotifications()]).catch(() => {});
+  await Promise.all([loadLive(), loadStats(), loadNotifications(), loadDuty()]).catch(() => {});
   connect();
   setInterval(() => { renderLines(); renderOperators(); }, 1000);
   setInterval(() => refreshSoon("stats"), 60000);
+  setInterval(() => loadDuty().catch(() => {}), 30000);  // (the service reads the rotas again)
 }
 
 setupLanguagePicker(render);
