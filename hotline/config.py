@@ -754,12 +754,30 @@ def parse(raw: Any, source: str = "<config>") -> Deployment:
         base = f"organisations.{org_id}.duty" if model.organisations else "duty"
         found, duty[org_id] = duty_config.build(base, org.duty, org.languages, home.key, policy)
         problems += found
+        prefix = f"organisations.{org_id}." if model.organisations else ""
+        problems += [(prefix + p, m) for p, m in _escalations(org)]
     if problems:
         raise ConfigError(source, problems)
     try:
         return _build(flat, organisations, owners, duty)
     except ValueError as exc:  # a domain rule the schema cannot express
         raise ConfigError(source, [("", str(exc))]) from None
+
+
+def _escalations(org: OrganisationModel) -> Iterator[tuple[str, str]]:
+    """A line's escalation rings the people of one of its organisation's rotas."""
+    rotas = list(org.duty.rotas)
+    for name, line in org.lines.items():
+        chain = line.escalation
+        if chain is None:
+            continue
+        if not rotas:
+            yield (
+                f"lines.{name}.escalation",
+                "rings the people on duty: give the organisation a duty rota",
+            )
+        elif chain.rota is not None and chain.rota not in rotas:
+            yield f"lines.{name}.escalation.rota", _unknown("rota", chain.rota, rotas)
 
 
 Owners = dict[tuple[str, str], str]

@@ -52,6 +52,10 @@ class DutyCalls(Protocol):
         """The last call Asterisk knows the report made."""
         ...
 
+    async def forget_calls(self, ref: str) -> None:
+        """The report's escalation is over: Asterisk need keep its last call no longer."""
+        ...
+
     async def calls_up(self) -> set[str]:
         """The ids of the escalation calls Asterisk has now."""
         ...
@@ -172,6 +176,7 @@ class Escalations:
                     self._later(ref, wait)
                 case ev.EscalationStopped():
                     self._cancel(ref)
+                    self._spawn(self._forget(ref))
 
     async def _ring(self, ringing: ev.EscalationRinging, seconds: float) -> None:
         ref, n = ringing.ref, ringing.attempt
@@ -187,6 +192,12 @@ class Escalations:
             return
         if ended is not None:
             self.outcome(ref, n, ended)
+
+    async def _forget(self, ref: str) -> None:
+        try:
+            await self.calls.forget_calls(ref)
+        except Exception as exc:  # (a leftover costs nothing: the escalation is over)
+            log.info("report %s: Asterisk keeps its last call still (%s)", ref, exc)
 
     def outcome(self, ref: str, attempt: int, outcome: str) -> list[ev.Fact]:
         """How a call to a person went (their key, or how it ended): what came of it."""

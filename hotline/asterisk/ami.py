@@ -36,8 +36,10 @@ log = logging.getLogger(__name__)
 WAITING_CONTEXTS = frozenset({"hotline-wait", "hotline-next"})
 #: Where a caller rings an operator (in Dial), then talks to them (bridged).
 CONNECT = "hotline-connect"
-#: The family of Asterisk's database where each report's last escalation call is kept.
-ESCALATIONS = "hotline-escalation"
+#: The dialplan global (with the report's reference) that keeps a report's last escalation
+#: call in Asterisk, where an instance taking over finds it. (Not Asterisk's database: its
+#: AMI actions need the system class, which the service's AMI user is not given.)
+ESCALATIONS = "HOTLINE_ESCALATION_"
 
 EventHandler = Callable[[Message], None]
 
@@ -302,7 +304,7 @@ class AmiEffects:
 
     async def escalate(self, ringing: EscalationRinging, seconds: float) -> str | None:
         """Ring a person on duty through the trunk for a detention report: Asterisk keeps the
-        call in its database first (another instance learns of it there), then a Local
+        call in a dialplan global first (another instance learns of it there), then a Local
         channel dials them ([hotline-escalation-dial], fenced) and, once they answer, the
         report's dialogue runs ([hotline-escalation]). None: answered; else FAILED or FENCED
         (the dialplan reports a ring that was not answered itself, with its DIALSTATUS)."""
@@ -312,7 +314,7 @@ class AmiEffects:
         r = ringing
         kept = f"{n}|{r.step}|{r.round}|{r.person}|{r.role}|{r.number}|{r.language or 'en'}"
         try:
-            await self.set_global(f"DB({ESCALATIONS}/{ref})", kept)
+            await self.set_global(f"{ESCALATIONS}{ref}", kept)
         except NotActive:
             return "FENCED"
         except AmiUnavailable as exc:
@@ -351,7 +353,7 @@ class AmiEffects:
 
     async def last_call(self, ref: str) -> EscalationRinging | None:
         """The last call Asterisk keeps for a report (None: none, or unreadable)."""
-        kept = await self.get_global(f"DB({ESCALATIONS}/{ref})")
+        kept = await self.get_global(f"{ESCALATIONS}{ref}")
         fields = kept.split("|")
         if len(fields) != 7 or not fields[0].isdigit():
             return None
@@ -361,6 +363,10 @@ class AmiEffects:
         return EscalationRinging(
             ref, int(n), int(step), int(round_), person, role, number, language
         )
+
+    async def forget_calls(self, ref: str) -> None:
+        """The report's escalation is over: Asterisk need keep its last call no longer."""
+        await self.set_global(f"{ESCALATIONS}{ref}", "")
 
     async def calls_up(self) -> set[str]:
         """The ids of the escalation calls Asterisk has now."""

@@ -116,11 +116,25 @@ def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def config_variant(folder: Path, **sections: dict[str, Any]) -> tuple[Path, Deployment]:
+def base_config(escalations: bool = False) -> dict[str, Any]:
+    """config/hotline.yaml as the tests start from it: without its lines' escalations unless
+    asked (a report stored by a test of something else would ring the duty lawyers through
+    the trunk, where the test's own carrier answers callbacks)."""
+    raw: dict[str, Any] = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())
+    if not escalations:
+        for org in raw.get("organisations", {}).values():
+            for line in org.get("lines", {}).values():
+                line.pop("escalation", None)
+    return raw
+
+
+def config_variant(
+    folder: Path, escalations: bool = False, **sections: dict[str, Any]
+) -> tuple[Path, Deployment]:
     """config/hotline.yaml with some settings changed (``phones={"udp": False}``; nested
     mappings are merged), written into ``folder``: the file (for the service) and its
-    deployment (for ``asterisk.sandbox.up``)."""
-    raw = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())
+    deployment (for ``asterisk.sandbox.up``). Its escalations only with ``escalations``."""
+    raw = base_config(escalations)
     path = folder / "hotline.yaml"
     path.write_text(yaml.safe_dump(_merged(raw, sections), allow_unicode=True))
     return path, load(path)
@@ -226,9 +240,11 @@ def free_tcp_port() -> int:
 class Service:
     """`hotline serve` as its own process, against the sandbox."""
 
-    def __init__(self, asterisk: Asterisk, data_dir: Path) -> None:
+    def __init__(self, asterisk: Asterisk, data_dir: Path, config: Path | None = None) -> None:
         self.asterisk = asterisk
         self.data_dir = data_dir
+        #: The config it runs unless a start names another (None: config/hotline.yaml).
+        self.config = config
         self.api_port = free_tcp_port()
         self.process: subprocess.Popen[str] | None = None
         self.log = data_dir / "service.log"
@@ -257,8 +273,8 @@ class Service:
         env = self.env
         if clock:
             env["HOTLINE_CLOCK_START"] = clock
-        if config:
-            env["HOTLINE_CONFIG"] = str(config)
+        if config or self.config:
+            env["HOTLINE_CONFIG"] = str(config or self.config)
         with self.log.open("a") as log:
             self.process = subprocess.Popen(
                 [*self.wrapper, sys.executable, "-m", "hotline.cli", "serve"],
@@ -386,10 +402,17 @@ async def browser() -> AsyncIterator[Browser]:
         await found.close()
 
 
+@pytest.fixture(scope="session")
+def quiet_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The config the tests' services run by default (base_config: no escalations)."""
+    path, _ = config_variant(tmp_path_factory.mktemp("config"))
+    return path
+
+
 @pytest.fixture
-def service(asterisk: Asterisk, tmp_path: Path) -> Iterator[Service]:
+def service(asterisk: Asterisk, tmp_path: Path, quiet_config: Path) -> Iterator[Service]:
     """A service (not started: call .start(clock))."""
-    svc = Service(asterisk, tmp_path)
+    svc = Service(asterisk, tmp_path, quiet_config)
     yield svc
     svc.stop()
 

@@ -15,8 +15,7 @@ import yaml
 
 from bench.sipcall import SoftPhone, free_udp_port
 from hotline.config import Deployment, load
-from tests.conftest import ROOT
-from tests.integration.conftest import Asterisk, Service, call
+from tests.integration.conftest import Asterisk, Service, base_config, call
 
 DETENTION = ("0800213103", "12")
 
@@ -115,7 +114,7 @@ async def test_callbacks_stop_at_the_hourly_cap_and_say_why(
 
 
 def capped_config(tmp_path: Path, per_number: int) -> Path:
-    raw = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())
+    raw = base_config()
     raw["trunk"]["callbacks"]["per_number_per_hour"] = per_number
     path = tmp_path / "capped.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True))
@@ -178,7 +177,7 @@ def registering_carrier(
 ) -> Iterator[tuple[Carrier, Path]]:
     """The sandbox's Asterisk configured for a carrier that wants registration and digest
     authentication, with that carrier running; the default config back afterwards."""
-    raw = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())
+    raw = base_config()
     raw["trunk"].update(auth=True, registration=True)
     config = tmp_path / "carrier.yaml"
     config.write_text(yaml.safe_dump(raw, allow_unicode=True))

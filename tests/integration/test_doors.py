@@ -18,7 +18,7 @@ import httpx
 import yaml
 
 from tests.conftest import ROOT, ukraine
-from tests.integration.conftest import NOTIFICATION, Service, call
+from tests.integration.conftest import NOTIFICATION, Service, base_config, call
 from tests.integration.test_call_log import EventWitness
 
 
@@ -199,7 +199,7 @@ def test_metrics_can_require_a_token(service: Service) -> None:
 def test_notifications_are_handled_only_by_their_lines_and_guesses_are_limited(
     service: Service, tmp_path: Path
 ) -> None:
-    raw = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())
+    raw = base_config()
     ukraine(raw)["operators"]["op5"]["lines"] = ["consultation"]  # a lawyer who takes no detentions
     config = tmp_path / "lines.yaml"
     config.write_text(yaml.safe_dump(raw, allow_unicode=True))

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, ukraine
-from tests.integration.conftest import SATURDAY_EVENING, Asterisk, Service, call
+from tests.integration.conftest import SATURDAY_EVENING, Asterisk, Service, base_config, call
 
 pytestmark = pytest.mark.integration
 
@@ -201,7 +201,7 @@ def seconds_of(asterisk: Asterisk, prompt: str) -> float:
 async def test_after_hours_callback_offer_takes_a_number(
     asterisk: Asterisk, service: Service, tmp_path: Path
 ) -> None:
-    raw = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())
+    raw = base_config()
     ukraine(raw)["lines"]["consultation"]["after_hours"] = {
         "prompt": "consultation-closed",
         "callback": True,

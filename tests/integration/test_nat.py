@@ -27,8 +27,8 @@ from bench.sipcall import CALLER_TONE, OPERATOR_TONE, SoftPhone
 from hotline.audio import AudioSegment
 from hotline.config import Deployment, load
 from tests import isolation
-from tests.conftest import ROOT, ukraine
-from tests.integration.conftest import Asterisk, Service, call
+from tests.conftest import ukraine
+from tests.integration.conftest import Asterisk, Service, base_config, call
 from tests.integration.test_recordings import CONSULTATION, wait_for_event
 
 #: Asterisk's side, in this process's namespace (RFC 5737 documentation addresses).
@@ -113,7 +113,7 @@ def build(router: str, phone: str) -> None:
 def nat_config(folder: Path) -> Path:
     """The default deployment with SIP on every interface (the phone comes in on nat-pub, the
     carrier still on 127.0.0.1) and the consultation line recorded."""
-    config = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())
+    config = base_config()
     config["sip"]["bind"] = "0.0.0.0"
     ukraine(config)["lines"]["consultation"]["recording"] = {"enabled": True}
     path = folder / "nat.yaml"

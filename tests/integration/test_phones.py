@@ -20,9 +20,9 @@ import yaml
 from bench.sipcall import CALLER_TONE, OPERATOR_TONE, SoftPhone
 from hotline.audio import AudioSegment
 from hotline.config import Deployment, load
-from tests.conftest import ROOT, ukraine
+from tests.conftest import ukraine
 from tests.integration.baresip import Baresip
-from tests.integration.conftest import Asterisk, Service, call, progress
+from tests.integration.conftest import Asterisk, Service, base_config, call, progress
 from tests.integration.test_nat import tone_level
 from tests.integration.test_recordings import CONSULTATION, wait_for_event
 
@@ -48,7 +48,7 @@ def encrypted(
 ) -> Iterator[Path]:
     """This process's Asterisk restarted with phones on TLS and SRTP only and the
     consultation line recorded (that config's path); the default config back afterwards."""
-    config = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())
+    config = base_config()
     config["phones"].update(udp=False, tls=True, encryption="required")
     ukraine(config)["lines"]["consultation"]["recording"] = {"enabled": True}
     path = tmp_path_factory.mktemp("phones") / "encrypted.yaml"

@@ -16,8 +16,8 @@ import yaml
 
 from bench.sipcall import SoftPhone
 from hotline.audio import AudioSegment
-from tests.conftest import ROOT, ukraine
-from tests.integration.conftest import WORKING_HOURS, Asterisk, Service, call
+from tests.conftest import ukraine
+from tests.integration.conftest import WORKING_HOURS, Asterisk, Service, base_config, call
 
 CONSULTATION = ("0800213103", "11")
 VIEWER = "viewer-token-for-the-recordings-test"
@@ -25,7 +25,7 @@ VIEWER = "viewer-token-for-the-recordings-test"
 
 def recorded_config(folder: Path) -> Path:
     """The default deployment with the consultation line recorded, kept 30 days."""
-    config = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())
+    config = base_config()
     ukraine(config)["lines"]["consultation"]["recording"] = {"enabled": True}
     config["recordings"] = {"retention_days": 30}
     path = folder / "recorded.yaml"

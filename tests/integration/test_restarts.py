@@ -18,8 +18,7 @@ import pytest
 import yaml
 
 from bench.sipcall import SoftPhone
-from tests.conftest import ROOT
-from tests.integration.conftest import NOTIFICATION, Asterisk, Service, call
+from tests.integration.conftest import NOTIFICATION, Asterisk, Service, base_config, call
 from tests.integration.test_notifications import GAP, seconds_of
 
 DETENTION = ("0800213103", "12")
@@ -76,7 +75,7 @@ async def test_callback_retries_keep_their_schedule_across_a_restart(
 ) -> None:
     """The caller does not pick up; the next try is due callback_retry (20 s) later, and a
     service killed and started meanwhile keeps that schedule and the count of attempts."""
-    raw = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())
+    raw = base_config()
     raw["queues"]["callback_retry"] = 20
     config = tmp_path / "retry.yaml"
     config.write_text(yaml.safe_dump(raw, allow_unicode=True))

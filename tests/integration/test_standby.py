@@ -32,7 +32,7 @@ DETENTION = ("0800213103", "12")
 
 @pytest.fixture
 def pair(
-    asterisk: Asterisk, tmp_path: Path, request: pytest.FixtureRequest
+    asterisk: Asterisk, tmp_path: Path, quiet_config: Path, request: pytest.FixtureRequest
 ) -> Iterator[tuple[Service, Service]]:
     """Instances a and b of one deployment on one fresh PostgreSQL database (not started),
     with a lease of LEASE seconds (or the test's indirect parameter); Asterisk's dialplan
@@ -43,7 +43,7 @@ def pair(
         for name in ("a", "b"):
             folder = tmp_path / name
             folder.mkdir()
-            instance = Service(asterisk, folder)
+            instance = Service(asterisk, folder, quiet_config)
             instance.settings |= {
                 "HOTLINE_HA": "true",
                 "HOTLINE_INSTANCE": name,

