@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import holidays
 import yaml
@@ -44,6 +45,9 @@ KeypadCode = Annotated[str, Field(pattern=r"^[0-9]{1,4}$")]
 #: What a caller offered a callback hears: the offer, the number to call, the confirmation.
 CALLBACK_PROMPTS = frozenset({"callback-offer", "callback-number", "callback-registered"})
 
+
+#: What a caller who asked for a centre's address by SMS hears: sent, or not possible.
+SMS_PROMPTS = frozenset({"sms-sent", "sms-not-possible"})
 
 #: What a caller leaving a message hears: the request, and the reference number's preface.
 MESSAGE_PROMPTS = frozenset({"detention-message", "detention-registered"})
@@ -89,6 +93,8 @@ class ActionModel(_Model):
     menu: Name | None = None
     line: Name | None = None
     centre: Name | None = None
+    #: Text the caller this centre's address, hours and number, then the same menu again.
+    sms: Name | None = None
     repeat: bool = False
     hangup: bool = False
     language: Language | None = None
@@ -96,9 +102,9 @@ class ActionModel(_Model):
 
     @model_validator(mode="after")
     def _one_target(self) -> ActionModel:
-        named = sum(t is not None for t in (self.menu, self.line, self.centre))
+        named = sum(t is not None for t in (self.menu, self.line, self.centre, self.sms))
         if named + self.repeat + self.hangup != 1:
-            raise ValueError("needs exactly one of: menu, line, centre, repeat, hangup")
+            raise ValueError("needs exactly one of: menu, line, centre, sms, repeat, hangup")
         return self
 
     def build(self) -> Action:
@@ -381,6 +387,27 @@ class CentreModel(_Model):
     code: KeypadCode | None = None
 
 
+def _url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
+class WebhookModel(_Model):
+    """A receiver of the organisation's events (a case registry): what it is sent, POSTed as
+    JSON and signed as Standard Webhooks says with HOTLINE_WEBHOOK_SECRET_<ORGANISATION>."""
+
+    url: Annotated[str, Field(max_length=1024), AfterValidator(_url)]
+    #: ``reports``: every change of a detention report; ``calls``: every call's end and
+    #: wrap-up.
+    events: list[Literal["reports", "calls"]] = Field(min_length=1)
+    #: The personal fields it is sent (none unless listed): ``caller`` (the calling number
+    #: and name), ``number`` (the number left to call back, a person's number), ``note`` (an
+    #: operator's note).
+    personal: list[Literal["caller", "number", "note"]] = []
+
+
 #: What belongs to an organisation (ids unique across all of them).
 OWNED = ("numbers", "menus", "lines", "offices", "operators", "supervisors", "centres")
 
@@ -408,6 +435,8 @@ class OrganisationModel(_Model):
     supervisors: dict[Name, SupervisorModel] = {}
     #: Its directory of legal aid centres.
     centres: dict[Name, CentreModel] = {}
+    #: Where its events go (a case registry's URLs).
+    webhooks: list[WebhookModel] = []
 
 
 class DeploymentModel(_Model):
@@ -430,10 +459,11 @@ class DeploymentModel(_Model):
     #: Supervisors' softphones (SIP endpoints), rung to listen in on operators' calls.
     supervisors: dict[Name, SupervisorModel] = {}
     centres: dict[Name, CentreModel] = {}
+    webhooks: list[WebhookModel] = []
 
     @model_validator(mode="after")
     def _organisations_or_one(self) -> DeploymentModel:
-        flat = [s for s in ("languages", *OWNED) if getattr(self, s)]
+        flat = [s for s in ("languages", *OWNED, "webhooks") if getattr(self, s)]
         if self.organisations and flat:
             raise ValueError(f"with 'organisations', {', '.join(flat)} go inside an organisation")
         if not self.organisations:
@@ -448,7 +478,7 @@ class DeploymentModel(_Model):
             return dict(self.organisations)
         return {
             "hotline": OrganisationModel(
-                name="Hotline", **{s: getattr(self, s) for s in ("languages", *OWNED)}
+                name="Hotline", **{s: getattr(self, s) for s in ("languages", *OWNED, "webhooks")}
             )
         }
 
@@ -506,6 +536,18 @@ class Organisation:
     service_level_threshold: int = 20
     service_level_target: float = 0.8
     notification_target: int = 900
+    #: Where its events go.
+    webhooks: tuple[Webhook, ...] = ()
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A receiver of an organisation's events: what it is sent (``reports``, ``calls``), and
+    which personal fields (``caller``, ``number``, ``note``)."""
+
+    url: str
+    events: frozenset[str]
+    personal: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -614,6 +656,8 @@ class Deployment:
         names.update(line.recording_prompt for line in self.lines.values() if line.recording_prompt)
         if any(a.centre for a in actions):
             names.add("centre-unavailable")
+        if any(a.sms for a in actions):
+            names |= SMS_PROMPTS
         if any(line.after_hours.callback for line in self.lines.values()):
             names |= CALLBACK_PROMPTS
         return names | QUEUE_PROMPTS
@@ -740,6 +784,7 @@ def _belonging(
         yield from own(f"{path}.menu", whose, "menus", a.menu)
         yield from own(f"{path}.line", whose, "lines", a.line)
         yield from own(f"{path}.centre", whose, "centres", a.centre)
+        yield from own(f"{path}.sms", whose, "centres", a.sms)
         yield from speaks(f"{path}.language", whose, a.language)
 
     for number, n in m.numbers.items():
@@ -805,6 +850,8 @@ def _cross_check(m: DeploymentModel) -> Iterator[tuple[str, str]]:
             yield f"{path}.line", _unknown("line", a.line, m.lines)
         if a.centre is not None and a.centre not in m.centres:
             yield f"{path}.centre", _unknown("centre", a.centre, m.centres)
+        if a.sms is not None and a.sms not in m.centres:
+            yield f"{path}.sms", _unknown("centre", a.sms, m.centres)
         if a.language is not None and a.language not in m.languages:
             yield f"{path}.language", _unknown("language", a.language, m.languages)
 
@@ -814,6 +861,8 @@ def _cross_check(m: DeploymentModel) -> Iterator[tuple[str, str]]:
             yield f"{base}.language", _unknown("language", n.language, m.languages)
         if n.start.repeat:
             yield f"{base}.start", "'repeat' needs a menu to repeat; a number starts one"
+        if n.start.sms is not None:
+            yield f"{base}.start", "'sms' needs a menu to come back to; a number starts one"
         yield from action(f"{base}.start", n.start)
         if n.fallback_line not in m.lines:
             yield f"{base}.fallback_line", _unknown("line", n.fallback_line, m.lines)
@@ -830,6 +879,8 @@ def _cross_check(m: DeploymentModel) -> Iterator[tuple[str, str]]:
         for what, a in (("no_input", menu.no_input), ("wrong_key", menu.wrong_key)):
             if a is not None and a.repeat:
                 yield f"{base}.{what}", "'repeat' here would ask the caller forever"
+            if a is not None and a.sms is not None:
+                yield f"{base}.{what}", "'sms' here would text the caller again and again"
     for name, line in m.lines.items():
         for i, staffed_by in enumerate(line.offices):
             if staffed_by not in m.offices:
@@ -990,4 +1041,8 @@ def _organisation(
         service_level_threshold=targets.service_level_threshold or shared.service_level_threshold,
         service_level_target=targets.service_level_target or shared.service_level_target,
         notification_target=targets.notification_target or shared.notification_target,
+        webhooks=tuple(
+            Webhook(hook.url, frozenset(hook.events), frozenset(hook.personal))
+            for hook in org.webhooks
+        ),
     )

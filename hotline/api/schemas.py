@@ -61,6 +61,23 @@ class Disk(Schema):
     """Events only in memory until the disk takes them."""
 
 
+class Outbox(Schema):
+    """The SMS, e-mail and webhooks waiting to leave (hotline/outbound)."""
+
+    doors: list[str]
+    """The channels with a door configured (sms, email, webhook)."""
+    pending: dict[str, int]
+    """Messages not delivered yet, by channel (the database's count, every 5 s)."""
+    oldest_pending_seconds: float | None
+    delivered: int
+    """Since this instance's start, as the three below."""
+    failed: int
+    given_up: int
+    last_error: str | None
+    """The last failed try: channel, recipient (masked), organisation, why."""
+    last_error_at: str | None
+
+
 class Health(Schema):
     """``status`` for anyone; the rest with a valid token only."""
 
@@ -73,6 +90,7 @@ class Health(Schema):
     ami: Link | None = None
     database: Database | None = None
     disk: Disk | None = None
+    outbox: Outbox | None = None
 
 
 class Live(Schema):
