@@ -42,7 +42,7 @@ CASES = [
     ),
     (
         lambda c: ukraine(c)["menus"]["main"]["options"]["1"].update(menu="main"),
-        UA + "menus.main.options.1: needs exactly one of: menu, line, centre, repeat, hangup",
+        UA + "menus.main.options.1: needs exactly one of: menu, line, centre, sms, repeat, hangup",
     ),
     (
         lambda c: ukraine(c)["numbers"]["0800213103"].update(start={"menu": "languages"}),
