@@ -212,6 +212,8 @@ class Deliverer:
             await self.store.failed(row.n, why, now + timedelta(seconds=wait), now, give_up)
         except Exception as exc:  # tried again once its claim ends
             log.warning("outbox: %s: its failure not recorded (%s)", message.id, _why(exc))
+        if not give_up and wait < POLL:  # (a later one is found by the polls)
+            asyncio.get_running_loop().call_later(wait, self.wake)
 
     def health(self) -> dict[str, Any]:
         """For /health: what is pending by channel, how old the oldest is, the last error."""
