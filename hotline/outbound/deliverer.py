@@ -200,7 +200,7 @@ class Deliverer:
             )
         else:
             log.warning(
-                "outbox: %s %s (%s) failed (try %d): %s; next try in %.0f s",
+                "outbox: %s %s (%s) failed (try %d): %s; next try in %.1f s",
                 where,
                 message.id,
                 message.organisation,
