@@ -7,11 +7,13 @@ import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import yaml
 
 from hotline.config import Deployment, parse
 from hotline.events import CallEvent
 from hotline.outbound.centre_sms import Texting, centre_sms
+from hotline.outbound.signing import new_secret
 from hotline.outbound.webhooks import webhooks
 from routing.events import (
     CallEnded,
@@ -126,3 +128,27 @@ def test_who_may_be_texted(deployment: Deployment) -> None:
     assert texting.refuses("380501234567", T0 + timedelta(minutes=61)) is None
     none = Texting(deployment.callbacks, possible=False)
     assert none.refuses("380501234567", T0) == "no SMS gateway is configured (HOTLINE_SMS_URL)"
+
+
+def test_an_organisation_with_webhooks_needs_its_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hotline serve` refuses to start (exit 2) without a valid secret for each organisation
+    that sends webhooks, naming the variable, never printing its value."""
+    from hotline.outbound.doors import DoorError, open_doors
+    from hotline.settings import Settings
+
+    deployment = deployment_with_hooks()
+    name = "HOTLINE_WEBHOOK_SECRET_UA_LEGAL_AID"
+    monkeypatch.delenv(name, raising=False)
+    with pytest.raises(DoorError, match=f"{name} is not set: organisation ua-legal-aid sends"):
+        open_doors(Settings(), deployment)
+    monkeypatch.setenv(name, "whsec_c2hvcnQ=")
+    with pytest.raises(DoorError, match=f"{name}: the key is 5 bytes") as caught:
+        open_doors(Settings(), deployment)
+    assert "c2hvcnQ" not in str(caught.value)
+    monkeypatch.setenv(name, new_secret())
+    assert sorted(open_doors(Settings(), deployment)) == ["webhook"]
+    sms = Settings(sms_url="http://127.0.0.1:13013/cgi-bin/sendsms", smtp_host="mail.example")
+    with pytest.raises(DoorError, match="HOTLINE_SMTP_FROM"):
+        open_doors(sms, deployment)
+    both = Settings(sms_url=sms.sms_url, smtp_host="mail.example", smtp_from="h@legalaid.example")
+    assert sorted(open_doors(both, deployment)) == ["email", "sms", "webhook"]
