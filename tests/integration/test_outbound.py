@@ -185,7 +185,7 @@ async def test_a_caller_gets_a_centres_address_by_sms(
     service.settings |= kannel.settings
     service.start()
     mark = asterisk.log_mark()
-    placed = await call("0800213103", "1532", hold_ms=12_000)
+    placed = await call("0800213103", "1532", hold_ms=6000, gap_ms=2000)
     record = service.record(placed.call_id)
     assert record["path"] == ["language:1", "main:5", "centres:3", "centre-kyiv:2"]
     assert "hotline/uk/sms-sent" in asterisk.played(record["channel"], mark)
@@ -205,7 +205,7 @@ async def test_a_caller_gets_a_centres_address_by_sms(
     assert "call.centre_sms" in events
 
     mark = asterisk.log_mark()
-    abroad = await call("0800213103", "2532", caller="442071234567", hold_ms=10_000)
+    abroad = await call("0800213103", "2532", caller="442071234567", hold_ms=6000, gap_ms=2000)
     record = service.record(abroad.call_id)
     assert "hotline/en/sms-not-possible" in asterisk.played(record["channel"], mark)
     await asyncio.sleep(2)

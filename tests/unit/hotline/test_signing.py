@@ -49,3 +49,28 @@ def test_a_bad_secret_is_named_without_its_value(secret: str, problem: str) -> N
 def test_an_id_with_a_dot_is_refused() -> None:
     with pytest.raises(ValueError, match="must not contain"):
         sign(secret_key(SECRET), "msg.1", TIMESTAMP, PAYLOAD)
+
+
+def test_the_receivers_check_in_operations_md_accepts_what_the_door_signs() -> None:
+    """OPERATIONS.md shows a registry how to verify a delivery: that very code, run."""
+    import re
+    import time
+
+    from tests.conftest import ROOT
+
+    text = (ROOT / "OPERATIONS.md").read_text()
+    (code,) = re.findall(r"```python\n(.*?def genuine.*?)```", text, re.S)
+    scope: dict[str, object] = {}
+    exec(code, scope)
+    genuine = scope["genuine"]
+    now = int(time.time())
+    secret = new_secret()
+    body = b'{"type":"notification.stored","data":{"ref":"482193"}}'
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(now),
+        "webhook-signature": sign(secret_key(secret), "msg_1", now, body),
+    }
+    assert genuine(secret, headers, body)  # type: ignore[operator]
+    assert not genuine(secret, headers, body.replace(b"482193", b"482194"))  # type: ignore[operator]
+    assert not genuine(new_secret(), headers, body)  # type: ignore[operator]
