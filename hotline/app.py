@@ -45,12 +45,18 @@ from hotline.features import FeatureRoutes
 from hotline.interrupted import Interrupted
 from hotline.leadership import AloneLease, Leadership, PostgresLease
 from hotline.notifications import MessageRoute, NotificationStore
+from hotline.outbound.centre_sms import Texting, centre_sms
+from hotline.outbound.deliverer import Deliverer, RetryPolicy
+from hotline.outbound.doors import DoorError, open_doors
+from hotline.outbound.outbox import Composer
+from hotline.outbound.webhooks import webhooks
 from hotline.ownership import Ownership
 from hotline.queuelog import QueueLog, QueueLogFile
 from hotline.recordings import Recorder
 from hotline.settings import Clock, Settings, weakness
 from hotline.spool import Spool
 from hotline.store.db import Store
+from hotline.store.outbox import OutboxStore
 from hotline.supervision import Supervision
 from hotline.switchboard import Switchboard
 from hotline.waiting import WaitingRoutes
@@ -80,6 +86,8 @@ class Service:
     queue_log: QueueLogFile | None = None
     #: Who is on duty: the organisations' rotas, their calendars kept up to date.
     duty: Duty | None = None
+    #: Sends the outbox's SMS, e-mail and webhooks (on the active instance).
+    deliverer: Deliverer | None = None
 
     async def health(self) -> dict[str, Any]:
         ami = {
@@ -118,6 +126,9 @@ class Service:
             "disk": disk,
             # the rotas' calendars: a broken or unreachable one is served from its last good copy
             **({"duty": self.duty.health()} if self.duty is not None else {}),
+            # pending by channel, the oldest's age, the last error: a gateway down shows here
+            # (and in /metrics), never in the calls
+            **({"outbox": self.deliverer.health()} if self.deliverer is not None else {}),
         }
 
     def links(self) -> dict[str, float]:
@@ -368,8 +379,15 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         raise TokenError(str(exc)) from None
     if supervisor := settings.api_token.get_secret_value():
         configured[token_hash(supervisor)] = Principal(Role.SUPERVISOR, name="HOTLINE_API_TOKEN")
+    try:
+        doors = open_doors(settings, deployment)
+    except DoorError as exc:
+        raise TokenError(str(exc)) from None
     bus = EventBus()
-    store = Store(settings.database())
+    # What the events send by SMS, e-mail and webhook, written to the outbox with them (a
+    # composer more: one more line here; hotline/outbound/outbox.py says what one is)
+    composers: list[Composer] = [webhooks(deployment), centre_sms(deployment)]
+    store = Store(settings.database(), composers)
     call_log = CallLog(Spool(settings.data_dir / "spool"), store)
     call_log.attach(bus)
     clock = Clock(settings.clock_start)
@@ -386,7 +404,9 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         AmiEffects(ami, deployment.policy.ring_timeout),
         Durable(settings.data_dir),
     )
-    calls = CallService(deployment, bus, clock, switchboard)
+    calls = CallService(
+        deployment, bus, clock, switchboard, Texting(deployment.callbacks, "sms" in doors)
+    )
     notifications = NotificationStore(settings.data_dir)
     bus.owner = Ownership(
         deployment,
@@ -425,6 +445,19 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         settings.instance_name(),
         settings.lease_seconds,
     )
+    deliverer = Deliverer(
+        OutboxStore(store.engine, store.dialect),
+        doors,
+        lambda: leadership.active,
+        settings.instance_name(),
+        RetryPolicy(
+            settings.outbox_retry_first,
+            settings.outbox_retry_max,
+            settings.outbox_give_up_after,
+        ),
+        settings.outbox_timeout,
+    )
+    store.on_outboxed = deliverer.wake
     ami.may_act = switchboard.may_act = escalations.may_act = lambda: leadership.active
     ami.fence = lambda: leadership.fence or 0
     ami.fenced = settings.ha
@@ -442,6 +475,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         leadership,
         escalations,
         None,
+        deliverer=deliverer,
     )
     leadership.on_active, leadership.on_standby = service.take_over, service.stand_down
     ami.on_event = service.on_ami_event
@@ -452,6 +486,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     targets = {line: float(deployment.notification_target(line)) for line in deployment.lines}
     bus.subscribe(metrics.observer(owners, targets))
     metrics.watch(switchboard, service.links, owners, service.open_notifications)
+    metrics.watch_outbox(deliverer.gauges)
     if settings.queue_log is not None:
         lines_of = {op.id: op.lines for op in deployment.operators.values()}
         translation = QueueLog(lines_of, settings.queue_log_numbers)
@@ -523,6 +558,8 @@ async def _cancelled(tasks: list[asyncio.Task[Any]], within: float = 10.0) -> No
 async def serve(settings: Settings, deployment: Deployment) -> None:
     """Run FastAGI, AMI and the API in this event loop until SIGINT/SIGTERM."""
     service = build(settings, deployment)
+    deliverer = service.deliverer
+    assert deliverer is not None  # (build makes one)
     if not settings.api_token.get_secret_value() and not settings.api_tokens.get_secret_value():
         log.warning("no API token in the environment: only `hotline token create` ones will work")
     agi = FastAgiServer(
@@ -570,6 +607,7 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         ),
         asyncio.create_task(api.serve(), name="api"),
         asyncio.create_task(metrics.watch_loop(), name="loop-lag"),
+        asyncio.create_task(deliverer.run(service.call_log.ready), name="outbox"),
     ]
     if service.duty is not None:  # (a standby reads them too: it may be active any moment)
         tasks.append(asyncio.create_task(service.duty.run(), name="duty"))
@@ -612,6 +650,8 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
                 "call log: %d events left in the spool; written at the next start",
                 service.call_log.backlog,
             )
+        await _cancelled([t for t in tasks if t.get_name() == "outbox"])
+        await deliverer.stop()  # what is in flight lands (else: sent again, by id)
         await _cancelled(tasks)
         await service.call_log.close()
         if service.queue_log is not None:

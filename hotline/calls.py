@@ -16,15 +16,17 @@ from typing import Any
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
 from hotline.config import Deployment
 from hotline.events import CallEvent, EventBus
+from hotline.outbound.centre_sms import Texting
 from hotline.privacy import mask
 from hotline.switchboard import CallbackRefused, Switchboard
-from ivr import Connect, Finish, Prompt, run_menus
+from ivr import Connect, Finish, Prompt, Text, run_menus
 from routing import decide
 from routing.events import (
     CallAfterHours,
     CallEnded,
     CallRouted,
     CallStarted,
+    CentreTexted,
     Fact,
     MenuAnswer,
 )
@@ -41,11 +43,14 @@ class CallService:
         bus: EventBus,
         clock: Callable[[], datetime],
         switchboard: Switchboard,
+        texting: Texting | None = None,
     ) -> None:
         self.deployment = deployment
         self.bus = bus
         self.clock = clock
         self.switchboard = switchboard
+        #: Who may be texted a centre's address (None: nobody: no SMS gateway).
+        self.texting = texting
 
     async def handle(self, channel: AgiChannel) -> None:
         """The FastAGI route ``call``: from the first menu to the line (or the goodbye)."""
@@ -94,7 +99,10 @@ class CallService:
             call.language = language
             call.emit(MenuAnswer(menu, key or "timeout", language))
 
-        step = await run_menus(self.deployment.flow, entry, io, on_answer)
+        async def on_text(step: Text) -> list[Prompt]:
+            return [Prompt(step.language, self._text(call, step))]
+
+        step = await run_menus(self.deployment.flow, entry, io, on_answer, on_text)
         if isinstance(step, Finish):
             await io.say(step.prompts)
             await channel.set_variable("HOTLINE_RESULT", "done")
@@ -159,6 +167,29 @@ class CallService:
             call.id, channel.env["agi_channel"], line.name, step.language, entered, call.caller
         )
         await channel.stay_while(lambda: call.id in self.switchboard.talks)  # rung at once
+
+    def _text(self, call: _Call, step: Text) -> str:
+        """The caller asked for a centre's address by SMS: to the number they call from, if
+        it may be texted (one callbacks may call, not texted too often); the prompt that says
+        whether it is sent. The outbox sends it (written with the event, so never lost)."""
+        number = call.caller
+        refused = (
+            self.texting.refuses(number, self.clock())
+            if self.texting is not None
+            else "no SMS gateway is configured"
+        )
+        if refused is not None:
+            log.info(
+                "call %s: no SMS of centre %s to %s: %s",
+                call.id,
+                step.centre,
+                mask(number),
+                refused,
+            )
+            return "sms-not-possible"
+        call.emit(CentreTexted(step.centre, number, step.language))
+        log.info("call %s: centre %s's address texted to %s", call.id, step.centre, mask(number))
+        return "sms-sent"
 
     async def _offer_callback(self, call: _Call, io: AgiCallIO, line: str, language: str) -> bool:
         """Offer a callback when the line opens; True once a number is taken down (the

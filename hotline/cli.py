@@ -294,16 +294,22 @@ def asterisk_render(
 @app.command("env")
 def env_file(config: ConfigOption = None) -> None:
     """Print a new .env for this config, every secret random: HOTLINE_AMI_SECRET,
-    HOTLINE_AGI_SECRET, HOTLINE_API_TOKEN, each phone's HOTLINE_SIP_PASSWORD_<ID>, and
+    HOTLINE_AGI_SECRET, HOTLINE_API_TOKEN, each phone's HOTLINE_SIP_PASSWORD_<ID>,
+    HOTLINE_WEBHOOK_SECRET_<ORGANISATION> of each organisation that sends webhooks, and
     POSTGRES_PASSWORD for compose.yaml (the carrier's HOTLINE_TRUNK_USERNAME and _PASSWORD,
     where it wants them, are the carrier's to give)."""
     import secrets
 
     from hotline.asterisk.render import secret_names
+    from hotline.outbound.signing import new_secret
 
-    deployment = _deployment(_settings(), config)
+    settings = _settings()
+    deployment = _deployment(settings, config)
     for name in [*secret_names(deployment), "POSTGRES_PASSWORD"]:
         typer.echo(f"{name}={secrets.token_urlsafe(18)}")
+    for org in deployment.organisations.values():  # (give each its receivers to check with)
+        if org.webhooks:
+            typer.echo(f"{settings.webhook_secret_name(org.id)}={new_secret()}")
 
 
 @app.command("prompts")

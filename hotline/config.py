@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import holidays
 import yaml
@@ -44,6 +45,9 @@ from routing.transfers import Centre
 #: What a caller offered a callback hears: the offer, the number to call, the confirmation.
 CALLBACK_PROMPTS = frozenset({"callback-offer", "callback-number", "callback-registered"})
 
+
+#: What a caller who asked for a centre's address by SMS hears: sent, or not possible.
+SMS_PROMPTS = frozenset({"sms-sent", "sms-not-possible"})
 
 #: What a caller leaving a message hears: the request, and the reference number's preface.
 MESSAGE_PROMPTS = frozenset({"detention-message", "detention-registered"})
@@ -103,6 +107,8 @@ class ActionModel(_Model):
     menu: Name | None = None
     line: Name | None = None
     centre: Name | None = None
+    #: Text the caller this centre's address, hours and number, then the same menu again.
+    sms: Name | None = None
     repeat: bool = False
     hangup: bool = False
     language: Language | None = None
@@ -110,9 +116,9 @@ class ActionModel(_Model):
 
     @model_validator(mode="after")
     def _one_target(self) -> ActionModel:
-        named = sum(t is not None for t in (self.menu, self.line, self.centre))
+        named = sum(t is not None for t in (self.menu, self.line, self.centre, self.sms))
         if named + self.repeat + self.hangup != 1:
-            raise ValueError("needs exactly one of: menu, line, centre, repeat, hangup")
+            raise ValueError("needs exactly one of: menu, line, centre, sms, repeat, hangup")
         return self
 
     def build(self) -> Action:
@@ -437,6 +443,27 @@ class CentreModel(_Model):
     code: KeypadCode | None = None
 
 
+def _url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
+class WebhookModel(_Model):
+    """A receiver of the organisation's events (a case registry): what it is sent, POSTed as
+    JSON and signed as Standard Webhooks says with HOTLINE_WEBHOOK_SECRET_<ORGANISATION>."""
+
+    url: Annotated[str, Field(max_length=1024), AfterValidator(_url)]
+    #: ``reports``: every change of a detention report; ``calls``: every call's end and
+    #: wrap-up.
+    events: list[Literal["reports", "calls"]] = Field(min_length=1)
+    #: The personal fields it is sent (none unless listed): ``caller`` (the calling number
+    #: and name), ``number`` (the number left to call back, a person's number), ``note`` (an
+    #: operator's note).
+    personal: list[Literal["caller", "number", "note"]] = []
+
+
 #: What belongs to an organisation (ids unique across all of them).
 OWNED = ("numbers", "menus", "lines", "offices", "operators", "supervisors", "centres")
 
@@ -466,6 +493,8 @@ class OrganisationModel(_Model):
     centres: dict[Name, CentreModel] = {}
     #: Its duty lawyers and supervisors, and the rotas of who is on duty when.
     duty: DutyModel = DutyModel()
+    #: Where its events go (a case registry's URLs).
+    webhooks: list[WebhookModel] = []
 
 
 class DeploymentModel(_Model):
@@ -489,10 +518,11 @@ class DeploymentModel(_Model):
     supervisors: dict[Name, SupervisorModel] = {}
     centres: dict[Name, CentreModel] = {}
     duty: DutyModel | None = None
+    webhooks: list[WebhookModel] = []
 
     @model_validator(mode="after")
     def _organisations_or_one(self) -> DeploymentModel:
-        flat = [s for s in ("languages", *OWNED, "duty") if getattr(self, s)]
+        flat = [s for s in ("languages", *OWNED, "duty", "webhooks") if getattr(self, s)]
         if self.organisations and flat:
             raise ValueError(f"with 'organisations', {', '.join(flat)} go inside an organisation")
         if not self.organisations:
@@ -509,7 +539,7 @@ class DeploymentModel(_Model):
             "hotline": OrganisationModel(
                 name="Hotline",
                 duty=self.duty or DutyModel(),
-                **{s: getattr(self, s) for s in ("languages", *OWNED)},
+                **{s: getattr(self, s) for s in ("languages", *OWNED, "webhooks")},
             )
         }
 
@@ -575,6 +605,19 @@ class Organisation:
     def rotas(self) -> Mapping[str, Rota]:
         """Its rotas by name, its default first."""
         return self.duty.rotas
+
+    #: Where its events go.
+    webhooks: tuple[Webhook, ...] = ()
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A receiver of an organisation's events: what it is sent (``reports``, ``calls``), and
+    which personal fields (``caller``, ``number``, ``note``)."""
+
+    url: str
+    events: frozenset[str]
+    personal: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -685,6 +728,8 @@ class Deployment:
         names.update(line.recording_prompt for line in self.lines.values() if line.recording_prompt)
         if any(a.centre for a in actions):
             names.add("centre-unavailable")
+        if any(a.sms for a in actions):
+            names |= SMS_PROMPTS
         if any(line.after_hours.callback for line in self.lines.values()):
             names |= CALLBACK_PROMPTS
         return names | QUEUE_PROMPTS
@@ -860,6 +905,7 @@ def _belonging(
         yield from own(f"{path}.menu", whose, "menus", a.menu)
         yield from own(f"{path}.line", whose, "lines", a.line)
         yield from own(f"{path}.centre", whose, "centres", a.centre)
+        yield from own(f"{path}.sms", whose, "centres", a.sms)
         yield from speaks(f"{path}.language", whose, a.language)
 
     for number, n in m.numbers.items():
@@ -919,6 +965,8 @@ def _cross_check(m: DeploymentModel) -> Iterator[tuple[str, str]]:
             yield f"{path}.line", _unknown("line", a.line, m.lines)
         if a.centre is not None and a.centre not in m.centres:
             yield f"{path}.centre", _unknown("centre", a.centre, m.centres)
+        if a.sms is not None and a.sms not in m.centres:
+            yield f"{path}.sms", _unknown("centre", a.sms, m.centres)
         if a.language is not None and a.language not in m.languages:
             yield f"{path}.language", _unknown("language", a.language, m.languages)
 
@@ -928,6 +976,8 @@ def _cross_check(m: DeploymentModel) -> Iterator[tuple[str, str]]:
             yield f"{base}.language", _unknown("language", n.language, m.languages)
         if n.start.repeat:
             yield f"{base}.start", "'repeat' needs a menu to repeat; a number starts one"
+        if n.start.sms is not None:
+            yield f"{base}.start", "'sms' needs a menu to come back to; a number starts one"
         yield from action(f"{base}.start", n.start)
         if n.fallback_line not in m.lines:
             yield f"{base}.fallback_line", _unknown("line", n.fallback_line, m.lines)
@@ -944,6 +994,8 @@ def _cross_check(m: DeploymentModel) -> Iterator[tuple[str, str]]:
         for what, a in (("no_input", menu.no_input), ("wrong_key", menu.wrong_key)):
             if a is not None and a.repeat:
                 yield f"{base}.{what}", "'repeat' here would ask the caller forever"
+            if a is not None and a.sms is not None:
+                yield f"{base}.{what}", "'sms' here would text the caller again and again"
     for name, line in m.lines.items():
         for i, staffed_by in enumerate(line.offices):
             if staffed_by not in m.offices:
@@ -1117,4 +1169,8 @@ def _organisation(
         service_level_target=targets.service_level_target or shared.service_level_target,
         notification_target=targets.notification_target or shared.notification_target,
         duty=duty,
+        webhooks=tuple(
+            Webhook(hook.url, frozenset(hook.events), frozenset(hook.personal))
+            for hook in org.webhooks
+        ),
     )

@@ -70,6 +70,9 @@ def setup(level: str, form: str = "text", access_log: bool = False) -> None:
     for name in CHATTY:  # the service's own DEBUG, never caller numbers through theirs
         logger = logging.getLogger(name)
         logger.setLevel(max(logger.getEffectiveLevel(), logging.INFO))
+    # httpx says every request's URL at INFO: Kannel's sendsms URL holds its password and
+    # the number texted, a webhook's may hold a token (the outbox logs its own line instead)
+    logging.getLogger("httpx").setLevel(max(logging.getLogger("httpx").level, logging.WARNING))
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
     access = logging.getLogger("uvicorn.access")
     access.setLevel(logging.INFO if access_log else logging.WARNING)

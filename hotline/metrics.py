@@ -258,3 +258,59 @@ def watch(
     live = LiveState(board, links, owners, notifications)
     REGISTRY.register(live)
     return live
+
+
+# -- the outbox (hotline/outbound) ------------------------------------------------------------
+OUTBOX_DELIVERED = Counter(
+    "hotline_outbox_delivered",
+    "Messages delivered (SMS handed to Kannel, e-mail to the SMTP server, webhooks answered "
+    "2xx), by organisation and channel",
+    ["organisation", "channel"],
+    registry=REGISTRY,
+)
+OUTBOX_FAILURES = Counter(
+    "hotline_outbox_failures",
+    "Tries that failed (each tried again later, or given up), by organisation and channel",
+    ["organisation", "channel"],
+    registry=REGISTRY,
+)
+OUTBOX_GIVEN_UP = Counter(
+    "hotline_outbox_given_up",
+    "Messages given up after failing for HOTLINE_OUTBOX_GIVE_UP_AFTER, by organisation and "
+    "channel: never delivered",
+    ["organisation", "channel"],
+    registry=REGISTRY,
+)
+
+
+class OutboxGauges(Collector):
+    """What the outbox holds now, read at each scrape from the deliverer's last count."""
+
+    def __init__(self, read: Callable[[], Iterable[tuple[str, str, int, float]]]) -> None:
+        self.read = read
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["organisation", "channel"]
+        pending = GaugeMetricFamily(
+            "hotline_outbox_pending",
+            "Messages not delivered yet (active instance), by organisation and channel",
+            labels=labels,
+        )
+        oldest = GaugeMetricFamily(
+            "hotline_outbox_oldest_pending_seconds",
+            "Age of the oldest message not delivered yet, by organisation and channel",
+            labels=labels,
+        )
+        for organisation, channel, count, age in self.read():
+            pending.add_metric([organisation, channel], count)
+            oldest.add_metric([organisation, channel], age)
+        yield pending
+        yield oldest
+
+
+def watch_outbox(read: Callable[[], Iterable[tuple[str, str, int, float]]]) -> None:
+    """Register the outbox's gauges (replacing an earlier service's)."""
+    for collector in list(REGISTRY._collector_to_names):
+        if isinstance(collector, OutboxGauges):
+            REGISTRY.unregister(collector)
+    REGISTRY.register(OutboxGauges(read))

@@ -117,15 +117,70 @@ class Settings(BaseSettings):
     #: the service's own log) or ``full`` (as app_queue does: for reports by caller).
     queue_log_numbers: Literal["masked", "full"] = "masked"
 
+    #: SMS through Kannel (hotline/outbound/kannel.py): smsbox's sendsms URL, e.g.
+    #: http://127.0.0.1:13013/cgi-bin/sendsms; unset: no SMS leaves (they wait in the outbox,
+    #: and a caller is not offered the centre's SMS).
+    sms_url: str = ""
+    #: The sendsms-user's name and password in Kannel's smsbox config.
+    sms_username: str = ""
+    sms_password: SecretStr = SecretStr("")
+    #: The sender the SMS shows (``from``; an alphanumeric name, if the operator allows one);
+    #: empty: Kannel's global-sender.
+    sms_sender: str = ""
+
+    #: E-mail through SMTP (hotline/outbound/smtp.py): the server; unset: no e-mail leaves.
+    smtp_host: str = ""
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    #: The From: address, e.g. hotline@legalaid.example.
+    smtp_from: str = ""
+    #: ``starttls`` (port 587), ``tls`` (port 465) or ``none`` (a relay on the same machine).
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    #: A PEM file of the authorities the SMTP server's certificate is checked against (unset:
+    #: the system's).
+    smtp_ca_file: Path | None = None
+
+    #: The outbox's retries (hotline/outbound/deliverer.py): seconds before the first retry
+    #: of a failed message (each next wait doubles, with jitter), the longest wait between
+    #: two tries, and how long after it was written a message is given up (at least a day).
+    outbox_retry_first: float = Field(10.0, ge=0.1, le=3600)
+    outbox_retry_max: float = Field(3600.0, ge=1, le=86_400)
+    outbox_give_up_after: float = Field(86_400.0, ge=60, le=30 * 86_400)
+    #: Seconds one try may take (an SMS handed to Kannel, an e-mail, a webhook's answer).
+    outbox_timeout: float = Field(15.0, ge=1, le=120)
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _level_in_any_case(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("queue_log", mode="before")
+    @field_validator("smtp_security", mode="before")
+    @classmethod
+    def _security_in_any_case(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("sms_url")
+    @classmethod
+    def _sms_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("Kannel's sendsms URL, e.g. http://127.0.0.1:13013/cgi-bin/sendsms")
+        return value
+
+    @field_validator("queue_log", "smtp_ca_file", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @staticmethod
+    def webhook_secret_name(organisation: str) -> str:
+        """The variable holding an organisation's webhook secret (``whsec_<base64>``):
+        HOTLINE_WEBHOOK_SECRET_UA_LEGAL_AID for ua-legal-aid."""
+        return "HOTLINE_WEBHOOK_SECRET_" + organisation.upper().replace("-", "_")
+
+    def webhook_secret(self, organisation: str) -> str:
+        """An organisation's webhook secret, from the environment or the env files."""
+        return environment().get(self.webhook_secret_name(organisation), "")
 
     @field_validator("queue_log_numbers", mode="before")
     @classmethod

@@ -1,6 +1,19 @@
 """The hotline menus: what a caller hears and what their keys do. Pure: no I/O, no clock."""
 
-from ivr.engine import Ask, CallIO, Connect, Finish, MenuState, Route, Step, press, run_menus, start
+from ivr.engine import (
+    Ask,
+    CallIO,
+    Connect,
+    Finish,
+    MenuState,
+    Route,
+    Step,
+    Text,
+    press,
+    resume,
+    run_menus,
+    start,
+)
 from ivr.flow import Action, Entry, Flow, Menu, Prompt
 
 __all__ = [
@@ -16,7 +29,9 @@ __all__ = [
     "Prompt",
     "Route",
     "Step",
+    "Text",
     "press",
+    "resume",
     "run_menus",
     "start",
 ]

@@ -7,7 +7,7 @@ caller is routed to a line or the call is finished.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -57,6 +57,17 @@ class Connect:
 
 
 @dataclass(frozen=True)
+class Text:
+    """The caller asked for a centre's address by SMS: the service texts it (or cannot), says
+    which, and the caller is back in the menu they pressed it in (:func:`resume`)."""
+
+    centre: str
+    language: str
+    path: tuple[str, ...]
+    prompts: tuple[Prompt, ...] = ()
+
+
+@dataclass(frozen=True)
 class Finish:
     """The menus end the call after saying ``prompts``."""
 
@@ -65,7 +76,7 @@ class Finish:
     prompts: tuple[Prompt, ...] = ()
 
 
-Step = Ask | Route | Connect | Finish
+Step = Ask | Route | Connect | Text | Finish
 
 
 def start(flow: Flow, entry: Entry) -> tuple[MenuState, Step]:
@@ -109,6 +120,10 @@ def _take(
         return state, Route(action.line, state.language, state.path, said)
     if action.centre is not None:
         return state, Connect(action.centre, state.language, state.path, said)
+    if action.sms is not None:
+        if state.menu is None:
+            raise ValueError("'sms' outside a menu: there is no menu to come back to")
+        return state, Text(action.sms, state.language, state.path, said)
     if action.hangup:
         return state, Finish(state.language, state.path, said)
     name = action.menu if action.menu is not None else state.menu
@@ -116,6 +131,14 @@ def _take(
         raise ValueError("'repeat' outside a menu")
     menu = flow.menus[name]
     return replace(state, menu=name), Ask(said + menu.prompts(state.language), menu.timeout)
+
+
+def resume(flow: Flow, state: MenuState, said: tuple[Prompt, ...]) -> tuple[MenuState, Ask]:
+    """Back in the menu after a :class:`Text`: ``said`` (sent, or not), then the menu again."""
+    if state.menu is None:
+        raise ValueError("the call is not in a menu")
+    menu = flow.menus[state.menu]
+    return replace(state, tries=0), Ask(said + menu.prompts(state.language), menu.timeout)
 
 
 class CallIO(Protocol):
@@ -130,13 +153,25 @@ class CallIO(Protocol):
 Listener = Callable[[str, str | None, str], None]
 
 
+#: Texts a centre's address to the caller; returns what they hear of it (sent, or not).
+Texter = Callable[[Text], Awaitable[Sequence[Prompt]]]
+
+
 async def run_menus(
-    flow: Flow, entry: Entry, io: CallIO, on_answer: Listener | None = None
+    flow: Flow,
+    entry: Entry,
+    io: CallIO,
+    on_answer: Listener | None = None,
+    on_text: Texter | None = None,
 ) -> Route | Connect | Finish:
     """Run the menus of ``entry`` over ``io`` until the caller is routed, connected or
     finished."""
     state, step = start(flow, entry)
-    while isinstance(step, Ask):
+    while isinstance(step, Ask | Text):
+        if isinstance(step, Text):
+            told = tuple(await on_text(step)) if on_text is not None else ()
+            state, step = resume(flow, state, (*step.prompts, *told))
+            continue
         key = await io.ask(step.prompts, step.timeout)
         menu = state.menu
         state, step = press(flow, state, key)

@@ -20,10 +20,12 @@ class Prompt:
 @dataclass(frozen=True)
 class Action:
     """What happens next: go to a menu, route to a line, connect to a legal aid centre,
-    repeat, or say goodbye.
+    text the caller a centre's address (``sms``: then back to the same menu), repeat, or say
+    goodbye.
 
     ``language`` switches the caller's language first; ``prompt`` is said before moving on.
-    Exactly one of ``menu``, ``line``, ``centre``, ``repeat`` and ``hangup`` is the target.
+    Exactly one of ``menu``, ``line``, ``centre``, ``sms``, ``repeat`` and ``hangup`` is the
+    target.
     """
 
     menu: str | None = None
@@ -33,11 +35,14 @@ class Action:
     language: str | None = None
     prompt: str | None = None
     centre: str | None = None
+    sms: str | None = None
 
     def __post_init__(self) -> None:
-        targets = [self.menu, self.line, self.centre]
+        targets = [self.menu, self.line, self.centre, self.sms]
         if sum(t is not None for t in targets) + self.repeat + self.hangup != 1:
-            raise ValueError("an action needs exactly one of: menu, line, centre, repeat, hangup")
+            raise ValueError(
+                "an action needs exactly one of: menu, line, centre, sms, repeat, hangup"
+            )
 
 
 @dataclass(frozen=True)

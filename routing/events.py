@@ -162,6 +162,17 @@ class CentreAnswered(Fact):
     centre: str
 
 
+@_kind("call.centre_sms")
+@dataclass(frozen=True, slots=True)
+class CentreTexted(Fact):
+    """The caller asked for a centre's address by SMS in the menus, and it is to be sent to
+    ``number`` in ``language`` (the outbox sends it: hotline/outbound/centre_sms.py)."""
+
+    centre: str
+    number: str
+    language: str
+
+
 @_kind("call.transfer_failed")
 @dataclass(frozen=True, slots=True)
 class TransferFailed(Fact):

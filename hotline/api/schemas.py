@@ -83,6 +83,23 @@ class DutyHealth(Schema):
     calendars: list[CalendarState]
 
 
+class Outbox(Schema):
+    """The SMS, e-mail and webhooks waiting to leave (hotline/outbound)."""
+
+    doors: list[str]
+    """The channels with a door configured (sms, email, webhook)."""
+    pending: dict[str, int]
+    """Messages not delivered yet, by channel (the database's count, every 5 s)."""
+    oldest_pending_seconds: float | None
+    delivered: int
+    """Since this instance's start, as the three below."""
+    failed: int
+    given_up: int
+    last_error: str | None
+    """The last failed try: channel, recipient (masked), organisation, why."""
+    last_error_at: str | None
+
+
 class Health(Schema):
     """``status`` for anyone; the rest with a valid token only."""
 
@@ -97,6 +114,7 @@ class Health(Schema):
     disk: Disk | None = None
     duty: DutyHealth | None = None
     """The duty rotas' calendars (they do not make the status degraded: calls go on)."""
+    outbox: Outbox | None = None
 
 
 class Live(Schema):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from hotline.events import CallEvent
+from hotline.outbound.outbox import Composer, compose
+from hotline.store import outbox
 from hotline.store.projection import EVENTS, Rows, event_row
 from hotline.store.tables import (
     ApiSession,
@@ -79,11 +81,15 @@ def _latest_states(*where: Any) -> Any:
 
 
 class Store:
-    """Async access to the call log tables."""
+    """Async access to the call log tables. ``composers`` make the outbox's messages of the
+    events written (:mod:`hotline.outbound.outbox`), in the same transaction."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, composers: Sequence[Composer] = ()) -> None:
         parsed = make_url(url)
         self.url = url
+        self.composers = list(composers)
+        #: Told after a transaction wrote messages to the outbox (the deliverer wakes).
+        self.on_outboxed: Callable[[], None] | None = None
         self.dialect = parsed.get_backend_name()
         args: dict[str, Any] = {"timeout": TIMEOUT}
         if self.dialect == "postgresql":
@@ -151,6 +157,12 @@ class Store:
             for e in new:
                 rows.apply(e)
             await rows.save(connection)
+            # what the events send (SMS, e-mail, webhooks) is durable exactly when they are:
+            # an event written once makes its messages once
+            messages = compose(self.composers, new)
+            await outbox.add(connection, self.dialect, messages, datetime.now(UTC))
+        if messages and self.on_outboxed is not None:
+            self.on_outboxed()
         return len(new)
 
     # -- reading ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
@@ -224,3 +225,35 @@ class Leadership(Base):
     expires_at: Mapped[datetime]
     #: Where the holder's API answers (a standby forwards /api there).
     url: Mapped[str | None] = mapped_column(String(256))
+
+
+class Outbox(Base):
+    """A message to send by SMS, e-mail or webhook (``hotline/outbound``): written with the
+    events that cause it, sent by the active instance's deliverer, kept once done."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_queue", "channel", "recipient", "key", "n"),)
+
+    #: Its place in the order the messages were written: a key's messages go out in it.
+    n: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(255), unique=True)
+    #: The event that caused it.
+    event_id: Mapped[str] = mapped_column(String(32))
+    organisation: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    #: A phone number, an e-mail address, a URL.
+    recipient: Mapped[str] = mapped_column(String(1024))
+    key: Mapped[str] = mapped_column(String(255))
+    payload: Mapped[dict[str, Any]]
+    #: ``pending``, ``delivered`` or ``given_up``.
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    created_at: Mapped[datetime]
+    #: Not tried again before this.
+    next_at: Mapped[datetime] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    #: The instance sending it now, until when (another may take it after that).
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[datetime | None]
+    #: When it was delivered or given up.
+    done_at: Mapped[datetime | None]

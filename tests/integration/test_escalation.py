@@ -59,10 +59,10 @@ class DutyPhones:
             }}
         """
         subprocess.run(["nft", "-f", "-"], input=count, text=True, check=True)
+        address = ["-i", "127.0.0.2", "-p", "5070", "-mp", str(self.media), "-bind_local"]
+        log = ["-trace_msg", "-message_file", str(self.messages)]
         self.process = subprocess.Popen(
-            ["sipp", "-sf", str(scenario), "-i", "127.0.0.2", "-p", "5070", "-mp", str(self.media)]
-            + ["-bind_local", "-nostdin", "-trace_msg", "-message_file", str(self.messages)]
-            + ["-timeout", "600s"],
+            ["sipp", "-sf", str(scenario), *address, *log, "-nostdin", "-timeout", "600s"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             cwd=folder,

@@ -42,7 +42,7 @@ CASES = [
     ),
     (
         lambda c: ukraine(c)["menus"]["main"]["options"]["1"].update(menu="main"),
-        UA + "menus.main.options.1: needs exactly one of: menu, line, centre, repeat, hangup",
+        UA + "menus.main.options.1: needs exactly one of: menu, line, centre, sms, repeat, hangup",
     ),
     (
         lambda c: ukraine(c)["numbers"]["0800213103"].update(start={"menu": "languages"}),
@@ -322,3 +322,69 @@ def test_check_reports_a_missing_prompt(tmp_path: Path) -> None:
     done = run_cli("check", "--config", str(path))
     assert done.returncode == 2
     assert "en/main-menu-2027" in done.stderr and "ka/main-menu-2027" in done.stderr
+
+
+#: The outbox's config: an organisation's webhooks, and the centre menus' SMS.
+DOOR_CASES = [
+    (
+        lambda c: ukraine(c).update(
+            webhooks=[{"url": "ftp://crm.example/in", "events": ["reports"]}]
+        ),
+        UA + "webhooks.0.url: 'ftp://crm.example/in' is not an http:// or https:// URL",
+    ),
+    (
+        lambda c: ukraine(c).update(
+            webhooks=[{"url": "https://crm.example/in", "events": ["reports", "recordings"]}]
+        ),
+        UA + "webhooks.0.events.1: Input should be 'reports' or 'calls'",
+    ),
+    (
+        lambda c: ukraine(c).update(webhooks=[{"url": "https://crm.example/in", "events": []}]),
+        UA + "webhooks.0.events: List should have at least 1 item",
+    ),
+    (
+        lambda c: ukraine(c).update(
+            webhooks=[{"url": "https://crm.example/in", "events": ["calls"], "personal": ["name"]}]
+        ),
+        UA + "webhooks.0.personal.0: Input should be 'caller', 'number' or 'note'",
+    ),
+    (
+        lambda c: ukraine(c)["menus"]["centre-kyiv"]["options"].update({"2": {"sms": "kiev"}}),
+        UA + "menus.centre-kyiv.options.2.sms: unknown centre 'kiev' (did you mean 'kyiv'?)",
+    ),
+    (
+        lambda c: ukraine(c)["menus"]["centre-kyiv"]["options"].update(
+            {"2": {"sms": "tbilisi-bureau"}}
+        ),
+        UA + "menus.centre-kyiv.options.2.sms: centre 'tbilisi-bureau' belongs to organisation "
+        "'ge-legal-aid'",
+    ),
+    (
+        lambda c: ukraine(c)["menus"]["centre-kyiv"].update(no_input={"sms": "kyiv"}),
+        UA + "menus.centre-kyiv.no_input: 'sms' here would text the caller again and again",
+    ),
+    (
+        lambda c: ukraine(c)["numbers"]["0800213103"].update(start={"sms": "kyiv"}),
+        UA + "numbers.0800213103.start: 'sms' needs a menu to come back to; a number starts one",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), DOOR_CASES)
+def test_a_door_problem_is_named(change: Any, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse(broken(change), "config/hotline.yaml")
+    assert f"config/hotline.yaml: {message}" in str(caught.value)
+
+
+def test_webhooks_become_the_organisations_own() -> None:
+    hooks = [{"url": "https://crm.example/in?t=1", "events": ["reports"], "personal": ["note"]}]
+    deployment = parse(broken(lambda c: ukraine(c).update(webhooks=hooks)))
+    (hook,) = deployment.organisations["ua-legal-aid"].webhooks
+    assert (hook.url, hook.events, hook.personal) == (
+        "https://crm.example/in?t=1",
+        frozenset({"reports"}),
+        frozenset({"note"}),
+    )
+    assert deployment.organisations["ge-legal-aid"].webhooks == ()
+    assert {"sms-sent", "sms-not-possible"} <= deployment.prompt_names()

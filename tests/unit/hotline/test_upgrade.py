@@ -114,3 +114,56 @@ async def test_db_upgrade_from_the_previous_release_keeps_its_calls(
         assert (open_one.ref, open_one.note, open_one.taken_by) == ("123456", None, None)
     finally:
         await store.close()
+
+
+async def test_db_upgrade_from_0008_adds_an_empty_outbox_that_fills_with_new_events(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The schema before the outbox (0008), with a call's events in it: `hotline db upgrade`
+    adds the outbox, empty (what was written before sends nothing); the next events written
+    fill it."""
+    from hotline.events import CallEvent
+    from hotline.outbound.outbox import OutboxMessage
+    from hotline.store.outbox import OutboxStore
+    from routing.events import MenuAnswer
+
+    engine = create_async_engine(database_url)
+
+    def before_the_outbox(connection: sa.Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0008")
+
+    async with engine.begin() as connection:
+        await connection.run_sync(before_the_outbox)
+        await connection.execute(
+            sa.insert(EVENTS),
+            {"id": "e1", "call_id": "a", "seq": 1, "at": T0, "kind": "call.started"}
+            | {"data": {"caller": "380501234567", "number": "0800213103"}},
+        )
+    await engine.dispose()
+    done = subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "db", "upgrade"],
+        cwd=tmp_path,
+        env={**os.environ, "HOTLINE_DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+
+    def sms(e: CallEvent) -> list[OutboxMessage]:
+        return [
+            OutboxMessage(f"{e.id}:sms", "ua-legal-aid", "sms", "0501234567", "a", {"text": "t"})
+        ]
+
+    store = Store(database_url, [sms])
+    try:
+        assert await store.is_current()
+        box = OutboxStore(store.engine, store.dialect)
+        assert await box.messages() == []
+        later = CallEvent("a", 2, T0, MenuAnswer("main", "5"), "e2", "ua-legal-aid")
+        assert await store.write([later]) == 1
+        assert [(m.id, m.state) for m in await box.messages()] == [("e2:sms", "pending")]
+    finally:
+        await store.close()

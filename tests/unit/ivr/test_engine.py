@@ -157,13 +157,17 @@ def test_any_keys_end_on_a_line_or_a_goodbye(
     """Random and malformed DTMF (None: no input): every caller ends on a line, a centre or a
     goodbye, within a bounded number of questions once they stop pressing keys, in one of the
     deployment's languages."""
-    from ivr import press, start
+    from ivr import Text, press, resume, start
 
     flow = deployment.flow
     state, step = start(flow, flow.entries[number])
     answers = iter(keys)
     asked = 0
-    while isinstance(step, Ask):
+    while isinstance(step, Ask | Text):
+        if isinstance(step, Text):  # a centre's SMS: back in the menu
+            assert step.centre in deployment.centres
+            state, step = resume(flow, state, ())
+            continue
         asked += 1
         assert asked <= len(keys) + 20, "the menus never let the caller go"
         state, step = press(flow, state, next(answers, None))
@@ -172,3 +176,25 @@ def test_any_keys_end_on_a_line_or_a_goodbye(
         assert step.centre in deployment.centres and step.language in deployment.languages
     if isinstance(step, Route):
         assert step.line in deployment.lines and step.language in deployment.languages
+
+
+async def test_a_centres_sms_is_asked_for_and_the_caller_is_back_in_its_menu(
+    deployment: Deployment,
+) -> None:
+    """1 (Ukrainian), 5 (centres), 3 (Kyiv), 2 (its address by SMS): the service is asked to
+    text it, the caller hears what it says of that, then Kyiv's menu again, and 1 connects."""
+    from ivr import Text
+
+    asked: list[Text] = []
+
+    async def texter(step: Text) -> list[Prompt]:
+        asked.append(step)
+        return [Prompt(step.language, "sms-sent")]
+
+    caller = ScriptedCaller(["1", "5", "3", "2", "1"])
+    result = await run_menus(
+        deployment.flow, deployment.flow.entries["0800213103"], caller, on_text=texter
+    )
+    assert asked == [Text("kyiv", "uk", ("language:1", "main:5", "centres:3", "centre-kyiv:2"))]
+    assert caller.heard[4] == (Prompt("uk", "sms-sent"), Prompt("uk", "centre-options"))
+    assert isinstance(result, Connect) and result.centre == "kyiv"
