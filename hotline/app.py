@@ -48,6 +48,7 @@ from hotline.notifications import MessageRoute, NotificationStore
 from hotline.outbound.centre_sms import Texting, centre_sms
 from hotline.outbound.deliverer import Deliverer, RetryPolicy
 from hotline.outbound.doors import DoorError, open_doors
+from hotline.outbound.duty_messages import duty_messages
 from hotline.outbound.outbox import Composer
 from hotline.outbound.webhooks import webhooks
 from hotline.ownership import Ownership
@@ -386,7 +387,11 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     bus = EventBus()
     # What the events send by SMS, e-mail and webhook, written to the outbox with them (a
     # composer more: one more line here; hotline/outbound/outbox.py says what one is)
-    composers: list[Composer] = [webhooks(deployment), centre_sms(deployment)]
+    composers: list[Composer] = [
+        webhooks(deployment),
+        centre_sms(deployment),
+        duty_messages(deployment, settings.public_address()),
+    ]
     store = Store(settings.database(), composers)
     call_log = CallLog(Spool(settings.data_dir / "spool"), store)
     call_log.attach(bus)

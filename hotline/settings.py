@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     #: How the other instances reach this one's API (a standby forwards /api to the active
     #: one); unset: http://api_host:api_port (the host name if api_host is 0.0.0.0).
     api_url: str = ""
+    #: Where people reach the desk from outside (e.g. https://hotline.example.org): the
+    #: link to a report in the texts to the people on duty; unset: the API's address.
+    public_url: str = Field("", pattern=r"^(https?://[^\s]+)?$")
 
     sandbox_dir: Path = SANDBOX_DIR
     #: DEBUG, INFO, WARNING, ERROR or CRITICAL (any case).
@@ -208,6 +211,10 @@ class Settings(BaseSettings):
     def agi_address(self) -> str:
         """The FastAGI URL Asterisk uses for this instance (without the secret)."""
         return (self.agi_url or f"agi://{self.agi_host}:{self.agi_port}").rstrip("/")
+
+    def public_address(self) -> str:
+        """Where people open the desk (the links in the texts to the people on duty)."""
+        return (self.public_url or self.api_address()).rstrip("/")
 
     def api_address(self) -> str:
         """The API's URL for the other instances."""

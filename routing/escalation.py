@@ -199,7 +199,13 @@ def decide(
         facts: list[ev.Fact] = [started]
         if chain.family_sms and signal.number:
             family = ev.EscalationNotified(
-                signal.ref, "family", "sms", signal.number, signal.language or "en"
+                signal.ref,
+                "family",
+                "sms",
+                signal.number,
+                signal.language or "en",
+                None,
+                signal.line,
             )
             facts.append(family)
         return facts + onward(evolve(None, started, now))
@@ -303,11 +309,12 @@ def _ring(escalation: Escalation, step: int, link: Step, person: Person) -> list
             ref, n, step, escalation.round, person.id, link.ring, person.phone, person.language
         )
     ]
+    line, language = escalation.line, person.language
     if link.sms:
-        sms = ev.EscalationNotified(ref, person.id, "sms", person.phone, person.language, step)
+        sms = ev.EscalationNotified(ref, person.id, "sms", person.phone, language, step, line)
         facts.append(sms)
     if link.email and person.email:
-        mail = ev.EscalationNotified(ref, person.id, "email", person.email, person.language, step)
+        mail = ev.EscalationNotified(ref, person.id, "email", person.email, language, step, line)
         facts.append(mail)
     return facts
 

@@ -421,6 +421,8 @@ class EscalationNotified(Fact):
     to: str
     language: str
     step: int | None = None
+    #: The report's line (what the message says was reported).
+    line: str | None = None
 
 
 @_kind("escalation.restarted")

@@ -13,7 +13,8 @@ import json
 import math
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,10 @@ import pytest
 from bench.sipcall import free_udp_port
 from tests.integration.conftest import Asterisk, Service, call, config_variant
 from tests.integration.test_notifications import GAP, seconds_of
+from tests.integration.test_outbound import OUTBOX
+from tests.kannel import Kannel
+from tests.mailbox import Mailbox, plain_smtp
+from tests.receiver import Receiver
 
 #: 03:00 on Sunday 6 December 2026 in Kyiv.
 SUNDAY_NIGHT = "2026-12-06T03:00:00+02:00"
@@ -114,15 +119,38 @@ def duty_phones(tmp_path: Path) -> Iterator[DutyPhones]:
     phones.stop()
 
 
-def night_config(folder: Path) -> Path:
-    """The default deployment with its escalations, rings of 10 s."""
-    path, _ = config_variant(
-        folder,
-        escalations=True,
-        organisations={
-            "ua-legal-aid": {"lines": {"detention": {"escalation": {"ring_timeout": 10}}}}
-        },
-    )
+@dataclass
+class Outside:
+    """The world beside the calls: the SMS centre (behind a real Kannel), the mail server and
+    the case registry's webhook receiver, and the service's settings for them."""
+
+    kannel: Kannel
+    mailbox: Mailbox
+    registry: Receiver
+    settings: dict[str, str]
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Iterator[Outside]:
+    folder = tmp_path / "kannel"
+    folder.mkdir()
+    kannel = Kannel(folder).start()
+    registry = Receiver().start()
+    try:
+        with plain_smtp() as (mailbox, smtp):
+            yield Outside(kannel, mailbox, registry, OUTBOX | kannel.settings | smtp)
+    finally:
+        registry.stop()
+        kannel.stop()
+
+
+def night_config(folder: Path, registry: Receiver | None = None) -> Path:
+    """The default deployment with its escalations (rings of 10 s), Ukraine's reports sent to
+    ``registry``."""
+    ukraine: dict[str, Any] = {"lines": {"detention": {"escalation": {"ring_timeout": 10}}}}
+    if registry is not None:
+        ukraine["webhooks"] = [{"url": registry.url, "events": ["reports"]}]
+    path, _ = config_variant(folder, escalations=True, organisations={"ua-legal-aid": ukraine})
     return path
 
 
@@ -159,10 +187,23 @@ async def until_accepted(service: Service, ref: str, seconds: float = 120) -> di
     raise AssertionError(f"not accepted: {report}\n{service.log.read_text()[-5000:]}")
 
 
+def eventually(check: Callable[[], Any], seconds: float, what: str) -> Any:
+    deadline = time.monotonic() + seconds
+    while not (found := check()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.3)
+    return found
+
+
 async def test_a_report_at_night_is_rung_through_to_the_people_on_duty_until_one_accepts(
-    asterisk: Asterisk, service: Service, duty_phones: DutyPhones, tmp_path: Path
+    asterisk: Asterisk,
+    service: Service,
+    duty_phones: DutyPhones,
+    outside: Outside,
+    tmp_path: Path,
 ) -> None:
-    service.start(SUNDAY_NIGHT, config=night_config(tmp_path))
+    service.settings |= outside.settings
+    service.start(SUNDAY_NIGHT, config=night_config(tmp_path, outside.registry))
     mark = asterisk.log_mark()
     report = await report_of(service, await leave_a_message(asterisk))
     ref = report["ref"]
@@ -183,8 +224,18 @@ async def test_a_report_at_night_is_rung_through_to_the_people_on_duty_until_one
     assert duty_phones.heard() > 50 * seconds_of(asterisk, "uk/escalation-report"), (
         duty_phones.heard()
     )
-    # the whole chain on the report's history
-    kinds = [h["kind"] for h in report["history"]]
+    # the whole chain on the report's history (the call log's, a moment behind)
+    history = await asyncio.to_thread(
+        eventually,
+        lambda: (
+            (h := service.get(f"/api/notifications/{ref}")["history"])
+            and h[-1]["kind"] == "escalation.stopped"
+            and h
+        ),
+        10,
+        "the history lacks the end of the chain",
+    )
+    kinds = [h["kind"] for h in history]
     for kind in (
         "escalation.started",
         "escalation.ringing",
@@ -200,3 +251,39 @@ async def test_a_report_at_night_is_rung_through_to_the_people_on_duty_until_one
     assert figures["calls"]["max"] == 3
     line = frozenset({("organisation", "ua-legal-aid"), ("line", "detention")})
     assert service.metrics()["hotline_report_acceptance_seconds_count", line] == 1
+
+    # beside the calls: the family's SMS with their reference; each person rung, an SMS and
+    # an e-mail with the reference and the report's link (no recording, no caller's number)
+    kannel, mailbox = outside.kannel, outside.mailbox
+    family = await asyncio.to_thread(
+        eventually, lambda: [m for m in kannel.messages() if m.to == FAMILY], 30, "no family SMS"
+    )
+    assert len(family) == 1 and ref in family[0].text and "адвокат" in family[0].text
+    for number, address in (
+        (KOVALENKO, "o.kovalenko@example.org"),
+        (BONDAR, "t.bondar@example.org"),
+        (MELNYK, "a.melnyk@example.org"),
+    ):
+        (sms,) = await asyncio.to_thread(
+            eventually, lambda n=number: [m for m in kannel.messages() if m.to == n], 30, number
+        )
+        (mail,) = await asyncio.to_thread(
+            eventually, lambda a=address: mailbox.to(a), 30, f"no e-mail to {address}"
+        )
+        body = mail.get_content()
+        for text in (sms.text, body):
+            assert ref in text and f"/desk#report-{ref}" in text, text
+            assert FAMILY not in text and "notifications/" not in text and ".wav" not in text
+        assert ref in str(mail["Subject"])
+    # the case registry: every step of the report, once, in order, signed, no number
+    registry = outside.registry
+    told = await asyncio.to_thread(
+        eventually,
+        lambda: (t := registry.types(ref=ref)) and t[-1] == "escalation.stopped" and t,
+        30,
+        "the registry was not told the whole chain",
+    )
+    assert told[:3] == ["notification.stored", "escalation.started", "escalation.notified"]
+    assert told.count("escalation.ringing") == 3 and "escalation.accepted" in told
+    assert registry.forged == [] and registry.again == 0
+    assert not any("number" in d.data or "to" in d.data for d in registry.got)

@@ -4,12 +4,9 @@ over STARTTLS with a login; a server that is down is tried again until it is bac
 from __future__ import annotations
 
 import asyncio
-import email
 import ssl
 import subprocess
 from collections.abc import Iterator
-from email.message import EmailMessage
-from email.policy import default
 from pathlib import Path
 from typing import Any
 
@@ -23,24 +20,11 @@ from hotline.outbound.smtp import Smtp
 from hotline.store.db import Store
 from hotline.store.outbox import OutboxStore
 from tests.kannel import free_port
+from tests.mailbox import Mailbox
 from tests.unit.hotline.test_outbox import event, run
 
 SUBJECT = "Повідомлення про затримання 482193"
 TEXT = "Надійшло повідомлення про затримання.\nПосилання: https://desk.example/reports/482193\n"  # noqa: RUF001
-
-
-class Mailbox:
-    """What the SMTP server was given: (envelope sender, recipients, the message)."""
-
-    def __init__(self) -> None:
-        self.got: list[tuple[str, list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        content = envelope.original_content or b""
-        message = email.message_from_bytes(content, policy=default)
-        assert isinstance(message, EmailMessage)
-        self.got.append((str(envelope.mail_from), list(envelope.rcpt_tos), message))
-        return "250 OK"
 
 
 def login(
