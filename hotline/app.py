@@ -429,6 +429,9 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         settings.data_dir,
     )
     bus.subscribe(escalations)
+    escalations.open_reports = lambda: (
+        (n.stored(), n.call) for n in notifications.listing() if n.handled_at is None
+    )
     recorder = Recorder(
         switchboard,
         store,

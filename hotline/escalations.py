@@ -99,6 +99,8 @@ class Escalations:
         self.capped = capped
         #: Whether this instance acts (the leadership's ``active``).
         self.may_act: Callable[[], bool] = lambda: True
+        #: The open reports (each as stored, with its call): every one has an escalation.
+        self.open_reports: Callable[[], Iterable[tuple[ev.NotificationStored, str]]] = tuple
         #: Each report's escalation, and where its events go.
         self.items: dict[str, esc.Escalation] = {}
         self.reports: dict[str, Report] = {}
@@ -314,42 +316,73 @@ class Escalations:
         """Go on with every open escalation: a call Asterisk says was made after those known
         here counts as made (its outcome unknown until its channel says); a call under way is
         watched (its dialogue reports to this instance); a wait is timed again; the rest
-        goes on now."""
+        goes on now. Then an open report without one gets its escalation."""
         for ref, escalation in list(self.items.items()):
             if escalation.stopped is not None or ref not in self.reports:
                 continue
-            try:
-                last = await self.calls.last_call(ref)
-            except Exception as exc:
-                log.warning("report %s: Asterisk's last call unknown (%s)", ref, exc)
-                last = None
+            last = await self._last_call(ref)
             if last is not None and last.attempt > len(escalation.attempts):
                 # made by an instance gone since, its facts not here: counted, and watched
                 escalation = self._made_elsewhere(ref, escalation, last)
-            chain = self.chains.get(escalation.line)
-            if chain is None:
-                continue
             if (ringing := escalation.ringing) is not None:
                 self._watch(ref, ringing.n, 1.0)
             elif escalation.until is not None:
                 self._later(ref, (escalation.until - self.clock()).total_seconds())
             else:
                 self.feed(ref, esc.Due(ref))
+        await self.ensure(self.open_reports())
+
+    async def ensure(self, reports: Iterable[tuple[ev.NotificationStored, str]]) -> None:
+        """Each open report has its escalation: one this instance never heard of (stored just
+        before a crash, or by an instance gone since whose facts are not in the database yet)
+        starts now, unless Asterisk keeps a call made for it already: then it goes on from
+        that call."""
+        for stored, call in reports:
+            ref = stored.ref
+            org = self.organisation_of(stored.line)
+            chain = self.chains.get(stored.line)
+            if ref in self.items or chain is None or org is None or not self.may_act():
+                continue
+            last = await self._last_call(ref)
+            if last is None:
+                log.info("report %s: its escalation starts (it had none here)", ref)
+                self.begin(stored, call)
+                continue
+            self.reports[ref] = Report(call, org)
+            started = ev.EscalationStarted(
+                ref, stored.line, chain.rota, stored.language, stored.number or None
+            )
+            self._keep_only(ref, started)
+            self.items[ref] = esc.evolve(None, started, self.clock())
+            made = self._made_elsewhere(ref, self.items[ref], last)
+            self._watch(ref, made.attempts[-1].n, 1.0)
+
+    async def _last_call(self, ref: str) -> ev.EscalationRinging | None:
+        try:
+            return await self.calls.last_call(ref)
+        except Exception as exc:
+            log.warning("report %s: Asterisk's last call unknown (%s)", ref, exc)
+            return None
+
+    def _keep_only(self, ref: str, fact: ev.Fact) -> None:
+        """Keep a fact learnt from elsewhere in the file (not told again: its own event is
+        the other instance's to tell)."""
+        now, report = self.clock(), self.reports[ref]
+        record = {"call": report.call, "org": report.organisation, "at": now.isoformat()}
+        try:
+            self.journal.append(record | {"kind": fact.kind, "data": ev.to_data(fact)})
+        except OSError as exc:
+            log.error("escalation of %s not kept: %s", ref, exc)
 
     def _made_elsewhere(
         self, ref: str, escalation: esc.Escalation, made: ev.EscalationRinging
     ) -> esc.Escalation:
         """A call Asterisk says the report made, which this instance never heard of (another
-        instance made it, its facts still on their way): kept (not told again: the other
-        instance's own event will be), then watched like one of its own."""
+        instance made it, its facts still on their way): kept, then watched like one of its
+        own."""
         log.warning("report %s: call %d to %s was made elsewhere", ref, made.attempt, made.person)
-        now, report = self.clock(), self.reports[ref]
-        record = {"call": report.call, "org": report.organisation, "at": now.isoformat()}
-        try:
-            self.journal.append(record | {"kind": made.kind, "data": ev.to_data(made)})
-        except OSError as exc:
-            log.error("escalation of %s not kept: %s", ref, exc)
-        updated = esc.evolve(escalation, made, now)
+        self._keep_only(ref, made)
+        updated = esc.evolve(escalation, made, self.clock())
         self.items[ref] = updated
         return updated
 

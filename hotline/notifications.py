@@ -54,6 +54,19 @@ class Notification:
         """Open for longer than ``target`` seconds."""
         return self.handled_at is None and (now - self.at).total_seconds() > target
 
+    def stored(self) -> NotificationStored:
+        """The event that told of it."""
+        return NotificationStored(
+            self.ref,
+            self.line,
+            self.caller,
+            self.number,
+            self.complete,
+            self.recording or None,
+            self.taken_by,
+            self.language,
+        )
+
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["at"] = self.at.isoformat()
@@ -295,14 +308,6 @@ class MessageRoute:
             board.hung_up(taken.call)
         board.emit(
             taken.call,
-            NotificationStored(
-                taken.ref,
-                taken.line,
-                taken.caller,
-                taken.number,
-                taken.complete,
-                taken.recording or None,
-                language=taken.language,
-            ),
+            taken.stored(),
         )
         return True

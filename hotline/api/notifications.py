@@ -30,7 +30,7 @@ from hotline.api.errors import errors
 from hotline.notifications import Notification
 from hotline.switchboard import CallbackRefused
 from routing import escalation as esc
-from routing.events import KINDS, NotificationStored
+from routing.events import KINDS
 from routing.signals import CallBackNow
 
 router = api_router()
@@ -286,9 +286,7 @@ async def taken_by_phone(
         raise HTTPException(503, f"the notification could not be stored: {exc.strerror}") from None
     board.emit(
         call_id,
-        NotificationStored(
-            item.ref, line, caller, number, True, taken_by=item.taken_by, language=item.language
-        ),
+        item.stored(),
     )
     return shown_json(app, item)
 

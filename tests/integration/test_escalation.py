@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from bench.sipcall import free_udp_port
 from tests.integration.conftest import Asterisk, Service, call, config_variant
 from tests.integration.test_notifications import GAP, seconds_of
 from tests.integration.test_outbound import OUTBOX
+from tests.integration.test_standby import pair, role  # noqa: F401  (pair: a fixture)
 from tests.kannel import Kannel
 from tests.mailbox import Mailbox, plain_smtp
 from tests.receiver import Receiver
@@ -287,3 +290,63 @@ async def test_a_report_at_night_is_rung_through_to_the_people_on_duty_until_one
     assert told.count("escalation.ringing") == 3 and "escalation.accepted" in told
     assert registry.forged == [] and registry.again == 0
     assert not any("number" in d.data or "to" in d.data for d in registry.got)
+
+
+def chain_of(report: dict[str, Any]) -> list[tuple[str, str | None]]:
+    return [(c["person"], c["outcome"]) for c in report["escalation"]["calls"]]
+
+
+async def until_rung(phones: DutyPhones, numbers: list[str], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while phones.rung() != numbers:
+        assert time.monotonic() < deadline, f"rung: {phones.rung()}, not {numbers}"
+        await asyncio.sleep(0.2)
+
+
+async def test_a_service_killed_between_two_steps_goes_on_from_where_it_was(
+    asterisk: Asterisk, service: Service, duty_phones: DutyPhones, tmp_path: Path
+) -> None:
+    """SIGKILL while the second duty lawyer's phone rings: the new process reads the chain
+    from its file, the ring it did not see end is counted, the supervisor is rung next and
+    accepts; nobody is rung twice."""
+    config = night_config(tmp_path)
+    service.start(SUNDAY_NIGHT, config=config)
+    started = time.monotonic()
+    family = asyncio.create_task(leave_a_message(asterisk))  # (the chain starts meanwhile)
+    await until_rung(duty_phones, [KOVALENKO, BONDAR], 120)
+    service.stop(signal.SIGKILL)
+    later = datetime.fromisoformat(SUNDAY_NIGHT).timestamp() + time.monotonic() - started
+    service.start(datetime.fromtimestamp(later).astimezone().isoformat(), config=config)
+    report = await until_accepted(service, (await report_of(service, await family))["ref"])
+    assert chain_of(report)[0] == ("kovalenko", "declined")
+    assert chain_of(report)[1][0] == "bondar" and chain_of(report)[1][1] in ("NOANSWER", "UNKNOWN")
+    assert chain_of(report)[2] == ("melnyk", "accepted")
+    assert duty_phones.rung() == [KOVALENKO, BONDAR, MELNYK]
+
+
+async def test_a_standby_taking_over_during_the_first_call_goes_on_with_it(
+    asterisk: Asterisk,
+    pair: tuple[Service, Service],  # noqa: F811  (the fixture, imported)
+    duty_phones: DutyPhones,
+    tmp_path: Path,
+) -> None:
+    """The active instance is killed while the first duty lawyer listens to the report: the
+    standby takes over, tells it to them again (they pass it on), then rings the next people
+    on duty; nobody is rung twice, and the chain is on the report whole."""
+    a, b = pair
+    config = night_config(tmp_path)
+    a.start(SUNDAY_NIGHT, config=config)
+    await asyncio.to_thread(eventually, lambda: role(a) == "active", 10, "a never active")
+    b.start(SUNDAY_NIGHT, config=config)
+    family = asyncio.create_task(leave_a_message(asterisk))  # (the chain starts meanwhile)
+    await until_rung(duty_phones, [KOVALENKO], 120)
+    await asyncio.sleep(1.5)  # kovalenko picks up after a second, and listens
+    a.stop(signal.SIGKILL)
+    await asyncio.to_thread(eventually, lambda: role(b) == "active", 20, "b never took over")
+    report = await until_accepted(b, (await report_of(b, await family))["ref"])
+    assert chain_of(report) == [
+        ("kovalenko", "declined"),
+        ("bondar", "NOANSWER"),
+        ("melnyk", "accepted"),
+    ]
+    assert duty_phones.rung() == [KOVALENKO, BONDAR, MELNYK]
