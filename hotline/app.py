@@ -44,6 +44,7 @@ from hotline.notifications import MessageRoute, NotificationStore
 from hotline.ownership import Ownership
 from hotline.queuelog import QueueLog, QueueLogFile
 from hotline.recordings import Recorder
+from hotline.references import References
 from hotline.settings import Clock, Settings, weakness
 from hotline.spool import Spool
 from hotline.store.db import Store
@@ -372,6 +373,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     )
     calls = CallService(deployment, bus, clock, switchboard)
     notifications = NotificationStore(settings.data_dir)
+    notifications.references = References(store, settings.data_dir, settings.instance_name())
     bus.owner = Ownership(
         deployment,
         switchboard.line_of,
@@ -537,6 +539,8 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         asyncio.create_task(api.serve(), name="api"),
         asyncio.create_task(metrics.watch_loop(), name="loop-lag"),
     ]
+    if (references := service.notifications.references) is not None:
+        tasks.append(asyncio.create_task(references.run(service.call_log.ready), name="refs"))
     if settings.ha:
         tasks.append(asyncio.create_task(service.leadership.run(), name="leadership"))
         tasks.append(asyncio.create_task(service.keep_claim(), name="claim"))
