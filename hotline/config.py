@@ -31,7 +31,7 @@ from agents import Operator
 from ivr import Action, Entry, Flow, Menu
 from routing import AfterHours, Line, Office, Schedule, parse_hours
 from routing.lines import Overflow
-from routing.outbound import CallbackPolicy
+from routing.outbound import PER_CALLER, CallbackPolicy
 from routing.signals import Target
 from routing.transfers import Centre
 
@@ -271,7 +271,16 @@ class CallbacksModel(_Model):
 
     allowed: list[Annotated[str, AfterValidator(_pattern)]] = Field(min_length=1)
     per_number_per_hour: int = Field(4, ge=1, le=100)
+    #: Each organisation's outbound calls an hour (callbacks and escalations).
     per_hour: int = Field(60, ge=1, le=10_000)
+    #: Callback requests one calling number may make to one organisation in an hour.
+    per_caller_per_hour: int = Field(PER_CALLER, ge=1, le=100)
+
+
+class OwnCallbacksModel(_Model):
+    """An organisation's own, lower, cap on its outbound calls an hour."""
+
+    per_hour: int = Field(ge=1, le=10_000)
 
 
 class TrunkModel(_Model):
@@ -408,6 +417,8 @@ class OrganisationModel(_Model):
     supervisors: dict[Name, SupervisorModel] = {}
     #: Its directory of legal aid centres.
     centres: dict[Name, CentreModel] = {}
+    #: Its own cap on outbound calls (lower than trunk.callbacks.per_hour).
+    callbacks: OwnCallbacksModel | None = None
 
 
 class DeploymentModel(_Model):
@@ -506,6 +517,8 @@ class Organisation:
     service_level_threshold: int = 20
     service_level_target: float = 0.8
     notification_target: int = 900
+    #: Its own cap on outbound calls an hour (None: trunk.callbacks.per_hour).
+    callbacks_per_hour: int | None = None
 
 
 @dataclass(frozen=True)
@@ -587,7 +600,18 @@ class Deployment:
         allowed = self.trunk.callbacks
         if allowed is None:
             return CallbackPolicy((), 1, 1)
-        return CallbackPolicy.of(allowed.allowed, allowed.per_number_per_hour, allowed.per_hour)
+        own = {
+            org.id: org.callbacks_per_hour
+            for org in self.organisations.values()
+            if org.callbacks_per_hour is not None
+        }
+        return CallbackPolicy.of(
+            allowed.allowed,
+            allowed.per_number_per_hour,
+            allowed.per_hour,
+            allowed.per_caller_per_hour,
+            own,
+        )
 
     @property
     def timezone(self) -> str:
@@ -646,6 +670,7 @@ def parse(raw: Any, source: str = "<config>") -> Deployment:
         raise ConfigError(source, [_pydantic_problem(e) for e in exc.errors()]) from None
     organisations = model.as_organisations()
     flat, owners, problems = _flatten(model, organisations)
+    problems += _own_caps(model)
     problems += _codes(organisations, bool(model.organisations))
     if model.organisations:  # name the organisation in every path
         problems += [(_within(path, owners), message) for path, message in _cross_check(flat)]
@@ -661,6 +686,21 @@ def parse(raw: Any, source: str = "<config>") -> Deployment:
 
 
 Owners = dict[tuple[str, str], str]
+
+
+def _own_caps(model: DeploymentModel) -> list[tuple[str, str]]:
+    """An organisation may lower the hourly cap on outbound calls, never raise it."""
+    shared = model.trunk.callbacks
+    cap = shared.per_hour if shared is not None else 0
+    return [
+        (
+            f"organisations.{org_id}.callbacks.per_hour",
+            f"{org.callbacks.per_hour} is more than trunk.callbacks.per_hour ({cap}): "
+            "an organisation may only set a lower cap",
+        )
+        for org_id, org in model.organisations.items()
+        if org.callbacks is not None and org.callbacks.per_hour > cap
+    ]
 
 
 def _flatten(
@@ -990,4 +1030,5 @@ def _organisation(
         service_level_threshold=targets.service_level_threshold or shared.service_level_threshold,
         service_level_target=targets.service_level_target or shared.service_level_target,
         notification_target=targets.notification_target or shared.notification_target,
+        callbacks_per_hour=org.callbacks.per_hour if org.callbacks else None,
     )

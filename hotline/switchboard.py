@@ -23,9 +23,11 @@ from agents.state import Event, OperatorState
 from hotline.config import Deployment
 from hotline.durable import Durable, PendingCallback
 from hotline.events import CallEvent, EventBus
+from hotline.privacy import mask
 from routing import callbacks, events, queue, transfers
 from routing.dispatch import Waiting
 from routing.events import CallStarted, Fact
+from routing.outbound import capped
 from routing.queue import Callback, Offered, Queue, Rules, Timings
 from routing.signals import (
     Adopted,
@@ -42,6 +44,7 @@ from routing.signals import (
     CentreEnded,
     DeviceChanged,
     DialCaller,
+    Dialled,
     Effect,
     Emit,
     Forget,
@@ -141,6 +144,7 @@ def rules_of(deployment: Deployment) -> Rules:
             default_handle_time=policy.default_handle_time,
         ),
         deployment.callbacks,
+        {line: org.id for org in deployment.organisations.values() for line in org.lines},
     )
 
 
@@ -269,6 +273,11 @@ class Switchboard:
 
     def _carry_out(self, effect: Effect, now: datetime) -> None:
         match effect:
+            case Emit(call, events.CallbackRefused() as refused):
+                log.warning(
+                    "callback of %s to %s refused: %s", call, mask(refused.number), refused.reason
+                )
+                self.bus.publish(CallEvent(call, 0, now, refused))
             case Emit(call, fact):
                 self.bus.publish(CallEvent(call, 0, now, fact))
             case StartTimer(key, at):
@@ -383,11 +392,15 @@ class Switchboard:
         """A caller starts waiting (or waits again after a restart, keeping ``entered``)."""
         self.feed(CallerQueued(call, channel, line, language, caller, entered))
 
-    def add_callback(self, call: str, line: str, language: str, number: str, reason: str) -> None:
-        """A caller who is not on the line (after hours, say) is to be called back. Raises
-        CallbackRefused (the number may not be called) or OSError (it could not be stored:
-        nothing is promised); the caller hears the promise only after this returned."""
-        self._refused(call, self.feed(LaterCallback(call, line, language, number, reason)))
+    def add_callback(
+        self, call: str, line: str, language: str, number: str, reason: str, caller: str = ""
+    ) -> None:
+        """A caller (calling from ``caller``) who is not on the line (after hours, say) is to
+        be called back. Raises CallbackRefused (the number may not be called, or that caller
+        asked too often) or OSError (it could not be stored: nothing is promised); the caller
+        hears the promise only after this returned."""
+        signal = LaterCallback(call, line, language, number, reason, caller)
+        self._refused(call, self.feed(signal))
 
     def to_callback(
         self,
@@ -414,6 +427,18 @@ class Switchboard:
         if not any(cb.notification == now.notification for cb in self.state.callbacks.values()):
             self.emit(now.call, CallStarted(now.number, hotline_number, language=now.language))
         self.feed(now)
+
+    def dial_refusal(self, number: str, organisation: str) -> tuple[str, datetime | None] | None:
+        """Why ``organisation`` may not call ``number`` now (the callback patterns, its hourly
+        cap, the number's), and from when it may (None: never); None when it may. The check
+        of every outbound call: an escalation asks it before each call, then says
+        :meth:`dialling`."""
+        return capped(self.rules.callbacks, self.state.dialled, number, organisation, self.clock())
+
+    def dialling(self, number: str, organisation: str) -> None:
+        """An outbound call made outside the queue (an escalation's) to ``number`` for
+        ``organisation``: it counts in the organisation's hourly cap."""
+        self.feed(Dialled(number, organisation))
 
     def _refused(self, call: str, effects: list[Effect]) -> None:
         for effect in effects:
