@@ -135,8 +135,9 @@ class Service:
         if stamp := event.get("Timestamp"):
             with contextlib.suppress(ValueError):
                 metrics.AMI_EVENT_LAG.observe(max(0.0, time.time() - float(stamp)))
-        if not self.leadership.active:
+        if not self.leadership.active and not self.leadership.in_doubt:
             return  # a standby keeps no queue (and logs nothing): it reads Asterisk on taking over
+        # (its lease in doubt for a moment: the switchboard keeps what it sees for its return)
         try:
             parsed = messages.parse(event)
         except messages.MalformedMessage as exc:
@@ -279,6 +280,10 @@ class Service:
         except Exception as exc:  # Asterisk away: its reconnection resyncs
             log.warning("taking over (fencing number %d): %s", fence, exc)
 
+    async def regained(self) -> None:
+        """The lease is back after a moment in doubt: what was seen meanwhile is applied."""
+        self.switchboard.resume()
+
     async def stand_down(self) -> None:
         """Another instance is active now: this one forgets its queue and acts no more."""
         self.switchboard.reset()
@@ -418,6 +423,8 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         None,
     )
     leadership.on_active, leadership.on_standby = service.take_over, service.stand_down
+    leadership.on_regained = service.regained
+    switchboard.in_doubt = lambda: leadership.in_doubt
     ami.on_event = service.on_ami_event
     ami.on_connect = service.resync
     owners = {line: org.id for org in deployment.organisations.values() for line in org.lines}

@@ -107,6 +107,11 @@ class TransferRefused(Exception):
     """The call cannot be transferred there now; the message says why."""
 
 
+class NotActive(Exception):
+    """This instance may not act now (another is active, or its lease is in doubt for a
+    moment): nothing changed; ask again (the API answers 503 with Retry-After)."""
+
+
 class Effects(Protocol):
     """What the switchboard asks of Asterisk."""
 
@@ -158,6 +163,23 @@ WITNESSED = (
     CallbackReached,
     CallbackEnded,
 )
+#: What someone asks for and must be answered now: refused (NotActive) by an instance that
+#: may not act, never taken and left undone.
+REQUESTS = (
+    OperatorChanged,
+    CallbackAsked,
+    LaterCallback,
+    CallBackNow,
+    CallbackPickedUp,
+    TransferAsked,
+    NotificationHandled,
+)
+
+
+def _reported(signal: Signal) -> bool:
+    """A request that reports what was done already (a transfer made on the phone): kept,
+    like any report, rather than refused."""
+    return isinstance(signal, TransferAsked) and signal.left
 
 
 class Switchboard:
@@ -192,6 +214,14 @@ class Switchboard:
         #: instance has taken over), it still logs how its calls go on and end, which the
         #: dialplan reports here, and does nothing about them.
         self.witnessing = False
+        #: Whether its lease is in doubt and may come back (the database slow for a moment):
+        #: then what it sees is kept (:attr:`held`) and applied when the lease is back.
+        self.in_doubt: Callable[[], bool] = lambda: False
+        #: Signals seen while the lease was in doubt, in order, and what the steps it still
+        #: took (the dialplan's reports) left to do: applied and done once it is back
+        #: (:meth:`resume`), left to the next active instance if it stands down.
+        self.held: list[Signal] = []
+        self.held_effects: list[Effect] = []
 
     # -- the snapshot ------------------------------------------------------------------------
     @property
@@ -253,13 +283,28 @@ class Switchboard:
     # -- feeding the queue -------------------------------------------------------------------
     def feed(self, signal: Signal) -> list[Effect]:
         """One step of the queue, its effects carried out. A promise that must be kept on
-        disk and could not be raises OSError, and then nothing changed."""
+        disk and could not be raises OSError, and then nothing changed. A request
+        (:data:`REQUESTS`) while this instance may not act raises NotActive."""
         acting = self.may_act()
+        if acting and (self.held or self.held_effects):
+            self.resume()  # the lease is back: what waited for it goes first
+        doubt = not acting and self.witnessing and self.in_doubt()
+        if not acting and isinstance(signal, REQUESTS) and not _reported(signal):
+            raise NotActive(
+                "this instance's lease is in doubt for a moment: ask again"
+                if doubt
+                else "this instance is not the active one"
+            )
+        if doubt and not isinstance(signal, WITNESSED):
+            self.held.append(signal)  # seen: applied when the lease is back
+            return []
         if not acting and not (self.witnessing and isinstance(signal, WITNESSED)):
             return []
         now = self.clock()
         state, effects = step(self.state, signal, now, self.rules)
-        if not acting:  # what happened is logged; nothing is done about it
+        if not acting:  # what happened is logged; what it leads to waits for the lease
+            if doubt:
+                self.held_effects += [e for e in effects if not isinstance(e, Emit)]
             effects = [e for e in effects if isinstance(e, Emit)]
         for effect in effects:
             if isinstance(effect, Keep) and effect.must:
@@ -270,6 +315,37 @@ class Switchboard:
         if acting and self.durable is not None and before.operators is not state.operators:
             self.durable.operators_changed(queue.presence(state))
         return effects
+
+    def resume(self) -> int:
+        """The lease is back after a moment in doubt: what the steps taken meanwhile left to
+        do is done, then the signals seen meanwhile are applied, in their order. Returns how
+        many signals."""
+        effects, self.held_effects = self.held_effects, []
+        signals, self.held = self.held, []
+        if not effects and not signals:
+            return 0
+        log.warning(
+            "the lease is back: %d signal(s) seen and %d action(s) decided while it was in "
+            "doubt are carried out now",
+            len(signals),
+            len(effects),
+        )
+        now = self.clock()
+        for effect in effects:
+            if isinstance(effect, Keep) and effect.must:
+                try:
+                    self._keep(effect)
+                except OSError as exc:
+                    log.error("callback of %s not stored: %s", effect.pending.call, exc)
+            self._carry_out(effect, now)
+        for signal in signals:
+            try:
+                self.feed(signal)
+            except Exception as exc:  # (one that no longer applies must not stop the rest)
+                log.warning("%s seen while the lease was in doubt: %s", type(signal).__name__, exc)
+        if self.durable is not None:
+            self.durable.operators_changed(queue.presence(self.state))
+        return len(signals)
 
     def _carry_out(self, effect: Effect, now: datetime) -> None:
         match effect:
@@ -400,7 +476,7 @@ class Switchboard:
         asked too often) or OSError (it could not be stored: nothing is promised); the caller
         hears the promise only after this returned."""
         signal = LaterCallback(call, line, language, number, reason, caller)
-        self._refused(call, self.feed(signal))
+        self._refused(call, self._asked(signal))
 
     def to_callback(
         self,
@@ -415,7 +491,13 @@ class Switchboard:
         the caller hears the promise only after this returned."""
         if call in self.state.waiting:
             signal = CallbackAsked(call, number, reason, notification, recording)
-            self._refused(call, self.feed(signal))
+            self._refused(call, self._asked(signal))
+
+    def _asked(self, signal: CallbackAsked | LaterCallback) -> list[Effect]:
+        try:
+            return self.feed(signal)
+        except NotActive as exc:  # the caller is told it was not taken, and waits on
+            raise CallbackRefused(str(exc)) from None
 
     def call_back_now(self, now: CallBackNow, hotline_number: str) -> None:
         """``now.operator`` calls a notification back from their desk: their phone rings,
@@ -528,8 +610,14 @@ class Switchboard:
         self.feed(HungUp(call, by))
 
     def callback_answered(self, call: str, operator: str) -> DialCaller | None:
-        """The operator picked up a callback: whom to call now (None: not theirs)."""
-        for effect in self.feed(CallbackPickedUp(call, operator)):
+        """The operator picked up a callback: whom to call now (None: not theirs, or this
+        instance may not act now: their leg ends, and the callback is tried again)."""
+        try:
+            effects = self.feed(CallbackPickedUp(call, operator))
+        except NotActive as exc:
+            log.warning("callback of %s picked up by %s: not made now (%s)", call, operator, exc)
+            return None
+        for effect in effects:
             if isinstance(effect, DialCaller):
                 return effect
         return None
@@ -604,6 +692,13 @@ class Switchboard:
         self._timers.clear()
         self.state = Queue.empty(self.rules)
         self.witnessing = False
+        if self.held or self.held_effects:  # the instance taking over reads Asterisk afresh
+            log.warning(
+                "standing down: %d signal(s) seen while the lease was in doubt left to the "
+                "active instance, which reads Asterisk as it takes over",
+                len(self.held),
+            )
+        self.held, self.held_effects = [], []
 
     # -- transfers ---------------------------------------------------------------------------
     def transfer(self, call: str, target: Target, by: str, left: bool = False) -> None:
