@@ -17,7 +17,7 @@ from typing import Any
 import uvicorn
 from panoramisk.message import Message
 
-from hotline import metrics, takeover
+from hotline import metrics
 from hotline.api.access import (
     Principal,
     Role,
@@ -40,6 +40,7 @@ from hotline.events import EventBus
 from hotline.features import FeatureRoutes
 from hotline.interrupted import Interrupted
 from hotline.leadership import AloneLease, Leadership, PostgresLease
+from hotline.merging import Merger
 from hotline.notifications import MessageRoute, NotificationStore
 from hotline.ownership import Ownership
 from hotline.queuelog import QueueLog, QueueLogFile
@@ -74,6 +75,8 @@ class Service:
     api: Any
     #: Asterisk's queue_log of the queues this instance carries (None: HOTLINE_QUEUE_LOG unset).
     queue_log: QueueLogFile | None = None
+    #: With a standby: what the shared database holds, merged in while active.
+    merger: Merger | None = None
 
     async def health(self) -> dict[str, Any]:
         ami = {
@@ -246,7 +249,6 @@ class Service:
         it (operators' states, callbacks not made, notifications, callers waiting), then it
         acts."""
         effects = AmiEffects(self.ami)
-        store = self.call_log.store
         self.switchboard.reset()
         self.switchboard.witnessing = True
         if self.queue_log is not None:
@@ -256,25 +258,9 @@ class Service:
         except Exception as exc:  # Asterisk away: its reconnection resyncs
             log.warning("taking over (fencing number %d): %s", fence, exc)
             return
-        try:
-            shared = await takeover.shared_state(store, self.deployment, channels)
-            known = [n.ref for n in self.notifications.items.values() if n.handled_at is None]
-            merged = self.notifications.merge(await takeover.shared_notifications(store, known))
-        except Exception as exc:  # the callers still come first: they are in Asterisk
-            log.error(
-                "taking over without the database (%s): operators must log in again, and "
-                "callbacks not made are not known here",
-                exc,
-            )
-        else:
-            log.info(
-                "taking over: %d operator(s) logged in or paused, %d callback(s) to make, "
-                "%d notification(s) learnt",
-                len(shared.presence),
-                len(shared.callbacks),
-                merged,
-            )
-            self.switchboard.restore(shared)
+        # what the database holds: now, and again and again while active (hotline/merging.py)
+        assert self.merger is not None  # (built with the service)
+        await self.merger.take_over(channels)
         try:
             await self.resync()
         except Exception as exc:  # Asterisk away: its reconnection resyncs
@@ -424,6 +410,15 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     )
     leadership.on_active, leadership.on_standby = service.take_over, service.stand_down
     leadership.on_regained = service.regained
+    service.merger = Merger(
+        store,
+        deployment,
+        switchboard,
+        notifications,
+        AmiEffects(ami).channel_list,
+        lambda: leadership.active,
+    )
+    service.merger.attach(bus)
     switchboard.in_doubt = lambda: leadership.in_doubt
     ami.on_event = service.on_ami_event
     ami.on_connect = service.resync
@@ -551,6 +546,8 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
     if settings.ha:
         tasks.append(asyncio.create_task(service.leadership.run(), name="leadership"))
         tasks.append(asyncio.create_task(service.keep_claim(), name="claim"))
+        if service.merger is not None:
+            tasks.append(asyncio.create_task(service.merger.run(), name="merge"))
     log.info("API on http://%s:%d (OpenAPI at /docs)", settings.api_host, settings.api_port)
     try:
         await stop.wait()

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 
-from tests.integration.conftest import Service, call
-from tests.integration.test_standby import LEASE, pair, role, until
+from bench.sipcall import SoftPhone
+from tests.conftest import POSTGRES_SOCKET
+from tests.integration.conftest import Asterisk, Service, call
+from tests.integration.netfault import SilentLink
+from tests.integration.test_standby import LEASE, live_role, pair, role, until, waiting
 
 __all__ = ["pair"]  # (the standby tests' fixture: two instances, one database)
 
@@ -43,3 +47,48 @@ async def test_a_caller_arriving_while_the_active_instance_is_stopped_goes_throu
     assert (record["line"], record["outcome"]) == ("information", "abandoned"), said
     assert "sent to the active instance" in a.log.read_text()
     await until(lambda: role(a) == "standby", 10, "a did not stand down")
+
+
+DETENTION = ("0800213103", "12")
+
+
+async def test_a_callback_the_old_instance_wrote_late_is_picked_up_and_made_once(
+    pair: tuple[Service, Service],
+    asterisk: Asterisk,
+    phone: Callable[..., SoftPhone],
+    home_phone: Callable[..., SoftPhone],
+) -> None:
+    """a's link to PostgreSQL goes silent and a detention caller waiting on a hangs up at
+    once: a promises them a callback (in its spool only). b takes over and reads the database
+    without it; the link back, a (standby now) writes its spool: b takes the callback in and
+    makes it, once."""
+    a, b = pair
+    link = SilentLink(f"{POSTGRES_SOCKET}/.s.PGSQL.5432", hold_replies=True).start()
+    database = b.settings["HOTLINE_DATABASE_URL"].split("?")[0].rsplit("/", 1)[1]
+    a.settings["HOTLINE_DATABASE_URL"] = (
+        f"postgresql+asyncpg://postgres@127.0.0.1:{link.port}/{database}"
+    )
+    try:
+        a.start()
+        await until(lambda: role(a) == "active", 10, "a never became active")
+        b.start()
+        placed = asyncio.create_task(call(*DETENTION, caller="380661112233", hold_ms=60_000))
+        await until(lambda: waiting(a)[2] == 1, 30, "the detention caller is not waiting on a")
+        link.go_silent()
+        asterisk.sandbox.cli("channel request hangup all")  # the caller gives up: called back
+        caller = await placed
+        await until(lambda: live_role(b) == "active", LEASE + 5, "b never took over")
+        await asyncio.sleep(2)  # b has read the database: no callback there yet
+        assert not [w for w in b.get("/api/queues")["detention"]["waiting"] if w["callback"]]
+        home = home_phone(talk_ms=2000)
+        op1 = phone("op1", talk_ms=2000)
+        b.login("op1")
+        link.come_back()  # a, standby now, writes its spool
+        record = b.record(caller.call_id, until=lambda r: r["outcome"], wait=60)
+        happened = [e["kind"] for e in record["events"]]
+        assert record["outcome"] == "called-back", happened
+        assert happened.count("callback.restored") == 1, happened
+        assert home.answered() == 1 and op1.rung() == op1.answered() == 1
+        assert "callback(s) another instance wrote late taken in" in b.log.read_text()
+    finally:
+        link.stop()
