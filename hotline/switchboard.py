@@ -501,8 +501,11 @@ class Switchboard:
 
     def call_back_now(self, now: CallBackNow, hotline_number: str) -> None:
         """``now.operator`` calls a notification back from their desk: their phone rings,
-        then the number is dialled. Raises CallbackRefused (why) when they cannot now; a new
-        call (``now.call``) is logged as one to ``hotline_number``'s organisation."""
+        then the number is dialled. Raises CallbackRefused (why) when they cannot now, or
+        NotActive (this instance may not act now); a new call (``now.call``) is logged as one
+        to ``hotline_number``'s organisation."""
+        if not self.may_act():  # (before its call is logged: refused, nothing happened)
+            raise NotActive("this instance may not act now: ask again")
         why = callbacks.refusal(self.state, self.rules, now, self.clock())
         if why is not None:
             raise CallbackRefused(why)
