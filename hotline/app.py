@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import uvicorn
@@ -44,6 +45,7 @@ from hotline.events import EventBus
 from hotline.features import FeatureRoutes
 from hotline.interrupted import Interrupted
 from hotline.leadership import AloneLease, Leadership, PostgresLease
+from hotline.merging import Merger
 from hotline.notifications import MessageRoute, NotificationStore
 from hotline.outbound.centre_sms import Texting, centre_sms
 from hotline.outbound.deliverer import Deliverer, RetryPolicy
@@ -54,6 +56,7 @@ from hotline.outbound.webhooks import webhooks
 from hotline.ownership import Ownership
 from hotline.queuelog import QueueLog, QueueLogFile
 from hotline.recordings import Recorder
+from hotline.references import References
 from hotline.settings import Clock, Settings, weakness
 from hotline.spool import Spool
 from hotline.store.db import Store
@@ -89,6 +92,8 @@ class Service:
     duty: Duty | None = None
     #: Sends the outbox's SMS, e-mail and webhooks (on the active instance).
     deliverer: Deliverer | None = None
+    #: With a standby: what the shared database holds, merged in while active.
+    merger: Merger | None = None
 
     async def health(self) -> dict[str, Any]:
         ami = {
@@ -155,8 +160,9 @@ class Service:
         if stamp := event.get("Timestamp"):
             with contextlib.suppress(ValueError):
                 metrics.AMI_EVENT_LAG.observe(max(0.0, time.time() - float(stamp)))
-        if not self.leadership.active:
+        if not self.leadership.active and not self.leadership.in_doubt:
             return  # a standby keeps no queue (and logs nothing): it reads Asterisk on taking over
+        # (its lease in doubt for a moment: the switchboard keeps what it sees for its return)
         try:
             parsed = messages.parse(event)
         except messages.MalformedMessage as exc:
@@ -266,7 +272,6 @@ class Service:
         it (operators' states, callbacks not made, notifications, callers waiting), then it
         acts."""
         effects = AmiEffects(self.ami)
-        store = self.call_log.store
         self.switchboard.reset()
         self.switchboard.witnessing = True
         self.escalations.stand_down()
@@ -277,30 +282,29 @@ class Service:
         except Exception as exc:  # Asterisk away: its reconnection resyncs
             log.warning("taking over (fencing number %d): %s", fence, exc)
             return
+        # what the database holds: now, and again and again while active (hotline/merging.py)
+        assert self.merger is not None  # (built with the service)
+        await self.merger.take_over(channels)
         try:
-            shared = await takeover.shared_state(store, self.deployment, channels)
-            known = [n.ref for n in self.notifications.items.values() if n.handled_at is None]
-            merged = self.notifications.merge(await takeover.shared_notifications(store, known))
-            self.escalations.adopt(await takeover.shared_escalations(store, self.deployment))
-        except Exception as exc:  # the callers still come first: they are in Asterisk
-            log.error(
-                "taking over without the database (%s): operators must log in again, and "
-                "callbacks not made are not known here",
-                exc,
-            )
-        else:
-            log.info(
-                "taking over: %d operator(s) logged in or paused, %d callback(s) to make, "
-                "%d notification(s) learnt",
-                len(shared.presence),
-                len(shared.callbacks),
-                merged,
-            )
-            self.switchboard.restore(shared)
+            await self.escalations_learnt()
+        except Exception as exc:  # Asterisk keeps each report's last call: see resume()
+            log.error("taking over without the database's escalations (%s)", exc)
         try:
             await self.resync()
         except Exception as exc:  # Asterisk away: its reconnection resyncs
             log.warning("taking over (fencing number %d): %s", fence, exc)
+
+    async def escalations_learnt(self) -> None:
+        """The open reports' escalations as the shared database holds them, taken in; and
+        an escalation for each open report that has none yet (one another instance took)."""
+        shared = await takeover.shared_escalations(self.call_log.store, self.deployment)
+        self.escalations.adopt(shared)
+        if self.leadership.active and self.ami.connected:
+            await self.escalations.ensure(self.escalations.open_reports())
+
+    async def regained(self) -> None:
+        """The lease is back after a moment in doubt: what was seen meanwhile is applied."""
+        self.switchboard.resume()
 
     async def stand_down(self) -> None:
         """Another instance is active now: this one forgets its queue and acts no more."""
@@ -413,6 +417,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         deployment, bus, clock, switchboard, Texting(deployment.callbacks, "sms" in doors)
     )
     notifications = NotificationStore(settings.data_dir)
+    notifications.references = References(store, settings.data_dir, settings.instance_name())
     bus.owner = Ownership(
         deployment,
         switchboard.line_of,
@@ -427,6 +432,8 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         bus,
         clock,
         settings.data_dir,
+        capped=lambda org, number: _allowed_from(switchboard.dial_refusal(number, org), clock()),
+        dialling=lambda org, number: switchboard.dialling(number, org),
     )
     bus.subscribe(escalations)
     escalations.open_reports = lambda: (
@@ -486,6 +493,18 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         deliverer=deliverer,
     )
     leadership.on_active, leadership.on_standby = service.take_over, service.stand_down
+    leadership.on_regained = service.regained
+    service.merger = Merger(
+        store,
+        deployment,
+        switchboard,
+        notifications,
+        AmiEffects(ami).channel_list,
+        lambda: leadership.active,
+    )
+    service.merger.attach(bus)
+    service.merger.learnt = service.escalations_learnt
+    switchboard.in_doubt = lambda: leadership.in_doubt
     ami.on_event = service.on_ami_event
     ami.on_connect = service.resync
     service.duty = duty
@@ -523,6 +542,15 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         )
     )
     return service
+
+
+def _allowed_from(refused: tuple[str, datetime | None] | None, now: datetime) -> datetime | None:
+    """When a refused outbound call may be made (None: now); never (the callback patterns
+    refuse the number: the config's check says so of every duty phone): a day on, looked at
+    again then."""
+    if refused is None:
+        return None
+    return refused[1] or now + timedelta(days=1)
 
 
 def _holder_url(lease: PostgresLease) -> Callable[[], Awaitable[str | None]]:
@@ -619,9 +647,13 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
     ]
     if service.duty is not None:  # (a standby reads them too: it may be active any moment)
         tasks.append(asyncio.create_task(service.duty.run(), name="duty"))
+    if (references := service.notifications.references) is not None:
+        tasks.append(asyncio.create_task(references.run(service.call_log.ready), name="refs"))
     if settings.ha:
         tasks.append(asyncio.create_task(service.leadership.run(), name="leadership"))
         tasks.append(asyncio.create_task(service.keep_claim(), name="claim"))
+        if service.merger is not None:
+            tasks.append(asyncio.create_task(service.merger.run(), name="merge"))
     log.info("API on http://%s:%d (OpenAPI at /docs)", settings.api_host, settings.api_port)
     try:
         await stop.wait()

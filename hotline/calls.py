@@ -200,7 +200,9 @@ class CallService:
             typed = (await io.collect(Prompt(language, "callback-number"), 8, 16)).rstrip("#")
             number = typed or call.caller
             try:  # stored before the caller hears the promise
-                self.switchboard.add_callback(call.id, line, language, number, "after-hours")
+                self.switchboard.add_callback(
+                    call.id, line, language, number, "after-hours", call.caller
+                )
             except CallbackRefused:
                 await io.say([Prompt(language, "wrong-key")])
                 continue

@@ -38,7 +38,7 @@ from routing import AfterHours, Line, Office, Schedule, parse_hours
 from routing.escalation import Chain
 from routing.escalation import Step as EscalationStep
 from routing.lines import Overflow
-from routing.outbound import CallbackPolicy
+from routing.outbound import PER_CALLER, CallbackPolicy
 from routing.signals import Target
 from routing.transfers import Centre
 
@@ -333,7 +333,16 @@ class CallbacksModel(_Model):
 
     allowed: list[Annotated[str, AfterValidator(_pattern)]] = Field(min_length=1)
     per_number_per_hour: int = Field(4, ge=1, le=100)
+    #: Each organisation's outbound calls an hour (callbacks and escalations).
     per_hour: int = Field(60, ge=1, le=10_000)
+    #: Callback requests one calling number may make to one organisation in an hour.
+    per_caller_per_hour: int = Field(PER_CALLER, ge=1, le=100)
+
+
+class OwnCallbacksModel(_Model):
+    """An organisation's own, lower, cap on its outbound calls an hour."""
+
+    per_hour: int = Field(ge=1, le=10_000)
 
 
 class TrunkModel(_Model):
@@ -495,6 +504,8 @@ class OrganisationModel(_Model):
     duty: DutyModel = DutyModel()
     #: Where its events go (a case registry's URLs).
     webhooks: list[WebhookModel] = []
+    #: Its own cap on outbound calls (lower than trunk.callbacks.per_hour).
+    callbacks: OwnCallbacksModel | None = None
 
 
 class DeploymentModel(_Model):
@@ -609,6 +620,9 @@ class Organisation:
     #: Where its events go.
     webhooks: tuple[Webhook, ...] = ()
 
+    #: Its own cap on outbound calls an hour (None: trunk.callbacks.per_hour).
+    callbacks_per_hour: int | None = None
+
 
 @dataclass(frozen=True)
 class Webhook:
@@ -701,7 +715,18 @@ class Deployment:
         allowed = self.trunk.callbacks
         if allowed is None:
             return CallbackPolicy((), 1, 1)
-        return CallbackPolicy.of(allowed.allowed, allowed.per_number_per_hour, allowed.per_hour)
+        own = {
+            org.id: org.callbacks_per_hour
+            for org in self.organisations.values()
+            if org.callbacks_per_hour is not None
+        }
+        return CallbackPolicy.of(
+            allowed.allowed,
+            allowed.per_number_per_hour,
+            allowed.per_hour,
+            allowed.per_caller_per_hour,
+            own,
+        )
 
     @property
     def timezone(self) -> str:
@@ -782,6 +807,7 @@ def parse(raw: Any, source: str = "<config>") -> Deployment:
         raise ConfigError(source, [_pydantic_problem(e) for e in exc.errors()]) from None
     organisations = model.as_organisations()
     flat, owners, problems = _flatten(model, organisations)
+    problems += _own_caps(model)
     problems += _codes(organisations, bool(model.organisations))
     if model.organisations:  # name the organisation in every path
         problems += [(_within(path, owners), message) for path, message in _cross_check(flat)]
@@ -826,6 +852,21 @@ def _escalations(org: OrganisationModel) -> Iterator[tuple[str, str]]:
 
 
 Owners = dict[tuple[str, str], str]
+
+
+def _own_caps(model: DeploymentModel) -> list[tuple[str, str]]:
+    """An organisation may lower the hourly cap on outbound calls, never raise it."""
+    shared = model.trunk.callbacks
+    cap = shared.per_hour if shared is not None else 0
+    return [
+        (
+            f"organisations.{org_id}.callbacks.per_hour",
+            f"{org.callbacks.per_hour} is more than trunk.callbacks.per_hour ({cap}): "
+            "an organisation may only set a lower cap",
+        )
+        for org_id, org in model.organisations.items()
+        if org.callbacks is not None and org.callbacks.per_hour > cap
+    ]
 
 
 def _flatten(
@@ -1173,4 +1214,5 @@ def _organisation(
             Webhook(hook.url, frozenset(hook.events), frozenset(hook.personal))
             for hook in org.webhooks
         ),
+        callbacks_per_hour=org.callbacks.per_hour if org.callbacks else None,
     )

@@ -88,6 +88,7 @@ class Escalations:
         clock: Callable[[], datetime],
         data_dir: Path,
         capped: Callable[[str, str], datetime | None] = lambda _org, _number: None,
+        dialling: Callable[[str, str], None] = lambda _org, _number: None,
     ) -> None:
         self.chains = chains
         self.organisation_of = organisation_of
@@ -95,8 +96,10 @@ class Escalations:
         self.calls = calls
         self.bus = bus
         self.clock = clock
-        #: When ``organisation`` may call ``number`` (None: now): the callback caps.
+        #: When ``organisation`` may call ``number`` (None: now): the callback caps; and
+        #: a call it makes, counted in them.
         self.capped = capped
+        self.dialling = dialling
         #: Whether this instance acts (the leadership's ``active``).
         self.may_act: Callable[[], bool] = lambda: True
         #: The open reports (each as stored, with its call): every one has an escalation.
@@ -184,6 +187,11 @@ class Escalations:
         ref, n = ringing.ref, ringing.attempt
         log.info("report %s: ringing %s (call %d)", ref, ringing.person, n)
         self._watch(ref, n, seconds + WATCH_AFTER)
+        if (report := self.reports.get(ref)) is not None:
+            try:
+                self.dialling(report.organisation, ringing.number)
+            except Exception as exc:  # (counted or not, the call is made: it was decided)
+                log.warning("report %s: call %d not counted in the caps: %s", ref, n, exc)
         try:
             ended = await self.calls.escalate(ringing, seconds)
         except Unsent as exc:

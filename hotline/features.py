@@ -7,7 +7,7 @@ import logging
 
 from agents.state import Event, LogIn, LogOut, OperatorError, Pause, Resume
 from hotline.asterisk.agi import AgiCallIO, AgiChannel
-from hotline.switchboard import Switchboard
+from hotline.switchboard import NotActive, Switchboard
 from ivr import Prompt
 
 log = logging.getLogger(__name__)
@@ -41,5 +41,8 @@ class FeatureRoutes:
             except OperatorError as exc:
                 log.info("operator %s: %s refused: %s", operator, code, exc)
                 answer = "not-an-operator"
+            except NotActive as exc:  # (its lease in doubt for a moment: dial it again)
+                log.warning("operator %s: %s not taken: %s", operator, code, exc)
+                answer = "technical-error"
         await AgiCallIO(channel).say([Prompt(language, answer)])
         await channel.set_variable("HOTLINE_RESULT", "done")

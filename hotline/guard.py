@@ -161,6 +161,40 @@ async def rescue(ami: AmiClient, cut: Callable[[], Awaitable[None]]) -> int:
     return moved
 
 
+async def hand_on(ami: AmiClient, cut: Callable[[], Awaitable[None]], address: str = "") -> int:
+    """Another instance took over from the hung one: every caller in one of its FastAGI
+    sessions (``address``: its FastAGI URL, which the session's AGI() names; empty: any) is
+    told to try again (HOTLINE_RESULT=retry), then the sessions are cut. A cut session ends
+    as a finished one (AGISTATUS=SUCCESS), which the dialplan takes for the service's own
+    fault (the fallback queue, unseen by any instance); told to try again, the caller goes to
+    the active instance instead: a caller who had just arrived, or was in the menus, goes
+    through its menus, and it logs the call. How many were told."""
+    channels = of_kind(Channel, await ami.action({"Action": "CoreShowChannels"}, as_list=True))
+    told = 0
+    for channel in channels:
+        if channel.application != "AGI" or not waits_on_the_service(channel):
+            continue
+        if address and channel.data and not channel.data.startswith(f"{address}/"):
+            continue  # a session with another instance (the active one, say)
+        reply = await ami.action(
+            {
+                "Action": "Setvar",
+                "Channel": channel.channel,
+                "Variable": "HOTLINE_RESULT",
+                "Value": "retry",
+            }
+        )
+        if reply.success:
+            told += 1
+            log.warning("%s (%s) sent to the active instance", channel.uniqueid, channel.context)
+        else:
+            log.warning(
+                "could not tell %s to try again: %s", channel.uniqueid, reply.get("Message")
+            )
+    await cut()
+    return told
+
+
 class Guard:
     """Probes the service every ``interval`` seconds; rescues callers while it does not answer."""
 
@@ -171,13 +205,17 @@ class Guard:
         cut: Callable[[], Awaitable[None]],
         interval: float = 1.0,
         patience: int = 3,
-        taken_over: Callable[[], Awaitable[bool]] | None = None,
+        taken_over: Callable[[], Awaitable[bool | None]] | None = None,
+        address: str = "",
     ) -> None:
         self.ami = ami
-        #: With a standby (HOTLINE_HA): whether another instance holds the lease now; then
-        #: the hung one's callers are freed (its sessions cut) for the dialplan to take them
-        #: to that instance, not moved to the fallback queues.
+        #: With a standby (HOTLINE_HA): whether another instance holds the lease now (None:
+        #: the hung one's own lease still runs, and a standby may take it only once it ran
+        #: out: its callers wait for that); taken, the hung one's callers are sent to that
+        #: instance (:func:`hand_on`), not moved to the fallback queues.
         self.taken_over = taken_over
+        #: The service's FastAGI URL (its sessions name it).
+        self.address = address
         self.probe = probe
         self.cut = cut
         self.interval = interval
@@ -209,8 +247,11 @@ class Guard:
             )
         if self.failures >= self.patience and not self.standby:
             try:
-                if self.taken_over is not None and await self.taken_over():
-                    await self.cut()  # their dialplan tries again: the active one answers
+                taken = await self.taken_over() if self.taken_over is not None else False
+                if taken:
+                    await hand_on(self.ami, self.cut, self.address)
+                elif taken is None:
+                    log.info("its lease has not run out yet: a standby may take over then")
                 else:
                     await rescue(self.ami, self.cut)
             except AmiUnavailable as exc:
@@ -264,12 +305,12 @@ async def serve(
         lease = PostgresLease(Store(settings.database()).engine)
         me = settings.instance_name()
 
-        async def taken_over() -> bool:
+        async def taken_over() -> bool | None:
             async with asyncio.timeout(interval):
                 holder = (await lease.holder()).instance
-            return holder is not None and holder != me
+            return None if holder == me else holder is not None
 
-    guard = Guard(ami, probe, cut, interval, patience, taken_over)
+    guard = Guard(ami, probe, cut, interval, patience, taken_over, settings.agi_address())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

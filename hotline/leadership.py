@@ -154,7 +154,9 @@ class Leadership:
     switchboard asks it before every action, the AMI client before every command that acts.
 
     ``on_active(fence)`` runs once the lease is taken (it sets the fence in Asterisk and
-    rebuilds the queues); ``on_standby()`` once it is lost or given up."""
+    rebuilds the queues); ``on_standby()`` once it is lost or given up; ``on_regained()`` once
+    a renewal that came late (the database slow) brought the lease back after a moment in
+    doubt, under the same fencing number."""
 
     def __init__(
         self,
@@ -176,6 +178,7 @@ class Leadership:
         self.try_every = min(seconds / 6, STANDBY_TRY)
         self.on_active = on_active
         self.on_standby = on_standby
+        self.on_regained: Callable[[], Awaitable[None]] | None = None
         self.clock = clock
         self.fence: int | None = None
         self._until = float("-inf")
@@ -188,6 +191,12 @@ class Leadership:
     @property
     def active(self) -> bool:
         return self.fence is not None and self.clock() < self._until
+
+    @property
+    def in_doubt(self) -> bool:
+        """Its lease ran out here (no renewal answered in time) and may still come back:
+        it acts on nothing meanwhile, and keeps what it sees for then."""
+        return self.fence is not None and not self.stopped and not self.active
 
     @property
     def role(self) -> str:
@@ -220,7 +229,12 @@ class Leadership:
             if self.fence is not None:
                 await self._step_down("another instance holds the lease")
             return
+        in_doubt = self.in_doubt
         self._until = sent + self.seconds - self.margin
+        if in_doubt:
+            log.warning("%s: its lease is back (fencing number %d)", self.me, fence)
+            if self.on_regained is not None:
+                await self.on_regained()
         if self.fence is None:
             self.fence = fence
             log.warning("%s is active (fencing number %d)", self.me, fence)

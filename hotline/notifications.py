@@ -18,6 +18,7 @@ from typing import Any
 
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
 from hotline.journal import Journal, sync_file
+from hotline.references import References
 from hotline.switchboard import CallbackRefused, Switchboard
 from ivr import Prompt
 from routing.events import NotificationStored
@@ -88,6 +89,9 @@ class NotificationStore:
         self.journal = Journal(data_dir / "notifications.jsonl")
         self.path = self.journal.path
         self.items: dict[str, Notification] = {}
+        #: Where new references come from (reserved in the shared database: unique across
+        #: instances); None: chosen here, unique among this instance's own.
+        self.references: References | None = None
         for raw in self.journal.records():
             try:
                 self._apply(raw)
@@ -112,6 +116,8 @@ class NotificationStore:
         self.journal.append(raw)
 
     def new_reference(self) -> str:
+        if self.references is not None:
+            return self.references.take(self.items)
         while (ref := f"{secrets.randbelow(900_000) + 100_000}") in self.items:
             pass
         return ref
@@ -180,6 +186,17 @@ class NotificationStore:
         changed = 0
         for item in shared:
             mine = self.items.get(item.ref)
+            if mine is not None and mine.call != item.call:
+                log.error(  # (chosen alone by two instances: the call log keeps both)
+                    "notification %s of call %s is call %s's in the call log: not merged",
+                    item.ref,
+                    mine.call,
+                    item.call,
+                )
+                continue
+            base, _, apart = item.ref.partition("~")
+            if apart and (same := self.items.get(base)) is not None and same.call == item.call:
+                continue  # its own, kept here under the reference its caller heard
             if mine is None:
                 opened = replace(item, handled_at=None, handled_by=None, outcome=None, note=None)
                 mine = self.add(opened)

@@ -23,9 +23,11 @@ from agents.state import Event, OperatorState
 from hotline.config import Deployment
 from hotline.durable import Durable, PendingCallback
 from hotline.events import CallEvent, EventBus
+from hotline.privacy import mask
 from routing import callbacks, events, queue, transfers
 from routing.dispatch import Waiting
 from routing.events import CallStarted, Fact
+from routing.outbound import capped
 from routing.queue import Callback, Offered, Queue, Rules, Timings
 from routing.signals import (
     Adopted,
@@ -42,6 +44,7 @@ from routing.signals import (
     CentreEnded,
     DeviceChanged,
     DialCaller,
+    Dialled,
     Effect,
     Emit,
     Forget,
@@ -104,6 +107,11 @@ class TransferRefused(Exception):
     """The call cannot be transferred there now; the message says why."""
 
 
+class NotActive(Exception):
+    """This instance may not act now (another is active, or its lease is in doubt for a
+    moment): nothing changed; ask again (the API answers 503 with Retry-After)."""
+
+
 class Effects(Protocol):
     """What the switchboard asks of Asterisk."""
 
@@ -141,6 +149,7 @@ def rules_of(deployment: Deployment) -> Rules:
             default_handle_time=policy.default_handle_time,
         ),
         deployment.callbacks,
+        {line: org.id for org in deployment.organisations.values() for line in org.lines},
     )
 
 
@@ -154,6 +163,23 @@ WITNESSED = (
     CallbackReached,
     CallbackEnded,
 )
+#: What someone asks for and must be answered now: refused (NotActive) by an instance that
+#: may not act, never taken and left undone.
+REQUESTS = (
+    OperatorChanged,
+    CallbackAsked,
+    LaterCallback,
+    CallBackNow,
+    CallbackPickedUp,
+    TransferAsked,
+    NotificationHandled,
+)
+
+
+def _reported(signal: Signal) -> bool:
+    """A request that reports what was done already (a transfer made on the phone): kept,
+    like any report, rather than refused."""
+    return isinstance(signal, TransferAsked) and signal.left
 
 
 class Switchboard:
@@ -188,6 +214,14 @@ class Switchboard:
         #: instance has taken over), it still logs how its calls go on and end, which the
         #: dialplan reports here, and does nothing about them.
         self.witnessing = False
+        #: Whether its lease is in doubt and may come back (the database slow for a moment):
+        #: then what it sees is kept (:attr:`held`) and applied when the lease is back.
+        self.in_doubt: Callable[[], bool] = lambda: False
+        #: Signals seen while the lease was in doubt, in order, and what the steps it still
+        #: took (the dialplan's reports) left to do: applied and done once it is back
+        #: (:meth:`resume`), left to the next active instance if it stands down.
+        self.held: list[Signal] = []
+        self.held_effects: list[Effect] = []
 
     # -- the snapshot ------------------------------------------------------------------------
     @property
@@ -249,13 +283,28 @@ class Switchboard:
     # -- feeding the queue -------------------------------------------------------------------
     def feed(self, signal: Signal) -> list[Effect]:
         """One step of the queue, its effects carried out. A promise that must be kept on
-        disk and could not be raises OSError, and then nothing changed."""
+        disk and could not be raises OSError, and then nothing changed. A request
+        (:data:`REQUESTS`) while this instance may not act raises NotActive."""
         acting = self.may_act()
+        if acting and (self.held or self.held_effects):
+            self.resume()  # the lease is back: what waited for it goes first
+        doubt = not acting and self.witnessing and self.in_doubt()
+        if not acting and isinstance(signal, REQUESTS) and not _reported(signal):
+            raise NotActive(
+                "this instance's lease is in doubt for a moment: ask again"
+                if doubt
+                else "this instance is not the active one"
+            )
+        if doubt and not isinstance(signal, WITNESSED):
+            self.held.append(signal)  # seen: applied when the lease is back
+            return []
         if not acting and not (self.witnessing and isinstance(signal, WITNESSED)):
             return []
         now = self.clock()
         state, effects = step(self.state, signal, now, self.rules)
-        if not acting:  # what happened is logged; nothing is done about it
+        if not acting:  # what happened is logged; what it leads to waits for the lease
+            if doubt:
+                self.held_effects += [e for e in effects if not isinstance(e, Emit)]
             effects = [e for e in effects if isinstance(e, Emit)]
         for effect in effects:
             if isinstance(effect, Keep) and effect.must:
@@ -267,8 +316,44 @@ class Switchboard:
             self.durable.operators_changed(queue.presence(state))
         return effects
 
+    def resume(self) -> int:
+        """The lease is back after a moment in doubt: what the steps taken meanwhile left to
+        do is done, then the signals seen meanwhile are applied, in their order. Returns how
+        many signals."""
+        effects, self.held_effects = self.held_effects, []
+        signals, self.held = self.held, []
+        if not effects and not signals:
+            return 0
+        log.warning(
+            "the lease is back: %d signal(s) seen and %d action(s) decided while it was in "
+            "doubt are carried out now",
+            len(signals),
+            len(effects),
+        )
+        now = self.clock()
+        for effect in effects:
+            if isinstance(effect, Keep) and effect.must:
+                try:
+                    self._keep(effect)
+                except OSError as exc:
+                    log.error("callback of %s not stored: %s", effect.pending.call, exc)
+            self._carry_out(effect, now)
+        for signal in signals:
+            try:
+                self.feed(signal)
+            except Exception as exc:  # (one that no longer applies must not stop the rest)
+                log.warning("%s seen while the lease was in doubt: %s", type(signal).__name__, exc)
+        if self.durable is not None:
+            self.durable.operators_changed(queue.presence(self.state))
+        return len(signals)
+
     def _carry_out(self, effect: Effect, now: datetime) -> None:
         match effect:
+            case Emit(call, events.CallbackRefused() as refused):
+                log.warning(
+                    "callback of %s to %s refused: %s", call, mask(refused.number), refused.reason
+                )
+                self.bus.publish(CallEvent(call, 0, now, refused))
             case Emit(call, fact):
                 self.bus.publish(CallEvent(call, 0, now, fact))
             case StartTimer(key, at):
@@ -383,11 +468,15 @@ class Switchboard:
         """A caller starts waiting (or waits again after a restart, keeping ``entered``)."""
         self.feed(CallerQueued(call, channel, line, language, caller, entered))
 
-    def add_callback(self, call: str, line: str, language: str, number: str, reason: str) -> None:
-        """A caller who is not on the line (after hours, say) is to be called back. Raises
-        CallbackRefused (the number may not be called) or OSError (it could not be stored:
-        nothing is promised); the caller hears the promise only after this returned."""
-        self._refused(call, self.feed(LaterCallback(call, line, language, number, reason)))
+    def add_callback(
+        self, call: str, line: str, language: str, number: str, reason: str, caller: str = ""
+    ) -> None:
+        """A caller (calling from ``caller``) who is not on the line (after hours, say) is to
+        be called back. Raises CallbackRefused (the number may not be called, or that caller
+        asked too often) or OSError (it could not be stored: nothing is promised); the caller
+        hears the promise only after this returned."""
+        signal = LaterCallback(call, line, language, number, reason, caller)
+        self._refused(call, self._asked(signal))
 
     def to_callback(
         self,
@@ -402,18 +491,39 @@ class Switchboard:
         the caller hears the promise only after this returned."""
         if call in self.state.waiting:
             signal = CallbackAsked(call, number, reason, notification, recording)
-            self._refused(call, self.feed(signal))
+            self._refused(call, self._asked(signal))
+
+    def _asked(self, signal: CallbackAsked | LaterCallback) -> list[Effect]:
+        try:
+            return self.feed(signal)
+        except NotActive as exc:  # the caller is told it was not taken, and waits on
+            raise CallbackRefused(str(exc)) from None
 
     def call_back_now(self, now: CallBackNow, hotline_number: str) -> None:
         """``now.operator`` calls a notification back from their desk: their phone rings,
-        then the number is dialled. Raises CallbackRefused (why) when they cannot now; a new
-        call (``now.call``) is logged as one to ``hotline_number``'s organisation."""
+        then the number is dialled. Raises CallbackRefused (why) when they cannot now, or
+        NotActive (this instance may not act now); a new call (``now.call``) is logged as one
+        to ``hotline_number``'s organisation."""
+        if not self.may_act():  # (before its call is logged: refused, nothing happened)
+            raise NotActive("this instance may not act now: ask again")
         why = callbacks.refusal(self.state, self.rules, now, self.clock())
         if why is not None:
             raise CallbackRefused(why)
         if not any(cb.notification == now.notification for cb in self.state.callbacks.values()):
             self.emit(now.call, CallStarted(now.number, hotline_number, language=now.language))
         self.feed(now)
+
+    def dial_refusal(self, number: str, organisation: str) -> tuple[str, datetime | None] | None:
+        """Why ``organisation`` may not call ``number`` now (the callback patterns, its hourly
+        cap, the number's), and from when it may (None: never); None when it may. The check
+        of every outbound call: an escalation asks it before each call, then says
+        :meth:`dialling`."""
+        return capped(self.rules.callbacks, self.state.dialled, number, organisation, self.clock())
+
+    def dialling(self, number: str, organisation: str) -> None:
+        """An outbound call made outside the queue (an escalation's) to ``number`` for
+        ``organisation``: it counts in the organisation's hourly cap."""
+        self.feed(Dialled(number, organisation))
 
     def _refused(self, call: str, effects: list[Effect]) -> None:
         for effect in effects:
@@ -503,8 +613,14 @@ class Switchboard:
         self.feed(HungUp(call, by))
 
     def callback_answered(self, call: str, operator: str) -> DialCaller | None:
-        """The operator picked up a callback: whom to call now (None: not theirs)."""
-        for effect in self.feed(CallbackPickedUp(call, operator)):
+        """The operator picked up a callback: whom to call now (None: not theirs, or this
+        instance may not act now: their leg ends, and the callback is tried again)."""
+        try:
+            effects = self.feed(CallbackPickedUp(call, operator))
+        except NotActive as exc:
+            log.warning("callback of %s picked up by %s: not made now (%s)", call, operator, exc)
+            return None
+        for effect in effects:
             if isinstance(effect, DialCaller):
                 return effect
         return None
@@ -579,6 +695,13 @@ class Switchboard:
         self._timers.clear()
         self.state = Queue.empty(self.rules)
         self.witnessing = False
+        if self.held or self.held_effects:  # the instance taking over reads Asterisk afresh
+            log.warning(
+                "standing down: %d signal(s) seen while the lease was in doubt left to the "
+                "active instance, which reads Asterisk as it takes over",
+                len(self.held),
+            )
+        self.held, self.held_effects = [], []
 
     # -- transfers ---------------------------------------------------------------------------
     def transfer(self, call: str, target: Target, by: str, left: bool = False) -> None:

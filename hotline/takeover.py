@@ -13,6 +13,8 @@ from hotline.asterisk.messages import Channel
 from hotline.config import Deployment
 from hotline.notifications import Notification
 from hotline.store.db import Store
+from hotline.store.tables import Call, Callback
+from hotline.store.tables import Notification as NotificationRow
 from routing.signals import Pending, Restore
 
 
@@ -60,14 +62,30 @@ async def shared_state(
     store: Store, deployment: Deployment, channels: Sequence[Channel]
 ) -> Restore:
     """The queue's promises as the database holds them now."""
+    presence = await shared_presence(store)
+    return Restore(presence, pending(await store.open_callbacks(), deployment, channels))
+
+
+async def shared_presence(store: Store) -> dict[str, tuple[State, str | None]]:
+    """Who is logged in or paused, as the database says."""
     presence: dict[str, tuple[State, str | None]] = {}
     for change in await store.latest_operator_states():
         if change.state == State.PAUSED:
             presence[change.operator] = (State.PAUSED, change.reason)
         elif change.state != State.LOGGED_OUT:
             presence[change.operator] = (State.AVAILABLE, None)
-    pending = []
-    for callback, call, notification in await store.open_callbacks():
+    return presence
+
+
+def pending(
+    rows: Sequence[tuple[Callback, Call, NotificationRow | None]],
+    deployment: Deployment,
+    channels: Sequence[Channel],
+) -> tuple[Pending, ...]:
+    """The callbacks not over yet (``rows``: the database's), as the queue keeps them; one
+    under way in Asterisk (``channels``) keeps its operator."""
+    found = []
+    for callback, call, notification in rows:
         line = deployment.lines.get(callback.line or call.line or "")
         if line is None:
             continue
@@ -76,7 +94,7 @@ async def shared_state(
         leg = max(legs, key=_attempt, default=None)
         dialling = leg.channel.removeprefix("PJSIP/").rsplit("-", 1)[0] if leg else None
         attempts = _attempt(leg) - 1 if leg else callback.attempts
-        pending.append(
+        found.append(
             Pending(
                 call=callback.call_id,
                 line=line.name,
@@ -92,7 +110,7 @@ async def shared_state(
                 once=callback.reason == "desk",
             )
         )
-    return Restore(presence, tuple(pending))
+    return tuple(found)
 
 
 def _attempt(leg: Channel) -> int:

@@ -20,6 +20,7 @@ from routing.signals import (
     CallbackPickedUp,
     CallbackReached,
     DialCaller,
+    Dialled,
     Forget,
     LaterCallback,
     NotificationHandled,
@@ -31,7 +32,7 @@ from routing.work import Work
 
 
 def later_callback(w: Work, s: LaterCallback) -> None:
-    why = w.rules.callbacks.refuses(s.number)
+    why = w.rules.callbacks.refuses(s.number) or w.asking(s.call, s.line, s.caller)
     if why is not None:
         w.emit(s.call, ev.CallbackRefused(s.number, s.line, why))
         return
@@ -61,7 +62,8 @@ def refusal(queue: Queue, rules: Rules, s: CallBackNow, now: datetime) -> str | 
         now_ = "phone unreachable" if not state.reachable else state.state.value
         now_ = "phone in use" if state.reachable and state.in_use else now_
         return f"{s.operator} cannot call now ({now_})"
-    refused = capped(rules.callbacks, queue.dialled, s.number, now)
+    owner = rules.owners.get(s.line, "")
+    refused = capped(rules.callbacks, queue.dialled, s.number, owner, now)
     if refused is not None:
         why, until = refused
         return f"{why}; it may be called from {until.isoformat()}" if until else why
@@ -102,7 +104,7 @@ def picked_up(w: Work, s: CallbackPickedUp) -> None:
     if offered is None or callback is None:
         return
     w.operator(s.operator, Answered(s.call))
-    w.dialled = (*w.dialled, (w.now, callback.number))  # the number is dialled now
+    w.dial(callback.number, w.organisation(offered.waiting.line))  # the number is dialled now
     w.effects.append(DialCaller(s.call, callback.number, callback.recording))
 
 
@@ -214,6 +216,11 @@ def restore(w: Work, s: Restore) -> None:
             w.later(f"redial:{p.call}", p.next_try)
         else:
             w.mut("waiting")[p.call] = waiting
+
+
+def dialled(w: Work, s: Dialled) -> None:
+    """An outbound call made outside the queue (an escalation's) counts in the caps."""
+    w.dial(s.number, s.organisation)
 
 
 def reconciled(w: Work, s: Reconciled) -> None:

@@ -1,19 +1,43 @@
-"""Which numbers the hotline may call back, and how often. Pure: no I/O, time passed in.
+"""Which numbers the hotline may call, how often, and how often one caller may ask to be called
+back. Pure: no I/O, time passed in.
 
-A callback is a call the hotline pays for, to a number a caller typed or sent. Whoever could
-make the hotline dial any number could run up premium-rate or international bills (toll
-fraud), so only numbers that match the deployment's patterns are dialled, and at most so
-many calls an hour go to one number and in all.
+A callback (or an escalation's call to the person on duty) is a call the hotline pays for, to a
+number a caller typed or sent. Whoever could make the hotline dial any number could run up
+premium-rate or international bills (toll fraud), so only numbers that match the deployment's
+patterns are dialled; at most so many calls an hour go to one number, and so many for each
+organisation (its own calls: another organisation's busy hour, or a flood of requests on its
+line, never uses up this one's); and one calling number may ask for so many callbacks an hour.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 HOUR = timedelta(hours=1)
+#: Callback requests one calling number may make to one organisation in an hour: a family
+#: that calls again, and again, is served; a caller typing number after number is not.
+PER_CALLER = 5
+
+
+@dataclass(frozen=True)
+class Dial:
+    """An outbound call made (a callback, an escalation's call): when, to whom, whose."""
+
+    at: datetime
+    number: str
+    organisation: str
+
+
+@dataclass(frozen=True)
+class Request:
+    """A callback asked for: when, by which calling number, of which organisation."""
+
+    at: datetime
+    caller: str
+    organisation: str
 
 
 @dataclass(frozen=True)
@@ -22,11 +46,27 @@ class CallbackPolicy:
 
     allowed: tuple[re.Pattern[str], ...]
     per_number_per_hour: int
+    #: Each organisation's calls an hour (``own_per_hour``: those that set a lower cap).
     per_hour: int
+    per_caller_per_hour: int = PER_CALLER
+    own_per_hour: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, patterns: Sequence[str], per_number: int, per_hour: int) -> CallbackPolicy:
-        return cls(tuple(re.compile(p) for p in patterns), per_number, per_hour)
+    def of(
+        cls,
+        patterns: Sequence[str],
+        per_number: int,
+        per_hour: int,
+        per_caller: int = PER_CALLER,
+        own_per_hour: Mapping[str, int] | None = None,
+    ) -> CallbackPolicy:
+        return cls(
+            tuple(re.compile(p) for p in patterns),
+            per_number,
+            per_hour,
+            per_caller,
+            dict(own_per_hour or {}),
+        )
 
     def refuses(self, number: str) -> str | None:
         """Why ``number`` may never be called back (None: it may)."""
@@ -34,28 +74,77 @@ class CallbackPolicy:
             return "the number matches none of the allowed patterns (trunk.callbacks.allowed)"
         return None
 
+    def hourly(self, organisation: str) -> int:
+        """How many calls ``organisation`` may make in an hour."""
+        return min(self.per_hour, self.own_per_hour.get(organisation, self.per_hour))
+
+
+def recent(made: Sequence[Dial], now: datetime) -> tuple[Dial, ...]:
+    """The calls of the last hour (what :func:`capped` looks at), oldest first."""
+    return tuple(d for d in made if now - d.at < HOUR)
+
 
 def capped(
     policy: CallbackPolicy,
-    dialled: Sequence[tuple[datetime, str]],
+    dialled: Sequence[Dial],
     number: str,
+    organisation: str,
     now: datetime,
 ) -> tuple[str, datetime | None] | None:
-    """Why ``number`` may not be dialled now, and from when it may (None: never); None when it
-    may now. ``dialled``: the callbacks dialled in the last hour, (when, number), oldest first."""
+    """Why ``organisation`` may not call ``number`` now, and from when it may (None: never);
+    None when it may now. ``dialled``: the calls made in the last hour, every organisation's,
+    oldest first. The one rule for every outbound call: callbacks and escalations alike."""
     refused = policy.refuses(number)
     if refused is not None:
         return refused, None
-    recent = [(at, n) for at, n in dialled if now - at < HOUR]
-    if len(recent) >= policy.per_hour:
-        return f"{policy.per_hour} callbacks in the last hour (trunk.callbacks.per_hour)", (
-            recent[0][0] + HOUR
+    last_hour = recent(dialled, now)
+    theirs = [d.at for d in last_hour if d.organisation == organisation]
+    cap = policy.hourly(organisation)
+    if len(theirs) >= cap:
+        where = (
+            f"organisations.{organisation}.callbacks.per_hour"
+            if cap < policy.per_hour
+            else "trunk.callbacks.per_hour"
         )
-    to_number = [at for at, dialled_number in recent if dialled_number == number]
+        # (from when one call less than the cap is left in the hour)
+        return f"{cap} calls of this organisation in the last hour ({where})", (
+            theirs[len(theirs) - cap] + HOUR
+        )
+    to_number = [d.at for d in last_hour if d.number == number]
     if len(to_number) >= policy.per_number_per_hour:
         return (
             f"{policy.per_number_per_hour} callbacks to this number in the last hour "
             "(trunk.callbacks.per_number_per_hour)",
-            to_number[0] + HOUR,
+            to_number[len(to_number) - policy.per_number_per_hour] + HOUR,
+        )
+    return None
+
+
+def withheld(caller: str) -> bool:
+    """A calling number that tells callers apart from none (withheld, anonymous, empty)."""
+    return not any(c.isdigit() for c in caller)
+
+
+def too_many_requests(
+    policy: CallbackPolicy,
+    requests: Sequence[Request],
+    caller: str,
+    organisation: str,
+    now: datetime,
+) -> str | None:
+    """Why ``caller`` may not ask ``organisation`` for another callback now (None: they may).
+    A withheld number is never refused here (it would refuse every family calling without
+    one): the organisation's hourly cap still bounds what their requests cost."""
+    if withheld(caller):
+        return None
+    asked = sum(
+        1
+        for r in requests
+        if now - r.at < HOUR and r.caller == caller and r.organisation == organisation
+    )
+    if asked >= policy.per_caller_per_hour:
+        return (
+            f"{asked} callback requests from this number in the last hour "
+            "(trunk.callbacks.per_caller_per_hour)"
         )
     return None

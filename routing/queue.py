@@ -18,7 +18,7 @@ from agents.state import OperatorState, State
 from routing.dispatch import Waiting, position
 from routing.estimate import estimate_wait
 from routing.lines import Line
-from routing.outbound import CallbackPolicy
+from routing.outbound import CallbackPolicy, Dial, Request
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class Rules:
     timings: Timings = field(default_factory=Timings)
     #: Where callbacks may go (none without a carrier to call through).
     callbacks: CallbackPolicy = field(default_factory=lambda: CallbackPolicy((), 1, 1))
+    #: Each line's organisation (whose hourly cap its callbacks count in; none: one for all).
+    owners: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,8 +119,10 @@ class Queue:
     #: When each timer fires; keys ``overflow:``, ``message:``, ``retry:``, ``redial:`` and a
     #: call, or ``wrap:`` and an operator.
     timers: Mapping[str, datetime] = field(default_factory=_frozen)
-    #: Callbacks dialled in the last hour: (when, number), oldest first.
-    dialled: tuple[tuple[datetime, str], ...] = ()
+    #: Outbound calls made in the last hour (callbacks, escalations), oldest first.
+    dialled: tuple[Dial, ...] = ()
+    #: Callbacks asked for in the last hour, oldest first.
+    requests: tuple[Request, ...] = ()
     #: The latest conversations' lengths, for the wait estimates.
     handle_times: tuple[float, ...] = ()
     next_seq: int = 1

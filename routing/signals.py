@@ -51,6 +51,8 @@ class LaterCallback:
     language: str
     number: str
     reason: str
+    #: The calling number (its requests are limited: trunk.callbacks.per_caller_per_hour).
+    caller: str = ""
 
 
 @dataclass(frozen=True)
@@ -333,6 +335,15 @@ class Reconciled:
     channels: Mapping[str, str]
 
 
+@dataclass(frozen=True)
+class Dialled:
+    """An outbound call made outside the queue (an escalation's call to the person on duty)
+    to ``number`` for ``organisation``: it counts in the organisation's hourly cap."""
+
+    number: str
+    organisation: str
+
+
 Signal = (
     CallerQueued
     | Adopted
@@ -366,6 +377,7 @@ Signal = (
     | Stopping
     | Restore
     | Reconciled
+    | Dialled
 )
 
 

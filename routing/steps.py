@@ -40,6 +40,7 @@ from routing.signals import (
     CentreAnswered,
     CentreEnded,
     DeviceChanged,
+    Dialled,
     Effect,
     Guarded,
     Held,
@@ -314,4 +315,5 @@ HANDLERS: Mapping[type[Any], Callable[[Work, Any], None]] = {
     Stopping: _stopping,
     Restore: callbacks.restore,
     Reconciled: callbacks.reconciled,
+    Dialled: callbacks.dialled,
 }

@@ -13,7 +13,7 @@ from agents.state import Ended, Event, OperatorState, State, Withdrawn, transiti
 from agents.state import Offer as Offering
 from routing import events as ev
 from routing.dispatch import Candidate, Waiting, assign
-from routing.outbound import HOUR, capped
+from routing.outbound import HOUR, Dial, Request, capped, recent, too_many_requests
 from routing.queue import Callback, Offered, Queue, Rules, _frozen
 from routing.signals import (
     CallOperator,
@@ -44,6 +44,7 @@ class Work:
         self.effects: list[Effect] = []
         self._copies: dict[str, dict[str, Any]] = {}
         self.dialled = queue.dialled
+        self.requests = queue.requests
         self.handle_times = queue.handle_times
         self.next_seq = queue.next_seq
         self.next_offer = queue.next_offer
@@ -66,6 +67,7 @@ class Work:
             self.before,
             **changes,
             dialled=self.dialled,
+            requests=self.requests,
             handle_times=self.handle_times,
             next_seq=self.next_seq,
             next_offer=self.next_offer,
@@ -195,10 +197,45 @@ class Work:
         self.effects.append(Ring(call, channel, operator, offered.n))
         return False
 
+    def organisation(self, line: str) -> str:
+        """Whose a line is (whose caps its callbacks count in)."""
+        return self.rules.owners.get(line, "")
+
+    def dial(self, number: str, organisation: str) -> None:
+        """An outbound call is made now: it counts in the hourly caps."""
+        self.dialled = (*recent(self.dialled, self.now), Dial(self.now, number, organisation))
+
+    def asking(self, call: str, line: str, caller: str) -> str | None:
+        """A callback is asked for on ``call``: why not (too many from that calling number),
+        or None, and then it counts."""
+        organisation = self.organisation(line)
+        rules = self.rules.callbacks
+        why = too_many_requests(rules, self.requests, caller, organisation, self.now)
+        if why is None:
+            kept = tuple(r for r in self.requests if self.now - r.at < HOUR)
+            self.requests = (*kept, Request(self.now, caller, organisation))
+        return why
+
     def _ring_back(self, call: str, offered: Offered) -> bool:
         callback = self.get("callbacks")[call]
-        self.dialled = tuple(d for d in self.dialled if self.now - d[0] < HOUR)
-        refused = capped(self.rules.callbacks, self.dialled, callback.number, self.now)
+        self.dialled = recent(self.dialled, self.now)
+        organisation = self.organisation(offered.waiting.line)
+        # the callbacks whose operator's phone rings now are dialled once they pick up: they
+        # count already, or a cap would let as many more through as phones ring at once
+        ringing = [
+            Dial(self.now, self.get("callbacks")[c].number, self.organisation(o.waiting.line))
+            for c, o in self.get("offers").items()
+            if c != call
+            and o.waiting.callback
+            and self.get("operators")[o.operator].state is State.RINGING
+        ]
+        policy = self.rules.callbacks
+        refused = capped(policy, (*self.dialled, *ringing), callback.number, organisation, self.now)
+        if ringing and refused is not None and refused[1] is not None:
+            if capped(policy, self.dialled, callback.number, organisation, self.now) is None:
+                # (only those ringing fill the cap: tried again once they have rung)
+                later = self.now + timedelta(seconds=self.rules.timings.callback_retry)
+                refused = (refused[0], later)
         if refused is None:
             self.keep(offered.waiting, callback, must=False, dialling=offered.operator)
             self.effects.append(
@@ -257,7 +294,9 @@ class Work:
         """The caller leaves the line but keeps their place: they will be called back (False:
         the number may not be called; said on the call)."""
         waiting = self.get("waiting")[call]
-        why = self.rules.callbacks.refuses(callback.number)
+        why = self.rules.callbacks.refuses(callback.number) or self.asking(
+            call, waiting.line, self.get("callers").get(call, "")
+        )
         if why is not None:
             self.emit(call, ev.CallbackRefused(callback.number, waiting.line, why))
             return False

@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException
 
+from hotline.switchboard import NotActive
+
 
 class FieldError(BaseModel):
     """One rejected input, as FastAPI names it."""
@@ -169,6 +171,12 @@ async def refused(request: Request, exc: Exception) -> Response:
     return JSONResponse(body(detail), status_code=exc.status_code, headers=exc.headers)
 
 
+async def not_active(request: Request, exc: Exception) -> JSONResponse:
+    """The instance may not act now (its lease in doubt for a moment, or another active):
+    nothing was done; a 503 that says to ask again, never a 200 for nothing."""
+    return JSONResponse(body(str(exc)), status_code=503, headers={"Retry-After": "1"})
+
+
 async def failed(request: Request, exc: Exception) -> JSONResponse:
     """An unexpected failure: a 500 in the one shape (the traceback goes to the log, as the
     server logs it after this answer)."""
@@ -179,6 +187,7 @@ def install(app: FastAPI) -> None:
     """Every error of ``app`` in the one shape, and that shape among its OpenAPI components."""
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(HTTPException, refused)
+    app.add_exception_handler(NotActive, not_active)
     app.add_exception_handler(Exception, failed)
 
     build = app.openapi

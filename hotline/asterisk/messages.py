@@ -61,6 +61,9 @@ class Channel:
     exten: str = ""
     #: In a bridge (talking to someone), not ringing or alone.
     bridged: bool = False
+    #: The application's arguments (an AGI's: the FastAGI URL it called, with its secret:
+    #: never logged).
+    data: str = ""
 
 
 AmiEvent = DeviceState | Guarded | AttendedTransfer | Channel
@@ -104,6 +107,7 @@ def parse(message: Mapping[str, Any]) -> AmiEvent | None:
                 _field(message, "Application", ""),
                 _field(message, "Exten", ""),
                 bool(_field(message, "BridgeId", "")),
+                _field(message, "ApplicationData", ""),
             )
     return None
 

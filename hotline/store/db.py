@@ -15,6 +15,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, func, insert, or_, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -33,6 +34,7 @@ from hotline.store.tables import (
     Callback,
     Event,
     Notification,
+    NotificationRef,
     OperatorChange,
     Recording,
 )
@@ -164,6 +166,27 @@ class Store:
         if messages and self.on_outboxed is not None:
             self.on_outboxed()
         return len(new)
+
+    async def reserve_references(
+        self, candidates: Sequence[str], instance: str, at: datetime
+    ) -> list[str]:
+        """Reserve for ``instance`` those of ``candidates`` that nobody reserved before: the
+        primary key decides (of two instances inserting one at once, PostgreSQL lets one
+        have it and makes the other wait, then do nothing); the ones reserved, in order."""
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        table = NotificationRef.__table__
+        got = []
+        async with self.engine.begin() as connection:
+            for ref in candidates:
+                statement = (
+                    dialect.insert(table)
+                    .values(ref=ref, instance=instance, reserved_at=at)
+                    .on_conflict_do_nothing()
+                    .returning(table.c.ref)
+                )
+                if (await connection.execute(statement)).scalar() is not None:
+                    got.append(ref)
+        return got
 
     # -- reading ---------------------------------------------------------------------------
     async def calls(

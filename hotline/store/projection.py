@@ -9,6 +9,8 @@ made the call log the service's biggest cost per call.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -19,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hotline.events import CallEvent
 from hotline.store.tables import Call, Callback, Event, Notification, OperatorChange, Recording
 from routing import events as ev
+
+log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 
@@ -217,7 +221,10 @@ class Rows:
         call_ids = {e.call_id for e in events if e.call_id}
         facts = [e.fact for e in events]
         refs = {
-            f.ref for f in facts if isinstance(f, ev.NotificationStored | ev.NotificationHandled)
+            ref
+            for e in events
+            if isinstance(e.fact, ev.NotificationStored | ev.NotificationHandled)
+            for ref in (e.fact.ref, apart(e.fact.ref, e.call_id))
         }
         paths = {f.path for f in facts if isinstance(f, ev.RecordingStored | ev.RecordingDeleted)}
         return cls(
@@ -299,12 +306,32 @@ class Rows:
                 callback["ended_at"] = event.at
                 callback["outcome"] = e.outcome
 
+    def _report(self, ref: str, call: str, storing: bool) -> str:
+        """The key of ``call``'s report ``ref``: the reference itself, unless another call's
+        report has it (two instances that each chose it alone, the database away): then that
+        one stays as it is and this one is kept apart, under :func:`apart`."""
+        found = self.notifications.rows.get(ref)
+        if found is None or found["call_id"] == call:
+            return ref
+        key = apart(ref, call)
+        if storing and key not in self.notifications.rows:
+            log.error(
+                "call log: report %s of call %s has the reference of call %s's report: "
+                "that one kept as it is, this one stored as %s",
+                ref,
+                call,
+                found["call_id"],
+                key,
+            )
+        return key
+
     def _notification(self, event: CallEvent) -> None:
         match event.fact:
             case ev.NotificationStored() as e:
-                item = self.notifications.get(e.ref) or self.notifications.make(
-                    e.ref,
-                    {"ref": e.ref, "handled_at": None, "handled_by": None, "outcome": None}
+                key = self._report(e.ref, event.call_id, storing=True)
+                item = self.notifications.get(key) or self.notifications.make(
+                    key,
+                    {"ref": key, "handled_at": None, "handled_by": None, "outcome": None}
                     | {"note": None},
                 )
                 item["call_id"] = event.call_id
@@ -327,12 +354,18 @@ class Rows:
                         }
                     )
             case ev.NotificationHandled(ref, by, outcome, note) if (
-                handled := self.notifications.get(ref)
+                handled := self.notifications.get(self._report(ref, event.call_id, False))
             ):
                 handled["handled_at"] = event.at
                 handled["handled_by"] = by
                 handled["outcome"] = outcome
                 handled["note"] = note
+
+
+def apart(ref: str, call: str) -> str:
+    """Where a report is kept whose reference another call's report has: the reference and a
+    mark of its own call (``482113~1f0c9a``), found by either."""
+    return f"{ref}~{hashlib.sha256(call.encode()).hexdigest()[:6]}"
 
 
 def event_row(event: CallEvent) -> Row:

@@ -135,6 +135,15 @@ class Callback(Base):
     """A caller to be called back, and how it went."""
 
     __tablename__ = "callbacks"
+    #: (the open ones: what the active instance reads again and again with a standby)
+    __table_args__ = (
+        Index(
+            "ix_callbacks_open",
+            "requested_at",
+            postgresql_where=text("ended_at IS NULL"),
+            sqlite_where=text("ended_at IS NULL"),
+        ),
+    )
 
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     number: Mapped[str] = mapped_column(String(64))
@@ -153,6 +162,14 @@ class Notification(Base):
     """A detention notification (the durable original is the service's notifications file)."""
 
     __tablename__ = "notifications"
+    __table_args__ = (
+        Index(
+            "ix_notifications_open",
+            "stored_at",
+            postgresql_where=text("handled_at IS NULL"),
+            sqlite_where=text("handled_at IS NULL"),
+        ),
+    )
 
     ref: Mapped[str] = mapped_column(String(16), primary_key=True)
     call_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -168,6 +185,17 @@ class Notification(Base):
     #: The handler's note (personal data), and the operator who took it by phone.
     note: Mapped[str | None] = mapped_column(Text)
     taken_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class NotificationRef(Base):
+    """A report's reference, reserved by one instance (``hotline/references.py``): its
+    primary key is what makes a reference unique across instances."""
+
+    __tablename__ = "notification_refs"
+
+    ref: Mapped[str] = mapped_column(String(16), primary_key=True)
+    instance: Mapped[str] = mapped_column(String(128))
+    reserved_at: Mapped[datetime]
 
 
 class Recording(Base):

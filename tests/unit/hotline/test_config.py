@@ -100,6 +100,15 @@ CASES = [
         "trunk.callbacks.allowed.0: not a regular expression",
     ),
     (
+        lambda c: ukraine(c).update(callbacks={"per_hour": 61}),
+        UA + "callbacks.per_hour: 61 is more than trunk.callbacks.per_hour (60): an organisation "
+        "may only set a lower cap",
+    ),
+    (
+        lambda c: c["trunk"]["callbacks"].update(per_caller_per_hour=0),
+        "trunk.callbacks.per_caller_per_hour: Input should be greater than or equal to 1",
+    ),
+    (
         lambda c: c["trunk"].pop("outbound") and c["trunk"].update(registration=True),
         "trunk: auth and registration need the carrier's address in 'outbound'",
     ),

@@ -21,6 +21,7 @@ from hotline.api.deps import Parts
 from hotline.api.errors import ErrorResponse, sentence
 from hotline.api.limits import MAX_TARGET
 from hotline.api.routes import create_api
+from hotline.switchboard import NotActive
 
 SUPERVISOR = "supervisor-token-of-the-error-tests"
 VIEWER = "viewer-token-of-the-error-tests"
@@ -296,3 +297,19 @@ def test_the_schema_has_a_model_for_every_answer_and_the_one_shape_for_every_err
 )
 def test_each_rejected_input_in_words(error: dict[str, Any], said: str) -> None:
     assert sentence(error) == said
+
+
+async def test_an_operator_change_while_the_lease_is_in_doubt_is_a_503_never_a_200() -> None:
+    """The lease goes into doubt after the request was let in (the database slow): the
+    switchboard refuses the change (NotActive), and the API says so, to be asked again."""
+    api = parts()
+
+    def in_doubt(operator: str, event: Any) -> None:
+        raise NotActive("this instance's lease is in doubt for a moment: ask again")
+
+    api.switchboard.operator_event = in_doubt  # type: ignore[method-assign]
+    app = create_api(api)
+    case = Case("POST", "/api/agents/op1/login", "/api/agents/{operator}/{action}", 503)
+    reply = await answer(app, case)
+    assert_one_shape(reply, 503, "in doubt for a moment")
+    assert reply.headers["retry-after"] == "1"

@@ -190,3 +190,30 @@ async def test_a_wait_is_timed_again_after_a_restart(tmp_path: Path) -> None:
     escalation = second.items["482100"]
     assert escalation.waiting_for == "acceptance"
     assert escalation.until == T0 + timedelta(seconds=300)
+
+
+async def test_its_calls_count_in_the_organisations_caps_and_wait_when_they_are_used_up(
+    tmp_path: Path,
+) -> None:
+    asterisk, counted = Asterisk(), []
+    lifted: dict[str, datetime] = {}
+    escalations = Escalations(
+        CHAINS,
+        lambda line: "ua-legal-aid",
+        Duty(),
+        asterisk,
+        EventBus(),
+        Clock(),
+        tmp_path,
+        capped=lambda org, number: lifted.get(org),
+        dialling=lambda org, number: counted.append((org, number)),
+    )
+    escalations.begin(STORED, "1.1")
+    await settle()
+    assert counted == [("ua-legal-aid", "0671234501")]
+    lifted["ua-legal-aid"] = T0 + timedelta(minutes=20)  # the hour's calls used up
+    escalations.outcome("482100", 1, "NOANSWER")
+    await settle()
+    escalation = escalations.items["482100"]
+    assert (escalation.waiting_for, escalation.until) == ("capped", T0 + timedelta(minutes=20))
+    assert len(asterisk.rung) == 1

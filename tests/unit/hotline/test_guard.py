@@ -26,13 +26,17 @@ class Ami:
     def __init__(self, channels: list[dict[str, str]]) -> None:
         self.channels = channels
         self.redirected: list[tuple[str, str]] = []
+        self.told: list[tuple[str, str]] = []
 
     async def action(self, fields: dict[str, Any], **_: Any) -> Any:
         if fields["Action"] == "CoreShowChannels":
             return [{"Event": "CoreShowChannel", **c} for c in self.channels] + [
                 {"Event": "CoreShowChannelsComplete"}
             ]
-        self.redirected.append((fields["Channel"], fields["Context"]))
+        if fields["Action"] == "Setvar":
+            self.told.append((fields["Channel"], f"{fields['Variable']}={fields['Value']}"))
+        else:
+            self.redirected.append((fields["Channel"], fields["Context"]))
         return Reply()
 
 
@@ -40,8 +44,75 @@ class Reply(dict[str, str]):
     success = True
 
 
-def channel(name: str, context: str, application: str) -> dict[str, str]:
-    return {"Channel": name, "Uniqueid": name, "Context": context, "Application": application}
+def channel(name: str, context: str, application: str, data: str = "") -> dict[str, str]:
+    return {
+        "Channel": name,
+        "Uniqueid": name,
+        "Context": context,
+        "Application": application,
+        "ApplicationData": data,
+    }
+
+
+HUNG = "agi://127.0.0.1:4573"
+ACTIVE = "agi://127.0.0.1:4999"
+
+
+@pytest.mark.parametrize(
+    ("lease", "told", "redirected", "cut"),
+    [
+        # another instance holds the lease: the hung one's callers in its FastAGI sessions
+        # are told to try again (the active one answers them), then the sessions are cut
+        (
+            [True],
+            [("arrived", "HOTLINE_RESULT=retry"), ("announced", "HOTLINE_RESULT=retry")],
+            [],
+            1,
+        ),
+        # its own lease still runs (a standby can take it only once it ran out): it waits
+        ([None], [], [], 0),
+        # nobody took it once it ran out: the fallback queues, as with no standby
+        ([None, False], [], [("arrived", "hotline-guarded"), ("announced", "hotline-guarded")], 1),
+    ],
+    ids=["taken over", "its lease still runs", "nobody took it"],
+)
+async def test_with_a_standby_the_hung_ones_callers_go_to_the_active_instance(
+    lease: list[bool | None],
+    told: list[tuple[str, str]],
+    redirected: list[tuple[str, str]],
+    cut: int,
+) -> None:
+    """A caller who arrived while the service hung is in its first FastAGI session (context
+    hotline): cut, that session ends as a finished one (AGISTATUS=SUCCESS), which the
+    dialplan's first rule takes for the service's fault and sends to the fallback queue,
+    unseen; told to try again first, they go to the active instance, through its menus."""
+    ami = Ami(
+        [
+            channel("arrived", "hotline", "AGI", f"{HUNG}/secret/call,sip-1,1.1"),
+            channel("announced", "hotline-wait", "AGI", f"{HUNG}/secret/wait"),
+            channel("at-the-active", "hotline", "AGI", f"{ACTIVE}/secret/call,sip-2,1.2"),
+            channel("music", "hotline-wait", "WaitExten"),
+        ]
+    )
+    answers = iter([True, False, False, False, False])
+    holders = iter(lease)
+    cuts: list[str] = []
+
+    async def probe() -> bool:
+        return next(answers)
+
+    async def cut_sessions() -> None:
+        cuts.append("FastAGI")
+
+    async def taken_over() -> bool | None:
+        return next(holders)
+
+    guard = Guard(ami, probe, cut_sessions, patience=3, taken_over=taken_over, address=HUNG)  # type: ignore[arg-type]
+    for _ in range(3 + len(lease)):
+        await guard.check()
+    if redirected:  # (the one not the hung one's, at the active instance, is moved too)
+        redirected = [*redirected, ("at-the-active", "hotline-guarded")]
+    assert (ami.told, ami.redirected, len(cuts)) == (told, redirected, cut)
 
 
 async def test_the_guard_moves_only_callers_stuck_on_the_service_after_patience() -> None:

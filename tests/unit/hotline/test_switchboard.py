@@ -18,7 +18,7 @@ from agents.state import LogIn, Pause, Reachability, State, WrapUpOver
 from hotline.config import Deployment
 from hotline.durable import Durable
 from hotline.events import CallEvent, EventBus
-from hotline.switchboard import CallbackRefused, NoAnswer, Switchboard, Uncertain
+from hotline.switchboard import CallbackRefused, NoAnswer, NotActive, Switchboard, Uncertain
 from routing.events import CallStarted, to_data
 
 
@@ -122,7 +122,8 @@ async def test_while_it_may_not_act_it_still_logs_how_its_calls_go_on_and_end(
     board.answered("c1", "op3")
     clock.advance(30)
     assert board.ring_ended("c1", "op3", "ANSWER") == "done"
-    board.operator_event("op3", Pause("lunch"))  # not taken: the active instance decides
+    with pytest.raises(NotActive):  # refused (the API's 503): the active instance decides
+        board.operator_event("op3", Pause("lunch"))
     await settle()
     kinds = [e.kind for e in events if e.call_id == "c1"]
     assert kinds[-2:] == ["call.answered", "call.ended"]

@@ -1,4 +1,6 @@
-"""Where callbacks may go, and how often: the config's patterns and hourly caps."""
+"""Where callbacks may go, and how often: the config's patterns, each organisation's hourly cap
+(an organisation may set a lower one), the cap per number, and the limit on one calling
+number's requests."""
 
 from __future__ import annotations
 
@@ -6,10 +8,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from routing.outbound import CallbackPolicy, capped
+from routing.outbound import CallbackPolicy, Dial, Request, capped, too_many_requests
 
-POLICY = CallbackPolicy.of([r"(\+?380|0)(50|66|67)[0-9]{7}"], per_number=2, per_hour=3)
+POLICY = CallbackPolicy.of(
+    [r"(\+?380|0)(50|66|67)[0-9]{7}"],
+    per_number=2,
+    per_hour=3,
+    per_caller=2,
+    own_per_hour={"ge": 1},
+)
 NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)
+
+
+def minutes(m: float) -> datetime:
+    return NOW + timedelta(minutes=m)
 
 
 @pytest.mark.parametrize(
@@ -33,20 +45,87 @@ def test_no_patterns_no_callbacks() -> None:
     assert CallbackPolicy((), 1, 1).refuses("380501234567") is not None
 
 
-def test_caps_per_number_and_in_all_and_when_they_lift() -> None:
-    dialled = [(NOW, "380501234567"), (NOW + timedelta(minutes=10), "380501234567")]
-    at = NOW + timedelta(minutes=20)
-    why, until = capped(POLICY, dialled, "380501234567", at) or ("", None)
-    assert "2 callbacks to this number" in why and until == NOW + timedelta(hours=1)
-    assert capped(POLICY, dialled, "380661112233", at) is None
-    dialled.append((NOW + timedelta(minutes=30), "380661112233"))
-    why, until = capped(POLICY, dialled, "0671112233", NOW + timedelta(minutes=40)) or ("", None)
-    assert "3 callbacks in the last hour" in why and until == NOW + timedelta(hours=1)
-    # an hour after the first, one call less counts
-    assert capped(POLICY, dialled, "0671112233", NOW + timedelta(minutes=61)) is None
-    assert capped(POLICY, dialled, "380501234567", NOW + timedelta(minutes=61)) is None
+UA = [Dial(minutes(0), "380501111111", "ua"), Dial(minutes(10), "380502222222", "ua")]
 
 
-def test_a_number_never_allowed_is_refused_for_good() -> None:
-    why, until = capped(POLICY, [], "0900123456", NOW) or ("", NOW)
-    assert "allowed patterns" in why and until is None
+@pytest.mark.parametrize(
+    ("dialled", "number", "organisation", "at", "why", "until"),
+    [
+        # each organisation its own 3 an hour: ua's two leave ua one, and ge its own
+        (UA, "380503333333", "ua", 20, None, None),
+        (
+            [*UA, Dial(minutes(15), "380504444444", "ua")],
+            "380503333333",
+            "ua",
+            20,
+            "3 calls of this organisation in the last hour (trunk.callbacks.per_hour)",
+            60,
+        ),
+        ([*UA, Dial(minutes(15), "380504444444", "ua")], "380503333333", "hotline", 20, None, None),
+        # ge set a cap of its own, 1: another organisation's calls never count in it
+        ([*UA, Dial(minutes(15), "380504444444", "ua")], "380503333333", "ge", 20, None, None),
+        (
+            [Dial(minutes(5), "380504444444", "ge")],
+            "380503333333",
+            "ge",
+            20,
+            "1 calls of this organisation in the last hour (organisations.ge.callbacks.per_hour)",
+            65,
+        ),
+        # an hour after the first, one call less counts
+        ([*UA, Dial(minutes(15), "380504444444", "ua")], "380503333333", "ua", 61, None, None),
+        # per number, whoever calls it
+        (
+            [Dial(minutes(0), "380501111111", "ua"), Dial(minutes(5), "380501111111", "ge")],
+            "380501111111",
+            "hotline",
+            20,
+            "2 callbacks to this number in the last hour (trunk.callbacks.per_number_per_hour)",
+            60,
+        ),
+        # never: a number of no pattern
+        ([], "0900123456", "ua", 0, "the number matches none of the allowed patterns", None),
+    ],
+)
+def test_the_hourly_caps_per_organisation_and_per_number(
+    dialled: list[Dial],
+    number: str,
+    organisation: str,
+    at: float,
+    why: str | None,
+    until: float | None,
+) -> None:
+    refused = capped(POLICY, dialled, number, organisation, minutes(at))
+    if why is None:
+        assert refused is None
+    else:
+        assert refused is not None and refused[0].startswith(why)
+        assert refused[1] == (minutes(until) if until is not None else None)
+
+
+ASKED = [Request(minutes(0), "380501111111", "ua"), Request(minutes(30), "380501111111", "ua")]
+
+
+@pytest.mark.parametrize(
+    ("requests", "caller", "organisation", "at", "refused"),
+    [
+        (ASKED[:1], "380501111111", "ua", 40, False),
+        (ASKED, "380501111111", "ua", 40, True),  # a third request within the hour
+        (ASKED, "380501111111", "ua", 61, False),  # the first is an hour old
+        (ASKED, "380502222222", "ua", 40, False),  # another caller
+        (ASKED, "380501111111", "ge", 40, False),  # another organisation's line
+        # a withheld number tells no caller apart: never refused here (the cap bounds it)
+        ([Request(minutes(m), "", "ua") for m in range(5)], "", "ua", 40, False),
+        ([Request(minutes(m), "anonymous", "ua") for m in range(5)], "anonymous", "ua", 9, False),
+    ],
+)
+def test_the_limit_on_one_calling_numbers_requests(
+    requests: list[Request], caller: str, organisation: str, at: float, refused: bool
+) -> None:
+    why = too_many_requests(POLICY, requests, caller, organisation, minutes(at))
+    assert (why is not None) is refused
+    if why is not None:
+        assert why == (
+            "2 callback requests from this number in the last hour "
+            "(trunk.callbacks.per_caller_per_hour)"
+        )

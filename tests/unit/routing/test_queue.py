@@ -20,7 +20,7 @@ from routing.callbacks import refusal as callback_refusal
 from routing.dispatch import Candidate, may_take, queue_order
 from routing.events import to_data
 from routing.lines import Line, Overflow
-from routing.outbound import CallbackPolicy
+from routing.outbound import HOUR, CallbackPolicy, withheld
 from routing.queue import Queue, Rules, Timings
 from routing.signals import (
     Adopted,
@@ -86,7 +86,11 @@ RULES = Rules(
     LINES,
     OPERATORS,
     Timings(wrap_up=10, pause_after_misses=2, callback_attempts=2, callback_retry=30),
-    CallbackPolicy.of([r"380[0-9]{9}"], per_number=2, per_hour=5),
+    CallbackPolicy.of(
+        [r"380[0-9]{9}"], per_number=2, per_hour=5, per_caller=3, own_per_hour={"sumy-org": 2}
+    ),
+    # consultations are another organisation's (with a lower cap of its own)
+    {"detention": "ua", "information": "ua", "consultation": "sumy-org"},
 )
 
 
@@ -293,6 +297,18 @@ def test_callbacks_to_one_number_stop_at_the_hourly_cap() -> None:
     (refused,) = run.emitted("callback.refused")
     assert refused.call == "d3" and "2 callbacks to this number" in refused.fact.reason
     assert run.queue.waiting["d3"].not_before == refused_until(run)
+
+
+def test_callbacks_whose_operators_phones_ring_count_in_the_caps() -> None:
+    """Three callbacks to one number, three operators free at once: two phones ring (the
+    number's cap is 2 an hour), the third callback waits for those rings to end, not an hour."""
+    run = Run()
+    for call in ("d1", "d2", "d3"):
+        run(CallerQueued(call, f"PJSIP/trunk-{call}", "detention", "uk", "380661112233"))
+        run(HungUp(call))
+    run.online("op1", "op2", "op3")
+    assert sorted(c.call for c in run.of(CallOperator)) == ["d1", "d2"]
+    assert refused_until(run) == run.now + timedelta(seconds=RULES.timings.callback_retry)
 
 
 def test_an_operator_calls_a_notification_back_from_the_desk_once() -> None:
@@ -796,6 +812,21 @@ class QueueMachine(RuleBasedStateMachine):
                 assert queue.operators[name].state is State.WRAP_UP, key
             elif kind in ("overflow", "message", "retry", "redial"):
                 assert name in queue.waiting or name in queue.offers or name in queue.away, key
+
+    @invariant()
+    def the_hourly_caps_hold(self) -> None:
+        """No organisation makes more calls in an hour than its cap, no number gets more than
+        its own, no calling number asks more often than the limit."""
+        queue, now, policy = self.run.queue, self.run.now, RULES.callbacks
+        hour = [d for d in queue.dialled if now - d.at < HOUR]
+        for organisation in {d.organisation for d in hour}:
+            made = sum(1 for d in hour if d.organisation == organisation)
+            assert made <= policy.hourly(organisation), (organisation, hour)
+        for number in {d.number for d in hour}:
+            assert sum(1 for d in hour if d.number == number) <= policy.per_number_per_hour
+        asked = [(r.caller, r.organisation) for r in queue.requests if now - r.at < HOUR]
+        for who in set(asked):
+            assert withheld(who[0]) or asked.count(who) <= policy.per_caller_per_hour, who
 
     @invariant()
     def a_call_is_in_one_place(self) -> None:
