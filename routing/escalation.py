@@ -286,6 +286,8 @@ def _onward(
                 soonest = until if soonest is None else min(soonest, until)
                 continue
             return _ring(escalation, step, link, person)
+    if soonest is not None:  # someone left to ring, once the hour's calls allow
+        return [_waiting(ref, soonest, "capped")]
     if escalation.tried and again:  # a round is over: the next one
         round_ = ev.EscalationRound(ref, escalation.round + 1)
         begins = (escalation.round_started or escalation.started) + timedelta(
@@ -295,8 +297,6 @@ def _onward(
             return [round_, _waiting(ref, begins, "round")]
         fresh = evolve(escalation, round_, now)
         return [round_, *_onward(fresh, now, chain, duty, capped, again=False)]
-    if soonest is not None:
-        return [_waiting(ref, soonest, "capped")]
     return [_waiting(ref, now + timedelta(seconds=chain.retry), "nobody")]
 
 
