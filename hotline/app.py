@@ -514,6 +514,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     bus.subscribe(metrics.observer(owners, targets))
     metrics.watch(switchboard, service.links, owners, service.open_notifications)
     metrics.watch_outbox(deliverer.gauges)
+    metrics.outbox_series(deployment.organisations, ("sms", "email", "webhook"))
     if settings.queue_log is not None:
         lines_of = {op.id: op.lines for op in deployment.operators.values()}
         translation = QueueLog(lines_of, settings.queue_log_numbers)

@@ -308,6 +308,15 @@ class OutboxGauges(Collector):
         yield oldest
 
 
+def outbox_series(organisations: Iterable[str], channels: Iterable[str]) -> None:
+    """Each organisation's outbox counters exported from the start, at 0 (an alert's
+    increase() sees nothing of a series before its first sample)."""
+    for org in organisations:
+        for channel in channels:
+            for counter in (OUTBOX_DELIVERED, OUTBOX_FAILURES, OUTBOX_GIVEN_UP):
+                counter.labels(org, channel)
+
+
 def watch_outbox(read: Callable[[], Iterable[tuple[str, str, int, float]]]) -> None:
     """Register the outbox's gauges (replacing an earlier service's)."""
     for collector in list(REGISTRY._collector_to_names):

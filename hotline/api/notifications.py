@@ -334,6 +334,7 @@ class EscalationAction(BaseModel):
         403,
         NO_NOTIFICATION,
         (409, "The report has no escalation, or it is over (accepted, or the report closed)."),
+        (422, "An unknown action, or a person who is none of its organisation's duty people."),
         400,
         413,
         GUESSES,
@@ -352,6 +353,10 @@ async def escalation_action(
     if current.stopped is not None:
         raise HTTPException(409, f"report {ref}'s escalation is over ({current.stopped})")
     by = f"supervisor:{who.name or 'api'}"
+    org = app.deployment.organisation_of(line=item.line)
+    if action.person is not None and (org is None or action.person not in org.duty.people):
+        people = sorted(org.duty.people) if org else []
+        raise unprocessable("person", "body", f"not one of its duty people ({', '.join(people)})")
     signal: esc.Signal
     match action.action:
         case "restart":

@@ -95,6 +95,7 @@ function renderDuty() {
 function render() {
   renderDuty();
   renderNotifications();
+  renderReports();
   renderLines();
   renderOperators();
   renderTopics();
@@ -126,6 +127,17 @@ function renderNotifications() {
         escalationText(n.escalation), ...escalationActions(n))));
   }
   document.getElementById("alert").classList.toggle("on", state.notifications.some((n) => n.overdue));
+}
+
+// Today's detention reports: how many, how many a person on duty accepted, how fast.
+function renderReports() {
+  const r = state.stats?.reports;
+  const box = document.getElementById("reports-today");
+  box.querySelector(".reports").textContent = r ? r.reports : "–";
+  box.querySelector(".accepted").textContent = r ? r.accepted : "–";
+  box.querySelector(".median").textContent = duration(r?.time_to_acceptance.p50);
+  const within = r?.within_target;
+  box.querySelector(".within").textContent = within == null ? "–" : `${Math.round(within * 100)}%`;
 }
 
 // A supervisor's hands on an escalation under way: again from the top, the next step now, or
@@ -241,6 +253,7 @@ function connect() {
   source.onmessage = (message) => {
     const event = JSON.parse(message.data);
     if (event.kind === "call.answered" && event.data.wait != null) state.waits[event.call_id] = event.data.wait;
+    if (event.kind === "escalation.accepted" || event.kind === "notification.stored") refreshSoon("stats");
     const kinds = /^(notification|escalation)\./.test(event.kind) ? "notifications"
       : ["call.ended", "call.queued", "call.wrapped_up"].includes(event.kind) ? "stats" : "live";
     refreshSoon(kinds);

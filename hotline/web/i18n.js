@@ -1,6 +1,7 @@
 // Labels in the hotline's languages; the browser's language picks one, the header switches.
 const LABELS = {
   en: {
+    reportsToday: "Detention reports today", acceptedCount: "accepted", medianAcceptance: "median time to acceptance", withinTarget: "within the target",
     delivery: "Delivery to the people on duty", ringingNow: "ringing", acceptedBy: "accepted by",
     restart: "Start again", skip: "Next step", acceptFor: "Accept for",
     escalationOutcomes: { accepted: "accepted", declined: "passed it on", NOANSWER: "no answer", BUSY: "busy",
@@ -61,6 +62,7 @@ const LABELS = {
     reasons: { break: "break", training: "training", admin: "admin", "missed-calls": "missed calls" },
   },
   uk: {
+    reportsToday: "Повідомлень про затримання сьогодні", acceptedCount: "прийнято", medianAcceptance: "медіана часу до прийняття", withinTarget: "у межах цілі",
     delivery: "Доставка черговим", ringingNow: "дзвонимо", acceptedBy: "прийняв",
     restart: "Почати знову", skip: "Наступний крок", acceptFor: "Прийняти за",
     escalationOutcomes: { accepted: "прийняв", declined: "передав далі", NOANSWER: "не відповів", BUSY: "зайнято",
@@ -121,6 +123,7 @@ const LABELS = {
     reasons: { break: "перерва", training: "навчання", admin: "адміністративне", "missed-calls": "пропущені дзвінки" },
   },
   ka: {
+    reportsToday: "დაკავების შეტყობინებები დღეს", acceptedCount: "მიღებულია", medianAcceptance: "მიღებამდე მედიანური დრო", withinTarget: "მიზნის ფარგლებში",
     delivery: "მორიგეებისთვის მიწოდება", ringingNow: "ვრეკავთ", acceptedBy: "მიიღო",
     restart: "თავიდან დაწყება", skip: "შემდეგი ნაბიჯი", acceptFor: "მიღება ვისთვის:",
     escalationOutcomes: { accepted: "მიიღო", declined: "გადასცა", NOANSWER: "არ უპასუხა", BUSY: "დაკავებულია",
@@ -181,6 +184,7 @@ const LABELS = {
     reasons: { break: "შესვენება", training: "სწავლება", admin: "ადმინისტრაციული", "missed-calls": "გამოტოვებული ზარები" },
   },
   ru: {
+    reportsToday: "Сообщений о задержании сегодня", acceptedCount: "принято", medianAcceptance: "медиана времени до принятия", withinTarget: "в пределах цели",
     delivery: "Доставка дежурным", ringingNow: "звоним", acceptedBy: "принял",
     restart: "Начать заново", skip: "Следующий шаг", acceptFor: "Принять за",
     escalationOutcomes: { accepted: "принял", declined: "передал дальше", NOANSWER: "не ответил", BUSY: "занято",

@@ -136,7 +136,8 @@ def config_variant(
     deployment (for ``asterisk.sandbox.up``). Its escalations only with ``escalations``."""
     raw = base_config(escalations)
     path = folder / "hotline.yaml"
-    path.write_text(yaml.safe_dump(_merged(raw, sections), allow_unicode=True))
+    # (in the file's order: its first organisation's languages and time zone are the hotline's)
+    path.write_text(yaml.safe_dump(_merged(raw, sections), allow_unicode=True, sort_keys=False))
     return path, load(path)
 
 
@@ -337,6 +338,12 @@ class Service:
         """A POST with another token, the response as it is."""
         return httpx.post(
             self.url(path), params=params, timeout=5, headers={"Authorization": f"Bearer {token}"}
+        )
+
+    def post_json(self, token: str, path: str, body: Any) -> httpx.Response:
+        """A POST of a JSON body with a token, the response as it is."""
+        return httpx.post(
+            self.url(path), json=body, timeout=10, headers={"Authorization": f"Bearer {token}"}
         )
 
     def post(self, path: str, **params: Any) -> httpx.Response:

@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import Browser, expect
 
 from bench.sipcall import free_udp_port
 from tests.integration.conftest import Asterisk, Service, call, config_variant
+from tests.integration.test_dashboard import login
 from tests.integration.test_notifications import GAP, seconds_of
 from tests.integration.test_outbound import OUTBOX
 from tests.integration.test_standby import pair, role  # noqa: F401  (pair: a fixture)
@@ -37,6 +39,7 @@ SUNDAY_NIGHT = "2026-12-06T03:00:00+02:00"
 KOVALENKO, BONDAR, MELNYK = "0671234501", "0501234502", "0671234504"
 FAMILY = "380661112233"
 SCENARIO = Path(__file__).parent / "sipp/duty.xml"
+GE = "supervisor-ge-escalation-token-2026"  # Georgia's Legal Aid Service's supervisor
 
 
 class DutyPhones:
@@ -203,15 +206,23 @@ async def test_a_report_at_night_is_rung_through_to_the_people_on_duty_until_one
     service: Service,
     duty_phones: DutyPhones,
     outside: Outside,
+    browser: Browser,
     tmp_path: Path,
 ) -> None:
-    service.settings |= outside.settings
+    service.settings |= outside.settings | {"HOTLINE_API_TOKENS": f"supervisor@ge-legal-aid={GE}"}
     service.start(SUNDAY_NIGHT, config=night_config(tmp_path, outside.registry))
     mark = asterisk.log_mark()
     report = await report_of(service, await leave_a_message(asterisk))
     ref = report["ref"]
     assert report["escalation"]["calls"][0]["person"] == "kovalenko", report
+    # another organisation's supervisor cannot touch it; nor can anyone be named who is not
+    # on Ukraine's duty list
+    act = f"/api/notifications/{ref}/escalation"
+    assert service.post_json(GE, act, {"action": "skip"}).status_code == 404
+    wrong = service.post_json(service.token, act, {"action": "accept", "person": "beridze"})
+    assert wrong.status_code == 422 and "duty people" in wrong.text
     report = await until_accepted(service, ref)
+    assert service.post_json(service.token, act, {"action": "restart"}).status_code == 409
 
     escalation = report["escalation"]
     assert [(c["person"], c["outcome"]) for c in escalation["calls"]] == [
@@ -290,6 +301,13 @@ async def test_a_report_at_night_is_rung_through_to_the_people_on_duty_until_one
     assert told.count("escalation.ringing") == 3 and "escalation.accepted" in told
     assert registry.forged == [] and registry.again == 0
     assert not any("number" in d.data or "to" in d.data for d in registry.got)
+    # the wallboard: the report with its delivery, and today's figures
+    page = await browser.new_page(locale="en-GB")
+    await login(page, service)
+    delivery = page.locator(f'#notifications tr[data-ref="{ref}"] .escalation')
+    await expect(delivery).to_contain_text("accepted by melnyk")
+    await expect(delivery).to_contain_text("kovalenko: passed it on")
+    await expect(page.locator("#reports-today .accepted")).to_have_text("1")
 
 
 def chain_of(report: dict[str, Any]) -> list[tuple[str, str | None]]:

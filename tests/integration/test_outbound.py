@@ -109,6 +109,7 @@ async def test_a_detention_report_reaches_the_case_registry_once_in_order(
         "line": "detention",
         "number": "380661112233",  # the number left to call back: this receiver asked for it
         "complete": True,
+        "language": "uk",
     }
     assert closed.data == {
         "call": record["id"],
