@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import signal
 import subprocess
 import time
@@ -24,7 +25,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from bench.sipcall import free_udp_port
-from tests.integration.conftest import Asterisk, Service, call, config_variant
+from tests.integration.conftest import Asterisk, Service, call, config_variant, progress
 from tests.integration.test_dashboard import login
 from tests.integration.test_notifications import GAP, seconds_of
 from tests.integration.test_outbound import OUTBOX
@@ -97,6 +98,16 @@ class DutyPhones:
                 )
                 seen.setdefault(call_id, number)
         return list(seen.values())
+
+    def first_invite_at(self) -> float:
+        """When the first call reached them (seconds since the epoch, SIPp's own stamp)."""
+        text = self.messages.read_text(errors="replace")
+        for block in text.split("-----"):
+            if "message received" in block and "\nINVITE sip:" in block:
+                stamp = re.search(r"(\d{4}-\d{2}-\d{2})\s+(\d{2}:\d{2}:\d{2}\.\d+)", block)
+                assert stamp, block[:200]
+                return datetime.fromisoformat(f"{stamp[1]} {stamp[2]}").timestamp()
+        raise AssertionError("no INVITE")
 
     def heard(self) -> int:
         """RTP packets that reached them so far."""
@@ -222,7 +233,20 @@ async def test_a_report_at_night_is_rung_through_to_the_people_on_duty_until_one
     wrong = service.post_json(service.token, act, {"action": "accept", "person": "beridze"})
     assert wrong.status_code == 422 and "duty people" in wrong.text
     report = await until_accepted(service, ref)
+    accepted_at = time.time()
     assert service.post_json(service.token, act, {"action": "restart"}).status_code == 409
+    # the figure README quotes: from the report stored to the first duty lawyer's phone
+    stored = next(
+        line
+        for line in service.log.read_text().splitlines()
+        if f"notification {ref} stored" in line
+    )
+    stored_at = datetime.strptime(stored[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    progress(
+        f"escalation: report {ref} stored -> the first duty lawyer's phone rings: "
+        f"{(duty_phones.first_invite_at() - stored_at) * 1000:.0f} ms; accepted after "
+        f"{accepted_at - stored_at:.0f} s"
+    )
 
     escalation = report["escalation"]
     assert [(c["person"], c["outcome"]) for c in escalation["calls"]] == [
