@@ -15,7 +15,7 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +28,7 @@ from bench.sipcall import free_udp_port
 from tests.integration.conftest import Asterisk, Service, call, config_variant, progress
 from tests.integration.test_dashboard import login
 from tests.integration.test_notifications import GAP, seconds_of
-from tests.integration.test_outbound import OUTBOX
+from tests.integration.test_outbound import OUTBOX, wait_for
 from tests.integration.test_standby import pair, role  # noqa: F401  (pair: a fixture)
 from tests.kannel import Kannel
 from tests.mailbox import Mailbox, plain_smtp
@@ -204,14 +204,6 @@ async def until_accepted(service: Service, ref: str, seconds: float = 120) -> di
     raise AssertionError(f"not accepted: {report}\n{service.log.read_text()[-5000:]}")
 
 
-def eventually(check: Callable[[], Any], seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while not (found := check()):
-        assert time.monotonic() < deadline, what
-        time.sleep(0.3)
-    return found
-
-
 async def test_a_report_at_night_is_rung_through_to_the_people_on_duty_until_one_accepts(
     asterisk: Asterisk,
     service: Service,
@@ -264,7 +256,7 @@ async def test_a_report_at_night_is_rung_through_to_the_people_on_duty_until_one
     )
     # the whole chain on the report's history (the call log's, a moment behind)
     history = await asyncio.to_thread(
-        eventually,
+        wait_for,
         lambda: (
             (h := service.get(f"/api/notifications/{ref}")["history"])
             and h[-1]["kind"] == "escalation.stopped"
@@ -294,7 +286,7 @@ async def test_a_report_at_night_is_rung_through_to_the_people_on_duty_until_one
     # an e-mail with the reference and the report's link (no recording, no caller's number)
     kannel, mailbox = outside.kannel, outside.mailbox
     family = await asyncio.to_thread(
-        eventually, lambda: [m for m in kannel.messages() if m.to == FAMILY], 30, "no family SMS"
+        wait_for, lambda: [m for m in kannel.messages() if m.to == FAMILY], 30, "no family SMS"
     )
     assert len(family) == 1 and ref in family[0].text and "адвокат" in family[0].text
     for number, address in (
@@ -303,10 +295,10 @@ async def test_a_report_at_night_is_rung_through_to_the_people_on_duty_until_one
         (MELNYK, "a.melnyk@example.org"),
     ):
         (sms,) = await asyncio.to_thread(
-            eventually, lambda n=number: [m for m in kannel.messages() if m.to == n], 30, number
+            wait_for, lambda n=number: [m for m in kannel.messages() if m.to == n], 30, number
         )
         (mail,) = await asyncio.to_thread(
-            eventually, lambda a=address: mailbox.to(a), 30, f"no e-mail to {address}"
+            wait_for, lambda a=address: mailbox.to(a), 30, f"no e-mail to {address}"
         )
         body = mail.get_content()
         for text in (sms.text, body):
@@ -316,7 +308,7 @@ async def test_a_report_at_night_is_rung_through_to_the_people_on_duty_until_one
     # the case registry: every step of the report, once, in order, signed, no number
     registry = outside.registry
     told = await asyncio.to_thread(
-        eventually,
+        wait_for,
         lambda: (t := registry.types(ref=ref)) and t[-1] == "escalation.stopped" and t,
         30,
         "the registry was not told the whole chain",
@@ -378,13 +370,13 @@ async def test_a_standby_taking_over_during_the_first_call_goes_on_with_it(
     a, b = pair
     config = night_config(tmp_path)
     a.start(SUNDAY_NIGHT, config=config)
-    await asyncio.to_thread(eventually, lambda: role(a) == "active", 10, "a never active")
+    await asyncio.to_thread(wait_for, lambda: role(a) == "active", 10, "a never active")
     b.start(SUNDAY_NIGHT, config=config)
     family = asyncio.create_task(leave_a_message(asterisk))  # (the chain starts meanwhile)
     await until_rung(duty_phones, [KOVALENKO], 120)
     await asyncio.sleep(1.5)  # kovalenko picks up after a second, and listens
     a.stop(signal.SIGKILL)
-    await asyncio.to_thread(eventually, lambda: role(b) == "active", 20, "b never took over")
+    await asyncio.to_thread(wait_for, lambda: role(b) == "active", 20, "b never took over")
     report = await until_accepted(b, (await report_of(b, await family))["ref"])
     assert chain_of(report) == [
         ("kovalenko", "declined"),
