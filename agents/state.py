@@ -64,7 +64,9 @@ class LogOut:
 
 @dataclass(frozen=True)
 class Pause:
-    reason: str = "break"
+    #: One of the operator's organisation's pause reasons (no default: each organisation
+    #: names its own, and the one who pauses them says which).
+    reason: str
 
 
 @dataclass(frozen=True)

@@ -410,7 +410,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         deployment,
         bus,
         clock,
-        AmiEffects(ami, deployment.policy.ring_timeout),
+        AmiEffects(ami),
         Durable(settings.data_dir),
     )
     calls = CallService(

@@ -138,10 +138,13 @@ class CallService:
         notice = [Prompt(step.language, line.recording_prompt)] if line.recording_prompt else []
         # kept on the channel so that a restarted service can rebuild its queues from
         # Asterisk, and the fallback knows the line; set before the prompt, so that only two
-        # round trips stand between its end and the queue
+        # round trips stand between its end and the queue. How often the caller hears their
+        # place is their line's organisation's rule ([hotline-wait] reads it).
+        announce_every = self.deployment.policy_of(line=line.name).announce_every
         for name, value in (
             ("HOTLINE_LINE", line.name),
             ("HOTLINE_LANGUAGE", step.language),
+            ("HOTLINE_ANNOUNCE_EVERY", str(announce_every)),
         ):
             await channel.set_variable(name, value)
         await io.say([*said, Prompt(step.language, "please-hold"), *notice])

@@ -507,7 +507,8 @@ def forecast_command(
 ) -> None:
     """How many operators each line needed, hour by hour in a past week, to answer the
     config's share of calls in time (Erlang C on the call log), beside how many were on duty.
-    A line's organisation gives its time zone and targets."""
+    Each line is held to its organisation's targets; with --line or --organisation, the hours
+    are that organisation's time zone's."""
     from datetime import UTC, date, datetime, timedelta
     from zoneinfo import ZoneInfo
 
@@ -526,14 +527,15 @@ def forecast_command(
         if line
         else None
     )
-    policy = deployment.policy
     zone = ZoneInfo(chosen.timezone if chosen else deployment.timezone)
-    threshold, target = (
-        (chosen.service_level_threshold, chosen.service_level_target)
-        if chosen
-        else (policy.service_level_threshold, policy.service_level_target)
-    )
     lines = [line] if line else sorted(chosen.lines) if chosen else list(deployment.lines)
+    goals = {  # each line held to its organisation's targets
+        name: forecast.Goal(
+            rules.service_level_threshold, rules.service_level_target, rules.default_handle_time
+        )
+        for name in lines
+        for rules in [deployment.policy_of(line=name)]
+    }
     if week is None:
         since, until = forecast.last_week(datetime.now(UTC), zone)
     else:
@@ -554,13 +556,10 @@ def forecast_command(
         (forecast.Queued(r.line, r.queued_at, r.talk) for r in rows if r.line and r.queued_at),
         (forecast.Change(c.operator, c.at, c.state) for c in changes),
         deployment.operators,
-        lines,
+        goals,
         since,
         until,
         zone,
-        threshold,
-        target,
-        policy.default_handle_time,
     )
     if as_json:
         typer.echo(
@@ -581,7 +580,7 @@ def forecast_command(
         )
         return
     _say(f"the week of {since:%Y-%m-%d} ({zone.key}), from the call log")
-    typer.echo(forecast.table(hours, threshold, target))
+    typer.echo(forecast.table(hours, goals))
 
 
 @db_app.command("upgrade")

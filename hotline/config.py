@@ -232,7 +232,8 @@ class LineModel(_Model):
 
 
 class QueuesModel(_Model):
-    """How the service's queues treat callers and operators."""
+    """How the service's queues treat callers and operators: the shared rules (``queues:``),
+    and each organisation's (its own ``queues:``, any of these, over the shared ones)."""
 
     ring_timeout: int = Field(15, ge=5, le=120)
     wrap_up: int = Field(10, ge=0, le=600)
@@ -478,7 +479,8 @@ OWNED = ("numbers", "menus", "lines", "offices", "operators", "supervisors", "ce
 
 
 class TargetsModel(_Model):
-    """An organisation's own targets (each unset one: the shared ``queues`` value)."""
+    """An organisation's own targets (each unset one: the shared ``queues`` value). The
+    older place for them: ``queues:`` in the organisation says the same, and more."""
 
     service_level_threshold: int | None = Field(None, ge=1, le=600)
     service_level_target: float | None = Field(None, gt=0, le=1)
@@ -492,6 +494,9 @@ class OrganisationModel(_Model):
     name: str = Field(min_length=1, max_length=120)
     languages: list[Language] = Field(min_length=1)
     targets: TargetsModel = TargetsModel()
+    #: Its own queue rules: any setting of the shared ``queues:``, each one given replacing
+    #: the shared value (checked as the shared ones are: :func:`_own_rules`).
+    queues: dict[str, Any] = {}
     numbers: dict[Number, NumberModel] = Field(min_length=1)
     menus: dict[Name, MenuModel] = {}
     lines: dict[Name, LineModel] = Field(min_length=1)
@@ -557,7 +562,7 @@ class DeploymentModel(_Model):
 
 @dataclass(frozen=True)
 class Policy:
-    """The queues' timings (see QueuesModel)."""
+    """The queues' rules (see QueuesModel): the deployment's, or an organisation's own."""
 
     ring_timeout: int = 15
     wrap_up: int = 10
@@ -585,6 +590,16 @@ class Policy:
         "not-a-detention",
     )
 
+    @classmethod
+    def of(cls, rules: QueuesModel) -> Policy:
+        """The rules a checked ``queues:`` says (the shared one, or an organisation's)."""
+        return cls(
+            **rules.model_dump(exclude={"pause_reasons", "resolutions", "notification_outcomes"}),
+            pause_reasons=tuple(rules.pause_reasons),
+            resolutions=tuple(rules.resolutions),
+            notification_outcomes=tuple(rules.notification_outcomes),
+        )
+
 
 @dataclass(frozen=True)
 class Organisation:
@@ -603,11 +618,9 @@ class Organisation:
     centres: frozenset[str] = frozenset()
     #: Keypad transfer codes: code -> the line, operator or centre it names.
     codes: Mapping[str, str] = field(default_factory=dict)
-    #: Its wallboard's targets: share of calls answered within the threshold (seconds), and
-    #: how soon an open detention notification must be handled (seconds).
-    service_level_threshold: int = 20
-    service_level_target: float = 0.8
-    notification_target: int = 900
+    #: Its queue rules (timings, pause reasons, resolutions, notification outcomes, its
+    #: wallboard's targets): its own ``queues:`` over the shared ones, value by value.
+    policy: Policy = Policy()
     #: Its duty people, and its rotas of who is on duty when (the first: its default), and
     #: where each rota's calendar is kept (hotline/duty_config.py).
     duty: duty_config.Duty = field(default_factory=duty_config.Duty)
@@ -685,11 +698,30 @@ class Deployment:
                 return org
         return None
 
+    def policy_of(
+        self,
+        organisation: str | None = None,
+        *,
+        line: str | None = None,
+        operator: str | None = None,
+    ) -> Policy:
+        """The queue rules of an organisation (by id), or of the one a line or an operator
+        belongs to: its own; what belongs to no organisation has the deployment's. (Each
+        organisation's are the shared ``queues:`` with its own put in, value by value, as
+        the config is read: :func:`_own_rules`.)"""
+        found = (
+            self.organisations.get(organisation)
+            if organisation is not None
+            else self.organisation_of(line=line, operator=operator)
+            if line is not None or operator is not None
+            else None
+        )
+        return found.policy if found is not None else self.policy
+
     def notification_target(self, line: str) -> int:
-        """Seconds within which a notification on ``line`` is to be handled: its
-        organisation's ``notification_target``, else the policy's."""
-        org = self.organisation_of(line=line)
-        return org.notification_target if org else self.policy.notification_target
+        """Seconds within which a notification on ``line`` is to be handled (its
+        organisation's ``notification_target``)."""
+        return self.policy_of(line=line).notification_target
 
     def target(self, name: str, organisation: str | None = None) -> Target | None:
         """The line, operator or centre a transfer names, by id or by ``organisation``'s
@@ -807,6 +839,8 @@ def parse(raw: Any, source: str = "<config>") -> Deployment:
         raise ConfigError(source, [_pydantic_problem(e) for e in exc.errors()]) from None
     organisations = model.as_organisations()
     flat, owners, problems = _flatten(model, organisations)
+    rules, found = _own_rules(model, organisations)
+    problems += found
     problems += _own_caps(model)
     problems += _codes(organisations, bool(model.organisations))
     if model.organisations:  # name the organisation in every path
@@ -830,7 +864,7 @@ def parse(raw: Any, source: str = "<config>") -> Deployment:
     if problems:
         raise ConfigError(source, problems)
     try:
-        return _build(flat, organisations, owners, duty)
+        return _build(flat, organisations, owners, duty, rules)
     except ValueError as exc:  # a domain rule the schema cannot express
         raise ConfigError(source, [("", str(exc))]) from None
 
@@ -852,6 +886,34 @@ def _escalations(org: OrganisationModel) -> Iterator[tuple[str, str]]:
 
 
 Owners = dict[tuple[str, str], str]
+
+
+def _own_rules(
+    model: DeploymentModel, organisations: Mapping[str, OrganisationModel]
+) -> tuple[dict[str, Policy], list[tuple[str, str]]]:
+    """Each organisation's queue rules: the shared ``queues:`` with what it sets itself put
+    in, value by value (under ``queues:``, or its targets under ``targets:``), checked as
+    the shared ones are. The one place where an organisation's value, else the
+    deployment's, is decided."""
+    shared = model.queues.model_dump()
+    rules: dict[str, Policy] = {}
+    problems: list[tuple[str, str]] = []
+    for org_id, org in organisations.items():
+        prefix = f"organisations.{org_id}." if model.organisations else ""
+        targets = org.targets.model_dump(exclude_none=True)
+        problems += [
+            (f"{prefix}targets.{name}", "also set under queues: give it once, under queues")
+            for name in sorted(targets.keys() & org.queues.keys())
+        ]
+        try:
+            own = QueuesModel.model_validate(shared | targets | org.queues)
+        except ValidationError as exc:
+            for error in exc.errors():
+                path, message = _pydantic_problem(error)
+                problems.append((f"{prefix}queues.{path}", message))
+            continue
+        rules[org_id] = Policy.of(own)
+    return rules, problems
 
 
 def _own_caps(model: DeploymentModel) -> list[tuple[str, str]]:
@@ -1088,6 +1150,7 @@ def _build(
     organisations: Mapping[str, OrganisationModel],
     owners: Owners,
     duty: Mapping[str, duty_config.Duty],
+    rules: Mapping[str, Policy],
 ) -> Deployment:
     menus = {
         name: Menu(
@@ -1153,18 +1216,11 @@ def _build(
         sip=m.sip,
         phones=m.phones,
         security=m.security,
-        policy=Policy(
-            **m.queues.model_dump(
-                exclude={"pause_reasons", "resolutions", "notification_outcomes"}
-            ),
-            pause_reasons=tuple(m.queues.pause_reasons),
-            resolutions=tuple(m.queues.resolutions),
-            notification_outcomes=tuple(m.queues.notification_outcomes),
-        ),
+        policy=Policy.of(m.queues),
         retention_days=m.recordings.retention_days,
         supervisors={name: s.name for name, s in m.supervisors.items()},
         organisations={
-            org_id: _organisation(org_id, org, owners, m.queues, duty[org_id])
+            org_id: _organisation(org_id, org, owners, rules[org_id], duty[org_id])
             for org_id, org in organisations.items()
         },
         centres=centres,
@@ -1185,7 +1241,7 @@ def _organisation(
     org_id: str,
     org: OrganisationModel,
     owners: Owners,
-    shared: QueuesModel,
+    policy: Policy,
     duty: duty_config.Duty,
 ) -> Organisation:
     def own(section: str) -> frozenset[str]:
@@ -1193,7 +1249,6 @@ def _organisation(
             name for (kind, name), owner in owners.items() if (kind, owner) == (section, org_id)
         )
 
-    targets = org.targets
     return Organisation(
         org_id,
         org.name,
@@ -1206,9 +1261,7 @@ def _organisation(
         supervisors=own("supervisors"),
         centres=own("centres"),
         codes={code: name for _, name, code in _codes_of(org)},
-        service_level_threshold=targets.service_level_threshold or shared.service_level_threshold,
-        service_level_target=targets.service_level_target or shared.service_level_target,
-        notification_target=targets.notification_target or shared.notification_target,
+        policy=policy,
         duty=duty,
         webhooks=tuple(
             Webhook(hook.url, frozenset(hook.events), frozenset(hook.personal))

@@ -1,9 +1,10 @@
 """Operators' feature codes, dialled on their softphones and answered by the service:
-*11 log in, *12 log out, *13 pause (break), *14 resume."""
+*11 log in, *12 log out, *13 pause (for their organisation's first pause reason), *14 resume."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from agents.state import Event, LogIn, LogOut, OperatorError, Pause, Resume
 from hotline.asterisk.agi import AgiCallIO, AgiChannel
@@ -12,11 +13,12 @@ from ivr import Prompt
 
 log = logging.getLogger(__name__)
 
-CODES: dict[str, tuple[Event, str]] = {
-    "*11": (LogIn(), "logged-in"),
-    "*12": (LogOut(), "logged-out"),
-    "*13": (Pause("break"), "paused"),
-    "*14": (Resume(), "resumed"),
+#: Each code's event, of the operator's organisation's first pause reason, and what they hear.
+CODES: dict[str, tuple[Callable[[str], Event], str]] = {
+    "*11": (lambda _: LogIn(), "logged-in"),
+    "*12": (lambda _: LogOut(), "logged-out"),
+    "*13": (Pause, "paused"),
+    "*14": (lambda _: Resume(), "resumed"),
 }
 
 
@@ -33,9 +35,10 @@ class FeatureRoutes:
         language = known.languages[0] if known else self.switchboard.deployment.languages[0]
         answer = "not-an-operator"
         if known is not None and code in CODES:
-            event, answer = CODES[code]
+            event_of, answer = CODES[code]
+            reason = self.switchboard.deployment.policy_of(operator=operator).pause_reasons[0]
             try:
-                self.switchboard.operator_event(operator, event)
+                self.switchboard.operator_event(operator, event_of(reason))
                 await self.switchboard.kept()
                 log.info("operator %s: %s", operator, answer)
             except OperatorError as exc:

@@ -39,6 +39,17 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Goal:
+    """What a line's hours are held to (its organisation's queue rules): ``share`` of its
+    calls answered within ``within`` seconds; ``default_handle``: the talk assumed for an
+    hour with no answered call."""
+
+    within: float
+    share: float
+    default_handle: float
+
+
+@dataclass(frozen=True)
 class Hour:
     """One line's hour: what came, what it needed, who was there."""
 
@@ -78,28 +89,26 @@ def forecast(
     calls: Iterable[Queued],
     changes: Iterable[Change],
     operators: Mapping[str, Operator],
-    lines: Iterable[str],
+    goals: Mapping[str, Goal],
     since: datetime,
     until: datetime,
     zone: ZoneInfo,
-    within: float,
-    target: float,
-    default_handle: float,
 ) -> list[Hour]:
-    """Every hour in [since, until) of every line that had a call or an operator on duty."""
+    """Every hour in [since, until) of every line of ``goals`` that had a call or an
+    operator on duty, each line held to its own goal."""
     calls, changes = list(calls), list(changes)
     hours: list[Hour] = []
-    for line in lines:
+    for line, goal in goals.items():
         serving = [op for op, known in operators.items() if known.serves(line)]
         start = since.astimezone(zone)
         while start < until:
             end = start + HOUR
             here = [c for c in calls if c.line == line and start <= c.at < end]
             talks = [c.talk for c in here if c.talk is not None]
-            handle = sum(talks) / len(talks) if talks else default_handle
+            handle = sum(talks) / len(talks) if talks else goal.default_handle
             staff = on_duty(changes, serving, start, end)
             if here or staff:
-                needed = operators_needed(len(here) / 3600, handle, within, target)
+                needed = operators_needed(len(here) / 3600, handle, goal.within, goal.share)
                 hours.append(Hour(line, start, len(here), handle, needed, staff))
             start = end
     return hours
@@ -112,14 +121,14 @@ def last_week(now: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return monday, monday + timedelta(days=7)
 
 
-def table(hours: Iterable[Hour], within: float, target: float) -> str:
-    """The forecast as text, a block per line."""
+def table(hours: Iterable[Hour], goals: Mapping[str, Goal]) -> str:
+    """The forecast as text, a block per line (with its own target)."""
     out: list[str] = []
     line = None
     for hour in hours:
         if hour.line != line:
-            line = hour.line
-            out += ["", f"{line} (target: {target:.0%} answered within {within:g} s)"]
+            line, goal = hour.line, goals[hour.line]
+            out += ["", f"{line} (target: {goal.share:.0%} answered within {goal.within:g} s)"]
             out.append("  hour              offered  handle  needed  on duty")
         gap = hour.on_duty - hour.needed
         mark = "  short" if gap < 0 else ""

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from agents.state import Event, OperatorState
-from hotline.config import Deployment
+from hotline.config import Deployment, Policy
 from hotline.durable import Durable, PendingCallback
 from hotline.events import CallEvent, EventBus
 from hotline.privacy import mask
@@ -115,9 +115,11 @@ class NotActive(Exception):
 class Effects(Protocol):
     """What the switchboard asks of Asterisk."""
 
-    async def connect(self, channel: str, operator: str, transferred: bool = False) -> None:
-        """Take the waiting caller on ``channel`` to ring ``operator`` (``transferred``:
-        telling them first that they are being connected)."""
+    async def connect(
+        self, channel: str, operator: str, ring_timeout: float, transferred: bool = False
+    ) -> None:
+        """Take the waiting caller on ``channel`` to ring ``operator`` for ``ring_timeout``
+        seconds (``transferred``: telling them first that they are being connected)."""
         ...
 
     async def move(self, channel: str, number: str = "") -> None:
@@ -125,9 +127,11 @@ class Effects(Protocol):
         or (``number``) to a centre dialled through the trunk."""
         ...
 
-    async def callback(self, call: str, operator: str, number: str, attempt: int) -> None:
-        """Ring ``operator``; once they answer, Asterisk calls ``number`` back (NoAnswer if
-        the operator does not pick up)."""
+    async def callback(
+        self, call: str, operator: str, number: str, attempt: int, ring_timeout: float
+    ) -> None:
+        """Ring ``operator`` for ``ring_timeout`` seconds; once they answer, Asterisk calls
+        ``number`` back (NoAnswer if the operator does not pick up)."""
         ...
 
     async def take_message(self, channel: str) -> None:
@@ -135,21 +139,29 @@ class Effects(Protocol):
         ...
 
 
+def timings_of(policy: Policy) -> Timings:
+    """The queue's timings of a set of rules (the deployment's, or an organisation's)."""
+    return Timings(
+        ring_timeout=policy.ring_timeout,
+        wrap_up=policy.wrap_up,
+        pause_after_misses=policy.pause_after_misses,
+        callback_attempts=policy.callback_attempts,
+        callback_retry=policy.callback_retry,
+        default_handle_time=policy.default_handle_time,
+    )
+
+
 def rules_of(deployment: Deployment) -> Rules:
-    """What the queue needs of the deployment."""
-    policy = deployment.policy
+    """What the queue needs of the deployment: each organisation's timings its own."""
+    organisations = deployment.organisations.values()
     return Rules(
         deployment.lines,
         deployment.operators,
-        Timings(
-            wrap_up=policy.wrap_up,
-            pause_after_misses=policy.pause_after_misses,
-            callback_attempts=policy.callback_attempts,
-            callback_retry=policy.callback_retry,
-            default_handle_time=policy.default_handle_time,
-        ),
+        timings_of(deployment.policy),
         deployment.callbacks,
-        {line: org.id for org in deployment.organisations.values() for line in org.lines},
+        owners={line: org.id for org in organisations for line in org.lines},
+        employers={op: org.id for org in organisations for op in org.operators},
+        own={org.id: timings_of(org.policy) for org in organisations},
     )
 
 
@@ -404,7 +416,9 @@ class Switchboard:
 
     async def _ring(self, ring: Ring) -> None:
         try:
-            await self.effects.connect(ring.channel, ring.operator, ring.transferred)
+            await self.effects.connect(
+                ring.channel, ring.operator, ring.ring_timeout, ring.transferred
+            )
             self._last_failure = ""
         except ChannelGone:
             log.info("ringing %s for %s: the caller's channel is gone", ring.operator, ring.call)
@@ -435,7 +449,9 @@ class Switchboard:
 
     async def _call_operator(self, call: CallOperator) -> None:
         try:
-            await self.effects.callback(call.call, call.operator, call.number, call.attempt)
+            await self.effects.callback(
+                call.call, call.operator, call.number, call.attempt, call.ring_timeout
+            )
         except NoAnswer:
             self.feed(CallbackFailed(call.call, call.offer, no_answer=True))
         except Exception as exc:

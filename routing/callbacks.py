@@ -158,7 +158,8 @@ def failed(w: Work, s: CallbackFailed) -> None:
     w.keep(offered.waiting, callback, must=False)  # the caller was not dialled
     if s.no_answer:
         w.emit(s.call, ev.CallMissed(offered.operator, "NOANSWER"))
-        w.operator(offered.operator, Missed(s.call, w.rules.timings.pause_after_misses))
+        misses = w.rules.of_operator(offered.operator).pause_after_misses
+        w.operator(offered.operator, Missed(s.call, misses))
         w.mut("waiting")[s.call] = offered.waiting
     else:
         w.operator(offered.operator, Withdrawn(s.call))

@@ -23,30 +23,50 @@ from routing.outbound import CallbackPolicy, Dial, Request
 
 @dataclass(frozen=True)
 class Timings:
-    """The queues' timings (config ``queues:``)."""
+    """One organisation's queue timings (config ``queues:``, its own over the shared ones)."""
 
+    #: Seconds an operator's phone rings before the call goes back to the head of its queue.
+    ring_timeout: float = 15
     wrap_up: float = 10
     pause_after_misses: int = 2
     callback_attempts: int = 3
     callback_retry: float = 60
     default_handle_time: float = 300
-    #: Seconds before a ring that failed (Asterisk away) is tried again.
-    ring_retry: float = 1.0
-    #: Seconds before a message offer that could not be made (Asterisk away) is made again.
-    message_retry: float = 10.0
 
 
 @dataclass(frozen=True)
 class Rules:
-    """What the queue needs to know of the deployment; it never changes."""
+    """What the queue needs to know of the deployment; it never changes.
+
+    Each organisation's timings are its own: a call's (ring timeout, callbacks, wait
+    estimate) are its line's organisation's, an operator's (wrap-up, misses before a pause)
+    their organisation's; what belongs to no organisation has the deployment's."""
 
     lines: Mapping[str, Line]
     operators: Mapping[str, Operator]
+    #: The deployment's timings (the shared ``queues:``).
     timings: Timings = field(default_factory=Timings)
     #: Where callbacks may go (none without a carrier to call through).
     callbacks: CallbackPolicy = field(default_factory=lambda: CallbackPolicy((), 1, 1))
     #: Each line's organisation (whose hourly cap its callbacks count in; none: one for all).
     owners: Mapping[str, str] = field(default_factory=dict)
+    #: Each operator's organisation.
+    employers: Mapping[str, str] = field(default_factory=dict)
+    #: Each organisation's own timings.
+    own: Mapping[str, Timings] = field(default_factory=dict)
+    #: Seconds before a ring that failed (Asterisk away) is tried again: the service's own,
+    #: no organisation's.
+    ring_retry: float = 1.0
+    #: Seconds before a message offer that could not be made (Asterisk away) is made again.
+    message_retry: float = 10.0
+
+    def of_line(self, line: str) -> Timings:
+        """The timings of a call waiting on ``line``: its organisation's."""
+        return self.own.get(self.owners.get(line, ""), self.timings)
+
+    def of_operator(self, operator: str) -> Timings:
+        """The timings of ``operator``'s work: their organisation's."""
+        return self.own.get(self.employers.get(operator, ""), self.timings)
 
 
 @dataclass(frozen=True)
@@ -150,7 +170,7 @@ def estimate(queue: Queue, rules: Rules, line: str, place: int) -> float:
         for op in queue.operators.values()
         if op.state not in (State.LOGGED_OUT, State.PAUSED) and rules.operators[op.id].serves(line)
     )
-    handle = rules.timings.default_handle_time
+    handle = rules.of_line(line).default_handle_time
     rate = len(queue.waiting) / max(60.0, handle)
     return estimate_wait(place, serving, list(queue.handle_times), handle, rate)
 

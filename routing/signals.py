@@ -384,13 +384,15 @@ Signal = (
 # -- effects -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Ring:
-    """Take the waiting caller on ``channel`` to ring ``operator`` (offer ``offer``);
-    ``transferred``: telling them first that they are being connected."""
+    """Take the waiting caller on ``channel`` to ring ``operator`` (offer ``offer``) for
+    ``ring_timeout`` seconds (the call's line's organisation's); ``transferred``: telling
+    them first that they are being connected."""
 
     call: str
     channel: str
     operator: str
     offer: int
+    ring_timeout: float
     transferred: bool = False
 
 
@@ -407,14 +409,15 @@ class Move:
 
 @dataclass(frozen=True)
 class CallOperator:
-    """Ring ``operator`` for a callback (offer ``offer``); once they answer, the caller is
-    dialled."""
+    """Ring ``operator`` for a callback (offer ``offer``) for ``ring_timeout`` seconds (the
+    callback's line's organisation's); once they answer, the caller is dialled."""
 
     call: str
     operator: str
     number: str
     attempt: int
     offer: int
+    ring_timeout: float
 
 
 @dataclass(frozen=True)

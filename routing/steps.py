@@ -179,7 +179,7 @@ def _ring_ended(w: Work, s: RingEnded) -> None:
     w.emit(s.call, ev.CallMissed(s.operator, s.status))
     if offered.transferred:
         w.emit(s.call, ev.TransferFailed("operator", s.operator, s.status))
-    w.operator(s.operator, Missed(s.call, w.rules.timings.pause_after_misses))
+    w.operator(s.operator, Missed(s.call, w.rules.of_operator(s.operator).pause_after_misses))
     w.back(offered.waiting)  # its old place: the head of its queue
 
 
@@ -207,7 +207,7 @@ def _message_failed(w: Work, s: MessageFailed) -> None:
     if s.gone:
         _hung_up(w, HungUp(s.call))
     elif s.call in w.get("waiting"):  # still nobody free: the offer is made again
-        w.later(f"message:{s.call}", w.now + timedelta(seconds=w.rules.timings.message_retry))
+        w.later(f"message:{s.call}", w.now + timedelta(seconds=w.rules.message_retry))
 
 
 def _timer(w: Work, s: TimerFired) -> None:

@@ -143,8 +143,9 @@ def _offer(w: Work, offered: Offered, channel: str) -> None:
     w.mut("offers")[offered.waiting.call] = offered
     w.operator(offered.operator, Offer(offered.waiting.call))
     w.emit(offered.waiting.call, ev.CallOffered(offered.operator))
+    timeout = w.rules.of_line(offered.waiting.line).ring_timeout
     w.effects.append(
-        Ring(offered.waiting.call, channel, offered.operator, offered.n, transferred=True)
+        Ring(offered.waiting.call, channel, offered.operator, offered.n, timeout, transferred=True)
     )
 
 

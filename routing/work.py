@@ -194,7 +194,8 @@ class Work:
         if channel is None:  # gone meanwhile (the caller's hangup is on its way)
             self.abandoned(call, offered)
             return True
-        self.effects.append(Ring(call, channel, operator, offered.n))
+        timeout = self.rules.of_line(waiting.line).ring_timeout
+        self.effects.append(Ring(call, channel, operator, offered.n, timeout))
         return False
 
     def organisation(self, line: str) -> str:
@@ -234,13 +235,19 @@ class Work:
         if ringing and refused is not None and refused[1] is not None:
             if capped(policy, self.dialled, callback.number, organisation, self.now) is None:
                 # (only those ringing fill the cap: tried again once they have rung)
-                later = self.now + timedelta(seconds=self.rules.timings.callback_retry)
+                retry = self.rules.of_line(offered.waiting.line).callback_retry
+                later = self.now + timedelta(seconds=retry)
                 refused = (refused[0], later)
         if refused is None:
             self.keep(offered.waiting, callback, must=False, dialling=offered.operator)
             self.effects.append(
                 CallOperator(
-                    call, offered.operator, callback.number, callback.attempts + 1, offered.n
+                    call,
+                    offered.operator,
+                    callback.number,
+                    callback.attempts + 1,
+                    offered.n,
+                    self.rules.of_line(offered.waiting.line).ring_timeout,
                 )
             )
             return False
@@ -272,7 +279,7 @@ class Work:
 
     def pause(self, waiting: Waiting) -> None:
         """Back in the queue, but offered again only after a while (Asterisk was away)."""
-        until = self.now + timedelta(seconds=self.rules.timings.ring_retry)
+        until = self.now + timedelta(seconds=self.rules.ring_retry)
         self.mut("waiting")[waiting.call] = replace(waiting, not_before=until)
         self.later(f"retry:{waiting.call}", until)
 
@@ -284,7 +291,7 @@ class Work:
     def retry(self, call: str, waiting: Waiting, status: str) -> None:
         callback = self.get("callbacks")[call]
         self.emit(call, ev.CallbackFailed(callback.attempts, status, callback.number))
-        timings = self.rules.timings
+        timings = self.rules.of_line(waiting.line)
         if callback.notification is None and callback.attempts >= timings.callback_attempts:
             self.give_up(call, waiting)
         else:
@@ -387,7 +394,9 @@ class Work:
         return False
 
     def wrap_up(self, operator: str) -> None:
-        self.later(f"wrap:{operator}", self.now + timedelta(seconds=self.rules.timings.wrap_up))
+        """The operator's wrap-up begins: as long as their organisation's."""
+        wrap_up = self.rules.of_operator(operator).wrap_up
+        self.later(f"wrap:{operator}", self.now + timedelta(seconds=wrap_up))
 
     def current(
         self, call: str, n: int | None = None, operator: str | None = None

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,19 @@ def ukraine(config: dict[str, Any]) -> dict[str, Any]:
     """The default config's Ukrainian organisation (its lines, operators, ...), to change."""
     organisation: dict[str, Any] = config["organisations"]["ua-legal-aid"]
     return organisation
+
+
+def with_rules(deployment: Deployment, **changes: Any) -> Deployment:
+    """The deployment with queue rules changed, the shared ones and every organisation's
+    alike (even past the config's bounds: a test's short timings)."""
+    return dataclasses.replace(
+        deployment,
+        policy=dataclasses.replace(deployment.policy, **changes),
+        organisations={
+            org_id: dataclasses.replace(org, policy=dataclasses.replace(org.policy, **changes))
+            for org_id, org in deployment.organisations.items()
+        },
+    )
 
 
 @pytest.fixture(scope="session")

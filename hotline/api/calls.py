@@ -255,8 +255,8 @@ async def transfer(
 
 
 class WrapUp(BaseModel):
-    """What the call was about (topics of its line), how it ended for the caller (one of the
-    config's ``queues.resolutions``) and a note (personal data)."""
+    """What the call was about (topics of its line), how it ended for the caller (one of its
+    organisation's ``queues.resolutions``) and a note (personal data)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -276,7 +276,7 @@ class WrapUp(BaseModel):
         (409, "The call reached no line with topics to wrap it up by."),
         400,
         413,
-        (422, "A topic not of the call's line, or an unknown resolution."),
+        (422, "A topic not of the call's line, or a resolution not of its organisation's."),
         AWAY,
     ),
 )
@@ -297,7 +297,7 @@ async def wrap_up(
             raise unprocessable(
                 "topics", "body", f"not a topic of {line.name}: one of {', '.join(line.topics)}", i
             )
-    resolutions = app.deployment.policy.resolutions
+    resolutions = app.deployment.policy_of(line=line.name).resolutions
     if body.resolution not in resolutions:
         raise unprocessable("resolution", "body", f"one of {', '.join(resolutions)}")
     by = who.operator or who.name or who.role.value

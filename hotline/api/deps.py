@@ -169,11 +169,8 @@ def organisation(app: Parts, **what: str | None) -> str | None:
 
 def targets(app: Parts, who: Principal) -> tuple[int, float]:
     """The service-level threshold (s) and target ``who``'s figures are held to: their
-    organisation's, else the shared ones."""
-    if who.organisation is not None:
-        org = app.deployment.organisations[who.organisation]
-        return org.service_level_threshold, org.service_level_target
-    policy = app.deployment.policy
+    organisation's (a token of none: the shared ones)."""
+    policy = app.deployment.policy_of(who.organisation)
     return policy.service_level_threshold, policy.service_level_target
 
 

@@ -52,7 +52,8 @@ async def desk(
     an open detention notification or a pending callback from that number); ``last_call``:
     the last call they answered, with its wrap-up so far; ``notifications``: the open detention
     notifications of their lines (to hear, call back and close with an outcome of
-    ``notification_outcomes``)."""
+    ``notification_outcomes``). Pause reasons, resolutions, outcomes and the days of history
+    are their organisation's own (its ``queues:``)."""
     op_id = who.operator if who.role is Role.OPERATOR else operator
     if op_id is None:
         raise unprocessable("operator", "query", "say whose desk")
@@ -77,9 +78,10 @@ async def desk(
             "languages": list(me.languages),
         },
         "organisation": {"id": org.id, "name": org.name},
-        "pause_reasons": list(deployment.policy.pause_reasons),
-        "resolutions": list(deployment.policy.resolutions),
-        "notification_outcomes": list(deployment.policy.notification_outcomes),
+        # what they may choose: their organisation's own
+        "pause_reasons": list(org.policy.pause_reasons),
+        "resolutions": list(org.policy.resolutions),
+        "notification_outcomes": list(org.policy.notification_outcomes),
         "lines": [
             {
                 "id": name,
@@ -131,7 +133,8 @@ async def _caller(
     known = identifies(number)
     earlier: list[tables.Call] = []
     if known:
-        since = now - timedelta(days=deployment.policy.caller_history_days)
+        days = deployment.policy_of(operator=op_id).caller_history_days
+        since = now - timedelta(days=days)
         earlier = await database(app.store.calls_from(number, since, but=call))
     serves = deployment.operators[op_id].lines
     return {

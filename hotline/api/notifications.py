@@ -86,8 +86,9 @@ Ref = Annotated[str, Path(pattern=r"^[0-9]{6,7}(~[0-9a-f]{6})?$")]
 
 
 class Handled(BaseModel):
-    """How the notification was handled: an outcome of ``queues.notification_outcomes``, and
-    a note (personal data: for supervisors and the operators of its line only)."""
+    """How the notification was handled: an outcome of its organisation's
+    ``queues.notification_outcomes``, and a note (personal data: for supervisors and the
+    operators of its line only)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -165,7 +166,7 @@ async def notification(app: App, who: Handler, ref: Ref) -> dict[str, Any]:
         NO_NOTIFICATION,
         400,
         413,
-        (422, "A supervisor's token without `by`, or an outcome not of the config's."),
+        (422, "A supervisor's token without `by`, or an outcome not of its organisation's."),
         GUESSES,
     ),
 )
@@ -180,10 +181,10 @@ async def notification_handled(
     closes, its callbacks stop; the body may say how (``outcome``) with a ``note``."""
     by = _acting(who, by)
     handled = handled or Handled()
-    outcomes = app.deployment.policy.notification_outcomes
+    found = _theirs(app, who, ref)
+    outcomes = app.deployment.policy_of(line=found.line).notification_outcomes
     if handled.outcome is not None and handled.outcome not in outcomes:
         raise unprocessable("outcome", "body", f"one of {', '.join(outcomes)}")
-    found = _theirs(app, who, ref)
     board = app.switchboard
     item = app.notifications.handle(
         found.ref, by, board.clock(), handled.outcome, handled.note or None

@@ -104,10 +104,12 @@ async def spy(
     return {"call": call, "operator": operator, "supervisor": supervisor, "mode": mode}
 
 
-ACTIONS: dict[str, Callable[[str | None], Event]] = {
+#: Each action's event, of the reason it was given (a pause: already one of the operator's
+#: organisation's pause reasons).
+ACTIONS: dict[str, Callable[[str], Event]] = {
     "login": lambda _: LogIn(),
     "logout": lambda _: LogOut(),
-    "pause": lambda reason: Pause(reason or "break"),
+    "pause": lambda reason: Pause(reason),
     "resume": lambda _: Resume(),
     "ready": lambda _: WrapUpOver(),  # the wrap-up is done: offered calls again now
 }
@@ -120,7 +122,11 @@ ACTIONS: dict[str, Callable[[str | None], Event]] = {
         (403, "A viewer's token, or an operator's acting for another operator."),
         NO_OPERATOR,
         (409, "The action does not apply to the operator's state (pausing while logged out)."),
-        (422, "An unknown action, or a pause reason not of `queues.pause_reasons`."),
+        (
+            422,
+            "An unknown action, or a pause reason not of the operator's organisation's "
+            "`queues.pause_reasons`.",
+        ),
     ),
 )
 async def agent_action(
@@ -130,19 +136,19 @@ async def agent_action(
     action: Literal["login", "logout", "pause", "resume", "ready"],
     reason: Annotated[str | None, Query(max_length=32)] = None,
 ) -> dict[str, Any]:
-    """Log an operator in or out, pause them (``reason``: one of the config's
-    ``queues.pause_reasons``, by default break), resume, or end their wrap-up now (``ready``).
-    An operator's token acts on that operator only."""
+    """Log an operator in or out, pause them (``reason``: one of their organisation's
+    ``queues.pause_reasons``, by default its first), resume, or end their wrap-up now
+    (``ready``). An operator's token acts on that operator only."""
     board = app.switchboard
     if operator not in board.operators or not who.sees(organisation(app, operator=operator)):
         raise HTTPException(404, f"no operator {operator!r}")
     if who.role is Role.OPERATOR and operator != who.operator:
         raise HTTPException(403, f"this token acts for {who.operator} only")
-    reasons = app.deployment.policy.pause_reasons
+    reasons = app.deployment.policy_of(operator=operator).pause_reasons
     if action == "pause" and reason is not None and reason not in reasons:
         raise unprocessable("reason", "query", f"not a pause reason; one of {', '.join(reasons)}")
     try:
-        board.operator_event(operator, ACTIONS[action](reason))
+        board.operator_event(operator, ACTIONS[action](reason or reasons[0]))
     except OperatorError as exc:
         raise HTTPException(409, str(exc)) from None
     await board.kept()

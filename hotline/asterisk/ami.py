@@ -228,13 +228,30 @@ class AmiClient:
 class AmiEffects:
     """The switchboard's hands in Asterisk."""
 
-    def __init__(self, ami: AmiClient, ring_timeout: int = 15) -> None:
+    def __init__(self, ami: AmiClient) -> None:
         self.ami = ami
-        self.ring_timeout = ring_timeout
 
-    async def connect(self, channel: str, operator: str, transferred: bool = False) -> None:
+    async def connect(
+        self, channel: str, operator: str, ring_timeout: float, transferred: bool = False
+    ) -> None:
+        # A Redirect carries no variables: the caller's ring timeout (their line's
+        # organisation's) goes on their channel first, where [hotline-connect]'s Dial reads it
+        await self._set(channel, "HOTLINE_RING_TIMEOUT", str(max(1, round(ring_timeout))))
         context = "hotline-transferred" if transferred else "hotline-connect"
         await self._redirect(channel, context, operator)
+
+    async def _set(self, channel: str, name: str, value: str) -> None:
+        """A variable on a caller's channel (nothing is moved: a failure is safe to retry)."""
+        from hotline.switchboard import ChannelGone
+
+        reply = await self.ami.action(
+            {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
+        )
+        if not reply.success:
+            message = str(reply.get("Message", ""))
+            if "No such channel" in message:
+                raise ChannelGone(channel)
+            raise AmiUnavailable(f"Setvar {name} on {channel}: {message}")
 
     async def move(self, channel: str, number: str = "") -> None:
         if number:
@@ -274,10 +291,12 @@ class AmiEffects:
                 raise ChannelGone(channel)
             raise AmiUnavailable(f"Redirect {channel} to {context},{exten}: {message}")
 
-    async def callback(self, call: str, operator: str, number: str, attempt: int) -> None:
+    async def callback(
+        self, call: str, operator: str, number: str, attempt: int, ring_timeout: float
+    ) -> None:
         from hotline.switchboard import NoAnswer
 
-        ring = self.ring_timeout
+        ring = max(1, round(ring_timeout))
         replies = await self.ami.action(
             {
                 "Action": "Originate",

@@ -269,12 +269,13 @@ def manager(env: Mapping[str, str], username: str) -> str:
 def queues(deployment: Deployment) -> str:
     out = [GENERATED]
     for line in deployment.lines.values():
+        rules = deployment.policy_of(line=line.name)  # the line's organisation's
         out += [
             f"[line-{line.name}]",
             "strategy=rrmemory",
-            "timeout=20",
+            f"timeout={rules.ring_timeout}",
             "retry=2",
-            "wrapuptime=5",
+            f"wrapuptime={rules.wrap_up}",
             "joinempty=yes",
             "leavewhenempty=no",
             "ringinuse=no",
@@ -305,6 +306,8 @@ def extensions(deployment: Deployment, agi_url: str, secret: str, takeover: int 
         # every AGI() call names the secret: the service hangs up on a session without it
         f"HOTLINE_AGI={agi_url.rstrip('/')}/{secret}",
         f"HOTLINE_DEFAULT_LANGUAGE={first}",
+        # the shared rules: each caller's channel gets their organisation's as they are
+        # queued (HOTLINE_ANNOUNCE_EVERY) and rung (HOTLINE_RING_TIMEOUT)
         f"HOTLINE_ANNOUNCE_EVERY={policy.announce_every}",
         f"HOTLINE_RING_TIMEOUT={policy.ring_timeout}",
         # seconds a caller tries again when no instance answers (a standby taking over)

@@ -207,7 +207,7 @@ async def stale_move(asterisk: Asterisk, channel: str, fence: int, operator: str
     try:
         await until(lambda: ami.connected, 10, "AMI login")
         ami.fence, ami.fenced = (lambda: fence), True
-        await AmiEffects(ami).connect(channel, operator)
+        await AmiEffects(ami).connect(channel, operator, 15)
     finally:
         running.cancel()
 

@@ -7,6 +7,7 @@ over a real Asterisk are proven in tests/integration.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -14,10 +15,11 @@ import pytest
 
 from hotline.asterisk.agi import AgiChannel, AgiError, CallerHungUp, FastAgiServer
 from hotline.calls import CallService
-from hotline.config import Deployment
+from hotline.config import Deployment, parse
 from hotline.events import CallEvent, EventBus
 from hotline.switchboard import Switchboard
 from routing.events import CallEnded
+from tests.unit.hotline.test_config import broken
 
 ENV = (
     "agi_network: yes\nagi_network_script: call\nagi_request: agi://127.0.0.1/call\n"
@@ -29,13 +31,17 @@ ENV = (
 class NoOperators:
     """Effects of a switchboard that has nobody to ring."""
 
-    async def connect(self, channel: str, operator: str, transferred: bool = False) -> None:
+    async def connect(
+        self, channel: str, operator: str, ring_timeout: float, transferred: bool = False
+    ) -> None:
         raise AssertionError("no operator is logged in here")
 
     async def move(self, channel: str, number: str = "") -> None:
         raise AssertionError("nobody is transferred here")
 
-    async def callback(self, call: str, operator: str, number: str, attempt: int) -> None:
+    async def callback(
+        self, call: str, operator: str, number: str, attempt: int, ring_timeout: float
+    ) -> None:
         raise AssertionError("no operator is logged in here")
 
 
@@ -71,8 +77,9 @@ async def events() -> list[CallEvent]:
     return []
 
 
-@pytest.fixture
-async def server(deployment: Deployment, events: list[CallEvent]) -> AsyncIterator[int]:
+@contextlib.asynccontextmanager
+async def serving(deployment: Deployment, events: list[CallEvent]) -> AsyncIterator[int]:
+    """The calls' FastAGI route of ``deployment`` on a port of its own."""
     bus = EventBus()
     bus.subscribe(events.append)
     clock = lambda: datetime(2026, 11, 25, 9, 30, tzinfo=UTC)  # noqa: E731
@@ -80,8 +87,16 @@ async def server(deployment: Deployment, events: list[CallEvent]) -> AsyncIterat
     agi = FastAgiServer(on_rejected=calls.reject, env_timeout=0.5)
     agi.add_route("call", calls.handle)
     srv = await agi.start("127.0.0.1", 0)
-    yield srv.sockets[0].getsockname()[1]
-    srv.close()
+    try:
+        yield srv.sockets[0].getsockname()[1]
+    finally:
+        srv.close()
+
+
+@pytest.fixture
+async def server(deployment: Deployment, events: list[CallEvent]) -> AsyncIterator[int]:
+    async with serving(deployment, events) as port:
+        yield port
 
 
 async def closed_by_server(reader: asyncio.StreamReader) -> bool:
@@ -107,6 +122,17 @@ async def test_a_direct_number_is_routed(server: int, events: list[CallEvent]) -
     assert 'SET VARIABLE HOTLINE_LINE "ge-rehabilitation"' in commands
     assert [e.kind for e in events] == ["call.started", "call.routed", "call.queued"]
     assert events[0].fact.sip_call_id == "cid-1"
+
+
+@pytest.mark.parametrize(("own", "seconds"), [({}, "30"), ({"announce_every": 10}, "10")])
+async def test_a_routed_caller_hears_their_place_as_often_as_their_organisation_says(
+    own: dict[str, int], seconds: str, events: list[CallEvent]
+) -> None:
+    """Set on the caller's channel, where [hotline-wait] reads it (the shared rule: 30 s)."""
+    rules = parse(broken(lambda c: c["organisations"]["ge-rehabilitation"].update(queues=own)))
+    async with serving(rules, events) as port:
+        commands = await a_call_works(port)
+    assert f'SET VARIABLE HOTLINE_ANNOUNCE_EVERY "{seconds}"' in commands
 
 
 async def test_connect_and_close_does_not_freeze(server: int) -> None:

@@ -265,17 +265,6 @@ def test_default_deployment_reproduces_the_seeds() -> None:
     assert [str(net) for net in ban.ignore] == ["127.0.0.1/32"]
 
 
-def test_an_organisation_may_have_targets_of_its_own() -> None:
-    raw = broken(
-        lambda c: c["organisations"]["ge-legal-aid"].update(
-            targets={"service_level_threshold": 30, "notification_target": 600}
-        )
-    )
-    georgia, ukraine = (parse(raw).organisations[o] for o in ("ge-legal-aid", "ua-legal-aid"))
-    assert (georgia.service_level_threshold, georgia.service_level_target) == (30, 0.8)
-    assert (georgia.notification_target, ukraine.service_level_threshold) == (600, 20)
-
-
 def test_a_config_without_organisations_is_one() -> None:
     """The sections at the top level, as before organisations: one organisation, ``hotline``."""
     flat = {k: v for k, v in DEFAULT.items() if k != "organisations"} | {

@@ -56,7 +56,7 @@ def parts(
     configured = parse_tokens(f"supervisor={SUPERVISOR},viewer={VIEWER}", {})
     deployment = SimpleNamespace(
         organisation_of=lambda **what: None,
-        policy=SimpleNamespace(pause_reasons=("break", "training")),
+        policy_of=lambda *_, **__: SimpleNamespace(pause_reasons=("break", "training")),
     )
     switchboard = SimpleNamespace(
         operators={"op1": OperatorState("op1")}, operator_event=refuse_every_change

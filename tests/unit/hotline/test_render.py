@@ -15,7 +15,8 @@ from hotline.asterisk.render import (
     render,
     render_firewall,
 )
-from hotline.config import Deployment
+from hotline.config import Deployment, parse
+from tests.unit.hotline.test_config import broken
 
 SECRETS = {
     "HOTLINE_AMI_SECRET": "ami-Zq7x-4kLp-9wRt",
@@ -146,6 +147,31 @@ def test_fallback_queues_hold_the_operators_of_each_line(rendered: dict[str, str
         "line-consultation": ["op2", "op3", "op4", "op5", "op6"],
         "line-detention": ["op1", "op2", "op3", "op4", "op5", "op6"],
     }
+
+
+def test_a_fallback_queue_rings_and_wraps_up_by_its_lines_organisations_rules(
+    tmp_path: Path,
+) -> None:
+    """Georgia's call centre rings 8 s and wraps up 30 s; the others keep the shared rules,
+    which are also the dialplan's defaults for a channel the service set none on."""
+    raw = broken(
+        lambda c: c["organisations"]["ge-legal-aid"].update(
+            queues={"ring_timeout": 8, "wrap_up": 30}
+        )
+    )
+    render(parse(raw), SECRETS, tmp_path, "agi://127.0.0.1:4573")
+    queues = sections((tmp_path / "queues_hotline.conf").read_text())
+    rules = {
+        line: (queues[f"line-{line}"][0]["timeout"], queues[f"line-{line}"][0]["wrapuptime"])
+        for line in ("ge-consultation", "consultation", "ge-rehabilitation")
+    }
+    assert rules == {
+        "ge-consultation": ("8", "30"),
+        "consultation": ("15", "10"),
+        "ge-rehabilitation": ("15", "10"),
+    }
+    globals_ = sections((tmp_path / "extensions_hotline.conf").read_text())["globals"][0]
+    assert (globals_["HOTLINE_RING_TIMEOUT"], globals_["HOTLINE_ANNOUNCE_EVERY"]) == ("15", "30")
 
 
 def test_every_number_has_a_fallback_line(rendered: dict[str, str]) -> None:

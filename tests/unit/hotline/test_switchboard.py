@@ -20,6 +20,7 @@ from hotline.durable import Durable
 from hotline.events import CallEvent, EventBus
 from hotline.switchboard import CallbackRefused, NoAnswer, NotActive, Switchboard, Uncertain
 from routing.events import CallStarted, to_data
+from tests.conftest import with_rules
 
 
 class Asterisk:
@@ -31,13 +32,17 @@ class Asterisk:
         self.callbacks: list[tuple[str, str, str, int]] = []
         self.operator_answers = True
 
-    async def connect(self, channel: str, operator: str, transferred: bool = False) -> None:
+    async def connect(
+        self, channel: str, operator: str, ring_timeout: float, transferred: bool = False
+    ) -> None:
         self.rung.append((channel, operator))
 
     async def move(self, channel: str, number: str = "") -> None:
         self.moved.append((channel, number))
 
-    async def callback(self, call: str, operator: str, number: str, attempt: int) -> None:
+    async def callback(
+        self, call: str, operator: str, number: str, attempt: int, ring_timeout: float
+    ) -> None:
         self.callbacks.append((call, operator, number, attempt))
         if not self.operator_answers:
             raise NoAnswer(operator)
@@ -163,7 +168,7 @@ async def test_a_failed_callback_is_retried_then_given_up(deployment: Deployment
     bus = EventBus()
     bus.subscribe(events.append)
     asterisk = Asterisk()
-    quick = replace(deployment, policy=replace(deployment.policy, callback_retry=0, wrap_up=0))
+    quick = with_rules(deployment, callback_retry=0, wrap_up=0)
     board = Switchboard(quick, bus, Clock(), asterisk)
     board.enqueue("c1", "PJSIP/trunk-1", "consultation", "uk", caller="380501234567")
     board.hold("c1", True)  # the caller is choosing a callback
@@ -345,7 +350,9 @@ async def test_a_phone_in_use_elsewhere_is_not_offered_a_call(world: tuple) -> N
 async def test_an_unanswered_redirect_is_never_sent_twice(world: tuple) -> None:
     board, asterisk, _, events = world
 
-    async def no_reply(channel: str, operator: str, transferred: bool = False) -> None:
+    async def no_reply(
+        channel: str, operator: str, ring_timeout: float, transferred: bool = False
+    ) -> None:
         asterisk.rung.append((channel, operator))
         raise Uncertain("Redirect: no reply in time")
 
@@ -415,7 +422,7 @@ async def test_a_message_offer_that_could_not_be_made_is_made_again(
 
     asterisk.take_message = away  # type: ignore[method-assign]
     board = Switchboard(quick, EventBus(), RealClock(), asterisk)
-    board.rules = replace(board.rules, timings=replace(board.rules.timings, message_retry=0.05))
+    board.rules = replace(board.rules, message_retry=0.05)
     board.enqueue("d1", "PJSIP/trunk-1", "detention", "uk", caller="380661112233")
     await asyncio.sleep(0.3)
     assert tries == ["PJSIP/trunk-1", "PJSIP/trunk-1"]  # failed once, offered again

@@ -97,14 +97,15 @@ RULES = Rules(
 class Run:
     """A queue fed signals one by one, keeping every effect."""
 
-    def __init__(self) -> None:
-        self.queue = Queue.empty(RULES)
+    def __init__(self, rules: Rules = RULES) -> None:
+        self.rules = rules
+        self.queue = Queue.empty(rules)
         self.now = T0
         self.effects: list[Effect] = []
         self.last: list[Effect] = []
 
     def __call__(self, signal: Signal) -> list[Effect]:
-        self.queue, self.last = step(self.queue, signal, self.now, RULES)
+        self.queue, self.last = step(self.queue, signal, self.now, self.rules)
         self.effects += self.last
         return self.last
 
@@ -612,12 +613,30 @@ def candidate(queue: Queue, op: str, now: datetime) -> Candidate:
     )
 
 
+#: The random runs' rules: the consultations' organisation, and its lawyers op3 and op4, have
+#: timings of their own (a longer ring and wrap-up, a pause at the first miss, one attempt).
+MACHINE_RULES = replace(
+    RULES,
+    employers={"op1": "ua", "op2": "ua", "op3": "sumy-org", "op4": "sumy-org"},
+    own={
+        "sumy-org": Timings(
+            ring_timeout=25,
+            wrap_up=40,
+            pause_after_misses=1,
+            callback_attempts=1,
+            callback_retry=90,
+            default_handle_time=120,
+        )
+    },
+)
+
+
 class QueueMachine(RuleBasedStateMachine):
     """Random callers, operators, answers, hangups, timers and results: the rules hold."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.run = Run()
+        self.run = Run(MACHINE_RULES)
         self.timers: dict[str, datetime] = {}
         self.desk_calls = 0
         self.chosen = False
@@ -677,7 +696,7 @@ class QueueMachine(RuleBasedStateMachine):
     def an_operator_calls_back_from_the_desk(self, op: str, notification: str, number: str) -> None:
         self.desk_calls += 1
         signal = CallBackNow(f"desk{self.desk_calls}", op, notification, "detention", "uk", number)
-        if callback_refusal(self.run.queue, RULES, signal, self.run.now) is None:
+        if callback_refusal(self.run.queue, self.run.rules, signal, self.run.now) is None:
             self.feed(signal)  # (the switchboard asks first, as here)
             self.chosen = True
 
