@@ -1,6 +1,6 @@
 """The switchboard's hands in Asterisk (:class:`AmiEffects`) over a plain double of the AMI
 client: a caller is rung for their line's organisation's ring timeout. (Over the real
-Asterisk: tests/integration/test_organisations.py.)"""
+Asterisk: tests/integration/test_queue_rules.py.)"""
 
 from __future__ import annotations
 
