@@ -186,7 +186,12 @@ class Deliverer:
         self.tally.last_error = f"{where} ({message.organisation}): {why}"
         self.tally.last_error_at = now
         metrics.OUTBOX_FAILURES.labels(message.organisation, message.channel).inc()
-        if give_up:
+        try:
+            await self.store.failed(row.n, why, now + timedelta(seconds=wait), now, give_up)
+        except Exception as exc:  # tried again once its claim ends
+            log.warning("outbox: %s: its failure not recorded (%s)", message.id, _why(exc))
+            return
+        if give_up:  # (counted once it is recorded so: the table and the counts agree)
             self.tally.given_up += 1
             metrics.OUTBOX_GIVEN_UP.labels(message.organisation, message.channel).inc()
             log.error(
@@ -208,10 +213,6 @@ class Deliverer:
                 why,
                 wait,
             )
-        try:
-            await self.store.failed(row.n, why, now + timedelta(seconds=wait), now, give_up)
-        except Exception as exc:  # tried again once its claim ends
-            log.warning("outbox: %s: its failure not recorded (%s)", message.id, _why(exc))
         if not give_up and wait < POLL:  # (a later one is found by the polls)
             asyncio.get_running_loop().call_later(wait, self.wake)
 
