@@ -315,7 +315,10 @@ async def wrap_up(
                 "audio/mpeg": {"schema": AUDIO},
             }
         },
-        206: {"description": "The bytes of the range asked for (a player seeking)."},
+        206: {
+            "description": "The bytes of the range asked for (a player seeking).",
+            "content": {"audio/wav": {"schema": AUDIO}, "audio/mpeg": {"schema": AUDIO}},
+        },
         **errors(
             403,
             (404, "No such call (or not one this token may hear), or it was not recorded."),

@@ -298,7 +298,10 @@ async def taken_by_phone(
     response_class=StreamingResponse,
     responses={
         200: {"content": {"audio/wav": {"schema": AUDIO_SCHEMA}}},
-        206: {"description": "The bytes of the range asked for (a player seeking)."},
+        206: {
+            "description": "The bytes of the range asked for (a player seeking).",
+            "content": {"audio/wav": {"schema": AUDIO_SCHEMA}},
+        },
         **errors(
             403,
             (404, "No such notification, or no recorded message of it."),
