@@ -52,12 +52,12 @@ async def test_recordings_and_messages_are_sealed_on_disk_and_played_decrypted(
         e["data"] for e in service.get(f"/api/calls/{record['id']}")["events"]
         if e["kind"] == "recording.stored"
     ]  # fmt: skip
-    assert stored["path"].startswith("recordings/") and record["id"] in stored["path"]
-    sealed = service.data_dir / "vault" / stored["path"]
-    assert sealed.read_bytes()[:8] == b"HLVAULT1"
     # no plaintext audio in the data folder, and Asterisk's raw recording is gone
     assert plaintext_audio(service.data_dir) == []
     assert not (spool / f"recordings/{record['id']}.wav").exists()
+    assert stored["path"].startswith("recordings/") and record["id"] in stored["path"]
+    sealed = service.data_dir / "vault" / stored["path"]
+    assert sealed.read_bytes()[:8] == b"HLVAULT1"
 
     got = service.get_as(service.token, f"/api/calls/{record['id']}/recording")
     assert got.status_code == 200, got.text
