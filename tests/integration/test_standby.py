@@ -383,9 +383,10 @@ async def test_a_rolling_restart_loses_no_caller_and_routes_none_twice(
 async def test_a_recording_made_on_one_is_played_by_the_other_and_deleted_for_both(
     pair: tuple[Service, Service], phone: Callable[..., SoftPhone], tmp_path: Path
 ) -> None:
-    """a records a conversation and shares it (sealed) in the database; a is SIGKILLed: b,
-    active, plays it back. 31 days later b's retention deletes it: gone from the database and
-    from both instances' folders, a 410 through either instance."""
+    """a records a conversation and shares it (sealed) in the database; a is SIGKILLed and its
+    machine goes (its data folder away): b, active, plays it back. 31 days later b's retention
+    deletes it; a's machine comes back: the recording is in neither instance's folder nor in
+    the database, a 410 through either instance."""
     a, b = pair
     config = recorded_config(tmp_path)
     a.start(config=config)
@@ -398,22 +399,25 @@ async def test_a_recording_made_on_one_is_played_by_the_other_and_deleted_for_bo
     wait_for_event(a, record["id"], "recording.stored")
     vaults = [i.data_dir / "vault" for i in (a, b)]
     await until(lambda: not any(any(v.rglob("*.wav")) for v in vaults), 15, "a never shared it")
-    assert await vault_rows(b, record["id"]) > 0
 
     a.stop(signal.SIGKILL)
+    away = a.data_dir.with_name("a-away")
+    a.data_dir.rename(away)  # a's machine is gone: b has the database
     await until(lambda: role(b) == "active", 10, "b never took over")
     got = b.get_as(b.token, f"/api/calls/{record['id']}/recording")
     assert got.status_code == 200 and got.content[:4] == b"RIFF", got.text
     assert abs(len(got.content) / 16000 - record["talk"]) <= 1.0  # 8 kHz, 16 bits
+    assert await vault_rows(b, record["id"]) > 0
 
     b.stop()
     later = (datetime.fromisoformat(WORKING_HOURS) + timedelta(days=31)).isoformat()
     b.start(clock=later, config=config)
-    a.start(clock=later, config=config)
     wait_for_event(b, record["id"], "recording.deleted", seconds=30)
+    away.rename(a.data_dir)  # a's machine is back
+    a.start(clock=later, config=config)
     assert await vault_rows(b, record["id"]) == 0
-    left = [f for v in vaults for f in v.rglob("*") if f.is_file() and f.name != ".lock"]
-    assert left == []
+    kept = [f for i in (a, b) for f in i.data_dir.rglob(f"*{record['id']}*") if f.is_file()]
+    assert kept == []
     for instance in (a, b):  # (a, standby, forwards to b)
         gone = instance.get_as(instance.token, f"/api/calls/{record['id']}/recording")
         assert gone.status_code == 410, gone.text
