@@ -22,6 +22,7 @@ from hotline import firewall, prompts
 from hotline.asterisk import render
 from hotline.config import Deployment
 from hotline.settings import Settings
+from hotline.vault import new_key
 
 SUITES = ("forky", "sid")  # forky first (steadier); sid has the same Asterisk
 MIRROR = "http://deb.debian.org/debian"
@@ -118,6 +119,9 @@ class Sandbox:
             names.append("HOTLINE_TRUNK_PASSWORD")
         for name in names:
             known[name] = os.environ.get(name) or known.get(name) or secrets.token_urlsafe(18)
+        # the key recordings and messages are sealed under (32 bytes, not a password)
+        vault = "HOTLINE_RECORDINGS_KEY"
+        known[vault] = os.environ.get(vault) or known.get(vault) or new_key()
         self.dir.mkdir(parents=True, exist_ok=True)
         self.secrets_file.touch(mode=0o600)
         self.secrets_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(known.items())))

@@ -61,8 +61,11 @@ from hotline.settings import Clock, Settings, weakness
 from hotline.spool import Spool
 from hotline.store.db import Store
 from hotline.store.outbox import OutboxStore
+from hotline.store.vault import SharedVault
 from hotline.supervision import Supervision
 from hotline.switchboard import Switchboard
+from hotline.vault import Keys, Vault
+from hotline.vault.spool import SpoolDoor
 from hotline.waiting import WaitingRoutes
 from routing.events import CallStarted
 
@@ -94,6 +97,10 @@ class Service:
     deliverer: Deliverer | None = None
     #: With a standby: what the shared database holds, merged in while active.
     merger: Merger | None = None
+    #: Recordings and messages, sealed (with a standby: shared in the database).
+    vault: Vault | None = None
+    #: The vault beside Asterisk's spool: messages sealed there, and opened to be played.
+    spool_door: SpoolDoor | None = None
 
     async def health(self) -> dict[str, Any]:
         ami = {
@@ -315,11 +322,10 @@ class Service:
 
     def routes(self) -> dict[str, Any]:
         """The FastAGI routes, by the path the dialplan calls."""
-        messages = MessageRoute(
-            self.switchboard, self.notifications, self.settings.spool_of_asterisk()
-        )
+        assert self.spool_door is not None  # (built with the service)
+        messages = MessageRoute(self.switchboard, self.notifications, self.spool_door)
         waiting = WaitingRoutes(self.switchboard, messages, self.recorder, self.interrupted.soon)
-        duty_calls = DutyCallRoutes(self.escalations, self.notifications)
+        duty_calls = DutyCallRoutes(self.escalations, self.notifications, self.spool_door)
         return {
             "call": self.calls.handle,
             "wait": waiting.wait,
@@ -380,6 +386,10 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         )
     try:
         settings.agi_peer_list()
+        keys = Keys.from_environment(
+            settings.recordings_key.get_secret_value(),
+            settings.recordings_old_keys.get_secret_value(),
+        )
     except ValueError as exc:
         raise TokenError(str(exc)) from None
     if supervisor := settings.api_token.get_secret_value():
@@ -439,21 +449,24 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     escalations.open_reports = lambda: (
         (n.stored(), n.call) for n in notifications.listing() if n.handled_at is None
     )
-    recorder = Recorder(
-        switchboard,
-        store,
+    if settings.ha and store.dialect != "postgresql":
+        raise TokenError(
+            "HOTLINE_HA needs PostgreSQL (HOTLINE_DATABASE_URL): the instances share it"
+        )
+    # recordings and messages sealed; with a standby, shared in the database it already has
+    vault = Vault(
+        keys,
+        settings.vault_folder(),
+        SharedVault(store.engine, settings.instance_name()) if settings.ha else None,
+        clock,
         settings.spool_of_asterisk(),
-        settings.recordings_dir or settings.data_dir / "recordings",
     )
+    recorder = Recorder(switchboard, store, settings.spool_of_asterisk(), vault)
     bus.subscribe(recorder)
     interrupted = Interrupted(
         store.open_calls, AmiEffects(ami).channels, call_log.caught_up, switchboard
     )
     bus.subscribe(interrupted)
-    if settings.ha and store.dialect != "postgresql":
-        raise TokenError(
-            "HOTLINE_HA needs PostgreSQL (HOTLINE_DATABASE_URL): the instances share it"
-        )
     lease = PostgresLease(store.engine, url=settings.api_address()) if settings.ha else None
     leadership = Leadership(
         lease or AloneLease(),
@@ -474,6 +487,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     )
     store.on_outboxed = deliverer.wake
     ami.may_act = switchboard.may_act = escalations.may_act = lambda: leadership.active
+    recorder.active = lambda: leadership.active
     ami.fence = lambda: leadership.fence or 0
     ami.fenced = settings.ha
     service = Service(
@@ -491,6 +505,8 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         escalations,
         None,
         deliverer=deliverer,
+        vault=vault,
+        spool_door=SpoolDoor(vault, settings.spool_of_asterisk()),
     )
     leadership.on_active, leadership.on_standby = service.take_over, service.stand_down
     leadership.on_regained = service.regained
@@ -537,7 +553,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
             holder_url=_holder_url(lease) if lease is not None else None,
             instance=settings.instance_name(),
             metrics_auth=settings.metrics_auth,
-            asterisk_spool=settings.spool_of_asterisk(),
+            vault=vault,
             escalations=escalations,
             duty=service.duty,
         )
@@ -595,8 +611,8 @@ async def _cancelled(tasks: list[asyncio.Task[Any]], within: float = 10.0) -> No
 async def serve(settings: Settings, deployment: Deployment) -> None:
     """Run FastAGI, AMI and the API in this event loop until SIGINT/SIGTERM."""
     service = build(settings, deployment)
-    deliverer = service.deliverer
-    assert deliverer is not None  # (build makes one)
+    deliverer, vault, spool_door = service.deliverer, service.vault, service.spool_door
+    assert deliverer is not None and vault is not None and spool_door is not None  # (built)
     if not settings.api_token.get_secret_value() and not settings.api_tokens.get_secret_value():
         log.warning("no API token in the environment: only `hotline token create` ones will work")
     agi = FastAgiServer(
@@ -645,6 +661,8 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         asyncio.create_task(api.serve(), name="api"),
         asyncio.create_task(metrics.watch_loop(), name="loop-lag"),
         asyncio.create_task(deliverer.run(service.call_log.ready), name="outbox"),
+        asyncio.create_task(vault.run(service.call_log.ready), name="vault"),
+        asyncio.create_task(spool_door.run(lambda: service.leadership.active), name="spool"),
     ]
     if service.duty is not None:  # (a standby reads them too: it may be active any moment)
         tasks.append(asyncio.create_task(service.duty.run(), name="duty"))
@@ -695,6 +713,7 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         await deliverer.stop()  # what is in flight lands (else: sent again, by id)
         await _cancelled(tasks)
         await service.call_log.close()
+        spool_door.forget()  # messages opened for calls this process served
         if service.queue_log is not None:
             await service.queue_log.close()
         if service.switchboard.durable is not None:

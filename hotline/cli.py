@@ -39,10 +39,15 @@ asterisk_app = typer.Typer(
 )
 db_app = typer.Typer(help="The call log's database (HOTLINE_DATABASE_URL).", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens kept in the database (hashed).", no_args_is_help=True)
+vault_app = typer.Typer(
+    help="Recordings and messages, encrypted at rest (HOTLINE_RECORDINGS_KEY).",
+    no_args_is_help=True,
+)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(asterisk_app, name="asterisk")
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+app.add_typer(vault_app, name="vault")
 
 ConfigOption = Annotated[
     Path | None,
@@ -294,7 +299,8 @@ def asterisk_render(
 @app.command("env")
 def env_file(config: ConfigOption = None) -> None:
     """Print a new .env for this config, every secret random: HOTLINE_AMI_SECRET,
-    HOTLINE_AGI_SECRET, HOTLINE_API_TOKEN, each phone's HOTLINE_SIP_PASSWORD_<ID>,
+    HOTLINE_AGI_SECRET, HOTLINE_API_TOKEN, HOTLINE_RECORDINGS_KEY, each phone's
+    HOTLINE_SIP_PASSWORD_<ID>,
     HOTLINE_WEBHOOK_SECRET_<ORGANISATION> of each organisation that sends webhooks, and
     POSTGRES_PASSWORD for compose.yaml (the carrier's HOTLINE_TRUNK_USERNAME and _PASSWORD,
     where it wants them, are the carrier's to give)."""
@@ -305,8 +311,11 @@ def env_file(config: ConfigOption = None) -> None:
 
     settings = _settings()
     deployment = _deployment(settings, config)
+    from hotline.vault import new_key
+
     for name in [*secret_names(deployment), "POSTGRES_PASSWORD"]:
         typer.echo(f"{name}={secrets.token_urlsafe(18)}")
+    typer.echo(f"HOTLINE_RECORDINGS_KEY={new_key()}")
     for org in deployment.organisations.values():  # (give each its receivers to check with)
         if org.webhooks:
             typer.echo(f"{settings.webhook_secret_name(org.id)}={new_secret()}")
@@ -688,6 +697,38 @@ def token_revoke(token_id: Annotated[int, typer.Argument(help="its id in `token 
     if row is None:
         _fail(f"no token {token_id}")
     typer.echo(f"token {token_id} ({row.name}) revoked")
+
+
+@vault_app.command("key")
+def vault_key() -> None:
+    """Print a new random key for HOTLINE_RECORDINGS_KEY (32 bytes, base64)."""
+    from hotline.vault import new_key
+
+    typer.echo(new_key())
+
+
+@vault_app.command("rotate")
+def vault_rotate() -> None:
+    """Seal again, under HOTLINE_RECORDINGS_KEY, every recording and message sealed under one
+    of HOTLINE_RECORDINGS_OLD_KEYS: this instance's folder, and with a standby (HOTLINE_HA)
+    the shared database; seal those still kept in plaintext from before the vault. Safe while
+    the service runs. Exit 1 if some could not be opened (each named, with why)."""
+    from hotline.vault.rotation import rotate
+
+    settings = _settings()
+    try:
+        lines, failed = asyncio.run(rotate(settings))
+    except ValueError as exc:  # a key missing or malformed (named, never shown)
+        _fail(str(exc))
+        raise
+    except Exception as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        typer.secho(f"rotation stopped: {reason}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from None
+    for line in lines:
+        typer.echo(line)
+    if failed:
+        raise typer.Exit(1)
 
 
 def main() -> None:

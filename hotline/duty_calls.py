@@ -9,7 +9,8 @@ import logging
 
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
 from hotline.escalations import Escalations
-from hotline.notifications import RECORDINGS, NotificationStore
+from hotline.notifications import NotificationStore
+from hotline.vault.spool import SpoolDoor
 from ivr import Prompt
 from routing.events import EscalationAccepted
 
@@ -31,9 +32,13 @@ DIALSTATUS = {
 class DutyCallRoutes:
     """The AGI routes of the calls to people on duty."""
 
-    def __init__(self, escalations: Escalations, notifications: NotificationStore) -> None:
+    def __init__(
+        self, escalations: Escalations, notifications: NotificationStore, door: SpoolDoor
+    ) -> None:
         self.escalations = escalations
         self.notifications = notifications
+        #: Opens the family's sealed message for Asterisk to play, for this call only.
+        self.door = door
 
     def _attempt(self, channel: AgiChannel) -> tuple[str, int]:
         """The report and the call (``<ref>-<attempt>``, the dialplan's argument)."""
@@ -63,14 +68,20 @@ class DutyCallRoutes:
             await self._finish(channel, io, language, "escalation-taken")
             return
         key: str | None = None
+        report = self.notifications.items.get(ref)
+        message = (
+            await self.door.open_for_call(report.recording) if report and report.recording else None
+        )
         try:
             for _ in range(TELLINGS):
-                key = await self._tell(channel, io, language, ref)
+                key = await self._tell(channel, io, language, ref, message)
                 if key in ("1", "2"):
                     break
         except CallerHungUp:
             self.escalations.outcome(ref, n, "HUNGUP")
             return
+        finally:
+            await self.door.played(message)  # heard: its plaintext goes at once
         if key == "1":
             facts = self.escalations.outcome(ref, n, "accepted")
             accepted = any(isinstance(f, EscalationAccepted) for f in facts)
@@ -85,23 +96,21 @@ class DutyCallRoutes:
             await channel.set_variable("HOTLINE_RESULT", "done")
 
     async def _tell(
-        self, channel: AgiChannel, io: AgiCallIO, language: str, ref: str
+        self, channel: AgiChannel, io: AgiCallIO, language: str, ref: str, message: str | None
     ) -> str | None:
-        """Say the report once (a key ends it early); the key pressed, if any."""
+        """Say the report once (a key ends it early), with the family's ``message`` (opened
+        for this call) if there is one; the key pressed, if any."""
         report = self.notifications.items.get(ref)
         said: list[str] = ["escalation-report", *(f"number-{d}" for d in ref)]
         for name in said:
             if key := await channel.stream_file(io.sound(language, name), "123", io.PROMPT_TIMEOUT):
                 return key
-        if report is not None and report.recording:
+        if message is not None:
             if key := await channel.stream_file(
                 io.sound(language, "escalation-message"), "123", io.PROMPT_TIMEOUT
             ):
                 return key
-            message = report.recording.removesuffix(".wav")
-            if message.startswith(RECORDINGS) and (
-                key := await channel.stream_file(message, "123", io.PROMPT_TIMEOUT)
-            ):
+            if key := await channel.stream_file(message, "123", io.PROMPT_TIMEOUT):
                 return key
         if report is not None and report.number:
             digits = [d for d in report.number if d.isdigit()]

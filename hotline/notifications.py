@@ -8,6 +8,7 @@ the next free operator, until an operator marks it handled.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Iterable
@@ -20,6 +21,7 @@ from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
 from hotline.journal import Journal, sync_file
 from hotline.references import References
 from hotline.switchboard import CallbackRefused, Switchboard
+from hotline.vault.spool import SpoolDoor
 from ivr import Prompt
 from routing.events import NotificationStored
 
@@ -231,15 +233,14 @@ class MessageRoute:
     Whatever interrupts the dialogue (the caller hanging up, an error of ours, the service
     stopping) keeps what was recorded: the notification is stored and called back. Only a
     caller who heard their reference was told it exists, and by then both the notification and
-    the recording are synced to disk."""
+    the recording are synced to disk, the recording sealed in the vault (its plaintext gone
+    from Asterisk's spool)."""
 
-    def __init__(
-        self, switchboard: Switchboard, store: NotificationStore, asterisk_spool: Path
-    ) -> None:
+    def __init__(self, switchboard: Switchboard, store: NotificationStore, door: SpoolDoor) -> None:
         self.switchboard = switchboard
         self.store = store
-        #: Asterisk's spool folder as this service sees it (the recordings are synced there).
-        self.asterisk_spool = asterisk_spool
+        #: The vault beside Asterisk's spool: the recorded message is sealed through it.
+        self.door = door
 
     async def message(self, channel: AgiChannel) -> None:
         call = channel.env["agi_uniqueid"]
@@ -281,10 +282,15 @@ class MessageRoute:
             # dialplan's fallback queue takes them to a person (no HOTLINE_RESULT)
             log.warning("message of %s interrupted (%r); what was said is kept", call, exc)
             if recorded:
+                # Asterisk may still be writing it (its Record goes on without us): synced
+                # as it is now, and sealed once finished (SpoolDoor.seal_leftovers)
+                sync_file(self.door.message_file(taken.recording))
                 self._keep(taken, recorded)
             else:
                 board.let_go(call, "failed")
             raise
+        if recorded:
+            await self._seal(taken)
         if not self._keep(taken, recorded):
             return  # not stored (the disk): never read back; the fallback queue takes them
         if not taken.complete:
@@ -296,13 +302,22 @@ class MessageRoute:
             return
         await channel.set_variable("HOTLINE_RESULT", "done")
 
+    async def _seal(self, taken: Notification) -> None:
+        """The message, finished, sealed into the vault (synced, its plaintext removed), in a
+        thread; should that fail (the vault's disk full), its plaintext synced where Asterisk
+        wrote it, and sealed later."""
+        try:
+            await self.door.seal_message(taken.recording)
+        except Exception as exc:
+            log.error("message %s not sealed (sealed later): %s", taken.ref, exc)
+            await asyncio.to_thread(sync_file, self.door.message_file(taken.recording))
+
     def _keep(self, taken: Notification, recorded: bool) -> bool:
-        """Sync the recording, store the notification, promise its callback; False when it
-        could not be stored (a full disk: logged, and the caller is let go to a person)."""
+        """Store the notification (its recording kept already), promise its callback; False
+        when it could not be stored (a full disk: logged, and the caller is let go to a
+        person)."""
         board = self.switchboard
-        if recorded:
-            sync_file(self.asterisk_spool / taken.recording.removeprefix("/var/spool/asterisk/"))
-        else:
+        if not recorded:
             taken.recording = ""  # they hung up before the beep: called back all the same
         try:
             self.store.add(taken)

@@ -1,16 +1,19 @@
 """Conversation recordings: Asterisk records (MixMonitor) the conversations of lines whose
 config says so, the service post-processes each file with pydub once the call is over (level
-normalised; MP3 where ffmpeg is present, WAV otherwise) into its recordings folder, and deletes
-them after the retention period. Every step is an event on the call.
+normalised; MP3 where ffmpeg is present, WAV otherwise), in memory, seals it into the vault
+(:mod:`hotline.vault`: encrypted, synced) and only then removes Asterisk's raw file; it
+deletes them after the retention period. Every step is an event on the call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import math
+import subprocess
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from hotline.audio import AudioSegment, effects, which
 from hotline.events import CallEvent
 from hotline.store.db import Store
 from hotline.switchboard import Switchboard
+from hotline.vault import Unavailable, Vault, name_of
 from routing.events import (
     CallEnded,
     RecordingDeleted,
@@ -37,40 +41,70 @@ ASTERISK_FOLDER = "/var/spool/asterisk/hotline/recordings"
 DAY = 24 * 3600.0
 #: Seconds between two looks for raw recordings nobody finished (a restart in the middle).
 LOOK_EVERY = 60.0
+#: Where a raw recording that could not be processed is kept (sealed) until retention.
+FAILED = "recordings/failed"
 #: Longer than any call lasts (the dialplan's TIMEOUT(absolute)): a raw recording this old is
 #: of a call that is over, whatever the log says.
 LONGEST_CALL = timedelta(hours=4, minutes=5)
 
 
-def post_process(source: Path, folder: Path, name: str) -> tuple[Path, float]:
-    """Normalise ``source`` and store it as ``folder/name.mp3`` (or ``.wav`` without ffmpeg);
-    returns the file and its length in seconds. The raw file is removed."""
+#: ffmpeg's output: MP3 at 32 kbit/s (a voice, 240 kB a minute).
+MP3 = ("-f", "mp3", "-b:a", "32k")
+
+
+def post_process(source: Path) -> tuple[bytes, str, float]:
+    """Normalise the raw recording ``source``, in memory: the audio (MP3 where ffmpeg is
+    installed, WAV otherwise), its extension and its length in seconds. Nothing is written:
+    the plaintext goes nowhere but into the vault."""
     with source.open("rb") as raw:  # pydub leaves a file it opened itself open
         audio = AudioSegment.from_file(raw, format="wav")
     if not math.isinf(audio.dBFS):  # silence cannot be normalised
         audio = effects.normalize(audio, headroom=1.0)
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if which("ffmpeg"):
-        target = folder / f"{name}.mp3"
-        audio.export(target, format="mp3", bitrate="32k").close()
-    else:
-        target = folder / f"{name}.wav"
-        audio.export(target, format="wav").close()
-    target.chmod(0o600)  # callers' voices: the service's user only
-    source.unlink()
-    return target, len(audio) / 1000
+    wav = io.BytesIO()
+    audio.export(wav, format="wav")  # (the wave module: in memory, no temporary file)
+    seconds = len(audio) / 1000
+    if ffmpeg := which("ffmpeg"):
+        # through pipes, not pydub's export (which gives ffmpeg temporary files on disk)
+        done = subprocess.run(
+            [ffmpeg, "-loglevel", "error", "-f", "wav", "-i", "pipe:0", *MP3, "pipe:1"],
+            input=wav.getvalue(),
+            capture_output=True,
+            check=True,
+            timeout=600,
+        )
+        return done.stdout, "mp3", seconds
+    return wav.getvalue(), "wav", seconds
+
+
+def finish(vault: Vault, source: Path, name: str) -> tuple[str, float]:
+    """(Blocking) the raw recording ``source`` post-processed and sealed as ``name`` (with
+    its extension) in the vault, synced; only then the raw file removed. The vault's name and
+    the length in seconds."""
+    audio, kind, seconds = post_process(source)
+    kept = f"{name}.{kind}"
+    vault.seal_bytes(kept, audio)
+    source.unlink()  # (a crash before this: the raw is found again, and sealed again)
+    return kept, seconds
 
 
 class Recorder:
     """Starts recordings, finishes them when their call ends, and expires old ones."""
 
     def __init__(
-        self, board: Switchboard, store: Store, asterisk_spool: Path, folder: Path
+        self,
+        board: Switchboard,
+        store: Store,
+        asterisk_spool: Path,
+        vault: Vault,
+        active: Callable[[], bool] = lambda: True,
     ) -> None:
         self.board = board
         self.store = store
         self.asterisk_spool = asterisk_spool
-        self.folder = folder
+        self.vault = vault
+        #: Whether this instance is the active one: only it finishes, seals and expires
+        #: (with a standby both see Asterisk's spool and share the vault).
+        self.active = active
         self._recording: dict[str, str] = {}
         #: Calls whose recording is being processed now.
         self._finishing: set[str] = set()
@@ -115,18 +149,19 @@ class Recorder:
             await asyncio.sleep(settle)  # MixMonitor closes its file as the channels go
             source = self.asterisk_spool / raw.removeprefix("/var/spool/asterisk/")
             day = self.board.clock()
-            folder = self.folder / f"{day:%Y/%m/%d}"
+            name = f"recordings/{day:%Y/%m/%d}/{call}"
             try:
-                target, seconds = await asyncio.to_thread(post_process, source, folder, call)
+                kept, seconds = await asyncio.to_thread(finish, self.vault, source, name)
             except Exception as exc:
                 log.error("recording of call %s (%s) could not be processed: %s", call, source, exc)
                 error = f"{type(exc).__name__}: {exc}"[:300]
                 self.board.emit(call, RecordingFailed(error))
-                if source.exists():  # kept aside (not tried every minute); retention deletes it
-                    source.rename(source.with_name(source.name + ".failed"))
+                if source.exists():  # kept aside, sealed (not tried every minute); retention
+                    await self.vault.put_file(f"{FAILED}/{call}.wav", source)  # deletes it
                 return
-            log.info("recording of call %s: %s, %.1f s", call, target, seconds)
-            self.board.emit(call, RecordingStored(str(target), round(seconds, 2)))
+            self.vault.wake()  # (with a standby: shared now)
+            log.info("recording of call %s: %s, %.1f s", call, kept, seconds)
+            self.board.emit(call, RecordingStored(kept, round(seconds, 2)))
         finally:
             self._finishing.discard(call)
 
@@ -156,17 +191,31 @@ class Recorder:
         """Delete the recordings older than ``days``, and raw ones that could not be processed;
         each deletion is an event on its call."""
         old = await self.store.recordings_before(now - timedelta(days=days))
+        deleted = 0
         for row in old:
-            await asyncio.to_thread(Path(row.path).unlink, missing_ok=True)
+            try:  # its bytes wherever they are (the vault: every instance's)
+                await self.vault.delete(row.path)
+            except Unavailable as exc:  # the shared database away: tried again next round
+                log.warning(
+                    "recording %s of call %s not deleted yet: %s", row.path, row.call_id, exc
+                )
+                continue
             self.board.emit(row.call_id, RecordingDeleted(row.path, "retention"))
             log.info("recording %s of call %s deleted after %d days", row.path, row.call_id, days)
-        cutoff = (now - timedelta(days=days)).timestamp()
+            deleted += 1
+        cutoff = now - timedelta(days=days)
+        for name, made_at in await self.vault.names(FAILED):
+            if made_at < cutoff:
+                await self.vault.delete(name)
+                call = name.removeprefix(f"{FAILED}/").removesuffix(".wav")
+                self.board.emit(call, RecordingDeleted(name, "retention"))
         for raw in await asyncio.to_thread(lambda: list(self._raw_folder.glob("*.failed"))):
-            if raw.stat().st_mtime < cutoff:
+            # (set aside in plaintext before the vault)
+            if raw.stat().st_mtime < cutoff.timestamp():
                 await asyncio.to_thread(raw.unlink, missing_ok=True)
                 call = raw.name.split(".wav")[0]
                 self.board.emit(call, RecordingDeleted(str(raw), "retention"))
-        return len(old)
+        return deleted
 
     @property
     def _raw_folder(self) -> Path:
@@ -180,8 +229,21 @@ class Recorder:
         days = self.board.deployment.retention_days
         await ready.wait()
         next_expiry = 0.0
+        sealed_before_vault = False
         while True:
             now = self.board.clock()
+            if not self.active():  # (the active instance does it: both share the vault)
+                await asyncio.sleep(LOOK_EVERY / 12)
+                continue
+            if not sealed_before_vault:
+                try:
+                    if found := await seal_plaintext(self.store, self.vault):
+                        log.info(
+                            "%d recording(s) kept in plaintext before the vault: sealed", found
+                        )
+                    sealed_before_vault = True
+                except Exception as exc:
+                    log.warning("sealing the recordings kept before the vault failed: %s", exc)
             if time.monotonic() >= next_expiry:
                 try:
                     await self.expire(now, days)
@@ -194,3 +256,16 @@ class Recorder:
             except Exception as exc:
                 log.warning("looking for unfinished recordings failed: %s", exc)
             await asyncio.sleep(LOOK_EVERY)
+
+
+async def seal_plaintext(store: Store, vault: Vault) -> int:
+    """Seal the conversation recordings kept in plaintext before the vault (the call log
+    names them by their old path; the vault finds them by it: :func:`hotline.vault.name_of`),
+    removing the plaintext; how many."""
+    sealed = 0
+    for row in await store.recordings_kept():
+        plain = vault.plaintext_of(row.path)
+        if plain is not None and await asyncio.to_thread(plain.is_file):
+            await vault.put_file(name_of(row.path), plain)
+            sealed += 1
+    return sealed

@@ -107,8 +107,15 @@ class Settings(BaseSettings):
     #: Asterisk's spool folder as this service sees it (recordings are read from there);
     #: unset: the sandbox's when there is one, else /var/spool/asterisk.
     asterisk_spool: Path | None = None
-    #: Where the post-processed conversation recordings are kept (default: data/recordings).
+    #: Where conversation recordings and detention messages are kept, sealed (the vault's
+    #: folder; default: data/vault). With a standby only those not yet in the shared database.
     recordings_dir: Path | None = None
+    #: The key recordings and messages are sealed under (AES-256-GCM): 32 random bytes in
+    #: base64 (`hotline vault key`). Required: `hotline env` and `sandbox up` make one.
+    recordings_key: SecretStr = SecretStr("")
+    #: Keys used before it, comma-separated: still opened, until `hotline vault rotate` has
+    #: sealed everything under the current one.
+    recordings_old_keys: SecretStr = SecretStr("")
 
     #: Asterisk's queue_log of the service's queues, for QueueMetrics-style tools
     #: (hotline/queuelog.py: app_queue's events and fields): a file, e.g.
@@ -231,6 +238,10 @@ class Settings(BaseSettings):
             return self.asterisk_spool
         sandbox = self.sandbox_dir / "root/var/spool/asterisk"
         return sandbox if sandbox.is_dir() else Path("/var/spool/asterisk")
+
+    def vault_folder(self) -> Path:
+        """Where this instance keeps sealed recordings and messages."""
+        return self.recordings_dir or self.data_dir / "vault"
 
     def database(self) -> str:
         """The call log's database URL (SQLite in the data folder unless one is set)."""

@@ -45,6 +45,8 @@ class WaitingRoutes:
         #: Told of the hangup of a call this process never knew (it began before a restart):
         #: its record is closed by the look for calls that ended unseen.
         self.lost = lost
+        #: A notification's message opened for its callback's operator to hear, by callback.
+        self._playing: dict[str, str] = {}
 
     async def wait(self, channel: AgiChannel) -> None:
         """Every `announce_every` seconds of waiting: say the position and the estimate."""
@@ -125,17 +127,24 @@ class WaitingRoutes:
             return
         await channel.set_variable("HOTLINE_NUMBER", callback.number)
         if callback.recording:
-            await channel.set_variable("HOTLINE_RECORDING", callback.recording)
+            # the operator hears the sealed message first (the dialplan's Playback): opened
+            # for this callback, deleted once the family is reached or the operator's leg ends
+            played = await self.messages.door.open_for_call(callback.recording)
+            if played is not None:
+                self._playing[channel.env.get("agi_arg_1", "")] = played
+                await channel.set_variable("HOTLINE_RECORDING", played)
 
     async def callback_reached(self, channel: AgiChannel) -> None:
         """Runs on the caller's leg of a callback as they pick up."""
-        self.switchboard.callback_reached(channel.env.get("agi_arg_1", ""))
+        callback = channel.env.get("agi_arg_1", "")
+        self.switchboard.callback_reached(callback)
+        await self.messages.door.played(self._playing.pop(callback, None))
 
     async def callback_end(self, channel: AgiChannel) -> None:
         """The operator's leg of a callback hung up."""
-        self.switchboard.callback_ended(
-            channel.env.get("agi_arg_1", ""), channel.env.get("agi_arg_2", "")
-        )
+        callback = channel.env.get("agi_arg_1", "")
+        self.switchboard.callback_ended(callback, channel.env.get("agi_arg_2", ""))
+        await self.messages.door.played(self._playing.pop(callback, None))
 
     async def dialed(self, channel: AgiChannel) -> None:
         """A dial of an operator returned with the caller still there."""

@@ -3,18 +3,17 @@ recording."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 from datetime import datetime
 from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, HTTPException, Path, Query, Response
-from fastapi.responses import FileResponse
+from fastapi import Depends, HTTPException, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hotline.api import schemas, views
 from hotline.api.access import Principal, Role
+from hotline.api.audio import SEALED, stream
 from hotline.api.deps import (
     AWAY,
     App,
@@ -308,22 +307,33 @@ async def wrap_up(
 
 @router.get(
     "/calls/{call_id}/recording",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     responses={
-        200: {"content": {"audio/wav": {"schema": AUDIO}, "audio/mpeg": {"schema": AUDIO}}},
+        200: {
+            "content": {
+                "audio/wav": {"schema": AUDIO},
+                "audio/mpeg": {"schema": AUDIO},
+            }
+        },
+        206: {
+            "description": "The bytes of the range asked for (a player seeking).",
+            "content": {"audio/wav": {"schema": AUDIO}, "audio/mpeg": {"schema": AUDIO}},
+        },
         **errors(
             403,
             (404, "No such call (or not one this token may hear), or it was not recorded."),
             (410, "The recording was deleted by the retention period."),
+            (416, "The range asked for is beyond the recording's end."),
+            SEALED,
             AWAY,
         ),
     },
 )
 async def get_recording(
-    app: App, who: Handler, call_id: Annotated[str, Path(max_length=64)]
-) -> FileResponse:
-    """The conversation's recording (supervisors; an operator: their own calls). 410 once the
-    retention period deleted it."""
+    app: App, who: Handler, call_id: Annotated[str, Path(max_length=64)], request: Request
+) -> StreamingResponse:
+    """The conversation's recording (supervisors; an operator: their own calls), opened from
+    the vault. 410 once the retention period deleted it."""
     row, _ = await visible_call(app, who, call_id)
     if who.role is Role.OPERATOR and who.operator not in operators_of(row):
         raise HTTPException(404, f"no call {call_id!r}")  # a colleague's: not theirs to hear
@@ -332,7 +342,8 @@ async def get_recording(
         raise HTTPException(404, f"call {call_id!r} was not recorded")
     if recording.deleted_at is not None:
         raise HTTPException(410, f"deleted on {recording.deleted_at:%Y-%m-%d} (retention)")
-    if not await asyncio.to_thread(os.path.exists, recording.path):
-        raise HTTPException(404, f"the recording file of call {call_id!r} is missing")
     kind = "audio/mpeg" if recording.path.endswith(".mp3") else "audio/wav"
-    return FileResponse(recording.path, media_type=kind, filename=PurePath(recording.path).name)
+    name = PurePath(recording.path).name
+    return await stream(
+        app.vault, recording.path, request, name, kind, f"the recording of {call_id}"
+    )

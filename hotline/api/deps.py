@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,6 +28,7 @@ from hotline.events import EventBus
 from hotline.notifications import NotificationStore
 from hotline.store.db import Store
 from hotline.switchboard import Switchboard
+from hotline.vault import Vault
 
 bearer = HTTPBearer(
     auto_error=False, description="a token from HOTLINE_API_TOKEN(S) or `hotline token create`"
@@ -59,8 +59,8 @@ class Parts:
     instance: str = ""
     #: /metrics asks for a token (HOTLINE_METRICS_AUTH).
     metrics_auth: bool = False
-    #: Asterisk's spool folder as this service sees it (callers' recorded messages).
-    asterisk_spool: Path | None = None
+    #: Recordings and messages, sealed: opened only to be streamed.
+    vault: Vault | None = None
     #: Logins per address: 10 a minute.
     logins: Throttle = field(default_factory=lambda: Throttle(10, 60.0))
     #: Unknown notification references per token: 5 in 10 minutes (they are six digits).

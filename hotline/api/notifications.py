@@ -3,18 +3,18 @@ talking to the caller, its recorded message, and closing one as handled."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 import secrets
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Body, HTTPException, Path, Query
-from fastapi.responses import FileResponse
+from fastapi import Body, HTTPException, Path, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from hotline.api import schemas
 from hotline.api.access import Principal, Role
+from hotline.api.audio import AUDIO_SCHEMA, SEALED, stream
 from hotline.api.deps import (
     AWAY,
     App,
@@ -296,25 +296,38 @@ async def taken_by_phone(
 
 @router.get(
     "/notifications/{ref}/recording",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     responses={
-        200: {"content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}}}},
-        **errors(403, (404, "No such notification, or no recorded message of it."), GUESSES),
+        200: {"content": {"audio/wav": {"schema": AUDIO_SCHEMA}}},
+        206: {
+            "description": "The bytes of the range asked for (a player seeking).",
+            "content": {"audio/wav": {"schema": AUDIO_SCHEMA}},
+        },
+        **errors(
+            403,
+            (404, "No such notification, or no recorded message of it."),
+            (416, "The range asked for is beyond the message's end."),
+            SEALED,
+            GUESSES,
+            AWAY,
+        ),
     },
 )
-async def notification_recording(app: App, who: Handler, ref: Ref) -> FileResponse:
-    """The caller's recorded message (supervisors; operators of its line); who played it is
-    kept in the notification's history."""
+async def notification_recording(
+    app: App, who: Handler, ref: Ref, request: Request
+) -> StreamingResponse:
+    """The caller's recorded message (supervisors; operators of its line), opened from the
+    vault; who played it is kept in the notification's history."""
     found = _theirs(app, who, ref)
-    if not found.recording or app.asterisk_spool is None:
+    if not found.recording:
         raise HTTPException(404, f"no recorded message {ref}")
-    path = app.asterisk_spool / found.recording.removeprefix("/var/spool/asterisk/")
-    if not await asyncio.to_thread(path.exists):
-        raise HTTPException(404, f"the message of {ref} was not recorded")
+    answer = await stream(
+        app.vault, found.recording, request, f"{ref}.wav", "audio/wav", f"the message of {ref}"
+    )
     by = who.operator or f"supervisor:{who.name}"
     if not any(d["kind"] == "played" and d["by"] == by for d in found.done):
         app.notifications.did(ref, "played", by, app.switchboard.clock())
-    return FileResponse(path, media_type="audio/wav", filename=f"{ref}.wav")
+    return answer
 
 
 class EscalationAction(BaseModel):

@@ -372,6 +372,14 @@ class Store:
         async with self.session() as session:
             return list(await session.scalars(query))
 
+    async def recordings_kept(self) -> list[Recording]:
+        """Conversation recordings not deleted."""
+        query = select(Recording).where(
+            Recording.kind == "conversation", Recording.deleted_at.is_(None)
+        )
+        async with self.session() as session:
+            return list(await session.scalars(query))
+
     # -- tokens ----------------------------------------------------------------------------
     async def add_token(self, token: ApiToken) -> ApiToken:
         async with self.session.begin() as session:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -285,3 +286,40 @@ class Outbox(Base):
     claimed_until: Mapped[datetime | None]
     #: When it was delivered or given up.
     done_at: Mapped[datetime | None]
+
+
+class VaultFile(Base):
+    """A recording or message sealed by the vault (``hotline/vault``), shared by the
+    instances (HOTLINE_HA): its header (key id, when it was made, its size); the sealed
+    chunks are in ``vault_chunks``. Nothing here is readable without the key."""
+
+    __tablename__ = "vault_files"
+
+    name: Mapped[str] = mapped_column(String(512), primary_key=True)
+    header: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The id of the key it is sealed under (hex): a rotation looks for the others.
+    key_id: Mapped[str] = mapped_column(String(16), index=True)
+    made_at: Mapped[datetime]
+    stored_at: Mapped[datetime]
+    #: The instance that sealed it.
+    instance: Mapped[str] = mapped_column(String(128))
+
+
+class VaultChunk(Base):
+    """One sealed chunk (64 KiB of audio) of a vault file."""
+
+    __tablename__ = "vault_chunks"
+
+    name: Mapped[str] = mapped_column(String(512), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class VaultDeleted(Base):
+    """A vault file deleted (the name only, and when): a copy still waiting on an instance
+    cut off from the database is dropped there instead of being shared again."""
+
+    __tablename__ = "vault_deleted"
+
+    name: Mapped[str] = mapped_column(String(512), primary_key=True)
+    deleted_at: Mapped[datetime]

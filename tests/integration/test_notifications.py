@@ -53,10 +53,12 @@ async def test_an_unanswered_detention_caller_leaves_a_notification(
         "380501234567",
         "detention",
     )
-    # stored on disk (synced before the reference was read back) with its recording
+    # stored on disk (synced before the reference was read back) with its recording, sealed
+    # in the vault (its plaintext gone from Asterisk's spool)
     journal = (service.data_dir / "notifications.jsonl").read_text()
     assert f'"ref": "{note["ref"]}"' in journal
-    assert (asterisk.sandbox.root / note["recording"].lstrip("/")).is_file()
+    assert (service.data_dir / f"vault/notifications/{note['ref']}.wav").is_file()
+    assert not (asterisk.sandbox.root / note["recording"].lstrip("/")).exists()
     # the caller heard the reference number, digit by digit, twice
     heard = asterisk.played(record["channel"], mark)
     digits = [f"hotline/uk/number-{d}" for d in note["ref"]]

@@ -71,15 +71,16 @@ async def test_a_recorded_conversation_its_access_and_its_retention(
     assert service.get_as(VIEWER, f"/api/calls/{record['id']}/recording").status_code == 403
     assert service.get_as(None, f"/api/calls/{record['id']}/recording").status_code == 401
     stored = [e for e in service.get(f"/api/calls/{record['id']}")["events"]]
-    (kept,) = [e["data"]["path"] for e in stored if e["kind"] == "recording.stored"]
-    assert Path(kept).is_file()
+    (name,) = [e["data"]["path"] for e in stored if e["kind"] == "recording.stored"]
+    kept = service.data_dir / "vault" / name  # (sealed: tests/integration/test_vault.py)
+    assert kept.is_file()
 
     # 31 days later, the daily retention job removes it (and says so on the call)
     service.stop()
     later = datetime.fromisoformat(WORKING_HOURS) + timedelta(days=31)
     service.start(clock=later.isoformat(), config=config)
     wait_for_event(service, record["id"], "recording.deleted")
-    assert not Path(kept).exists()
+    assert not kept.exists()
     gone = service.get_as(service.token, f"/api/calls/{record['id']}/recording")
     assert gone.status_code == 410 and "retention" in gone.text
 

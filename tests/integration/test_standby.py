@@ -11,18 +11,22 @@ import re
 import signal
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from bench.sipcall import Placed, SoftPhone
 from hotline.asterisk.ami import AmiClient, AmiEffects
+from hotline.store.db import Store
+from hotline.store.tables import VaultChunk, VaultFile
 from tests.conftest import POSTGRES_SOCKET, postgres_database
-from tests.integration.conftest import Asterisk, Service, call, free_tcp_port
+from tests.integration.conftest import WORKING_HOURS, Asterisk, Service, call, free_tcp_port
 from tests.integration.netfault import SilentLink
+from tests.integration.test_recordings import recorded_config, wait_for_event
 
 LEASE = 3.0
 INFORMATION = ("0800213103", "14")
@@ -374,3 +378,64 @@ async def test_a_rolling_restart_loses_no_caller_and_routes_none_twice(
         assert happened.count("call.answered") == happened.count("call.routed") == 1, said
     assert all(op.rung() == op.answered() for op in operators)  # nobody rung twice
     assert sum(op.answered() for op in operators) == len(placed)
+
+
+async def test_a_recording_made_on_one_is_played_by_the_other_and_deleted_for_both(
+    pair: tuple[Service, Service], phone: Callable[..., SoftPhone], tmp_path: Path
+) -> None:
+    """a records a conversation and shares it (sealed) in the database; a is SIGKILLed and its
+    machine goes (its data folder away): b, active, plays it back. 31 days later b's retention
+    deletes it; a's machine comes back: the recording is in neither instance's folder nor in
+    the database, a 410 through either instance."""
+    a, b = pair
+    config = recorded_config(tmp_path)
+    a.start(config=config)
+    await until(lambda: role(a) == "active", 10, "a never became active")
+    b.start(config=config)
+    phone("op3", talk_ms=5000, speaks=True)
+    a.login("op3")
+    placed = await call(*CONSULTATION, hold_ms=60_000)
+    record = a.record(placed.call_id)
+    wait_for_event(a, record["id"], "recording.stored")
+    vaults = [i.data_dir / "vault" for i in (a, b)]
+    await until(lambda: not any(any(v.rglob("*.wav")) for v in vaults), 15, "a never shared it")
+
+    a.stop(signal.SIGKILL)
+    away = a.data_dir.with_name("a-away")
+    a.data_dir.rename(away)  # a's machine is gone: b has the database
+    await until(lambda: role(b) == "active", 10, "b never took over")
+    got = b.get_as(b.token, f"/api/calls/{record['id']}/recording")
+    assert got.status_code == 200 and got.content[:4] == b"RIFF", got.text
+    assert abs(len(got.content) / 16000 - record["talk"]) <= 1.0  # 8 kHz, 16 bits
+    assert await vault_rows(b, record["id"]) > 0
+
+    b.stop()
+    later = (datetime.fromisoformat(WORKING_HOURS) + timedelta(days=31)).isoformat()
+    b.start(clock=later, config=config)
+    wait_for_event(b, record["id"], "recording.deleted", seconds=30)
+    away.rename(a.data_dir)  # a's machine is back
+    a.start(clock=later, config=config)
+    assert await vault_rows(b, record["id"]) == 0
+    kept = [f for i in (a, b) for f in i.data_dir.rglob(f"*{record['id']}*") if f.is_file()]
+    assert kept == []
+    for instance in (a, b):  # (a, standby, forwards to b)
+        gone = instance.get_as(instance.token, f"/api/calls/{record['id']}/recording")
+        assert gone.status_code == 410, gone.text
+
+
+async def vault_rows(instance: Service, call_id: str) -> int:
+    """Rows of the shared vault (files and chunks) of ``call_id``'s recording."""
+    store = Store(instance.settings["HOTLINE_DATABASE_URL"])
+    try:
+        async with store.engine.connect() as connection:
+            found = 0
+            for table in (VaultFile, VaultChunk):
+                found += (
+                    await connection.scalar(
+                        select(func.count()).select_from(table).where(table.name.contains(call_id))
+                    )
+                    or 0
+                )
+            return found
+    finally:
+        await store.close()

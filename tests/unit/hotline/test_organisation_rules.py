@@ -18,6 +18,7 @@ from hotline.app import build
 from hotline.config import parse
 from hotline.events import CallEvent
 from hotline.settings import Settings
+from hotline.vault.cipher import new_key
 from routing import events as ev
 from tests.unit.hotline.test_config import DEFAULT, broken
 
@@ -76,6 +77,7 @@ async def api(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
         _env_file=None,  # type: ignore[call-arg]
         data_dir=tmp_path,
         agi_secret=new_token(),
+        recordings_key=new_key(),
         api_tokens=",".join(f"{who}={token}" for who, token in TOKENS.items()),
     )
     service = build(settings, deployment)
