@@ -25,6 +25,8 @@ from tests.holdings import Holding, seed
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 PLATFORM = "platform-supervisor-of-every-organisation"
+#: What /metrics says of the service itself: to every reader.
+STATE = {"hotline_active", "hotline_ami_up", "hotline_database_up"}
 
 
 def token(role: str, organisation: str) -> str:
@@ -91,7 +93,7 @@ async def test_metrics_show_each_organisation_its_own_figures(
     Prometheus' metrics token) read its own figures and the service's state, nothing of
     another organisation's and nothing of the whole deployment's; a token of every
     organisation reads them all; an operator's token and no token read nothing."""
-    for org, held in built.held.items():
+    for held in built.held.values():
         fact = CallEnded("answered", held.line, held.operators[0], 12.0, 60.0)
         built.service.bus.publish(CallEvent(held.calls[0], 0, START, fact))
     for org in deployment.organisations:
@@ -102,7 +104,7 @@ async def test_metrics_show_each_organisation_its_own_figures(
             whose = {labels.get("organisation") for _, labels in shown}
             assert whose == {org, None}, (org, role, whose)
             unlabelled = {name for name, labels in shown if "organisation" not in labels}
-            assert unlabelled == {"hotline_active", "hotline_ami_up", "hotline_database_up"}
+            assert unlabelled == STATE
             lines = {labels["line"] for _, labels in shown if "line" in labels}
             assert lines <= deployment.organisations[org].lines | {"none"}, lines
             assert ("hotline_calls_total", {"organisation": org, "line": built.held[org].line,
@@ -121,7 +123,11 @@ async def test_without_a_token_where_allowed_metrics_show_the_service_state_alon
     linked and active, never an organisation's figures."""
     built.service.api.state.parts.metrics_auth = False
     shown = series((await built.get(None, "/metrics")).text)
-    assert {name for name, _ in shown} == {"hotline_active", "hotline_ami_up", "hotline_database_up"}
+    assert {name for name, _ in shown} == {
+        "hotline_active",
+        "hotline_ami_up",
+        "hotline_database_up",
+    }
 
 
 async def test_a_422_names_the_tokens_organisations_ids_only(
