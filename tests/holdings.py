@@ -11,7 +11,6 @@ to another organisation's token is a leak, whatever route gave it.
 from __future__ import annotations
 
 import json
-import re
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -167,7 +166,3 @@ async def seed(
         with journal.open("a") as out:
             out.write(json.dumps(report) + "\n")
     return found
-
-
-#: A word of a text, as ids are written (``ge-consultation``, ``op1``, ``318274``).
-WORD = re.compile(r"[A-Za-z0-9_-]+")
