@@ -147,11 +147,10 @@ class View(Collector):
 
     def collect(self) -> Iterator[Metric]:
         for family in REGISTRY.collect():
-            samples = [s for s in family.samples if self.shows(family.name, s.labels)]
-            if samples:
-                shown = Metric(family.name, family.documentation, family.type, family.unit)
-                shown.samples = samples
-                yield shown
+            # (a family left without samples is still described: a rule may name it)
+            shown = Metric(family.name, family.documentation, family.type, family.unit)
+            shown.samples = [s for s in family.samples if self.shows(family.name, s.labels)]
+            yield shown
 
 
 async def watch_loop(interval: float = 0.1) -> None:
