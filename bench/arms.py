@@ -378,7 +378,9 @@ class ServiceArm:
 
     def metrics(self) -> dict[str, list[tuple[str, dict[str, str], float]]]:
         """/metrics, parsed: family name -> [(sample name, labels, value)]."""
-        reply = httpx.get(self.url("/metrics"), timeout=10)
+        reply = httpx.get(  # (a token of every organisation: the sandbox's supervisor's)
+            self.url("/metrics"), timeout=10, headers={"Authorization": f"Bearer {self.token}"}
+        )
         reply.raise_for_status()
         return {
             family.name: [(s.name, dict(s.labels), s.value) for s in family.samples]

@@ -102,7 +102,9 @@ class Service:
     #: The vault beside Asterisk's spool: messages sealed there, and opened to be played.
     spool_door: SpoolDoor | None = None
 
-    async def health(self) -> dict[str, Any]:
+    async def health(self, organisation: str | None = None) -> dict[str, Any]:
+        """The service's state; its rotas' calendars and its outbox of every organisation,
+        or of ``organisation`` only (what its tokens see)."""
         ami = {
             "connected": self.ami.connected,
             "error": self.ami.last_error,
@@ -138,10 +140,14 @@ class Service:
             "database": database,
             "disk": disk,
             # the rotas' calendars: a broken or unreachable one is served from its last good copy
-            **({"duty": self.duty.health()} if self.duty is not None else {}),
+            **({"duty": self.duty.health(organisation)} if self.duty is not None else {}),
             # pending by channel, the oldest's age, the last error: a gateway down shows here
             # (and in /metrics), never in the calls
-            **({"outbox": self.deliverer.health()} if self.deliverer is not None else {}),
+            **(
+                {"outbox": self.deliverer.health(organisation)}
+                if self.deliverer is not None
+                else {}
+            ),
         }
 
     def links(self) -> dict[str, float]:
@@ -536,7 +542,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         translation = QueueLog(lines_of, settings.queue_log_numbers)
         service.queue_log = QueueLogFile(settings.queue_log, translation)
         bus.subscribe(service.queue_log)
-    tokens = Tokens(configured, store)
+    tokens = Tokens(configured, store, ready=call_log.ready)
     service.api = create_api(
         Parts(
             deployment,

@@ -610,20 +610,27 @@ def db_status() -> None:
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="supervisor, operator or viewer")],
+    role: Annotated[str, typer.Option(help="supervisor, operator, viewer or metrics")],
     name: Annotated[str, typer.Option(help="who or what holds it, e.g. 'wallboard'")],
     operator: Annotated[
         str | None, typer.Option(help="for the operator role: which operator (e.g. op1)")
     ] = None,
     organisation: Annotated[
         str | None,
-        typer.Option(
-            help="the organisation it sees (an operator's: theirs); without: every organisation"
-        ),
+        typer.Option(help="the organisation whose data it sees (an operator's: theirs)"),
     ] = None,
+    all_organisations: Annotated[
+        bool,
+        typer.Option(
+            "--all-organisations",
+            help="it sees every organisation's data (the platform's administrators, a "
+            "Prometheus of the whole deployment)",
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Make a token; it is printed once and only its SHA-256 is kept."""
+    """Make a token; it is printed once and only its SHA-256 is kept. Whose data it sees is
+    always said: --organisation ID, or --all-organisations (an operator's: their own)."""
     from datetime import UTC, datetime
 
     from hotline.api.access import Role, new_token, token_hash
@@ -632,21 +639,29 @@ def token_create(
     try:
         chosen = Role(role)
     except ValueError:
-        _fail(f"--role {role!r}: one of supervisor, operator, viewer")
+        _fail(f"--role {role!r}: one of {', '.join(Role)}")
         raise
     deployment = _deployment(_settings(), config)
+    known = ", ".join(deployment.organisations)
     if organisation is not None and organisation not in deployment.organisations:
-        _fail(f"--organisation {organisation!r}: one of {', '.join(deployment.organisations)}")
+        _fail(f"--organisation {organisation!r}: one of {known}")
+    if organisation is not None and all_organisations:
+        _fail("--organisation or --all-organisations, not both")
     if chosen is Role.OPERATOR:
         if operator not in deployment.operators:
             _fail(f"--operator {operator!r}: one of {', '.join(deployment.operators)}")
         theirs = deployment.organisation_of(operator=operator)
         assert theirs is not None
-        if organisation not in (None, theirs.id):
+        if organisation not in (None, theirs.id) or all_organisations:
             _fail(f"--organisation: {operator} belongs to {theirs.id}")
         organisation = theirs.id
     elif operator is not None:
         _fail("--operator goes with --role operator only")
+    elif organisation is None and not all_organisations:
+        _fail(
+            "say whose data the token sees: --organisation ID (one of "
+            f"{known}), or --all-organisations (every organisation's)"
+        )
     if not 1 <= len(name) <= 64:
         _fail("--name: 1 to 64 characters")
     token = new_token()

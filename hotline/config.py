@@ -841,6 +841,7 @@ def parse(raw: Any, source: str = "<config>") -> Deployment:
     flat, owners, problems = _flatten(model, organisations)
     rules, found = _own_rules(model, organisations)
     problems += found
+    problems += _kinds(organisations, bool(model.organisations))
     problems += _own_caps(model)
     problems += _codes(organisations, bool(model.organisations))
     if model.organisations:  # name the organisation in every path
@@ -956,6 +957,37 @@ def _flatten(
                 owners[section, name] = org_id
                 merged[section][name] = item
     return model.model_copy(update={"languages": languages, **merged}), owners, clashes
+
+
+#: What a phone dials or is, by id: SIP endpoints (operators, supervisors) and transfer
+#: targets (lines, centres). Each id is one of them in the whole deployment: an attended
+#: transfer keyed as *2 and a line's code dials PJSIP/<the line's id>, which would ring a
+#: supervisor of that name; a prefix of one endpoint's channels is no other's.
+DIALLED = ("lines", "operators", "supervisors", "centres")
+KIND = {"lines": "a line", "operators": "an operator", "supervisors": "a supervisor"}
+KIND["centres"] = "a centre"
+
+
+def _kinds(
+    organisations: Mapping[str, OrganisationModel], named: bool
+) -> Iterator[tuple[str, str]]:
+    """An id is one line, operator, supervisor or centre in the deployment, whichever
+    organisation each belongs to (the clash is named where the second one is)."""
+    seen: dict[str, tuple[str, str]] = {}  # id -> (its section, organisation)
+    for org_id, org in organisations.items():
+        for section in DIALLED:
+            for name in getattr(org, section):
+                first = seen.setdefault(name, (section, org_id))
+                if first[0] == section:
+                    continue  # (the same section twice: _flatten's clash)
+                where = f"organisations.{org_id}.{section}.{name}" if named else f"{section}.{name}"
+                whose = f" of organisation {first[1]!r}" if named else ""
+                yield (
+                    where,
+                    f"also the id of {KIND[first[0]]}{whose}: lines, operators, "
+                    "supervisors and centres have ids unique across the deployment (phones "
+                    "dial them by id)",
+                )
 
 
 def _codes_of(org: OrganisationModel) -> Iterator[tuple[str, str, str]]:

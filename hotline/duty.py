@@ -197,8 +197,9 @@ class Duty:
                     log.exception("reading the duty calendars")
                 await asyncio.sleep(LOOK_EVERY)
 
-    def health(self) -> dict[str, Any]:
-        """For /health: each calendar, and whether all of them were read fine last time."""
+    def health(self, organisation: str | None = None) -> dict[str, Any]:
+        """For /health: each calendar (of every organisation, or of ``organisation``), and
+        whether all of them were read fine last time."""
         states = [
             {
                 "organisation": s.organisation,
@@ -210,6 +211,7 @@ class Duty:
                 "changed_at": s.changed_at.isoformat() if s.changed_at else None,
             }
             for s in self.sources
+            if organisation in (None, s.organisation)
         ]
         return {"ok": all(s["ok"] for s in states), "calendars": states}
 

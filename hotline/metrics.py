@@ -124,6 +124,35 @@ LOOP_LAG = Histogram(
 )
 
 
+#: Series that say how the service itself is (up, linked, active), no organisation's figure:
+#: every reader of /metrics sees them. The rest is an organisation's (labelled with it) or the
+#: whole deployment's (counts and timings over every organisation's calls).
+STATE = frozenset({"hotline_active", "hotline_ami_up", "hotline_database_up"})
+
+
+class View(Collector):
+    """The service's registry as one reader may see it: the service's state to anyone; an
+    organisation's series to its own tokens; everything to a token of every organisation
+    (``organisation`` None and ``everything``)."""
+
+    def __init__(self, organisation: str | None, everything: bool = False) -> None:
+        self.organisation = organisation
+        self.everything = everything
+
+    def shows(self, family: str, labels: Mapping[str, str]) -> bool:
+        if family in STATE or self.everything:
+            return True
+        # (a series of no organisation, such as a call to an unknown number's, is not theirs)
+        return self.organisation is not None and labels.get("organisation") == self.organisation
+
+    def collect(self) -> Iterator[Metric]:
+        for family in REGISTRY.collect():
+            # (a family left without samples is still described: a rule may name it)
+            shown = Metric(family.name, family.documentation, family.type, family.unit)
+            shown.samples = [s for s in family.samples if self.shows(family.name, s.labels)]
+            yield shown
+
+
 async def watch_loop(interval: float = 0.1) -> None:
     """Forever: sleep ``interval`` and observe how much later than asked the loop woke us."""
     while True:

@@ -63,8 +63,10 @@ class Settings(BaseSettings):
     #: ``sha256:<hex>`` (its hash) so that the secret itself is kept nowhere on the server.
     api_tokens: SecretStr = SecretStr("")
 
-    #: /metrics needs an API token too (any role); off: it needs none (it has no caller data).
-    metrics_auth: bool = False
+    #: /metrics needs an API token (supervisor, viewer or metrics; each sees its own
+    #: organisation's figures). Off: a request without one sees the service's state alone
+    #: (up, linked, active), never an organisation's figures.
+    metrics_auth: bool = True
 
     #: The call log's database: empty means SQLite in the data folder (hotline.db);
     #: production: postgresql+asyncpg://user:password@host/db

@@ -2,11 +2,15 @@
 
 - supervisor: everything;
 - operator (bound to one operator id): their own state and their own calls;
-- viewer: queue state, operators' states and statistics, with no caller numbers.
+- viewer: queue state, operators' states and statistics, with no caller numbers;
+- metrics: /metrics and /health only (a Prometheus scraper's: nothing of /api).
 
 Each token belongs to one organisation and sees only its numbers' calls, its lines, its
-operators (an operator's token: their organisation); a token of no organisation (the platform
-administrator's, HOTLINE_API_TOKEN) sees them all.
+operators, its figures (an operator's token: their organisation); a token of every
+organisation (the platform administrator's HOTLINE_API_TOKEN, or one made so on purpose:
+``--all-organisations``, ``role@*=``) sees them all. Which is always said when a token is
+made; a HOTLINE_API_TOKENS entry that names none sees every organisation, as it always did,
+and the service warns of it at its start.
 
 Tokens come from the environment (HOTLINE_API_TOKEN for a supervisor, HOTLINE_API_TOKENS for
 more) or from the database (``hotline token create``). A token is random and long, so a plain
@@ -15,6 +19,8 @@ SHA-256 of it is as good as a password hash and costs nothing per request.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 import secrets
@@ -37,6 +43,8 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     OPERATOR = "operator"
     VIEWER = "viewer"
+    #: Reads /metrics (and /health's detail) only: what a Prometheus scraper is given.
+    METRICS = "metrics"
 
 
 @dataclass(frozen=True)
@@ -72,12 +80,18 @@ class TokenError(ValueError):
     """A token entry in the environment is malformed; the message names it."""
 
 
+#: What a HOTLINE_API_TOKENS entry names as its organisation to see every one (``viewer@*=``).
+EVERY = "*"
+
+
 def parse_tokens(
     spec: str, operators: Mapping[str, str], organisations: Iterable[str] = ()
 ) -> dict[str, Principal]:
     """``role[:operator][@organisation]=token`` entries, comma-separated; the token may be
     ``sha256:<hex>``. ``operators`` maps each operator to their organisation: an operator's
-    token belongs to it; a supervisor's or viewer's without one sees every organisation."""
+    token belongs to it. Another role's names its organisation, or ``*`` for every one; one
+    that names none sees every organisation too (as before that choice was asked for), and a
+    warning says so."""
     organisations = {*organisations, *operators.values()}
     found: dict[str, Principal] = {}
     for number, entry in enumerate((e.strip() for e in spec.split(",")), 1):
@@ -97,13 +111,29 @@ def parse_tokens(
             ) from None
         if role is Role.OPERATOR and operator not in operators:
             raise TokenError(f"{where}: an operator token names its operator: operator:op1=...")
-        if organisation and organisation not in organisations:
+        if role is not Role.OPERATOR and operator:
+            raise TokenError(f"{where}: only an operator token names an operator")
+        if organisation and organisation != EVERY and organisation not in organisations:
             known = ", ".join(sorted(organisations))
-            raise TokenError(f"{where}: unknown organisation {organisation!r} (one of: {known})")
+            raise TokenError(
+                f"{where}: unknown organisation {organisation!r} (one of: {known}; "
+                f"or {EVERY} for every organisation)"
+            )
         if role is Role.OPERATOR:
             if organisation and organisation != operators[operator]:
                 raise TokenError(f"{where}: {operator} belongs to {operators[operator]}")
             organisation = operators[operator]
+        elif not organisation:
+            log.warning(
+                "%s (%s) names no organisation: it sees every organisation's data; write "
+                "%s@<organisation>=... for one, or %s@%s=... to say every one",
+                where,
+                role_name,
+                role_name,
+                role_name,
+                EVERY,
+            )
+        organisation = "" if organisation == EVERY else organisation
         token = token.strip()
         if not token.startswith("sha256:") and (problem := weakness(token)) is not None:
             raise TokenError(f"{where}: the token is too weak: {problem}")
@@ -121,12 +151,22 @@ class Tokens:
     (cached for ``ttl`` seconds, and still used while the database is away). A revoked
     token stops working within ``ttl`` seconds."""
 
-    def __init__(self, configured: dict[str, Principal], store: Store, ttl: float = 20.0) -> None:
+    def __init__(
+        self,
+        configured: dict[str, Principal],
+        store: Store,
+        ttl: float = 20.0,
+        ready: asyncio.Event | None = None,
+    ) -> None:
         self.configured = configured
         self.store = store
         self.ttl = ttl
+        #: Set once the database's schema is in place (the call log's migrations ran).
+        self.ready = ready
         self._stored: dict[str, Principal] = {}
+        #: When the last read that the database answered (or refused) began.
         self._loaded = float("-inf")
+        self._reading: asyncio.Future[None] | None = None
 
     async def find(self, token: str) -> Principal | None:
         return await self.by_hash(token_hash(token))
@@ -141,17 +181,40 @@ class Tokens:
         return self._stored.get(digest)
 
     async def _refresh(self) -> None:
-        self._loaded = time.monotonic()
+        """One read of the database at a time, shared by every request that needs it: a
+        request that comes while it is under way waits for its answer. (Marking the cache
+        read before the answer came turned away the wallboards and desks that reconnect
+        together after a restart: all but the first saw an empty cache.)"""
+        if self._reading is None:
+            self._reading = asyncio.ensure_future(self._read())
+        # (shielded: a request given up on does not cancel the read the others wait for)
+        await asyncio.shield(self._reading)
+
+    async def _read(self) -> None:
         try:
-            rows = await self.store.tokens()
-        except Exception as exc:
-            log.warning("API tokens: database unreachable, using the last known ones (%s)", exc)
-            return
-        self._stored = {
-            row.hash: Principal(Role(row.role), row.operator, row.name, row.organisation)
-            for row in rows
-            if row.role in Role.__members__.values()
-        }
+            if self.ready is not None and not self.ready.is_set():
+                # right after a start the schema may be on its way: wait for it a little
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.ready.wait(), SCHEMA_WAIT)
+            began = time.monotonic()
+            try:
+                rows = await self.store.tokens()
+            except Exception as exc:
+                log.warning("API tokens: database unreachable, using the last known ones (%s)", exc)
+                self._loaded = began  # (asked again after a second: not on every request)
+                return
+            self._stored = {
+                row.hash: Principal(Role(row.role), row.operator, row.name, row.organisation)
+                for row in rows
+                if row.role in Role.__members__.values()
+            }
+            self._loaded = began
+        finally:
+            self._reading = None
+
+
+#: Seconds a token presented right after a start waits for the database's schema.
+SCHEMA_WAIT = 5.0
 
 
 #: How long a browser session lasts.

@@ -25,6 +25,7 @@ from hotline.api.deps import (
     database,
     known,
     organisation,
+    own,
     unprocessable,
     zone,
 )
@@ -84,9 +85,9 @@ async def call_filter(
     return CallFilter(
         since=aware(since, zone_),
         until=aware(until, zone_),
-        line=known(line, "line", app.deployment.lines),
+        line=known(line, "line", own(app, who, "lines")),
         outcome=outcome,
-        operator=known(operator, "operator", app.deployment.operators),
+        operator=known(operator, "operator", own(app, who, "operators")),
         caller=caller,
         number=number,
         sip_call_id=sip_call_id,

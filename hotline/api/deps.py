@@ -49,7 +49,8 @@ class Parts:
     bus: EventBus
     tokens: Tokens
     supervision: supervision.Supervision
-    health: Callable[[], Any]
+    #: The service's state, of every organisation (None) or of one (hotline/app.py).
+    health: Callable[[str | None], Awaitable[dict[str, Any]]]
     sessions: Sessions
     #: "active", or "standby" (HOTLINE_HA): a standby forwards /api to the active instance.
     role: Callable[[], str] = lambda: "active"
@@ -58,7 +59,7 @@ class Parts:
     holder_url: Callable[[], Awaitable[str | None]] | None = None
     instance: str = ""
     #: /metrics asks for a token (HOTLINE_METRICS_AUTH).
-    metrics_auth: bool = False
+    metrics_auth: bool = True
     #: Recordings and messages, sealed: opened only to be streamed.
     vault: Vault | None = None
     #: Logins per address: 10 a minute.
@@ -101,6 +102,8 @@ async def principal(
         raise HTTPException(
             401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
+    if who.role is Role.METRICS:  # a scraper's token, kept where Prometheus' config is
+        raise HTTPException(403, "a metrics token reads /metrics and /health only")
     return who
 
 
@@ -155,9 +158,20 @@ async def declared_only(request: Request) -> None:
 
 
 def known(value: str | None, field: str, names: Any) -> str | None:
+    """``value`` if it is one of ``names`` (those the token may name: :func:`own`), else a
+    422 listing them: another organisation's id is as unknown as one nobody has."""
     if value is not None and value not in names:
         raise unprocessable(field, "query", f"unknown {field} {value!r}: one of {sorted(names)}")
     return value
+
+
+def own(app: Parts, who: Principal, kind: str) -> frozenset[str]:
+    """The ``lines``, ``operators`` or ``supervisors`` of ``who``'s organisation (a token of
+    every organisation: the deployment's)."""
+    organisations = app.deployment.organisations.values()
+    return frozenset(
+        name for org in organisations if who.sees(org.id) for name in getattr(org, kind)
+    )
 
 
 def organisation(app: Parts, **what: str | None) -> str | None:
@@ -213,14 +227,15 @@ async def database(coro: Any) -> Any:
 
 
 def api_router() -> APIRouter:
-    """A router for /api routes: each needs a token (401), names only the parameters it knows
-    (422) and answers only on the active instance (503); each route adds the other errors it
-    can answer. Every route is `async def`: the switchboard and the call log live on the event
-    loop, and a plain `def` route would run in a worker thread."""
+    """A router for /api routes: each needs a token (401), not a metrics token (403), names
+    only the parameters it knows (422) and answers only on the active instance (503); each
+    route adds the other errors it can answer. Every route is `async def`: the switchboard and
+    the call log live on the event loop, and a plain `def` route would run in a worker
+    thread."""
     return APIRouter(
         prefix="/api",
         dependencies=[Depends(serving), Depends(principal), Depends(declared_only)],
-        responses=errors(401, 422, 503),
+        responses=errors(401, 403, 422, 503),
     )
 
 

@@ -58,7 +58,7 @@ class ErrorResponse(BaseModel):
 WHY: Mapping[int, str] = {
     400: "The request body could not be read (not UTF-8 text, say).",
     401: "No bearer token or session, or one that is unknown, revoked or expired.",
-    403: "The token's role (or operator) may not do this.",
+    403: "The token's role (or operator) may not do this; a metrics token may use no /api route.",
     404: "Not found (or not the token's organisation's to see).",
     409: "Not possible in the state things are in now; `detail` says why.",
     410: "Gone: deleted by the retention period.",

@@ -20,6 +20,7 @@ from hotline.api.deps import (
     database,
     known,
     organisation,
+    own,
     targets,
     unprocessable,
     zone,
@@ -65,7 +66,7 @@ async def get_stats(
         raise unprocessable("from", "query", "must be before 'to'")
     if until - since > timedelta(days=366):
         raise unprocessable("from", "query", "the period may be at most 366 days")
-    known(line, "line", app.deployment.lines)
+    known(line, "line", own(app, who, "lines"))
     rows = await database(app.store.queued_calls(since, until, line))
     queued = (
         stats.Queued(

@@ -109,6 +109,13 @@ def _acting(who: Principal, by: str | None) -> str:
     return by
 
 
+def _of_the_line(app: Parts, by: str, item: Notification) -> None:
+    """A 422 unless ``by`` is an operator of the notification's line (so of its
+    organisation): a supervisor acts in the name of one of them, never of anyone."""
+    if by not in app.switchboard.operators or not app.deployment.operators[by].serves(item.line):
+        raise unprocessable("by", "query", f"{by!r} is no operator of the line {item.line!r}")
+
+
 def _theirs(app: Parts, who: Principal, ref: str) -> Notification:
     """Notification ``ref``, if ``who`` may act on it (a supervisor of its organisation, an
     operator of its line); else a 404, as for a wrong reference, and guesses are throttled."""
@@ -166,7 +173,11 @@ async def notification(app: App, who: Handler, ref: Ref) -> dict[str, Any]:
         NO_NOTIFICATION,
         400,
         413,
-        (422, "A supervisor's token without `by`, or an outcome not of its organisation's."),
+        (
+            422,
+            "A supervisor's token without `by`, `by` no operator of its line, or an outcome "
+            "not of its organisation's.",
+        ),
         GUESSES,
     ),
 )
@@ -186,6 +197,7 @@ async def notification_handled(
     if handled.outcome is not None and handled.outcome not in outcomes:
         raise unprocessable("outcome", "body", f"one of {', '.join(outcomes)}")
     board = app.switchboard
+    _of_the_line(app, by, found)
     item = app.notifications.handle(
         found.ref, by, board.clock(), handled.outcome, handled.note or None
     )
@@ -218,8 +230,7 @@ async def call_back(
     by = _acting(who, by)
     item = _theirs(app, who, ref)
     board = app.switchboard
-    if by not in board.operators or not app.deployment.operators[by].serves(item.line):
-        raise unprocessable("by", "query", f"{by!r} is no operator of the line {item.line!r}")
+    _of_the_line(app, by, item)
     found = await database(app.store.call(item.call))
     org = app.deployment.organisation_of(line=item.line)
     hotline_number = found[0].number if found else min(org.numbers) if org else ""

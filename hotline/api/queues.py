@@ -23,6 +23,7 @@ from hotline.api.deps import (
     api_router,
     known,
     organisation,
+    own,
     unprocessable,
 )
 from hotline.api.errors import errors
@@ -93,7 +94,7 @@ async def spy(
         organisation(app, operator=operator)
     ):
         raise HTTPException(404, f"no operator {operator!r}")
-    known(supervisor, "supervisor", app.deployment.supervisors)
+    known(supervisor, "supervisor", own(app, who, "supervisors"))
     # a supervisor listens to their own organisation's operators only, whoever asks
     if organisation(app, supervisor=supervisor) != organisation(app, operator=operator):
         raise unprocessable("supervisor", "query", f"{supervisor} is another organisation's")

@@ -18,7 +18,7 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
-from hotline import __version__
+from hotline import __version__, metrics
 from hotline.api import (
     calls,
     desk,
@@ -31,7 +31,7 @@ from hotline.api import (
     stream,
     web,
 )
-from hotline.api.access import SESSION_HOURS
+from hotline.api.access import SESSION_HOURS, Role
 from hotline.api.deps import (
     COOKIE,
     Anyone,
@@ -40,7 +40,6 @@ from hotline.api.deps import (
 )
 from hotline.api.limits import MAX_BODY, MAX_HEADERS, MAX_TARGET, Limits
 from hotline.api.standby import Forward
-from hotline.metrics import REGISTRY
 
 
 def create_api(app_parts: Parts) -> FastAPI:
@@ -63,10 +62,14 @@ def create_api(app_parts: Parts) -> FastAPI:
 
     @app.get("/health", response_model=schemas.Health, response_model_exclude_unset=True)
     async def get_health(request: Request) -> dict[str, Any]:
-        """Up or down (``status``: ok or degraded) for anyone; with a token, what is wrong:
-        the Asterisk (AMI) link, the call log's database, its spool and the disk."""
-        state: dict[str, Any] = await app_parts.health()
-        if await resolve(request) is None:
+        """Up or down (``status``: ok or degraded) for anyone; with a token (but an
+        operator's), what is wrong: the Asterisk (AMI) link, the call log's database, its
+        spool and the disk, and the token's organisation's rotas' calendars and outbox (every
+        organisation's for a token of every one)."""
+        who = await resolve(request)
+        # a token of one organisation: its own rotas' calendars and outbox, no other's
+        state: dict[str, Any] = await app_parts.health(who.organisation if who else None)
+        if who is None or who.role is Role.OPERATOR:  # (an operator's desk needs none of it)
             return {"status": state["status"]}
         return state
 
@@ -81,24 +84,37 @@ def create_api(app_parts: Parts) -> FastAPI:
         response_class=Response,
         responses={
             200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
-            **errors.errors((401, "No valid token, where HOTLINE_METRICS_AUTH asks for one.")),
+            **errors.errors(
+                (401, "No valid token (unless HOTLINE_METRICS_AUTH=false)."),
+                (403, "An operator's token."),
+            ),
         },
     )
     async def get_metrics(request: Request) -> Response:
         """Prometheus metrics (no caller data): queues, operators, calls by outcome, wait and
-        handle time histograms, AGI and AMI round trips. A token is needed where the config
-        says so (HOTLINE_METRICS_AUTH)."""
-        if app_parts.metrics_auth and await resolve(request) is None:
+        handle time histograms, AGI and AMI round trips. Each organisation's figures to its
+        own tokens (supervisor, viewer, metrics), every one's to a token of every
+        organisation; the service's state (up, linked, active) to any. A token is needed
+        unless HOTLINE_METRICS_AUTH=false, which shows the service's state alone to anyone."""
+        who = await resolve(request)
+        if who is None and app_parts.metrics_auth:
             raise HTTPException(
                 401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
             )
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        if who is not None and who.role is Role.OPERATOR:
+            raise HTTPException(403, "the operator role may not use this")
+        if who is None:
+            view = metrics.View(None)
+        else:
+            view = metrics.View(who.organisation, everything=who.organisation is None)
+        return Response(generate_latest(view), media_type=CONTENT_TYPE_LATEST)
 
     @app.post(
         "/api/session",
         response_model=schemas.LoggedIn,
         responses=errors.errors(
             (401, "An unknown or revoked token."),
+            (403, "A metrics token (it opens no session)."),
             400,
             413,
             422,
@@ -121,6 +137,8 @@ def create_api(app_parts: Parts) -> FastAPI:
         who = await app_parts.tokens.find(body.token)
         if who is None:
             raise HTTPException(401, "unknown token")
+        if who.role is Role.METRICS:
+            raise HTTPException(403, "a metrics token reads /metrics and /health only")
         try:
             # (at start, the database's tables may still be on their way)
             await asyncio.wait_for(app_parts.call_log.ready.wait(), 5)

@@ -33,7 +33,7 @@ LAST_EVENT_ID = (
 )
 
 
-@router.get("/events", response_class=EventSourceResponse, responses=errors(401, 422, 503))
+@router.get("/events", response_class=EventSourceResponse, responses=errors(401, 403, 422, 503))
 async def events(
     request: Request,
     app: App,

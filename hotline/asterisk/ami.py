@@ -25,7 +25,7 @@ from typing import Any
 from panoramisk import Manager
 from panoramisk.message import Message
 
-from hotline.asterisk.messages import Channel, DeviceState, of_kind
+from hotline.asterisk.messages import Channel, DeviceState, endpoint, of_kind
 from hotline.metrics import AMI_SECONDS
 from routing.events import EscalationRinging
 from routing.signals import CallerQueued
@@ -392,7 +392,13 @@ class AmiEffects:
         return {u for u in await self.channels() if u.startswith("escalation-")}
 
     async def spy(self, supervisor: str, operator: str, options: str, call: str) -> None:
-        """Ring ``supervisor``'s softphone; once answered, ChanSpy joins ``operator``'s call."""
+        """Ring ``supervisor``'s softphone; once answered, ChanSpy joins ``operator``'s call:
+        the operator's own channel, found now by its exact endpoint (a prefix such as
+        ``PJSIP/anna-`` is also anna-m's), and named to ChanSpy by its uniqueid. Gone by
+        then, ChanSpy joins nobody."""
+        spied = spied_channel(await self.channel_list(), operator, call)
+        if spied is None:
+            raise AmiUnavailable(f"{operator} has no call up in Asterisk")
         replies = await self.ami.action(
             {
                 "Action": "Originate",
@@ -403,7 +409,7 @@ class AmiEffects:
                 "Timeout": "30000",
                 "CallerID": f'"{operator}" <{operator}>',
                 "Variable": [
-                    f"HOTLINE_SPY_TARGET={operator}",
+                    f"HOTLINE_SPY_CHANNEL={spied.uniqueid}",
                     f"HOTLINE_SPY_OPTIONS={options}",
                     f"HOTLINE_FENCED={self.ami.fence()}",
                 ],
@@ -476,3 +482,12 @@ class AmiEffects:
         """Every device's state now, e.g. {"PJSIP/op1": "NOT_INUSE"}."""
         replies = await self.ami.action({"Action": "DeviceStateList"}, as_list=True)
         return {d.device: d.state for d in of_kind(DeviceState, replies)}
+
+
+def spied_channel(channels: list[Channel], operator: str, call: str) -> Channel | None:
+    """The operator's channel in a conversation: of their endpoint exactly, bridged, the
+    one of ``call`` if Asterisk links it so (a queued caller's), else their only one."""
+    theirs = [c for c in channels if endpoint(c.channel) == operator and c.bridged]
+    linked = [c for c in theirs if c.linkedid == call]
+    found = linked or theirs
+    return found[0] if found else None

@@ -64,6 +64,8 @@ class Channel:
     #: The application's arguments (an AGI's: the FastAGI URL it called, with its secret:
     #: never logged).
     data: str = ""
+    #: The uniqueid of the call's first channel (a caller's: the call's id).
+    linkedid: str = ""
 
 
 AmiEvent = DeviceState | Guarded | AttendedTransfer | Channel
@@ -108,6 +110,7 @@ def parse(message: Mapping[str, Any]) -> AmiEvent | None:
                 _field(message, "Exten", ""),
                 bool(_field(message, "BridgeId", "")),
                 _field(message, "ApplicationData", ""),
+                _field(message, "Linkedid", ""),
             )
     return None
 

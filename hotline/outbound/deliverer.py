@@ -97,6 +97,8 @@ class Deliverer:
         #: A claim outlasts a try and its writing: nobody else sends the message meanwhile.
         self.lease = timedelta(seconds=2 * timeout + 30)
         self.tally = Tally()
+        #: The same, each organisation's own (what its tokens see in /health).
+        self.tallies: dict[str, Tally] = {}
         self._wake = asyncio.Event()
         self._flying: set[asyncio.Task[None]] = set()
 
@@ -169,7 +171,8 @@ class Deliverer:
                 await self.store.delivered(row.n, self.clock())
             except Exception as exc:  # sent, not recorded: sent again once its claim ends
                 log.warning("outbox: %s delivered, not recorded (%s)", message.id, _why(exc))
-            self.tally.delivered += 1
+            for tally in self._tallies(message.organisation):
+                tally.delivered += 1
             metrics.OUTBOX_DELIVERED.labels(message.organisation, message.channel).inc()
             log.info("outbox: %s %s (%s) delivered", where, message.id, message.organisation)
             return
@@ -182,9 +185,10 @@ class Deliverer:
         give_up = failed.permanent or age >= self.policy.give_up_after
         wait = self.policy.delay(failures, self.draw(), failed.retry_after)
         why = str(failed)
-        self.tally.failed += 1
-        self.tally.last_error = f"{where} ({message.organisation}): {why}"
-        self.tally.last_error_at = now
+        for tally in self._tallies(message.organisation):
+            tally.failed += 1
+            tally.last_error = f"{where} ({message.organisation}): {why}"
+            tally.last_error_at = now
         metrics.OUTBOX_FAILURES.labels(message.organisation, message.channel).inc()
         try:
             await self.store.failed(row.n, why, now + timedelta(seconds=wait), now, give_up)
@@ -192,7 +196,8 @@ class Deliverer:
             log.warning("outbox: %s: its failure not recorded (%s)", message.id, _why(exc))
             return
         if give_up:  # (counted once it is recorded so: the table and the counts agree)
-            self.tally.given_up += 1
+            for tally in self._tallies(message.organisation):
+                tally.given_up += 1
             metrics.OUTBOX_GIVEN_UP.labels(message.organisation, message.channel).inc()
             log.error(
                 "outbox: GIVEN UP after %d tries over %.0f s: %s %s (%s): %s",
@@ -216,12 +221,20 @@ class Deliverer:
         if not give_up and wait < POLL:  # (a later one is found by the polls)
             asyncio.get_running_loop().call_later(wait, self.wake)
 
-    def health(self) -> dict[str, Any]:
-        """For /health: what is pending by channel, how old the oldest is, the last error."""
-        tally, now = self.tally, self.clock()
+    def _tallies(self, organisation: str) -> tuple[Tally, Tally]:
+        """The instance's tally and the organisation's."""
+        return self.tally, self.tallies.setdefault(organisation, Tally())
+
+    def health(self, organisation: str | None = None) -> dict[str, Any]:
+        """For /health: what is pending by channel, how old the oldest is, the last error;
+        of every organisation, or of ``organisation`` only (what its tokens see)."""
+        now, standing = self.clock(), self.tally.standing
+        tally = self.tally if organisation is None else self.tallies.get(organisation, Tally())
         pending: dict[str, int] = dict.fromkeys(sorted(self.doors), 0)
         oldest: datetime | None = None
-        for p in tally.standing.pending if tally.standing else ():
+        for p in standing.pending if standing else ():
+            if organisation is not None and p.organisation != organisation:
+                continue
             pending[p.channel] = pending.get(p.channel, 0) + p.count
             oldest = p.oldest if oldest is None else min(oldest, p.oldest)
         return {

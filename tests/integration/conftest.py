@@ -311,8 +311,9 @@ class Service:
         return found
 
     def metrics(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-        """/metrics, parsed by prometheus_client's own parser: (sample, labels) -> value."""
-        text = httpx.get(self.url("/metrics"), timeout=5).text
+        """/metrics (as a token of every organisation sees it), parsed by prometheus_client's
+        own parser: (sample, labels) -> value."""
+        text = self.get_as(self.token, "/metrics").text
         return {
             (sample.name, frozenset(sample.labels.items())): sample.value
             for family in text_string_to_metric_families(text)

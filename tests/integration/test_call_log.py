@@ -343,7 +343,9 @@ async def test_each_role_sees_what_it_should(
 ) -> None:
     service.settings["HOTLINE_API_TOKENS"] = "operator:op4=op4-token-from-the-environment"
     service.start()
-    viewer = create_token(service, "--role", "viewer", "--name", "wallboard")
+    viewer = create_token(
+        service, "--role", "viewer", "--name", "wallboard", "--organisation", "ua-legal-aid"
+    )
     op3 = create_token(service, "--role", "operator", "--operator", "op3", "--name", "lawyer 3")
     op4 = "op4-token-from-the-environment"
     assert viewer.startswith("hl_") and len(viewer) > 40
@@ -404,7 +406,7 @@ async def test_each_role_sees_what_it_should(
     assert live[("hotline_longest_wait_seconds", consultation)] > 0
     # every figure the alert rules an operator installs use is one the service exports
     rules = (ROOT / "config/prometheus/hotline-alerts.yml").read_text()
-    families = list(text_string_to_metric_families(httpx.get(service.url("/metrics")).text))
+    families = list(text_string_to_metric_families(service.get_as(service.token, "/metrics").text))
     # (a counter's family is named without its samples' _total)
     exported = {f.name for f in families} | {s.name for f in families for s in f.samples}
     assert set(re.findall(r"\bhotline_[a-z_]+", rules)) <= exported, exported

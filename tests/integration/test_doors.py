@@ -80,7 +80,7 @@ def test_the_dialplan_with_the_secret_is_served(service: Service) -> None:
     assert said.startswith(b"STREAM FILE hotline/")  # answered (the operator is logged out)
 
 
-def cli(service: Service, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(service: Service, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "hotline.cli", *args],
         cwd=ROOT,
@@ -88,7 +88,7 @@ def cli(service: Service, *args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=60,
-        check=True,
+        check=check,
     )
 
 
@@ -124,9 +124,14 @@ def test_logins_are_limited_per_address(service: Service) -> None:
     assert reply.status_code == 200
 
 
+#: A viewer's token of Ukraine's contact centre, made with the CLI.
+VIEWER_TOKEN = ("token", "create", "--role", "viewer", "--name", "tv")
+VIEWER_TOKEN += ("--organisation", "ua-legal-aid")
+
+
 def test_a_revoked_tokens_event_stream_ends_within_30_s(service: Service) -> None:
     service.start()
-    token = cli(service, "token", "create", "--role", "viewer", "--name", "tv").stdout.strip()
+    token = cli(service, *VIEWER_TOKEN).stdout.strip()
     (row,) = [line for line in cli(service, "token", "list").stdout.splitlines() if "tv" in line]
     token_id = row.split()[0]
     ended = threading.Event()
@@ -150,7 +155,7 @@ def test_a_revoked_tokens_event_stream_ends_within_30_s(service: Service) -> Non
 
 async def test_a_viewer_sees_no_name_channel_or_sip_call_id(service: Service) -> None:
     service.start()
-    viewer = cli(service, "token", "create", "--role", "viewer", "--name", "tv").stdout.strip()
+    viewer = cli(service, *VIEWER_TOKEN).stdout.strip()
     witness = EventWitness(service, viewer)
     witness.start()
     assert witness.connected.wait(10)
@@ -187,13 +192,26 @@ def test_health_says_only_up_or_down_without_a_token(service: Service) -> None:
     assert {"ami", "database"} <= set(service.health())
 
 
-def test_metrics_can_require_a_token(service: Service) -> None:
-    service.settings["HOTLINE_METRICS_AUTH"] = "true"
+def test_metrics_need_a_token_and_show_each_its_organisations_figures(service: Service) -> None:
+    """By default /metrics wants a token: a Prometheus of the whole deployment is given a
+    metrics token of every organisation, an organisation's own Prometheus one of its own
+    (only its series); a metrics token opens nothing of /api."""
     service.start()
     assert httpx.get(service.url("/metrics"), timeout=5).status_code == 401
-    viewer = cli(service, "token", "create", "--role", "viewer", "--name", "prom").stdout.strip()
-    reply = service.get_as(viewer, "/metrics")
-    assert reply.status_code == 200 and "hotline_ami_up" in reply.text
+    made = cli(service, "token", "create", "--role", "metrics", "--name", "prom", check=False)
+    assert made.returncode == 2 and "--all-organisations" in made.stderr, made
+    scrapers = [
+        cli(
+            service, "token", "create", "--role", "metrics", "--name", "prom", *whose
+        ).stdout.strip()
+        for whose in (["--all-organisations"], ["--organisation", "ge-legal-aid"])
+    ]
+    everyone, georgia = (service.get_as(token, "/metrics") for token in scrapers)
+    assert everyone.status_code == georgia.status_code == 200
+    assert 'organisation="ua-legal-aid"' in everyone.text and "hotline_ami_up" in everyone.text
+    assert 'organisation="ge-legal-aid"' in georgia.text and "hotline_ami_up" in georgia.text
+    assert 'organisation="ua-legal-aid"' not in georgia.text
+    assert service.get_as(scrapers[0], "/api/queues").status_code == 403
 
 
 def test_notifications_are_handled_only_by_their_lines_and_guesses_are_limited(

@@ -45,7 +45,8 @@ async def test_listen_whisper_barge(
         while not re.search(r"Spying on channel PJSIP/op3-", log := asterisk.log_since(mark)):
             assert time.monotonic() < deadline, log[-3000:]
             await asyncio.sleep(0.3)
-        assert 'ChanSpy("PJSIP/sup1-' in log and f"PJSIP/op3-,{options}" in log
+        # (named by its channel's uniqueid, exactly: u)
+        assert 'ChanSpy("PJSIP/sup1-' in log and f",u{options}" in log
         await asyncio.sleep(3.5)  # sup1 hangs up after 3 s
 
     assert service.agent("op3")["state"] == "on_call"  # the operator's call went on throughout

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from hotline.api.access import Principal, Role, TokenError, mask, parse_tokens, token_hash
+from hotline.api.access import (
+    Principal,
+    Role,
+    TokenError,
+    Tokens,
+    mask,
+    parse_tokens,
+    token_hash,
+)
+from hotline.store.db import Store
+from hotline.store.tables import ApiToken
 
 
 def test_tokens_from_the_environment() -> None:
@@ -25,23 +38,48 @@ def test_tokens_from_the_environment() -> None:
 
 def test_a_token_of_one_organisation_sees_that_organisation_only() -> None:
     found = parse_tokens(
-        "supervisor@ge=georgian-supervisor-2026, viewer=platform-viewer-2026",
+        "supervisor@ge=georgian-supervisor-2026, viewer@*=platform-viewer-2026,"
+        "metrics@ua=ukrainian-prometheus-2026",
         {"op1": "ua", "ge1": "ge"},
     )
-    georgian, everyone = (
+    georgian, everyone, scraper = (
         found[token_hash("georgian-supervisor-2026")],
         found[token_hash("platform-viewer-2026")],
+        found[token_hash("ukrainian-prometheus-2026")],
     )
     assert (georgian.organisation, everyone.organisation) == ("ge", None)
+    assert (scraper.role, scraper.organisation) == (Role.METRICS, "ua")
     assert georgian.sees("ge") and not georgian.sees("ua") and not georgian.sees(None)
     assert everyone.sees("ge") and everyone.sees("ua") and everyone.sees(None)
+
+
+def test_an_entry_that_names_no_organisation_sees_every_one_and_is_warned_of(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bare ``viewer=`` (as written before the choice was asked for) keeps working, seeing
+    every organisation, and the log says so and how to say it on purpose (``@*``)."""
+    found = parse_tokens(
+        "viewer=platform-viewer-2026,viewer@*=chosen-viewer-2026,operator:op1=operator-2026",
+        {"op1": "ua"},
+    )
+    assert found[token_hash("platform-viewer-2026")].organisation is None
+    warned = [r.getMessage() for r in caplog.records]
+    assert warned == [
+        "HOTLINE_API_TOKENS entry 1 (viewer) names no organisation: it sees every "
+        "organisation's data; write viewer@<organisation>=... for one, or viewer@*=... to say "
+        "every one"
+    ]
 
 
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
         ("viewer", "entry 1: expected role[:operator][@organisation]=token"),
-        ("viewer@xx=viewer-token-2026", "entry 1: unknown organisation 'xx' (one of: ge, ua)"),
+        (
+            "viewer@xx=viewer-token-2026",
+            "entry 1: unknown organisation 'xx' (one of: ge, ua; or * for every organisation)",
+        ),
+        ("supervisor:op1@ua=supervisor-token-2026", "entry 1: only an operator token names"),
         ("operator:op1@ge=operator-token-2026", "entry 1: op1 belongs to ua"),
         ("viewer=viewer-token-2026,boss=b", "entry 2: unknown role 'boss'"),
         ("viewer=short", "entry 1: the token is too weak: 5 characters"),
@@ -60,3 +98,56 @@ def test_numbers_are_masked_but_for_their_last_two_digits() -> None:
     assert mask("123") == "***"
     assert mask("") == ""
     assert mask("anonymous") == "anonymous"  # no number in it
+
+
+async def stored_tokens(url: str, count: int) -> tuple[Store, list[str]]:
+    """A database holding ``count`` viewers' tokens (`hotline token create`'s rows)."""
+    store = Store(url)
+    await store.upgrade()
+    tokens = [f"wallboard-token-{n}-of-the-restart" for n in range(count)]
+    for n, token in enumerate(tokens):
+        row = ApiToken(
+            name=f"wallboard {n}",
+            role="viewer",
+            operator=None,
+            organisation="ua-legal-aid",
+            hash=token_hash(token),
+            created_at=datetime.now(UTC),
+        )
+        await store.add_token(row)
+    return store, tokens
+
+
+async def test_tokens_presented_at_once_right_after_a_start_are_all_known(
+    database_url: str,
+) -> None:
+    """Six wallboards reconnecting at the same moment to a service just started: each of
+    their tokens is known (the first read of the database is shared by every request that
+    came while it was under way, not taken as an empty answer by those after the first)."""
+    store, tokens = await stored_tokens(database_url, 6)
+    try:
+        fresh = Tokens({}, store)  # (as a start makes it: nothing read yet)
+        found = await asyncio.gather(*(fresh.find(token) for token in tokens))
+        assert [who.name if who else None for who in found] == [f"wallboard {n}" for n in range(6)]
+        assert await fresh.find("a-token-nobody-was-ever-given") is None
+    finally:
+        await store.close()
+
+
+async def test_a_token_asked_for_before_the_schema_is_in_place_waits_for_it(
+    tmp_path: Path,
+) -> None:
+    """Right after a start the call log's migrations may still run: a token presented then
+    waits for them (``ready``), rather than being refused by a table not there yet."""
+    store, (token,) = await stored_tokens(f"sqlite+aiosqlite:///{tmp_path / 'h.db'}", 1)
+    ready = asyncio.Event()
+    try:
+        tokens = Tokens({}, store, ready=ready)
+        asked = asyncio.create_task(tokens.find(token))
+        await asyncio.sleep(0.2)
+        assert not asked.done()  # (waiting for the schema)
+        ready.set()
+        who = await asked
+        assert who is not None and who.name == "wallboard 0"
+    finally:
+        await store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from hotline.asterisk.ami import spied_channel
 from hotline.asterisk.messages import (
     Channel,
     DeviceState,
@@ -84,3 +85,28 @@ def test_a_list_reply_read_for_one_kind() -> None:
 )
 def test_the_sip_endpoint_of_a_channel(channel: str, found: str) -> None:
     assert endpoint(channel) == found
+
+
+def on(channel: str, uniqueid: str, linkedid: str, bridged: bool = True) -> Channel:
+    return Channel(uniqueid, channel, "", "", bridged=bridged, linkedid=linkedid)
+
+
+@pytest.mark.parametrize(
+    ("channels", "spied"),
+    [
+        # anna-m's channel begins as anna's name: never hers
+        ([on("PJSIP/anna-m-00000002", "2", "1.0"), on("PJSIP/anna-00000003", "3", "1.1")], "3"),
+        ([on("PJSIP/anna-m-00000002", "2", "1.1")], None),
+        # on hold with the caller while consulting a colleague: the caller's leg
+        ([on("PJSIP/anna-00000005", "5", "5"), on("PJSIP/anna-00000003", "3", "1.1")], "3"),
+        # a callback: the operator's leg leads its call, whatever the call's id
+        ([on("PJSIP/anna-00000007", "7", "7")], "7"),
+        # ringing, not talking
+        ([on("PJSIP/anna-00000008", "8", "1.1", bridged=False)], None),
+    ],
+)
+def test_the_channel_a_supervisor_joins_is_the_operators_own(
+    channels: list[Channel], spied: str | None
+) -> None:
+    found = spied_channel(channels, "anna", "1.1")
+    assert (found.uniqueid if found else None) == spied

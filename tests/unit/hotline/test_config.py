@@ -174,6 +174,28 @@ ORGANISATION_CASES = [
         lambda c: c.update(numbers={"123": ukraine(c)["numbers"]["0800213103"]}),
         "with 'organisations', numbers go inside an organisation",
     ),
+    # a line (or a centre) of the name of a supervisor: *2 and its code would ring them
+    (
+        lambda c: c["organisations"]["ge-legal-aid"]["supervisors"].update(
+            {"information": {"name": "Supervisor named as a line"}}
+        ),
+        "organisations.ge-legal-aid.supervisors.information: also the id of a line of "
+        "organisation 'ua-legal-aid': lines, operators, supervisors and centres have ids "
+        "unique across the deployment (phones dial them by id)",
+    ),
+    (
+        lambda c: ukraine(c)["supervisors"].update({"sumy": {"name": "Supervisor Sumy"}}),
+        UA + "centres.sumy: also the id of a supervisor of organisation 'ua-legal-aid'",
+    ),
+    (
+        lambda c: (
+            c["organisations"]["ge-rehabilitation"]
+            .setdefault("centres", {})
+            .update({"op1": c["organisations"]["ge-legal-aid"]["centres"]["tbilisi-bureau"]})
+        ),
+        "organisations.ge-rehabilitation.centres.op1: also the id of an operator of "
+        "organisation 'ua-legal-aid'",
+    ),
 ]
 
 
