@@ -2,7 +2,7 @@
 (answered, transferred, wrapped up with a note, recorded), detention reports with their
 recorded messages, and what is theirs alone to know (ids, numbers, names, notes), written as
 the service writes them: the call log's events through :meth:`Store.write` (its
-projection), ``notifications.jsonl``, the recordings' files.
+projection), ``notifications.jsonl``, the recordings and messages sealed in the vault.
 
 Each organisation's values are distinct from every other's, so that one found in an answer
 to another organisation's token is a leak, whatever route gave it.
@@ -10,6 +10,7 @@ to another organisation's token is a leak, whatever route gave it.
 
 from __future__ import annotations
 
+import io
 import json
 import wave
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from pathlib import Path
 from hotline.config import Deployment
 from hotline.events import CallEvent
 from hotline.store.db import Store
+from hotline.vault import Keys, Vault
 from routing import events as ev
 
 #: Distinct per organisation, in the config's order: the callers' numbers, the numbers their
@@ -46,15 +48,15 @@ class Holding:
     ref: str
     #: Its calls' ids: answered (transferred, wrapped up, recorded), then its report's.
     calls: tuple[str, str]
-    #: Where the answered call's recording is (data/recordings).
-    recording: Path
+    #: The answered call's recording: its name in the vault (as the call log keeps it).
+    recording: str
     #: Ids and whole values (compared exactly, or as words of a text).
     ids: set[str] = field(default_factory=set)
     #: What may appear inside a longer text (numbers, names, notes, e-mails).
     words: set[str] = field(default_factory=set)
 
 
-def holdings(deployment: Deployment, data_dir: Path) -> dict[str, Holding]:
+def holdings(deployment: Deployment) -> dict[str, Holding]:
     """Each organisation's holding (by organisation id), not written yet."""
     found: dict[str, Holding] = {}
     for n, org in enumerate(deployment.organisations.values()):
@@ -74,7 +76,7 @@ def holdings(deployment: Deployment, data_dir: Path) -> dict[str, Holding]:
             NOTES[n],
             REFS[n],
             (answered, reported),
-            data_dir / "recordings" / f"{answered}.wav",
+            f"recordings/2026/11/25/{answered}.wav",
         )
         held.ids |= {org.id, *org.numbers, *org.lines, *org.operators, *org.supervisors}
         held.ids |= {*org.centres, *org.offices, *org.duty.people, *org.duty.rotas}
@@ -108,7 +110,7 @@ def _events(held: Holding, deployment: Deployment, at: datetime) -> Iterator[Cal
         (answered, 95, ev.CallAnswered(second, 30.0)),
         (answered, 300, ev.CallEnded("answered", held.line, second, 30.0, 205.0)),
         (answered, 310, ev.WrappedUp((line.topics[0],), resolution, second, held.note)),
-        (answered, 320, ev.RecordingStored(str(held.recording), 205.0)),
+        (answered, 320, ev.RecordingStored(held.recording, 205.0)),
         (reported, 400, ev.CallStarted(held.caller, held.number, held.name, "PJSIP/trunk-2",
                                        f"sip-{reported}@carrier", reported, org.languages[0])),
         (reported, 405, ev.CallQueued(held.line, org.languages[0], line.priority)),
@@ -129,30 +131,33 @@ def _message(ref: str) -> str:
     return f"/var/spool/asterisk/hotline/notifications/{ref}.wav"
 
 
-def _wav(path: Path) -> None:
+def _wav() -> bytes:
     """A second of silence: a recording's bytes as the service serves them."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as out:
+    audio = io.BytesIO()
+    with wave.open(audio, "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(8000)
         out.writeframes(b"\0\0" * 8000)
+    return audio.getvalue()
 
 
 async def seed(
-    deployment: Deployment, store: Store, data_dir: Path, spool: Path, at: datetime
+    deployment: Deployment, store: Store, data_dir: Path, key: str, at: datetime
 ) -> dict[str, Holding]:
     """Write every organisation's holding: the call log (``store``, migrated), the
-    notifications journal and the recordings in ``data_dir``, the reports' messages in
-    Asterisk's ``spool``; ``at``: when the first call began."""
-    found = holdings(deployment, data_dir)
+    notifications journal in ``data_dir``, the recordings and the reports' messages sealed
+    under ``key`` (HOTLINE_RECORDINGS_KEY) in the vault's folder there; ``at``: when the
+    first call began."""
+    found = holdings(deployment)
     await store.upgrade()
+    vault = Vault(Keys.from_environment(key, ""), data_dir / "vault")
     journal = data_dir / "notifications.jsonl"
     for n, held in enumerate(found.values()):
         start = at + timedelta(minutes=10 * n)
         await store.write(list(_events(held, deployment, start)))
-        _wav(held.recording)
-        _wav(spool / "hotline/notifications" / f"{held.ref}.wav")
+        await vault.put_bytes(held.recording, _wav())
+        await vault.put_bytes(f"notifications/{held.ref}.wav", _wav())
         report = {
             "ref": held.ref,
             "call": held.calls[1],

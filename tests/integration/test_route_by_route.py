@@ -160,7 +160,8 @@ async def test_every_route_answers_each_organisation_only_its_own(service: Servi
     deployment = load(service.config)
     spool = service.data_dir / "asterisk-spool"
     store = Store(f"sqlite+aiosqlite:///{service.data_dir / 'hotline.db'}")
-    held = await seed(deployment, store, service.data_dir, spool, SEEDED_AT)
+    key = service.asterisk.secrets["HOTLINE_RECORDINGS_KEY"]
+    held = await seed(deployment, store, service.data_dir, key, SEEDED_AT)
     boards = await wallboards(service, store)
     await store.close()
     pools = tokens(deployment)

@@ -51,7 +51,8 @@ async def built(deployment: Deployment, tmp_path: Path) -> AsyncIterator[Built]:
     data.mkdir()
     url = f"sqlite+aiosqlite:///{data / 'hotline.db'}"
     store = Store(url)
-    held = await seed(deployment, store, data, spool, START)
+    key = new_key()
+    held = await seed(deployment, store, data, key, START)
     await store.close()
     entries = [f"supervisor@*={PLATFORM}"]
     for org in deployment.organisations:
@@ -65,7 +66,7 @@ async def built(deployment: Deployment, tmp_path: Path) -> AsyncIterator[Built]:
         data_dir=data,
         database_url=url,
         agi_secret="agi-key-of-the-separation-tests",
-        recordings_key=new_key(),
+        recordings_key=key,
         api_tokens=",".join(entries),
         asterisk_spool=spool,
         clock_start=START.replace(hour=12),
