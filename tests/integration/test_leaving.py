@@ -48,13 +48,15 @@ async def test_hanging_up_while_an_operators_phone_rings_keeps_the_callback(
 
 
 async def test_hanging_up_while_a_transferred_call_rings_keeps_the_callback(
-    service: Service, phone: Callable[..., SoftPhone]
+    service: Service, phone: Callable[..., SoftPhone], home_phone: Callable[..., SoftPhone]
 ) -> None:
     """op1 takes the detention caller and passes them to op3, whose phone rings on; the
-    caller hangs up meanwhile: a callback on the detention line."""
+    caller hangs up meanwhile: a callback on the detention line, then carried out (op3 still
+    does not answer: op1 does, then the family)."""
     service.start()
-    phone("op1", talk_ms=60_000)
+    op1 = phone("op1", talk_ms=8000)
     op3 = phone("op3", answers=False)
+    home = home_phone(talk_ms=2000)
     service.login("op1", "op3")
     service.post("/api/agents/op3/pause", reason="break")  # kept for the transfer alone
     placed = asyncio.create_task(call(*DETENTION, caller=FAMILY, hold_ms=12_000))
@@ -66,10 +68,14 @@ async def test_hanging_up_while_a_transferred_call_rings_keeps_the_callback(
     while not op3.rung():
         assert time.monotonic() < deadline, "op3 was never rung"
         await asyncio.sleep(0.2)
-    record = service.record((await placed).call_id)
+    gone = await placed
+    record = service.record(gone.call_id)
     kinds = [e["kind"] for e in record["events"]]
     assert kinds.index("call.transferred") < kinds.index("callback.requested"), kinds
     kept(record)
+    record = wait_for_outcome(service, gone.call_id, 120)
+    assert (record["outcome"], record["operator"]) == ("called-back", "op1")
+    assert op1.answered() == 2 and home.answered() == 1
 
 
 async def test_hanging_up_during_the_message_prompt_keeps_the_callback(
