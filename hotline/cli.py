@@ -204,19 +204,25 @@ def guard(
 
 @app.command()
 def up(config: ConfigOption = None) -> None:
-    """Start the sandbox Asterisk (building it the first time) and run the service."""
+    """Start the sandbox Asterisk (building it the first time) and run the service; stopping
+    it (Ctrl-C) stops that Asterisk too."""
     _dev_tools()
     from bench.sandbox import Sandbox, SandboxError
 
     settings = _settings()
     deployment = _deployment(settings, config)
+    sandbox = Sandbox(settings)
     try:
-        env = Sandbox(settings).up(deployment, _say)
+        env = sandbox.up(deployment, _say)
     except SandboxError as exc:
         _fail(str(exc))
     os.environ.update({k: v for k, v in env.items() if k not in os.environ})
     _say("service starting; try in another shell: .venv/bin/hotline call 0800213103 --keys 12")
-    serve(config)
+    try:
+        serve(config)
+    finally:  # (Ctrl-C, or the service failing): what `up` started goes with it
+        _say("stopping the sandbox's Asterisk (`hotline sandbox up` runs it alone)")
+        sandbox.down(_say)
 
 
 @sandbox_app.command("up")
