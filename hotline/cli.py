@@ -75,9 +75,15 @@ def _main(
     """(The options before any command.)"""
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 1) -> None:
+    """Say what went wrong and exit: 1, a failure while running (the default); 2, a usage or
+    config error (:data:`USAGE`)."""
     typer.secho(message, err=True, fg=typer.colors.RED)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
+
+
+#: The exit code of a usage or config error (a bad option, config or setting).
+USAGE = 2
 
 
 def _dev_tools() -> None:
@@ -86,7 +92,8 @@ def _dev_tools() -> None:
     if importlib.util.find_spec("bench") is None:
         _fail(
             "the sandbox and test calls are development tools (bench/): run them from a "
-            "checkout set up by `bash .ci/setup`"
+            "checkout set up by `bash .ci/setup`",
+            USAGE,
         )
 
 
@@ -100,10 +107,10 @@ def _settings() -> Settings:
             secret = any(word in name for word in ("secret", "token", "password", "url"))
             given = "(not shown)" if secret else repr(error.get("input"))
             lines.append(f"  HOTLINE_{name.upper()}={given}: {error['msg']}")
-        _fail("bad setting in the environment (or .env):\n" + "\n".join(lines))
+        _fail("bad setting in the environment (or .env):\n" + "\n".join(lines), USAGE)
         raise  # unreachable
     except Exception as exc:
-        _fail(f"bad setting in the environment: {exc}")
+        _fail(f"bad setting in the environment: {exc}", USAGE)
         raise  # unreachable
 
 
@@ -111,7 +118,7 @@ def _deployment(settings: Settings, config: Path | None) -> Deployment:
     try:
         return load(config or settings.config)
     except ConfigError as exc:
-        _fail(f"invalid config:\n{exc}")
+        _fail(f"invalid config:\n{exc}", USAGE)
         raise
 
 
@@ -132,7 +139,8 @@ def check(config: ConfigOption = None) -> None:
     if missing:
         _fail(
             f"{config or settings.config}: prompts missing in {settings.prompts_dir}: "
-            + ", ".join(missing)
+            + ", ".join(missing),
+            USAGE,
         )
     typer.echo(
         f"{config or settings.config}: OK - {len(deployment.organisations)} organisation(s), "
@@ -180,7 +188,9 @@ def serve(config: ConfigOption = None) -> None:
     _logging(settings)
     try:
         asyncio.run(run(settings, deployment))
-    except (OSError, TokenError) as exc:
+    except TokenError as exc:  # (a secret missing or weak, a token entry malformed)
+        _fail(f"cannot start: {exc}", USAGE)
+    except OSError as exc:
         _fail(f"cannot start: {exc}")
 
 
@@ -291,7 +301,7 @@ def asterisk_render(
         )
         files += render_firewall(deployment, target)
     except RenderError as exc:
-        _fail(str(exc))
+        _fail(str(exc), USAGE)
     for path in files:
         typer.echo(path)
     if with_prompts:
@@ -428,7 +438,7 @@ def call(
     from bench.sipcall import SippCall
 
     if any(k not in "0123456789*#w" for k in keys):
-        _fail(f"--keys {keys!r}: use 0-9, *, # and w (wait)")
+        _fail(f"--keys {keys!r}: use 0-9, *, # and w (wait)", USAGE)
     settings = _settings()
     _service_is_up(settings)
     _say(f"calling {number} from {caller}, keys {keys or '(none)'}...")
@@ -532,9 +542,11 @@ def forecast_command(
     settings = _settings()
     deployment = _deployment(settings, config)
     if line is not None and line not in deployment.lines:
-        _fail(f"--line {line!r}: one of {', '.join(deployment.lines)}")
+        _fail(f"--line {line!r}: one of {', '.join(deployment.lines)}", USAGE)
     if organisation is not None and organisation not in deployment.organisations:
-        _fail(f"--organisation {organisation!r}: one of {', '.join(deployment.organisations)}")
+        _fail(
+            f"--organisation {organisation!r}: one of {', '.join(deployment.organisations)}", USAGE
+        )
     chosen = (
         deployment.organisations[organisation]
         if organisation
@@ -557,7 +569,7 @@ def forecast_command(
         try:
             day = date.fromisoformat(week)
         except ValueError:
-            _fail(f"--week {week!r}: a date, YYYY-MM-DD")
+            _fail(f"--week {week!r}: a date, YYYY-MM-DD", USAGE)
             raise
         start = datetime(day.year, day.month, day.day, tzinfo=zone)
         since = start - timedelta(days=day.weekday())
@@ -645,31 +657,32 @@ def token_create(
     try:
         chosen = Role(role)
     except ValueError:
-        _fail(f"--role {role!r}: one of {', '.join(Role)}")
+        _fail(f"--role {role!r}: one of {', '.join(Role)}", USAGE)
         raise
     deployment = _deployment(_settings(), config)
     known = ", ".join(deployment.organisations)
     if organisation is not None and organisation not in deployment.organisations:
-        _fail(f"--organisation {organisation!r}: one of {known}")
+        _fail(f"--organisation {organisation!r}: one of {known}", USAGE)
     if organisation is not None and all_organisations:
-        _fail("--organisation or --all-organisations, not both")
+        _fail("--organisation or --all-organisations, not both", USAGE)
     if chosen is Role.OPERATOR:
         if operator not in deployment.operators:
-            _fail(f"--operator {operator!r}: one of {', '.join(deployment.operators)}")
+            _fail(f"--operator {operator!r}: one of {', '.join(deployment.operators)}", USAGE)
         theirs = deployment.organisation_of(operator=operator)
         assert theirs is not None
         if organisation not in (None, theirs.id) or all_organisations:
-            _fail(f"--organisation: {operator} belongs to {theirs.id}")
+            _fail(f"--organisation: {operator} belongs to {theirs.id}", USAGE)
         organisation = theirs.id
     elif operator is not None:
-        _fail("--operator goes with --role operator only")
+        _fail("--operator goes with --role operator only", USAGE)
     elif organisation is None and not all_organisations:
         _fail(
             "say whose data the token sees: --organisation ID (one of "
-            f"{known}), or --all-organisations (every organisation's)"
+            f"{known}), or --all-organisations (every organisation's)",
+            USAGE,
         )
     if not 1 <= len(name) <= 64:
-        _fail("--name: 1 to 64 characters")
+        _fail("--name: 1 to 64 characters", USAGE)
     token = new_token()
     row = ApiToken(
         name=name,
@@ -740,7 +753,7 @@ def vault_rotate() -> None:
     try:
         lines, failed = asyncio.run(rotate(settings))
     except ValueError as exc:  # a key missing or malformed (named, never shown)
-        _fail(str(exc))
+        _fail(str(exc), USAGE)
         raise
     except Exception as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -1,0 +1,70 @@
+"""The CLI's exit codes as its help and the README say: 1, a failure while running (a database
+or a service that does not answer); 2, a usage or config error (a bad option or setting)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def hotline(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hotline.cli", *args],
+        cwd=cwd,
+        env={**os.environ, "HOTLINE_CONFIG": str(ROOT / "config/hotline.yaml"), **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", [("db", "status"), ("token", "list")])
+def test_a_database_that_does_not_answer_is_a_failure_while_running(
+    command: tuple[str, ...], tmp_path: Path
+) -> None:
+    url = f"postgresql+asyncpg://hotline@127.0.0.1:{closed_port()}/hotline"
+    done = hotline(*command, cwd=tmp_path, HOTLINE_DATABASE_URL=url)
+    assert done.returncode == 1, done.stderr
+    assert "database" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_service_that_does_not_answer_is_a_failure_while_running(tmp_path: Path) -> None:
+    done = hotline("call", "0800213103", "--keys", "1", cwd=ROOT,
+                   HOTLINE_API_PORT=str(closed_port()))  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "does not answer" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("token", "create", "--role", "root", "--name", "x", "--all-organisations"), "--role"),
+        (("forecast", "--week", "last week"), "--week"),
+        (("call", "0800213103", "--keys", "1x"), "--keys"),
+        (("check", "--config", "/nowhere/hotline.yaml"), "invalid config"),
+    ],
+)
+def test_a_usage_or_config_error_exits_2(args: tuple[str, ...], said: str, tmp_path: Path) -> None:
+    done = hotline(*args, cwd=ROOT, HOTLINE_DATA_DIR=str(tmp_path))
+    assert done.returncode == 2, done.stderr
+    assert said in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_bad_setting_exits_2(tmp_path: Path) -> None:
+    done = hotline("db", "status", cwd=tmp_path, HOTLINE_API_PORT="eighty")
+    assert done.returncode == 2, done.stderr
+    assert "HOTLINE_API_PORT" in done.stderr
