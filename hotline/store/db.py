@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -96,8 +97,8 @@ class Store:
         args: dict[str, Any] = {"timeout": TIMEOUT}
         if self.dialect == "postgresql":
             args["command_timeout"] = 30
-        if self.dialect == "sqlite" and parsed.database:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if self.dialect == "sqlite" and parsed.database and parsed.database != ":memory:":
+            _private_file(Path(parsed.database))
         self.engine: AsyncEngine = create_async_engine(
             url, connect_args=args, pool_pre_ping=True, pool_recycle=300
         )
@@ -414,6 +415,16 @@ class Store:
             row = await session.get(ApiSession, digest)
             if row is not None and row.ended_at is None:
                 row.ended_at = at
+
+
+def _private_file(path: Path) -> None:
+    """The SQLite file (and so its -wal and -shm, which SQLite makes with its mode) readable by
+    the service's user only: its folder made 0700 if it is new, the file created 0600, an
+    older one readable by others made 0600 (caller numbers are in it)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

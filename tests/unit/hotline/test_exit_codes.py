@@ -1,4 +1,4 @@
-"""The CLI's exit codes as its help and the README say: 1, a failure while running (a database
+"""The CLI as its help and SECURITY.md say. Exit codes: 1, a failure while running (a database
 or a service that does not answer); 2, a usage or config error (a bad option or setting)."""
 
 from __future__ import annotations
@@ -68,3 +68,19 @@ def test_a_bad_setting_exits_2(tmp_path: Path) -> None:
     done = hotline("db", "status", cwd=tmp_path, HOTLINE_API_PORT="eighty")
     assert done.returncode == 2, done.stderr
     assert "HOTLINE_API_PORT" in done.stderr
+
+
+def test_the_call_log_a_command_creates_is_the_service_users_alone(tmp_path: Path) -> None:
+    """`hotline db status` in an empty folder: data/ 0700, data/hotline.db 0600 (SECURITY.md);
+    an older database readable by others is made 0600."""
+    done = hotline("db", "status", cwd=tmp_path)
+    assert "schema out of date" in done.stdout, done.stderr  # (exit 1: not migrated yet)
+    data = tmp_path / "data"
+    assert (data.stat().st_mode & 0o777, (data / "hotline.db").stat().st_mode & 0o777) == (
+        0o700,
+        0o600,
+    )
+    (data / "hotline.db").chmod(0o644)
+    assert hotline("db", "upgrade", cwd=tmp_path).returncode == 0
+    for file in data.glob("hotline.db*"):
+        assert file.stat().st_mode & 0o077 == 0, file
