@@ -398,13 +398,15 @@ class Sandbox:
         if self.running() and pid_file.exists():
             os.kill(int(pid_file.read_text().strip()), 9)
 
-    def status(self) -> str:
+    def facts(self) -> dict[str, object]:
+        """What :meth:`status` says, as data (``hotline sandbox status --json``)."""
         if not self.built:
-            return f"not built (run `hotline sandbox up`; it builds into {self.root})"
+            return {"built": False, "running": False, "root": str(self.root)}
+        found: dict[str, object] = {"built": True, "version": self.asterisk_version()}
         if not self.running():
-            return f"built ({self.asterisk_version()}), not running"
+            return found | {"running": False}
         uptime = self.cli("core show uptime").stdout.strip()
-        channels = self.cli("core show channels count").stdout.strip()
+        channels = re.search(r"(\d+) active channel", self.cli("core show channels count").stdout)
         contacts = self.cli("pjsip show contacts").stdout.strip().splitlines()
         registered = [
             line.split()[1]
@@ -412,14 +414,31 @@ class Sandbox:
             if line.strip().startswith("Contact:") and "/" in line.split()[1]
         ]
         banned = self.fail2ban.banned() if self.fail2ban.running() else None
+        return found | {
+            "running": True,
+            "uptime": uptime,
+            "channels": int(channels.group(1)) if channels else None,
+            "registered": registered,
+            "fail2ban": banned is not None,
+            "banned": banned or [],
+        }
+
+    def status(self) -> str:
+        facts = self.facts()
+        if not facts["built"]:
+            return f"not built (run `hotline sandbox up`; it builds into {self.root})"
+        if not facts["running"]:
+            return f"built ({facts['version']}), not running"
+        registered, banned = facts["registered"], facts["banned"]
+        assert isinstance(registered, list) and isinstance(banned, list)
         return "\n".join(
             [
-                f"running: {self.asterisk_version()}",
-                uptime,
-                channels,
+                f"running: {facts['version']}",
+                str(facts["uptime"]),
+                f"{facts['channels']} active channel(s)",
                 f"operators registered: {', '.join(registered) or 'none'}",
                 "fail2ban: not running"
-                if banned is None
+                if not facts["fail2ban"]
                 else f"fail2ban: banned {', '.join(banned) or 'none'}",
             ]
         )

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from hotline import __version__, logs, prompts
 from hotline.config import ConfigError, Deployment, load
+from hotline.roles import Role
 from hotline.settings import Clock, Settings, environment
 
 app = typer.Typer(
@@ -48,6 +49,9 @@ app.add_typer(asterisk_app, name="asterisk")
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(vault_app, name="vault")
+
+#: A listing's machine-readable form.
+JsonOption = Annotated[bool, typer.Option("--json", help="print it as JSON")]
 
 ConfigOption = Annotated[
     Path | None,
@@ -127,7 +131,7 @@ def _say(message: str) -> None:
 
 
 @app.command()
-def check(config: ConfigOption = None) -> None:
+def check(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Validate a config (and that every prompt exists in every language) without starting;
     then name, as warnings (exit 0), every gap in the duty rotas in the next 14 days."""
     settings = _settings()
@@ -142,14 +146,28 @@ def check(config: ConfigOption = None) -> None:
             + ", ".join(missing),
             USAGE,
         )
+    counts = {
+        "organisations": len(deployment.organisations),
+        "numbers": len(deployment.flow.entries),
+        "menus": len(deployment.flow.menus),
+        "lines": len(deployment.lines),
+        "offices": len(deployment.offices),
+        "operators": len(deployment.operators),
+        "prompts": len(names),
+        "languages": len(deployment.languages),
+    }
+    warnings = _duty_warnings(settings, deployment)
+    if as_json:
+        found = {"config": str(config or settings.config), "ok": True, **counts}
+        typer.echo(json.dumps(found | {"warnings": warnings}, indent=2, ensure_ascii=False))
+        return
     typer.echo(
-        f"{config or settings.config}: OK - {len(deployment.organisations)} organisation(s), "
-        f"{len(deployment.flow.entries)} numbers, "
-        f"{len(deployment.flow.menus)} menus, {len(deployment.lines)} lines, "
-        f"{len(deployment.offices)} offices, {len(deployment.operators)} operators, "
-        f"{len(names)} prompts x {len(deployment.languages)} languages"
+        f"{config or settings.config}: OK - {counts['organisations']} organisation(s), "
+        f"{counts['numbers']} numbers, {counts['menus']} menus, {counts['lines']} lines, "
+        f"{counts['offices']} offices, {counts['operators']} operators, "
+        f"{counts['prompts']} prompts x {counts['languages']} languages"
     )
-    for warning in _duty_warnings(settings, deployment):
+    for warning in warnings:
         typer.secho(f"{config or settings.config}: warning: {warning}", err=True, fg="yellow")
 
 
@@ -258,12 +276,16 @@ def sandbox_down() -> None:
 
 
 @sandbox_app.command("status")
-def sandbox_status() -> None:
+def sandbox_status(as_json: JsonOption = False) -> None:
     """Whether the sandbox is built and running, its channels and registered operators."""
     _dev_tools()
     from bench.sandbox import Sandbox
 
-    typer.echo(Sandbox(_settings()).status())
+    sandbox = Sandbox(_settings())
+    if as_json:
+        typer.echo(json.dumps(sandbox.facts(), indent=2))
+    else:
+        typer.echo(sandbox.status())
 
 
 @asterisk_app.command("render")
@@ -618,17 +640,20 @@ def db_upgrade() -> None:
 
 
 @db_app.command("status")
-def db_status() -> None:
-    """Say whether the database is reachable and its schema current."""
+def db_status(as_json: JsonOption = False) -> None:
+    """Say whether the database is reachable and its schema current (exit 1 if it is not)."""
     current = _database(lambda store: store.is_current())
-    typer.echo("schema current" if current else "schema out of date: run `hotline db upgrade`")
+    if as_json:
+        typer.echo(json.dumps({"reachable": True, "current": current}))
+    else:
+        typer.echo("schema current" if current else "schema out of date: run `hotline db upgrade`")
     if not current:
         raise typer.Exit(1)
 
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="supervisor, operator, viewer or metrics")],
+    role: Annotated[Role, typer.Option(help="what it may do")],
     name: Annotated[str, typer.Option(help="who or what holds it, e.g. 'wallboard'")],
     operator: Annotated[
         str | None, typer.Option(help="for the operator role: which operator (e.g. op1)")
@@ -651,14 +676,10 @@ def token_create(
     always said: --organisation ID, or --all-organisations (an operator's: their own)."""
     from datetime import UTC, datetime
 
-    from hotline.api.access import Role, new_token, token_hash
+    from hotline.api.access import new_token, token_hash
     from hotline.store.tables import ApiToken
 
-    try:
-        chosen = Role(role)
-    except ValueError:
-        _fail(f"--role {role!r}: one of {', '.join(Role)}", USAGE)
-        raise
+    chosen = role
     deployment = _deployment(_settings(), config)
     known = ", ".join(deployment.organisations)
     if organisation is not None and organisation not in deployment.organisations:
@@ -708,9 +729,15 @@ def token_create(
 @token_app.command("list")
 def token_list(
     all_: Annotated[bool, typer.Option("--all", help="include revoked tokens")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """The tokens in the database (never the tokens themselves)."""
     rows = _database(lambda store: store.tokens(include_revoked=all_))
+    if as_json:
+        fields = ("id", "role", "operator", "organisation", "name", "created_at", "revoked_at")
+        listed = [{field: getattr(row, field) for field in fields} for row in rows]
+        typer.echo(json.dumps(listed, indent=2, default=str, ensure_ascii=False))
+        return
     for row in rows:
         revoked = f"  revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else ""
         who = f"{row.role}:{row.operator}" if row.operator else row.role

@@ -4,6 +4,7 @@ its calls reach the other Asterisk), and `hotline up` stops the Asterisk it star
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -60,6 +61,18 @@ def test_a_second_sandbox_is_refused_naming_the_asterisk_that_holds_the_ports(
     assert "hotline sandbox down" in said
     assert not run_by(other.root)  # nothing started
     assert first.running()  # and the first one untouched
+    for folder, running in ((first.dir, True), (second, False)):
+        said = subprocess.run(
+            [str(Path(sys.executable).parent / "hotline"), "sandbox", "status", "--json"],
+            cwd=ROOT,
+            env={**os.environ, "HOTLINE_SANDBOX_DIR": str(folder)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        facts = json.loads(said.stdout)
+        assert (facts["built"], facts["running"]) == (True, running), facts
+        assert "Asterisk 22" in facts["version"], facts
 
 
 def test_hotline_up_stops_the_asterisk_it_started(second: Path, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ or a service that does not answer); 2, a usage or config error (a bad option or 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -84,3 +85,28 @@ def test_the_call_log_a_command_creates_is_the_service_users_alone(tmp_path: Pat
     assert hotline("db", "upgrade", cwd=tmp_path).returncode == 0
     for file in data.glob("hotline.db*"):
         assert file.stat().st_mode & 0o077 == 0, file
+
+
+def test_every_listing_speaks_json(tmp_path: Path) -> None:
+    """`--json` on check, db status, token list (forecast and call have theirs): what a script
+    reads without parsing sentences; roles are choices the help lists."""
+    checked = json.loads(hotline("check", "--json", cwd=ROOT).stdout)
+    assert checked["ok"] is True and checked["organisations"] == 3, checked
+    assert isinstance(checked["warnings"], list)
+    assert hotline("db", "upgrade", cwd=tmp_path).returncode == 0
+    assert json.loads(hotline("db", "status", "--json", cwd=tmp_path).stdout) == {
+        "reachable": True,
+        "current": True,
+    }
+    made = hotline("token", "create", "--role", "viewer", "--name", "wall",
+                   "--organisation", "ge-legal-aid", cwd=tmp_path)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    (listed,) = json.loads(hotline("token", "list", "--json", cwd=tmp_path).stdout)
+    assert (listed["role"], listed["organisation"], listed["name"]) == (
+        "viewer",
+        "ge-legal-aid",
+        "wall",
+    )
+    assert made.stdout.strip() not in json.dumps(listed)  # (never the token itself)
+    helped = hotline("token", "create", "--help", cwd=tmp_path).stdout
+    assert all(role in helped for role in ("supervisor", "operator", "viewer", "metrics"))
