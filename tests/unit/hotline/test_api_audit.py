@@ -11,7 +11,7 @@ import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -272,3 +272,19 @@ async def test_entries_past_their_organisations_time_are_deleted(built: Built) -
     assert sorted(r["call_id"] for r in rows) == sorted(
         [f"{UA}-old", f"{UA}-recent", f"{GE}-recent", "None-recent"]
     )
+
+
+async def test_the_note_on_an_operators_desk_is_on_the_trail_once(built: Built) -> None:
+    """The desk shows the operator's last call with its note, and is read again on every
+    event of theirs: the supervisor looking at it five times is one entry."""
+    ua = built.held[UA]
+    second = ua.operators[1]
+    board = built.service.switchboard
+    last = replace(board.operators[second], last_call=ua.calls[0])  # (their wrap-up time)
+    board.state = replace(board.state, operators={**board.operators, second: last})
+    for _ in range(5):
+        desk = await built.get(token("supervisor", UA), "/api/desk", operator=second)
+        assert desk.status_code == 200, desk.text
+        assert desk.json()["last_call"]["note"] == ua.note
+    found = await built.trail(token("supervisor", UA))
+    assert [(e["kind"], e["call"], e["by"]) for e in found] == [("note", ua.calls[0], "env:2")]
