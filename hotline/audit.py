@@ -154,7 +154,7 @@ class Trail:
         self.clock = clock
         self.disk_error = disk_error
         self.monotonic = monotonic
-        #: (reader, organisation, call, ref) -> when its note was last recorded.
+        #: (reader, their address, organisation, call, ref) -> when its note was recorded.
         self._notes: OrderedDict[tuple[object, ...], float] = OrderedDict()
 
     def record(
@@ -179,8 +179,9 @@ class Trail:
         self, reader: Reader, organisation: str | None, *, call: str | None, ref: str | None = None
     ) -> None:
         """``reader`` was shown the note of a call (or of a report): recorded, unless they
-        were shown it within :data:`NOTE_WINDOW` already."""
-        key = (reader.by, reader.role, reader.scope, organisation, call, ref)
+        were shown it within :data:`NOTE_WINDOW` already, from the same address (a token
+        used from elsewhere meanwhile is not hidden behind its holder's reads)."""
+        key = (reader.by, reader.role, reader.scope, reader.address, organisation, call, ref)
         now = self.monotonic()
         seen = self._notes.pop(key, None)
         self._notes[key] = seen if seen is not None and now - seen < NOTE_WINDOW else now

@@ -101,8 +101,8 @@ def test_with_the_disk_failing_recordings_messages_and_exports_are_refused(
 
 def test_a_note_seen_again_within_a_quarter_of_an_hour_is_one_entry() -> None:
     """The desk is read on every event of the operator: the same reader's sight of the same
-    note is recorded once per window; another note, another reader, or the window over: a
-    new entry."""
+    note is recorded once per window; another note, another reader, the same token from
+    another address, or the window over: a new entry."""
     written = Written()
     trail = written.trail()
     operator = Reader("op1", "operator", "op1", "ua-legal-aid")
@@ -111,12 +111,15 @@ def test_a_note_seen_again_within_a_quarter_of_an_hour_is_one_entry() -> None:
         written.clock += 60
     trail.noted(SUPERVISOR, "ua-legal-aid", call="1700.2")
     trail.noted(operator, "ua-legal-aid", call="1700.1")
+    elsewhere = Reader("ua-supervisors", "supervisor", None, "ua-legal-aid", "198.51.100.9")
+    trail.noted(elsewhere, "ua-legal-aid", call="1700.1")  # (the same token, from elsewhere)
     written.clock += NOTE_WINDOW
     trail.noted(SUPERVISOR, "ua-legal-aid", call="1700.1")
     assert [(f.by, f.call, f.what) for f in written.facts] == [
         ("ua-supervisors", "1700.1", "note"),
         ("ua-supervisors", "1700.2", "note"),
         ("op1", "1700.1", "note"),
+        ("ua-supervisors", "1700.1", "note"),
         ("ua-supervisors", "1700.1", "note"),
     ]
 
