@@ -30,7 +30,13 @@ from enum import StrEnum
 from typing import Protocol
 
 from hotline.events import CallEvent
-from routing.events import Accessed, CallSpied
+from routing.events import (
+    Accessed,
+    CallSpied,
+    EscalationAccepted,
+    EscalationDeclined,
+    EscalationUnanswered,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +46,8 @@ class Kind(StrEnum):
 
     #: A conversation's recording, played or downloaded (each request: a player's seek too).
     RECORDING = "recording"
-    #: A detention report's recorded message, played over the API.
+    #: A detention report's recorded message, played over the API (or heard by a person on
+    #: duty on the escalation's call).
     MESSAGE = "message"
     #: An operator's note on a call or a report, shown (call details, the list, the desk,
     #: the event stream, a report's details).
@@ -198,20 +205,24 @@ class Trail:
 
     def __call__(self, event: CallEvent) -> None:
         """A subscriber of the event stream: a supervisor joining a call is a listening in,
-        whether from the API or their phone."""
-        if isinstance(event.fact, CallSpied):
-            spied = event.fact
-            reader = Reader(spied.supervisor, "supervisor", scope=event.organisation)
-            self.write(
-                access(
-                    event.at,
-                    Kind.LISTEN,
-                    reader,
-                    event.organisation,
-                    call=event.call_id or None,
-                    detail=f"{spied.mode} {spied.operator}",
+        whether from the API or their phone; a person on duty who answered a report's call
+        (and pressed a key, or hung up without one) heard its message there."""
+        org, call = event.organisation, event.call_id or None
+        match event.fact:
+            case CallSpied(supervisor, operator, mode):
+                reader = Reader(supervisor, "supervisor", scope=org)
+                detail = f"{mode} {operator}"
+                self.write(access(event.at, Kind.LISTEN, reader, org, call=call, detail=detail))
+            case (
+                EscalationDeclined(ref, _, person)
+                | EscalationAccepted(ref, person, _, int())
+                | EscalationUnanswered(ref, _, person, "HUNGUP")
+            ):
+                reader = Reader(person, "duty", scope=org)
+                entry = access(
+                    event.at, Kind.MESSAGE, reader, org, call=call, ref=ref, detail="by phone"
                 )
-            )
+                self.write(entry)
 
 
 def cutoffs(days: int, own: Mapping[str, int | None], now: datetime) -> dict[str | None, datetime]:

@@ -18,7 +18,15 @@ from hotline.audit import (
     erasure,
 )
 from hotline.events import CallEvent
-from routing.events import Accessed, CallSpied, from_data, to_data
+from routing.events import (
+    Accessed,
+    CallSpied,
+    EscalationAccepted,
+    EscalationDeclined,
+    EscalationUnanswered,
+    from_data,
+    to_data,
+)
 
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 SUPERVISOR = Reader("ua-supervisors", "supervisor", None, "ua-legal-aid", "10.0.0.7")
@@ -169,3 +177,24 @@ def test_each_organisation_keeps_its_trail_its_own_time() -> None:
         "ua-legal-aid": NOW - timedelta(days=2190),
         "ge-legal-aid": NOW - timedelta(days=3650),
     }
+
+
+def test_a_person_on_duty_who_answered_heard_the_message() -> None:
+    """The escalation's call plays the family's message: whoever answered and pressed a key
+    (or hung up without one) heard it; a call not answered, or a supervisor accepting on
+    someone's behalf from the desk, is none."""
+    written = Written()
+    trail = written.trail()
+    facts = [
+        EscalationDeclined("318274", 1, "lawyer-a"),
+        EscalationUnanswered("318274", 2, "lawyer-b", "NOANSWER"),
+        EscalationUnanswered("318274", 3, "lawyer-c", "HUNGUP"),
+        EscalationAccepted("318274", "lawyer-d", "lawyer-d", 4),
+        EscalationAccepted("318274", "lawyer-e", "supervisor:ua", None),
+    ]
+    for n, fact in enumerate(facts):
+        trail(CallEvent("1700.2", 0, NOW, fact, f"e{n}", "ua-legal-aid"))
+    assert [(f.what, f.by, f.role, f.ref, f.call, f.organisation) for f in written.facts] == [
+        ("message", person, "duty", "318274", "1700.2", "ua-legal-aid")
+        for person in ("lawyer-a", "lawyer-c", "lawyer-d")
+    ]
