@@ -100,6 +100,24 @@ def exported(
         accessed(app, who, request, audit.Kind.EXPORT, organisation, detail=f"{count} calls")
 
 
+def erased(
+    app: Parts,
+    who: Principal,
+    request: Request,
+    organisation: str | None,
+    *,
+    call: str | None = None,
+    ref: str | None = None,
+    detail: str | None = None,
+) -> None:
+    """Record an erasure a supervisor asked for over the API, by ids (``detail``: how much,
+    e.g. ``"3 calls, 1 report"``; never the number asked for). Call it before erasing: a
+    503 when the trail cannot be written, and nothing is erased without its entry. (``hotline
+    erase``, outside the service: :meth:`hotline.store.db.Store.add_accesses` with
+    :func:`hotline.audit.erasure`.)"""
+    accessed(app, who, request, audit.Kind.ERASURE, organisation, call=call, ref=ref, detail=detail)
+
+
 async def audit_filter(
     app: App,
     who: Supervisor,
