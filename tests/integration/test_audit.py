@@ -1,7 +1,8 @@
 """The audit trail on the real sandbox: a recorded conversation wrapped up with a note; the
 organisation's supervisor plays its recording (whole, then seeking), reads the note, exports
 the call log, and reads on the trail who did what, when and from where, by ids only (no
-number, no note); another organisation's supervisor reads none of it, a viewer nothing at
+number, no note), and the note another supervisor's open event stream showed (a viewer's
+showed none); another organisation's supervisor reads none of it, a viewer nothing at
 all. Past the recordings' retention the recording is gone and its entries are not: the
 trail outlives the data it names."""
 
@@ -16,6 +17,7 @@ import httpx
 
 from bench.sipcall import SoftPhone
 from tests.integration.conftest import WORKING_HOURS, Service, call
+from tests.integration.test_call_log import EventWitness
 from tests.integration.test_recordings import CONSULTATION, recorded_config, wait_for_event
 from tests.integration.test_wrap_up import put
 
@@ -23,6 +25,7 @@ UA_SUPERVISOR = "supervisor-of-ua-legal-aid-audit-2026"
 GE_SUPERVISOR = "supervisor-of-ge-legal-aid-audit-2026"
 UA_VIEWER = "viewer-of-ua-legal-aid-audit-2026"
 OP3 = "operator-op3-token-of-the-audit-test"
+UA_SCREEN = "supervisor-screen-of-ua-legal-aid-audit-2026"  # a supervisor's open event stream
 NOTE = "Evicted by the landlord; the contract was never registered."
 CALLER = "380501234567"
 
@@ -50,7 +53,8 @@ async def test_a_supervisor_plays_reads_and_exports_and_the_trail_says_so(
     config = recorded_config(service.data_dir)
     service.settings["HOTLINE_API_TOKENS"] = (
         f"supervisor@ua-legal-aid={UA_SUPERVISOR},supervisor@ge-legal-aid={GE_SUPERVISOR},"
-        f"viewer@ua-legal-aid={UA_VIEWER},operator:op3={OP3}"
+        f"viewer@ua-legal-aid={UA_VIEWER},operator:op3={OP3},"
+        f"supervisor@ua-legal-aid={UA_SCREEN}"
     )
     service.start(config=config)
     op3 = phone("op3", talk_ms=4000, speaks=True)
@@ -60,6 +64,10 @@ async def test_a_supervisor_plays_reads_and_exports_and_the_trail_says_so(
     record = service.record(placed.call_id)
     call_id = record["id"]
     wait_for_event(service, call_id, "recording.stored")
+    screens = [EventWitness(service, UA_SCREEN), EventWitness(service, UA_VIEWER)]
+    for screen in screens:
+        screen.start()
+        assert screen.connected.wait(10)
     wrapped = put(service, OP3, call_id, {"topics": ["labour"], "resolution": "advice-given",
                                           "note": NOTE})  # fmt: skip
     assert wrapped.status_code == 200, wrapped.text
@@ -79,10 +87,8 @@ async def test_a_supervisor_plays_reads_and_exports_and_the_trail_says_so(
     assert exported.status_code == 200 and call_id in exported.text
 
     # the trail: by kind, who, from where; the call by its id; no number, no note
-    found = entries_of(service, call_id, 3)
-    mine = sorted(
-        [(e["kind"], e["by"], e["call"], e["detail"]) for e in found if e["by"] != "op3"], key=str
-    )
+    found = entries_of(service, call_id, 4)
+    mine = [(e["kind"], e["by"], e["call"], e["detail"]) for e in found if e["by"] == "env:1"]
     assert (
         set(mine)
         == {
@@ -95,6 +101,10 @@ async def test_a_supervisor_plays_reads_and_exports_and_the_trail_says_so(
     assert {(e["organisation"], e["role"], e["address"]) for e in found if e["by"] == "env:1"} == {
         ("ua-legal-aid", "supervisor", "127.0.0.1")
     }
+    # the note shown live on a supervisor's screen (the event stream); a viewer's has none
+    assert {(e["kind"], e["by"]) for e in found if e["by"] != "env:1"} == {("note", "env:5")}
+    for screen in screens:
+        screen.done = True
     everything = trail(service, UA_SUPERVISOR)
     assert ("export", "env:1") in {(e["kind"], e["by"]) for e in everything}
     text = str(everything)
