@@ -288,3 +288,17 @@ async def test_the_note_on_an_operators_desk_is_on_the_trail_once(built: Built) 
         assert desk.json()["last_call"]["note"] == ua.note
     found = await built.trail(token("supervisor", UA))
     assert [(e["kind"], e["call"], e["by"]) for e in found] == [("note", ua.calls[0], "env:2")]
+
+
+async def test_the_notes_a_call_list_shows_are_on_the_trail(built: Built) -> None:
+    """An operator lists their calls: the one with a note is an entry, the one without
+    none; a viewer's token lists no calls at all (and so reads no note)."""
+    ua = built.held[UA]
+    listed = await built.get(token("operator", UA), "/api/calls")
+    assert listed.status_code == 200, listed.text
+    assert {c["id"]: c["note"] for c in listed.json()}[ua.calls[0]] == ua.note
+    assert (await built.get(token("viewer", UA), "/api/calls")).status_code == 403
+    found = await built.trail(token("supervisor", UA))
+    assert [(e["kind"], e["call"], e["by"], e["role"]) for e in found] == [
+        ("note", ua.calls[0], ua.operators[1], "operator")
+    ]
