@@ -33,11 +33,12 @@ from hotline.store.audit import AuditFilter
 
 router = api_router()
 
-#: When an access is refused for want of a trail.
+#: The 503 of a route whose answer is on the trail: the database's (:data:`AWAY`), or the
+#: trail's own.
 UNRECORDED = (
     503,
-    "The audit trail cannot be written now (the service's disk): a recording, a message or "
-    "an export is not handed out without a trace.",
+    AWAY[1] + " Or the audit trail cannot be written now (the service's disk): a recording, "
+    "a message or an export is not handed out without a trace.",
 )
 
 

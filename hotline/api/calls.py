@@ -146,7 +146,7 @@ def notes(app: Parts, rows: list[tables.Call]) -> list[tuple[str | None, str, No
     response_class=Response,
     responses={
         200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
-        **errors(FILTERS, UNRECORDED, AWAY),
+        **errors(FILTERS, UNRECORDED),
     },
 )
 async def export_calls(
@@ -341,7 +341,6 @@ async def wrap_up(
             (416, "The range asked for is beyond the recording's end."),
             SEALED,
             UNRECORDED,
-            AWAY,
         ),
     },
 )

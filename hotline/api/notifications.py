@@ -326,7 +326,6 @@ async def taken_by_phone(
             SEALED,
             UNRECORDED,
             GUESSES,
-            AWAY,
         ),
     },
 )
