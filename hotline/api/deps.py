@@ -20,6 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from hotline import supervision
 from hotline.api.access import Principal, Role, Sessions, Throttle, Tokens
 from hotline.api.errors import errors
+from hotline.audit import Trail
 from hotline.calllog import CallLog
 from hotline.config import Deployment
 from hotline.duty import Duty
@@ -70,6 +71,8 @@ class Parts:
     escalations: Escalations | None = None
     #: Who is on duty (None: a service built without rotas, as some tests build it).
     duty: Duty | None = None
+    #: The audit trail of access to personal data (None: nothing recorded).
+    trail: Trail | None = None
 
 
 def parts(request: Request) -> Parts:
