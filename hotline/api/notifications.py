@@ -8,7 +8,7 @@ import secrets
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Body, HTTPException, Path, Query, Request
+from fastapi import Body, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,12 +20,17 @@ from hotline.api.deps import (
     AWAY,
     App,
     Handler,
+    Name,
     Parts,
     Supervisor,
     api_router,
+    aware,
     database,
+    known,
     organisation,
+    own,
     unprocessable,
+    zone,
 )
 from hotline.api.errors import errors
 from hotline.audit import Kind
@@ -47,20 +52,64 @@ ACTING = (403, "A viewer's token, or an operator's acting for another operator."
 
 
 @router.get(
-    "/notifications", response_model=list[schemas.ListedNotification], responses=errors(403)
+    "/notifications",
+    response_model=list[schemas.ListedNotification],
+    responses={
+        200: {
+            "headers": {
+                "X-Total-Count": {
+                    "description": "how many notifications match in all",
+                    "schema": {"type": "integer"},
+                }
+            }
+        },
+        **errors(403, 422),
+    },
 )
-async def notifications(app: App, who: Supervisor) -> list[dict[str, Any]]:
-    """Detention notifications (of the token's organisation), the open ones first; ``overdue``:
-    open for longer than its organisation's ``notification_target``."""
+async def notifications(
+    app: App,
+    who: Supervisor,
+    response: Response,
+    open_: Annotated[
+        bool | None, Query(alias="open", description="open ones only (true) or handled (false)")
+    ] = None,
+    line: Name | None = None,
+    since: Annotated[
+        datetime | None, Query(alias="from", description="reported at or after")
+    ] = None,
+    until: Annotated[datetime | None, Query(alias="to", description="reported before")] = None,
+    tz: Annotated[str | None, Query(max_length=64, description="zone of a from/to without")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> list[dict[str, Any]]:
+    """Detention notifications (of the token's organisation), the open ones first (oldest
+    first), then the handled ones (newest first), filtered; ``X-Total-Count`` says how many
+    match in all. ``overdue``: open for longer than its organisation's
+    ``notification_target``."""
+    line = known(line, "line", own(app, who, "lines"))
+    zone_ = zone(tz, app, who)
+    since, until = aware(since, zone_), aware(until, zone_)
     now = app.switchboard.clock()
-    shown = []
+    matching = []
     for n in app.notifications.listing():
         org = app.deployment.organisation_of(line=n.line)
         if not who.sees(org.id if org else None):
             continue
-        overdue = n.overdue(now, app.deployment.notification_target(n.line))
-        shown.append({**shown_json(app, n), "overdue": overdue})
-    return shown
+        if open_ is not None and (n.handled_at is None) != open_:
+            continue
+        if (line is not None and n.line != line) or (since is not None and n.at < since):
+            continue
+        if until is not None and n.at >= until:
+            continue
+        matching.append(n)
+    response.headers["X-Total-Count"] = str(len(matching))
+    return [
+        {
+            **shown_json(app, n),
+            "overdue": n.overdue(now, app.deployment.notification_target(n.line)),
+        }
+        for n in matching[offset : offset + limit]
+    ]
 
 
 def shown_json(app: Parts, item: Notification) -> dict[str, Any]:
