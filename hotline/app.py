@@ -735,6 +735,8 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         await _cancelled([t for t in tasks if t.get_name() == "outbox"])
         await deliverer.stop()  # what is in flight lands (else: sent again, by id)
         await _cancelled(tasks)
+        with contextlib.suppress(Exception):  # (when each token was last used, if it can)
+            await service.api.state.parts.tokens.close()
         await service.call_log.close()
         spool_door.forget()  # messages opened for calls this process served
         if service.queue_log is not None:

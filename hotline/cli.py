@@ -670,11 +670,18 @@ def token_create(
             "Prometheus of the whole deployment)",
         ),
     ] = False,
+    days: Annotated[
+        int, typer.Option(min=1, max=3650, help="it stops working after so many days")
+    ] = 365,
+    never_expires: Annotated[
+        bool, typer.Option("--never-expires", help="it works until revoked (not --days)")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Make a token; it is printed once and only its SHA-256 is kept. Whose data it sees is
-    always said: --organisation ID, or --all-organisations (an operator's: their own)."""
-    from datetime import UTC, datetime
+    always said: --organisation ID, or --all-organisations (an operator's: their own). It
+    expires after --days (365), or --never-expires."""
+    from datetime import UTC, datetime, timedelta
 
     from hotline.api.access import new_token, token_hash
     from hotline.store.tables import ApiToken
@@ -705,13 +712,15 @@ def token_create(
     if not 1 <= len(name) <= 64:
         _fail("--name: 1 to 64 characters", USAGE)
     token = new_token()
+    now = datetime.now(UTC)
     row = ApiToken(
         name=name,
         role=chosen.value,
         operator=operator,
         organisation=organisation,
         hash=token_hash(token),
-        created_at=datetime.now(UTC),
+        created_at=now,
+        expires_at=None if never_expires else now + timedelta(days=days),
     )
 
     async def add(store: Any) -> Any:
@@ -722,7 +731,8 @@ def token_create(
     who = (
         f"{chosen.value}{':' + operator if operator else ''}@{organisation or 'every organisation'}"
     )
-    _say(f"token {saved.id} ({who}, {name}):")
+    until = f"expires {row.expires_at:%Y-%m-%d %H:%M} UTC" if row.expires_at else "never expires"
+    _say(f"token {saved.id} ({who}, {name}, {until}):")
     typer.echo(token)
 
 
@@ -731,10 +741,14 @@ def token_list(
     all_: Annotated[bool, typer.Option("--all", help="include revoked tokens")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """The tokens in the database (never the tokens themselves)."""
+    """The tokens in the database (never the tokens themselves), when each expires and was
+    last used."""
+    from datetime import UTC, datetime
+
     rows = _database(lambda store: store.tokens(include_revoked=all_))
     if as_json:
-        fields = ("id", "role", "operator", "organisation", "name", "created_at", "revoked_at")
+        fields = ("id", "role", "operator", "organisation", "name", "created_at", "revoked_at",
+                  "expires_at", "last_used_at")  # fmt: skip
         listed = [{field: getattr(row, field) for field in fields} for row in rows]
         typer.echo(json.dumps(listed, indent=2, default=str, ensure_ascii=False))
         return
@@ -742,8 +756,16 @@ def token_list(
         revoked = f"  revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else ""
         who = f"{row.role}:{row.operator}" if row.operator else row.role
         where = row.organisation or "(every organisation)"
+        gone = row.expires_at is not None and row.expires_at <= datetime.now(UTC)
+        expires = (
+            f"{'expired' if gone else 'expires'} {row.expires_at:%Y-%m-%d}"
+            if row.expires_at
+            else "never expires"
+        )
+        used = f"used {row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never used"
         typer.echo(
-            f"{row.id:>4}  {who:<20} {where:<22} {row.name:<24} {row.created_at:%Y-%m-%d}{revoked}"
+            f"{row.id:>4}  {who:<20} {where:<22} {row.name:<24} {row.created_at:%Y-%m-%d}  "
+            f"{expires:<18} {used}{revoked}"
         )
     if not rows:
         _say("no tokens in the database")

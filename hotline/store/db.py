@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event, func, insert, or_, select, text
+from sqlalchemy import Connection, event, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -417,6 +417,14 @@ class Store:
             query = query.where(ApiToken.revoked_at.is_(None))
         async with self.session() as session:
             return list(await session.scalars(query))
+
+    async def tokens_used(self, used: Mapping[str, datetime]) -> None:
+        """Note when each token (by its hash) was last presented, in one transaction."""
+        async with self.session.begin() as session:
+            for digest, at in used.items():
+                await session.execute(
+                    update(ApiToken).where(ApiToken.hash == digest).values(last_used_at=at)
+                )
 
     async def revoke_token(self, token_id: int, at: datetime) -> ApiToken | None:
         async with self.session.begin() as session:

@@ -227,6 +227,10 @@ class ApiToken(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    #: When it stops working (None: never; ``hotline token create --days``).
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: When it was last presented (written at most once a minute).
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ApiSession(Base):

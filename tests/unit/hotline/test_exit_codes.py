@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,26 @@ def test_every_listing_speaks_json(tmp_path: Path) -> None:
     assert made.stdout.strip() not in json.dumps(listed)  # (never the token itself)
     helped = hotline("token", "create", "--help", cwd=tmp_path).stdout
     assert all(role in helped for role in ("supervisor", "operator", "viewer", "metrics"))
+
+
+def test_a_token_expires_unless_told_never(tmp_path: Path) -> None:
+    """`token create`: 365 days by default, `--days N`, or `--never-expires`; `token list`
+    says when each expires and was last used."""
+    assert hotline("db", "upgrade", cwd=tmp_path).returncode == 0
+    for extra in ([], ["--days", "7"], ["--never-expires"]):
+        made = hotline("token", "create", "--role", "metrics", "--name", f"prom{len(extra)}",
+                       "--all-organisations", *extra, cwd=tmp_path)  # fmt: skip
+        assert made.returncode == 0, made.stderr
+    listed = json.loads(hotline("token", "list", "--json", cwd=tmp_path).stdout)
+    created = [datetime.fromisoformat(row["created_at"]) for row in listed]
+    expires = [row["expires_at"] and datetime.fromisoformat(row["expires_at"]) for row in listed]
+    assert [e - c if e else None for e, c in zip(expires, created, strict=True)] == [
+        timedelta(days=365),
+        timedelta(days=7),
+        None,
+    ]
+    assert [row["last_used_at"] for row in listed] == [None] * 3
+    shown = hotline("token", "list", cwd=tmp_path).stdout
+    assert "never expires" in shown and "never used" in shown, shown
+    assert hotline("token", "create", "--role", "viewer", "--name", "x", "--all-organisations",
+                   "--days", "0", cwd=tmp_path).returncode == 2  # fmt: skip
