@@ -315,15 +315,14 @@ def _values(kind: str, text: str) -> Iterator[str]:
     """The values an answer is made of: a JSON document's strings (keys too), an event
     stream's events', a CSV's cells, a Prometheus text's label values; any other text's
     words (an error's sentence)."""
-    if kind == "application/json":
+    if kind == "application/problem+json":
+        yield from WORD.findall(text)  # an error: a sentence that may name ids
+    elif kind == "application/json":
         try:
             document = json.loads(text)
         except ValueError:
             document = None
-        if isinstance(document, dict) and set(document) <= {"detail", "errors"}:
-            yield from WORD.findall(text)  # an error: a sentence that may name ids
-        else:
-            yield from _strings(document)
+        yield from _strings(document)
     elif kind == "text/event-stream":
         for line in text.splitlines():
             if line.startswith("data:"):

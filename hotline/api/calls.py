@@ -30,7 +30,7 @@ from hotline.api.deps import (
     unprocessable,
     zone,
 )
-from hotline.api.errors import errors
+from hotline.api.errors import Problem, errors
 from hotline.audit import Kind
 from hotline.store import tables
 from hotline.store.db import CallFilter
@@ -231,7 +231,11 @@ class TransferTo(BaseModel):
     responses=errors(
         403,
         (404, "No such call under way (an operator's token: not their caller)."),
-        (409, "The caller is not talking to an operator, or the target cannot take them now."),
+        (
+            409,
+            "The caller is not talking to an operator (`not-in-conversation`), or the target "
+            "cannot take them now (`transfer-refused`).",
+        ),
         400,
         413,
         (422, "Not exactly one target, or no such target in the call's organisation."),
@@ -260,11 +264,13 @@ async def transfer(
     if target is None or target.kind != kind or organisation(app, **{kind: name}) != whose:
         raise unprocessable(kind, "body", f"no {kind} {name!r} in this call's organisation")
     if offered is None:
-        raise HTTPException(409, "the call is not in a conversation with an operator")
+        raise Problem(
+            409, "not-in-conversation", "the call is not in a conversation with an operator"
+        )
     try:
         board.transfer(call_id, target, who.operator or who.name or who.role.value)
     except TransferRefused as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise Problem(409, "transfer-refused", str(exc)) from None
     return {"call": call_id, "from": offered.operator, "target": kind, "to": name}
 
 
@@ -287,7 +293,7 @@ class WrapUp(BaseModel):
     responses=errors(
         (403, "A viewer's token, or an operator's who did not talk to the caller."),
         NO_CALL,
-        (409, "The call reached no line with topics to wrap it up by."),
+        (409, "The call reached no line with topics to wrap it up by (`no-topics`)."),
         400,
         413,
         (422, "A topic not of the call's line, or a resolution not of its organisation's."),
@@ -305,7 +311,7 @@ async def wrap_up(
         raise HTTPException(403, "only an operator who talked to the caller wraps the call up")
     line = app.deployment.lines.get(row.line or "")
     if line is None or not line.topics:
-        raise HTTPException(409, "the call reached no line with topics to wrap it up by")
+        raise Problem(409, "no-topics", "the call reached no line with topics to wrap it up by")
     for i, topic in enumerate(body.topics):
         if topic not in line.topics:
             raise unprocessable(

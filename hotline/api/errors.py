@@ -1,8 +1,13 @@
-"""One shape for every error the API answers: ``{"detail": "<a sentence>", "errors": [...]}``.
+"""One shape for every error the API answers: an RFC 9457 problem details document
+(``application/problem+json``): ``{"type": "urn:hotline:problem:<code>", "title": "...",
+"status": 409, "code": "<code>", "detail": "<a sentence>", "errors": [...]}``.
 
-``detail`` is always a string a person can read (the desk, the call search and the CLI show
-it as it is); ``errors``, on a 422 only, names each rejected parameter as FastAPI does (``loc``:
-where, then the name). HTTPException, FastAPI's validation errors, the size limits
+``code`` (and ``type``, the same as a URI) is stable: what an integrator tells two answers of
+one status apart by (``callback-refused`` or ``escalation-over``, both 409), never the English
+of ``detail``. ``detail`` is always a sentence a person can read (the desk, the call search and
+the CLI show it as it is); ``errors``, on a 422 only, names each rejected parameter as FastAPI
+does (``loc``: where, then the name). :class:`Problem` (a route's error with its own code),
+HTTPException (a code by its status), FastAPI's validation errors, the size limits
 (:mod:`hotline.api.limits`), a standby's refusals (:mod:`hotline.api.standby`) and an
 unexpected failure all answer in it. Each route declares the statuses it can answer with
 :func:`errors`.
@@ -42,16 +47,58 @@ class FieldError(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    """Every error the API answers (4xx and 5xx)."""
+    """Every error the API answers (4xx and 5xx): an RFC 9457 problem details document."""
 
     model_config = ConfigDict(use_attribute_docstrings=True)
 
+    type: str = Field(examples=["urn:hotline:problem:invalid-input"])
+    """The kind of problem, as a URI: ``urn:hotline:problem:`` and its :attr:`code`."""
+    title: str = Field(examples=["A parameter or body field is wrong"])
+    """The kind of problem in words (the same for every answer of its code)."""
+    status: int = Field(examples=[422])
+    """The HTTP status, repeated."""
+    code: str = Field(examples=["invalid-input"])
+    """The kind of problem, stable: what a program tells two answers of one status apart by."""
     detail: str = Field(
         examples=["query parameter 'limit': Input should be less than or equal to 1000"]
     )
     """What was wrong, in a sentence a person can read (shown as it is by the desk and the CLI)."""
     errors: list[FieldError] = []
     """On a 422 only: each rejected parameter or body field."""
+
+
+#: The problem details' media type (RFC 9457).
+PROBLEM = "application/problem+json"
+
+#: The code and title of an error that has no code of its own, by status.
+CODES: Mapping[int, tuple[str, str]] = {
+    400: ("unreadable-body", "The request body could not be read"),
+    401: ("unauthenticated", "No valid token or session"),
+    403: ("forbidden", "Not allowed to this token"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    409: ("conflict", "Not possible now"),
+    410: ("gone", "Gone"),
+    413: ("body-too-large", "Request body too large"),
+    414: ("target-too-long", "Request target too long"),
+    416: ("range-not-satisfiable", "Range not satisfiable"),
+    422: ("invalid-input", "A parameter or body field is wrong"),
+    429: ("too-many-requests", "Too many requests"),
+    431: ("headers-too-large", "Request headers too large"),
+    500: ("internal-error", "Internal error"),
+    503: ("unavailable", "Not available now"),
+}
+
+
+class Problem(HTTPException):
+    """A route's error with a code of its own (``raise Problem(409, "escalation-over",
+    "report 482193's escalation is over")``), so that a program need not read ``detail``."""
+
+    def __init__(
+        self, status: int, code: str, detail: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(status, detail, dict(headers) if headers else None)
+        self.code = code
 
 
 #: What each status means, wherever it is answered (a route may say more).
@@ -90,16 +137,37 @@ def errors(*statuses: int | tuple[int, str]) -> dict[int | str, dict[str, Any]]:
         status, why = entry if isinstance(entry, tuple) else (entry, WHY[entry])
         out[status] = {
             "description": why,
-            "content": {"application/json": {"schema": REF}},
+            "content": {PROBLEM: {"schema": REF}},
             **({"headers": dict(HEADERS[status])} if status in HEADERS else {}),
         }
     return out
 
 
-def body(detail: str, errors: Sequence[FieldError] = ()) -> dict[str, Any]:
-    """The JSON of an error (``errors`` only when there are some)."""
+def body(
+    status: int, detail: str, errors: Sequence[FieldError] = (), code: str | None = None
+) -> dict[str, Any]:
+    """The problem details of an error (``errors`` only when there are some; ``code``: its
+    own, else its status's)."""
+    default, title = CODES.get(status, ("error", "Error"))
+    code = code or default
+    if code != default:
+        title = code.replace("-", " ").capitalize()
     found = [error.model_dump(mode="json") for error in errors]
-    return {"detail": detail, **({"errors": found} if found else {})}
+    problem = {"type": f"urn:hotline:problem:{code}", "title": title, "status": status}
+    return {**problem, "code": code, "detail": detail, **({"errors": found} if found else {})}
+
+
+def answer(
+    status: int,
+    detail: str,
+    errors: Sequence[FieldError] = (),
+    code: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """An error's response: its problem details, as ``application/problem+json``."""
+    return JSONResponse(
+        body(status, detail, errors, code), status, headers=headers, media_type=PROBLEM
+    )
 
 
 #: How much of a rejected value a 422 echoes back (a 100 kB parameter is not sent back whole).
@@ -159,7 +227,7 @@ async def invalid(request: Request, exc: Exception) -> JSONResponse:
         for error in exc.errors()
     ]
     detail = "; ".join(sentence(error) for error in exc.errors()) or "invalid request"
-    return JSONResponse(body(detail, found), status_code=422)
+    return answer(422, detail, found)
 
 
 async def refused(request: Request, exc: Exception) -> Response:
@@ -168,19 +236,20 @@ async def refused(request: Request, exc: Exception) -> Response:
     if not is_body_allowed_for_status_code(exc.status_code):
         return Response(status_code=exc.status_code, headers=exc.headers)
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-    return JSONResponse(body(detail), status_code=exc.status_code, headers=exc.headers)
+    code = exc.code if isinstance(exc, Problem) else None
+    return answer(exc.status_code, detail, code=code, headers=exc.headers)
 
 
 async def not_active(request: Request, exc: Exception) -> JSONResponse:
     """The instance may not act now (its lease in doubt for a moment, or another active):
     nothing was done; a 503 that says to ask again, never a 200 for nothing."""
-    return JSONResponse(body(str(exc)), status_code=503, headers={"Retry-After": "1"})
+    return answer(503, str(exc), code="not-active", headers={"Retry-After": "1"})
 
 
 async def failed(request: Request, exc: Exception) -> JSONResponse:
     """An unexpected failure: a 500 in the one shape (the traceback goes to the log, as the
     server logs it after this answer)."""
-    return JSONResponse(body("internal error: the service's log says more"), status_code=500)
+    return answer(500, "internal error: the service's log says more")
 
 
 def install(app: FastAPI) -> None:

@@ -13,6 +13,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hotline.api.errors import PROBLEM
 from hotline.api.errors import body as error_body
 
 #: Path and query string (what most HTTP servers take; no filter needs more).
@@ -87,13 +88,13 @@ async def refuse(
 ) -> None:
     """Answer with ``status`` and the API's error (its ``detail``), the connection closed
     after it."""
-    body = json.dumps(error_body(detail)).encode()
+    body = json.dumps(error_body(status, detail)).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", PROBLEM.encode()),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
                 *more,

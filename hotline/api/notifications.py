@@ -32,7 +32,7 @@ from hotline.api.deps import (
     unprocessable,
     zone,
 )
-from hotline.api.errors import errors
+from hotline.api.errors import Problem, errors
 from hotline.audit import Kind
 from hotline.notifications import Notification
 from hotline.switchboard import CallbackRefused
@@ -266,7 +266,11 @@ async def notification_handled(
     responses=errors(
         ACTING,
         NO_NOTIFICATION,
-        (409, "The operator cannot call now (paused, busy), or it is being called already."),
+        (
+            409,
+            "The operator cannot call now (paused, busy), or it is being called already "
+            "(`callback-refused`).",
+        ),
         (422, "A supervisor's token without `by`, or `by` no operator of its line."),
         GUESSES,
         AWAY,
@@ -296,7 +300,7 @@ async def call_back(
     try:
         board.call_back_now(now, hotline_number)
     except CallbackRefused as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise Problem(409, "callback-refused", str(exc)) from None
     call = next(
         (c for c, cb in board.callbacks.items() if cb.notification == ref and c in board.talks),
         now.call,
@@ -416,7 +420,11 @@ class EscalationAction(BaseModel):
     responses=errors(
         403,
         NO_NOTIFICATION,
-        (409, "The report has no escalation, or it is over (accepted, or the report closed)."),
+        (
+            409,
+            "The report has no escalation (`no-escalation`), or it is over: accepted, or the "
+            "report closed (`escalation-over`); or it cannot do that now (`escalation-busy`).",
+        ),
         (422, "An unknown action, or a person who is none of its organisation's duty people."),
         400,
         413,
@@ -432,9 +440,11 @@ async def escalation_action(
     escalations = app.escalations
     current = escalations.items.get(ref) if escalations is not None else None
     if escalations is None or current is None:
-        raise HTTPException(409, f"report {ref} has no escalation")
+        raise Problem(409, "no-escalation", f"report {ref} has no escalation")
     if current.stopped is not None:
-        raise HTTPException(409, f"report {ref}'s escalation is over ({current.stopped})")
+        raise Problem(
+            409, "escalation-over", f"report {ref}'s escalation is over ({current.stopped})"
+        )
     by = f"supervisor:{who.name or 'api'}"
     org = app.deployment.organisation_of(line=item.line)
     if action.person is not None and (org is None or action.person not in org.duty.people):
@@ -449,5 +459,5 @@ async def escalation_action(
         case _:
             signal = esc.AcceptFor(ref, action.person or by, by)
     if not escalations.feed(ref, signal):
-        raise HTTPException(409, f"report {ref}'s escalation cannot do that now")
+        raise Problem(409, "escalation-busy", f"report {ref}'s escalation cannot do that now")
     return shown_json(app, item)

@@ -26,7 +26,7 @@ from hotline.api.deps import (
     own,
     unprocessable,
 )
-from hotline.api.errors import errors
+from hotline.api.errors import Problem, errors
 
 router = api_router()
 
@@ -77,7 +77,7 @@ async def centres(app: App, who: Anyone) -> list[dict[str, Any]]:
     responses=errors(
         403,
         NO_OPERATOR,
-        (409, "The operator is not on a call."),
+        (409, "The operator is not on a call (`operator-not-on-call`)."),
         (422, "An unknown supervisor, another organisation's, or an unknown mode."),
     ),
 )
@@ -101,7 +101,7 @@ async def spy(
     try:
         call = app.supervision.join(supervisor, operator, mode)
     except supervision.NotOnCall as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise Problem(409, "operator-not-on-call", str(exc)) from None
     return {"call": call, "operator": operator, "supervisor": supervisor, "mode": mode}
 
 
@@ -122,7 +122,11 @@ ACTIONS: dict[str, Callable[[str], Event]] = {
     responses=errors(
         (403, "A viewer's token, or an operator's acting for another operator."),
         NO_OPERATOR,
-        (409, "The action does not apply to the operator's state (pausing while logged out)."),
+        (
+            409,
+            "The action does not apply to the operator's state: pausing while logged out "
+            "(`operator-state`).",
+        ),
         (
             422,
             "An unknown action, or a pause reason not of the operator's organisation's "
@@ -151,6 +155,6 @@ async def agent_action(
     try:
         board.operator_event(operator, ACTIONS[action](reason or reasons[0]))
     except OperatorError as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise Problem(409, "operator-state", str(exc)) from None
     await board.kept()
     return views.operator(board.operators[operator], board.clock())

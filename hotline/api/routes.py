@@ -201,11 +201,16 @@ DESCRIPTION = (
     """Queues, operators, the call log and statistics of the hotline service.
 
 Every `/api` route needs `Authorization: Bearer <token>` (or a browser's session cookie, from
-`POST /api/session`). Every error, whatever its status, is an `ErrorResponse`: `detail`, a
-sentence saying what was wrong, and on a 422 `errors` too, each rejected parameter (`loc`:
-where and its name, `msg`: why). For instance `GET /api/calls?limit=0` answers 422 with
+`POST /api/session`). Every error, whatever its status, is an `ErrorResponse`, RFC 9457's
+problem details (`application/problem+json`): `code` (and `type`, the same as a URI) says
+which problem it is, stable, so that two answers of one status are told apart without
+reading English (`callback-refused`, `escalation-over`: both 409); `detail`, a sentence
+saying what was wrong; on a 422 `errors` too, each rejected parameter (`loc`: where and its
+name, `msg`: why). For instance `GET /api/calls?limit=0` answers 422 with
 
-    {"detail": "query parameter 'limit': Input should be greater than or equal to 1",
+    {"type": "urn:hotline:problem:invalid-input", "title": "A parameter or body field is wrong",
+     "status": 422, "code": "invalid-input",
+     "detail": "query parameter 'limit': Input should be greater than or equal to 1",
      "errors": [{"loc": ["query", "limit"], "msg": "Input should be greater than or equal to 1",
                  "type": "greater_than_equal", "input": "0"}]}
 

@@ -1,4 +1,5 @@
-"""Every error the API answers has one shape, ``{"detail": "<sentence>", "errors"?: [...]}``, and
+"""Every error the API answers has one shape, RFC 9457's problem details with a stable
+``code`` (``{"type", "title", "status", "code", "detail": "<sentence>", "errors"?: [...]}``), and
 is declared on its route: the real app (create_api) over plain doubles of the service's parts."""
 
 from __future__ import annotations
@@ -180,15 +181,24 @@ async def answer(app: Any, case: Case) -> httpx.Response:
         return await client.request(case.method, case.path, content=case.content, headers=headers)
 
 
-def assert_one_shape(reply: httpx.Response, status: int, says: str = "") -> dict[str, Any]:
+#: What every problem details document holds (RFC 9457, and the API's ``code``).
+PROBLEM = {"type", "title", "status", "code", "detail"}
+
+
+def assert_one_shape(
+    reply: httpx.Response, status: int, says: str = "", code: str | None = None
+) -> dict[str, Any]:
     assert reply.status_code == status, reply.text
-    assert reply.headers["content-type"] == "application/json"
+    assert reply.headers["content-type"] == "application/problem+json"
     body: dict[str, Any] = reply.json()
     ErrorResponse.model_validate(body, strict=True)
     assert isinstance(body["detail"], str) and body["detail"], body
     assert says in body["detail"], body
+    assert body["status"] == status and body["type"] == f"urn:hotline:problem:{body['code']}"
+    if code is not None:
+        assert body["code"] == code, body
     # the errors one by one on a 422, and only then
-    assert set(body) == ({"detail", "errors"} if status == 422 else {"detail"}), body
+    assert set(body) == (PROBLEM | {"errors"} if status == 422 else PROBLEM), body
     return body
 
 
@@ -256,7 +266,7 @@ async def test_a_standby_with_no_active_instance_says_so_in_the_one_shape(
 
 def test_the_schema_has_a_model_for_every_answer_and_the_one_shape_for_every_error() -> None:
     assert schema()["info"]["version"] == __version__
-    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    error = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
     operations = [(p, m, op) for p, ops in schema()["paths"].items() for m, op in ops.items()]
     assert len(operations) >= 20
     for path, method, operation in operations:
@@ -313,3 +323,28 @@ async def test_an_operator_change_while_the_lease_is_in_doubt_is_a_503_never_a_2
     reply = await answer(app, case)
     assert_one_shape(reply, 503, "in doubt for a moment")
     assert reply.headers["retry-after"] == "1"
+
+
+async def test_two_answers_of_one_status_are_told_apart_by_their_code() -> None:
+    """A route's own problems (`Problem`) carry their code; a plain HTTPException its
+    status's: a program reads ``code``, never the English of ``detail``."""
+    from fastapi import FastAPI, HTTPException
+
+    from hotline.api.errors import Problem, install
+
+    app = FastAPI()
+    install(app)
+
+    @app.get("/over")
+    async def over() -> None:
+        raise Problem(409, "escalation-over", "report 482193's escalation is over (accepted)")
+
+    @app.get("/plain")
+    async def plain() -> None:
+        raise HTTPException(409, "not now")
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hotline") as client:
+        over_ = assert_one_shape(await client.get("/over"), 409, "is over", "escalation-over")
+        plain_ = assert_one_shape(await client.get("/plain"), 409, "not now", "conflict")
+    assert (over_["title"], plain_["title"]) == ("Escalation over", "Not possible now")
