@@ -171,6 +171,25 @@ class RecordingsModel(_Model):
     retention_days: int = Field(90, ge=1, le=3650)
 
 
+class RetentionModel(_Model):
+    """How long each kind of personal data is kept (days after the call, or after the report
+    was stored): the shared rules (``retention:``), and each organisation's (its own
+    ``retention:``, any of these, over the shared ones). What happens after it:
+    :mod:`hotline.lifecycle`."""
+
+    #: The call log's personal fields: caller numbers and names, the numbers callers typed
+    #: (callbacks, SMS), operators' notes, and the same in the call's events and outbox.
+    call_log_days: int = Field(365, ge=1, le=3650)
+    #: After it a call's record is ``pseudonymise``d (its figures stay: counts, waits,
+    #: outcomes, durations) or ``delete``d (the whole record, its events with it).
+    call_log: Literal["pseudonymise", "delete"] = "pseudonymise"
+    #: Detention reports (the notifications file and the call log's copy) and their recorded
+    #: messages; a report still open is kept until it is handled.
+    reports_days: int = Field(365, ge=1, le=3650)
+    #: Conversation recordings (unset: ``recordings.retention_days``).
+    recordings_days: int | None = Field(None, ge=1, le=3650)
+
+
 class EscalationStepModel(_Model):
     """One link of a line's escalation chain: ring the next person on duty as ``ring``."""
 
@@ -511,6 +530,9 @@ class OrganisationModel(_Model):
     webhooks: list[WebhookModel] = []
     #: Its own cap on outbound calls (lower than trunk.callbacks.per_hour).
     callbacks: OwnCallbacksModel | None = None
+    #: How long it keeps personal data: any setting of the shared ``retention:``, each one
+    #: given replacing the shared value (checked as the shared ones are).
+    retention: dict[str, Any] = {}
 
 
 class DeploymentModel(_Model):
@@ -523,6 +545,7 @@ class DeploymentModel(_Model):
     security: SecurityModel = SecurityModel()
     queues: QueuesModel = QueuesModel()
     recordings: RecordingsModel = RecordingsModel()
+    retention: RetentionModel = RetentionModel()
     organisations: dict[Name, OrganisationModel] = {}
     languages: list[Language] = []
     numbers: dict[Number, NumberModel] = {}
@@ -602,6 +625,17 @@ class Policy:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """Days each kind of personal data is kept (see RetentionModel), and what becomes of a
+    call's record after its days: ``pseudonymise`` or ``delete``."""
+
+    call_log_days: int = 365
+    call_log: str = "pseudonymise"
+    reports_days: int = 365
+    recordings_days: int = 90
+
+
+@dataclass(frozen=True)
 class Organisation:
     """One organisation the service runs a hotline for, and what is its own (by id)."""
 
@@ -635,6 +669,9 @@ class Organisation:
 
     #: Its own cap on outbound calls an hour (None: trunk.callbacks.per_hour).
     callbacks_per_hour: int | None = None
+
+    #: How long it keeps personal data: its own ``retention:`` over the shared one.
+    retention: Retention = Retention()
 
 
 @dataclass(frozen=True)
@@ -841,6 +878,8 @@ def parse(raw: Any, source: str = "<config>") -> Deployment:
     flat, owners, problems = _flatten(model, organisations)
     rules, found = _own_rules(model, organisations)
     problems += found
+    kept, found = _own_retention(model, organisations)
+    problems += found
     problems += _kinds(organisations, bool(model.organisations))
     problems += _own_caps(model)
     problems += _codes(organisations, bool(model.organisations))
@@ -865,7 +904,7 @@ def parse(raw: Any, source: str = "<config>") -> Deployment:
     if problems:
         raise ConfigError(source, problems)
     try:
-        return _build(flat, organisations, owners, duty, rules)
+        return _build(flat, organisations, owners, duty, rules, kept)
     except ValueError as exc:  # a domain rule the schema cannot express
         raise ConfigError(source, [("", str(exc))]) from None
 
@@ -915,6 +954,39 @@ def _own_rules(
             continue
         rules[org_id] = Policy.of(own)
     return rules, problems
+
+
+def _own_retention(
+    model: DeploymentModel, organisations: Mapping[str, OrganisationModel]
+) -> tuple[dict[str, Retention], list[tuple[str, str]]]:
+    """Each organisation's retention: the shared ``retention:`` with what it sets itself put
+    in, value by value, checked as the shared one is; recordings kept
+    ``recordings.retention_days`` unless it says otherwise."""
+    shared = model.retention.model_dump(exclude_none=True)
+    kept: dict[str, Retention] = {}
+    problems: list[tuple[str, str]] = []
+    for org_id, org in organisations.items():
+        prefix = f"organisations.{org_id}." if model.organisations else ""
+        try:
+            own = RetentionModel.model_validate(shared | org.retention)
+        except ValidationError as exc:
+            for error in exc.errors():
+                path, message = _pydantic_problem(error)
+                problems.append((f"{prefix}retention.{path}", message))
+            continue
+        recordings = own.recordings_days or model.recordings.retention_days
+        if own.reports_days > own.call_log_days:
+            # the report's call keeps its number as long as the report does, else the
+            # report would name what its call's record no longer holds
+            problems.append(
+                (
+                    f"{prefix}retention.reports_days",
+                    f"{own.reports_days} is more than call_log_days ({own.call_log_days}): "
+                    "a report is kept at most as long as its call's record",
+                )
+            )
+        kept[org_id] = Retention(own.call_log_days, own.call_log, own.reports_days, recordings)
+    return kept, problems
 
 
 def _own_caps(model: DeploymentModel) -> list[tuple[str, str]]:
@@ -1183,6 +1255,7 @@ def _build(
     owners: Owners,
     duty: Mapping[str, duty_config.Duty],
     rules: Mapping[str, Policy],
+    kept: Mapping[str, Retention],
 ) -> Deployment:
     menus = {
         name: Menu(
@@ -1252,7 +1325,7 @@ def _build(
         retention_days=m.recordings.retention_days,
         supervisors={name: s.name for name, s in m.supervisors.items()},
         organisations={
-            org_id: _organisation(org_id, org, owners, rules[org_id], duty[org_id])
+            org_id: _organisation(org_id, org, owners, rules[org_id], duty[org_id], kept[org_id])
             for org_id, org in organisations.items()
         },
         centres=centres,
@@ -1275,6 +1348,7 @@ def _organisation(
     owners: Owners,
     policy: Policy,
     duty: duty_config.Duty,
+    retention: Retention,
 ) -> Organisation:
     def own(section: str) -> frozenset[str]:
         return frozenset(
@@ -1300,4 +1374,5 @@ def _organisation(
             for hook in org.webhooks
         ),
         callbacks_per_hour=org.callbacks.per_hour if org.callbacks else None,
+        retention=retention,
     )
