@@ -23,6 +23,7 @@ from hotline.api import (
     calls,
     desk,
     duty,
+    erasures,
     errors,
     figures,
     notifications,
@@ -191,7 +192,7 @@ def create_api(app_parts: Parts) -> FastAPI:
         }
 
     web.mount(app)
-    for resource in (queues, calls, desk, figures, notifications, stream, duty):
+    for resource in (queues, calls, desk, figures, notifications, stream, duty, erasures):
         app.include_router(resource.router)
     return app
 

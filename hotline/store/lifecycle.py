@@ -132,6 +132,25 @@ async def kept_of(
         return [Kept(c, p) for c, p in (await connection.execute(query)).all()]
 
 
+async def recordings_due(
+    engine: AsyncEngine, numbers: Collection[str] | None, every: Collection[str], before: datetime
+) -> list[Kept]:
+    """The conversation recordings of the calls of ``numbers`` (None: of no organisation)
+    made before ``before`` and still kept."""
+    query = (
+        select(Recording.call_id, Recording.path)
+        .join(Call, Call.id == Recording.call_id)
+        .where(
+            _of(numbers, every),  # type: ignore[arg-type]
+            Recording.kind == "conversation",
+            Recording.deleted_at.is_(None),
+            Recording.created_at < before,
+        )
+    )
+    async with engine.connect() as connection:
+        return [Kept(c, p) for c, p in (await connection.execute(query)).all()]
+
+
 async def reports_due(
     engine: AsyncEngine, lines: Collection[str] | None, every: Collection[str], before: datetime
 ) -> list[tuple[str, str]]:
