@@ -104,11 +104,12 @@ class Eraser:
         if call is not None and not calls:
             raise NothingToErase(call)
         every = sorted({*calls, *(n.call for n in reports)})
-        # what would still be done with the number: not done
+        # what would still be done with the number: not done (the callbacks first: a
+        # report's handling would end its callback as made)
+        callbacks = self.switchboard.erased(every)
         for report in reports:
             if report.handled_at is None:
                 self.switchboard.handled(report.ref, report.call, "erasure")
-        callbacks = self.switchboard.erased(every)
         if not await self.call_log.flush(FLUSH):  # (the callbacks' ends, written first)
             raise NotWritten("the call log's database is behind: try again")
         recordings = 0
