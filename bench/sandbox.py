@@ -190,6 +190,15 @@ class Sandbox:
         for folder in ("asterisk-config", "dialplans"):
             for conf in sorted((self.project / folder).glob("*.conf")):
                 shutil.copy(conf, etc / conf.name)
+        # the tests read what was played and typed (verbose(3), dtmf): the sandbox logs it,
+        # test numbers only, and keeps it until its next start (below), never longer
+        logger = etc / "logger.conf"
+        logger.write_text(
+            logger.read_text().replace(
+                "messages => notice,warning,error,verbose(1)",
+                "messages => notice,warning,error,verbose(3),dtmf",
+            )
+        )
         render.render(
             deployment,
             env,
@@ -219,6 +228,7 @@ class Sandbox:
         # again (registrations, in astdb, stay: Asterisk keeps them across restarts)
         if self.security_log.exists():
             self.security_log.replace(self.security_log.with_name("security.previous"))
+        (self.root / "var/log/asterisk/messages").unlink(missing_ok=True)  # (the last run's)
         self.security_log.parent.mkdir(parents=True, exist_ok=True)
         self.security_log.touch()  # fail2ban watches it from the start, before Asterisk
         for folder in ("notifications", "recordings"):
