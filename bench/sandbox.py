@@ -191,7 +191,7 @@ class Sandbox:
             for conf in sorted((self.project / folder).glob("*.conf")):
                 shutil.copy(conf, etc / conf.name)
         # the tests read what was played and typed (verbose(3), dtmf): the sandbox logs it,
-        # test numbers only, and keeps it until its next start (below), never longer
+        # test numbers only, until it is taken down (:meth:`down`)
         logger = etc / "logger.conf"
         logger.write_text(
             logger.read_text().replace(
@@ -228,7 +228,6 @@ class Sandbox:
         # again (registrations, in astdb, stay: Asterisk keeps them across restarts)
         if self.security_log.exists():
             self.security_log.replace(self.security_log.with_name("security.previous"))
-        (self.root / "var/log/asterisk/messages").unlink(missing_ok=True)  # (the last run's)
         self.security_log.parent.mkdir(parents=True, exist_ok=True)
         self.security_log.touch()  # fail2ban watches it from the start, before Asterisk
         for folder in ("notifications", "recordings"):
@@ -335,14 +334,18 @@ class Sandbox:
             f"{self.root}/var/log/asterisk/messages"
         )
 
-    def down(self, progress: Progress = print) -> None:
-        """Stop Asterisk (hanging up every call in it), then its firewall."""
+    def down(self, progress: Progress = print, forget: bool = False) -> None:
+        """Stop Asterisk (hanging up every call in it), then its firewall; with ``forget``
+        (taken down for good, not restarted) its verbose log goes too: the numbers and keys
+        the calls had are kept no longer."""
         if self.running():
             self._stop_asterisk()
             progress("Asterisk stopped")
         else:
             progress("Asterisk is not running")
         self.lower_firewall()
+        if forget:
+            (self.root / "var/log/asterisk/messages").unlink(missing_ok=True)
 
     def _stop_asterisk(self) -> None:
         self.cli("core stop now")

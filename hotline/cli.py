@@ -234,11 +234,11 @@ def sandbox_up(config: ConfigOption = None) -> None:
 
 @sandbox_app.command("down")
 def sandbox_down() -> None:
-    """Stop the sandbox Asterisk."""
+    """Stop the sandbox Asterisk (its verbose log, with the test calls' numbers, goes too)."""
     _dev_tools()
     from bench.sandbox import Sandbox
 
-    Sandbox(_settings()).down(_say)
+    Sandbox(_settings()).down(_say, forget=True)
 
 
 @sandbox_app.command("status")
