@@ -299,7 +299,8 @@ async def _replace_in_outbox(
     connection: AsyncConnection, calls: Sequence[str], replace: Replace
 ) -> None:
     """The messages the calls' events made (an SMS to a family, a webhook's payload): their
-    text gone, an SMS's number replaced; the rows (their counts) stay."""
+    text gone, an SMS's number replaced; the rows (their counts) stay. One not sent yet is
+    never sent: given up."""
     events = select(Event.id).where(Event.call_id.in_(calls))
     rows = (
         await connection.execute(
@@ -312,6 +313,11 @@ async def _replace_in_outbox(
             .where(Outbox.n == bindparam("_n"))
             .values(payload=NO_PAYLOAD, recipient=bindparam("_to")),
             [{"_n": n, "_to": replace(to) if channel == "sms" else to} for n, channel, to in rows],
+        )
+        await connection.execute(
+            update(Outbox)
+            .where(Outbox.event_id.in_(events), Outbox.state == "pending")
+            .values(state="given_up", last_error="erased", claimed_by=None, claimed_until=None)
         )
 
 
