@@ -528,9 +528,19 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         keys.pseudonyms,
         clock,
         lambda: leadership.active,
+        escalations,
     )
     eraser = Eraser(
-        deployment, store, call_log, vault, notifications, switchboard, bus, keys.pseudonyms, clock
+        deployment,
+        store,
+        call_log,
+        vault,
+        notifications,
+        switchboard,
+        bus,
+        keys.pseudonyms,
+        clock,
+        escalations,
     )
     leadership.on_active, leadership.on_standby = service.take_over, service.stand_down
     leadership.on_regained = service.regained

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from hotline.calllog import CallLog
 from hotline.config import Deployment
+from hotline.escalations import Escalations
 from hotline.events import EventBus
 from hotline.lifecycle.policy import erased, subject_hash
 from hotline.notifications import NotificationStore
@@ -64,8 +65,11 @@ class Eraser:
         bus: EventBus,
         key: bytes,
         clock: Callable[[], datetime],
+        escalations: Escalations | None = None,
     ) -> None:
         self.deployment = deployment
+        #: The reports' escalations (their file holds the number a family left).
+        self.escalations = escalations
         self.store = store
         self.call_log = call_log
         self.vault = vault
@@ -120,6 +124,8 @@ class Eraser:
             if report.recording and await self.vault.delete(report.recording):
                 recordings += 1
         self.notifications.forget(n.ref for n in reports)
+        if self.escalations is not None:
+            self.escalations.forget(n.ref for n in reports)
         self.bus.forget(set(every))
         mode = org.retention.call_log if org is not None else "pseudonymise"
         done = await lifecycle.forget_calls(engine, every, mode, erased, self.clock())

@@ -17,6 +17,7 @@ from functools import partial
 
 from hotline.calllog import CallLog
 from hotline.config import Deployment
+from hotline.escalations import Escalations
 from hotline.lifecycle.policy import due, erased, pseudonym
 from hotline.notifications import NotificationStore
 from hotline.recordings import Recorder
@@ -56,8 +57,11 @@ class Retention:
         key: bytes,
         clock: Callable[[], datetime],
         active: Callable[[], bool] = lambda: True,
+        escalations: Escalations | None = None,
     ) -> None:
         self.deployment = deployment
+        #: The reports' escalations (their file holds the number a family left).
+        self.escalations = escalations
         self.store = store
         self.call_log = call_log
         self.vault = vault
@@ -100,6 +104,8 @@ class Retention:
                 if n.ref in refs and n.recording:
                     await self.vault.delete(n.recording)
             forgotten = self.notifications.forget(refs)
+            if self.escalations is not None and refs:
+                self.escalations.forget(refs)
             await lifecycle.forget_reports(engine, reports, d.call_log, replace, now)
             done.reports += len({r for r, _ in reports} | {n.ref for n in forgotten})
             # the call log's records, a batch at a time
