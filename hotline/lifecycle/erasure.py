@@ -127,8 +127,16 @@ class Eraser:
         if self.escalations is not None:
             self.escalations.forget(n.ref for n in reports)
         self.bus.forget(set(every))
-        mode = org.retention.call_log if org is not None else "pseudonymise"
-        done = await lifecycle.forget_calls(engine, every, mode, erased, self.clock())
+        # each call as its own organisation's retention says: its record's personal fields
+        # erased, or (where it deletes) the whole record
+        modes: dict[str, list[str]] = {}
+        for call_id, dialled in (await lifecycle.numbers_of(engine, every)).items():
+            owner = self.deployment.organisation_of(number=dialled)
+            mode = owner.retention.call_log if owner is not None else "pseudonymise"
+            modes.setdefault(mode, []).append(call_id)
+        done = 0
+        for mode, those in sorted(modes.items()):
+            done += await lifecycle.forget_calls(engine, those, mode, erased, self.clock())
         await lifecycle.squeeze(engine, self.store.dialect)
         self.call_log.spool.roll()
         result = Erased(done, recordings, len(reports), callbacks)

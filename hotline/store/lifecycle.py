@@ -118,6 +118,13 @@ async def calls_of(
         return list((await connection.execute(query.order_by(Call.started_at))).scalars())
 
 
+async def numbers_of(engine: AsyncEngine, calls: Collection[str]) -> dict[str, str]:
+    """The hotline number each of ``calls`` dialled (what says whose it is)."""
+    query = select(Call.id, Call.number).where(Call.id.in_(calls))
+    async with engine.connect() as connection:
+        return {c: n for c, n in (await connection.execute(query)).all()}
+
+
 async def kept_of(
     engine: AsyncEngine, calls: Collection[str], kind: str | None = None
 ) -> list[Kept]:
