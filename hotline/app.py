@@ -18,7 +18,7 @@ from typing import Any
 import uvicorn
 from panoramisk.message import Message
 
-from hotline import metrics, takeover
+from hotline import audit, metrics, takeover
 from hotline.api.access import (
     Principal,
     Role,
@@ -105,6 +105,8 @@ class Service:
     spool_door: SpoolDoor | None = None
     #: Each organisation's retention, applied daily on the active instance.
     retention: Retention | None = None
+    #: The audit trail of access to personal data (written through the call log's spool).
+    trail: audit.Trail | None = None
 
     async def health(self, organisation: str | None = None) -> dict[str, Any]:
         """The service's state; its rotas' calendars and its outbox of every organisation,
@@ -570,6 +572,9 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         translation = QueueLog(lines_of, settings.queue_log_numbers)
         service.queue_log = QueueLogFile(settings.queue_log, translation)
         bus.subscribe(service.queue_log)
+    # who reached personal data: the API's routes say so, listening in is seen on the bus
+    service.trail = audit.Trail(call_log, clock, lambda: call_log.disk_error)
+    bus.subscribe(service.trail)
     tokens = Tokens(configured, store, ready=call_log.ready)
     service.api = create_api(
         Parts(
@@ -591,6 +596,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
             escalations=escalations,
             duty=service.duty,
             eraser=eraser,
+            trail=service.trail,
         )
     )
     return service
@@ -699,6 +705,17 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         asyncio.create_task(deliverer.run(service.call_log.ready), name="outbox"),
         asyncio.create_task(vault.run(service.call_log.ready), name="vault"),
         asyncio.create_task(spool_door.run(lambda: service.leadership.active), name="spool"),
+        asyncio.create_task(
+            audit.prune(
+                service.call_log.store,
+                deployment.audit_days,
+                {org.id: org.audit_days for org in deployment.organisations.values()},
+                service.switchboard.clock,
+                service.call_log.ready,
+                lambda: service.leadership.active,
+            ),
+            name="audit",
+        ),
     ]
     if service.duty is not None:  # (a standby reads them too: it may be active any moment)
         tasks.append(asyncio.create_task(service.duty.run(), name="duty"))

@@ -190,6 +190,15 @@ class RetentionModel(_Model):
     recordings_days: int | None = Field(None, ge=1, le=3650)
 
 
+class AuditModel(_Model):
+    """The audit trail of access to personal data (hotline/audit.py)."""
+
+    #: Its entries are deleted this many days after the access: six years by default, longer
+    #: than the data they name is kept (checked), so that an access can be answered for
+    #: after the data itself is gone.
+    days: int = Field(2190, ge=30, le=36_500)
+
+
 class EscalationStepModel(_Model):
     """One link of a line's escalation chain: ring the next person on duty as ``ring``."""
 
@@ -533,6 +542,8 @@ class OrganisationModel(_Model):
     #: How long it keeps personal data: any setting of the shared ``retention:``, each one
     #: given replacing the shared value (checked as the shared ones are).
     retention: dict[str, Any] = {}
+    #: How long its audit trail is kept (none: the shared ``audit:``).
+    audit: AuditModel | None = None
 
 
 class DeploymentModel(_Model):
@@ -546,6 +557,7 @@ class DeploymentModel(_Model):
     queues: QueuesModel = QueuesModel()
     recordings: RecordingsModel = RecordingsModel()
     retention: RetentionModel = RetentionModel()
+    audit: AuditModel = AuditModel()
     organisations: dict[Name, OrganisationModel] = {}
     languages: list[Language] = []
     numbers: dict[Number, NumberModel] = {}
@@ -672,6 +684,8 @@ class Organisation:
 
     #: How long it keeps personal data: its own ``retention:`` over the shared one.
     retention: Retention = Retention()
+    #: Days its audit trail is kept (None: the deployment's ``audit_days``).
+    audit_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -701,6 +715,8 @@ class Deployment:
     policy: Policy = Policy()
     #: Days a conversation recording is kept.
     retention_days: int = 90
+    #: Days the audit trail is kept (an organisation's own: ``Organisation.audit_days``).
+    audit_days: int = 2190
     #: Supervisors' softphones: id -> name.
     supervisors: Mapping[str, str] = field(default_factory=dict)
     #: Who runs what (a config without organisations is one, ``hotline``).
@@ -882,6 +898,7 @@ def parse(raw: Any, source: str = "<config>") -> Deployment:
     problems += found
     problems += _kinds(organisations, bool(model.organisations))
     problems += _own_caps(model)
+    problems += _audit_outlives(model, organisations, kept)
     problems += _codes(organisations, bool(model.organisations))
     if model.organisations:  # name the organisation in every path
         problems += [(_within(path, owners), message) for path, message in _cross_check(flat)]
@@ -907,6 +924,39 @@ def parse(raw: Any, source: str = "<config>") -> Deployment:
         return _build(flat, organisations, owners, duty, rules, kept)
     except ValueError as exc:  # a domain rule the schema cannot express
         raise ConfigError(source, [("", str(exc))]) from None
+
+
+def _audit_outlives(
+    model: DeploymentModel,
+    organisations: Mapping[str, OrganisationModel],
+    kept: Mapping[str, Retention],
+) -> Iterator[tuple[str, str]]:
+    """The audit trail is kept longer than the data it names: an access is answered for
+    after the recording, the report or the call's numbers it reached are gone (each
+    organisation's longest retention)."""
+    shared: set[str] = set()
+    for org_id, org in organisations.items():
+        retention = kept.get(org_id)
+        if retention is None:
+            continue  # (its own retention is wrong: named already)
+        recordings = (
+            "recordings.retention_days"
+            if retention.recordings_days == model.recordings.retention_days
+            else "retention.recordings_days"
+        )
+        days, name = max(
+            (retention.call_log_days, "retention.call_log_days"),
+            (retention.reports_days, "retention.reports_days"),
+            (retention.recordings_days, recordings),
+        )
+        audit = org.audit.days if org.audit is not None else model.audit.days
+        if audit > days:
+            continue
+        if org.audit is not None:
+            yield f"organisations.{org_id}.audit.days", f"must be longer than {name} ({days})"
+        elif (found := f"must be longer than {name} ({days})") not in shared:
+            shared.add(found)
+            yield "audit.days", found
 
 
 def _escalations(org: OrganisationModel) -> Iterator[tuple[str, str]]:
@@ -1323,6 +1373,7 @@ def _build(
         security=m.security,
         policy=Policy.of(m.queues),
         retention_days=m.recordings.retention_days,
+        audit_days=m.audit.days,
         supervisors={name: s.name for name, s in m.supervisors.items()},
         organisations={
             org_id: _organisation(org_id, org, owners, rules[org_id], duty[org_id], kept[org_id])
@@ -1375,4 +1426,5 @@ def _organisation(
         ),
         callbacks_per_hour=org.callbacks.per_hour if org.callbacks else None,
         retention=retention,
+        audit_days=org.audit.days if org.audit else None,
     )

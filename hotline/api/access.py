@@ -29,22 +29,14 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from hotline.privacy import mask as mask
+from hotline.roles import Role as Role
 from hotline.settings import weakness
 from hotline.store.db import Store
 from hotline.store.tables import ApiSession
 
 log = logging.getLogger(__name__)
-
-
-class Role(StrEnum):
-    SUPERVISOR = "supervisor"
-    OPERATOR = "operator"
-    VIEWER = "viewer"
-    #: Reads /metrics (and /health's detail) only: what a Prometheus scraper is given.
-    METRICS = "metrics"
 
 
 @dataclass(frozen=True)

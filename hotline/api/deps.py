@@ -20,6 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from hotline import supervision
 from hotline.api.access import Principal, Role, Sessions, Throttle, Tokens
 from hotline.api.errors import errors
+from hotline.audit import Trail
 from hotline.calllog import CallLog
 from hotline.config import Deployment
 from hotline.duty import Duty
@@ -73,6 +74,8 @@ class Parts:
     duty: Duty | None = None
     #: Erasure on request (None: a service built without it, as some tests build it).
     eraser: Eraser | None = None
+    #: The audit trail of access to personal data (None: nothing recorded).
+    trail: Trail | None = None
 
 
 def parts(request: Request) -> Parts:

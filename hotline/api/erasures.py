@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Body, HTTPException
+from fastapi import Body, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hotline.api import audit
 from hotline.api.deps import AWAY, App, Supervisor, api_router, database
 from hotline.api.errors import errors
 from hotline.lifecycle.erasure import NothingToErase, NotWritten
@@ -62,15 +63,20 @@ class Done(BaseModel):
 @router.post(
     "/erasures",
     response_model=Erased,
-    responses=errors(ROLE, NO_CALL, 400, 413, AWAY),
+    responses=errors(ROLE, NO_CALL, 400, 413, audit.UNRECORDED),
 )
-async def erase(app: App, who: Supervisor, asked: Annotated[Erase, Body()]) -> dict[str, Any]:
+async def erase(
+    app: App, who: Supervisor, request: Request, asked: Annotated[Erase, Body()]
+) -> dict[str, Any]:
     """Erase a caller's data on request, of the token's organisation only: their recordings
     and messages, reports, pending callbacks and the personal fields of their calls (or the
     whole records, where the organisation's retention deletes); the figures stay. Recorded
     in the erasures without the number or the call."""
     if app.eraser is None:
         raise HTTPException(503, "erasure is not available in this service")
+    # on the audit trail first (nothing is erased without its entry): by ids, never the number
+    what = "a call" if asked.call_id is not None else "a caller's calls, by their number"
+    audit.erased(app, who, request, who.organisation, call=asked.call_id, detail=what)
     try:
         done = await app.eraser.erase(
             who.organisation, who.name or who.role.value, number=asked.caller, call=asked.call_id

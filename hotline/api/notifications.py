@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hotline.api import schemas
 from hotline.api.access import Principal, Role
 from hotline.api.audio import AUDIO_SCHEMA, SEALED, stream
+from hotline.api.audit import UNRECORDED, accessed, noted
 from hotline.api.deps import (
     AWAY,
     App,
@@ -27,6 +28,7 @@ from hotline.api.deps import (
     unprocessable,
 )
 from hotline.api.errors import errors
+from hotline.audit import Kind
 from hotline.notifications import Notification
 from hotline.switchboard import CallbackRefused
 from routing import escalation as esc
@@ -148,9 +150,10 @@ def _theirs(app: Parts, who: Principal, ref: str) -> Notification:
     response_model=schemas.NotificationWithHistory,
     responses=errors(403, NO_NOTIFICATION, GUESSES, AWAY),
 )
-async def notification(app: App, who: Handler, ref: Ref) -> dict[str, Any]:
+async def notification(app: App, who: Handler, ref: Ref, request: Request) -> dict[str, Any]:
     """One notification with its note and its history: stored, each callback (rung, answered,
-    failed), each time an operator played its message or called it back, and its close."""
+    failed), each time an operator played its message or called it back, and its close. Its
+    note shown is on the audit trail."""
     item = _theirs(app, who, ref)
     events = await database(app.store.notification_events(ref, item.call, item.at, HISTORY))
     stored = {"at": item.at.isoformat(), "kind": "stored", "by": item.taken_by, "call": item.call}
@@ -162,6 +165,8 @@ async def notification(app: App, who: Handler, ref: Ref) -> dict[str, Any]:
         {"at": e.at.isoformat(), "kind": e.kind, "call": e.call_id, **e.data} for e in events
     ] + [{**done, "kind": f"notification.{done['kind']}"} for done in own]
     history.sort(key=lambda h: datetime.fromisoformat(h["at"]))  # (stable: own steps after)
+    if item.note:
+        noted(app, who, request, [(organisation(app, line=item.line), item.call, ref)])
     return {**shown_json(app, item), "note": item.note, "history": history}
 
 
@@ -319,8 +324,8 @@ async def taken_by_phone(
             (404, "No such notification, or no recorded message of it."),
             (416, "The range asked for is beyond the message's end."),
             SEALED,
+            UNRECORDED,
             GUESSES,
-            AWAY,
         ),
     },
 )
@@ -328,13 +333,17 @@ async def notification_recording(
     app: App, who: Handler, ref: Ref, request: Request
 ) -> StreamingResponse:
     """The caller's recorded message (supervisors; operators of its line), opened from the
-    vault; who played it is kept in the notification's history."""
+    vault; who played it is kept in the notification's history, and each request on the
+    audit trail."""
     found = _theirs(app, who, ref)
     if not found.recording:
         raise HTTPException(404, f"no recorded message {ref}")
     answer = await stream(
         app.vault, found.recording, request, f"{ref}.wav", "audio/wav", f"the message of {ref}"
     )
+    whose = organisation(app, line=found.line)
+    part = answer.headers.get("content-range")
+    accessed(app, who, request, Kind.MESSAGE, whose, call=found.call, ref=ref, detail=part)
     by = who.operator or f"supervisor:{who.name}"
     if not any(d["kind"] == "played" and d["by"] == by for d in found.done):
         app.notifications.did(ref, "played", by, app.switchboard.clock())
