@@ -944,10 +944,11 @@ def _audit_outlives(
             if retention.recordings_days == model.recordings.retention_days
             else "retention.recordings_days"
         )
-        days, name = max(
+        days, name = max(  # (the first of equals: the call log's)
             (retention.call_log_days, "retention.call_log_days"),
             (retention.reports_days, "retention.reports_days"),
             (retention.recordings_days, recordings),
+            key=lambda kind: kind[0],
         )
         audit = org.audit.days if org.audit is not None else model.audit.days
         if audit > days:
