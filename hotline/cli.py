@@ -783,12 +783,12 @@ def erase(
     import httpx
 
     if (caller is None) == (call_id is None):
-        _fail("give --caller NUMBER or --call ID (one of them)")
+        _fail("give --caller NUMBER or --call ID (one of them)", USAGE)
     settings = _settings()
     url = f"http://{settings.api_host}:{settings.api_port}/api/erasures"
     secret = token or settings.api_token.get_secret_value()
     if not secret:
-        _fail("no token: give --token (a supervisor's) or set HOTLINE_API_TOKEN")
+        _fail("no token: give --token (a supervisor's) or set HOTLINE_API_TOKEN", USAGE)
     what = f"call {call_id}" if call_id is not None else "the calls of the number given"
     _say(f"erasing {what} through the service at {url}")
     body = {"caller": caller} if caller is not None else {"call_id": call_id}
