@@ -219,6 +219,15 @@ class Sandbox:
         for folder in ("asterisk-config", "dialplans"):
             for conf in sorted((self.project / folder).glob("*.conf")):
                 shutil.copy(conf, etc / conf.name)
+        # the tests read what was played and typed (verbose(3), dtmf): the sandbox logs it,
+        # test numbers only, until it is taken down (:meth:`down`)
+        logger = etc / "logger.conf"
+        logger.write_text(
+            logger.read_text().replace(
+                "messages => notice,warning,error,verbose(1)",
+                "messages => notice,warning,error,verbose(3),dtmf",
+            )
+        )
         render.render(
             deployment,
             env,
@@ -380,14 +389,18 @@ class Sandbox:
                 f"Asterisk (pid {ours}, root {self.root})"
             )
 
-    def down(self, progress: Progress = print) -> None:
-        """Stop Asterisk (hanging up every call in it), then its firewall."""
+    def down(self, progress: Progress = print, forget: bool = False) -> None:
+        """Stop Asterisk (hanging up every call in it), then its firewall; with ``forget``
+        (taken down for good, not restarted) its verbose log goes too: the numbers and keys
+        the calls had are kept no longer."""
         if self.running():
             self._stop_asterisk()
             progress("Asterisk stopped")
         else:
             progress("Asterisk is not running")
         self.lower_firewall()
+        if forget:
+            (self.root / "var/log/asterisk/messages").unlink(missing_ok=True)
 
     def _stop_asterisk(self) -> None:
         self.cli("core stop now")

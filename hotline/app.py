@@ -45,6 +45,8 @@ from hotline.events import EventBus
 from hotline.features import FeatureRoutes
 from hotline.interrupted import Interrupted
 from hotline.leadership import AloneLease, Leadership, PostgresLease
+from hotline.lifecycle.erasure import Eraser
+from hotline.lifecycle.runner import Retention
 from hotline.merging import Merger
 from hotline.notifications import MessageRoute, NotificationStore
 from hotline.outbound.centre_sms import Texting, centre_sms
@@ -101,6 +103,8 @@ class Service:
     vault: Vault | None = None
     #: The vault beside Asterisk's spool: messages sealed there, and opened to be played.
     spool_door: SpoolDoor | None = None
+    #: Each organisation's retention, applied daily on the active instance.
+    retention: Retention | None = None
     #: The audit trail of access to personal data (written through the call log's spool).
     trail: audit.Trail | None = None
 
@@ -516,6 +520,30 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         vault=vault,
         spool_door=SpoolDoor(vault, settings.spool_of_asterisk()),
     )
+    service.retention = Retention(
+        deployment,
+        store,
+        call_log,
+        vault,
+        notifications,
+        recorder,
+        keys.pseudonyms,
+        clock,
+        lambda: leadership.active,
+        escalations,
+    )
+    eraser = Eraser(
+        deployment,
+        store,
+        call_log,
+        vault,
+        notifications,
+        switchboard,
+        bus,
+        keys.pseudonyms,
+        clock,
+        escalations,
+    )
     leadership.on_active, leadership.on_standby = service.take_over, service.stand_down
     leadership.on_regained = service.regained
     service.merger = Merger(
@@ -567,6 +595,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
             vault=vault,
             escalations=escalations,
             duty=service.duty,
+            eraser=eraser,
             trail=service.trail,
         )
     )
@@ -625,6 +654,8 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
     service = build(settings, deployment)
     deliverer, vault, spool_door = service.deliverer, service.vault, service.spool_door
     assert deliverer is not None and vault is not None and spool_door is not None  # (built)
+    retention = service.retention
+    assert retention is not None  # (built)
     if not settings.api_token.get_secret_value() and not settings.api_tokens.get_secret_value():
         log.warning("no API token in the environment: only `hotline token create` ones will work")
     agi = FastAgiServer(
@@ -667,9 +698,8 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
     tasks = [
         asyncio.create_task(service.call_log.run(), name="call-log"),
         asyncio.create_task(service.ami.run(), name="ami"),
-        asyncio.create_task(
-            service.recorder.run_retention(service.call_log.ready), name="retention"
-        ),
+        asyncio.create_task(service.recorder.run(service.call_log.ready), name="recordings"),
+        asyncio.create_task(retention.run(service.call_log.ready), name="retention"),
         asyncio.create_task(api.serve(), name="api"),
         asyncio.create_task(metrics.watch_loop(), name="loop-lag"),
         asyncio.create_task(deliverer.run(service.call_log.ready), name="outbox"),

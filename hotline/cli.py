@@ -268,11 +268,11 @@ def sandbox_up(config: ConfigOption = None) -> None:
 
 @sandbox_app.command("down")
 def sandbox_down() -> None:
-    """Stop the sandbox Asterisk."""
+    """Stop the sandbox Asterisk (its verbose log, with the test calls' numbers, goes too)."""
     _dev_tools()
     from bench.sandbox import Sandbox
 
-    Sandbox(_settings()).down(_say)
+    Sandbox(_settings()).down(_say, forget=True)
 
 
 @sandbox_app.command("status")
@@ -780,6 +780,53 @@ def token_revoke(token_id: Annotated[int, typer.Argument(help="its id in `token 
     if row is None:
         _fail(f"no token {token_id}")
     typer.echo(f"token {token_id} ({row.name}) revoked")
+
+
+@app.command()
+def erase(
+    caller: Annotated[
+        str | None, typer.Option(help="erase every call of this number (made, typed, reported)")
+    ] = None,
+    call_id: Annotated[str | None, typer.Option("--call", help="erase this call")] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="HOTLINE_ERASE_TOKEN",
+            show_envvar=True,
+            help="a supervisor's token: its organisation's data only (default: "
+            "HOTLINE_API_TOKEN, every organisation's)",
+        ),
+    ] = None,
+) -> None:
+    """Erase a caller's data on request (their recordings, messages, reports, pending
+    callbacks, the personal fields of their calls), through the running service (it holds
+    the reports and callbacks); what was erased is recorded without the number. Exit 1 if
+    the service refused or is away."""
+    import httpx
+
+    if (caller is None) == (call_id is None):
+        _fail("give --caller NUMBER or --call ID (one of them)", USAGE)
+    settings = _settings()
+    url = f"http://{settings.api_host}:{settings.api_port}/api/erasures"
+    secret = token or settings.api_token.get_secret_value()
+    if not secret:
+        _fail("no token: give --token (a supervisor's) or set HOTLINE_API_TOKEN", USAGE)
+    what = f"call {call_id}" if call_id is not None else "the calls of the number given"
+    _say(f"erasing {what} through the service at {url}")
+    body = {"caller": caller} if caller is not None else {"call_id": call_id}
+    try:
+        reply = httpx.post(
+            url, json=body, headers={"Authorization": f"Bearer {secret}"}, timeout=120
+        )
+        reply.raise_for_status()
+    except httpx.HTTPError as exc:
+        typer.secho(f"not erased: {_api_error(exc)}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from None
+    done = reply.json()
+    typer.echo(
+        f"erased: {done['calls']} call(s), {done['recordings']} recording(s) and message(s), "
+        f"{done['reports']} report(s), {done['callbacks']} pending callback(s)"
+    )
 
 
 @vault_app.command("key")

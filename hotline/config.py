@@ -171,6 +171,25 @@ class RecordingsModel(_Model):
     retention_days: int = Field(90, ge=1, le=3650)
 
 
+class RetentionModel(_Model):
+    """How long each kind of personal data is kept (days after the call, or after the report
+    was stored): the shared rules (``retention:``), and each organisation's (its own
+    ``retention:``, any of these, over the shared ones). What happens after it:
+    :mod:`hotline.lifecycle`."""
+
+    #: The call log's personal fields: caller numbers and names, the numbers callers typed
+    #: (callbacks, SMS), operators' notes, and the same in the call's events and outbox.
+    call_log_days: int = Field(365, ge=1, le=3650)
+    #: After it a call's record is ``pseudonymise``d (its figures stay: counts, waits,
+    #: outcomes, durations) or ``delete``d (the whole record, its events with it).
+    call_log: Literal["pseudonymise", "delete"] = "pseudonymise"
+    #: Detention reports (the notifications file and the call log's copy) and their recorded
+    #: messages; a report still open is kept until it is handled.
+    reports_days: int = Field(365, ge=1, le=3650)
+    #: Conversation recordings (unset: ``recordings.retention_days``).
+    recordings_days: int | None = Field(None, ge=1, le=3650)
+
+
 class AuditModel(_Model):
     """The audit trail of access to personal data (hotline/audit.py)."""
 
@@ -520,6 +539,9 @@ class OrganisationModel(_Model):
     webhooks: list[WebhookModel] = []
     #: Its own cap on outbound calls (lower than trunk.callbacks.per_hour).
     callbacks: OwnCallbacksModel | None = None
+    #: How long it keeps personal data: any setting of the shared ``retention:``, each one
+    #: given replacing the shared value (checked as the shared ones are).
+    retention: dict[str, Any] = {}
     #: How long its audit trail is kept (none: the shared ``audit:``).
     audit: AuditModel | None = None
 
@@ -534,6 +556,7 @@ class DeploymentModel(_Model):
     security: SecurityModel = SecurityModel()
     queues: QueuesModel = QueuesModel()
     recordings: RecordingsModel = RecordingsModel()
+    retention: RetentionModel = RetentionModel()
     audit: AuditModel = AuditModel()
     organisations: dict[Name, OrganisationModel] = {}
     languages: list[Language] = []
@@ -614,6 +637,17 @@ class Policy:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """Days each kind of personal data is kept (see RetentionModel), and what becomes of a
+    call's record after its days: ``pseudonymise`` or ``delete``."""
+
+    call_log_days: int = 365
+    call_log: str = "pseudonymise"
+    reports_days: int = 365
+    recordings_days: int = 90
+
+
+@dataclass(frozen=True)
 class Organisation:
     """One organisation the service runs a hotline for, and what is its own (by id)."""
 
@@ -648,6 +682,8 @@ class Organisation:
     #: Its own cap on outbound calls an hour (None: trunk.callbacks.per_hour).
     callbacks_per_hour: int | None = None
 
+    #: How long it keeps personal data: its own ``retention:`` over the shared one.
+    retention: Retention = Retention()
     #: Days its audit trail is kept (None: the deployment's ``audit_days``).
     audit_days: int | None = None
 
@@ -858,9 +894,11 @@ def parse(raw: Any, source: str = "<config>") -> Deployment:
     flat, owners, problems = _flatten(model, organisations)
     rules, found = _own_rules(model, organisations)
     problems += found
+    kept, found = _own_retention(model, organisations)
+    problems += found
     problems += _kinds(organisations, bool(model.organisations))
     problems += _own_caps(model)
-    problems += _audit_outlives(model, organisations)
+    problems += _audit_outlives(model, organisations, kept)
     problems += _codes(organisations, bool(model.organisations))
     if model.organisations:  # name the organisation in every path
         problems += [(_within(path, owners), message) for path, message in _cross_check(flat)]
@@ -883,25 +921,43 @@ def parse(raw: Any, source: str = "<config>") -> Deployment:
     if problems:
         raise ConfigError(source, problems)
     try:
-        return _build(flat, organisations, owners, duty, rules)
+        return _build(flat, organisations, owners, duty, rules, kept)
     except ValueError as exc:  # a domain rule the schema cannot express
         raise ConfigError(source, [("", str(exc))]) from None
 
 
 def _audit_outlives(
-    model: DeploymentModel, organisations: Mapping[str, OrganisationModel]
+    model: DeploymentModel,
+    organisations: Mapping[str, OrganisationModel],
+    kept: Mapping[str, Retention],
 ) -> Iterator[tuple[str, str]]:
     """The audit trail is kept longer than the data it names: an access is answered for
-    after the recording it reached is deleted."""
-    kept = model.recordings.retention_days
-    if model.audit.days <= kept:
-        yield "audit.days", f"must be longer than recordings.retention_days ({kept})"
+    after the recording, the report or the call's numbers it reached are gone (each
+    organisation's longest retention)."""
+    shared: set[str] = set()
     for org_id, org in organisations.items():
-        if org.audit is not None and org.audit.days <= kept:
-            yield (
-                f"organisations.{org_id}.audit.days",
-                f"must be longer than recordings.retention_days ({kept})",
-            )
+        retention = kept.get(org_id)
+        if retention is None:
+            continue  # (its own retention is wrong: named already)
+        recordings = (
+            "recordings.retention_days"
+            if retention.recordings_days == model.recordings.retention_days
+            else "retention.recordings_days"
+        )
+        days, name = max(  # (the first of equals: the call log's)
+            (retention.call_log_days, "retention.call_log_days"),
+            (retention.reports_days, "retention.reports_days"),
+            (retention.recordings_days, recordings),
+            key=lambda kind: kind[0],
+        )
+        audit = org.audit.days if org.audit is not None else model.audit.days
+        if audit > days:
+            continue
+        if org.audit is not None:
+            yield f"organisations.{org_id}.audit.days", f"must be longer than {name} ({days})"
+        elif (found := f"must be longer than {name} ({days})") not in shared:
+            shared.add(found)
+            yield "audit.days", found
 
 
 def _escalations(org: OrganisationModel) -> Iterator[tuple[str, str]]:
@@ -949,6 +1005,39 @@ def _own_rules(
             continue
         rules[org_id] = Policy.of(own)
     return rules, problems
+
+
+def _own_retention(
+    model: DeploymentModel, organisations: Mapping[str, OrganisationModel]
+) -> tuple[dict[str, Retention], list[tuple[str, str]]]:
+    """Each organisation's retention: the shared ``retention:`` with what it sets itself put
+    in, value by value, checked as the shared one is; recordings kept
+    ``recordings.retention_days`` unless it says otherwise."""
+    shared = model.retention.model_dump(exclude_none=True)
+    kept: dict[str, Retention] = {}
+    problems: list[tuple[str, str]] = []
+    for org_id, org in organisations.items():
+        prefix = f"organisations.{org_id}." if model.organisations else ""
+        try:
+            own = RetentionModel.model_validate(shared | org.retention)
+        except ValidationError as exc:
+            for error in exc.errors():
+                path, message = _pydantic_problem(error)
+                problems.append((f"{prefix}retention.{path}", message))
+            continue
+        recordings = own.recordings_days or model.recordings.retention_days
+        if own.reports_days > own.call_log_days:
+            # the report's call keeps its number as long as the report does, else the
+            # report would name what its call's record no longer holds
+            problems.append(
+                (
+                    f"{prefix}retention.reports_days",
+                    f"{own.reports_days} is more than call_log_days ({own.call_log_days}): "
+                    "a report is kept at most as long as its call's record",
+                )
+            )
+        kept[org_id] = Retention(own.call_log_days, own.call_log, own.reports_days, recordings)
+    return kept, problems
 
 
 def _own_caps(model: DeploymentModel) -> list[tuple[str, str]]:
@@ -1217,6 +1306,7 @@ def _build(
     owners: Owners,
     duty: Mapping[str, duty_config.Duty],
     rules: Mapping[str, Policy],
+    kept: Mapping[str, Retention],
 ) -> Deployment:
     menus = {
         name: Menu(
@@ -1287,7 +1377,7 @@ def _build(
         audit_days=m.audit.days,
         supervisors={name: s.name for name, s in m.supervisors.items()},
         organisations={
-            org_id: _organisation(org_id, org, owners, rules[org_id], duty[org_id])
+            org_id: _organisation(org_id, org, owners, rules[org_id], duty[org_id], kept[org_id])
             for org_id, org in organisations.items()
         },
         centres=centres,
@@ -1310,6 +1400,7 @@ def _organisation(
     owners: Owners,
     policy: Policy,
     duty: duty_config.Duty,
+    retention: Retention,
 ) -> Organisation:
     def own(section: str) -> frozenset[str]:
         return frozenset(
@@ -1335,5 +1426,6 @@ def _organisation(
             for hook in org.webhooks
         ),
         callbacks_per_hour=org.callbacks.per_hour if org.callbacks else None,
+        retention=retention,
         audit_days=org.audit.days if org.audit else None,
     )

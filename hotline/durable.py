@@ -74,16 +74,21 @@ class Durable:
                     self.callbacks[kept.pending.call] = kept
             except (KeyError, TypeError, ValueError) as exc:
                 log.error("%s: unreadable record skipped (%s)", self.callbacks_journal.path, exc)
+        self.compact()
+        self._presence: dict[str, Presence] = self._read_operators()
+        self._writer: asyncio.Task[None] | None = None
+
+    # -- callbacks -------------------------------------------------------------------------
+    def compact(self) -> None:
+        """Keep only the open callbacks in the file (at start; after an erasure, so that an
+        erased number is gone from it)."""
         try:
             self.callbacks_journal.rewrite(
                 {"pending": p.as_json()} for p in self.callbacks.values()
             )
         except OSError as exc:  # a full disk: the uncompacted file is as good
             log.warning("%s: not compacted: %s", self.callbacks_journal.path, exc)
-        self._presence: dict[str, Presence] = self._read_operators()
-        self._writer: asyncio.Task[None] | None = None
 
-    # -- callbacks -------------------------------------------------------------------------
     def keep(self, kept: PendingCallback) -> None:
         """Store a callback (or its progress) on disk; OSError if it could not be."""
         self.callbacks_journal.append({"pending": kept.as_json()})

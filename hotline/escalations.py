@@ -264,6 +264,22 @@ class Escalations:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def forget(self, refs: Iterable[str] = ()) -> None:
+        """Keep in the file only the escalations still under way, but those of ``refs`` (an
+        erasure, a retention round): a stopped one's records (the family's number among them)
+        go now rather than at the next start. On the event loop, as every append is."""
+        gone = set(refs)
+        for ref in gone:
+            self.items.pop(ref, None)
+        under_way = {ref for ref, e in self.items.items() if e.stopped is None}
+        kept = [
+            r for r in self.journal.records() if str(r.get("data", {}).get("ref", "")) in under_way
+        ]
+        try:
+            self.journal.rewrite(kept)
+        except OSError as exc:
+            log.warning("escalations.jsonl not compacted: %s", exc)
+
     # -- after a restart, or on taking over ------------------------------------------------
     def restore(self) -> int:
         """The escalations under way when the service last stopped, from the file (the file

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -122,6 +122,13 @@ class EventBus:
                 return after
             after.append(event)
         return None
+
+    def forget(self, calls: Collection[str]) -> None:
+        """Drop the recent events of ``calls`` (an erasure): never replayed to a stream (one
+        that asks from one of them is told to read the state again)."""
+        kept = [e for e in self._recent if e.call_id not in calls]
+        self._recent.clear()
+        self._recent.extend(kept)
 
     def publish(self, event: CallEvent) -> None:
         """Number the event in its call's order (from 1), give it an id, hand it to every

@@ -209,6 +209,16 @@ class NotificationStore:
                 changed += 1
         return changed
 
+    def forget(self, refs: Iterable[str]) -> list[Notification]:
+        """Remove the reports ``refs`` (retention, erasure): from memory, and from the file,
+        rewritten without a record of them (atomically; on the event loop, as every append
+        is, so that none is lost to the rewrite). The reports removed; OSError: none was."""
+        gone = {ref for ref in refs if ref in self.items}
+        if not gone:
+            return []
+        self.journal.rewrite(r for r in self.journal.records() if _ref_of(r) not in gone)
+        return [self.items.pop(ref) for ref in sorted(gone)]
+
     def did(self, ref: str, kind: str, by: str, at: datetime, **more: str) -> None:
         """An operator ``played`` its message, or ``called`` its number back (``call``: that
         call's id): kept in its history."""
@@ -224,6 +234,14 @@ class NotificationStore:
             (n for n in items if n.handled_at is not None), key=lambda n: n.at, reverse=True
         )
         return open_ + done
+
+
+def _ref_of(record: dict[str, Any]) -> str | None:
+    """The report a record of the file is about (its storing, handling, or a step of it)."""
+    for key in ("handled", "did", "ref"):
+        if key in record:
+            return str(record[key])
+    return None
 
 
 class MessageRoute:

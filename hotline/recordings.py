@@ -2,7 +2,8 @@
 config says so, the service post-processes each file with pydub once the call is over (level
 normalised; MP3 where ffmpeg is present, WAV otherwise), in memory, seals it into the vault
 (:mod:`hotline.vault`: encrypted, synced) and only then removes Asterisk's raw file; it
-deletes them after the retention period. Every step is an event on the call.
+deletes them when their retention is over (:mod:`hotline.lifecycle` says when). Every step is
+an event on the call.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import io
 import logging
 import math
 import subprocess
-import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,9 @@ from hotline.asterisk.agi import AgiChannel
 from hotline.audio import AudioSegment, effects, which
 from hotline.events import CallEvent
 from hotline.store.db import Store
+from hotline.store.lifecycle import Kept
 from hotline.switchboard import Switchboard
-from hotline.vault import Unavailable, Vault, name_of
+from hotline.vault import Vault, name_of
 from routing.events import (
     CallEnded,
     RecordingDeleted,
@@ -37,8 +38,6 @@ log = logging.getLogger(__name__)
 #: Where Asterisk writes the raw recordings (inside its own file system).
 ASTERISK_FOLDER = "/var/spool/asterisk/hotline/recordings"
 
-#: Seconds between two retention rounds.
-DAY = 24 * 3600.0
 #: Seconds between two looks for raw recordings nobody finished (a restart in the middle).
 LOOK_EVERY = 60.0
 #: Where a raw recording that could not be processed is kept (sealed) until retention.
@@ -187,23 +186,20 @@ class Recorder:
                 finished += 1
         return finished
 
-    async def expire(self, now: datetime, days: int) -> int:
-        """Delete the recordings older than ``days``, and raw ones that could not be processed;
-        each deletion is an event on its call."""
-        old = await self.store.recordings_before(now - timedelta(days=days))
+    async def expire(self, old: Sequence[Kept]) -> int:
+        """Delete the recordings ``old`` (their retention is over: hotline/lifecycle); each
+        deletion is an event on its call. How many; Unavailable (the shared database away)
+        stops the round, tried again later."""
         deleted = 0
         for row in old:
-            try:  # its bytes wherever they are (the vault: every instance's)
-                await self.vault.delete(row.path)
-            except Unavailable as exc:  # the shared database away: tried again next round
-                log.warning(
-                    "recording %s of call %s not deleted yet: %s", row.path, row.call_id, exc
-                )
-                continue
+            await self.vault.delete(row.path)  # its bytes wherever they are (every instance's)
             self.board.emit(row.call_id, RecordingDeleted(row.path, "retention"))
-            log.info("recording %s of call %s deleted after %d days", row.path, row.call_id, days)
+            log.info("recording %s of call %s deleted (retention)", row.path, row.call_id)
             deleted += 1
-        cutoff = now - timedelta(days=days)
+        return deleted
+
+    async def expire_failed(self, cutoff: datetime) -> None:
+        """Delete the raw recordings that could not be processed, made before ``cutoff``."""
         for name, made_at in await self.vault.names(FAILED):
             if made_at < cutoff:
                 await self.vault.delete(name)
@@ -215,20 +211,17 @@ class Recorder:
                 await asyncio.to_thread(raw.unlink, missing_ok=True)
                 call = raw.name.split(".wav")[0]
                 self.board.emit(call, RecordingDeleted(str(raw), "retention"))
-        return deleted
 
     @property
     def _raw_folder(self) -> Path:
         """Where Asterisk writes the raw recordings, as this service sees it."""
         return self.asterisk_spool / ASTERISK_FOLDER.removeprefix("/var/spool/asterisk/")
 
-    async def run_retention(self, ready: asyncio.Event) -> None:
-        """Once the call log's database is ready: retention then daily (a round that fails,
-        the database away, is tried again in an hour), and every minute a look for raw
-        recordings nobody finished."""
-        days = self.board.deployment.retention_days
+    async def run(self, ready: asyncio.Event) -> None:
+        """Once the call log's database is ready: the recordings kept in plaintext before the
+        vault sealed, then every minute a look for raw recordings nobody finished (their
+        retention: hotline/lifecycle/runner.py)."""
         await ready.wait()
-        next_expiry = 0.0
         sealed_before_vault = False
         while True:
             now = self.board.clock()
@@ -244,13 +237,6 @@ class Recorder:
                     sealed_before_vault = True
                 except Exception as exc:
                     log.warning("sealing the recordings kept before the vault failed: %s", exc)
-            if time.monotonic() >= next_expiry:
-                try:
-                    await self.expire(now, days)
-                    next_expiry = time.monotonic() + DAY
-                except Exception as exc:
-                    log.warning("recording retention skipped this round: %s", exc)
-                    next_expiry = time.monotonic() + 3600.0
             try:
                 await self.recover(now)
             except Exception as exc:

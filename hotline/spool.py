@@ -154,6 +154,20 @@ class Spool:
                     self._path(segment).unlink(missing_ok=True)
         self._marked, self._marked_at = position, time.monotonic()
 
+    def roll(self) -> bool:
+        """Once the database holds everything: go on in a new segment, and delete the old
+        one, so that no event (a number retention or an erasure removed from the database)
+        stays in the spool until its segment fills up. Whether it rolled."""
+        if self.backlog or self.sent != Position(self._segment, self._size):
+            return False
+        fd = self._open(self._segment + 1)
+        with self._lock:  # a sync in another thread may be on the old one now
+            self._retired.append(self._fd)
+            self._segment, self._fd, self._size = self._segment + 1, fd, 0
+        self.sent = Position(self._segment, 0)
+        self.mark()
+        return True
+
     def reject(self, line: str) -> None:
         with (self.folder / "rejected.jsonl").open("a", encoding="utf-8") as out:
             out.write(line.rstrip("\n") + "\n")

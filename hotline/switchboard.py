@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -37,6 +37,7 @@ from routing.signals import (
     CallBackNow,
     CallbackPickedUp,
     CallbackReached,
+    CallerErased,
     CallerQueued,
     CallOperator,
     CancelTimer,
@@ -562,6 +563,16 @@ class Switchboard:
     ) -> None:
         """An operator handled a detention notification: no more callbacks for it."""
         self.feed(NotificationHandled(notification, call, by, outcome, note))
+
+    def erased(self, calls: Iterable[str]) -> int:
+        """An erasure on request: the pending callbacks of ``calls`` are not made, and their
+        numbers are gone from disk (the callbacks' file compacted). How many were pending."""
+        pending = [call for call in calls if call in self.callbacks]
+        for call in pending:
+            self.feed(CallerErased(call))
+        if self.durable is not None:
+            self.durable.compact()
+        return len(pending)
 
     async def hand_over(self, to_fallback: Callable[[str], Awaitable[None]]) -> int:
         """The service is stopping: every caller waiting on a channel goes to the fallback

@@ -19,6 +19,7 @@ from routing.signals import (
     CallBackNow,
     CallbackPickedUp,
     CallbackReached,
+    CallerErased,
     DialCaller,
     Dialled,
     Forget,
@@ -179,6 +180,18 @@ def handled(w: Work, s: NotificationHandled) -> None:
         w.cancel(f"redial:{call}", f"retry:{call}")
         w.effects.append(Forget(call))
         w.end(call, ev.CallEnded("handled", notification=s.ref))
+
+
+def erased(w: Work, s: CallerErased) -> None:
+    """An erasure: the pending callback is dropped, from the queue and from disk."""
+    call = s.call
+    if call not in w.get("callbacks") or call in w.get("offers"):
+        return
+    w.mut("waiting").pop(call, None)
+    del w.mut("callbacks")[call]
+    w.cancel(f"redial:{call}", f"retry:{call}")
+    w.effects.append(Forget(call))
+    w.end(call, ev.CallEnded("handled", reason="erased"))
 
 
 def restore(w: Work, s: Restore) -> None:

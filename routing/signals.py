@@ -213,6 +213,14 @@ class NotificationHandled:
 
 
 @dataclass(frozen=True)
+class CallerErased:
+    """The caller's data was erased on request: their callback, if one is pending, is not
+    made (being made right now: its end decides)."""
+
+    call: str
+
+
+@dataclass(frozen=True)
 class LetGo:
     """The caller leaves for the dialplan's fallback queue (handed over, or our fault)."""
 
@@ -366,6 +374,7 @@ Signal = (
     | OperatorChanged
     | DeviceChanged
     | NotificationHandled
+    | CallerErased
     | LetGo
     | Guarded
     | TransferAsked

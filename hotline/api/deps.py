@@ -26,6 +26,7 @@ from hotline.config import Deployment
 from hotline.duty import Duty
 from hotline.escalations import Escalations
 from hotline.events import EventBus
+from hotline.lifecycle.erasure import Eraser
 from hotline.notifications import NotificationStore
 from hotline.store.db import Store
 from hotline.switchboard import Switchboard
@@ -71,6 +72,8 @@ class Parts:
     escalations: Escalations | None = None
     #: Who is on duty (None: a service built without rotas, as some tests build it).
     duty: Duty | None = None
+    #: Erasure on request (None: a service built without it, as some tests build it).
+    eraser: Eraser | None = None
     #: The audit trail of access to personal data (None: nothing recorded).
     trail: Trail | None = None
 

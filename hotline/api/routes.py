@@ -24,6 +24,7 @@ from hotline.api import (
     calls,
     desk,
     duty,
+    erasures,
     errors,
     figures,
     notifications,
@@ -192,7 +193,7 @@ def create_api(app_parts: Parts) -> FastAPI:
         }
 
     web.mount(app)
-    for resource in (queues, calls, desk, figures, notifications, stream, duty, audit):
+    for resource in (queues, calls, desk, figures, notifications, stream, duty, audit, erasures):
         app.include_router(resource.router)
     return app
 

@@ -464,6 +464,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
+    # what is deleted or replaced (retention, erasure) is overwritten with zeros in the file,
+    # not left in its free pages for anyone with the file to read
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -136,6 +136,7 @@ def new_call(event: CallEvent) -> Row:
         "note": None,
         "wrapped_up_by": None,
         "wrapped_up_at": None,
+        "forgotten_at": None,
     }
 
 
@@ -332,7 +333,7 @@ class Rows:
                 item = self.notifications.get(key) or self.notifications.make(
                     key,
                     {"ref": key, "handled_at": None, "handled_by": None, "outcome": None}
-                    | {"note": None},
+                    | {"note": None, "forgotten_at": None},
                 )
                 item["call_id"] = event.call_id
                 item["line"] = e.line

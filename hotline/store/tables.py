@@ -116,6 +116,9 @@ class Call(Base):
     note: Mapped[str | None] = mapped_column(Text)
     wrapped_up_by: Mapped[str | None] = mapped_column(String(64))
     wrapped_up_at: Mapped[datetime | None]
+    #: When its personal fields were pseudonymised or erased (hotline/lifecycle): its figures
+    #: stay, nothing in it names the caller any more.
+    forgotten_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class OperatorChange(Base):
@@ -186,6 +189,8 @@ class Notification(Base):
     #: The handler's note (personal data), and the operator who took it by phone.
     note: Mapped[str | None] = mapped_column(Text)
     taken_by: Mapped[str | None] = mapped_column(String(64))
+    #: When its personal fields (and its message) were pseudonymised or erased.
+    forgotten_at: Mapped[datetime | None]
 
 
 class NotificationRef(Base):
@@ -327,6 +332,28 @@ class VaultDeleted(Base):
 
     name: Mapped[str] = mapped_column(String(512), primary_key=True)
     deleted_at: Mapped[datetime]
+
+
+class Erasure(Base):
+    """An erasure on request (``hotline erase``, ``POST /api/erasures``): when, who asked,
+    for which organisation, and how much was erased; never the number or the call itself,
+    only a keyed hash of it (hotline/lifecycle/policy.py: subject_hash)."""
+
+    __tablename__ = "erasures"
+
+    n: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    #: The token's name (or ``cli``) that asked.
+    by: Mapped[str] = mapped_column(String(64))
+    #: The organisation whose data was erased (None: a token of every organisation's).
+    organisation: Mapped[str | None] = mapped_column(String(32), index=True)
+    #: ``number`` or ``call``: what was named.
+    kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(64))
+    calls: Mapped[int]
+    recordings: Mapped[int]
+    reports: Mapped[int]
+    callbacks: Mapped[int]
 
 
 class AuditEntry(Base):

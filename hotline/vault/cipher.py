@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 import struct
 from collections.abc import Callable, Iterator, Sequence
@@ -94,6 +95,9 @@ class Keys:
 
     def __init__(self, current: bytes, previous: Sequence[bytes] = ()) -> None:
         self.current_id = key_id(current)
+        #: The key of the call log's pseudonyms and erasures' hashes (hotline/lifecycle),
+        #: derived from the current key: kept where the key is, never in the database.
+        self.pseudonyms = hmac.new(current, b"hotline pseudonyms v1", hashlib.sha256).digest()
         self._ciphers = {key_id(k): AESGCM(k) for k in (*previous, current)}
 
     @classmethod

@@ -171,7 +171,7 @@ def asterisk(deployment: Deployment) -> Iterator[Asterisk]:
         secrets = sandbox.up(deployment, progress)
         yield Asterisk(sandbox, secrets)
     finally:
-        host.leave(lambda: sandbox.down(lambda _: None))
+        host.leave(lambda: sandbox.down(lambda _: None, forget=True))
 
 
 #: Where a failed test's logs are kept (the service's and Asterisk's, from the test's start).

@@ -31,6 +31,7 @@ from tests.integration.conftest import Service, call, progress
 from tests.walker import (
     Asked,
     Requests,
+    Route,
     Secrets,
     Values,
     events,
@@ -40,6 +41,14 @@ from tests.walker import (
     routes,
     send,
 )
+
+#: Routes that erase what the others are asked about (walked last).
+ERASING = ("/api/erasures",)
+
+
+def erases(route: Route) -> bool:
+    return route.method == "POST" and route.path in ERASING
+
 
 #: The seeded calls began at 09:00 in Kyiv, the day of the service's clock (WORKING_HOURS).
 SEEDED_AT = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
@@ -254,17 +263,23 @@ async def walk(
         held[org].words.add(caller)
 
     async def as_organisation(org: str) -> None:
-        for identity in (i for i in identities if i.org == org):
-            known = secrets(held, org)
-            for route in (r for r in everything if not r.stream):
-                asking = Requests(route, identity.own, identity.pool[0])
-                valid = None  # (an own request the route took: the others' go on top of it)
-                for asked in asking.own_requests():
-                    if (await ask(identity, known, asked)) not in (400, 422):
-                        valid = valid or asked
-                first = valid or next(asking.own_requests())
-                for asked in asking.foreign(others(identity), first):
-                    await ask(identity, known, asked)
+        # (an erasure removes what the other routes are asked about: walked once every
+        # identity of the organisation walked the rest)
+        for last in (False, True):
+            for identity in (i for i in identities if i.org == org):
+                await walk_as(identity, org, [r for r in everything if erases(r) == last])
+
+    async def walk_as(identity: Identity, org: str, walked: list[Route]) -> None:
+        known = secrets(held, org)
+        for route in (r for r in walked if not r.stream):
+            asking = Requests(route, identity.own, identity.pool[0])
+            valid = None  # (an own request the route took: the others' go on top of it)
+            for asked in asking.own_requests():
+                if (await ask(identity, known, asked)) not in (400, 422):
+                    valid = valid or asked
+            first = valid or next(asking.own_requests())
+            for asked in asking.foreign(others(identity), first):
+                await ask(identity, known, asked)
 
     async def ask(identity: Identity, known: Secrets, asked: Asked) -> int:
         """Send it; what it leaked, or a 5xx, is a problem; its answer is kept."""

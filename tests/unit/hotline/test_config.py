@@ -196,10 +196,17 @@ ORGANISATION_CASES = [
         "organisations.ge-rehabilitation.centres.op1: also the id of an operator of "
         "organisation 'ua-legal-aid'",
     ),
-    # the audit trail outlives the data it names
+    # the audit trail outlives the data it names (each organisation's longest retention)
+    (
+        lambda c: (
+            c.update(audit={"days": 400}),
+            ukraine(c).update(retention={"call_log_days": 500}),
+        ),
+        "audit.days: must be longer than retention.call_log_days (500)",
+    ),
     (
         lambda c: c.update(audit={"days": 90}),
-        "audit.days: must be longer than recordings.retention_days (90)",
+        "audit.days: must be longer than retention.call_log_days (365)",
     ),
     (
         lambda c: (

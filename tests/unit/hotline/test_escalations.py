@@ -217,3 +217,21 @@ async def test_its_calls_count_in_the_organisations_caps_and_wait_when_they_are_
     escalation = escalations.items["482100"]
     assert (escalation.waiting_for, escalation.until) == ("capped", T0 + timedelta(minutes=20))
     assert len(asterisk.rung) == 1
+
+
+async def test_a_forgotten_reports_escalation_leaves_the_file_at_once(tmp_path: Path) -> None:
+    """(erasure and retention: the family's number the file holds goes with the report)"""
+    bus, asterisk = EventBus(), Asterisk()
+    escalations = runner(tmp_path, asterisk, bus)
+    bus.subscribe(escalations)
+    other = ev.NotificationStored("482101", "detention", "380667778899", "380667778899", True)
+    bus.publish(CallEvent("1.1", 0, T0, STORED))
+    bus.publish(CallEvent("1.2", 0, T0, other))
+    await settle()
+    journal = tmp_path / "escalations.jsonl"
+    assert "380661112233" in journal.read_text() and "380667778899" in journal.read_text()
+    escalations.forget(["482100"])
+    assert "482100" not in escalations.items and "482101" in escalations.items
+    kept = journal.read_text()
+    assert "482100" not in kept and "380661112233" not in kept
+    assert "380667778899" in kept  # (under way: kept)

@@ -53,3 +53,21 @@ def test_taking_over_learns_the_notifications_another_instance_took_or_closed(
     assert again[taken.ref].handled_at is None and again[taken.ref].taken_by == "op1"
     assert (again[closed.ref].outcome, again[closed.ref].note) == ("family-informed", "Told.")
     assert (again[stale.ref].handled_by, again[stale.ref].outcome) == ("op3", "not-reached")
+
+
+def test_forgotten_reports_are_gone_from_memory_and_from_the_file(tmp_path: Path) -> None:
+    """(retention and erasure: the file is rewritten without a record of them)"""
+    store = NotificationStore(tmp_path)
+    at = datetime(2026, 11, 25, 9, tzinfo=UTC)
+    kept = store.take("c1", "detention", "380501111111", "380501111111", "op1", at)
+    gone = store.take("c2", "detention", "380502222222", "380507777777", "op1", at)
+    store.did(gone.ref, "played", "op2", at)
+    store.handle(gone.ref, "op2", at, note="Lives at 5 Shevchenko St.")
+    assert [n.ref for n in store.forget([gone.ref, "999999"])] == [gone.ref]
+    on_disk = (tmp_path / "notifications.jsonl").read_text()
+    for personal in ("380502222222", "380507777777", "Shevchenko", gone.ref):
+        assert personal not in on_disk
+    assert "380501111111" in on_disk
+    again = NotificationStore(tmp_path)  # (as a restart reads it)
+    assert list(again.items) == [kept.ref]
+    assert store.forget([gone.ref]) == []

@@ -15,7 +15,7 @@ from hotline.calllog import CallLog
 from hotline.events import CallEvent
 from hotline.spool import Position, Spool
 from hotline.store.db import Store
-from routing.events import CallEnded, MenuAnswer
+from routing.events import CallEnded, CallStarted, MenuAnswer
 
 AT = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -201,3 +201,21 @@ def test_under_load_the_marker_is_written_at_most_every_so_often(tmp_path: Path)
     spool.append(event(8))
     spool.close()
     assert Spool(tmp_path).backlog == 1
+
+
+def test_a_spool_the_database_holds_wholly_rolls_over_and_its_old_events_are_gone(
+    tmp_path: Path,
+) -> None:
+    """(retention and erasure: no event stays in a segment that fills up in a year)"""
+    with Spool(tmp_path / "spool") as spool:
+        spool.append(CallEvent("c1", 1, AT, CallStarted("380501234567", "0800213103"), "e1"))
+        spool.sync()
+        assert not spool.roll()  # not in the database yet
+        _, after, lines = spool.read(spool.sent)
+        spool.commit(after, lines)
+        assert spool.roll()
+        on_disk = b"".join(p.read_bytes() for p in (tmp_path / "spool").glob("events-*"))
+        assert b"380501234567" not in on_disk
+        spool.append(CallEvent("c2", 1, AT, CallStarted("380509999999", "0800213103"), "e2"))
+        spool.sync()
+        assert [e.call_id for e in spool.read(spool.sent)[0]] == ["c2"]

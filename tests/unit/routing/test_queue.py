@@ -30,6 +30,7 @@ from routing.signals import (
     CallBackNow,
     CallbackPickedUp,
     CallbackReached,
+    CallerErased,
     CallerQueued,
     CallOperator,
     CancelTimer,
@@ -38,6 +39,7 @@ from routing.signals import (
     DeviceChanged,
     Effect,
     Emit,
+    Forget,
     Held,
     HungUp,
     Keep,
@@ -868,3 +870,18 @@ def test_a_run_keeps_the_queue_it_was_given() -> None:
     assert "c1" not in before.waiting and "c1" not in before.offers
     assert before.operators["op3"].state is State.AVAILABLE
     assert replace(before) == before
+
+
+def test_an_erased_callers_pending_callback_is_not_made_and_leaves_the_disk() -> None:
+    run = Run()
+    run(CallerQueued("d1", "PJSIP/trunk-1", "detention", "uk", "380661112233"))
+    run(HungUp("d1"))
+    assert run.queue.waiting["d1"].callback
+    effects = run(CallerErased("d1"))
+    assert "d1" not in run.queue.waiting and "d1" not in run.queue.callbacks
+    assert Forget("d1") in effects
+    (ended,) = run.emitted("call.ended")
+    assert (ended.fact.outcome, ended.fact.reason) == ("handled", "erased")
+    run.online("op1")
+    assert run.of(CallOperator) == []  # nobody is rung to call them back
+    assert run(CallerErased("d1")) == []  # (a second erasure: nothing more)
