@@ -19,6 +19,7 @@ import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hotline.api.limits import refuse
+from hotline.api.proxies import FORWARDED_FOR
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,12 @@ class Forward:
         url = target + scope["raw_path"].decode("latin-1")
         if scope["query_string"]:
             url += "?" + scope["query_string"].decode("latin-1")
-        passed = [(k, v) for k, v in headers if k not in HOP]
+        passed = [(k, v) for k, v in headers if k not in HOP and k != FORWARDED_FOR]
         passed.append((FORWARDED, self.me.encode()))
+        # the client as this instance judged it (its own trusted proxies): the active one,
+        # trusting this one (HOTLINE_TRUSTED_PROXIES), counts its logins, not the standby's
+        if client := scope.get("client"):
+            passed.append((FORWARDED_FOR, client[0].encode()))
         request = self.client.build_request(scope["method"], url, headers=passed, content=body)
         try:
             response = await self.client.send(request, stream=True)
