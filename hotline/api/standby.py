@@ -5,7 +5,9 @@ it came (method, path, query, body, the token or the browser's cookie) to the le
 API (``leadership.url``, HOTLINE_API_URL) and streams the answer back, the wallboard's event
 stream included. So a supervisor or a load balancer may use either instance. A request that
 was forwarded once is never forwarded again (two instances that each think the other active,
-for the moment of a takeover, answer 503 rather than bounce it between them).
+for the moment of a takeover, answer 503 rather than bounce it between them). It names the
+client in X-Forwarded-For (as this instance judged it: hotline/api/proxies.py), which the
+active one believes if it lists this one in HOTLINE_TRUSTED_PROXIES.
 """
 
 from __future__ import annotations
