@@ -10,6 +10,7 @@ fail2ban server of its own that bans addresses failing to log in.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -65,6 +66,34 @@ def _mmdebstrap(suite: str, target: Path, progress: Progress) -> str | None:
         return None
     failures = [line for line in said if line.startswith("E: ")] or said[-1:]
     return "; ".join(failures) or f"exit code {bootstrap.returncode}"
+
+
+def holders(ports: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    """Who listens on each of ``ports`` (``("udp", 5060)``), on any address of this host:
+    ``asterisk (pid 1234, root /work/other/.cache/sandbox/root)`` (the root: which
+    checkout's Asterisk it is), by ``ss``."""
+    listed = subprocess.run(
+        ["ss", "-H", "-l", "-n", "-p", "-t", "-u"], capture_output=True, text=True, check=False
+    ).stdout
+    found: dict[tuple[str, int], str] = {}
+    for line in listed.splitlines():
+        fields = line.split()
+        if len(fields) < 5 or not fields[4].rpartition(":")[2].isdigit():
+            continue
+        key = (fields[0], int(fields[4].rpartition(":")[2]))
+        if key not in ports or key in found:
+            continue
+        process = re.search(r'\("([^"]+)",pid=(\d+)', line)
+        if process is None:
+            found[key] = "a process this user cannot see"
+            continue
+        name, pid = process.groups()
+        try:
+            root = os.readlink(f"/proc/{pid}/root")
+        except OSError:
+            root = "?"
+        found[key] = f"{name} (pid {pid}" + (f", root {root})" if root != "/" else ")")
+    return found
 
 
 class Sandbox:
@@ -294,6 +323,13 @@ class Sandbox:
         env = self.ensure_secrets(deployment)
         if self.running():
             self.down(progress)
+        if taken := holders(self.ports(deployment)):
+            raise SandboxError(
+                "cannot start the sandbox's Asterisk: "
+                + "; ".join(f"127.0.0.1:{port}/{proto} is taken by {who}" for (proto, port), who
+                            in sorted(taken.items(), key=lambda item: item[0][1]))
+                + " (another checkout's sandbox? `hotline sandbox down` there stops it)"
+            )  # fmt: skip
         self.install(deployment, env, progress)
         self.raise_firewall(deployment, progress)  # before Asterisk: no unguarded moment
         progress("starting Asterisk...")
@@ -312,6 +348,7 @@ class Sandbox:
             except subprocess.TimeoutExpired:
                 ok = False
             if ok:
+                self._answering(deployment)
                 sip = deployment.sip
                 tls = f" and :{sip.tls_port}/tls" if deployment.phones.tls else ""
                 progress(
@@ -324,6 +361,24 @@ class Sandbox:
             "Asterisk started but did not finish booting within 60 s; see "
             f"{self.root}/var/log/asterisk/messages"
         )
+
+    def ports(self, deployment: Deployment) -> list[tuple[str, int]]:
+        """The ports this sandbox's Asterisk listens on: SIP (UDP, and TLS for phones), AMI."""
+        sip = deployment.sip
+        found = [("udp", sip.udp_port), ("tcp", self.settings.ami_port)]
+        return found + ([("tcp", sip.tls_port)] if deployment.phones.tls else [])
+
+    def _answering(self, deployment: Deployment) -> None:
+        """The Asterisk on the SIP port is this sandbox's (not one that took it meanwhile):
+        what calls and measures reach is what this sandbox started."""
+        ours = (self.root / "run/asterisk/asterisk.pid").read_text().strip()
+        sip = ("udp", deployment.sip.udp_port)
+        who = holders([sip]).get(sip, "nobody")
+        if f"(pid {ours}," not in who and f"(pid {ours})" not in who:
+            raise SandboxError(
+                f"127.0.0.1:{sip[1]}/udp is answered by {who}, not by this sandbox's "
+                f"Asterisk (pid {ours}, root {self.root})"
+            )
 
     def down(self, progress: Progress = print) -> None:
         """Stop Asterisk (hanging up every call in it), then its firewall."""
@@ -343,13 +398,15 @@ class Sandbox:
         if self.running() and pid_file.exists():
             os.kill(int(pid_file.read_text().strip()), 9)
 
-    def status(self) -> str:
+    def facts(self) -> dict[str, object]:
+        """What :meth:`status` says, as data (``hotline sandbox status --json``)."""
         if not self.built:
-            return f"not built (run `hotline sandbox up`; it builds into {self.root})"
+            return {"built": False, "running": False, "root": str(self.root)}
+        found: dict[str, object] = {"built": True, "version": self.asterisk_version()}
         if not self.running():
-            return f"built ({self.asterisk_version()}), not running"
+            return found | {"running": False}
         uptime = self.cli("core show uptime").stdout.strip()
-        channels = self.cli("core show channels count").stdout.strip()
+        channels = re.search(r"(\d+) active channel", self.cli("core show channels count").stdout)
         contacts = self.cli("pjsip show contacts").stdout.strip().splitlines()
         registered = [
             line.split()[1]
@@ -357,14 +414,31 @@ class Sandbox:
             if line.strip().startswith("Contact:") and "/" in line.split()[1]
         ]
         banned = self.fail2ban.banned() if self.fail2ban.running() else None
+        return found | {
+            "running": True,
+            "uptime": uptime,
+            "channels": int(channels.group(1)) if channels else None,
+            "registered": registered,
+            "fail2ban": banned is not None,
+            "banned": banned or [],
+        }
+
+    def status(self) -> str:
+        facts = self.facts()
+        if not facts["built"]:
+            return f"not built (run `hotline sandbox up`; it builds into {self.root})"
+        if not facts["running"]:
+            return f"built ({facts['version']}), not running"
+        registered, banned = facts["registered"], facts["banned"]
+        assert isinstance(registered, list) and isinstance(banned, list)
         return "\n".join(
             [
-                f"running: {self.asterisk_version()}",
-                uptime,
-                channels,
+                f"running: {facts['version']}",
+                str(facts["uptime"]),
+                f"{facts['channels']} active channel(s)",
                 f"operators registered: {', '.join(registered) or 'none'}",
                 "fail2ban: not running"
-                if banned is None
+                if not facts["fail2ban"]
                 else f"fail2ban: banned {', '.join(banned) or 'none'}",
             ]
         )

@@ -18,7 +18,7 @@ from typing import Any
 import uvicorn
 from panoramisk.message import Message
 
-from hotline import metrics, takeover
+from hotline import audit, metrics, takeover
 from hotline.api.access import (
     Principal,
     Role,
@@ -102,6 +102,8 @@ class Service:
     vault: Vault | None = None
     #: The vault beside Asterisk's spool: messages sealed there, and opened to be played.
     spool_door: SpoolDoor | None = None
+    #: The audit trail of access to personal data (written through the call log's spool).
+    trail: audit.Trail | None = None
 
     async def health(self, organisation: str | None = None) -> dict[str, Any]:
         """The service's state; its rotas' calendars and its outbox of every organisation,
@@ -544,6 +546,9 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         translation = QueueLog(lines_of, settings.queue_log_numbers)
         service.queue_log = QueueLogFile(settings.queue_log, translation)
         bus.subscribe(service.queue_log)
+    # who reached personal data: the API's routes say so, listening in is seen on the bus
+    service.trail = audit.Trail(call_log, clock, lambda: call_log.disk_error)
+    bus.subscribe(service.trail)
     tokens = Tokens(configured, store, ready=call_log.ready)
     service.api = create_api(
         Parts(
@@ -566,6 +571,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
             duty=service.duty,
             streams=Streams(settings.streams_per_token),
             trusted_proxies=proxies,
+            trail=service.trail,
         )
     )
     return service
@@ -681,6 +687,17 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         asyncio.create_task(deliverer.run(service.call_log.ready), name="outbox"),
         asyncio.create_task(vault.run(service.call_log.ready), name="vault"),
         asyncio.create_task(spool_door.run(lambda: service.leadership.active), name="spool"),
+        asyncio.create_task(
+            audit.prune(
+                service.call_log.store,
+                deployment.audit_days,
+                {org.id: org.audit_days for org in deployment.organisations.values()},
+                service.switchboard.clock,
+                service.call_log.ready,
+                lambda: service.leadership.active,
+            ),
+            name="audit",
+        ),
     ]
     if service.duty is not None:  # (a standby reads them too: it may be active any moment)
         tasks.append(asyncio.create_task(service.duty.run(), name="duty"))
@@ -730,6 +747,8 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         await _cancelled([t for t in tasks if t.get_name() == "outbox"])
         await deliverer.stop()  # what is in flight lands (else: sent again, by id)
         await _cancelled(tasks)
+        with contextlib.suppress(Exception):  # (when each token was last used, if it can)
+            await service.api.state.parts.tokens.close()
         await service.call_log.close()
         spool_door.forget()  # messages opened for calls this process served
         if service.queue_log is not None:

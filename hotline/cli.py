@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from hotline import __version__, logs, prompts
 from hotline.config import ConfigError, Deployment, load
+from hotline.roles import Role
 from hotline.settings import Clock, Settings, environment
 
 app = typer.Typer(
@@ -49,6 +50,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(vault_app, name="vault")
 
+#: A listing's machine-readable form.
+JsonOption = Annotated[bool, typer.Option("--json", help="print it as JSON")]
+
 ConfigOption = Annotated[
     Path | None,
     typer.Option(
@@ -75,9 +79,15 @@ def _main(
     """(The options before any command.)"""
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 1) -> None:
+    """Say what went wrong and exit: 1, a failure while running (the default); 2, a usage or
+    config error (:data:`USAGE`)."""
     typer.secho(message, err=True, fg=typer.colors.RED)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
+
+
+#: The exit code of a usage or config error (a bad option, config or setting).
+USAGE = 2
 
 
 def _dev_tools() -> None:
@@ -86,7 +96,8 @@ def _dev_tools() -> None:
     if importlib.util.find_spec("bench") is None:
         _fail(
             "the sandbox and test calls are development tools (bench/): run them from a "
-            "checkout set up by `bash .ci/setup`"
+            "checkout set up by `bash .ci/setup`",
+            USAGE,
         )
 
 
@@ -100,10 +111,10 @@ def _settings() -> Settings:
             secret = any(word in name for word in ("secret", "token", "password", "url"))
             given = "(not shown)" if secret else repr(error.get("input"))
             lines.append(f"  HOTLINE_{name.upper()}={given}: {error['msg']}")
-        _fail("bad setting in the environment (or .env):\n" + "\n".join(lines))
+        _fail("bad setting in the environment (or .env):\n" + "\n".join(lines), USAGE)
         raise  # unreachable
     except Exception as exc:
-        _fail(f"bad setting in the environment: {exc}")
+        _fail(f"bad setting in the environment: {exc}", USAGE)
         raise  # unreachable
 
 
@@ -111,7 +122,7 @@ def _deployment(settings: Settings, config: Path | None) -> Deployment:
     try:
         return load(config or settings.config)
     except ConfigError as exc:
-        _fail(f"invalid config:\n{exc}")
+        _fail(f"invalid config:\n{exc}", USAGE)
         raise
 
 
@@ -120,7 +131,7 @@ def _say(message: str) -> None:
 
 
 @app.command()
-def check(config: ConfigOption = None) -> None:
+def check(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Validate a config (and that every prompt exists in every language) without starting;
     then name, as warnings (exit 0), every gap in the duty rotas in the next 14 days."""
     settings = _settings()
@@ -132,16 +143,31 @@ def check(config: ConfigOption = None) -> None:
     if missing:
         _fail(
             f"{config or settings.config}: prompts missing in {settings.prompts_dir}: "
-            + ", ".join(missing)
+            + ", ".join(missing),
+            USAGE,
         )
+    counts = {
+        "organisations": len(deployment.organisations),
+        "numbers": len(deployment.flow.entries),
+        "menus": len(deployment.flow.menus),
+        "lines": len(deployment.lines),
+        "offices": len(deployment.offices),
+        "operators": len(deployment.operators),
+        "prompts": len(names),
+        "languages": len(deployment.languages),
+    }
+    warnings = _duty_warnings(settings, deployment)
+    if as_json:
+        found = {"config": str(config or settings.config), "ok": True, **counts}
+        typer.echo(json.dumps(found | {"warnings": warnings}, indent=2, ensure_ascii=False))
+        return
     typer.echo(
-        f"{config or settings.config}: OK - {len(deployment.organisations)} organisation(s), "
-        f"{len(deployment.flow.entries)} numbers, "
-        f"{len(deployment.flow.menus)} menus, {len(deployment.lines)} lines, "
-        f"{len(deployment.offices)} offices, {len(deployment.operators)} operators, "
-        f"{len(names)} prompts x {len(deployment.languages)} languages"
+        f"{config or settings.config}: OK - {counts['organisations']} organisation(s), "
+        f"{counts['numbers']} numbers, {counts['menus']} menus, {counts['lines']} lines, "
+        f"{counts['offices']} offices, {counts['operators']} operators, "
+        f"{counts['prompts']} prompts x {counts['languages']} languages"
     )
-    for warning in _duty_warnings(settings, deployment):
+    for warning in warnings:
         typer.secho(f"{config or settings.config}: warning: {warning}", err=True, fg="yellow")
 
 
@@ -180,7 +206,9 @@ def serve(config: ConfigOption = None) -> None:
     _logging(settings)
     try:
         asyncio.run(run(settings, deployment))
-    except (OSError, TokenError) as exc:
+    except TokenError as exc:  # (a secret missing or weak, a token entry malformed)
+        _fail(f"cannot start: {exc}", USAGE)
+    except OSError as exc:
         _fail(f"cannot start: {exc}")
 
 
@@ -204,19 +232,25 @@ def guard(
 
 @app.command()
 def up(config: ConfigOption = None) -> None:
-    """Start the sandbox Asterisk (building it the first time) and run the service."""
+    """Start the sandbox Asterisk (building it the first time) and run the service; stopping
+    it (Ctrl-C) stops that Asterisk too."""
     _dev_tools()
     from bench.sandbox import Sandbox, SandboxError
 
     settings = _settings()
     deployment = _deployment(settings, config)
+    sandbox = Sandbox(settings)
     try:
-        env = Sandbox(settings).up(deployment, _say)
+        env = sandbox.up(deployment, _say)
     except SandboxError as exc:
         _fail(str(exc))
     os.environ.update({k: v for k, v in env.items() if k not in os.environ})
     _say("service starting; try in another shell: .venv/bin/hotline call 0800213103 --keys 12")
-    serve(config)
+    try:
+        serve(config)
+    finally:  # (Ctrl-C, or the service failing): what `up` started goes with it
+        _say("stopping the sandbox's Asterisk (`hotline sandbox up` runs it alone)")
+        sandbox.down(_say)
 
 
 @sandbox_app.command("up")
@@ -242,12 +276,16 @@ def sandbox_down() -> None:
 
 
 @sandbox_app.command("status")
-def sandbox_status() -> None:
+def sandbox_status(as_json: JsonOption = False) -> None:
     """Whether the sandbox is built and running, its channels and registered operators."""
     _dev_tools()
     from bench.sandbox import Sandbox
 
-    typer.echo(Sandbox(_settings()).status())
+    sandbox = Sandbox(_settings())
+    if as_json:
+        typer.echo(json.dumps(sandbox.facts(), indent=2))
+    else:
+        typer.echo(sandbox.status())
 
 
 @asterisk_app.command("render")
@@ -285,7 +323,7 @@ def asterisk_render(
         )
         files += render_firewall(deployment, target)
     except RenderError as exc:
-        _fail(str(exc))
+        _fail(str(exc), USAGE)
     for path in files:
         typer.echo(path)
     if with_prompts:
@@ -422,7 +460,7 @@ def call(
     from bench.sipcall import SippCall
 
     if any(k not in "0123456789*#w" for k in keys):
-        _fail(f"--keys {keys!r}: use 0-9, *, # and w (wait)")
+        _fail(f"--keys {keys!r}: use 0-9, *, # and w (wait)", USAGE)
     settings = _settings()
     _service_is_up(settings)
     _say(f"calling {number} from {caller}, keys {keys or '(none)'}...")
@@ -526,9 +564,11 @@ def forecast_command(
     settings = _settings()
     deployment = _deployment(settings, config)
     if line is not None and line not in deployment.lines:
-        _fail(f"--line {line!r}: one of {', '.join(deployment.lines)}")
+        _fail(f"--line {line!r}: one of {', '.join(deployment.lines)}", USAGE)
     if organisation is not None and organisation not in deployment.organisations:
-        _fail(f"--organisation {organisation!r}: one of {', '.join(deployment.organisations)}")
+        _fail(
+            f"--organisation {organisation!r}: one of {', '.join(deployment.organisations)}", USAGE
+        )
     chosen = (
         deployment.organisations[organisation]
         if organisation
@@ -551,7 +591,7 @@ def forecast_command(
         try:
             day = date.fromisoformat(week)
         except ValueError:
-            _fail(f"--week {week!r}: a date, YYYY-MM-DD")
+            _fail(f"--week {week!r}: a date, YYYY-MM-DD", USAGE)
             raise
         start = datetime(day.year, day.month, day.day, tzinfo=zone)
         since = start - timedelta(days=day.weekday())
@@ -600,17 +640,20 @@ def db_upgrade() -> None:
 
 
 @db_app.command("status")
-def db_status() -> None:
-    """Say whether the database is reachable and its schema current."""
+def db_status(as_json: JsonOption = False) -> None:
+    """Say whether the database is reachable and its schema current (exit 1 if it is not)."""
     current = _database(lambda store: store.is_current())
-    typer.echo("schema current" if current else "schema out of date: run `hotline db upgrade`")
+    if as_json:
+        typer.echo(json.dumps({"reachable": True, "current": current}))
+    else:
+        typer.echo("schema current" if current else "schema out of date: run `hotline db upgrade`")
     if not current:
         raise typer.Exit(1)
 
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="supervisor, operator, viewer or metrics")],
+    role: Annotated[Role, typer.Option(help="what it may do")],
     name: Annotated[str, typer.Option(help="who or what holds it, e.g. 'wallboard'")],
     operator: Annotated[
         str | None, typer.Option(help="for the operator role: which operator (e.g. op1)")
@@ -627,51 +670,57 @@ def token_create(
             "Prometheus of the whole deployment)",
         ),
     ] = False,
+    days: Annotated[
+        int, typer.Option(min=1, max=3650, help="it stops working after so many days")
+    ] = 365,
+    never_expires: Annotated[
+        bool, typer.Option("--never-expires", help="it works until revoked (not --days)")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Make a token; it is printed once and only its SHA-256 is kept. Whose data it sees is
-    always said: --organisation ID, or --all-organisations (an operator's: their own)."""
-    from datetime import UTC, datetime
+    always said: --organisation ID, or --all-organisations (an operator's: their own). It
+    expires after --days (365), or --never-expires."""
+    from datetime import UTC, datetime, timedelta
 
-    from hotline.api.access import Role, new_token, token_hash
+    from hotline.api.access import new_token, token_hash
     from hotline.store.tables import ApiToken
 
-    try:
-        chosen = Role(role)
-    except ValueError:
-        _fail(f"--role {role!r}: one of {', '.join(Role)}")
-        raise
+    chosen = role
     deployment = _deployment(_settings(), config)
     known = ", ".join(deployment.organisations)
     if organisation is not None and organisation not in deployment.organisations:
-        _fail(f"--organisation {organisation!r}: one of {known}")
+        _fail(f"--organisation {organisation!r}: one of {known}", USAGE)
     if organisation is not None and all_organisations:
-        _fail("--organisation or --all-organisations, not both")
+        _fail("--organisation or --all-organisations, not both", USAGE)
     if chosen is Role.OPERATOR:
         if operator not in deployment.operators:
-            _fail(f"--operator {operator!r}: one of {', '.join(deployment.operators)}")
+            _fail(f"--operator {operator!r}: one of {', '.join(deployment.operators)}", USAGE)
         theirs = deployment.organisation_of(operator=operator)
         assert theirs is not None
         if organisation not in (None, theirs.id) or all_organisations:
-            _fail(f"--organisation: {operator} belongs to {theirs.id}")
+            _fail(f"--organisation: {operator} belongs to {theirs.id}", USAGE)
         organisation = theirs.id
     elif operator is not None:
-        _fail("--operator goes with --role operator only")
+        _fail("--operator goes with --role operator only", USAGE)
     elif organisation is None and not all_organisations:
         _fail(
             "say whose data the token sees: --organisation ID (one of "
-            f"{known}), or --all-organisations (every organisation's)"
+            f"{known}), or --all-organisations (every organisation's)",
+            USAGE,
         )
     if not 1 <= len(name) <= 64:
-        _fail("--name: 1 to 64 characters")
+        _fail("--name: 1 to 64 characters", USAGE)
     token = new_token()
+    now = datetime.now(UTC)
     row = ApiToken(
         name=name,
         role=chosen.value,
         operator=operator,
         organisation=organisation,
         hash=token_hash(token),
-        created_at=datetime.now(UTC),
+        created_at=now,
+        expires_at=None if never_expires else now + timedelta(days=days),
     )
 
     async def add(store: Any) -> Any:
@@ -682,22 +731,41 @@ def token_create(
     who = (
         f"{chosen.value}{':' + operator if operator else ''}@{organisation or 'every organisation'}"
     )
-    _say(f"token {saved.id} ({who}, {name}):")
+    until = f"expires {row.expires_at:%Y-%m-%d %H:%M} UTC" if row.expires_at else "never expires"
+    _say(f"token {saved.id} ({who}, {name}, {until}):")
     typer.echo(token)
 
 
 @token_app.command("list")
 def token_list(
     all_: Annotated[bool, typer.Option("--all", help="include revoked tokens")] = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """The tokens in the database (never the tokens themselves)."""
+    """The tokens in the database (never the tokens themselves), when each expires and was
+    last used."""
+    from datetime import UTC, datetime
+
     rows = _database(lambda store: store.tokens(include_revoked=all_))
+    if as_json:
+        fields = ("id", "role", "operator", "organisation", "name", "created_at", "revoked_at",
+                  "expires_at", "last_used_at")  # fmt: skip
+        listed = [{field: getattr(row, field) for field in fields} for row in rows]
+        typer.echo(json.dumps(listed, indent=2, default=str, ensure_ascii=False))
+        return
     for row in rows:
         revoked = f"  revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else ""
         who = f"{row.role}:{row.operator}" if row.operator else row.role
         where = row.organisation or "(every organisation)"
+        gone = row.expires_at is not None and row.expires_at <= datetime.now(UTC)
+        expires = (
+            f"{'expired' if gone else 'expires'} {row.expires_at:%Y-%m-%d}"
+            if row.expires_at
+            else "never expires"
+        )
+        used = f"used {row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never used"
         typer.echo(
-            f"{row.id:>4}  {who:<20} {where:<22} {row.name:<24} {row.created_at:%Y-%m-%d}{revoked}"
+            f"{row.id:>4}  {who:<20} {where:<22} {row.name:<24} {row.created_at:%Y-%m-%d}  "
+            f"{expires:<18} {used}{revoked}"
         )
     if not rows:
         _say("no tokens in the database")
@@ -734,7 +802,7 @@ def vault_rotate() -> None:
     try:
         lines, failed = asyncio.run(rotate(settings))
     except ValueError as exc:  # a key missing or malformed (named, never shown)
-        _fail(str(exc))
+        _fail(str(exc), USAGE)
         raise
     except Exception as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -171,6 +171,15 @@ class RecordingsModel(_Model):
     retention_days: int = Field(90, ge=1, le=3650)
 
 
+class AuditModel(_Model):
+    """The audit trail of access to personal data (hotline/audit.py)."""
+
+    #: Its entries are deleted this many days after the access: six years by default, longer
+    #: than the data they name is kept (checked), so that an access can be answered for
+    #: after the data itself is gone.
+    days: int = Field(2190, ge=30, le=36_500)
+
+
 class EscalationStepModel(_Model):
     """One link of a line's escalation chain: ring the next person on duty as ``ring``."""
 
@@ -511,6 +520,8 @@ class OrganisationModel(_Model):
     webhooks: list[WebhookModel] = []
     #: Its own cap on outbound calls (lower than trunk.callbacks.per_hour).
     callbacks: OwnCallbacksModel | None = None
+    #: How long its audit trail is kept (none: the shared ``audit:``).
+    audit: AuditModel | None = None
 
 
 class DeploymentModel(_Model):
@@ -523,6 +534,7 @@ class DeploymentModel(_Model):
     security: SecurityModel = SecurityModel()
     queues: QueuesModel = QueuesModel()
     recordings: RecordingsModel = RecordingsModel()
+    audit: AuditModel = AuditModel()
     organisations: dict[Name, OrganisationModel] = {}
     languages: list[Language] = []
     numbers: dict[Number, NumberModel] = {}
@@ -636,6 +648,9 @@ class Organisation:
     #: Its own cap on outbound calls an hour (None: trunk.callbacks.per_hour).
     callbacks_per_hour: int | None = None
 
+    #: Days its audit trail is kept (None: the deployment's ``audit_days``).
+    audit_days: int | None = None
+
 
 @dataclass(frozen=True)
 class Webhook:
@@ -664,6 +679,8 @@ class Deployment:
     policy: Policy = Policy()
     #: Days a conversation recording is kept.
     retention_days: int = 90
+    #: Days the audit trail is kept (an organisation's own: ``Organisation.audit_days``).
+    audit_days: int = 2190
     #: Supervisors' softphones: id -> name.
     supervisors: Mapping[str, str] = field(default_factory=dict)
     #: Who runs what (a config without organisations is one, ``hotline``).
@@ -843,6 +860,7 @@ def parse(raw: Any, source: str = "<config>") -> Deployment:
     problems += found
     problems += _kinds(organisations, bool(model.organisations))
     problems += _own_caps(model)
+    problems += _audit_outlives(model, organisations)
     problems += _codes(organisations, bool(model.organisations))
     if model.organisations:  # name the organisation in every path
         problems += [(_within(path, owners), message) for path, message in _cross_check(flat)]
@@ -868,6 +886,22 @@ def parse(raw: Any, source: str = "<config>") -> Deployment:
         return _build(flat, organisations, owners, duty, rules)
     except ValueError as exc:  # a domain rule the schema cannot express
         raise ConfigError(source, [("", str(exc))]) from None
+
+
+def _audit_outlives(
+    model: DeploymentModel, organisations: Mapping[str, OrganisationModel]
+) -> Iterator[tuple[str, str]]:
+    """The audit trail is kept longer than the data it names: an access is answered for
+    after the recording it reached is deleted."""
+    kept = model.recordings.retention_days
+    if model.audit.days <= kept:
+        yield "audit.days", f"must be longer than recordings.retention_days ({kept})"
+    for org_id, org in organisations.items():
+        if org.audit is not None and org.audit.days <= kept:
+            yield (
+                f"organisations.{org_id}.audit.days",
+                f"must be longer than recordings.retention_days ({kept})",
+            )
 
 
 def _escalations(org: OrganisationModel) -> Iterator[tuple[str, str]]:
@@ -1250,6 +1284,7 @@ def _build(
         security=m.security,
         policy=Policy.of(m.queues),
         retention_days=m.recordings.retention_days,
+        audit_days=m.audit.days,
         supervisors={name: s.name for name, s in m.supervisors.items()},
         organisations={
             org_id: _organisation(org_id, org, owners, rules[org_id], duty[org_id])
@@ -1300,4 +1335,5 @@ def _organisation(
             for hook in org.webhooks
         ),
         callbacks_per_hour=org.callbacks.per_hour if org.callbacks else None,
+        audit_days=org.audit.days if org.audit else None,
     )

@@ -4,15 +4,24 @@ counts and histograms of calls (fed by the event stream), and Asterisk round tri
 from __future__ import annotations
 
 import asyncio
+import platform
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    Info,
+    ProcessCollector,
+    disable_created_metrics,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from hotline import __version__
 from hotline.events import CallEvent
 from routing.events import (
     CallEnded,
@@ -26,8 +35,17 @@ from routing.events import (
 if TYPE_CHECKING:
     from hotline.switchboard import Switchboard
 
+# (a counter's or histogram's creation time as a series of its own, ``_created``: noise to
+# every query and rule, and Prometheus 3 reads the start from the samples themselves)
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
 #: The service's own registry (not the process-wide default one).
 REGISTRY = CollectorRegistry()
+#: The process's CPU, memory, open files and start time (``process_*``).
+ProcessCollector(registry=REGISTRY)
+Info("hotline_build", "The service's version and the Python it runs on", registry=REGISTRY).info(
+    {"version": __version__, "python": platform.python_version()}
+)
 
 _ROUND_TRIP = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -58,9 +76,9 @@ WAIT = Histogram(
     buckets=(1, 5, 10, 20, 30, 45, 60, 120, 300, 600, 1800),
     registry=REGISTRY,
 )
-HANDLE = Histogram(
-    "hotline_handle_seconds",
-    "Talk time of answered calls, by organisation and line",
+TALK = Histogram(
+    "hotline_talk_seconds",
+    "Talk time of answered calls (not their wrap-up), by organisation and line",
     ["organisation", "line"],
     buckets=(15, 30, 60, 120, 300, 420, 600, 900, 1800, 2700, 3600),
     registry=REGISTRY,
@@ -124,10 +142,11 @@ LOOP_LAG = Histogram(
 )
 
 
-#: Series that say how the service itself is (up, linked, active), no organisation's figure:
-#: every reader of /metrics sees them. The rest is an organisation's (labelled with it) or the
-#: whole deployment's (counts and timings over every organisation's calls).
-STATE = frozenset({"hotline_active", "hotline_ami_up", "hotline_database_up"})
+#: Series that say how the service itself is (up, linked, active, its version; and the
+#: process's ``process_*``), no organisation's figure: every reader of /metrics sees them.
+#: The rest is an organisation's (labelled with it) or the whole deployment's (counts and
+#: timings over every organisation's calls).
+STATE = frozenset({"hotline_active", "hotline_ami_up", "hotline_database_up", "hotline_build"})
 
 
 class View(Collector):
@@ -140,7 +159,7 @@ class View(Collector):
         self.everything = everything
 
     def shows(self, family: str, labels: Mapping[str, str]) -> bool:
-        if family in STATE or self.everything:
+        if family in STATE or family.startswith("process_") or self.everything:
             return True
         # (a series of no organisation, such as a call to an unknown number's, is not theirs)
         return self.organisation is not None and labels.get("organisation") == self.organisation
@@ -206,7 +225,7 @@ def observer(
         if fact.wait is not None:
             WAIT.labels(org, line, fact.outcome).observe(fact.wait)
         if fact.talk is not None:
-            HANDLE.labels(org, line).observe(fact.talk)
+            TALK.labels(org, line).observe(fact.talk)
 
     return observe
 

@@ -470,6 +470,34 @@ class OperatorChanged(Fact):
     misses: int = 0
 
 
+# -- the audit trail --------------------------------------------------------------------------
+
+
+@_kind("audit.access")
+@dataclass(frozen=True, slots=True)
+class Accessed(Fact):
+    """Someone reached a call's personal data (``what``: a recording, a message, a note, an
+    export, a listening in, an erasure): an entry of the audit trail (hotline/audit.py). It
+    travels through the call log's spool like any event, but is never published on the
+    bus and lands in the ``audit`` table, not on the call's timeline; ids only, never a
+    number, a name or a note."""
+
+    after_end = True
+
+    what: str
+    by: str
+    role: str
+    operator: str | None = None
+    #: The organisation the reader's token sees (None: every one).
+    scope: str | None = None
+    #: The organisation whose data it was (None: no organisation's).
+    organisation: str | None = None
+    call: str | None = None
+    ref: str | None = None
+    address: str | None = None
+    detail: str | None = None
+
+
 # -- one way to and from JSON -----------------------------------------------------------------
 
 

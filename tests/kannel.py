@@ -139,9 +139,8 @@ catch-all = true
         self._stop("smsbox")
 
     def _start(self, name: str, command: list[str], output: Path | None = None) -> None:
-        log = (output or self.folder / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        with (output or self.folder / f"{name}.log").open("ab") as log:
+            self.processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 
     def _listening(self, port: int, name: str, seconds: float = 15) -> None:
         deadline = time.monotonic() + seconds

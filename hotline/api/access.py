@@ -28,23 +28,15 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import UTC, datetime, timedelta
 
 from hotline.privacy import mask as mask
+from hotline.roles import Role as Role
 from hotline.settings import weakness
 from hotline.store.db import Store
 from hotline.store.tables import ApiSession
 
 log = logging.getLogger(__name__)
-
-
-class Role(StrEnum):
-    SUPERVISOR = "supervisor"
-    OPERATOR = "operator"
-    VIEWER = "viewer"
-    #: Reads /metrics (and /health's detail) only: what a Prometheus scraper is given.
-    METRICS = "metrics"
 
 
 @dataclass(frozen=True)
@@ -146,10 +138,16 @@ def parse_tokens(
     return found
 
 
+#: Seconds between two writes of the tokens' last uses.
+USES_EVERY = 60.0
+
+
 class Tokens:
     """Finds the principal of a presented token: configured ones, then the database's
     (cached for ``ttl`` seconds, and still used while the database is away). A revoked
-    token stops working within ``ttl`` seconds."""
+    token stops working within ``ttl`` seconds, an expired one at once. When each stored
+    token was last used is written to the database at most every :data:`USES_EVERY`
+    seconds, off the request's way."""
 
     def __init__(
         self,
@@ -163,10 +161,15 @@ class Tokens:
         self.ttl = ttl
         #: Set once the database's schema is in place (the call log's migrations ran).
         self.ready = ready
-        self._stored: dict[str, Principal] = {}
+        #: Each stored token's principal, and when it expires (None: never).
+        self._stored: dict[str, tuple[Principal, datetime | None]] = {}
         #: When the last read that the database answered (or refused) began.
         self._loaded = float("-inf")
         self._reading: asyncio.Future[None] | None = None
+        #: Tokens presented since the last write of their uses, and when.
+        self._used: dict[str, datetime] = {}
+        self._written = time.monotonic()
+        self._writing: asyncio.Task[None] | None = None
 
     async def find(self, token: str) -> Principal | None:
         return await self.by_hash(token_hash(token))
@@ -178,7 +181,33 @@ class Tokens:
         age = time.monotonic() - self._loaded
         if age > self.ttl or (digest not in self._stored and age > 1.0):
             await self._refresh()
-        return self._stored.get(digest)
+        found = self._stored.get(digest)
+        if found is None:
+            return None
+        principal, expires = found
+        now = datetime.now(UTC)
+        if expires is not None and now >= expires:
+            return None
+        self._used[digest] = now
+        if time.monotonic() - self._written >= USES_EVERY and self._writing is None:
+            self._writing = asyncio.ensure_future(self._write_uses())
+        return principal
+
+    async def _write_uses(self) -> None:
+        used, self._used = self._used, {}
+        self._written = time.monotonic()
+        try:
+            await self.store.tokens_used(used)
+        except Exception as exc:  # (the database away: written with the next ones)
+            log.warning("API tokens: last uses not written (%s)", exc)
+            self._used = used | self._used
+        finally:
+            self._writing = None
+
+    async def close(self) -> None:
+        """Write the last uses not written yet (the service stopping)."""
+        if self._used:
+            await self._write_uses()
 
     async def _refresh(self) -> None:
         """One read of the database at a time, shared by every request that needs it: a
@@ -204,7 +233,10 @@ class Tokens:
                 self._loaded = began  # (asked again after a second: not on every request)
                 return
             self._stored = {
-                row.hash: Principal(Role(row.role), row.operator, row.name, row.organisation)
+                row.hash: (
+                    Principal(Role(row.role), row.operator, row.name, row.organisation),
+                    row.expires_at,
+                )
                 for row in rows
                 if row.role in Role.__members__.values()
             }

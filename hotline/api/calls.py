@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from hotline.api import schemas, views
 from hotline.api.access import Principal, Role
 from hotline.api.audio import SEALED, stream
+from hotline.api.audit import UNRECORDED, accessed, exported, noted
 from hotline.api.deps import (
     AWAY,
     App,
@@ -30,6 +31,7 @@ from hotline.api.deps import (
     zone,
 )
 from hotline.api.errors import errors
+from hotline.audit import Kind
 from hotline.store import tables
 from hotline.store.db import CallFilter
 from hotline.switchboard import TransferRefused
@@ -122,13 +124,21 @@ async def list_calls(
     who: Handler,
     where: Filter,
     response: Response,
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[dict[str, Any]]:
-    """Calls, newest first, filtered; ``X-Total-Count`` says how many match in all."""
+    """Calls, newest first, filtered; ``X-Total-Count`` says how many match in all. Each
+    note shown is on the audit trail."""
     rows, total = await database(app.store.calls(where, limit, offset))
     response.headers["X-Total-Count"] = str(total)
+    noted(app, who, request, notes(app, rows))
     return [views.call(row, who) for row in rows]
+
+
+def notes(app: Parts, rows: list[tables.Call]) -> list[tuple[str | None, str, None]]:
+    """The notes these calls show (their organisation, their call) for the audit trail."""
+    return [(organisation(app, number=row.number), row.id, None) for row in rows if row.note]
 
 
 @router.get(
@@ -136,17 +146,20 @@ async def list_calls(
     response_class=Response,
     responses={
         200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
-        **errors(FILTERS, AWAY),
+        **errors(FILTERS, UNRECORDED),
     },
 )
 async def export_calls(
     app: App,
     who: Handler,
     where: Filter,
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
 ) -> Response:
-    """The same calls as CSV, for a spreadsheet."""
+    """The same calls as CSV, for a spreadsheet (on the audit trail: by whom, how many
+    calls of which organisation)."""
     rows, _ = await database(app.store.calls(where, limit, 0))
+    exported(app, who, request, (organisation(app, number=row.number) for row in rows))
     return Response(
         views.csv_rows([views.call(row, who) for row in rows]),
         media_type="text/csv; charset=utf-8",
@@ -187,10 +200,11 @@ def operator_sees(app: Parts, who: Principal, row: tables.Call) -> bool:
     "/calls/{call_id}", response_model=schemas.CallWithEvents, responses=errors(403, NO_CALL, AWAY)
 )
 async def get_call(
-    app: App, who: Handler, call_id: Annotated[str, Path(max_length=64)]
+    app: App, who: Handler, call_id: Annotated[str, Path(max_length=64)], request: Request
 ) -> dict[str, Any]:
-    """One call with its ordered event timeline."""
+    """One call with its ordered event timeline (its note shown: on the audit trail)."""
     row, events = await visible_call(app, who, call_id)
+    noted(app, who, request, notes(app, [row]))
     return {**views.call(row, who), "events": [views.stored_event(e, who) for e in events]}
 
 
@@ -326,7 +340,7 @@ async def wrap_up(
             (410, "The recording was deleted by the retention period."),
             (416, "The range asked for is beyond the recording's end."),
             SEALED,
-            AWAY,
+            UNRECORDED,
         ),
     },
 )
@@ -334,7 +348,8 @@ async def get_recording(
     app: App, who: Handler, call_id: Annotated[str, Path(max_length=64)], request: Request
 ) -> StreamingResponse:
     """The conversation's recording (supervisors; an operator: their own calls), opened from
-    the vault. 410 once the retention period deleted it."""
+    the vault. 410 once the retention period deleted it. Each request is on the audit trail
+    (a player seeking asks again: each range too)."""
     row, _ = await visible_call(app, who, call_id)
     if who.role is Role.OPERATOR and who.operator not in operators_of(row):
         raise HTTPException(404, f"no call {call_id!r}")  # a colleague's: not theirs to hear
@@ -345,6 +360,10 @@ async def get_recording(
         raise HTTPException(410, f"deleted on {recording.deleted_at:%Y-%m-%d} (retention)")
     kind = "audio/mpeg" if recording.path.endswith(".mp3") else "audio/wav"
     name = PurePath(recording.path).name
-    return await stream(
+    answer = await stream(
         app.vault, recording.path, request, name, kind, f"the recording of {call_id}"
     )
+    whose = organisation(app, number=row.number)
+    part = answer.headers.get("content-range")
+    accessed(app, who, request, Kind.RECORDING, whose, call=call_id, detail=part)
+    return answer

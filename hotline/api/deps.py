@@ -29,6 +29,7 @@ from hotline.api.access import (
 )
 from hotline.api.errors import errors
 from hotline.api.proxies import Networks
+from hotline.audit import Trail
 from hotline.calllog import CallLog
 from hotline.config import Deployment
 from hotline.duty import Duty
@@ -83,6 +84,8 @@ class Parts:
     escalations: Escalations | None = None
     #: Who is on duty (None: a service built without rotas, as some tests build it).
     duty: Duty | None = None
+    #: The audit trail of access to personal data (None: nothing recorded).
+    trail: Trail | None = None
 
 
 def parts(request: Request) -> Parts:

@@ -8,10 +8,11 @@ import dataclasses
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import HTTPException, Query
+from fastapi import HTTPException, Query, Request
 
 from hotline.api import schemas, views
 from hotline.api.access import Principal, Role
+from hotline.api.audit import noted
 from hotline.api.deps import (
     AWAY,
     App,
@@ -42,6 +43,7 @@ router = api_router()
 async def desk(
     app: App,
     who: Handler,
+    request: Request,
     operator: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
     """An operator's desk (an operator's token: their own; a supervisor names ``operator``):
@@ -53,7 +55,9 @@ async def desk(
     the last call they answered, with its wrap-up so far; ``notifications``: the open detention
     notifications of their lines (to hear, call back and close with an outcome of
     ``notification_outcomes``). Pause reasons, resolutions, outcomes and the days of history
-    are their organisation's own (its ``queues:``)."""
+    are their organisation's own (its ``queues:``). The notes it shows are on the audit
+    trail (once a quarter of an hour per reader and note: the desk is read again and
+    again)."""
     op_id = who.operator if who.role is Role.OPERATOR else operator
     if op_id is None:
         raise unprocessable("operator", "query", "say whose desk")
@@ -70,6 +74,11 @@ async def desk(
     last_id = board.operators[op_id].last_call
     found = await database(app.store.call(last_id)) if last_id else None
     last = found[0] if found else None
+    caller = await _caller(app, who, op_id, *offered, now) if offered else None
+    shown = [(org.id, c["id"], None) for c in caller["previous"] if c["note"]] if caller else []
+    if last is not None and last.note:
+        shown.append((org.id, last.id, None))
+    noted(app, who, request, shown)
     return {
         "operator": {
             **views.operator(board.operators[op_id], now),
@@ -111,7 +120,7 @@ async def desk(
             for n in app.notifications.listing()
             if n.handled_at is None and n.line in me.lines
         ],
-        "call": await _caller(app, who, op_id, *offered, now) if offered else None,
+        "call": caller,
         "last_call": _wrap_up(last) if last is not None else None,
     }
 

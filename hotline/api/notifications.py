@@ -8,25 +8,32 @@ import secrets
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Body, HTTPException, Path, Query, Request
+from fastapi import Body, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from hotline.api import schemas
 from hotline.api.access import Principal, Role
 from hotline.api.audio import AUDIO_SCHEMA, SEALED, stream
+from hotline.api.audit import UNRECORDED, accessed, noted
 from hotline.api.deps import (
     AWAY,
     App,
     Handler,
+    Name,
     Parts,
     Supervisor,
     api_router,
+    aware,
     database,
+    known,
     organisation,
+    own,
     unprocessable,
+    zone,
 )
 from hotline.api.errors import errors
+from hotline.audit import Kind
 from hotline.notifications import Notification
 from hotline.switchboard import CallbackRefused
 from routing import escalation as esc
@@ -45,20 +52,64 @@ ACTING = (403, "A viewer's token, or an operator's acting for another operator."
 
 
 @router.get(
-    "/notifications", response_model=list[schemas.ListedNotification], responses=errors(403)
+    "/notifications",
+    response_model=list[schemas.ListedNotification],
+    responses={
+        200: {
+            "headers": {
+                "X-Total-Count": {
+                    "description": "how many notifications match in all",
+                    "schema": {"type": "integer"},
+                }
+            }
+        },
+        **errors(403, 422),
+    },
 )
-async def notifications(app: App, who: Supervisor) -> list[dict[str, Any]]:
-    """Detention notifications (of the token's organisation), the open ones first; ``overdue``:
-    open for longer than its organisation's ``notification_target``."""
+async def notifications(
+    app: App,
+    who: Supervisor,
+    response: Response,
+    open_: Annotated[
+        bool | None, Query(alias="open", description="open ones only (true) or handled (false)")
+    ] = None,
+    line: Name | None = None,
+    since: Annotated[
+        datetime | None, Query(alias="from", description="reported at or after")
+    ] = None,
+    until: Annotated[datetime | None, Query(alias="to", description="reported before")] = None,
+    tz: Annotated[str | None, Query(max_length=64, description="zone of a from/to without")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> list[dict[str, Any]]:
+    """Detention notifications (of the token's organisation), the open ones first (oldest
+    first), then the handled ones (newest first), filtered; ``X-Total-Count`` says how many
+    match in all. ``overdue``: open for longer than its organisation's
+    ``notification_target``."""
+    line = known(line, "line", own(app, who, "lines"))
+    zone_ = zone(tz, app, who)
+    since, until = aware(since, zone_), aware(until, zone_)
     now = app.switchboard.clock()
-    shown = []
+    matching = []
     for n in app.notifications.listing():
         org = app.deployment.organisation_of(line=n.line)
         if not who.sees(org.id if org else None):
             continue
-        overdue = n.overdue(now, app.deployment.notification_target(n.line))
-        shown.append({**shown_json(app, n), "overdue": overdue})
-    return shown
+        if open_ is not None and (n.handled_at is None) != open_:
+            continue
+        if (line is not None and n.line != line) or (since is not None and n.at < since):
+            continue
+        if until is not None and n.at >= until:
+            continue
+        matching.append(n)
+    response.headers["X-Total-Count"] = str(len(matching))
+    return [
+        {
+            **shown_json(app, n),
+            "overdue": n.overdue(now, app.deployment.notification_target(n.line)),
+        }
+        for n in matching[offset : offset + limit]
+    ]
 
 
 def shown_json(app: Parts, item: Notification) -> dict[str, Any]:
@@ -148,9 +199,10 @@ def _theirs(app: Parts, who: Principal, ref: str) -> Notification:
     response_model=schemas.NotificationWithHistory,
     responses=errors(403, NO_NOTIFICATION, GUESSES, AWAY),
 )
-async def notification(app: App, who: Handler, ref: Ref) -> dict[str, Any]:
+async def notification(app: App, who: Handler, ref: Ref, request: Request) -> dict[str, Any]:
     """One notification with its note and its history: stored, each callback (rung, answered,
-    failed), each time an operator played its message or called it back, and its close."""
+    failed), each time an operator played its message or called it back, and its close. Its
+    note shown is on the audit trail."""
     item = _theirs(app, who, ref)
     events = await database(app.store.notification_events(ref, item.call, item.at, HISTORY))
     stored = {"at": item.at.isoformat(), "kind": "stored", "by": item.taken_by, "call": item.call}
@@ -162,6 +214,8 @@ async def notification(app: App, who: Handler, ref: Ref) -> dict[str, Any]:
         {"at": e.at.isoformat(), "kind": e.kind, "call": e.call_id, **e.data} for e in events
     ] + [{**done, "kind": f"notification.{done['kind']}"} for done in own]
     history.sort(key=lambda h: datetime.fromisoformat(h["at"]))  # (stable: own steps after)
+    if item.note:
+        noted(app, who, request, [(organisation(app, line=item.line), item.call, ref)])
     return {**shown_json(app, item), "note": item.note, "history": history}
 
 
@@ -319,8 +373,8 @@ async def taken_by_phone(
             (404, "No such notification, or no recorded message of it."),
             (416, "The range asked for is beyond the message's end."),
             SEALED,
+            UNRECORDED,
             GUESSES,
-            AWAY,
         ),
     },
 )
@@ -328,13 +382,17 @@ async def notification_recording(
     app: App, who: Handler, ref: Ref, request: Request
 ) -> StreamingResponse:
     """The caller's recorded message (supervisors; operators of its line), opened from the
-    vault; who played it is kept in the notification's history."""
+    vault; who played it is kept in the notification's history, and each request on the
+    audit trail."""
     found = _theirs(app, who, ref)
     if not found.recording:
         raise HTTPException(404, f"no recorded message {ref}")
     answer = await stream(
         app.vault, found.recording, request, f"{ref}.wav", "audio/wav", f"the message of {ref}"
     )
+    whose = organisation(app, line=found.line)
+    part = answer.headers.get("content-range")
+    accessed(app, who, request, Kind.MESSAGE, whose, call=found.call, ref=ref, detail=part)
     by = who.operator or f"supervisor:{who.name}"
     if not any(d["kind"] == "played" and d["by"] == by for d in found.done):
         app.notifications.did(ref, "played", by, app.switchboard.clock())

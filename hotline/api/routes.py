@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from hotline import __version__, metrics
 from hotline.api import (
+    audit,
     calls,
     desk,
     duty,
@@ -195,7 +196,7 @@ def create_api(app_parts: Parts) -> FastAPI:
         }
 
     web.mount(app)
-    for resource in (queues, calls, desk, figures, notifications, stream, duty):
+    for resource in (queues, calls, desk, figures, notifications, stream, duty, audit):
         app.include_router(resource.router)
     return app
 

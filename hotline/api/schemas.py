@@ -581,3 +581,29 @@ class DutyNow(Schema):
     until: Time
     """The end of the 14 days the gaps are looked for in."""
     rotas: list[RotaNow]
+
+
+# -- the audit trail ----------------------------------------------------------------------------
+class AuditEntry(Schema):
+    """One access to personal data (ids only: no number, name or note)."""
+
+    at: Time
+    kind: Literal["recording", "message", "note", "export", "listen", "erasure"]
+    """What was reached: a recording played or downloaded (each request, a player's seek
+    too), a detention message played, a note shown, the call log exported as CSV, a call
+    listened in on, data erased."""
+    by: str
+    """Who: an operator's id, a token's name, a supervisor's phone (never a token)."""
+    role: str
+    operator: str | None
+    scope: str | None
+    """The organisation the reader's token sees (null: every one)."""
+    organisation: str | None
+    """Whose data it was."""
+    call: str | None
+    ref: str | None
+    """A detention report's reference."""
+    address: str | None
+    """The client's address (null: a phone, or a command)."""
+    detail: str | None
+    """More: the byte range played, how many calls an export held, the listening's mode."""

@@ -12,6 +12,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from hotline.api import views
 from hotline.api.access import Principal, Role
+from hotline.api.audit import noted
 from hotline.api.deps import (
     Anyone,
     App,
@@ -20,7 +21,7 @@ from hotline.api.deps import (
 )
 from hotline.api.errors import errors
 from hotline.events import CallEvent
-from routing.events import CallEnded
+from routing.events import CallEnded, WrappedUp
 
 router = api_router()
 
@@ -75,14 +76,19 @@ async def events(
     Supervisors get everything; viewers the same without numbers or SIP identifiers; operators
     their own; each of their organisation only. The stream ends once its token is revoked or
     its session ended. Each event carries its id: a client that reconnects with it in
-    ``Last-Event-ID`` (as a browser's EventSource does) first gets what it missed."""
+    ``Last-Event-ID`` (as a browser's EventSource does) first gets what it missed. A
+    wrap-up's note shown is on the audit trail."""
     queue = app.bus.listen(maxsize=1000)
     mine: set[str] = set()
 
     def shown(item: CallEvent) -> bool:
         if not who.sees(item.organisation):  # (whose the call is: hotline.ownership)
             return False
-        return who.role is not Role.OPERATOR or _theirs(item, who, mine)
+        if who.role is not Role.OPERATOR or _theirs(item, who, mine):
+            if isinstance(item.fact, WrappedUp) and item.fact.note and who.role is not Role.VIEWER:
+                noted(app, who, request, [(item.organisation, item.call_id, None)])
+            return True
+        return False
 
     missed = app.bus.since(last_event_id) if last_event_id else []
     if missed is not None and len(missed) > MAX_REPLAY:

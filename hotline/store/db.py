@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event, func, insert, or_, select, text
+from sqlalchemy import Connection, event, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import (
 
 from hotline.events import CallEvent
 from hotline.outbound.outbox import Composer, compose
-from hotline.store import outbox
+from hotline.store import audit, outbox
 from hotline.store.projection import EVENTS, Rows, event_row
 from hotline.store.tables import (
     ApiSession,
@@ -38,6 +39,7 @@ from hotline.store.tables import (
     OperatorChange,
     Recording,
 )
+from routing.events import Accessed
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -96,8 +98,8 @@ class Store:
         args: dict[str, Any] = {"timeout": TIMEOUT}
         if self.dialect == "postgresql":
             args["command_timeout"] = 30
-        if self.dialect == "sqlite" and parsed.database:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if self.dialect == "sqlite" and parsed.database and parsed.database != ":memory:":
+            _private_file(Path(parsed.database))
         self.engine: AsyncEngine = create_async_engine(
             url, connect_args=args, pool_pre_ping=True, pool_recycle=300
         )
@@ -146,14 +148,19 @@ class Store:
     async def write(self, events: Sequence[CallEvent]) -> int:
         """Store the events not stored yet, and what they change; returns how many were new.
         One transaction; a handful of statements whatever the batch's size."""
+        # the audit trail's entries come through the spool too, but are no call's step:
+        # their own table, never a call's timeline, the outbox or the projections
+        accesses = [e for e in events if isinstance(e.fact, Accessed)]
+        events = [e for e in events if not isinstance(e.fact, Accessed)]
         async with self.engine.begin() as connection:
+            entered = await audit.add(connection, accesses)
             ids = [e.id for e in events]
             known = set(
                 (await connection.execute(select(Event.id).where(Event.id.in_(ids)))).scalars()
             )
             new = [e for e in events if e.id not in known]
             if not new:
-                return 0
+                return entered
             await connection.execute(insert(EVENTS), [event_row(e) for e in new])
             rows = await Rows.load(connection, new)
             for e in new:
@@ -165,7 +172,7 @@ class Store:
             await outbox.add(connection, self.dialect, messages, datetime.now(UTC))
         if messages and self.on_outboxed is not None:
             self.on_outboxed()
-        return len(new)
+        return entered + len(new)
 
     async def reserve_references(
         self, candidates: Sequence[str], instance: str, at: datetime
@@ -381,6 +388,24 @@ class Store:
             return list(await session.scalars(query))
 
     # -- tokens ----------------------------------------------------------------------------
+    # -- the audit trail ------------------------------------------------------------------
+    async def audit(
+        self, where: audit.AuditFilter, limit: int = 100, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Audit entries matching ``where``, newest first, and how many match in all."""
+        return await audit.entries(self.engine, where, limit, offset)
+
+    async def prune_audit(self, cutoffs: dict[str | None, datetime]) -> int:
+        """Delete the audit entries older than their organisation's cutoff; how many."""
+        return await audit.prune(self.engine, cutoffs)
+
+    async def add_accesses(self, entries: Sequence[CallEvent]) -> int:
+        """Write audit entries straight to the database (a command such as ``hotline
+        erase``, which has no spool of its own: :func:`hotline.audit.erasure` makes them);
+        how many were new."""
+        async with self.engine.begin() as connection:
+            return await audit.add(connection, entries)
+
     async def add_token(self, token: ApiToken) -> ApiToken:
         async with self.session.begin() as session:
             session.add(token)
@@ -392,6 +417,14 @@ class Store:
             query = query.where(ApiToken.revoked_at.is_(None))
         async with self.session() as session:
             return list(await session.scalars(query))
+
+    async def tokens_used(self, used: Mapping[str, datetime]) -> None:
+        """Note when each token (by its hash) was last presented, in one transaction."""
+        async with self.session.begin() as session:
+            for digest, at in used.items():
+                await session.execute(
+                    update(ApiToken).where(ApiToken.hash == digest).values(last_used_at=at)
+                )
 
     async def revoke_token(self, token_id: int, at: datetime) -> ApiToken | None:
         async with self.session.begin() as session:
@@ -414,6 +447,16 @@ class Store:
             row = await session.get(ApiSession, digest)
             if row is not None and row.ended_at is None:
                 row.ended_at = at
+
+
+def _private_file(path: Path) -> None:
+    """The SQLite file (and so its -wal and -shm, which SQLite makes with its mode) readable by
+    the service's user only: its folder made 0700 if it is new, the file created 0600, an
+    older one readable by others made 0600 (caller numbers are in it)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

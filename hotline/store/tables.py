@@ -227,6 +227,10 @@ class ApiToken(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    #: When it stops working (None: never; ``hotline token create --days``).
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: When it was last presented (written at most once a minute).
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ApiSession(Base):
@@ -323,3 +327,32 @@ class VaultDeleted(Base):
 
     name: Mapped[str] = mapped_column(String(512), primary_key=True)
     deleted_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Who reached whose personal data, when, how and from where (``hotline/audit.py``):
+    ids only (never a number, a name or a note), kept longer than the data it names
+    (``audit.days``)."""
+
+    __tablename__ = "audit"
+
+    n: Mapped[int] = mapped_column(Serial, primary_key=True, autoincrement=True)
+    #: The entry's id (its event's in the spool): written once however often it is sent.
+    id: Mapped[str] = mapped_column(String(32), unique=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    #: ``recording``, ``message``, ``note``, ``export``, ``listen``, ``erasure``.
+    kind: Mapped[str] = mapped_column(String(16))
+    #: The reader: an operator's id, a token's or a supervisor's phone's name; never a token.
+    by: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    operator: Mapped[str | None] = mapped_column(String(64))
+    #: The organisation the reader's token sees (None: every one).
+    scope: Mapped[str | None] = mapped_column(String(32))
+    #: Whose data it was (None: no organisation's: a token of every one reads it).
+    organisation: Mapped[str | None] = mapped_column(String(32), index=True)
+    call_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    ref: Mapped[str | None] = mapped_column(String(16))
+    #: The client's address.
+    address: Mapped[str | None] = mapped_column(String(64))
+    #: What more it says: a byte range, how many calls an export held.
+    detail: Mapped[str | None] = mapped_column(String(200))

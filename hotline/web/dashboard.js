@@ -20,8 +20,8 @@ async function loadLive() {
 
 async function loadNotifications() {
   const mine = notificationsTurn();
-  const reply = await api("/api/notifications");
-  const notifications = reply.ok ? (await reply.json()).filter((n) => n.open) : [];
+  const reply = await api("/api/notifications?open=true&limit=1000");
+  const notifications = reply.ok ? await reply.json() : [];
   if (!mine()) return;
   state.canSeeNotifications = reply.ok;
   state.notifications = notifications;

@@ -153,7 +153,7 @@ async def test_calls_times_outcomes_filters_and_figures(
         frozenset({org, line, ("outcome", "abandoned"), ("le", "5.0")}),
     )
     assert found[within] == 0  # the abandoned caller waited 7-10 s
-    assert found[("hotline_handle_seconds_sum", frozenset({org, line}))] == pytest.approx(a["talk"])
+    assert found[("hotline_talk_seconds_sum", frozenset({org, line}))] == pytest.approx(a["talk"])
     assert found[("hotline_callers_waiting", frozenset({org, line}))] == 0
     assert found[("hotline_operators", frozenset({org, line, ("state", "paused")}))] == 1  # op3
     assert (

@@ -91,6 +91,7 @@ def values(deployment: Deployment, held: Holding, role: str, token: str) -> Valu
         events=[f"{answered}-1"],
         plain={
             "limit": 5,
+            "open": True,
             "offset": 0,
             "from": "2026-11-25T00:00:00",
             "to": "2026-11-26T00:00:00",

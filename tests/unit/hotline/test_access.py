@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from hotline.api import access
 from hotline.api.access import (
     Principal,
     Role,
@@ -149,5 +150,41 @@ async def test_a_token_asked_for_before_the_schema_is_in_place_waits_for_it(
         ready.set()
         who = await asked
         assert who is not None and who.name == "wallboard 0"
+    finally:
+        await store.close()
+
+
+async def test_an_expired_token_is_refused_and_each_use_is_noted(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token past its ``expires_at`` is unknown at once (not after the cache's 20 s); one
+    that works says when it was last used (written in the background, once a minute, and at
+    the service's stop), on SQLite and PostgreSQL."""
+    store = Store(database_url)
+    await store.upgrade()
+    now = datetime.now(UTC)
+    made = {"soon": now + timedelta(seconds=1), "later": now + timedelta(days=30), "never": None}
+    for name, expires in made.items():
+        await store.add_token(
+            ApiToken(name=name, role="viewer", operator=None, organisation="ua-legal-aid",
+                     hash=token_hash(f"token-{name}"), created_at=now, expires_at=expires)
+        )  # fmt: skip
+    try:
+        tokens = Tokens({}, store)
+        assert [(await tokens.find(f"token-{name}")) is not None for name in made] == [True] * 3
+        await asyncio.sleep(1.1)
+        assert (await tokens.find("token-soon")) is None  # (still in the cache: refused)
+        assert (await tokens.find("token-later")) is not None
+        monkeypatch.setattr(access, "USES_EVERY", 0.0)
+        assert (await tokens.find("token-never")) is not None  # (a write of the uses begins)
+        while tokens._writing is not None:
+            await asyncio.sleep(0.05)
+        used = {row.name: row.last_used_at for row in await store.tokens()}
+        assert used["soon"] is not None and used["later"] is not None and used["never"] is not None
+        assert all(now <= at <= datetime.now(UTC) for at in used.values() if at is not None)
+        await tokens.find("token-later")
+        await tokens.close()  # (the stop: what was not written yet is)
+        later = {row.name: row.last_used_at for row in await store.tokens()}
+        assert later["later"] is not None and later["later"] > used["later"]  # type: ignore[operator]
     finally:
         await store.close()

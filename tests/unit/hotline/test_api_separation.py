@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from hotline.app import Service, build
 from hotline.config import Deployment
 from hotline.events import CallEvent
+from hotline.notifications import Notification
 from hotline.settings import Settings
 from hotline.store.db import Store
 from hotline.vault.cipher import new_key
@@ -26,8 +27,14 @@ from tests.holdings import Holding, seed
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 PLATFORM = "platform-supervisor-of-every-organisation"
-#: What /metrics says of the service itself: to every reader.
-STATE = {"hotline_active", "hotline_ami_up", "hotline_database_up"}
+#: What /metrics says of the service itself: to every reader (and its process's
+#: ``process_*``).
+STATE = {"hotline_active", "hotline_ami_up", "hotline_database_up", "hotline_build_info"}
+
+
+def service_state(names: set[str]) -> set[str]:
+    """The names of the service's own series, the process's apart."""
+    return {name for name in names if not name.startswith("process_")}
 
 
 def token(role: str, organisation: str) -> str:
@@ -107,7 +114,7 @@ async def test_metrics_show_each_organisation_its_own_figures(
             whose = {labels.get("organisation") for _, labels in shown}
             assert whose == {org, None}, (org, role, whose)
             unlabelled = {name for name, labels in shown if "organisation" not in labels}
-            assert unlabelled == STATE
+            assert service_state(unlabelled) == STATE
             lines = {labels["line"] for _, labels in shown if "line" in labels}
             assert lines <= deployment.organisations[org].lines | {"none"}, lines
             assert ("hotline_calls_total", {"organisation": org, "line": built.held[org].line,
@@ -126,11 +133,7 @@ async def test_without_a_token_where_allowed_metrics_show_the_service_state_alon
     linked and active, never an organisation's figures."""
     built.service.api.state.parts.metrics_auth = False
     shown = series((await built.get(None, "/metrics")).text)
-    assert {name for name, _ in shown} == {
-        "hotline_active",
-        "hotline_ami_up",
-        "hotline_database_up",
-    }
+    assert service_state({name for name, _ in shown}) == STATE
 
 
 async def test_a_422_names_the_tokens_organisations_ids_only(
@@ -191,3 +194,44 @@ async def test_a_notification_is_closed_only_in_the_name_of_an_operator_of_its_l
     reply = await built.api.post(path, params={"by": ukraine.operators[1]}, headers=supervisor)
     assert reply.status_code == 200, reply.text
     assert built.service.notifications.items[ukraine.ref].handled_by == ukraine.operators[1]
+
+
+async def test_notifications_are_filtered_and_paged_within_the_organisation(
+    built: Built, deployment: Deployment
+) -> None:
+    """/api/notifications: open or handled, by line, by time, a page at a time, with how many
+    match in all; another organisation's line is unknown (422), its reports never counted."""
+    store = built.service.notifications
+    ua = built.held["ua-legal-aid"]
+    for n in range(6):  # six more of Ukraine's, an hour apart; the even ones handled
+        at = START + timedelta(hours=1 + n)
+        store.add(
+            Notification(f"90000{n}", f"call-{n}", ua.line, ua.caller, ua.family, "", at, True)
+        )
+        if n % 2 == 0:
+            store.handle(f"90000{n}", ua.operators[0], at + timedelta(minutes=5))
+    supervisor = token("supervisor", "ua-legal-aid")
+
+    async def refs(**params: str) -> tuple[list[str], int]:
+        reply = await built.get(supervisor, "/api/notifications", **params)
+        assert reply.status_code == 200, reply.text
+        return [n["ref"] for n in reply.json()], int(reply.headers["X-Total-Count"])
+
+    assert await refs() == ([ua.ref, "900001", "900003", "900005", "900004", "900002", "900000"], 7)
+    assert await refs(open="true") == ([ua.ref, "900001", "900003", "900005"], 4)
+    assert await refs(open="false", limit="2") == (["900004", "900002"], 3)
+    assert await refs(open="false", limit="2", offset="2") == (["900000"], 3)
+    since, until = (START + timedelta(hours=h) for h in (2, 4))
+    assert await refs(**{"from": since.isoformat(), "to": until.isoformat()}) == (
+        ["900001", "900002"],
+        2,
+    )
+    assert await refs(line=ua.line, open="true") == ([ua.ref, "900001", "900003", "900005"], 4)
+    georgian = built.held["ge-legal-aid"].line
+    refused = await built.get(supervisor, "/api/notifications", line=georgian)
+    own = sorted(deployment.organisations["ua-legal-aid"].lines)
+    assert refused.status_code == 422 and f"one of {own}" in refused.text, refused.text
+    theirs = await built.get(token("supervisor", "ge-legal-aid"), "/api/notifications")
+    assert [n["ref"] for n in theirs.json()] == [built.held["ge-legal-aid"].ref]
+    assert theirs.headers["X-Total-Count"] == "1"
+    assert (await built.get(supervisor, "/api/notifications", limit="0")).status_code == 422

@@ -196,6 +196,18 @@ ORGANISATION_CASES = [
         "organisations.ge-rehabilitation.centres.op1: also the id of an operator of "
         "organisation 'ua-legal-aid'",
     ),
+    # the audit trail outlives the data it names
+    (
+        lambda c: c.update(audit={"days": 90}),
+        "audit.days: must be longer than recordings.retention_days (90)",
+    ),
+    (
+        lambda c: (
+            c.update(recordings={"retention_days": 400}),
+            ukraine(c).update(audit={"days": 365}),
+        ),
+        UA + "audit.days: must be longer than recordings.retention_days (400)",
+    ),
 ]
 
 
@@ -408,3 +420,17 @@ def test_webhooks_become_the_organisations_own() -> None:
     )
     assert deployment.organisations["ge-legal-aid"].webhooks == ()
     assert {"sms-sent", "sms-not-possible"} <= deployment.prompt_names()
+
+
+def test_each_organisation_may_keep_its_audit_trail_its_own_time() -> None:
+    raw = copy.deepcopy(DEFAULT)
+    raw["audit"] = {"days": 1000}
+    ukraine(raw)["audit"] = {"days": 3650}
+    deployment = parse(raw)
+    assert deployment.audit_days == 1000
+    assert {org.id: org.audit_days for org in deployment.organisations.values()} == {
+        "ua-legal-aid": 3650,
+        "ge-legal-aid": None,
+        "ge-rehabilitation": None,
+    }
+    assert parse(copy.deepcopy(DEFAULT)).audit_days == 2190  # six years by default

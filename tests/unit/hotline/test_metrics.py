@@ -3,6 +3,7 @@ organisation; a line with none open has no sample."""
 
 from __future__ import annotations
 
+import platform
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -48,3 +49,30 @@ def test_open_and_overdue_notifications_are_counted_by_line() -> None:
         ("hotline_notifications_overdue", "consultation"): 0,
         ("hotline_notifications_overdue", "detention"): 1,
     }
+
+
+def test_every_reader_sees_the_build_and_the_process_and_no_created_series() -> None:
+    """What the maintainers of a Prometheus-scraped service expose: the version and the
+    process's own figures to every reader; no ``_created`` series beside the counters."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from hotline import __version__
+    from hotline.metrics import TALK, View
+
+    TALK.labels("ge-legal-aid", "consultation-ge").observe(120)
+    registry = CollectorRegistry()
+    registry.register(View("ua-legal-aid"))
+    text = generate_latest(registry).decode()
+    assert (
+        f'hotline_build_info{{python="{platform.python_version()}",version="{__version__}"}} 1.0'
+        in text
+    )
+    for series in (
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_start_time_seconds",
+        "process_open_fds",
+    ):
+        assert f"\n{series} " in text, series
+    assert "_created" not in text
+    assert "ge-legal-aid" not in text  # (another organisation's talk times stay its own)

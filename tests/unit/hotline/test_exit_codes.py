@@ -1,0 +1,136 @@
+"""The CLI as its help and SECURITY.md say. Exit codes: 1, a failure while running (a database
+or a service that does not answer); 2, a usage or config error (a bad option or setting)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def hotline(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hotline.cli", *args],
+        cwd=cwd,
+        env={**os.environ, "HOTLINE_CONFIG": str(ROOT / "config/hotline.yaml"), **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", [("db", "status"), ("token", "list")])
+def test_a_database_that_does_not_answer_is_a_failure_while_running(
+    command: tuple[str, ...], tmp_path: Path
+) -> None:
+    url = f"postgresql+asyncpg://hotline@127.0.0.1:{closed_port()}/hotline"
+    done = hotline(*command, cwd=tmp_path, HOTLINE_DATABASE_URL=url)
+    assert done.returncode == 1, done.stderr
+    assert "database" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_service_that_does_not_answer_is_a_failure_while_running(tmp_path: Path) -> None:
+    done = hotline("call", "0800213103", "--keys", "1", cwd=ROOT,
+                   HOTLINE_API_PORT=str(closed_port()))  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "does not answer" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("token", "create", "--role", "root", "--name", "x", "--all-organisations"), "--role"),
+        (("forecast", "--week", "last week"), "--week"),
+        (("call", "0800213103", "--keys", "1x"), "--keys"),
+        (("check", "--config", "/nowhere/hotline.yaml"), "invalid config"),
+    ],
+)
+def test_a_usage_or_config_error_exits_2(args: tuple[str, ...], said: str, tmp_path: Path) -> None:
+    done = hotline(*args, cwd=ROOT, HOTLINE_DATA_DIR=str(tmp_path))
+    assert done.returncode == 2, done.stderr
+    assert said in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_bad_setting_exits_2(tmp_path: Path) -> None:
+    done = hotline("db", "status", cwd=tmp_path, HOTLINE_API_PORT="eighty")
+    assert done.returncode == 2, done.stderr
+    assert "HOTLINE_API_PORT" in done.stderr
+
+
+def test_the_call_log_a_command_creates_is_the_service_users_alone(tmp_path: Path) -> None:
+    """`hotline db status` in an empty folder: data/ 0700, data/hotline.db 0600 (SECURITY.md);
+    an older database readable by others is made 0600."""
+    done = hotline("db", "status", cwd=tmp_path)
+    assert "schema out of date" in done.stdout, done.stderr  # (exit 1: not migrated yet)
+    data = tmp_path / "data"
+    assert (data.stat().st_mode & 0o777, (data / "hotline.db").stat().st_mode & 0o777) == (
+        0o700,
+        0o600,
+    )
+    (data / "hotline.db").chmod(0o644)
+    assert hotline("db", "upgrade", cwd=tmp_path).returncode == 0
+    for file in data.glob("hotline.db*"):
+        assert file.stat().st_mode & 0o077 == 0, file
+
+
+def test_every_listing_speaks_json(tmp_path: Path) -> None:
+    """`--json` on check, db status, token list (forecast and call have theirs): what a script
+    reads without parsing sentences; roles are choices the help lists."""
+    checked = json.loads(hotline("check", "--json", cwd=ROOT).stdout)
+    assert checked["ok"] is True and checked["organisations"] == 3, checked
+    assert isinstance(checked["warnings"], list)
+    assert hotline("db", "upgrade", cwd=tmp_path).returncode == 0
+    assert json.loads(hotline("db", "status", "--json", cwd=tmp_path).stdout) == {
+        "reachable": True,
+        "current": True,
+    }
+    made = hotline("token", "create", "--role", "viewer", "--name", "wall",
+                   "--organisation", "ge-legal-aid", cwd=tmp_path)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    (listed,) = json.loads(hotline("token", "list", "--json", cwd=tmp_path).stdout)
+    assert (listed["role"], listed["organisation"], listed["name"]) == (
+        "viewer",
+        "ge-legal-aid",
+        "wall",
+    )
+    assert made.stdout.strip() not in json.dumps(listed)  # (never the token itself)
+    helped = hotline("token", "create", "--help", cwd=tmp_path).stdout
+    assert all(role in helped for role in ("supervisor", "operator", "viewer", "metrics"))
+
+
+def test_a_token_expires_unless_told_never(tmp_path: Path) -> None:
+    """`token create`: 365 days by default, `--days N`, or `--never-expires`; `token list`
+    says when each expires and was last used."""
+    assert hotline("db", "upgrade", cwd=tmp_path).returncode == 0
+    for extra in ([], ["--days", "7"], ["--never-expires"]):
+        made = hotline("token", "create", "--role", "metrics", "--name", f"prom{len(extra)}",
+                       "--all-organisations", *extra, cwd=tmp_path)  # fmt: skip
+        assert made.returncode == 0, made.stderr
+    listed = json.loads(hotline("token", "list", "--json", cwd=tmp_path).stdout)
+    created = [datetime.fromisoformat(row["created_at"]) for row in listed]
+    expires = [row["expires_at"] and datetime.fromisoformat(row["expires_at"]) for row in listed]
+    assert [e - c if e else None for e, c in zip(expires, created, strict=True)] == [
+        timedelta(days=365),
+        timedelta(days=7),
+        None,
+    ]
+    assert [row["last_used_at"] for row in listed] == [None] * 3
+    shown = hotline("token", "list", cwd=tmp_path).stdout
+    assert "never expires" in shown and "never used" in shown, shown
+    assert hotline("token", "create", "--role", "viewer", "--name", "x", "--all-organisations",
+                   "--days", "0", cwd=tmp_path).returncode == 2  # fmt: skip
