@@ -1,9 +1,15 @@
-# The hotline service (FastAGI + AMI client + API, and its guard) without Asterisk: run it
-# beside the Asterisk image (asterisk-config/Containerfile) and PostgreSQL, as compose.yaml
-# does. Secrets come from the environment (an env file): HOTLINE_AMI_SECRET, HOTLINE_AGI_SECRET,
+# The hotline service (FastAGI + AMI client + API) and its guard (`hotline guard`, run as a
+# container of its own: the one that gets CAP_NET_ADMIN) without Asterisk: run them beside the
+# Asterisk image (asterisk-config/Containerfile) and PostgreSQL, as compose.yaml does. Secrets come from the environment (an env file): HOTLINE_AMI_SECRET, HOTLINE_AGI_SECRET,
 # HOTLINE_API_TOKEN, HOTLINE_SIP_PASSWORD_<PHONE> (where the Asterisk config is rendered),
 # HOTLINE_DATABASE_URL (postgresql+asyncpg://...; unset: SQLite in /srv/hotline/data).
 # Keep /srv/hotline/data on a volume: it holds the spool of call events not yet in the database.
+#
+# The API and FastAGI listen on 127.0.0.1 (HOTLINE_API_HOST, HOTLINE_AGI_HOST): on the host's
+# network (--network host, as compose.yaml runs it) that is the host's own loopback, where
+# Asterisk and a reverse proxy reach them and nobody else does. In a network of its own (a
+# bridge), nothing outside the container reaches them: publishing a port is a choice made on
+# purpose, with HOTLINE_API_HOST=0.0.0.0 and -p 127.0.0.1:8080:8080 (README: containers).
 #
 #   docker build -t hotline .            (or podman build; .ci/images builds it without a registry)
 #
@@ -25,16 +31,22 @@ RUN /opt/hotline/bin/pip install --no-cache-dir --disable-pip-version-check \
 
 FROM ${PYTHON_IMAGE}
 # espeak-ng: the prompts built below; iproute2 (ss -K): the guard frees callers stuck on a
-# hung service's FastAGI connections (it needs CAP_NET_ADMIN: compose.yaml adds it to the
-# container, and setcap gives it to ss alone, not to the service)
+# hung service's FastAGI connections. That needs CAP_NET_ADMIN: setcap gives it to ss alone,
+# and it works only in a container given the capability (compose.yaml's guard); in any other
+# (the service's, its capabilities dropped) the kernel refuses to run that ss at all.
+# SPOOL_GID: the group Asterisk's spool folders belong to (asterisk-config/Containerfile makes
+# the same one): the service reads and removes what Asterisk writes there, and Asterisk reads
+# the messages the service opens for it, without the folders being anyone's to write.
+ARG SPOOL_GID=2600
 RUN apt-get update \
  && apt-get install -y --no-install-recommends espeak-ng iproute2 libcap2-bin \
  && setcap cap_net_admin+ep "$(command -v ss)" \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --home-dir /srv/hotline hotline
+ && groupadd --system --gid "$SPOOL_GID" hotline-spool \
+ && useradd --system --home-dir /srv/hotline --groups hotline-spool hotline
 COPY --from=build /opt/hotline /opt/hotline
 ENV PATH=/opt/hotline/bin:$PATH \
-    HOTLINE_AGI_HOST=0.0.0.0 HOTLINE_API_HOST=0.0.0.0 HOTLINE_API_PORT=8080
+    HOTLINE_AGI_HOST=127.0.0.1 HOTLINE_API_HOST=127.0.0.1 HOTLINE_API_PORT=8080
 
 WORKDIR /srv/hotline
 COPY asterisk-config asterisk-config

@@ -23,6 +23,7 @@ from hotline.api.access import (
     Principal,
     Role,
     Sessions,
+    Streams,
     TokenError,
     Tokens,
     parse_tokens,
@@ -398,6 +399,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         )
     try:
         settings.agi_peer_list()
+        proxies = settings.trusted_proxy_networks()
         keys = Keys.from_environment(
             settings.recordings_key.get_secret_value(),
             settings.recordings_old_keys.get_secret_value(),
@@ -596,6 +598,8 @@ def build(settings: Settings, deployment: Deployment) -> Service:
             escalations=escalations,
             duty=service.duty,
             eraser=eraser,
+            streams=Streams(settings.streams_per_token),
+            trusted_proxies=proxies,
             trail=service.trail,
         )
     )
@@ -624,6 +628,24 @@ class _ApiServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def api_server(settings: Settings, api: Any) -> uvicorn.Server:
+    """The API's server (uvicorn), as `hotline serve` runs it."""
+    return _ApiServer(
+        uvicorn.Config(
+            api,
+            host=settings.api_host,
+            port=settings.api_port,
+            log_level=None,  # (the service's logging: hotline/logs.py)
+            log_config=None,
+            access_log=settings.access_log,
+            lifespan="off",
+            # (X-Forwarded-For is read by hotline/api/proxies.py, from the configured proxies
+            # only: uvicorn's own believes anyone on 127.0.0.1)
+            proxy_headers=False,
+        )
+    )
 
 
 async def start_guard(settings: Settings) -> asyncio.subprocess.Process:
@@ -670,17 +692,7 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
     )
     server = await agi.start(settings.agi_host, settings.agi_port)
     log.info("FastAGI listening on %s:%d", settings.agi_host, settings.agi_port)
-    api = _ApiServer(
-        uvicorn.Config(
-            service.api,
-            host=settings.api_host,
-            port=settings.api_port,
-            log_level=None,  # (the service's logging: hotline/logs.py)
-            log_config=None,
-            access_log=settings.access_log,
-            lifespan="off",
-        )
-    )
+    api = api_server(settings, service.api)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

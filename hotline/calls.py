@@ -213,6 +213,7 @@ class CallService:
                 log.error("callback of %s not stored: %s", call.id, exc)
                 await io.say([Prompt(language, "technical-error")])
                 return False
+            await self.switchboard.callbacks_kept()
             try:
                 await io.say([Prompt(language, "callback-registered")])
             except CallerHungUp:

@@ -94,6 +94,10 @@ class Durable:
         self.callbacks_journal.append({"pending": kept.as_json()})
         self.callbacks[kept.pending.call] = kept
 
+    async def kept(self) -> None:
+        """Every callback stored so far on disk (synced in a thread; a failure is logged)."""
+        await self.callbacks_journal.settled()
+
     def close(self, call: str) -> None:
         """The callback is over (made, given up, or its notification handled)."""
         if self.callbacks.pop(call, None) is None:

@@ -185,6 +185,7 @@ class Escalations:
 
     async def _ring(self, ringing: ev.EscalationRinging, seconds: float) -> None:
         ref, n = ringing.ref, ringing.attempt
+        await self.journal.settled()  # (the facts that decided it on disk first: a thread)
         log.info("report %s: ringing %s (call %d)", ref, ringing.person, n)
         self._watch(ref, n, seconds + WATCH_AFTER)
         if (report := self.reports.get(ref)) is not None:

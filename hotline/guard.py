@@ -2,7 +2,8 @@
 
 Asterisk waits on a FastAGI socket forever. A service that is stopped (SIGSTOP), deadlocked or
 starved keeps its port open, so new callers connect and, like those it was serving, hear
-nothing. The guard is a separate small process beside the service: every second it asks the
+nothing. The guard is a separate small process beside the service (its own unit or
+container, the only one with CAP_NET_ADMIN; or a child of ``serve``): every second it asks the
 service's API whether its event loop answers; after ``patience`` failed probes in a row it asks
 Asterisk (AMI) for the callers waiting on the service and moves each one to their line's
 fallback queue (dialplan [hotline-guarded]), where app_queue rings the line's operators.
@@ -55,9 +56,19 @@ def waits_on_the_service(channel: Channel) -> bool:
 Probe = Callable[[], Awaitable[bool]]
 
 
+#: What :func:`api_answers` gives when nothing listens on the API's port: the service is not
+#: running (stopped, restarting, dead), which is no hang. Its FastAGI port is closed too, so
+#: the dialplan takes new callers to the fallback queues itself, and the kernel ended the
+#: sessions of a process that died. Run apart from the service (its own container or unit),
+#: the guard must not take a stop for a hang: it would cut the sessions of the instance
+#: starting in its place.
+NOT_RUNNING = b""
+
+
 async def api_answers(host: str, port: int, timeout: float) -> bytes | None:
     """What the service's event loop answers to ``/health/live`` within ``timeout`` (None:
-    nothing)."""
+    nothing; NOT_RUNNING: the connection was refused). A hung process still holds its
+    listening socket: the kernel accepts the connection, and nobody answers."""
     try:
         async with asyncio.timeout(timeout):
             reader, writer = await asyncio.open_connection(host, port)
@@ -66,6 +77,8 @@ async def api_answers(host: str, port: int, timeout: float) -> bytes | None:
                 answer = await reader.read(4096)
             finally:
                 writer.close()
+    except ConnectionRefusedError:
+        return NOT_RUNNING
     except (OSError, TimeoutError):
         return None
     return answer if answer.startswith(b"HTTP/") else None
@@ -286,6 +299,9 @@ async def serve(
 
     async def probe() -> bool:
         answer = await api_answers(settings.api_host, settings.api_port, timeout=interval)
+        if answer == NOT_RUNNING:  # (stopped, not hung: armed again by its next answer)
+            guard.armed = False
+            return True
         if answer is not None:
             guard.standby = b'"role":"standby"' in answer
         return answer is not None
@@ -296,8 +312,8 @@ async def serve(
     if not may_reset_connections():
         log.error(
             "the guard lacks CAP_NET_ADMIN: it can move a hung service's callers but not "
-            "free them from its FastAGI connections (run it as root, or add the capability: "
-            "the compose file and the systemd unit do)"
+            "free them from its FastAGI connections (give it the capability: compose.yaml's "
+            "guard container and config/systemd/hotline-guard.service do)"
         )
 
     taken_over = None

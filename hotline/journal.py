@@ -1,15 +1,21 @@
 """Small durable files for promises made to callers: each record is on disk (fsync) before the
 caller hears of it.
 
-A :class:`Journal` is an append-only file of JSON lines. ``append`` returns only once the
-record is synced; when the disk is full it leaves the file as it was and raises, so the caller
-is never told of what was not stored. A crash can tear only the last line (never synced, so
+A :class:`Journal` is an append-only file of JSON lines. ``append`` returns once the record is
+written whole (a crash of the process loses nothing then); when the disk is full it leaves the
+file as it was and raises, so the caller is never told of what was not stored. The sync to
+disk (against a power cut) never blocks the event loop: an fsync may take seconds on a busy
+disk, and every call, the API and AMI wait on that loop. Inside one, ``append`` starts the sync
+in a thread (one at a time, covering every record written so far), and what must not be said
+to a caller before it is on disk awaits :meth:`Journal.synced` first. Outside a loop (start-up,
+the command line) it syncs at once. A crash can tear only the last line (never synced, so
 never acknowledged): at start the torn bytes are set aside in ``<name>.torn`` and cut off, so
 the next record starts on a line of its own instead of being glued to them and lost.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -64,6 +70,15 @@ def append_whole(fd: int, data: bytes, size: int, name: object, sync: bool = Fal
         raise
 
 
+def _fsync_path(path: Path) -> None:
+    """Sync the file at ``path`` (an fsync of any descriptor of a file syncs all of it)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Replace ``path`` with ``text``: the old content or the new, never half of either."""
     tmp = path.with_name(path.name + ".tmp")
@@ -80,11 +95,18 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 class Journal:
-    """Append-only JSON lines, each synced before ``append`` returns."""
+    """Append-only JSON lines, each written whole by ``append`` and synced in a thread
+    (:meth:`synced`)."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        #: Records written, and records known to be on disk (counted since the start).
+        self._written = 0
+        self._synced = 0
+        self._syncing: asyncio.Task[None] | None = None
+        #: Why the last sync failed (None: it did not).
+        self._failed: OSError | None = None
         self._repair()
 
     def _repair(self) -> None:
@@ -124,16 +146,61 @@ class Journal:
                     log.error("%s:%d: unreadable record skipped", self.path, number)
 
     def append(self, record: dict[str, Any]) -> None:
-        """Write ``record`` and sync it; on any error (a full disk) the file is left as it was
-        and the error raised: the record is not stored."""
+        """Write ``record`` whole; on any error (a full disk) the file is left as it was and
+        the error raised: the record is not stored. Synced at once outside an event loop;
+        inside one, in a thread right after (:meth:`synced`)."""
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            append_whole(fd, line, os.lseek(fd, 0, os.SEEK_END), self.path, sync=True)
+            append_whole(fd, line, os.lseek(fd, 0, os.SEEK_END), self.path, sync=loop is None)
         finally:
             os.close(fd)
+        self._written += 1
+        if loop is None:
+            self._synced = self._written
+        elif self._syncing is None or self._syncing.done():
+            self._syncing = loop.create_task(self._sync())
+
+    async def synced(self) -> None:
+        """Return once every record appended so far is on disk (OSError if it cannot be)."""
+        target = self._written
+        while self._synced < target:
+            if self._syncing is None or self._syncing.done():
+                self._syncing = asyncio.get_running_loop().create_task(self._sync())
+            # (shielded: a caller who hangs up does not stop the sync the others wait for)
+            await asyncio.shield(self._syncing)
+            if self._synced < target and self._failed is not None:
+                raise self._failed
+
+    async def settled(self) -> bool:
+        """:meth:`synced`, for what goes on either way: False (logged) if the sync failed
+        (the records are written, and kept unless the machine loses power)."""
+        try:
+            await self.synced()
+        except OSError:
+            return False
+        return True
+
+    async def _sync(self) -> None:
+        """fsync in a thread until every record written so far is on disk."""
+        while self._synced < self._written:
+            target = self._written
+            try:
+                await asyncio.to_thread(_fsync_path, self.path)
+            except OSError as exc:
+                self._failed = exc
+                log.error("%s: not synced to disk: %s", self.path, exc)
+                return
+            self._failed = None
+            self._synced = target
 
     def rewrite(self, records: Iterable[dict[str, Any]]) -> None:
         """Replace every record with ``records`` (compaction), atomically."""
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        write_atomically(self.path, text)
+        written = self._written
+        write_atomically(self.path, text)  # (synced: a compaction, at start-up or rarely)
+        self._synced = max(self._synced, written)

@@ -302,7 +302,9 @@ class MessageRoute:
             if recorded:
                 # Asterisk may still be writing it (its Record goes on without us): synced
                 # as it is now, and sealed once finished (SpoolDoor.seal_leftovers)
-                sync_file(self.door.message_file(taken.recording))
+                # (in a thread, not waited for: this task is on its way out)
+                loop = asyncio.get_running_loop()
+                loop.run_in_executor(None, sync_file, self.door.message_file(taken.recording))
                 self._keep(taken, recorded)
             else:
                 board.let_go(call, "failed")
@@ -313,6 +315,8 @@ class MessageRoute:
             return  # not stored (the disk): never read back; the fallback queue takes them
         if not taken.complete:
             return
+        # on disk before the caller hears its reference (synced in a thread)
+        await self.store.journal.settled()
         digits = [Prompt(language, f"number-{d}") for d in taken.ref]
         try:
             await io.say([Prompt(language, "detention-registered"), *digits, *digits])

@@ -68,6 +68,9 @@ class References:
         self.clock = clock
         self.pool: list[str] = self._load()
         self.wanted = asyncio.Event()
+        #: The pool changed since it was last written; the thread's writer meanwhile.
+        self._dirty = False
+        self._writer: asyncio.Task[None] | None = None
         #: References chosen alone (the pool was empty): for /health and the tests.
         self.alone = 0
 
@@ -82,8 +85,32 @@ class References:
         return [str(r) for r in raw.get("pool", []) if isinstance(r, str)]
 
     def _save(self) -> None:
+        """Keep the pool in its file: at once outside an event loop; inside one, in a thread
+        (an fsync never on the loop: a caller's report takes a reference), the newest pool
+        last (:meth:`saved`)."""
+        self._dirty = True
         try:
-            write_atomically(self.path, json.dumps({"pool": self.pool}))
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._dirty = False
+            self._write(json.dumps({"pool": self.pool}))
+            return
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._write_in_thread())
+
+    async def saved(self) -> None:
+        """Return once the pool as it is now is in its file (or could not be: logged)."""
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
+
+    async def _write_in_thread(self) -> None:
+        while self._dirty:
+            self._dirty = False
+            await asyncio.to_thread(self._write, json.dumps({"pool": self.pool}))
+
+    def _write(self, text: str) -> None:
+        try:
+            write_atomically(self.path, text)
         except OSError as exc:  # in memory it is right; a restart may offer one again (checked)
             log.error("%s not written: %s", self.path, exc)
 
@@ -121,6 +148,7 @@ class References:
             added += len(got)
         if added:
             self._save()
+            await self.saved()
         return added
 
     async def run(self, ready: asyncio.Event) -> None:

@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     #: ``sha256:<hex>`` (its hash) so that the secret itself is kept nowhere on the server.
     api_tokens: SecretStr = SecretStr("")
 
+    #: The proxies whose X-Forwarded-For names the client (comma-separated addresses or
+    #: networks): a reverse proxy in front of the API, the other instance of a standby pair
+    #: (it forwards /api). Empty: nobody's; the client is the connection's peer, whatever a
+    #: request claims. What the login limit counts and the access log shows.
+    trusted_proxies: str = ""
+    #: Event streams (/api/events) one token may have open at once; one more is refused (429).
+    streams_per_token: int = Field(10, ge=1, le=1000)
+
     #: /metrics needs an API token (supervisor, viewer or metrics; each sees its own
     #: organisation's figures). Off: a request without one sees the service's state alone
     #: (up, linked, active), never an organisation's figures.
@@ -213,6 +221,20 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"HOTLINE_AGI_PEERS: {peer!r} is not an IP address") from None
         return peers
+
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """``trusted_proxies`` as networks (ValueError naming the bad one)."""
+        found = []
+        for entry in (e.strip() for e in self.trusted_proxies.split(",")):
+            if not entry:
+                continue
+            try:
+                found.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"HOTLINE_TRUSTED_PROXIES: {entry!r} is not an IP address or network"
+                ) from None
+        return tuple(found)
 
     def instance_name(self) -> str:
         return self.instance or f"{socket.gethostname()}:{self.agi_port}"

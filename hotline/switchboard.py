@@ -495,6 +495,12 @@ class Switchboard:
         signal = LaterCallback(call, line, language, number, reason, caller)
         self._refused(call, self._asked(signal))
 
+    async def callbacks_kept(self) -> None:
+        """Every callback promised so far on disk (synced in a thread): await it before the
+        caller hears the promise."""
+        if self.durable is not None:
+            await self.durable.kept()
+
     def to_callback(
         self,
         call: str,

@@ -111,6 +111,7 @@ class WaitingRoutes:
         except CallerHungUp:
             board.hold(call, False)
             return
+        await board.callbacks_kept()
         try:
             await io.say([Prompt(language, "callback-registered")])
         except CallerHungUp:

@@ -341,3 +341,35 @@ class Throttle:
         self._seen[key] = times  # newest last: the oldest keys are dropped first
         while len(self._seen) > self.keys:
             del self._seen[next(iter(self._seen))]
+
+
+#: Event streams one token may have open at once (HOTLINE_STREAMS_PER_TOKEN's default): a
+#: supervisor's wallboard and desk in a few tabs, a viewer token shared by a few screens.
+STREAMS_PER_TOKEN = 10
+
+
+class Streams:
+    """How many event streams each token (each holder: a browser's session counts as its
+    token) has open; at most ``limit`` at a time. Each stream holds a queue of up to 1000
+    events and a task: a leaked or stolen token cannot open them without end."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: dict[Principal, int] = {}
+
+    def open(self, who: Principal) -> bool:
+        """Count one more stream of ``who``'s; False (nothing counted) when it has ``limit``."""
+        if self._open.get(who, 0) >= self.limit:
+            return False
+        self._open[who] = self._open.get(who, 0) + 1
+        return True
+
+    def close(self, who: Principal) -> None:
+        left = self._open.get(who, 0) - 1
+        if left > 0:
+            self._open[who] = left
+        else:
+            self._open.pop(who, None)
+
+    def count(self, who: Principal) -> int:
+        return self._open.get(who, 0)

@@ -18,8 +18,17 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hotline import supervision
-from hotline.api.access import Principal, Role, Sessions, Throttle, Tokens
+from hotline.api.access import (
+    STREAMS_PER_TOKEN,
+    Principal,
+    Role,
+    Sessions,
+    Streams,
+    Throttle,
+    Tokens,
+)
 from hotline.api.errors import errors
+from hotline.api.proxies import Networks
 from hotline.audit import Trail
 from hotline.calllog import CallLog
 from hotline.config import Deployment
@@ -68,6 +77,10 @@ class Parts:
     logins: Throttle = field(default_factory=lambda: Throttle(10, 60.0))
     #: Unknown notification references per token: 5 in 10 minutes (they are six digits).
     guesses: Throttle = field(default_factory=lambda: Throttle(5, 600.0))
+    #: Event streams open per token (HOTLINE_STREAMS_PER_TOKEN).
+    streams: Streams = field(default_factory=lambda: Streams(STREAMS_PER_TOKEN))
+    #: The proxies whose X-Forwarded-For is believed (HOTLINE_TRUSTED_PROXIES).
+    trusted_proxies: Networks = ()
     #: Each report's escalation to the people on duty.
     escalations: Escalations | None = None
     #: Who is on duty (None: a service built without rotas, as some tests build it).

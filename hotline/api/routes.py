@@ -41,6 +41,7 @@ from hotline.api.deps import (
     resolve,
 )
 from hotline.api.limits import MAX_BODY, MAX_HEADERS, MAX_TARGET, Limits
+from hotline.api.proxies import ClientAddress
 from hotline.api.standby import Forward
 
 
@@ -60,6 +61,8 @@ def create_api(app_parts: Parts) -> FastAPI:
             me=app_parts.instance,
         )
     app.add_middleware(Limits)
+    # (outermost: the limits, the standby's forwarding and the log know the real client)
+    app.add_middleware(ClientAddress, proxies=app_parts.trusted_proxies)
     errors.install(app)
 
     @app.get("/health", response_model=schemas.Health, response_model_exclude_unset=True)
@@ -127,7 +130,8 @@ def create_api(app_parts: Parts) -> FastAPI:
     async def login(request: Request, body: Login, response: Response) -> dict[str, Any]:
         """A browser's login with an API token: a session opens, and its id (never the token)
         goes into an HttpOnly cookie (the wallboard's EventSource cannot send a header).
-        At most 10 attempts a minute from one address (429)."""
+        At most 10 attempts a minute from one address (429): the connection's, or the one
+        a trusted proxy names (HOTLINE_TRUSTED_PROXIES)."""
         address = request.client.host if request.client else "?"
         if (wait := app_parts.logins.wait(address)) > 0:
             raise HTTPException(

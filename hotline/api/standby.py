@@ -5,7 +5,9 @@ it came (method, path, query, body, the token or the browser's cookie) to the le
 API (``leadership.url``, HOTLINE_API_URL) and streams the answer back, the wallboard's event
 stream included. So a supervisor or a load balancer may use either instance. A request that
 was forwarded once is never forwarded again (two instances that each think the other active,
-for the moment of a takeover, answer 503 rather than bounce it between them).
+for the moment of a takeover, answer 503 rather than bounce it between them). It names the
+client in X-Forwarded-For (as this instance judged it: hotline/api/proxies.py), which the
+active one believes if it lists this one in HOTLINE_TRUSTED_PROXIES.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hotline.api.limits import refuse
+from hotline.api.proxies import FORWARDED_FOR
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +84,12 @@ class Forward:
         url = target + scope["raw_path"].decode("latin-1")
         if scope["query_string"]:
             url += "?" + scope["query_string"].decode("latin-1")
-        passed = [(k, v) for k, v in headers if k not in HOP]
+        passed = [(k, v) for k, v in headers if k not in HOP and k != FORWARDED_FOR]
         passed.append((FORWARDED, self.me.encode()))
+        # the client as this instance judged it (its own trusted proxies): the active one,
+        # trusting this one (HOTLINE_TRUSTED_PROXIES), counts its logins, not the standby's
+        if client := scope.get("client"):
+            passed.append((FORWARDED_FOR, client[0].encode()))
         request = self.client.build_request(scope["method"], url, headers=passed, content=body)
         try:
             response = await self.client.send(request, stream=True)

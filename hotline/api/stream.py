@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Header, Request
+from fastapi import Depends, Header, HTTPException, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from hotline.api import views
@@ -28,13 +28,44 @@ router = api_router()
 
 #: Seconds between two checks that an event stream's token or session is still valid.
 RECHECK = 5.0
+#: The most events a reconnecting client is sent again: more missed than that (a client away
+#: for minutes of a busy hour), and it gets `stream.reset` instead, as for an id no longer
+#: held. A reconnection costs the service at most this many events to filter and send.
+MAX_REPLAY = 1000
 LAST_EVENT_ID = (
     "the id of the last event this client received (a reconnection): the events since then "
-    "come first; one no longer held gives a `stream.reset` event first (read the state again)"
+    f"come first (at most {MAX_REPLAY}); one no longer held, or more missed than that, gives "
+    "a `stream.reset` event first (read the state again)"
+)
+#: Event streams open per token (HOTLINE_STREAMS_PER_TOKEN): the extra one is refused.
+TOO_MANY = (
+    429,
+    "This token has as many event streams open as allowed (HOTLINE_STREAMS_PER_TOKEN): close "
+    "one (a tab, a wallboard) first; `Retry-After` says when to try again.",
 )
 
 
-@router.get("/events", response_class=EventSourceResponse, responses=errors(401, 403, 422, 503))
+async def _slot(app: App, who: Anyone) -> AsyncIterator[None]:
+    """One of the token's streams for as long as the response lasts (429: none left)."""
+    if not app.streams.open(who):
+        raise HTTPException(
+            429,
+            f"this token has {app.streams.limit} event streams open already, the most allowed "
+            "(HOTLINE_STREAMS_PER_TOKEN): close one, or use another token",
+            headers={"Retry-After": str(int(RECHECK))},
+        )
+    try:
+        yield
+    finally:
+        app.streams.close(who)
+
+
+@router.get(
+    "/events",
+    response_class=EventSourceResponse,
+    responses=errors(401, 403, 422, TOO_MANY, 503),
+    dependencies=[Depends(_slot)],
+)
 async def events(
     request: Request,
     app: App,
@@ -60,6 +91,8 @@ async def events(
         return False
 
     missed = app.bus.since(last_event_id) if last_event_id else []
+    if missed is not None and len(missed) > MAX_REPLAY:
+        missed = None  # (too many to send again: the state read afresh is cheaper)
     # (those published since it began to listen are on the live queue too)
     replayed = {item.id for item in missed or ()}
     checked = time.monotonic()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 
 from hotline.config import Deployment
 from hotline.events import CallEvent, EventBus
-from hotline.guard import Guard, may_reset_connections, reset_agi
+from hotline.guard import NOT_RUNNING, Guard, api_answers, may_reset_connections, reset_agi
 from hotline.interrupted import Interrupted
 from hotline.switchboard import Switchboard
 from routing.events import CallEnded
@@ -223,3 +224,18 @@ def test_the_guard_knows_whether_it_may_reset_connections(tmp_path: Path) -> Non
     assert may_reset_connections(status, str(ss))  # ss given CAP_NET_ADMIN
     status.write_text(f"Name:\tpython3\nCapEff:\t{nothing}\nCapBnd:\t{nothing}\n")
     assert not may_reset_connections(status, str(ss))  # not in the container's bounding set
+
+
+async def test_a_stopped_service_is_told_from_a_hung_one() -> None:
+    """Run apart from the service (its own container or unit), the guard sees it stop and
+    start again: a refused connection is no hang (the guard would cut the new instance's
+    sessions); a port that accepts and never answers is one."""
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(8)  # (the kernel accepts; nobody reads: as a SIGSTOPped service)
+    port = hung.getsockname()[1]
+    try:
+        assert await api_answers("127.0.0.1", port, timeout=0.3) is None
+    finally:
+        hung.close()
+    assert await api_answers("127.0.0.1", port, timeout=0.3) == NOT_RUNNING

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,50 @@ def test_rewrite_replaces_every_record_at_once(tmp_path: Path) -> None:
     journal.rewrite([{"n": 5}, {"n": 6}])
     assert [r["n"] for r in journal.records()] == [5, 6]
     assert not list(tmp_path.glob("*.tmp"))
+
+
+async def test_a_record_written_from_the_event_loop_is_synced_in_a_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An fsync may take seconds on a busy disk: never on the loop every call waits on. The
+    record is written at once (a crash of the process loses nothing), on disk once
+    ``synced`` returns, every fsync made in another thread."""
+    loop_thread = threading.get_ident()
+    synced_in: list[int] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced_in.append(threading.get_ident())
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    path = tmp_path / "j.jsonl"
+    journal = Journal(path)
+    for n in range(3):
+        journal.append({"n": n})
+    assert [r["n"] for r in Journal(path).records()] == [0, 1, 2]  # written already
+    assert loop_thread not in synced_in, "append synced on the event loop's thread"
+    await journal.synced()
+    assert synced_in, "never synced"
+    assert loop_thread not in synced_in, "an fsync on the event loop's thread"
+    synced_in.clear()
+    await journal.synced()  # nothing new: nothing more to sync
+    assert synced_in == []
+
+
+async def test_a_sync_that_fails_is_told_to_whoever_waits_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = Journal(tmp_path / "j.jsonl")
+
+    def failing(fd: int) -> None:
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(os, "fsync", failing)
+    journal.append({"n": 0})
+    with pytest.raises(OSError, match="I/O error"):
+        await journal.synced()
+    assert await journal.settled() is False
+    monkeypatch.undo()
+    journal.append({"n": 1})
+    assert await journal.settled() is True

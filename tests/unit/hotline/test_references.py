@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
+import os
+import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -137,3 +140,27 @@ async def test_reports_are_taken_while_the_database_is_away_and_after_a_restart(
         alone = notifications.new_reference()
     assert len(alone) == 7 and alone not in reserved and again.alone == 1
     assert "chosen by this instance alone" in caplog.text
+
+
+async def test_a_reference_taken_during_a_call_is_kept_in_its_file_from_a_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Taking a reference (a caller's report) rewrites the pool's file: its fsync is made in
+    a thread, never on the event loop every call waits on."""
+    loop_thread = threading.get_ident()
+    synced_in: list[int] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced_in.append(threading.get_ident())
+        real_fsync(fd)
+
+    (tmp_path / "references.json").write_text(json.dumps({"pool": ["111111", "222222"]}))
+    monkeypatch.setattr(os, "fsync", fsync)
+    refs = References(Store("sqlite+aiosqlite://"), tmp_path, "a", size=2)
+    assert refs.take(set()) == "111111"
+    assert loop_thread not in synced_in, "the pool's file synced on the event loop"
+    await refs.saved()
+    assert synced_in and loop_thread not in synced_in
+    assert json.loads((tmp_path / "references.json").read_text()) == {"pool": ["222222"]}
+    await refs.store.close()
