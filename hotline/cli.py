@@ -410,12 +410,17 @@ def fetch_call(
             deadline = time.monotonic() + grace
         try:
             found = httpx.get(
-                f"{url}/api/calls", params={"sip_call_id": sip_call_id}, headers=headers, timeout=5
+                f"{url}/api/v1/calls",
+                params={"sip_call_id": sip_call_id},
+                headers=headers,
+                timeout=5,
             )
             found.raise_for_status()
             calls = found.json()
             if calls and ready(calls[0]):
-                detail = httpx.get(f"{url}/api/calls/{calls[0]['id']}", headers=headers, timeout=5)
+                detail = httpx.get(
+                    f"{url}/api/v1/calls/{calls[0]['id']}", headers=headers, timeout=5
+                )
                 detail.raise_for_status()
                 result: dict[str, Any] = detail.json()
                 return result
@@ -807,7 +812,7 @@ def erase(
     if (caller is None) == (call_id is None):
         _fail("give --caller NUMBER or --call ID (one of them)", USAGE)
     settings = _settings()
-    url = f"http://{settings.api_host}:{settings.api_port}/api/erasures"
+    url = f"http://{settings.api_host}:{settings.api_port}/api/v1/erasures"
     secret = token or settings.api_token.get_secret_value()
     if not secret:
         _fail("no token: give --token (a supervisor's) or set HOTLINE_API_TOKEN", USAGE)

@@ -29,6 +29,7 @@ from hotline.api.access import (
 )
 from hotline.api.errors import errors
 from hotline.api.proxies import Networks
+from hotline.api.versions import API
 from hotline.audit import Trail
 from hotline.calllog import CallLog
 from hotline.config import Deployment
@@ -252,7 +253,7 @@ def api_router() -> APIRouter:
     the call log live on the event loop, and a plain `def` route would run in a worker
     thread."""
     return APIRouter(
-        prefix="/api",
+        prefix=API,
         dependencies=[Depends(serving), Depends(principal), Depends(declared_only)],
         responses=errors(401, 403, 422, 503),
     )

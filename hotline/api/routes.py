@@ -43,6 +43,7 @@ from hotline.api.deps import (
 from hotline.api.limits import MAX_BODY, MAX_HEADERS, MAX_TARGET, Limits
 from hotline.api.proxies import ClientAddress
 from hotline.api.standby import Forward
+from hotline.api.versions import API, Aliases
 
 
 def create_api(app_parts: Parts) -> FastAPI:
@@ -61,8 +62,9 @@ def create_api(app_parts: Parts) -> FastAPI:
             me=app_parts.instance,
         )
     app.add_middleware(Limits)
-    # (outermost: the limits, the standby's forwarding and the log know the real client)
+    # (outside them: the limits, the standby's forwarding and the log know the real client)
     app.add_middleware(ClientAddress, proxies=app_parts.trusted_proxies)
+    app.add_middleware(Aliases)  # (outermost: everything inside sees /api/v1 paths)
     errors.install(app)
 
     @app.get("/health", response_model=schemas.Health, response_model_exclude_unset=True)
@@ -115,7 +117,7 @@ def create_api(app_parts: Parts) -> FastAPI:
         return Response(generate_latest(view), media_type=CONTENT_TYPE_LATEST)
 
     @app.post(
-        "/api/session",
+        f"{API}/session",
         response_model=schemas.LoggedIn,
         responses=errors.errors(
             (401, "An unknown or revoked token."),
@@ -164,7 +166,7 @@ def create_api(app_parts: Parts) -> FastAPI:
         return {"role": who.role.value, "operator": who.operator}
 
     @app.delete(
-        "/api/session",
+        f"{API}/session",
         status_code=204,
         responses=errors.errors(
             (503, "The database is away (sessions are kept in it), or no instance is active.")
@@ -182,7 +184,7 @@ def create_api(app_parts: Parts) -> FastAPI:
                 ) from None
         response.delete_cookie(COOKIE)
 
-    @app.get("/api/session", response_model=schemas.Session, responses=errors.errors(401, 503))
+    @app.get(f"{API}/session", response_model=schemas.Session, responses=errors.errors(401, 503))
     async def whoami(who: Anyone) -> dict[str, Any]:
         """Who the token or cookie belongs to, and the organisation it sees (null: every one)."""
         organisations = app_parts.deployment.organisations
@@ -206,12 +208,14 @@ DESCRIPTION = (
     """Queues, operators, the call log and statistics of the hotline service.
 
 Every `/api` route needs `Authorization: Bearer <token>` (or a browser's session cookie, from
-`POST /api/session`). Every error, whatever its status, is an `ErrorResponse`, RFC 9457's
+`POST /api/v1/session`). Every route is under `/api/v1`; the paths of before (`/api/...`) still
+answer, for one release, as their `/api/v1` path, with `Deprecation: true` and a `Link` to it.
+Every error, whatever its status, is an `ErrorResponse`, RFC 9457's
 problem details (`application/problem+json`): `code` (and `type`, the same as a URI) says
 which problem it is, stable, so that two answers of one status are told apart without
 reading English (`callback-refused`, `escalation-over`: both 409); `detail`, a sentence
 saying what was wrong; on a 422 `errors` too, each rejected parameter (`loc`: where and its
-name, `msg`: why). For instance `GET /api/calls?limit=0` answers 422 with
+name, `msg`: why). For instance `GET /api/v1/calls?limit=0` answers 422 with
 
     {"type": "urn:hotline:problem:invalid-input", "title": "A parameter or body field is wrong",
      "status": 422, "code": "invalid-input",

@@ -17,7 +17,7 @@ async function search(more = false) {
   const params = query();
   params.set("limit", 50); params.set("offset", offset);
   const mine = searchTurn();
-  const reply = await api(`/api/calls?${params}`);
+  const reply = await api(`/api/v1/calls?${params}`);
   const answer = await reply.json();
   if (!mine()) return;  // a search made after it is on screen already
   const error = document.getElementById("error");
@@ -43,7 +43,7 @@ async function search(more = false) {
 }
 
 async function open(id) {
-  const reply = await api(`/api/calls/${encodeURIComponent(id)}`);
+  const reply = await api(`/api/v1/calls/${encodeURIComponent(id)}`);
   if (!reply.ok) return;
   const call = await reply.json();
   document.getElementById("detail").classList.remove("hidden");
@@ -55,15 +55,15 @@ async function open(id) {
   const player = document.getElementById("player");
   const kinds = call.events.map((e) => e.kind);
   player.replaceChildren(kinds.includes("recording.stored") && !kinds.includes("recording.deleted")
-    ? el("audio", { controls: true, preload: "none", src: `/api/calls/${encodeURIComponent(id)}/recording` })
+    ? el("audio", { controls: true, preload: "none", src: `/api/v1/calls/${encodeURIComponent(id)}/recording` })
     : el("p", {}, t("noRecording")));
 }
 
 async function start() {
-  const who = await fetch("/api/session", { credentials: "same-origin" });
+  const who = await fetch("/api/v1/session", { credentials: "same-origin" });
   if (!who.ok) { showLogin(); return; }
   document.getElementById("app").classList.remove("hidden");
-  const queues = await api("/api/queues");
+  const queues = await api("/api/v1/queues");
   const lines = document.querySelector("select[name=line]");
   if (queues.ok) for (const name of Object.keys(await queues.json())) lines.append(el("option", { value: name }, name));
   const outcomes = document.querySelector("select[name=outcome]");

@@ -9,7 +9,7 @@ const liveTurn = newest(), statsTurn = newest(), notificationsTurn = newest(), d
 
 async function loadLive() {
   const mine = liveTurn();
-  const [queues, agents] = await Promise.all([api("/api/queues"), api("/api/agents")]);
+  const [queues, agents] = await Promise.all([api("/api/v1/queues"), api("/api/v1/agents")]);
   const [q, a] = await Promise.all([queues.ok ? queues.json() : {}, agents.ok ? agents.json() : []]);
   if (!mine()) return;  // a refresh made after it is on screen already
   state.queues = q;
@@ -20,7 +20,7 @@ async function loadLive() {
 
 async function loadNotifications() {
   const mine = notificationsTurn();
-  const reply = await api("/api/notifications?open=true&limit=1000");
+  const reply = await api("/api/v1/notifications?open=true&limit=1000");
   const notifications = reply.ok ? await reply.json() : [];
   if (!mine()) return;
   state.canSeeNotifications = reply.ok;
@@ -30,12 +30,12 @@ async function loadNotifications() {
 
 async function loadStats() {
   const mine = statsTurn();
-  const today = await api("/api/stats?by=hour");
+  const today = await api("/api/v1/stats?by=hour");
   if (!today.ok) return;
   const stats = await today.json();
   const start = new Date(stats.from);
   const from = new Date(start.getTime() - 86400000).toISOString();
-  const yesterday = await api(`/api/stats?by=hour&from=${encodeURIComponent(from)}&to=${encodeURIComponent(start.toISOString())}`);
+  const yesterday = await api(`/api/v1/stats?by=hour&from=${encodeURIComponent(from)}&to=${encodeURIComponent(start.toISOString())}`);
   const before = yesterday.ok ? await yesterday.json() : null;
   if (!mine()) return;
   state.stats = stats;
@@ -46,7 +46,7 @@ async function loadStats() {
 // Who is on duty in each rota, and the gaps of the next 14 days (GET /api/duty).
 async function loadDuty() {
   const mine = dutyTurn();
-  const reply = await api("/api/duty");
+  const reply = await api("/api/v1/duty");
   const duty = reply.ok ? await reply.json() : null;
   if (!mine()) return;
   state.duty = duty;
@@ -148,7 +148,7 @@ function escalationActions(n) {
   const act = (action, label, person) => {
     const button = el("button", { class: `escalation-${action}` }, label);
     button.addEventListener("click", async () => {
-      await api(`/api/notifications/${n.ref}/escalation`, {
+      await api(`/api/v1/notifications/${n.ref}/escalation`, {
         method: "POST", headers: { "Content-Type": "application/json" },
         body: JSON.stringify(person ? { action, person } : { action }),
       });
@@ -241,14 +241,14 @@ function refreshSoon(what) {
 
 function connect() {
   const badge = document.getElementById("connection");
-  const source = new EventSource("/api/events");
+  const source = new EventSource("/api/v1/events");
   source.onopen = () => {
     badge.className = "live"; badge.dataset.state = "live"; badge.textContent = t("live");
     refreshSoon("stats"); refreshSoon("notifications");
   };
   source.onerror = () => {
     badge.className = "lost"; badge.dataset.state = "lost"; badge.textContent = t("lost");
-    fetch("/api/session", { credentials: "same-origin" }).then((r) => { if (r.status === 401) { source.close(); showLogin(); } }).catch(() => {});
+    fetch("/api/v1/session", { credentials: "same-origin" }).then((r) => { if (r.status === 401) { source.close(); showLogin(); } }).catch(() => {});
   };
   source.onmessage = (message) => {
     const event = JSON.parse(message.data);
@@ -261,7 +261,7 @@ function connect() {
 }
 
 async function start() {
-  const who = await fetch("/api/session", { credentials: "same-origin" });
+  const who = await fetch("/api/v1/session", { credentials: "same-origin" });
   if (!who.ok) { showLogin(); return; }
   // the organisation this token sees (none: every organisation's lines)
   document.getElementById("organisation").textContent = (await who.json()).organisation_name ?? "";

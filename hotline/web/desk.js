@@ -11,7 +11,7 @@ const loadTurn = newest();
 
 async function load() {
   const mine = loadTurn();
-  const reply = await api("/api/desk");
+  const reply = await api("/api/v1/desk");
   const answer = await reply.json();
   if (!mine()) return;  // a load made after it is on screen already
   if (!reply.ok) { document.getElementById("action-error").textContent = answer.detail; return; }
@@ -125,7 +125,7 @@ function renderNotifications() {
     const note = el("input", { class: "handled-note", type: "text", maxLength: 4000, placeholder: t("note") });
     const handled = el("button", { class: "handled" }, t("handled"));
     handled.addEventListener("click", async () => {
-      const reply = await api(`/api/notifications/${n.ref}/handled`, {
+      const reply = await api(`/api/v1/notifications/${n.ref}/handled`, {
         method: "POST", headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ outcome: outcome.value || null, note: note.value || null }),
       });
@@ -139,7 +139,7 @@ function renderNotifications() {
       el("td", {}, n.ref), el("td", {}, lineTitle(n.line)), el("td", {}, n.number),
       el("td", {}, new Date(n.at).toLocaleString(LANG)),
       el("td", { class: "escalation" }, escalationText(n.escalation)),
-      el("td", {}, n.recorded ? el("audio", { controls: true, preload: "none", src: `/api/notifications/${n.ref}/recording` })
+      el("td", {}, n.recorded ? el("audio", { controls: true, preload: "none", src: `/api/v1/notifications/${n.ref}/recording` })
         : n.taken_by ? `${t("takenBy")} ${n.taken_by}` : "–"),
       el("td", { class: "actions" }, callBack, " ", outcome, " ", note, " ", handled, " ", history, " ", status)),
       el("tr", { class: "history-row hidden", "data-history": n.ref }, el("td", { colSpan: 7 })));
@@ -149,7 +149,7 @@ function renderNotifications() {
 // Call the notification's number back: the operator's phone rings first (the service dials).
 async function notificationCall(ref) {
   const status = document.querySelector(`tr[data-ref="${ref}"] .notification-status`);
-  const reply = await api(`/api/notifications/${ref}/call-back`, { method: "POST" });
+  const reply = await api(`/api/v1/notifications/${ref}/call-back`, { method: "POST" });
   const body = await reply.json();
   status.className = `notification-status ${reply.ok ? "" : "error"}`;
   status.dataset.ok = String(reply.ok);
@@ -160,7 +160,7 @@ async function showHistory(ref) {
   const row = document.querySelector(`tr[data-history="${ref}"]`);
   row.classList.toggle("hidden");
   if (row.classList.contains("hidden")) return;
-  const reply = await api(`/api/notifications/${ref}`);
+  const reply = await api(`/api/v1/notifications/${ref}`);
   const body = await reply.json();
   if (!reply.ok) { row.firstChild.textContent = body.detail; return; }
   const who = (h) => h.by ?? h.operator ?? h.person ?? "";
@@ -172,7 +172,7 @@ async function showHistory(ref) {
 
 async function takeNotification() {
   const out = document.getElementById("notification-ref");
-  const reply = await api(`/api/calls/${desk.data.call.id}/notification`, { method: "POST" });
+  const reply = await api(`/api/v1/calls/${desk.data.call.id}/notification`, { method: "POST" });
   const body = await reply.json();
   out.className = reply.ok ? "reference" : "error";
   out.textContent = reply.ok ? `${t("readOut")} ${body.ref}` : body.detail;
@@ -202,7 +202,7 @@ function renderWrapUp() {
 async function act(action, query = "") {
   const error = document.getElementById("action-error");
   error.textContent = "";
-  const reply = await api(`/api/agents/${desk.data.operator.id}/${action}${query}`, { method: "POST" });
+  const reply = await api(`/api/v1/agents/${desk.data.operator.id}/${action}${query}`, { method: "POST" });
   if (!reply.ok) error.textContent = (await reply.json()).detail;
   await load();
 }
@@ -210,7 +210,7 @@ async function act(action, query = "") {
 async function transfer() {
   const [kind, id] = document.getElementById("transfer-to").value.split(":");
   const result = document.getElementById("transfer-result");
-  const reply = await api(`/api/calls/${desk.data.call.id}/transfer`, {
+  const reply = await api(`/api/v1/calls/${desk.data.call.id}/transfer`, {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ [kind]: id }),
   });
   const body = await reply.json();
@@ -224,7 +224,7 @@ async function saveWrapUp(event) {
   const call = document.getElementById("wrapup").dataset.call;
   const topics = [...document.querySelectorAll("#topics input:checked")].map((i) => i.value);
   const status = document.getElementById("wrapup-status");
-  const reply = await api(`/api/calls/${call}/wrap-up`, {
+  const reply = await api(`/api/v1/calls/${call}/wrap-up`, {
     method: "PUT", headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ topics, resolution: document.getElementById("resolution").value, note: document.getElementById("note").value }),
   });
@@ -248,17 +248,17 @@ async function refresh() {
 
 function connect() {
   const badge = document.getElementById("connection");
-  const source = new EventSource("/api/events");
+  const source = new EventSource("/api/v1/events");
   source.onopen = () => { badge.className = "live"; badge.dataset.state = "live"; badge.textContent = t("live"); refresh(); };
   source.onerror = () => {
     badge.className = "lost"; badge.dataset.state = "lost"; badge.textContent = t("lost");
-    fetch("/api/session", { credentials: "same-origin" }).then((r) => { if (r.status === 401) { source.close(); showLogin(); } }).catch(() => {});
+    fetch("/api/v1/session", { credentials: "same-origin" }).then((r) => { if (r.status === 401) { source.close(); showLogin(); } }).catch(() => {});
   };
   source.onmessage = () => refresh();
 }
 
 async function start() {
-  const who = await fetch("/api/session", { credentials: "same-origin" });
+  const who = await fetch("/api/v1/session", { credentials: "same-origin" });
   if (!who.ok) { showLogin(); return; }
   document.getElementById("app").classList.remove("hidden");
   await load().catch(() => {});

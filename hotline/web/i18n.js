@@ -334,7 +334,7 @@ function setupLogin(onLoggedIn) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const token = document.getElementById("token").value.trim();
-    const reply = await fetch("/api/session", {
+    const reply = await fetch("/api/v1/session", {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token }),
     });
@@ -344,7 +344,7 @@ function setupLogin(onLoggedIn) {
     onLoggedIn();
   });
   document.getElementById("logout").addEventListener("click", async () => {
-    await fetch("/api/session", { method: "DELETE", credentials: "same-origin" });
+    await fetch("/api/v1/session", { method: "DELETE", credentials: "same-origin" });
     location.reload();
   });
 }

@@ -43,7 +43,7 @@ from tests.walker import (
 )
 
 #: Routes that erase what the others are asked about (walked last).
-ERASING = ("/api/erasures",)
+ERASING = ("/api/v1/erasures",)
 
 
 def erases(route: Route) -> bool:

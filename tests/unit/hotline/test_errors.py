@@ -101,74 +101,84 @@ class Case:
 
 
 CASES = [
-    Case("GET", "/api/calls/1", "/api/calls/{call_id}", 401, None, says="bearer token"),
-    Case("GET", "/api/calls/1", "/api/calls/{call_id}", 401, "hl_not-a-token"),
-    Case("GET", "/api/calls/1", "/api/calls/{call_id}", 403, VIEWER, says="viewer role"),
-    Case("GET", "/api/calls/nope", "/api/calls/{call_id}", 404, says="no call 'nope'"),
-    Case("GET", "/api/calls/away", "/api/calls/{call_id}", 503, says="unreachable"),
-    Case("GET", "/api/calls/1/recording", "/api/calls/{call_id}/recording", 410, says="2026-01-02"),
+    Case("GET", "/api/v1/calls/1", "/api/v1/calls/{call_id}", 401, None, says="bearer token"),
+    Case("GET", "/api/v1/calls/1", "/api/v1/calls/{call_id}", 401, "hl_not-a-token"),
+    Case("GET", "/api/v1/calls/1", "/api/v1/calls/{call_id}", 403, VIEWER, says="viewer role"),
+    Case("GET", "/api/v1/calls/nope", "/api/v1/calls/{call_id}", 404, says="no call 'nope'"),
+    Case("GET", "/api/v1/calls/away", "/api/v1/calls/{call_id}", 503, says="unreachable"),
     Case(
-        "POST", "/api/agents/op1/login", "/api/agents/{operator}/{action}", 409, says="logged out"
+        "GET",
+        "/api/v1/calls/1/recording",
+        "/api/v1/calls/{call_id}/recording",
+        410,
+        says="2026-01-02",
     ),
-    Case("POST", "/api/agents/op9/login", "/api/agents/{operator}/{action}", 404, says="op9"),
     Case(
         "POST",
-        "/api/agents/op1/pause?reason=lunch",
-        "/api/agents/{operator}/{action}",
+        "/api/v1/agents/op1/login",
+        "/api/v1/agents/{operator}/{action}",
+        409,
+        says="logged out",
+    ),
+    Case("POST", "/api/v1/agents/op9/login", "/api/v1/agents/{operator}/{action}", 404, says="op9"),
+    Case(
+        "POST",
+        "/api/v1/agents/op1/pause?reason=lunch",
+        "/api/v1/agents/{operator}/{action}",
         422,
         says="query parameter 'reason': not a pause reason; one of break, training",
     ),
     Case(
         "POST",
-        "/api/agents/op1/dance",
-        "/api/agents/{operator}/{action}",
+        "/api/v1/agents/op1/dance",
+        "/api/v1/agents/{operator}/{action}",
         422,
         says="path parameter 'action': ",
     ),
     Case(
         "GET",
-        "/api/calls/1?verbose=1",
-        "/api/calls/{call_id}",
+        "/api/v1/calls/1?verbose=1",
+        "/api/v1/calls/{call_id}",
         422,
         says="query parameter 'verbose': unknown parameter",
     ),
     Case(
         "PUT",
-        "/api/calls/1/wrap-up",
-        "/api/calls/{call_id}/wrap-up",
+        "/api/v1/calls/1/wrap-up",
+        "/api/v1/calls/{call_id}/wrap-up",
         422,
         content=b'{"topics": [], "resolution": "x"}',
         says="body field 'topics': List should have at least 1 item",
     ),
     Case(
         "PUT",
-        "/api/calls/1/wrap-up",
-        "/api/calls/{call_id}/wrap-up",
+        "/api/v1/calls/1/wrap-up",
+        "/api/v1/calls/{call_id}/wrap-up",
         422,
         content=b'{"topics": [',
         says="the request body is not valid JSON",
     ),
     Case(
         "PUT",
-        "/api/calls/1/wrap-up",
-        "/api/calls/{call_id}/wrap-up",
+        "/api/v1/calls/1/wrap-up",
+        "/api/v1/calls/{call_id}/wrap-up",
         400,
         content=b'{"topics": ["\xff"]}',
     ),
     Case(
         "PUT",
-        "/api/calls/1/wrap-up",
-        "/api/calls/{call_id}/wrap-up",
+        "/api/v1/calls/1/wrap-up",
+        "/api/v1/calls/{call_id}/wrap-up",
         422,
         content=b"\xff\xfe not JSON",
         says="request body: Input should be a valid dictionary",
         content_type="text/plain",
     ),
-    Case("POST", "/api/session", "/api/session", 422, None, b"{}", "body field 'token': Field"),
-    Case("POST", "/api/session", "/api/session", 401, None, b'{"token": "hl_x"}', "unknown"),
-    Case("GET", "/api/nowhere", None, 404, says="Not Found"),
-    Case("DELETE", "/api/calls/1", None, 405, says="Method Not Allowed"),
-    Case("GET", "/api/calls/" + "1" * MAX_TARGET, None, 414, says="request target over"),
+    Case("POST", "/api/v1/session", "/api/v1/session", 422, None, b"{}", "body field 'token'"),
+    Case("POST", "/api/v1/session", "/api/v1/session", 401, None, b'{"token": "hl_x"}', "unknown"),
+    Case("GET", "/api/v1/nowhere", None, 404, says="Not Found"),
+    Case("DELETE", "/api/v1/calls/1", None, 405, says="Method Not Allowed"),
+    Case("GET", "/api/v1/calls/" + "1" * MAX_TARGET, None, 414, says="request target over"),
 ]
 
 
@@ -216,10 +226,10 @@ async def test_every_error_has_the_one_shape_and_is_declared(case: Case) -> None
 async def test_a_422_names_each_wrong_parameter_and_echoes_little() -> None:
     app = create_api(parts())
     huge = "x" * 2000
-    case = Case("GET", f"/api/calls/1?verbose=1&{huge}=1", "/api/calls/{call_id}", 422)
+    case = Case("GET", f"/api/v1/calls/1?verbose=1&{huge}=1", "/api/v1/calls/{call_id}", 422)
     body = assert_one_shape(await answer(app, case), 422)
     assert [e["loc"] for e in body["errors"]] == [["query", "verbose"]]  # the first unknown
-    reply = await answer(app, Case("GET", f"/api/calls/{huge}", None, 422))
+    reply = await answer(app, Case("GET", f"/api/v1/calls/{huge}", None, 422))
     body = assert_one_shape(reply, 422, "path parameter 'call_id': String should have at most 64")
     assert len(reply.content) < 1000 and body["errors"][0]["input"].endswith("(2000 long)")
 
@@ -227,7 +237,7 @@ async def test_a_422_names_each_wrong_parameter_and_echoes_little() -> None:
 async def test_a_422_never_echoes_a_secret() -> None:
     app = create_api(parts())
     pasted = b'{"token": "hl_' + b"s" * 600 + b'"}'  # a token pasted twice, say
-    case = Case("POST", "/api/session", "/api/session", 422, None, pasted)
+    case = Case("POST", "/api/v1/session", "/api/v1/session", 422, None, pasted)
     body = assert_one_shape(await answer(app, case), 422, "body field 'token'")
     assert [(e["loc"], e["input"]) for e in body["errors"]] == [(["body", "token"], None)]
     assert "sss" not in json.dumps(body)
@@ -235,7 +245,7 @@ async def test_a_422_never_echoes_a_secret() -> None:
 
 async def test_unknown_references_held_back_in_the_one_shape() -> None:
     app = create_api(parts())
-    case = Case("GET", "/api/notifications/123456", "/api/notifications/{ref}", 404)
+    case = Case("GET", "/api/v1/notifications/123456", "/api/v1/notifications/{ref}", 404)
     for _ in range(5):
         assert_one_shape(await answer(app, case), 404, "no notification 123456")
     reply = await answer(app, case)
@@ -259,7 +269,7 @@ async def test_a_standby_with_no_active_instance_says_so_in_the_one_shape(
     standby: Parts, says: str
 ) -> None:
     app = create_api(standby)
-    reply = await answer(app, Case("GET", "/api/calls/1", "/api/calls/{call_id}", 503))
+    reply = await answer(app, Case("GET", "/api/v1/calls/1", "/api/v1/calls/{call_id}", 503))
     assert_one_shape(reply, 503, says)
     assert reply.headers["retry-after"] == "1"
 
@@ -280,9 +290,9 @@ def test_the_schema_has_a_model_for_every_answer_and_the_one_shape_for_every_err
                     assert described, (where, status, media)
                     if media == "application/json":  # a model, not a bare dict
                         assert "$ref" in str(described), (where, status, described)
-        if path.startswith("/api/"):  # a standby forwards them, or says why it cannot
+        if path.startswith("/api/v1/"):  # a standby forwards them, or says why it cannot
             assert "503" in operation["responses"], where
-            assert "401" in operation["responses"] or where == "DELETE /api/session", where
+            assert "401" in operation["responses"] or where == "DELETE /api/v1/session", where
     assert "HTTPValidationError" not in schema()["components"]["schemas"]  # FastAPI's own 422
 
 
@@ -319,7 +329,7 @@ async def test_an_operator_change_while_the_lease_is_in_doubt_is_a_503_never_a_2
 
     api.switchboard.operator_event = in_doubt  # type: ignore[method-assign]
     app = create_api(api)
-    case = Case("POST", "/api/agents/op1/login", "/api/agents/{operator}/{action}", 503)
+    case = Case("POST", "/api/v1/agents/op1/login", "/api/v1/agents/{operator}/{action}", 503)
     reply = await answer(app, case)
     assert_one_shape(reply, 503, "in doubt for a moment")
     assert reply.headers["retry-after"] == "1"
@@ -348,3 +358,21 @@ async def test_two_answers_of_one_status_are_told_apart_by_their_code() -> None:
         over_ = assert_one_shape(await client.get("/over"), 409, "is over", "escalation-over")
         plain_ = assert_one_shape(await client.get("/plain"), 409, "not now", "conflict")
     assert (over_["title"], plain_["title"]) == ("Escalation over", "Not possible now")
+
+
+async def test_the_paths_of_before_answer_as_their_v1_path_and_say_they_are_deprecated() -> None:
+    """Every route is under /api/v1 (the schema names no other /api path); a path of before is
+    answered as its /api/v1 path, errors included, with ``Deprecation`` and a ``Link`` to it;
+    a version that does not exist is a 404."""
+    app = create_api(parts())
+    assert all(path.startswith("/api/v1/") for path in schema()["paths"] if path.startswith("/api"))
+    for old in ("/api/calls/nope", "/api/calls/1/recording"):
+        new = old.replace("/api/", "/api/v1/")
+        before = await answer(app, Case("GET", old, None, 0))
+        now = await answer(app, Case("GET", new, None, 0))
+        assert (before.status_code, before.json()) == (now.status_code, now.json())
+        assert before.headers["deprecation"] == "true"
+        assert before.headers["link"] == f'<{new}>; rel="successor-version"'
+        assert "deprecation" not in now.headers
+    unknown = await answer(app, Case("GET", "/api/v2/calls/1", None, 404))
+    assert_one_shape(unknown, 404, "Not Found")
