@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -24,9 +25,10 @@ from tests.integration.conftest import SHARED_SANDBOX, Asterisk, progress, sandb
 
 
 @pytest.fixture
-def second(tmp_path: Path) -> Iterator[Path]:
-    """Another checkout's sandbox folder: the built sandbox through an overlay of its own."""
-    folder = tmp_path / "second"
+def second() -> Iterator[Path]:
+    """Another checkout's sandbox folder: the built sandbox through an overlay of its own
+    (a short path: fail2ban's socket in it must fit a Unix socket's 108 bytes)."""
+    folder = Path(tempfile.mkdtemp(prefix="hl-", dir="/tmp"))
     isolation.mount_overlay(SHARED_SANDBOX / "root", folder)
     try:
         yield folder
