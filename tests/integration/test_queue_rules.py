@@ -89,14 +89,16 @@ async def test_each_organisation_rings_wraps_up_and_announces_by_its_own_rules(
         assert [op for op, _ in offers] == rung, record
         seconds = (at(offers[1][1]) - at(offers[0][1])).total_seconds()
         progress(f"{rung[0]} rang {seconds:.1f} s (its organisation's ring timeout: {ring} s)")
-        assert ring - 1 <= seconds <= ring + 2, (rung, seconds)
+        assert ring - 1 <= seconds <= ring + 3, (rung, seconds)  # (6 s and 15 s: apart)
         assert record["outcome"] == "answered" and record["operator"] == rung[1]
     assert all(p.rung() == 1 and p.answered() == 0 for p in deaf.values())
     # the answering operator wraps up for their organisation's time (their agents' states)
     wrap_ups = {op: wrap_up_seconds(states[op]) for op in answering}
     progress(f"wrap-ups: {wrap_ups} (op4's organisation's 10 s, ge2's 3 s)")
-    assert SHARED_WRAP_UP - 0.5 <= wrap_ups["op4"] <= SHARED_WRAP_UP + 1.5, states["op4"]
-    assert 2.5 <= wrap_ups["ge2"] <= 4.5, states["ge2"]
+    # (a loaded machine's event loop may note a state a second or two late: 3 s and 10 s
+    # stay apart)
+    assert SHARED_WRAP_UP - 0.5 <= wrap_ups["op4"] <= SHARED_WRAP_UP + 3, states["op4"]
+    assert 2.5 <= wrap_ups["ge2"] <= 6, states["ge2"]
 
     # a waiting caller hears their place as often as their organisation says: the
     # rehabilitation hotline's every 10 s, Ukraine's (the shared 30 s) not yet
