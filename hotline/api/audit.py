@@ -25,6 +25,7 @@ from hotline.api.deps import (
     api_router,
     aware,
     database,
+    paged,
     zone,
 )
 from hotline.api.errors import errors
@@ -179,14 +180,7 @@ FIELDS = (
     "/audit",
     response_model=list[schemas.AuditEntry],
     responses={
-        200: {
-            "headers": {
-                "X-Total-Count": {
-                    "description": "how many entries match in all",
-                    "schema": {"type": "integer"},
-                }
-            }
-        },
+        **paged("entries"),
         **errors(SUPERVISORS, AWAY),
     },
 )

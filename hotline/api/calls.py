@@ -27,6 +27,7 @@ from hotline.api.deps import (
     known,
     organisation,
     own,
+    paged,
     unprocessable,
     zone,
 )
@@ -108,14 +109,7 @@ Filter = Annotated[CallFilter, Depends(call_filter)]
     "/calls",
     response_model=list[schemas.Call],
     responses={
-        200: {
-            "headers": {
-                "X-Total-Count": {
-                    "description": "how many calls match in all",
-                    "schema": {"type": "integer"},
-                }
-            }
-        },
+        **paged("calls"),
         **errors(FILTERS, AWAY),
     },
 )

@@ -246,6 +246,12 @@ async def database(coro: Any) -> Any:
         ) from None
 
 
+def paged(what: str) -> dict[int | str, dict[str, Any]]:
+    """The 200 of a paged listing: its ``X-Total-Count`` header (how many ``what`` match)."""
+    header = {"description": f"how many {what} match in all", "schema": {"type": "integer"}}
+    return {200: {"headers": {"X-Total-Count": header}}}
+
+
 def api_router() -> APIRouter:
     """A router for /api routes: each needs a token (401), not a metrics token (403), names
     only the parameters it knows (422) and answers only on the active instance (503); each

@@ -29,6 +29,7 @@ from hotline.api.deps import (
     known,
     organisation,
     own,
+    paged,
     unprocessable,
     zone,
 )
@@ -55,14 +56,7 @@ ACTING = (403, "A viewer's token, or an operator's acting for another operator."
     "/notifications",
     response_model=list[schemas.ListedNotification],
     responses={
-        200: {
-            "headers": {
-                "X-Total-Count": {
-                    "description": "how many notifications match in all",
-                    "schema": {"type": "integer"},
-                }
-            }
-        },
+        **paged("notifications"),
         **errors(403, 422),
     },
 )
