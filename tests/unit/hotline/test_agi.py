@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -112,14 +113,16 @@ async def a_call_works(port: int) -> list[str]:
     peer = await Peer.open(port)
     peer.writer.write(ENV.format(number="2145145").encode())
     commands = await asyncio.wait_for(peer.serve(), 10)
-    assert commands[-1] == 'SET VARIABLE HOTLINE_RESULT "wait"'
+    # the time they were queued, then (last: the dialplan trusts it) the result, in one command
+    assert re.fullmatch(r'EXEC MSet "HOTLINE_ENTERED=[0-9.]+,HOTLINE_RESULT=wait"', commands[-1])
     return commands
 
 
 async def test_a_direct_number_is_routed(server: int, events: list[CallEvent]) -> None:
     commands = await a_call_works(server)
     assert 'STREAM FILE hotline/ka/welcome-rehabilitation ""' in commands
-    assert 'SET VARIABLE HOTLINE_LINE "ge-rehabilitation"' in commands
+    # the caller's line, language and announcements in one round trip, before "please hold"
+    assert 'EXEC MSet "HOTLINE_LINE=ge-rehabilitation,' in "\n".join(commands)
     assert [e.kind for e in events] == ["call.started", "call.routed", "call.queued"]
     assert events[0].fact.sip_call_id == "cid-1"
 
@@ -132,7 +135,7 @@ async def test_a_routed_caller_hears_their_place_as_often_as_their_organisation_
     rules = parse(broken(lambda c: c["organisations"]["ge-rehabilitation"].update(queues=own)))
     async with serving(rules, events) as port:
         commands = await a_call_works(port)
-    assert f'SET VARIABLE HOTLINE_ANNOUNCE_EVERY "{seconds}"' in commands
+    assert f'HOTLINE_ANNOUNCE_EVERY={seconds}"' in "\n".join(commands)
 
 
 async def test_connect_and_close_does_not_freeze(server: int) -> None:
