@@ -319,3 +319,31 @@ async def test_a_session_stays_open_until_the_move_on_its_way_lands() -> None:
     assert commands == ["WAIT FOR DIGIT 500"] * 3 and channel.hung_up
     await channel.close()
     srv.close()
+
+
+async def test_variables_are_set_in_one_round_trip_unless_a_value_is_not_plain() -> None:
+    """MSet splits at , and |, strips quotes and reads backslashes: such a value (a caller's
+    number with a space, say) goes one SET VARIABLE at a time, as before."""
+    commands: list[str] = []
+
+    async def asterisk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while line := await reader.readline():
+            commands.append(line.decode().strip())
+            writer.write(b"200 result=0\n")
+            await writer.drain()
+        writer.close()
+
+    srv = await asyncio.start_server(asterisk, "127.0.0.1", 0)
+    reader, writer = await asyncio.open_connection("127.0.0.1", srv.sockets[0].getsockname()[1])
+    channel = AgiChannel(reader, writer, {}, reply_timeout=1)
+    await channel.set_variables({"HOTLINE_LINE": "information", "HOTLINE_ENTERED": "1.5"})
+    await channel.set_variables({"HOTLINE_LINE": "a,b", "HOTLINE_RESULT": "wait"})
+    await channel.set_variables({"HOTLINE_RESULT": "done"})
+    await channel.close()
+    srv.close()
+    assert commands == [
+        'EXEC MSet "HOTLINE_LINE=information,HOTLINE_ENTERED=1.5"',
+        'SET VARIABLE HOTLINE_LINE "a,b"',
+        'SET VARIABLE HOTLINE_RESULT "wait"',
+        'SET VARIABLE HOTLINE_RESULT "done"',
+    ]
