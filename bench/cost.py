@@ -65,8 +65,8 @@ def log_counts(path: Path, offset: int) -> tuple[dict[str, int], int]:
             app = re.search(r"Executing \[[^\]]*\] (\w+)\(", found.group(0))
             if app:
                 counts[f"app {app.group(1)}"] += 1
-        elif "AGI Script" in line:
-            counts["agi_sessions"] += 1
+        elif "AGI Script agi://" in line and " completed" in line:
+            counts["agi_sessions"] += 1  # (not "AGI Script Executing Application": an EXEC)
     return dict(counts), offset + len(data)
 
 
@@ -144,6 +144,19 @@ def add_counter_login(lab: Lab) -> str:
     )
     lab.cli("manager reload")
     return secret
+
+
+def hangup_by_event(lab: Lab) -> None:
+    """An experiment: the caller's hangup handler raises a UserEvent instead of opening a
+    FastAGI session (the service reads no such event yet: for what a session costs only)."""
+    conf = lab.sandbox.root / "etc/asterisk/extensions.conf"
+    text = conf.read_text()
+    old = "exten => s,1,AGI(${HOTLINE_AGI}/hangup,${CHANNEL(hangupsource)})"
+    new = "exten => s,1,UserEvent(HotlineHangup,Call: ${UNIQUEID},Source: ${CHANNEL(hangupsource)})"
+    if old not in text:
+        raise RuntimeError("no hangup handler's AGI in extensions.conf")
+    conf.write_text(text.replace(old, new))
+    lab.cli("dialplan reload")
 
 
 def diff(after: Mapping[str, float], before: Mapping[str, float], calls: int) -> dict[str, float]:
@@ -259,6 +272,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stat", action="store_true", help="perf stat of Asterisk: syscalls...")
     parser.add_argument("--trace", action="store_true", help="perf trace -s: syscalls by name")
     parser.add_argument("--profile", type=Path, default=None, help="py-spy of the service here")
+    parser.add_argument(
+        "--hangup-event",
+        action="store_true",
+        help="experiment: the hangup handler raises a UserEvent, no FastAGI session",
+    )
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None, help="JSON of the figures")
     args = parser.parse_args(argv)
@@ -270,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         lab.up()
         secret = add_counter_login(lab) if args.events else None
+        if args.hangup_event:
+            hangup_by_event(lab)
         settings = lab.cli("manager show settings")
         print("\n".join(line for line in settings.splitlines() if "isabled" in line), flush=True)
         for arm in arms:
