@@ -27,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.sandbox import Sandbox
 from bench.sipp import Operator
 from hotline.config import Deployment, load
-from hotline.settings import Settings
+from hotline.config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent

@@ -3,8 +3,8 @@
 It shares the host's network, so SIP (127.0.0.1:5060), AMI (127.0.0.1:5038) and FastAGI meet
 on loopback. On every start the project's asterisk-config/, dialplans/, generated config and
 built prompts are installed into its /etc/asterisk and sounds folder, and the firewall of a
-real deployment is raised around it (hotline/firewall.py): the SIP port's nftables table and a
-fail2ban server of its own that bans addresses failing to log in.
+real deployment is raised around it (hotline/running/firewall.py): the SIP port's nftables
+table and a fail2ban server of its own that bans addresses failing to log in.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from hotline import firewall, prompts
 from hotline.asterisk import render
+from hotline.calls import prompts
 from hotline.config import Deployment
-from hotline.settings import Settings
+from hotline.config.settings import Settings
+from hotline.running import firewall
 from hotline.vault import new_key
 
 SUITES = ("forky", "sid")  # forky first (steadier); sid has the same Asterisk

@@ -18,7 +18,6 @@ from typing import Any
 import uvicorn
 from panoramisk.message import Message
 
-from hotline import audit, metrics, takeover
 from hotline.api.access import (
     Principal,
     Role,
@@ -34,22 +33,19 @@ from hotline.api.routes import create_api
 from hotline.asterisk import messages
 from hotline.asterisk.agi import FastAgiServer
 from hotline.asterisk.ami import AmiClient, AmiEffects
-from hotline.calllog import CallLog
-from hotline.calls import CallService
+from hotline.calls.durable import Durable
+from hotline.calls.features import FeatureRoutes
+from hotline.calls.menus import CallService
+from hotline.calls.recordings import Recorder
+from hotline.calls.supervision import Supervision
+from hotline.calls.switchboard import Switchboard
+from hotline.calls.waiting import WaitingRoutes
 from hotline.config import Deployment
-from hotline.durable import Durable
-from hotline.duty import Duty
-from hotline.duty import watch as duty_gauges
-from hotline.duty_calls import DutyCallRoutes
-from hotline.escalations import Escalations
+from hotline.config.settings import Clock, Settings, weakness
 from hotline.events import EventBus
-from hotline.features import FeatureRoutes
-from hotline.interrupted import Interrupted
-from hotline.leadership import AloneLease, Leadership, PostgresLease
+from hotline.figures import metrics
 from hotline.lifecycle.erasure import Eraser
 from hotline.lifecycle.runner import Retention
-from hotline.merging import Merger
-from hotline.notifications import MessageRoute, NotificationStore
 from hotline.outbound.centre_sms import Texting, centre_sms
 from hotline.outbound.deliverer import Deliverer, RetryPolicy
 from hotline.outbound.doors import DoorError, open_doors
@@ -57,19 +53,25 @@ from hotline.outbound.duty_messages import duty_messages
 from hotline.outbound.outbox import Composer
 from hotline.outbound.webhooks import webhooks
 from hotline.ownership import Ownership
-from hotline.queuelog import QueueLog, QueueLogFile
-from hotline.recordings import Recorder
-from hotline.references import References
-from hotline.settings import Clock, Settings, weakness
-from hotline.spool import Spool
+from hotline.reports.duty import Duty
+from hotline.reports.duty import watch as duty_gauges
+from hotline.reports.duty_calls import DutyCallRoutes
+from hotline.reports.escalations import Escalations
+from hotline.reports.notifications import MessageRoute, NotificationStore
+from hotline.reports.references import References
+from hotline.running import takeover
+from hotline.running.interrupted import Interrupted
+from hotline.running.leadership import AloneLease, Leadership, PostgresLease
+from hotline.running.merging import Merger
+from hotline.store import trail as audit
+from hotline.store.calllog import CallLog
 from hotline.store.db import Store
 from hotline.store.outbox import OutboxStore
+from hotline.store.queuelog import QueueLog, QueueLogFile
+from hotline.store.spool import Spool
 from hotline.store.vault import SharedVault
-from hotline.supervision import Supervision
-from hotline.switchboard import Switchboard
 from hotline.vault import Keys, Vault
 from hotline.vault.spool import SpoolDoor
-from hotline.waiting import WaitingRoutes
 from routing.events import CallStarted
 
 log = logging.getLogger(__name__)
@@ -302,7 +304,8 @@ class Service:
         except Exception as exc:  # Asterisk away: its reconnection resyncs
             log.warning("taking over (fencing number %d): %s", fence, exc)
             return
-        # what the database holds: now, and again and again while active (hotline/merging.py)
+        # what the database holds: now, and again and again while active
+        # (hotline/running/merging.py)
         assert self.merger is not None  # (built with the service)
         await self.merger.take_over(channels)
         try:
@@ -637,7 +640,7 @@ def api_server(settings: Settings, api: Any) -> uvicorn.Server:
             api,
             host=settings.api_host,
             port=settings.api_port,
-            log_level=None,  # (the service's logging: hotline/logs.py)
+            log_level=None,  # (the service's logging: hotline/running/logs.py)
             log_config=None,
             access_log=settings.access_log,
             lifespan="off",

@@ -16,10 +16,12 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from hotline import __version__, logs, prompts
+from hotline import __version__
+from hotline.calls import prompts
 from hotline.config import ConfigError, Deployment, load
+from hotline.config.settings import Clock, Settings, environment
 from hotline.roles import Role
-from hotline.settings import Clock, Settings, environment
+from hotline.running import logs
 
 app = typer.Typer(
     help=(
@@ -176,7 +178,7 @@ def _duty_warnings(settings: Settings, deployment: Deployment) -> list[str]:
     is tried once, for 5 s: the service keeps trying)."""
     import httpx
 
-    from hotline.duty import HORIZON, Duty
+    from hotline.reports.duty import HORIZON, Duty
 
     duty = Duty(deployment, Clock(settings.clock_start))
 
@@ -223,7 +225,7 @@ def guard(
     """Run beside the service (`serve` starts it itself unless HOTLINE_GUARD=false): if the
     service stops answering (hung, not stopped), move its callers to the fallback queues so
     nobody waits in silence. Uses the service's AMI and API settings."""
-    from hotline.guard import serve as run
+    from hotline.asterisk.guard import serve as run
 
     settings = _settings()
     _logging(settings)
@@ -564,7 +566,7 @@ def forecast_command(
     from datetime import UTC, date, datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    from hotline import forecast
+    from hotline.figures import forecast
 
     settings = _settings()
     deployment = _deployment(settings, config)

@@ -5,7 +5,7 @@ fired, an operator's event, a device's state. After each one it decides who ring
 (:func:`routing.dispatch.assign`: on every change, never on a timer) and returns what to do
 as data (:mod:`routing.signals`): ring an operator for a caller, ring one for a callback, take
 a message, start or cancel a timer, keep a promise on disk, emit an event. It does no I/O and
-reads no clock; ``hotline/switchboard.py`` feeds it and carries the effects out.
+reads no clock; ``hotline/calls/switchboard.py`` feeds it and carries the effects out.
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ from typing import Any
 from panoramisk.fast_agi import Application
 from panoramisk.utils import parse_agi_result
 
-from hotline.logs import CALL
-from hotline.metrics import AGI_SECONDS
+from hotline.figures.metrics import AGI_SECONDS
+from hotline.running.logs import CALL
 
 log = logging.getLogger(__name__)
 

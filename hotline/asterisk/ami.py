@@ -26,7 +26,7 @@ from panoramisk import Manager
 from panoramisk.message import Message
 
 from hotline.asterisk.messages import Channel, DeviceState, endpoint, of_kind
-from hotline.metrics import AMI_SECONDS
+from hotline.figures.metrics import AMI_SECONDS
 from routing.events import EscalationRinging
 from routing.signals import CallerQueued
 
@@ -242,7 +242,7 @@ class AmiEffects:
 
     async def _set(self, channel: str, name: str, value: str) -> None:
         """A variable on a caller's channel (nothing is moved: a failure is safe to retry)."""
-        from hotline.switchboard import ChannelGone
+        from hotline.calls.switchboard import ChannelGone
 
         reply = await self.ami.action(
             {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
@@ -269,7 +269,7 @@ class AmiEffects:
     async def _redirect(self, channel: str, context: str, exten: str) -> None:
         """Move a caller to ``context``, ``exten`` (with a standby: through [hotline-fenced],
         which carries it out only if this instance's fencing number is still the newest)."""
-        from hotline.switchboard import ChannelGone, Uncertain
+        from hotline.calls.switchboard import ChannelGone, Uncertain
 
         if self.ami.fenced:
             context, exten = "hotline-fenced", f"{self.ami.fence()}*{context}*{exten}"
@@ -294,7 +294,7 @@ class AmiEffects:
     async def callback(
         self, call: str, operator: str, number: str, attempt: int, ring_timeout: float
     ) -> None:
-        from hotline.switchboard import NoAnswer
+        from hotline.calls.switchboard import NoAnswer
 
         ring = max(1, round(ring_timeout))
         replies = await self.ami.action(
@@ -327,7 +327,7 @@ class AmiEffects:
         channel dials them ([hotline-escalation-dial], fenced) and, once they answer, the
         report's dialogue runs ([hotline-escalation]). None: answered; else FAILED or FENCED
         (the dialplan reports a ring that was not answered itself, with its DIALSTATUS)."""
-        from hotline.escalations import Unsent
+        from hotline.reports.escalations import Unsent
 
         ref, n = ringing.ref, ringing.attempt
         r = ringing

@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.sandbox import Sandbox
 from bench.sipcall import Placed, SippCall, SoftPhone
 from hotline.config import Deployment, load
-from hotline.settings import Settings
+from hotline.config.settings import Settings
 from tests import isolation
 from tests.conftest import ROOT
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from hotline.config import Deployment
-from hotline.firewall import JAIL, Fail2ban
+from hotline.running.firewall import JAIL, Fail2ban
 from tests.integration.conftest import Asterisk, call, config_variant, progress
 from tests.integration.register import register
 

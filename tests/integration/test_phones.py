@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from bench.sipcall import CALLER_TONE, OPERATOR_TONE, SoftPhone
-from hotline.audio import AudioSegment
+from hotline.calls.audio import AudioSegment
 from hotline.config import Deployment, load
 from tests.conftest import ukraine
 from tests.integration.baresip import Baresip

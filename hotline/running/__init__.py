@@ -1,0 +1,2 @@
+"""Running and standing by: which instance is active (leadership), what one taking over
+finds and merges, the calls that ended while nobody listened, the log, the sandbox's firewall."""
