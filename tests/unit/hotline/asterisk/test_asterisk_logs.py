@@ -1,6 +1,7 @@
 """What Asterisk's own logs keep in production (asterisk-config/logger.conf, the dialplans):
 no caller number, no number a caller types, no FastAGI secret: nothing to outlive the call
-log's retention. (The sandbox logs more for its tests, until its next start: bench/sandbox.py.)"""
+log's retention. (The sandbox logs more for its tests, until its next start:
+hotline/running/sandbox.py.)"""
 
 from __future__ import annotations
 

@@ -3,8 +3,11 @@
 It shares the host's network, so SIP (127.0.0.1:5060), AMI (127.0.0.1:5038) and FastAGI meet
 on loopback. On every start the project's asterisk-config/, dialplans/, generated config and
 built prompts are installed into its /etc/asterisk and sounds folder, and the firewall of a
-real deployment is raised around it (hotline/running/firewall.py): the SIP port's nftables
-table and a fail2ban server of its own that bans addresses failing to log in.
+real deployment is raised around it (firewall.py): the SIP port's nftables table and a
+fail2ban server of its own that bans addresses failing to log in.
+
+Part of the service's package, not of bench/: `hotline up` (the README's first command) and
+`hotline sandbox ...` run it; the integration tests and the bench start it too.
 """
 
 from __future__ import annotations
