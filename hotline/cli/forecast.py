@@ -35,7 +35,7 @@ def forecast_command(
     config's share of calls in time (Erlang C on the call log), beside how many were on duty.
     Each line is held to its organisation's targets; with --line or --organisation, the hours
     are that organisation's time zone's."""
-    from datetime import UTC, date, datetime, timedelta
+    from datetime import UTC, date, datetime
     from zoneinfo import ZoneInfo
 
     from hotline.figures import forecast
@@ -71,9 +71,7 @@ def forecast_command(
             day = date.fromisoformat(week)
         except ValueError:
             fail(f"--week {week!r}: a date, YYYY-MM-DD", USAGE)
-        start = datetime(day.year, day.month, day.day, tzinfo=zone)
-        since = start - timedelta(days=day.weekday())
-        until = since + timedelta(days=7)
+        since, until = forecast.week_of(day, zone)
 
     async def read(store: Any) -> Any:
         return await store.queued_calls(since, until), await store.operator_changes(since, until)
@@ -89,22 +87,7 @@ def forecast_command(
         zone,
     )
     if as_json:
-        typer.echo(
-            json.dumps(
-                [
-                    {
-                        "line": h.line,
-                        "hour": h.start.isoformat(),
-                        "offered": h.offered,
-                        "handle_s": round(h.handle, 1),
-                        "needed": h.needed,
-                        "on_duty": round(h.on_duty, 2),
-                    }
-                    for h in hours
-                ],
-                indent=1,
-            )
-        )
+        typer.echo(json.dumps(forecast.rows(hours), indent=1))
         return
     say(f"the week of {since:%Y-%m-%d} ({zone.key}), from the call log")
     typer.echo(forecast.table(hours, goals))

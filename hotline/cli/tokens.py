@@ -17,6 +17,7 @@ from hotline.cli.common import (
     say,
     with_store,
 )
+from hotline.config import Deployment
 from hotline.roles import Role
 
 app = typer.Typer(help="API tokens kept in the database (hashed).", no_args_is_help=True)
@@ -59,27 +60,7 @@ def token_create(
 
     chosen = role
     deployment = read_deployment(read_settings(), config)
-    known = ", ".join(deployment.organisations)
-    if organisation is not None and organisation not in deployment.organisations:
-        fail(f"--organisation {organisation!r}: one of {known}", USAGE)
-    if organisation is not None and all_organisations:
-        fail("--organisation or --all-organisations, not both", USAGE)
-    if chosen is Role.OPERATOR:
-        if operator not in deployment.operators:
-            fail(f"--operator {operator!r}: one of {', '.join(deployment.operators)}", USAGE)
-        theirs = deployment.organisation_of(operator=operator)
-        assert theirs is not None
-        if organisation not in (None, theirs.id) or all_organisations:
-            fail(f"--organisation: {operator} belongs to {theirs.id}", USAGE)
-        organisation = theirs.id
-    elif operator is not None:
-        fail("--operator goes with --role operator only", USAGE)
-    elif organisation is None and not all_organisations:
-        fail(
-            "say whose data the token sees: --organisation ID (one of "
-            f"{known}), or --all-organisations (every organisation's)",
-            USAGE,
-        )
+    organisation = whose(deployment, chosen, operator, organisation, all_organisations)
     if not 1 <= len(name) <= 64:
         fail("--name: 1 to 64 characters", USAGE)
     token = new_token()
@@ -105,6 +86,39 @@ def token_create(
     until = f"expires {row.expires_at:%Y-%m-%d %H:%M} UTC" if row.expires_at else "never expires"
     say(f"token {saved.id} ({who}, {name}, {until}):")
     typer.echo(token)
+
+
+def whose(
+    deployment: Deployment,
+    role: Role,
+    operator: str | None,
+    organisation: str | None,
+    all_organisations: bool,
+) -> str | None:
+    """The organisation whose data a new token sees (None: every one's), from the options;
+    a usage error names the option that is wrong (a token's reach is never guessed)."""
+    known = ", ".join(deployment.organisations)
+    if organisation is not None and organisation not in deployment.organisations:
+        fail(f"--organisation {organisation!r}: one of {known}", USAGE)
+    if organisation is not None and all_organisations:
+        fail("--organisation or --all-organisations, not both", USAGE)
+    if role is Role.OPERATOR:
+        if operator not in deployment.operators:
+            fail(f"--operator {operator!r}: one of {', '.join(deployment.operators)}", USAGE)
+        theirs = deployment.organisation_of(operator=operator)
+        assert theirs is not None
+        if organisation not in (None, theirs.id) or all_organisations:
+            fail(f"--organisation: {operator} belongs to {theirs.id}", USAGE)
+        return theirs.id
+    if operator is not None:
+        fail("--operator goes with --role operator only", USAGE)
+    if organisation is None and not all_organisations:
+        fail(
+            "say whose data the token sees: --organisation ID (one of "
+            f"{known}), or --all-organisations (every organisation's)",
+            USAGE,
+        )
+    return organisation
 
 
 @app.command("list")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from agents.operator import Operator
@@ -119,6 +119,27 @@ def last_week(now: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
     today = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
     monday = today - timedelta(days=today.weekday() + 7)
     return monday, monday + timedelta(days=7)
+
+
+def week_of(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """Monday 00:00 to the next Monday 00:00 of the week that holds ``day``, in ``zone``."""
+    monday = datetime(day.year, day.month, day.day, tzinfo=zone) - timedelta(days=day.weekday())
+    return monday, monday + timedelta(days=7)
+
+
+def rows(hours: Iterable[Hour]) -> list[dict[str, object]]:
+    """The forecast as data (`hotline forecast --json`): a row per line and hour."""
+    return [
+        {
+            "line": h.line,
+            "hour": h.start.isoformat(),
+            "offered": h.offered,
+            "handle_s": round(h.handle, 1),
+            "needed": h.needed,
+            "on_duty": round(h.on_duty, 2),
+        }
+        for h in hours
+    ]
 
 
 def table(hours: Iterable[Hour], goals: Mapping[str, Goal]) -> str:

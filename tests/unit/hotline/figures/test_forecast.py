@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from hotline.events import CallEvent, EventBus
-from hotline.figures.forecast import Change, last_week, on_duty
+from hotline.figures.forecast import Change, last_week, on_duty, week_of
 from hotline.store.db import Store
 from routing.estimate import operators_needed
 from routing.events import from_data
@@ -43,6 +43,15 @@ def test_the_last_full_week() -> None:
     since, until = last_week(sunday_night, KYIV)
     assert since == datetime(2026, 11, 23, tzinfo=KYIV)
     assert until == datetime(2026, 11, 30, tzinfo=KYIV)
+
+
+@pytest.mark.parametrize("day", [date(2026, 11, 16), date(2026, 11, 18), date(2026, 11, 22)])
+def test_the_week_of_a_day_runs_from_its_monday(day: date) -> None:
+    since, until = week_of(day, KYIV)
+    assert (since, until) == (
+        datetime(2026, 11, 16, tzinfo=KYIV),
+        datetime(2026, 11, 23, tzinfo=KYIV),
+    )
 
 
 async def busy_wednesday(url: str) -> None:
