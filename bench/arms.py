@@ -26,7 +26,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.sandbox import Sandbox
 from bench.sipp import Operator
-from hotline.config import Deployment, load
+from hotline.config.deployment import Deployment
+from hotline.config.loading import load
 from hotline.config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

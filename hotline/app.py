@@ -40,7 +40,7 @@ from hotline.calls.recordings import Recorder
 from hotline.calls.supervision import Supervision
 from hotline.calls.switchboard import Switchboard
 from hotline.calls.waiting import WaitingRoutes
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.config.settings import Clock, Settings, weakness
 from hotline.events import EventBus
 from hotline.figures import metrics

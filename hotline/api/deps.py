@@ -31,7 +31,7 @@ from hotline.api.proxies import Networks
 from hotline.api.versions import API
 from hotline.calls import supervision
 from hotline.calls.switchboard import Switchboard
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.events import EventBus
 from hotline.lifecycle.erasure import Eraser
 from hotline.reports.duty import Duty

@@ -15,7 +15,7 @@ from typing import Any
 
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
 from hotline.calls.switchboard import CallbackRefused, Switchboard
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.events import CallEvent, EventBus
 from hotline.outbound.centre_sms import Texting
 from hotline.privacy import mask

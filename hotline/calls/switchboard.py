@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from agents.state import Event, OperatorState
 from hotline.calls.durable import Durable, PendingCallback
-from hotline.config import Deployment, Policy
+from hotline.config.deployment import Deployment, Policy
 from hotline.events import CallEvent, EventBus
 from hotline.privacy import mask
 from routing import callbacks, events, queue, transfers

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from agents.state import State
 from hotline.asterisk.messages import Channel
 from hotline.calls.switchboard import Switchboard
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.events import CallEvent, EventBus
 from hotline.reports.notifications import NotificationStore
 from hotline.running import takeover

@@ -10,7 +10,7 @@ from typing import Any
 
 from agents.state import State
 from hotline.asterisk.messages import Channel
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.reports.notifications import Notification
 from hotline.store.db import Store
 from hotline.store.tables import Call, Callback

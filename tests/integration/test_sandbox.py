@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bench.sandbox import Sandbox, SandboxError
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from tests import isolation
 from tests.conftest import ROOT
 from tests.integration.conftest import SHARED_SANDBOX, Asterisk, progress, sandbox_settings
