@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from hotline.config.deployment import Retention
-from hotline.config.fields import unknown as _unknown
+from hotline.config.fields import unknown
 from hotline.config.menus import ActionModel
 from hotline.config.schema import DeploymentModel, OrganisationModel
 from routing import Schedule, parse_hours
@@ -66,7 +66,7 @@ def escalation_rotas(org: OrganisationModel) -> Iterator[tuple[str, str]]:
                 "rings the people on duty: give the organisation a duty rota",
             )
         elif chain.rota is not None and chain.rota not in rotas:
-            yield f"lines.{name}.escalation.rota", _unknown("rota", chain.rota, rotas)
+            yield f"lines.{name}.escalation.rota", unknown("rota", chain.rota, rotas)
 
 
 def outbound_caps(model: DeploymentModel) -> list[tuple[str, str]]:
@@ -212,27 +212,27 @@ def cross_references(m: DeploymentModel) -> Iterator[tuple[str, str]]:
 
     def action(path: str, a: ActionModel) -> Iterator[tuple[str, str]]:
         if a.menu is not None and a.menu not in m.menus:
-            yield f"{path}.menu", _unknown("menu", a.menu, m.menus)
+            yield f"{path}.menu", unknown("menu", a.menu, m.menus)
         if a.line is not None and a.line not in m.lines:
-            yield f"{path}.line", _unknown("line", a.line, m.lines)
+            yield f"{path}.line", unknown("line", a.line, m.lines)
         if a.centre is not None and a.centre not in m.centres:
-            yield f"{path}.centre", _unknown("centre", a.centre, m.centres)
+            yield f"{path}.centre", unknown("centre", a.centre, m.centres)
         if a.sms is not None and a.sms not in m.centres:
-            yield f"{path}.sms", _unknown("centre", a.sms, m.centres)
+            yield f"{path}.sms", unknown("centre", a.sms, m.centres)
         if a.language is not None and a.language not in m.languages:
-            yield f"{path}.language", _unknown("language", a.language, m.languages)
+            yield f"{path}.language", unknown("language", a.language, m.languages)
 
     for number, n in m.numbers.items():
         base = f"numbers.{number}"
         if n.language not in m.languages:
-            yield f"{base}.language", _unknown("language", n.language, m.languages)
+            yield f"{base}.language", unknown("language", n.language, m.languages)
         if n.start.repeat:
             yield f"{base}.start", "'repeat' needs a menu to repeat; a number starts one"
         if n.start.sms is not None:
             yield f"{base}.start", "'sms' needs a menu to come back to; a number starts one"
         yield from action(f"{base}.start", n.start)
         if n.fallback_line not in m.lines:
-            yield f"{base}.fallback_line", _unknown("line", n.fallback_line, m.lines)
+            yield f"{base}.fallback_line", unknown("line", n.fallback_line, m.lines)
     for name, menu in m.menus.items():
         base = f"menus.{name}"
         for key, option in menu.options.items():
@@ -242,7 +242,7 @@ def cross_references(m: DeploymentModel) -> Iterator[tuple[str, str]]:
             yield from action(f"{base}.wrong_key", menu.wrong_key)
         for lang in menu.speak_in:
             if lang not in m.languages:
-                yield f"{base}.speak_in", _unknown("language", lang, m.languages)
+                yield f"{base}.speak_in", unknown("language", lang, m.languages)
         for what, a in (("no_input", menu.no_input), ("wrong_key", menu.wrong_key)):
             if a is not None and a.repeat:
                 yield f"{base}.{what}", "'repeat' here would ask the caller forever"
@@ -251,14 +251,14 @@ def cross_references(m: DeploymentModel) -> Iterator[tuple[str, str]]:
     for name, line in m.lines.items():
         for i, staffed_by in enumerate(line.offices):
             if staffed_by not in m.offices:
-                yield f"lines.{name}.offices.{i}", _unknown("office", staffed_by, m.offices)
+                yield f"lines.{name}.offices.{i}", unknown("office", staffed_by, m.offices)
         if line.overflow is not None:
             for i, wider in enumerate(line.overflow.offices):
                 if wider not in m.offices:
-                    yield f"lines.{name}.overflow.offices.{i}", _unknown("office", wider, m.offices)
+                    yield f"lines.{name}.overflow.offices.{i}", unknown("office", wider, m.offices)
         redirect = line.after_hours.line
         if redirect is not None and redirect not in m.lines:
-            yield f"lines.{name}.after_hours.line", _unknown("line", redirect, m.lines)
+            yield f"lines.{name}.after_hours.line", unknown("line", redirect, m.lines)
     for name, office in m.offices.items():
         try:
             Schedule(office.timezone, ())
@@ -271,13 +271,13 @@ def cross_references(m: DeploymentModel) -> Iterator[tuple[str, str]]:
     for name, op in m.operators.items():
         base = f"operators.{name}"
         if op.office not in m.offices:
-            yield f"{base}.office", _unknown("office", op.office, m.offices)
+            yield f"{base}.office", unknown("office", op.office, m.offices)
         for i, line_name in enumerate(op.lines):
             if line_name not in m.lines:
-                yield f"{base}.lines.{i}", _unknown("line", line_name, m.lines)
+                yield f"{base}.lines.{i}", unknown("line", line_name, m.lines)
         for i, lang in enumerate(op.languages):
             if lang not in m.languages:
-                yield f"{base}.languages.{i}", _unknown("language", lang, m.languages)
+                yield f"{base}.languages.{i}", unknown("language", lang, m.languages)
     callable_ = CallbackPolicy.of(m.trunk.callbacks.allowed, 1, 1) if m.trunk.callbacks else None
     for name, centre in m.centres.items():
         why = callable_.refuses(centre.number) if callable_ else "the trunk allows no callbacks"

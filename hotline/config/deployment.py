@@ -99,8 +99,7 @@ class Policy:
 @dataclass(frozen=True)
 class Retention:
     """Days each kind of personal data is kept (``retention:``, hotline/config/rules.py), and
-    what becomes of a
-    call's record after its days: ``pseudonymise`` or ``delete``."""
+    what becomes of a call's record after its days: ``pseudonymise`` or ``delete``."""
 
     call_log_days: int = 365
     call_log: str = "pseudonymise"

@@ -220,6 +220,7 @@ def _flatten(
 
 
 def _pydantic_problem(error: Any) -> tuple[str, str]:
+    """One of pydantic's errors as ``(path, message)``, in words for the file's editor."""
     path = ".".join(str(part) for part in error["loc"])
     kind, message = error["type"], error["msg"]
     if kind == "extra_forbidden":
