@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from agents.state import Event, LogIn, LogOut, OperatorError, Pause, Resume
 from hotline.asterisk.agi import AgiCallIO, AgiChannel
+from hotline.asterisk.dialplan import Result
 from hotline.calls.switchboard import NotActive, Switchboard
 from ivr import Prompt
 
@@ -48,4 +49,4 @@ class FeatureRoutes:
                 log.warning("operator %s: %s not taken: %s", operator, code, exc)
                 answer = "technical-error"
         await AgiCallIO(channel).say([Prompt(language, answer)])
-        await channel.set_variable("HOTLINE_RESULT", "done")
+        await channel.result(Result.DONE)

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
+from hotline.asterisk.dialplan import Result, Var
 from hotline.calls.switchboard import CallbackRefused, Switchboard
 from hotline.config import Deployment
 from hotline.events import CallEvent, EventBus
@@ -105,17 +106,17 @@ class CallService:
         step = await run_menus(self.deployment.flow, entry, io, on_answer, on_text)
         if isinstance(step, Finish):
             await io.say(step.prompts)
-            await channel.set_variable("HOTLINE_RESULT", "done")
+            await channel.result(Result.DONE)
             call.emit(CallEnded("finished", path=tuple(step.path)))
             await channel.hangup()
             return
         if isinstance(step, Connect):
             centre = self.deployment.centres[step.centre]
-            await channel.set_variable("HOTLINE_LANGUAGE", step.language)
+            await channel.set_variable(Var.LANGUAGE, step.language)
             await io.say(step.prompts)
             # the dialplan says it connects, dials through the carrier, and reports the end
-            await channel.set_variable("HOTLINE_CENTRE", centre.number)
-            await channel.set_variable("HOTLINE_RESULT", "centre")
+            await channel.set_variable(Var.CENTRE, centre.number)
+            await channel.result(Result.CENTRE)
             self.switchboard.to_centre(call.id, channel.env["agi_channel"], centre.target())
             return
         call.asked_line = step.line
@@ -129,7 +130,7 @@ class CallService:
             called_back = decision.callback and await self._offer_callback(
                 call, io, step.line, step.language
             )
-            await channel.set_variable("HOTLINE_RESULT", "done")
+            await channel.result(Result.DONE)
             if not called_back:  # a callback is the call's next chapter, not its end
                 call.emit(CallEnded("after-hours", asked=step.line))
             await channel.hangup()
@@ -142,18 +143,17 @@ class CallService:
         # place is their line's organisation's rule ([hotline-wait] reads it).
         announce_every = self.deployment.policy_of(line=line.name).announce_every
         for name, value in (
-            ("HOTLINE_LINE", line.name),
-            ("HOTLINE_LANGUAGE", step.language),
-            ("HOTLINE_ANNOUNCE_EVERY", str(announce_every)),
+            (Var.LINE, line.name),
+            (Var.LANGUAGE, step.language),
+            (Var.ANNOUNCE_EVERY, str(announce_every)),
         ):
             await channel.set_variable(name, value)
         await io.say([*said, Prompt(step.language, "please-hold"), *notice])
         entered = self.clock()
-        await channel.set_variable("HOTLINE_ENTERED", f"{entered.timestamp():.3f}")
+        await channel.set_variable(Var.ENTERED, f"{entered.timestamp():.3f}")
         # last: the dialplan trusts it. An instance that stood down meanwhile (a stop beside a
         # standby) sends the caller on to the active one's waiting route at once.
-        result = "wait" if self.switchboard.may_act() else "requeue"
-        await channel.set_variable("HOTLINE_RESULT", result)
+        await channel.result(Result.WAIT if self.switchboard.may_act() else Result.REQUEUE)
         call.emit(
             CallRouted(
                 step.line, line.name, step.language, tuple(decision.closed), tuple(step.path)
@@ -225,7 +225,7 @@ class CallService:
         self, channel: AgiChannel, io: AgiCallIO, prompt: str, languages: tuple[str, ...]
     ) -> None:
         await io.say([Prompt(lang, prompt) for lang in languages])
-        await channel.set_variable("HOTLINE_RESULT", "done")
+        await channel.result(Result.DONE)
         await channel.hangup()
 
     async def reject(self, channel: AgiChannel | None, why: str) -> None:

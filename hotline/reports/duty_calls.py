@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
+from hotline.asterisk.dialplan import Result
 from hotline.reports.escalations import Escalations
 from hotline.reports.notifications import NotificationStore
 from hotline.vault.spool import SpoolDoor
@@ -51,7 +52,7 @@ class DutyCallRoutes:
         ref, n = self._attempt(channel)
         status = channel.env.get("agi_arg_2", "")
         self.escalations.outcome(ref, n, DIALSTATUS.get(status, "FAILED"))
-        await channel.set_variable("HOTLINE_RESULT", "done")
+        await channel.result(Result.DONE)
 
     async def escalation(self, channel: AgiChannel) -> None:
         """The person picked up: the report, then their choice."""
@@ -60,7 +61,7 @@ class DutyCallRoutes:
         attempt = escalation.attempt(n) if escalation else None
         if escalation is None or attempt is None:
             log.warning("a call to a person on duty for %r, which is no call of ours", ref)
-            await channel.set_variable("HOTLINE_RESULT", "done")
+            await channel.result(Result.DONE)
             return
         io = AgiCallIO(channel)
         language = attempt.language
@@ -93,7 +94,7 @@ class DutyCallRoutes:
             await self._finish(channel, io, language, "escalation-passed")
         else:  # heard it, chose nothing: they may still accept another way, for a while
             self.escalations.outcome(ref, n, "HUNGUP")
-            await channel.set_variable("HOTLINE_RESULT", "done")
+            await channel.result(Result.DONE)
 
     async def _tell(
         self, channel: AgiChannel, io: AgiCallIO, language: str, ref: str, message: str | None
@@ -126,4 +127,4 @@ class DutyCallRoutes:
             await io.say([Prompt(language, said)])
         except CallerHungUp:
             return
-        await channel.set_variable("HOTLINE_RESULT", "done")
+        await channel.result(Result.DONE)
