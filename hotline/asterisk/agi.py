@@ -163,6 +163,36 @@ class AgiChannel:
         self.reply_timeout = reply_timeout
         self.hung_up = False
 
+    # what Asterisk said of the call as it connected (a routed session has all three of
+    # REQUIRED; the rest may be missing)
+    @property
+    def call(self) -> str:
+        """The channel's uniqueid: a caller's, the call's id."""
+        return self.env.get("agi_uniqueid", "")
+
+    @property
+    def name(self) -> str:
+        """The channel's name (``PJSIP/trunk-00000012``), as AMI actions name it."""
+        return self.env.get("agi_channel", "")
+
+    @property
+    def extension(self) -> str:
+        """The number dialled."""
+        return self.env.get("agi_extension", "")
+
+    @property
+    def caller(self) -> str:
+        """The caller's number, as the carrier gave it."""
+        return self.env.get("agi_callerid", "") or "unknown"
+
+    @property
+    def caller_name(self) -> str:
+        return self.env.get("agi_calleridname", "")
+
+    def arg(self, n: int) -> str:
+        """The dialplan's ``n``th argument to the route (1-based; "" when not given)."""
+        return self.env.get(f"agi_arg_{n}", "")
+
     async def command(self, text: str, timeout: float | None = None) -> Reply:
         """Send one AGI command and return its reply.
 

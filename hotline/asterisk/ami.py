@@ -25,7 +25,14 @@ from typing import Any
 from panoramisk import Manager
 from panoramisk.message import Message
 
-from hotline.asterisk.dialplan import WAITING, Context, Var, assign
+from hotline.asterisk.dialplan import (
+    WAITING,
+    Context,
+    Var,
+    assign,
+    escalation_call,
+    parse_escalation_call,
+)
 from hotline.asterisk.messages import (
     Channel,
     DeviceState,
@@ -349,14 +356,14 @@ class AmiEffects:
                     "Timeout": str(int((seconds + 10) * 1000)),
                     "CallerID": f'"Legal aid {ref}" <{ref}>',
                     "Variable": [
-                        assign(Var.ESCALATION, f"{ref}-{n}"),
+                        assign(Var.ESCALATION, escalation_call(ref, n)),
                         assign(Var.NUMBER, ringing.number),
                         assign(Var.RING, int(seconds)),
                         assign(Var.FENCED, self.ami.fence()),
                     ],
                     # one id per call: a retried action can never ring twice
-                    "ChannelId": f"escalation-{ref}-{n}",
-                    "OtherChannelId": f"escalation-{ref}-{n}-dial",
+                    "ChannelId": f"escalation-{escalation_call(ref, n)}",
+                    "OtherChannelId": f"escalation-{escalation_call(ref, n)}-dial",
                     "Async": "true",
                 },
                 timeout=seconds + 30,
@@ -387,9 +394,12 @@ class AmiEffects:
         """The report's escalation is over: Asterisk need keep its last call no longer."""
         await self.set_global(f"{ESCALATIONS}{ref}", "")
 
-    async def calls_up(self) -> set[str]:
-        """The ids of the escalation calls Asterisk has now."""
-        return {u for u in await self.channels() if u.startswith("escalation-")}
+    async def calls_up(self) -> set[tuple[str, int]]:
+        """The escalation calls Asterisk has now: each one's report and attempt."""
+        ids = await self.channels()
+        # (each call's other half, "escalation-<call>-dial", is not one)
+        calls = [u.removeprefix("escalation-") for u in ids if u.startswith("escalation-")]
+        return {parse_escalation_call(u) for u in calls if not u.endswith("-dial")}
 
     async def spy(self, supervisor: str, operator: str, options: str, call: str) -> None:
         """Ring ``supervisor``'s softphone; once answered, ChanSpy joins ``operator``'s call:

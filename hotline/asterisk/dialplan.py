@@ -161,6 +161,18 @@ def organisation_of_transfer(context: str) -> str | None:
     return context.removeprefix(prefix) if context.startswith(prefix) else None
 
 
+def escalation_call(ref: str, attempt: int) -> str:
+    """A report's escalation call as the dialplan carries it (HOTLINE_ESCALATION, and the
+    argument it gives the escalation's routes back): ``<ref>-<attempt>``."""
+    return f"{ref}-{attempt}"
+
+
+def parse_escalation_call(value: str) -> tuple[str, int]:
+    """The report and the attempt of :func:`escalation_call`'s value (attempt 0: none)."""
+    ref, _, n = value.rpartition("-")
+    return ref, int(n) if n.isdigit() else 0
+
+
 def assign(name: Var, value: object) -> str:
     """``NAME=value``, as an Originate's Variable header or a [globals] line says it."""
     return f"{name}={value}"

@@ -30,8 +30,8 @@ class FeatureRoutes:
         self.switchboard = switchboard
 
     async def feature(self, channel: AgiChannel) -> None:
-        code = channel.env.get("agi_arg_1", "")
-        operator = channel.env.get("agi_arg_2", "")
+        code = channel.arg(1)
+        operator = channel.arg(2)
         known = self.switchboard.deployment.operators.get(operator)
         language = known.languages[0] if known else self.switchboard.deployment.languages[0]
         answer = "not-an-operator"

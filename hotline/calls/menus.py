@@ -55,18 +55,17 @@ class CallService:
 
     async def handle(self, channel: AgiChannel) -> None:
         """The FastAGI route ``call``: from the first menu to the line (or the goodbye)."""
-        env = channel.env
-        call = _Call(env["agi_uniqueid"], self.bus, self.clock)
-        number = env.get("agi_extension", "")
+        call = _Call(channel.call, self.bus, self.clock)
+        number = channel.extension
         entry = self.deployment.flow.entries.get(number)
         call.emit(
             CallStarted(
-                env.get("agi_callerid", "unknown"),
+                channel.caller,
                 number,
-                caller_name=env.get("agi_calleridname", ""),
-                channel=env.get("agi_channel", ""),
-                sip_call_id=env.get("agi_arg_1", ""),
-                linkedid=env.get("agi_arg_2", ""),
+                caller_name=channel.caller_name,
+                channel=channel.name,
+                sip_call_id=channel.arg(1),
+                linkedid=channel.arg(2),
                 language=entry.language if entry else None,
             )
         )
@@ -117,7 +116,7 @@ class CallService:
             # the dialplan says it connects, dials through the carrier, and reports the end
             await channel.set_variable(Var.CENTRE, centre.number)
             await channel.result(Result.CENTRE)
-            self.switchboard.to_centre(call.id, channel.env["agi_channel"], centre.target())
+            self.switchboard.to_centre(call.id, channel.name, centre.target())
             return
         call.asked_line = step.line
         decision = decide(self.deployment.lines, self.deployment.offices, step.line, self.clock())
@@ -167,7 +166,7 @@ class CallService:
             line.name,
         )
         self.switchboard.enqueue(
-            call.id, channel.env["agi_channel"], line.name, step.language, entered, call.caller
+            call.id, channel.name, line.name, step.language, entered, call.caller
         )
         await channel.stay_while(lambda: call.id in self.switchboard.talks)  # rung at once
 
@@ -232,14 +231,8 @@ class CallService:
         """A FastAGI session that is not a call we can serve: apologise if we can, hang up."""
         if channel is None:
             return
-        call = _Call(
-            channel.env.get("agi_uniqueid") or f"rejected-{time.time_ns()}", self.bus, self.clock
-        )
-        call.emit(
-            CallStarted(
-                channel.env.get("agi_callerid", "unknown"), channel.env.get("agi_extension", "")
-            )
-        )
+        call = _Call(channel.call or f"rejected-{time.time_ns()}", self.bus, self.clock)
+        call.emit(CallStarted(channel.caller, channel.extension))
         call.emit(CallEnded("rejected", reason=why))
         try:
             await self._goodbye(channel, AgiCallIO(channel), "sorry", self.deployment.languages[:1])

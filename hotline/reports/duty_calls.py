@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
-from hotline.asterisk.dialplan import Result
+from hotline.asterisk.dialplan import Result, parse_escalation_call
 from hotline.reports.escalations import Escalations
 from hotline.reports.notifications import NotificationStore
 from hotline.vault.spool import SpoolDoor
@@ -42,15 +42,14 @@ class DutyCallRoutes:
         self.door = door
 
     def _attempt(self, channel: AgiChannel) -> tuple[str, int]:
-        """The report and the call (``<ref>-<attempt>``, the dialplan's argument)."""
-        ref, _, n = channel.env.get("agi_arg_1", "").rpartition("-")
-        return ref, int(n) if n.isdigit() else 0
+        """The report and the call (the dialplan's argument)."""
+        return parse_escalation_call(channel.arg(1))
 
     async def dialed(self, channel: AgiChannel) -> None:
         """The ring was not answered: how it ended (NOANSWER, BUSY; FENCED: the instance that
         placed it is deposed; anything else, such as CHANUNAVAIL or CONGESTION: FAILED)."""
         ref, n = self._attempt(channel)
-        status = channel.env.get("agi_arg_2", "")
+        status = channel.arg(2)
         self.escalations.outcome(ref, n, DIALSTATUS.get(status, "FAILED"))
         await channel.result(Result.DONE)
 

@@ -262,7 +262,7 @@ class MessageRoute:
         self.door = door
 
     async def message(self, channel: AgiChannel) -> None:
-        call = channel.env["agi_uniqueid"]
+        call = channel.call
         board = self.switchboard
         waiting = board.waiting.get(call)
         if waiting is None:
