@@ -306,6 +306,11 @@ class AgiChannel:
         dialplan takes the call as handled only once it is set)."""
         await self.set_variable(Var.RESULT, result)
 
+    async def record_conversation(self, path: str) -> None:
+        """Record the channel's conversation into ``path`` (MixMonitor's ``b``: only while
+        bridged; ``a``: appended to, so that a transferred caller's next talk follows)."""
+        await self.command(f'EXEC MixMonitor "{path},ab"')
+
     async def hangup(self) -> None:
         try:
             await self.command("HANGUP")
