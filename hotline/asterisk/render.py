@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from hotline.asterisk.dialplan import Context, Var, assign, transfer_context
 from hotline.config.deployment import Deployment
 from hotline.config.settings import weakness
 
@@ -194,7 +195,7 @@ def pjsip(deployment: Deployment, env: Mapping[str, str]) -> str:
                 op,
                 deployment.operators[op].name,
                 f"operators-{org.id}",
-                [f"set_var=TRANSFER_CONTEXT=hotline-transfer-{org.id}"],
+                [f"set_var=TRANSFER_CONTEXT={transfer_context(org.id)}"],
             )
             for op in sorted(org.operators)
         ]
@@ -304,40 +305,40 @@ def extensions(deployment: Deployment, agi_url: str, secret: str, takeover: int 
         GENERATED,
         "[globals]",
         # every AGI() call names the secret: the service hangs up on a session without it
-        f"HOTLINE_AGI={agi_url.rstrip('/')}/{secret}",
-        f"HOTLINE_DEFAULT_LANGUAGE={first}",
+        assign(Var.AGI, f"{agi_url.rstrip('/')}/{secret}"),
+        assign(Var.DEFAULT_LANGUAGE, first),
         # the shared rules: each caller's channel gets their organisation's as they are
         # queued (HOTLINE_ANNOUNCE_EVERY) and rung (HOTLINE_RING_TIMEOUT)
-        f"HOTLINE_ANNOUNCE_EVERY={policy.announce_every}",
-        f"HOTLINE_RING_TIMEOUT={policy.ring_timeout}",
+        assign(Var.ANNOUNCE_EVERY, policy.announce_every),
+        assign(Var.RING_TIMEOUT, policy.ring_timeout),
         # seconds a caller tries again when no instance answers (a standby taking over)
-        f"HOTLINE_TAKEOVER={takeover}",
+        assign(Var.TAKEOVER, takeover),
         # the newest active instance's fencing number (it sets it on taking over): an action
         # carrying a smaller one is ignored ([hotline-fenced])
-        "HOTLINE_FENCE=0",
+        assign(Var.FENCE, 0),
         "",
         "[hotline-fallback]",
     ]
     for number, entry in deployment.flow.entries.items():
         out += [
-            f"exten => {number},1,Set(HOTLINE_LINE={entry.fallback_line})",
-            f" same => n,Set(HOTLINE_LANGUAGE={entry.language})",
+            f"exten => {number},1,Set({assign(Var.LINE, entry.fallback_line)})",
+            f" same => n,Set({assign(Var.LANGUAGE, entry.language)})",
             " same => n,Return()",
         ]
     fallback = next(iter(deployment.flow.entries.values())).fallback_line
     out += [
-        f"exten => _[+0-9].,1,Set(HOTLINE_LINE={fallback})",
-        f" same => n,Set(HOTLINE_LANGUAGE={first})",
+        f"exten => _[+0-9].,1,Set({assign(Var.LINE, fallback)})",
+        f" same => n,Set({assign(Var.LANGUAGE, first)})",
         " same => n,Return()",
         "",
     ]
     for org in deployment.organisations.values():
         # what an operator may transfer their caller to: their organisation's own
-        out.append(f"[hotline-transfer-{org.id}]")
+        out.append(f"[{transfer_context(org.id)}]")
         for target in sorted(org.lines | org.operators | org.centres):
-            out.append(f"exten => {target},1,Goto(hotline-transfer,${{EXTEN}},1)")
+            out.append(f"exten => {target},1,Goto({Context.TRANSFER},${{EXTEN}},1)")
         for code, target in sorted(org.codes.items()):  # the keypad's (after ## or *2)
-            out.append(f"exten => {code},1,Goto(hotline-transfer,{target},1)")
+            out.append(f"exten => {code},1,Goto({Context.TRANSFER},{target},1)")
         # whom an operator may call (a colleague, before an attended transfer)
         out += ["", f"[operators-{org.id}]", "include => operators"]
         for colleague in sorted(org.operators):
