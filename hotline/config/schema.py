@@ -1,8 +1,9 @@
 """The config file's format (config/hotline.yaml): the whole file, and one organisation's
-part of it with its directory of centres and its webhooks. The other sections are each in a module of their own: menus.py (numbers and menus),
-lines.py, offices.py (and operators, supervisors), rules.py (queues, retention, audit),
-telephony.py (trunk, sip, phones, security), duty.py; the ids and shapes they share are in
-fields.py. What is checked across sections is in checks.py."""
+part of it with its directory of centres and its webhooks. The other sections are each in a
+module of their own: menus.py (numbers and menus), lines.py, offices.py (and operators,
+supervisors), rules.py (queues, retention, audit), telephony.py (trunk, sip, phones,
+security), duty.py; the ids and shapes they share are in fields.py. What is checked across
+sections is in checks.py."""
 
 from __future__ import annotations
 
