@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from agents.state import Ended, Event, OperatorState, State, Withdrawn, transition
 from agents.state import Offer as Offering
@@ -114,8 +113,7 @@ class Work:
         self.operators[operator] = after
         if before.state is State.WRAP_UP and after.state is not State.WRAP_UP:
             self.cancel(f"wrap:{operator}")
-        shown = ("state", "reachable", "in_use", "pause_reason")
-        if any(getattr(after, a) != getattr(before, a) for a in shown):
+        if _shown(after) != _shown(before):
             self.emit(
                 "",
                 ev.OperatorChanged(
@@ -129,7 +127,14 @@ class Work:
             )
         return after
 
-    def keep(self, waiting: Waiting, callback: Callback, must: bool, **extra: Any) -> None:
+    def keep(
+        self,
+        waiting: Waiting,
+        callback: Callback,
+        must: bool,
+        next_try: datetime | None = None,
+        dialling: str | None = None,
+    ) -> None:
         """Store a callback's state (``must``: before anything else happens, or not at all)."""
         pending = Pending(
             call=waiting.call,
@@ -143,7 +148,8 @@ class Work:
             notification=callback.notification,
             recording=callback.recording,
             once=callback.once,
-            **extra,
+            next_try=next_try,
+            dialling=dialling,
         )
         self.effects.append(Keep(pending, must))
 
@@ -423,3 +429,9 @@ class Work:
         if operator is not None and offered.operator != operator:
             return None
         return offered
+
+
+def _shown(operator: OperatorState) -> tuple[State, bool, bool, str | None]:
+    """What of an operator makes an ``operator.state`` event when it changes (their misses,
+    call or idle time alone do not)."""
+    return operator.state, operator.reachable, operator.in_use, operator.pause_reason
