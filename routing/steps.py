@@ -10,10 +10,9 @@ reads no clock; ``hotline/switchboard.py`` feeds it and carries the effects out.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import assert_never
 
 from agents.state import (
     Answered,
@@ -75,9 +74,89 @@ def step(queue: Queue, signal: Signal, now: datetime, rules: Rules) -> tuple[Que
     """The queue after ``signal`` at ``now``, and what to do about it. Raises
     :class:`agents.state.OperatorError` when an operator's event does not apply."""
     work = Work(queue, now, rules)
-    HANDLERS[type(signal)](work, signal)
+    _handle(work, signal)
     work.dispatch()
     return work.done()
+
+
+def _handle(w: Work, s: Signal) -> None:
+    """Each signal to its handler (a signal left out is an error for mypy: assert_never)."""
+    # a match tries its cases in turn: a call's own signals and its operator's come first,
+    # as they come most often
+    match s:
+        case CallerQueued():
+            _queued(w, s)
+        case RingAnswered():
+            _ring_answered(w, s)
+        case RingEnded():
+            _ring_ended(w, s)
+        case HungUp():
+            _hung_up(w, s)
+        case TimerFired():
+            _timer(w, s)
+        case DeviceChanged():
+            _device(w, s)
+        case OperatorChanged():
+            _operator_changed(w, s)
+        case Held():
+            _held(w, s)
+        case RingFailed():
+            _ring_failed(w, s)
+        case RingUncertain():
+            _ring_uncertain(w, s)
+        case RedirectLost():
+            _redirect_lost(w, s)
+        case MessageFailed():
+            _message_failed(w, s)
+        case LetGo():
+            _let_go(w, s)
+        case Guarded():
+            _guarded(w, s)
+        case Adopted():
+            _adopted(w, s)
+        case Stopping():
+            w.stopping = True
+        # callbacks
+        case LaterCallback():
+            callbacks.later_callback(w, s)
+        case CallbackAsked():
+            callbacks.asked(w, s)
+        case CallBackNow():
+            callbacks.now(w, s)
+        case CallbackPickedUp():
+            callbacks.picked_up(w, s)
+        case CallbackReached():
+            callbacks.reached(w, s)
+        case CallbackEnded():
+            callbacks.ended(w, s)
+        case CallbackFailed():
+            callbacks.failed(w, s)
+        case NotificationHandled():
+            callbacks.handled(w, s)
+        case CallerErased():
+            callbacks.erased(w, s)
+        case Restore():
+            callbacks.restore(w, s)
+        case Reconciled():
+            callbacks.reconciled(w, s)
+        case Dialled():
+            callbacks.dialled(w, s)
+        # transfers
+        case TransferAsked():
+            transfers.asked(w, s)
+        case ToCentre():
+            transfers.to_centre(w, s)
+        case TransferReady():
+            transfers.ready(w, s)
+            _dialogue_over(w, s.call)
+        case TransferJoined():
+            transfers.joined(w, s)
+        case CentreAnswered():
+            transfers.centre_answered(w, s)
+        case CentreEnded():
+            transfers.centre_ended(w, s)
+        case _:
+            assert_never(s)
 
 
 def _queued(w: Work, s: CallerQueued) -> None:
@@ -275,50 +354,3 @@ def _guarded(w: Work, s: Guarded) -> None:
     if waiting is not None:
         ended = replace(ended, line=waiting.line, wait=w.seconds_since(waiting.entered))
     w.end(call, ended)
-
-
-def _transfer_ready(w: Work, s: TransferReady) -> None:
-    transfers.ready(w, s)
-    _dialogue_over(w, s.call)
-
-
-def _stopping(w: Work, _: Stopping) -> None:
-    w.stopping = True
-
-
-HANDLERS: Mapping[type[Any], Callable[[Work, Any], None]] = {
-    CallerQueued: _queued,
-    Adopted: _adopted,
-    LaterCallback: callbacks.later_callback,
-    CallbackAsked: callbacks.asked,
-    CallBackNow: callbacks.now,
-    Held: _held,
-    HungUp: _hung_up,
-    RingAnswered: _ring_answered,
-    RingEnded: _ring_ended,
-    RingFailed: _ring_failed,
-    RingUncertain: _ring_uncertain,
-    RedirectLost: _redirect_lost,
-    CallbackPickedUp: callbacks.picked_up,
-    CallbackReached: callbacks.reached,
-    CallbackEnded: callbacks.ended,
-    CallbackFailed: callbacks.failed,
-    MessageFailed: _message_failed,
-    TimerFired: _timer,
-    OperatorChanged: _operator_changed,
-    DeviceChanged: _device,
-    NotificationHandled: callbacks.handled,
-    CallerErased: callbacks.erased,
-    LetGo: _let_go,
-    Guarded: _guarded,
-    TransferAsked: transfers.asked,
-    ToCentre: transfers.to_centre,
-    TransferReady: _transfer_ready,
-    TransferJoined: transfers.joined,
-    CentreAnswered: transfers.centre_answered,
-    CentreEnded: transfers.centre_ended,
-    Stopping: _stopping,
-    Restore: callbacks.restore,
-    Reconciled: callbacks.reconciled,
-    Dialled: callbacks.dialled,
-}
