@@ -85,7 +85,7 @@ def refusal(queue: Queue, rules: Rules, call: str, target: Target) -> str | None
 
 def asked(w: Work, s: TransferAsked) -> None:
     why = refusal(w.so_far(), w.rules, s.call, s.target)
-    offered: Offered | None = w.offers.get(s.call)
+    offered = w.offers.get(s.call)
     if offered is None or offered.answered is None:
         w.effects.append(Warn(f"transfer of {s.call} to {s.target.name}: {why}"))
         return

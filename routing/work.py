@@ -423,7 +423,7 @@ class Work:
         self, call: str, n: int | None = None, operator: str | None = None
     ) -> Offered | None:
         """The offer of ``call``, if it is still the one named (by number or operator)."""
-        offered: Offered | None = self.offers.get(call)
+        offered = self.offers.get(call)
         if offered is None or (n is not None and offered.n != n):
             return None
         if operator is not None and offered.operator != operator:
