@@ -25,7 +25,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.sipp import Operator
-from hotline.config import Deployment, load
+from hotline.config.deployment import Deployment
+from hotline.config.loading import load
 from hotline.config.settings import Settings
 from hotline.running.sandbox import Sandbox
 

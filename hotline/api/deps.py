@@ -31,7 +31,7 @@ from hotline.api.proxies import Networks
 from hotline.api.versions import API
 from hotline.calls import supervision
 from hotline.calls.switchboard import Switchboard
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.events import EventBus
 from hotline.lifecycle.erasure import Eraser
 from hotline.reports.duty import Duty
@@ -211,9 +211,7 @@ def targets(app: Parts, who: Principal) -> tuple[int, float]:
 def home(app: Parts, who: Principal) -> str:
     """The time zone ``who``'s figures count days in: their organisation's, else the
     hotline's."""
-    if who.organisation is not None:
-        return app.deployment.organisations[who.organisation].timezone
-    return app.deployment.timezone
+    return app.deployment.rules_of(who.organisation).timezone
 
 
 def zone(name: str | None, app: Parts, who: Principal | None = None) -> ZoneInfo:

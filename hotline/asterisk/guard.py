@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from hotline.asterisk.ami import AmiClient, AmiUnavailable
+from hotline.asterisk.dialplan import Result, Var
 from hotline.asterisk.messages import Channel, of_kind
 from hotline.config.settings import Settings
 from hotline.running.leadership import PostgresLease
@@ -193,8 +194,8 @@ async def hand_on(ami: AmiClient, cut: Callable[[], Awaitable[None]], address: s
             {
                 "Action": "Setvar",
                 "Channel": channel.channel,
-                "Variable": "HOTLINE_RESULT",
-                "Value": "retry",
+                "Variable": Var.RESULT,
+                "Value": Result.RETRY,
             }
         )
         if reply.success:

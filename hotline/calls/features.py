@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from agents.state import Event, LogIn, LogOut, OperatorError, Pause, Resume
 from hotline.asterisk.agi import AgiCallIO, AgiChannel
+from hotline.asterisk.dialplan import Result
 from hotline.calls.switchboard import NotActive, Switchboard
 from ivr import Prompt
 
@@ -29,8 +30,8 @@ class FeatureRoutes:
         self.switchboard = switchboard
 
     async def feature(self, channel: AgiChannel) -> None:
-        code = channel.env.get("agi_arg_1", "")
-        operator = channel.env.get("agi_arg_2", "")
+        code = channel.arg(1)
+        operator = channel.arg(2)
         known = self.switchboard.deployment.operators.get(operator)
         language = known.languages[0] if known else self.switchboard.deployment.languages[0]
         answer = "not-an-operator"
@@ -48,4 +49,4 @@ class FeatureRoutes:
                 log.warning("operator %s: %s not taken: %s", operator, code, exc)
                 answer = "technical-error"
         await AgiCallIO(channel).say([Prompt(language, answer)])
-        await channel.set_variable("HOTLINE_RESULT", "done")
+        await channel.result(Result.DONE)

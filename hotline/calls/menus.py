@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
+from hotline.asterisk.dialplan import Result, Var
 from hotline.calls.switchboard import CallbackRefused, Switchboard
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.events import CallEvent, EventBus
 from hotline.outbound.centre_sms import Texting
 from hotline.privacy import mask
@@ -54,18 +55,17 @@ class CallService:
 
     async def handle(self, channel: AgiChannel) -> None:
         """The FastAGI route ``call``: from the first menu to the line (or the goodbye)."""
-        env = channel.env
-        call = _Call(env["agi_uniqueid"], self.bus, self.clock)
-        number = env.get("agi_extension", "")
+        call = _Call(channel.call, self.bus, self.clock)
+        number = channel.extension
         entry = self.deployment.flow.entries.get(number)
         call.emit(
             CallStarted(
-                env.get("agi_callerid", "unknown"),
+                channel.caller,
                 number,
-                caller_name=env.get("agi_calleridname", ""),
-                channel=env.get("agi_channel", ""),
-                sip_call_id=env.get("agi_arg_1", ""),
-                linkedid=env.get("agi_arg_2", ""),
+                caller_name=channel.caller_name,
+                channel=channel.name,
+                sip_call_id=channel.arg(1),
+                linkedid=channel.arg(2),
                 language=entry.language if entry else None,
             )
         )
@@ -105,18 +105,18 @@ class CallService:
         step = await run_menus(self.deployment.flow, entry, io, on_answer, on_text)
         if isinstance(step, Finish):
             await io.say(step.prompts)
-            await channel.set_variable("HOTLINE_RESULT", "done")
+            await channel.result(Result.DONE)
             call.emit(CallEnded("finished", path=tuple(step.path)))
             await channel.hangup()
             return
         if isinstance(step, Connect):
             centre = self.deployment.centres[step.centre]
-            await channel.set_variable("HOTLINE_LANGUAGE", step.language)
+            await channel.set_variable(Var.LANGUAGE, step.language)
             await io.say(step.prompts)
             # the dialplan says it connects, dials through the carrier, and reports the end
-            await channel.set_variable("HOTLINE_CENTRE", centre.number)
-            await channel.set_variable("HOTLINE_RESULT", "centre")
-            self.switchboard.to_centre(call.id, channel.env["agi_channel"], centre.target())
+            await channel.set_variable(Var.CENTRE, centre.number)
+            await channel.result(Result.CENTRE)
+            self.switchboard.to_centre(call.id, channel.name, centre.target())
             return
         call.asked_line = step.line
         decision = decide(self.deployment.lines, self.deployment.offices, step.line, self.clock())
@@ -129,7 +129,7 @@ class CallService:
             called_back = decision.callback and await self._offer_callback(
                 call, io, step.line, step.language
             )
-            await channel.set_variable("HOTLINE_RESULT", "done")
+            await channel.result(Result.DONE)
             if not called_back:  # a callback is the call's next chapter, not its end
                 call.emit(CallEnded("after-hours", asked=step.line))
             await channel.hangup()
@@ -142,18 +142,17 @@ class CallService:
         # place is their line's organisation's rule ([hotline-wait] reads it).
         announce_every = self.deployment.policy_of(line=line.name).announce_every
         for name, value in (
-            ("HOTLINE_LINE", line.name),
-            ("HOTLINE_LANGUAGE", step.language),
-            ("HOTLINE_ANNOUNCE_EVERY", str(announce_every)),
+            (Var.LINE, line.name),
+            (Var.LANGUAGE, step.language),
+            (Var.ANNOUNCE_EVERY, str(announce_every)),
         ):
             await channel.set_variable(name, value)
         await io.say([*said, Prompt(step.language, "please-hold"), *notice])
         entered = self.clock()
-        await channel.set_variable("HOTLINE_ENTERED", f"{entered.timestamp():.3f}")
+        await channel.set_variable(Var.ENTERED, f"{entered.timestamp():.3f}")
         # last: the dialplan trusts it. An instance that stood down meanwhile (a stop beside a
         # standby) sends the caller on to the active one's waiting route at once.
-        result = "wait" if self.switchboard.may_act() else "requeue"
-        await channel.set_variable("HOTLINE_RESULT", result)
+        await channel.result(Result.WAIT if self.switchboard.may_act() else Result.REQUEUE)
         call.emit(
             CallRouted(
                 step.line, line.name, step.language, tuple(decision.closed), tuple(step.path)
@@ -167,7 +166,7 @@ class CallService:
             line.name,
         )
         self.switchboard.enqueue(
-            call.id, channel.env["agi_channel"], line.name, step.language, entered, call.caller
+            call.id, channel.name, line.name, step.language, entered, call.caller
         )
         await channel.stay_while(lambda: call.id in self.switchboard.talks)  # rung at once
 
@@ -225,21 +224,15 @@ class CallService:
         self, channel: AgiChannel, io: AgiCallIO, prompt: str, languages: tuple[str, ...]
     ) -> None:
         await io.say([Prompt(lang, prompt) for lang in languages])
-        await channel.set_variable("HOTLINE_RESULT", "done")
+        await channel.result(Result.DONE)
         await channel.hangup()
 
     async def reject(self, channel: AgiChannel | None, why: str) -> None:
         """A FastAGI session that is not a call we can serve: apologise if we can, hang up."""
         if channel is None:
             return
-        call = _Call(
-            channel.env.get("agi_uniqueid") or f"rejected-{time.time_ns()}", self.bus, self.clock
-        )
-        call.emit(
-            CallStarted(
-                channel.env.get("agi_callerid", "unknown"), channel.env.get("agi_extension", "")
-            )
-        )
+        call = _Call(channel.call or f"rejected-{time.time_ns()}", self.bus, self.clock)
+        call.emit(CallStarted(channel.caller, channel.extension))
         call.emit(CallEnded("rejected", reason=why))
         try:
             await self._goodbye(channel, AgiCallIO(channel), "sorry", self.deployment.languages[:1])

@@ -111,13 +111,12 @@ class Recorder:
 
     async def start(self, channel: AgiChannel, call: str, operator: str) -> None:
         """On the operator's channel as they answer: record the conversation if its line is
-        recorded (MixMonitor's ``b``: only while the two are bridged; ``a``: a transferred
-        caller's next conversation goes on in the same file)."""
+        recorded (a transferred caller's next conversation goes on in the same file)."""
         talk = self.board.talks.get(call)
         if talk is None or not self.board.deployment.lines[talk.waiting.line].recorded:
             return
         raw = f"{ASTERISK_FOLDER}/{call}.wav"
-        await channel.command(f'EXEC MixMonitor "{raw},ab"')
+        await channel.record_conversation(raw)
         self._recording[call] = raw
         self.board.emit(call, RecordingStarted(operator, talk.waiting.line))
 

@@ -17,11 +17,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from agents.state import Event, OperatorState
+from hotline.asterisk.messages import PhoneState, Transferred
+from hotline.asterisk.port import ChannelGone, Effects, NoAnswer, Uncertain
 from hotline.calls.durable import Durable, PendingCallback
-from hotline.config import Deployment, Policy
+from hotline.config.deployment import Deployment, Policy
 from hotline.events import CallEvent, EventBus
 from hotline.privacy import mask
 from routing import callbacks, events, queue, transfers
@@ -91,19 +93,6 @@ class CallbackRefused(Exception):
     """The number may not be called back (the config's patterns); the message says why."""
 
 
-class Uncertain(Exception):
-    """Asterisk got the action and gave no answer: it may or may not have carried it out.
-    Never repeated blindly (a second Redirect would tear a caller out of their ring)."""
-
-
-class ChannelGone(Exception):
-    """The caller's channel no longer exists in Asterisk."""
-
-
-class NoAnswer(Exception):
-    """The operator's phone was rung for a callback and not picked up."""
-
-
 class TransferRefused(Exception):
     """The call cannot be transferred there now; the message says why."""
 
@@ -111,33 +100,6 @@ class TransferRefused(Exception):
 class NotActive(Exception):
     """This instance may not act now (another is active, or its lease is in doubt for a
     moment): nothing changed; ask again (the API answers 503 with Retry-After)."""
-
-
-class Effects(Protocol):
-    """What the switchboard asks of Asterisk."""
-
-    async def connect(
-        self, channel: str, operator: str, ring_timeout: float, transferred: bool = False
-    ) -> None:
-        """Take the waiting caller on ``channel`` to ring ``operator`` for ``ring_timeout``
-        seconds (``transferred``: telling them first that they are being connected)."""
-        ...
-
-    async def move(self, channel: str, number: str = "") -> None:
-        """Take a transferred caller from their operator: to wait in their new line's queue,
-        or (``number``) to a centre dialled through the trunk."""
-        ...
-
-    async def callback(
-        self, call: str, operator: str, number: str, attempt: int, ring_timeout: float
-    ) -> None:
-        """Ring ``operator`` for ``ring_timeout`` seconds; once they answer, Asterisk calls
-        ``number`` back (NoAnswer if the operator does not pick up)."""
-        ...
-
-    async def take_message(self, channel: str) -> None:
-        """Take the waiting caller on ``channel`` to leave a recorded message."""
-        ...
 
 
 def timings_of(policy: Policy) -> Timings:
@@ -750,6 +712,29 @@ class Switchboard:
     def transfer_ready(self, call: str) -> None:
         """The transferred caller heard that they are being connected."""
         self.feed(TransferReady(call))
+
+    def phone(self, state: PhoneState) -> None:
+        """What Asterisk says of an operator's phone now."""
+        self.reachable(state.operator, state.reachable, state.in_use)
+
+    def transferred(self, transfer: Transferred) -> None:
+        """An attended transfer made on the phones: whom the caller talks to now (a
+        colleague's phone, or the code keyed after *2 in an organisation's context; when
+        Asterisk names no target, the one the operator was talking to, by caller id)."""
+        call = transfer.call
+        offered = self.talks.get(call)
+        log.info(
+            "attended transfer of %s from %s to %s", call, transfer.transferer, transfer.target
+        )
+        if offered is None:
+            return  # not a caller of ours (a callback's leg, a consultation)
+        found = self.deployment.target(transfer.target, transfer.organisation) or (
+            self.deployment.target(transfer.consulted)
+        )
+        if found is None or found.kind != "operator":
+            log.warning("call %s transferred to %s, which is no operator: ignored", call, transfer)
+            return
+        self.transfer_joined(call, found.name, offered.operator)
 
     def transfer_joined(self, call: str, operator: str, by: str) -> None:
         """The phones completed an attended transfer: ``operator`` talks to the caller now."""

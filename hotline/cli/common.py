@@ -11,7 +11,8 @@ from typing import Annotated, Any, NoReturn
 import typer
 from pydantic import ValidationError
 
-from hotline.config import ConfigError, Deployment, load
+from hotline.config.deployment import Deployment
+from hotline.config.loading import ConfigError, load
 from hotline.config.settings import Settings
 from hotline.running import logs
 

@@ -18,7 +18,7 @@ from hotline.cli.common import (
     read_settings,
     say,
 )
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.config.settings import Clock, Settings
 
 

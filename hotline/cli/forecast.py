@@ -55,7 +55,7 @@ def forecast_command(
         if line
         else None
     )
-    zone = ZoneInfo(chosen.timezone if chosen else deployment.timezone)
+    zone = ZoneInfo(deployment.rules_of(organisation, line=line).timezone)
     lines = [line] if line else sorted(chosen.lines) if chosen else list(deployment.lines)
     goals = {  # each line held to its organisation's targets
         name: forecast.Goal(

@@ -17,7 +17,7 @@ from hotline.cli.common import (
     say,
     with_store,
 )
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.roles import Role
 
 app = typer.Typer(help="API tokens kept in the database (hashed).", no_args_is_help=True)

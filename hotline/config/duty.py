@@ -13,7 +13,7 @@ duty:
       calendar: {file: config/duty-ua.ics}   # or {url: https://...}; beside the pattern, or not
 ```
 
-Every problem is a ``(path, message)`` pair as hotline/config/__init__.py reports them.
+Every problem is a ``(path, message)`` pair as hotline/config/loading.py reports them.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hotline.calls.switchboard import Switchboard
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.events import EventBus
 from hotline.lifecycle.policy import erased, subject_hash
 from hotline.reports.escalations import Escalations

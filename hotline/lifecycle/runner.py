@@ -16,7 +16,7 @@ from datetime import datetime
 from functools import partial
 
 from hotline.calls.recordings import Recorder
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.lifecycle.policy import due, erased, pseudonym
 from hotline.reports.escalations import Escalations
 from hotline.reports.notifications import NotificationStore

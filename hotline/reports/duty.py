@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from agents.rota import DutyRole, Person, Rota, zone
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.figures.metrics import REGISTRY
 from hotline.reports import calendars
 

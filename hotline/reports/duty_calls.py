@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
+from hotline.asterisk.dialplan import Result, parse_escalation_call
 from hotline.reports.escalations import Escalations
 from hotline.reports.notifications import NotificationStore
 from hotline.vault.spool import SpoolDoor
@@ -41,17 +42,16 @@ class DutyCallRoutes:
         self.door = door
 
     def _attempt(self, channel: AgiChannel) -> tuple[str, int]:
-        """The report and the call (``<ref>-<attempt>``, the dialplan's argument)."""
-        ref, _, n = channel.env.get("agi_arg_1", "").rpartition("-")
-        return ref, int(n) if n.isdigit() else 0
+        """The report and the call (the dialplan's argument)."""
+        return parse_escalation_call(channel.arg(1))
 
     async def dialed(self, channel: AgiChannel) -> None:
         """The ring was not answered: how it ended (NOANSWER, BUSY; FENCED: the instance that
         placed it is deposed; anything else, such as CHANUNAVAIL or CONGESTION: FAILED)."""
         ref, n = self._attempt(channel)
-        status = channel.env.get("agi_arg_2", "")
+        status = channel.arg(2)
         self.escalations.outcome(ref, n, DIALSTATUS.get(status, "FAILED"))
-        await channel.set_variable("HOTLINE_RESULT", "done")
+        await channel.result(Result.DONE)
 
     async def escalation(self, channel: AgiChannel) -> None:
         """The person picked up: the report, then their choice."""
@@ -60,7 +60,7 @@ class DutyCallRoutes:
         attempt = escalation.attempt(n) if escalation else None
         if escalation is None or attempt is None:
             log.warning("a call to a person on duty for %r, which is no call of ours", ref)
-            await channel.set_variable("HOTLINE_RESULT", "done")
+            await channel.result(Result.DONE)
             return
         io = AgiCallIO(channel)
         language = attempt.language
@@ -93,7 +93,7 @@ class DutyCallRoutes:
             await self._finish(channel, io, language, "escalation-passed")
         else:  # heard it, chose nothing: they may still accept another way, for a while
             self.escalations.outcome(ref, n, "HUNGUP")
-            await channel.set_variable("HOTLINE_RESULT", "done")
+            await channel.result(Result.DONE)
 
     async def _tell(
         self, channel: AgiChannel, io: AgiCallIO, language: str, ref: str, message: str | None
@@ -126,4 +126,4 @@ class DutyCallRoutes:
             await io.say([Prompt(language, said)])
         except CallerHungUp:
             return
-        await channel.set_variable("HOTLINE_RESULT", "done")
+        await channel.result(Result.DONE)

@@ -56,8 +56,8 @@ class DutyCalls(Protocol):
         """The report's escalation is over: Asterisk need keep its last call no longer."""
         ...
 
-    async def calls_up(self) -> set[str]:
-        """The ids of the escalation calls Asterisk has now."""
+    async def calls_up(self) -> set[tuple[str, int]]:
+        """The escalation calls Asterisk has now: each one's report and attempt."""
         ...
 
 
@@ -252,7 +252,7 @@ class Escalations:
                     except Exception as exc:
                         log.info("report %s: cannot look for call %d (%s)", ref, attempt, exc)
                         continue
-                    if f"escalation-{ref}-{attempt}" not in up:
+                    if (ref, attempt) not in up:
                         self.outcome(ref, attempt, "UNKNOWN")
                         return
             finally:

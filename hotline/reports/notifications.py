@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
+from hotline.asterisk.dialplan import Result, Var
 from hotline.calls.switchboard import CallbackRefused, Switchboard
 from hotline.reports.references import References
 from hotline.store.journal import Journal, sync_file
@@ -261,13 +262,13 @@ class MessageRoute:
         self.door = door
 
     async def message(self, channel: AgiChannel) -> None:
-        call = channel.env["agi_uniqueid"]
+        call = channel.call
         board = self.switchboard
         waiting = board.waiting.get(call)
         if waiting is None:
-            await channel.set_variable("HOTLINE_RESULT", "wait")
+            await channel.result(Result.WAIT)
             return
-        language = await channel.get_variable("HOTLINE_LANGUAGE") or "en"
+        language = await channel.get_variable(Var.LANGUAGE) or "en"
         io = AgiCallIO(channel)
         ref = self.store.new_reference()
         caller = board.callers.get(call, "")
@@ -322,7 +323,7 @@ class MessageRoute:
             await io.say([Prompt(language, "detention-registered"), *digits, *digits])
         except CallerHungUp:
             return
-        await channel.set_variable("HOTLINE_RESULT", "done")
+        await channel.result(Result.DONE)
 
     async def _seal(self, taken: Notification) -> None:
         """The message, finished, sealed into the vault (synced, its plaintext removed), in a

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from agents.state import State
 from hotline.asterisk.messages import Channel
 from hotline.calls.switchboard import Switchboard
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.events import CallEvent, EventBus
 from hotline.reports.notifications import NotificationStore
-from hotline.running import takeover
+from hotline.running import shared as found
 from hotline.store.db import Store
 from routing.events import CallEnded
 from routing.signals import Restore
@@ -117,8 +117,8 @@ class Merger:
         async with self._lock:
             board, notifications = self.switchboard, self.notifications
             known_open = [n.ref for n in notifications.items.values() if n.handled_at is None]
-            shared = await takeover.shared_notifications(self.store, known_open)
-            presence = {} if self.presence_read else await takeover.shared_presence(self.store)
+            shared = await found.shared_notifications(self.store, known_open)
+            presence = {} if self.presence_read else await found.shared_presence(self.store)
             rows = await self.store.open_callbacks()
             if not self.active():
                 return Merged()  # (stood down meanwhile: the active one merges)
@@ -127,7 +127,7 @@ class Merger:
             new = [row for row in rows if row[0].call_id not in known]
             if new and channels is None:
                 channels = await self.channels()
-            pending = takeover.pending(new, self.deployment, channels or ())
+            pending = found.pending(new, self.deployment, channels or ())
             if not self.presence_read:  # (late, an operator who logged in meanwhile stays)
                 presence = {
                     op: kept

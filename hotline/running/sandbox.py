@@ -24,7 +24,7 @@ from pathlib import Path
 
 from hotline.asterisk import render
 from hotline.calls import prompts
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.config.settings import Settings
 from hotline.running import firewall
 from hotline.vault import new_key

@@ -24,7 +24,8 @@ from playwright.async_api import Browser, async_playwright
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.sipcall import Placed, SippCall, SoftPhone
-from hotline.config import Deployment, load
+from hotline.config.deployment import Deployment
+from hotline.config.loading import load
 from hotline.config.settings import Settings
 from hotline.running.sandbox import Sandbox
 from tests import isolation

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.running.sandbox import Sandbox, SandboxError
 from tests import isolation
 from tests.conftest import ROOT

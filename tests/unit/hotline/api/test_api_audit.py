@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from hotline.app import Service, build
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.config.settings import Settings
 from hotline.store.audit import AuditFilter
 from hotline.store.calllog import CallLog

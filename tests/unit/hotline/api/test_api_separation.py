@@ -16,7 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hotline.app import Service, build
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.config.settings import Settings
 from hotline.events import CallEvent
 from hotline.reports.notifications import Notification

@@ -16,7 +16,8 @@ import pytest
 from hotline.asterisk.agi import AgiChannel, AgiError, CallerHungUp, FastAgiServer
 from hotline.calls.menus import CallService
 from hotline.calls.switchboard import Switchboard
-from hotline.config import Deployment, parse
+from hotline.config.deployment import Deployment
+from hotline.config.loading import parse
 from hotline.events import CallEvent, EventBus
 from routing.events import CallEnded
 from tests.unit.hotline.config.test_config import broken

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from hotline.asterisk import messages
 from hotline.asterisk.ami import spied_channel
 from hotline.asterisk.messages import (
     Channel,
@@ -110,3 +111,55 @@ def test_the_channel_a_supervisor_joins_is_the_operators_own(
 ) -> None:
     found = spied_channel(channels, "anna", "1.1")
     assert (found.uniqueid if found else None) == spied
+
+
+@pytest.mark.parametrize(
+    ("device", "state", "expected"),
+    [
+        ("PJSIP/op1", "NOT_INUSE", messages.PhoneState("op1", True, False)),
+        ("PJSIP/op1", "RINGING", messages.PhoneState("op1", True, True)),
+        ("PJSIP/ge2", "UNAVAILABLE", messages.PhoneState("ge2", False, False)),
+        ("Queue:line-detention_avail", "NOT_INUSE", None),  # not a phone
+    ],
+)
+def test_a_device_state_is_an_operator_phone_or_nothing(
+    device: str, state: str, expected: messages.PhoneState | None
+) -> None:
+    assert messages.phone_state(messages.DeviceState(device, state)) == expected
+
+
+@pytest.mark.parametrize(
+    ("target", "name", "organisation"),
+    [
+        ("PJSIP/op2-0000001b", "op2", None),  # a REFER with Replaces: the colleague's phone
+        ("Local/21@hotline-transfer-ukraine-0000001c;1", "21", "ukraine"),  # *2 and a code
+        ("Local/21@somewhere-else-0000001c;1", "21", None),
+        ("", "", None),  # the target's channel went first: the consulted operator decides
+    ],
+)
+def test_an_attended_transfer_names_its_target_in_the_services_words(
+    target: str, name: str, organisation: str | None
+) -> None:
+    event = messages.AttendedTransfer(True, "1700.1", "PJSIP/op1-0000001a", target, "op2")
+    assert messages.transferred(event) == messages.Transferred(
+        "1700.1", "op1", name, organisation, "op2"
+    )
+    failed = messages.AttendedTransfer(False, "1700.1", "PJSIP/op1-0000001a", target, "op2")
+    assert messages.transferred(failed) is None
+
+
+def test_the_callbacks_under_way_are_found_by_their_channel_ids() -> None:
+    def leg(uniqueid: str, channel: str) -> messages.Channel:
+        return messages.Channel(uniqueid, channel, "hotline-callback", "Dial")
+
+    channels = [
+        leg(messages.callback_channel_id("1700.5", 1), "PJSIP/op1-00000001"),
+        leg(messages.callback_channel_id("1700.5", 2), "PJSIP/op3-00000004"),
+        leg(messages.callback_channel_id("1700.9", 1), "PJSIP/ge1-00000002"),
+        leg("callback-broken", "PJSIP/op2-00000003"),
+        leg("1700.7", "PJSIP/op2-00000005"),  # a caller's own channel
+    ]
+    assert messages.callback_legs(channels) == {
+        "1700.5": messages.CallbackLeg("1700.5", 2, "op3"),
+        "1700.9": messages.CallbackLeg("1700.9", 1, "ge1"),
+    }

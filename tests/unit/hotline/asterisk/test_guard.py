@@ -14,7 +14,7 @@ import pytest
 
 from hotline.asterisk.guard import NOT_RUNNING, Guard, api_answers, may_reset_connections, reset_agi
 from hotline.calls.switchboard import Switchboard
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.events import CallEvent, EventBus
 from hotline.running.interrupted import Interrupted
 from routing.events import CallEnded

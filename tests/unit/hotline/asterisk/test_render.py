@@ -15,7 +15,8 @@ from hotline.asterisk.render import (
     render,
     render_firewall,
 )
-from hotline.config import Deployment, parse
+from hotline.config.deployment import Deployment
+from hotline.config.loading import parse
 from tests.unit.hotline.config.test_config import broken
 
 SECRETS = {

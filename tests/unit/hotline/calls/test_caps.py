@@ -14,7 +14,7 @@ import pytest
 
 from agents.state import LogIn, LogOut, Reachability, WrapUpOver
 from hotline.calls.switchboard import CallbackRefused, Switchboard
-from hotline.config import Deployment, Organisation
+from hotline.config.deployment import Deployment, Organisation
 from hotline.events import CallEvent, EventBus
 from tests.unit.hotline.calls.test_switchboard import Asterisk, Clock
 

@@ -17,7 +17,7 @@ import pytest
 from agents.state import LogIn, Pause, Reachability, State, WrapUpOver
 from hotline.calls.durable import Durable
 from hotline.calls.switchboard import CallbackRefused, NoAnswer, NotActive, Switchboard, Uncertain
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.events import CallEvent, EventBus
 from routing.events import CallStarted, to_data
 from tests.conftest import with_rules

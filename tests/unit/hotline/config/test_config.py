@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from hotline.config import ConfigError, load, parse
+from hotline.config.loading import ConfigError, load, parse
 from tests.conftest import ROOT, ukraine
 
 DEFAULT = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from hotline.config import ConfigError, Retention, parse
+from hotline.config.deployment import Retention
+from hotline.config.loading import ConfigError, parse
 from tests.unit.hotline.config.test_config import broken
 
 GE = "organisations.ge-legal-aid."

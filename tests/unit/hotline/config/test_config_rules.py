@@ -1,5 +1,6 @@
 """Each organisation's queue rules, as the config reads them: its own ``queues:`` over the
-shared ones, value by value; the rest of the service asks :meth:`Deployment.policy_of`."""
+shared ones, value by value; the rest of the service asks :meth:`Deployment.rules_of` (or
+its shorthand :meth:`Deployment.policy_of`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from hotline.config import ConfigError, Policy, parse
+from hotline.config.deployment import Policy, Rules
+from hotline.config.loading import ConfigError, parse
 from tests.unit.hotline.config.test_config import broken
 
 GE = "organisations.ge-legal-aid."
@@ -57,6 +59,27 @@ def test_the_rules_of_a_line_or_an_operator_are_its_organisations(
         else deployment.policy
     )
     assert deployment.policy_of(**what) is expected
+
+
+@pytest.mark.parametrize(
+    ("what", "organisation", "timezone"),
+    [
+        ({"organisation": "ge-rehabilitation"}, "ge-rehabilitation", "Asia/Tbilisi"),
+        ({"line": "ge-consultation"}, "ge-legal-aid", "Asia/Tbilisi"),
+        ({"operator": "op3"}, "ua-legal-aid", "Europe/Kyiv"),
+        ({"organisation": "nowhere"}, None, "Europe/Kyiv"),  # the hotline's: its first office's
+        ({"operator": "nobody"}, None, "Europe/Kyiv"),
+        ({}, None, "Europe/Kyiv"),
+    ],
+)
+def test_an_organisations_own_rules_else_the_deployments(
+    what: dict[str, str], organisation: str | None, timezone: str
+) -> None:
+    deployment = parse(broken(georgia(wrap_up=45)))
+    owner = deployment.organisations[organisation] if organisation is not None else deployment
+    rules = deployment.rules_of(**what)
+    assert rules == Rules(owner.policy, timezone)
+    assert rules.policy is owner.policy
 
 
 def test_targets_are_the_same_rules_under_their_older_name() -> None:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from agents.rota import DutyRole
-from hotline.config import ConfigError, load, parse
+from hotline.config.loading import ConfigError, load, parse
 from tests.conftest import ROOT, ukraine
 
 DEFAULT = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())

@@ -15,7 +15,7 @@ import pytest
 
 from hotline.api.access import new_token
 from hotline.app import build
-from hotline.config import parse
+from hotline.config.loading import parse
 from hotline.config.settings import Settings
 from hotline.events import CallEvent
 from hotline.vault.cipher import new_key

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from tests.unit.hotline.api.test_api_separation import Built, built, token
 
 __all__ = ["built"]  # (the fixture, used by name)

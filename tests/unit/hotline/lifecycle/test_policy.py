@@ -8,7 +8,7 @@ from functools import partial
 
 import pytest
 
-from hotline.config import parse
+from hotline.config.loading import parse
 from hotline.lifecycle.policy import PERSONAL, due, erased, pseudonym, scrubbed, subject_hash
 from routing.events import KINDS
 from tests.unit.hotline.config.test_config import broken

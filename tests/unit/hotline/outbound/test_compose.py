@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from hotline.config import Deployment, parse
+from hotline.config.deployment import Deployment
+from hotline.config.loading import parse
 from hotline.events import CallEvent
 from hotline.outbound.centre_sms import Texting, centre_sms
 from hotline.outbound.signing import new_secret

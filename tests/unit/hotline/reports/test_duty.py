@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from agents.rota import DutyRole, localize
-from hotline.config import Deployment, parse
+from hotline.config.deployment import Deployment
+from hotline.config.loading import parse
 from hotline.reports.calendars import CalendarError
 from hotline.reports.duty import Duty, DutyGauges, Gap, UnknownRota
 from tests.conftest import ROOT

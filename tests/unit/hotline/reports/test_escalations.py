@@ -45,7 +45,7 @@ class Asterisk:
         self.rung: list[tuple[str, int, str]] = []
         self.ends: str | None = None
         self.kept: dict[str, ev.EscalationRinging] = {}
-        self.up: set[str] = set()
+        self.up: set[tuple[str, int]] = set()
 
     async def escalate(self, ringing: ev.EscalationRinging, seconds: float) -> str | None:
         self.kept[ringing.ref] = ringing
@@ -58,7 +58,7 @@ class Asterisk:
     async def forget_calls(self, ref: str) -> None:
         self.kept.pop(ref, None)
 
-    async def calls_up(self) -> set[str]:
+    async def calls_up(self) -> set[tuple[str, int]]:
         return self.up
 
 
@@ -137,7 +137,7 @@ async def test_after_a_restart_the_call_under_way_is_watched_not_made_again(
     # the service is killed while kovalenko's phone rings; a new process reads the file
     second = runner(tmp_path, asterisk)
     assert second.restore() == 1
-    asterisk.up = {"escalation-482100-1"}  # the call lasts: its dialogue will report here
+    asterisk.up = {("482100", 1)}  # the call lasts: its dialogue will report here
     await second.resume()
     await settle()
     assert len(asterisk.rung) == 1

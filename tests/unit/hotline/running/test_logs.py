@@ -15,7 +15,7 @@ import pytest
 
 from hotline import __version__
 from hotline.asterisk.render import password_variable
-from hotline.config import load
+from hotline.config.loading import load
 from hotline.running import logs
 
 ROOT = Path(__file__).resolve().parents[4]

@@ -16,7 +16,7 @@ import pytest
 from agents.state import LogIn, Reachability, State
 from hotline.asterisk.messages import Channel
 from hotline.calls.switchboard import Switchboard
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.events import CallEvent, EventBus
 from hotline.reports.notifications import NotificationStore
 from hotline.running.merging import Merger
