@@ -14,6 +14,7 @@ import asyncio
 import hmac
 import ipaddress
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -60,6 +61,9 @@ REQUIRED = ("agi_network_script", "agi_uniqueid", "agi_channel")
 #: often it looks whether the move is still on its way.
 MOVE_WAIT = 5.0
 MOVE_POLL = 0.5
+#: A value ``set_variables`` may set with MSet: no separator, quote, backslash or space (MSet
+#: splits at , and |, strips quotes and reads backslashes).
+MSET_VALUE = re.compile(r"[A-Za-z0-9_.:+@-]*")
 
 
 class AgiError(Exception):
@@ -300,6 +304,16 @@ class AgiChannel:
         if '"' in value or "\\" in value:
             raise ValueError(f"unsafe value for {name}")
         await self.command(f'SET VARIABLE {name} "{value}"')
+
+    async def set_variables(self, values: Mapping[Var, str]) -> None:
+        """Several channel variables, in order, in one round trip (the MSet application);
+        one by one when a value holds anything MSet would read as syntax."""
+        if len(values) > 1 and all(MSET_VALUE.fullmatch(v) for v in values.values()):
+            pairs = ",".join(f"{name}={value}" for name, value in values.items())
+            await self.command(f'EXEC MSet "{pairs}"')
+            return
+        for name, value in values.items():
+            await self.set_variable(name, value)
 
     async def result(self, result: Result) -> None:
         """HOTLINE_RESULT: what the dialplan does once the route returns (set last: the

@@ -259,8 +259,10 @@ def manager(env: Mapping[str, str], username: str) -> str:
             # UserEvent (user); no system class (no shutdown, no config)
             "read=call,reporting,user",
             "write=call,originate,reporting",
-            # and only the events it reads: phones' states and originate outcomes
-            *(f"eventfilter=Event: {name}" for name in AMI_EVENTS),
+            # and only the events it reads: phones' states and originate outcomes. By name
+            # (Asterisk 21's filters: a hash compared), not "Event: X" (a regular expression
+            # run over the whole of every event, each filter in turn)
+            *(f"eventfilter(action(include),name({name}))=" for name in AMI_EVENTS),
             "writetimeout=1000",
             "",
         ]

@@ -137,22 +137,23 @@ class CallService:
         line = self.deployment.lines[decision.line]
         notice = [Prompt(step.language, line.recording_prompt)] if line.recording_prompt else []
         # kept on the channel so that a restarted service can rebuild its queues from
-        # Asterisk, and the fallback knows the line; set before the prompt, so that only two
-        # round trips stand between its end and the queue. How often the caller hears their
-        # place is their line's organisation's rule ([hotline-wait] reads it).
+        # Asterisk, and the fallback knows the line; set before the prompt, in one round trip,
+        # so that only one stands between its end and the queue. How often the caller hears
+        # their place is their line's organisation's rule ([hotline-wait] reads it).
         announce_every = self.deployment.policy_of(line=line.name).announce_every
-        for name, value in (
-            (Var.LINE, line.name),
-            (Var.LANGUAGE, step.language),
-            (Var.ANNOUNCE_EVERY, str(announce_every)),
-        ):
-            await channel.set_variable(name, value)
+        await channel.set_variables(
+            {
+                Var.LINE: line.name,
+                Var.LANGUAGE: step.language,
+                Var.ANNOUNCE_EVERY: str(announce_every),
+            }
+        )
         await io.say([*said, Prompt(step.language, "please-hold"), *notice])
         entered = self.clock()
-        await channel.set_variable(Var.ENTERED, f"{entered.timestamp():.3f}")
-        # last: the dialplan trusts it. An instance that stood down meanwhile (a stop beside a
-        # standby) sends the caller on to the active one's waiting route at once.
-        await channel.result(Result.WAIT if self.switchboard.may_act() else Result.REQUEUE)
+        # HOTLINE_RESULT last: the dialplan trusts it. An instance that stood down meanwhile
+        # (a stop beside a standby) sends the caller on to the active one's waiting route.
+        result = Result.WAIT if self.switchboard.may_act() else Result.REQUEUE
+        await channel.set_variables({Var.ENTERED: f"{entered.timestamp():.3f}", Var.RESULT: result})
         call.emit(
             CallRouted(
                 step.line, line.name, step.language, tuple(decision.closed), tuple(step.path)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 
 from hotline.asterisk.agi import AgiChannel, AgiError, CallerHungUp, FastAgiServer
+from hotline.asterisk.dialplan import Var
 from hotline.calls.menus import CallService
 from hotline.calls.switchboard import Switchboard
 from hotline.config.deployment import Deployment
@@ -113,14 +115,16 @@ async def a_call_works(port: int) -> list[str]:
     peer = await Peer.open(port)
     peer.writer.write(ENV.format(number="2145145").encode())
     commands = await asyncio.wait_for(peer.serve(), 10)
-    assert commands[-1] == 'SET VARIABLE HOTLINE_RESULT "wait"'
+    # the time they were queued, then (last: the dialplan trusts it) the result, in one command
+    assert re.fullmatch(r'EXEC MSet "HOTLINE_ENTERED=[0-9.]+,HOTLINE_RESULT=wait"', commands[-1])
     return commands
 
 
 async def test_a_direct_number_is_routed(server: int, events: list[CallEvent]) -> None:
     commands = await a_call_works(server)
     assert 'STREAM FILE hotline/ka/welcome-rehabilitation ""' in commands
-    assert 'SET VARIABLE HOTLINE_LINE "ge-rehabilitation"' in commands
+    # the caller's line, language and announcements in one round trip, before "please hold"
+    assert 'EXEC MSet "HOTLINE_LINE=ge-rehabilitation,' in "\n".join(commands)
     assert [e.kind for e in events] == ["call.started", "call.routed", "call.queued"]
     assert events[0].fact.sip_call_id == "cid-1"
 
@@ -133,7 +137,7 @@ async def test_a_routed_caller_hears_their_place_as_often_as_their_organisation_
     rules = parse(broken(lambda c: c["organisations"]["ge-rehabilitation"].update(queues=own)))
     async with serving(rules, events) as port:
         commands = await a_call_works(port)
-    assert f'SET VARIABLE HOTLINE_ANNOUNCE_EVERY "{seconds}"' in commands
+    assert f'HOTLINE_ANNOUNCE_EVERY={seconds}"' in "\n".join(commands)
 
 
 async def test_connect_and_close_does_not_freeze(server: int) -> None:
@@ -317,3 +321,38 @@ async def test_a_session_stays_open_until_the_move_on_its_way_lands() -> None:
     assert commands == ["WAIT FOR DIGIT 500"] * 3 and channel.hung_up
     await channel.close()
     srv.close()
+
+
+@pytest.mark.parametrize(
+    ("values", "sent"),
+    [
+        # one round trip where MSet reads the values as they are
+        (
+            {Var.LINE: "ua-consultation", Var.LANGUAGE: "uk"},
+            ['EXEC MSet "HOTLINE_LINE=ua-consultation,HOTLINE_LANGUAGE=uk"'],
+        ),
+        # one by one where a value holds MSet's syntax (a separator, a space)
+        (
+            {Var.LINE: "a,b", Var.LANGUAGE: "uk"},
+            ['SET VARIABLE HOTLINE_LINE "a,b"', 'SET VARIABLE HOTLINE_LANGUAGE "uk"'],
+        ),
+        ({Var.NUMBER: "0501 234"}, ['SET VARIABLE HOTLINE_NUMBER "0501 234"']),
+    ],
+)
+async def test_several_variables_are_set_in_one_round_trip_when_it_is_safe(
+    values: dict[Var, str], sent: list[str]
+) -> None:
+    reader = asyncio.StreamReader()
+    written: list[str] = []
+
+    class Writer:
+        def write(self, data: bytes) -> None:
+            written.append(data.decode().rstrip("\n"))
+            reader.feed_data(b"200 result=0\n")
+
+        async def drain(self) -> None:
+            pass
+
+    channel = AgiChannel(reader, Writer(), {})  # type: ignore[arg-type]
+    await channel.set_variables(values)
+    assert written == sent
