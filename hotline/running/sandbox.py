@@ -6,8 +6,9 @@ built prompts are installed into its /etc/asterisk and sounds folder, and the fi
 real deployment is raised around it (firewall.py): the SIP port's nftables table and a
 fail2ban server of its own that bans addresses failing to log in.
 
-Part of the service's package, not of bench/: `hotline up` (the README's first command) and
-`hotline sandbox ...` run it; the integration tests and the bench start it too.
+Part of the service's package, not of the development tools: `hotline up` (the README's first
+command) and `hotline sandbox ...` run it; the integration tests and the measurements start it
+too.
 """
 
 from __future__ import annotations
