@@ -24,10 +24,11 @@ from typing import Any, Protocol
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.sandbox import Sandbox
 from bench.sipp import Operator
-from hotline.config import Deployment, load
-from hotline.settings import Settings
+from hotline.config.deployment import Deployment
+from hotline.config.loading import load
+from hotline.config.settings import Settings
+from hotline.running.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent

@@ -1,4 +1,4 @@
-"""`hotline call`: a real SIP call into the sandbox with SIPp, keys sent as SIP INFO DTMF.
+"""A real SIP call into the sandbox with SIPp, keys sent as SIP INFO DTMF (`python -m bench.call`).
 
 SIPp plays the carrier: it calls from the trunk's address, so Asterisk treats it as a
 caller from the telephone network. The operators' softphones are SIPp too (:class:`SoftPhone`).

@@ -100,8 +100,8 @@ def caller_xml(
     hold_ms: int,
     caller: str = "380501234567",
 ) -> Path:
-    """The caller scenario of `hotline call`: INVITE, keys as SIP INFO, stay, BYE. ``caller``
-    may be a SIPp keyword (``[caller]``, given with ``-key``)."""
+    """The caller scenario of `python -m bench.call`: INVITE, keys as SIP INFO, stay, BYE.
+    ``caller`` may be a SIPp keyword (``[caller]``, given with ``-key``)."""
     path = workdir / f"caller-{number}-{keys}-{hold_ms}.xml"
     path.write_text(
         scenario(number, keys, caller, first_delay_ms=first_ms, gap_ms=gap_ms, hold_ms=hold_ms)

@@ -9,16 +9,13 @@ import logging
 import os
 import signal
 import sys
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import uvicorn
-from panoramisk.message import Message
 
-from hotline import audit, metrics, takeover
 from hotline.api.access import (
     Principal,
     Role,
@@ -31,25 +28,24 @@ from hotline.api.access import (
 )
 from hotline.api.deps import Parts
 from hotline.api.routes import create_api
-from hotline.asterisk import messages
-from hotline.asterisk.agi import FastAgiServer
+from hotline.asterisk.agi import FastAgiServer, Handler
 from hotline.asterisk.ami import AmiClient, AmiEffects
-from hotline.calllog import CallLog
-from hotline.calls import CallService
-from hotline.config import Deployment
-from hotline.durable import Durable
-from hotline.duty import Duty
-from hotline.duty import watch as duty_gauges
-from hotline.duty_calls import DutyCallRoutes
-from hotline.escalations import Escalations
+from hotline.asterisk.dialplan import WITNESSED, Route
+from hotline.asterisk.listener import listen
+from hotline.asterisk.messages import PhoneState, Transferred
+from hotline.calls.durable import Durable
+from hotline.calls.features import FeatureRoutes
+from hotline.calls.menus import CallService
+from hotline.calls.recordings import Recorder
+from hotline.calls.supervision import Supervision
+from hotline.calls.switchboard import Switchboard
+from hotline.calls.waiting import WaitingRoutes
+from hotline.config.deployment import Deployment
+from hotline.config.settings import Clock, Settings, weakness
 from hotline.events import EventBus
-from hotline.features import FeatureRoutes
-from hotline.interrupted import Interrupted
-from hotline.leadership import AloneLease, Leadership, PostgresLease
+from hotline.figures import metrics
 from hotline.lifecycle.erasure import Eraser
 from hotline.lifecycle.runner import Retention
-from hotline.merging import Merger
-from hotline.notifications import MessageRoute, NotificationStore
 from hotline.outbound.centre_sms import Texting, centre_sms
 from hotline.outbound.deliverer import Deliverer, RetryPolicy
 from hotline.outbound.doors import DoorError, open_doors
@@ -57,19 +53,25 @@ from hotline.outbound.duty_messages import duty_messages
 from hotline.outbound.outbox import Composer
 from hotline.outbound.webhooks import webhooks
 from hotline.ownership import Ownership
-from hotline.queuelog import QueueLog, QueueLogFile
-from hotline.recordings import Recorder
-from hotline.references import References
-from hotline.settings import Clock, Settings, weakness
-from hotline.spool import Spool
+from hotline.reports.duty import Duty
+from hotline.reports.duty import watch as duty_gauges
+from hotline.reports.duty_calls import DutyCallRoutes
+from hotline.reports.escalations import Escalations
+from hotline.reports.notifications import MessageRoute, NotificationStore
+from hotline.reports.references import References
+from hotline.running.interrupted import Interrupted
+from hotline.running.leadership import AloneLease, Leadership, PostgresLease
+from hotline.running.merging import Merger
+from hotline.running.takeover import Takeover
+from hotline.store import trail as audit
+from hotline.store.calllog import CallLog
 from hotline.store.db import Store
 from hotline.store.outbox import OutboxStore
+from hotline.store.queuelog import QueueLog, QueueLogFile
+from hotline.store.spool import Spool
 from hotline.store.vault import SharedVault
-from hotline.supervision import Supervision
-from hotline.switchboard import Switchboard
 from hotline.vault import Keys, Vault
 from hotline.vault.spool import SpoolDoor
-from hotline.waiting import WaitingRoutes
 from routing.events import CallStarted
 
 log = logging.getLogger(__name__)
@@ -108,6 +110,8 @@ class Service:
     retention: Retention | None = None
     #: The audit trail of access to personal data (written through the call log's spool).
     trail: audit.Trail | None = None
+    #: What this instance does as it becomes the active one or stands down.
+    takeover: Takeover | None = None
 
     async def health(self, organisation: str | None = None) -> dict[str, Any]:
         """The service's state; its rotas' calendars and its outbox of every organisation,
@@ -172,205 +176,48 @@ class Service:
         listing = self.notifications.listing()
         return [(n.line, n.overdue(now, target(n.line))) for n in listing if n.handled_at is None]
 
-    def on_ami_event(self, event: Message) -> None:
-        """AMI is the service's eyes for operators' phones (and the guard's moves)."""
-        started = time.perf_counter()
-        name = str(event.get("Event", ""))
-        metrics.AMI_EVENTS.labels(name or "?").inc()
-        if stamp := event.get("Timestamp"):
-            with contextlib.suppress(ValueError):
-                metrics.AMI_EVENT_LAG.observe(max(0.0, time.time() - float(stamp)))
-        if not self.leadership.active and not self.leadership.in_doubt:
-            return  # a standby keeps no queue (and logs nothing): it reads Asterisk on taking over
-        # (its lease in doubt for a moment: the switchboard keeps what it sees for its return)
-        try:
-            parsed = messages.parse(event)
-        except messages.MalformedMessage as exc:
-            log.warning("%s: ignored", exc)
-            parsed = None
-        match parsed:
-            case messages.DeviceState(device, state):
-                self._device(device, state)
-            case messages.AttendedTransfer(True, call, transferer, target, consulted):
-                self._joined(call, transferer, target, consulted)
-            case messages.Guarded(call, caller, number, channel, sip_call_id):
-                arrival = CallStarted(caller, number, channel=channel, sip_call_id=sip_call_id)
-                self.switchboard.guarded(call, arrival)
-                self.interrupted.soon()  # and the hangups missed while hung
-        metrics.AMI_EVENT_SECONDS.observe(time.perf_counter() - started)
+    # the Asterisk door's listener (hotline/asterisk/listener.py)
+    def listening(self) -> bool:
+        """Whether AMI's events are taken in: a standby keeps no queue (and logs nothing), it
+        reads Asterisk on taking over; an instance whose lease is in doubt for a moment does
+        (the switchboard keeps what it sees for its return)."""
+        return self.leadership.active or self.leadership.in_doubt
 
-    def _joined(self, call: str, transferer: str, target: str, consulted: str) -> None:
-        """An attended transfer made on the phones: whom the caller talks to now (a
-        colleague's phone, or the code keyed after *2 in an organisation's context; when
-        Asterisk names no target, the one the operator was talking to, by caller id)."""
-        offered = self.switchboard.talks.get(call)
-        log.info("attended transfer of %s from %s to %s (%s)", call, transferer, target, consulted)
-        if offered is None:
-            return  # not a caller of ours (a callback's leg, a consultation)
-        kind, _, rest = target.partition("/")
-        name, _, context = rest.rpartition("-")[0].partition("@")
-        org = context.removeprefix("hotline-transfer-") if kind == "Local" else None
-        found = self.deployment.target(name, org) or self.deployment.target(consulted)
-        if found is None or found.kind != "operator":
-            log.warning("call %s transferred to %s, which is no operator: ignored", call, target)
-            return
-        self.switchboard.transfer_joined(call, found.name, offered.operator)
+    def phone(self, state: PhoneState) -> None:
+        self.switchboard.phone(state)
 
-    def _device(self, device: str, state: str) -> None:
-        if device.startswith("PJSIP/"):
-            self.switchboard.reachable(
-                device.removeprefix("PJSIP/"), state not in UNREACHABLE, state in IN_USE
-            )
+    def transferred(self, transfer: Transferred) -> None:
+        self.switchboard.transferred(transfer)
 
-    async def resync(self) -> None:
-        """After (re)connecting to Asterisk (or taking over): every operator phone's state now,
-        and the calls that ended while the service was not listening; with a standby
-        (HOTLINE_HA), Asterisk is told that this instance is the active one, the callers
-        waiting there are queued here in their first order, and the calls ended unseen are
-        looked for a few seconds later. A standby does nothing."""
-        if not self.leadership.active:
-            return
-        effects = AmiEffects(self.ami)
-        if self.settings.ha:  # every caller queued before any phone counts as free: by priority
-            await self.claim(effects)
-            self.switchboard.reconcile(await effects.channels())
-            self.switchboard.adopt(*await effects.callers())
-        states = await effects.device_states()
-        for operator in self.deployment.operators:
-            self._device(f"PJSIP/{operator}", states.get(f"PJSIP/{operator}", "UNAVAILABLE"))
-        await self.escalations.resume()
-        if not self.settings.ha:
-            self.switchboard.reconcile(await effects.channels())
-            await self.interrupted.close()
-        else:  # in a while: how the last instance's calls ended is still on its way to the log
-            self.interrupted.soon()
+    def guarded(self, call: str, arrival: CallStarted) -> None:
+        self.switchboard.guarded(call, arrival)
+        self.interrupted.soon()  # and the hangups missed while hung
 
-    async def claim(self, effects: AmiEffects) -> None:
-        """Point the dialplan at this instance (HOTLINE_AGI) and raise Asterisk's fencing
-        number to this lease's (HOTLINE_FENCE): actions of a deposed instance carry a
-        smaller one."""
-        secret = self.settings.agi_secret.get_secret_value()
-        await effects.set_global("HOTLINE_FENCE", str(self.leadership.fence))
-        await effects.set_global("HOTLINE_TAKEOVER", str(self.settings.takeover_seconds()))
-        await effects.set_global("HOTLINE_AGI", f"{self.settings.agi_address()}/{secret}")
-
-    async def keep_claim(self, every: float = 5.0) -> None:
-        """With a standby: every ``every`` seconds, the active instance checks that Asterisk
-        still holds its fencing number, and claims the dialplan again if not (a `dialplan
-        reload` puts the globals back as rendered: the fence at 0, FastAGI at the first
-        instance's address)."""
-        effects = AmiEffects(self.ami)
-        while True:
-            await asyncio.sleep(every)
-            fence = self.leadership.fence
-            if not self.leadership.active or not self.ami.connected or fence is None:
-                continue
-            try:
-                if await effects.get_global("HOTLINE_FENCE") != str(fence):
-                    log.warning("Asterisk's dialplan globals were reset (a reload?): set again")
-                    await self.claim(effects)
-            except Exception as exc:  # Asterisk away: its reconnection claims again
-                log.info("cannot check Asterisk's dialplan globals: %s", exc)
-
-    async def taken_over(self, fence: int, within: float) -> bool:
-        """(A stopping instance, its lease given up) whether another instance has raised
-        Asterisk's fencing number over ``fence``, i.e. has pointed the dialplan at itself,
-        within ``within`` seconds."""
-        effects = AmiEffects(self.ami)
-        try:
-            async with asyncio.timeout(within):
-                while True:
-                    with contextlib.suppress(Exception):  # Asterisk away: asked again
-                        if int(await effects.get_global("HOTLINE_FENCE") or 0) > fence:
-                            return True
-                    await asyncio.sleep(0.1)
-        except TimeoutError:
-            return False
-
-    async def take_over(self, fence: int) -> None:
-        """This instance became the active one: the queue as the database and Asterisk hold
-        it (operators' states, callbacks not made, notifications, callers waiting), then it
-        acts."""
-        effects = AmiEffects(self.ami)
-        self.switchboard.reset()
-        self.switchboard.witnessing = True
-        self.escalations.stand_down()
-        if self.queue_log is not None:
-            self.queue_log.start(self.switchboard.clock())
-        try:
-            channels = await effects.channel_list()
-        except Exception as exc:  # Asterisk away: its reconnection resyncs
-            log.warning("taking over (fencing number %d): %s", fence, exc)
-            return
-        # what the database holds: now, and again and again while active (hotline/merging.py)
-        assert self.merger is not None  # (built with the service)
-        await self.merger.take_over(channels)
-        try:
-            await self.escalations_learnt()
-        except Exception as exc:  # Asterisk keeps each report's last call: see resume()
-            log.error("taking over without the database's escalations (%s)", exc)
-        try:
-            await self.resync()
-        except Exception as exc:  # Asterisk away: its reconnection resyncs
-            log.warning("taking over (fencing number %d): %s", fence, exc)
-
-    async def escalations_learnt(self) -> None:
-        """The open reports' escalations as the shared database holds them, taken in; and
-        an escalation for each open report that has none yet (one another instance took)."""
-        shared = await takeover.shared_escalations(self.call_log.store, self.deployment)
-        self.escalations.adopt(shared)
-        if self.leadership.active and self.ami.connected:
-            await self.escalations.ensure(self.escalations.open_reports())
-
-    async def regained(self) -> None:
-        """The lease is back after a moment in doubt: what was seen meanwhile is applied."""
-        self.switchboard.resume()
-
-    async def stand_down(self) -> None:
-        """Another instance is active now: this one forgets its queue and acts no more."""
-        self.switchboard.reset()
-        self.escalations.stand_down()
-        if self.queue_log is not None:
-            self.queue_log.stand_down()
-
-    def routes(self) -> dict[str, Any]:
+    def routes(self) -> dict[Route, Handler]:
         """The FastAGI routes, by the path the dialplan calls."""
         assert self.spool_door is not None  # (built with the service)
         messages = MessageRoute(self.switchboard, self.notifications, self.spool_door)
         waiting = WaitingRoutes(self.switchboard, messages, self.recorder, self.interrupted.soon)
         duty_calls = DutyCallRoutes(self.escalations, self.notifications, self.spool_door)
         return {
-            "call": self.calls.handle,
-            "wait": waiting.wait,
-            "dialed": waiting.dialed,
-            "answered": waiting.answered,
-            "hangup": waiting.hangup,
-            "key": waiting.key,
-            "callback": waiting.callback,
-            "callback-reached": waiting.callback_reached,
-            "callback-end": waiting.callback_end,
-            "transfer": waiting.transfer,
-            "transferred": waiting.transferred,
-            "centre-answered": waiting.centre_answered,
-            "centre-dialed": waiting.centre_dialed,
-            "feature": FeatureRoutes(self.switchboard).feature,
-            "message": messages.message,
-            "escalation": duty_calls.escalation,
-            "escalation-dialed": duty_calls.dialed,
+            Route.CALL: self.calls.handle,
+            Route.WAIT: waiting.wait,
+            Route.DIALED: waiting.dialed,
+            Route.ANSWERED: waiting.answered,
+            Route.HANGUP: waiting.hangup,
+            Route.KEY: waiting.key,
+            Route.CALLBACK: waiting.callback,
+            Route.CALLBACK_REACHED: waiting.callback_reached,
+            Route.CALLBACK_END: waiting.callback_end,
+            Route.TRANSFER: waiting.transfer,
+            Route.TRANSFERRED: waiting.transferred,
+            Route.CENTRE_ANSWERED: waiting.centre_answered,
+            Route.CENTRE_DIALED: waiting.centre_dialed,
+            Route.FEATURE: FeatureRoutes(self.switchboard).feature,
+            Route.MESSAGE: messages.message,
+            Route.ESCALATION: duty_calls.escalation,
+            Route.ESCALATION_DIALED: duty_calls.dialed,
         }
-
-
-#: The FastAGI routes an instance that holds a queue serves even while it may not act (its
-#: lease in doubt, or given up at a stop until the next one has taken over): the dialplan
-#: reports there how its calls go on and end.
-WITNESSED_ROUTES = frozenset(
-    {"answered", "dialed", "hangup", "centre-answered", "centre-dialed"}
-    | {"callback-reached", "callback-end"}
-)
-#: Device states of a phone that cannot be rung.
-UNREACHABLE = frozenset({"UNAVAILABLE", "INVALID", "UNKNOWN", ""})
-#: Device states of a phone busy with a call (ours, or one the service did not give).
-IN_USE = frozenset({"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"})
 
 
 def build(settings: Settings, deployment: Deployment) -> Service:
@@ -546,8 +393,6 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         clock,
         escalations,
     )
-    leadership.on_active, leadership.on_standby = service.take_over, service.stand_down
-    leadership.on_regained = service.regained
     service.merger = Merger(
         store,
         deployment,
@@ -557,10 +402,8 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         lambda: leadership.active,
     )
     service.merger.attach(bus)
-    service.merger.learnt = service.escalations_learnt
     switchboard.in_doubt = lambda: leadership.in_doubt
-    ami.on_event = service.on_ami_event
-    ami.on_connect = service.resync
+    ami.on_event = listen(service, service.listening)
     service.duty = duty
     duty_gauges(duty)
     owners = {line: org.id for org in deployment.organisations.values() for line in org.lines}
@@ -574,6 +417,22 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         translation = QueueLog(lines_of, settings.queue_log_numbers)
         service.queue_log = QueueLogFile(settings.queue_log, translation)
         bus.subscribe(service.queue_log)
+    service.takeover = takeover = Takeover(
+        settings,
+        deployment,
+        leadership,
+        AmiEffects(ami),
+        switchboard,
+        escalations,
+        interrupted,
+        store,
+        service.merger,
+        service.queue_log,
+    )
+    leadership.on_active, leadership.on_standby = takeover.take_over, takeover.stand_down
+    leadership.on_regained = takeover.regained
+    service.merger.learnt = takeover.escalations_learnt
+    ami.on_connect = takeover.resync
     # who reached personal data: the API's routes say so, listening in is seen on the bus
     service.trail = audit.Trail(call_log, clock, lambda: call_log.disk_error)
     bus.subscribe(service.trail)
@@ -637,7 +496,7 @@ def api_server(settings: Settings, api: Any) -> uvicorn.Server:
             api,
             host=settings.api_host,
             port=settings.api_port,
-            log_level=None,  # (the service's logging: hotline/logs.py)
+            log_level=None,  # (the service's logging: hotline/running/logs.py)
             log_config=None,
             access_log=settings.access_log,
             lifespan="off",
@@ -676,8 +535,8 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
     service = build(settings, deployment)
     deliverer, vault, spool_door = service.deliverer, service.vault, service.spool_door
     assert deliverer is not None and vault is not None and spool_door is not None  # (built)
-    retention = service.retention
-    assert retention is not None  # (built)
+    retention, takeover = service.retention, service.takeover
+    assert retention is not None and takeover is not None  # (built)
     if not settings.api_token.get_secret_value() and not settings.api_tokens.get_secret_value():
         log.warning("no API token in the environment: only `hotline token create` ones will work")
     agi = FastAgiServer(
@@ -685,10 +544,13 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         secret=settings.agi_secret.get_secret_value(),
         peers=settings.agi_peer_list(),
     )
-    for path, route in service.routes().items():
+    routes = service.routes()
+    if unserved := set(Route) - routes.keys():  # the dialplan calls every one of them
+        raise RuntimeError(f"FastAGI routes without a handler: {sorted(unserved)}")
+    for path, route in routes.items():
         agi.add_route(path, route)
     agi.may_serve = lambda script: (
-        service.leadership.active or (service.switchboard.witnessing and script in WITNESSED_ROUTES)
+        service.leadership.active or (service.switchboard.witnessing and script in WITNESSED)
     )
     server = await agi.start(settings.agi_host, settings.agi_port)
     log.info("FastAGI listening on %s:%d", settings.agi_host, settings.agi_port)
@@ -735,7 +597,7 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         tasks.append(asyncio.create_task(references.run(service.call_log.ready), name="refs"))
     if settings.ha:
         tasks.append(asyncio.create_task(service.leadership.run(), name="leadership"))
-        tasks.append(asyncio.create_task(service.keep_claim(), name="claim"))
+        tasks.append(asyncio.create_task(takeover.keep_claim(), name="claim"))
         if service.merger is not None:
             tasks.append(asyncio.create_task(service.merger.run(), name="merge"))
     log.info("API on http://%s:%d (OpenAPI at /docs)", settings.api_host, settings.api_port)
@@ -752,7 +614,7 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
             fence = service.leadership.fence
             await service.leadership.release()
             if fence is not None:
-                taken = asyncio.create_task(service.taken_over(fence, settings.takeover_seconds()))
+                taken = asyncio.create_task(takeover.taken_over(fence, settings.takeover_seconds()))
         else:
             server.close()  # new callers: the dialplan's fallback queue
             handed = await service.switchboard.hand_over(AmiEffects(service.ami).hand_over)

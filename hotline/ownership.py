@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.events import CallEvent
 from routing import events as ev
 

@@ -42,8 +42,8 @@ def later_callback(w: Work, s: LaterCallback) -> None:
     w.next_seq += 1
     callback = Callback(s.number, reason=s.reason)
     w.keep(waiting, callback, must=True)
-    w.mut("waiting")[s.call] = waiting
-    w.mut("callbacks")[s.call] = callback
+    w.waiting[s.call] = waiting
+    w.callbacks[s.call] = callback
     w.emit(s.call, ev.CallQueued(s.line, s.language, priority))
     w.emit(s.call, ev.CallbackRequested(s.number, s.line, s.reason))
 
@@ -73,35 +73,32 @@ def refusal(queue: Queue, rules: Rules, s: CallBackNow, now: datetime) -> str | 
 
 def now(w: Work, s: CallBackNow) -> None:
     """The operator's phone rings for the notification's callback, at once."""
-    before = replace(w.before, operators=w.get("operators"), callbacks=w.get("callbacks"))
-    if refusal(before, w.rules, s, w.now) is not None:
+    if refusal(w.so_far(), w.rules, s, w.now) is not None:
         return  # (the switchboard asked first: things changed since)
-    queued = next(
-        (c for c, cb in w.get("callbacks").items() if cb.notification == s.notification), None
-    )
-    if queued is not None and queued in w.get("waiting"):  # it was waiting: it goes now
+    queued = next((c for c, cb in w.callbacks.items() if cb.notification == s.notification), None)
+    if queued is not None and queued in w.waiting:  # it was waiting: it goes now
         w.cancel(f"redial:{queued}", f"retry:{queued}")
-        w.mut("waiting")[queued] = replace(w.get("waiting")[queued], not_before=None)
+        w.waiting[queued] = replace(w.waiting[queued], not_before=None)
         w.offer(queued, s.operator)
         return
     priority = w.rules.lines[s.line].priority
     waiting = Waiting(s.call, s.line, s.language, priority, w.now, w.next_seq, callback=True)
     w.next_seq += 1
     callback = Callback(s.number, notification=s.notification, reason="desk", once=True)
-    w.mut("callbacks")[s.call] = callback
-    w.mut("waiting")[s.call] = waiting
+    w.callbacks[s.call] = callback
+    w.waiting[s.call] = waiting
     w.emit(s.call, ev.CallbackRequested(s.number, s.line, "desk", s.notification))
     w.offer(s.call, s.operator)
 
 
 def asked(w: Work, s: CallbackAsked) -> None:
-    if s.call in w.get("waiting"):
+    if s.call in w.waiting:
         w.promise(s.call, Callback(s.number, 0, s.notification, s.recording, s.reason), True)
 
 
 def picked_up(w: Work, s: CallbackPickedUp) -> None:
     offered = w.current(s.call, operator=s.operator)
-    callback = w.get("callbacks").get(s.call)
+    callback = w.callbacks.get(s.call)
     if offered is None or callback is None:
         return
     w.operator(s.operator, Answered(s.call))
@@ -110,9 +107,9 @@ def picked_up(w: Work, s: CallbackPickedUp) -> None:
 
 
 def reached(w: Work, s: CallbackReached) -> None:
-    offered = w.get("offers").get(s.call)
+    offered = w.offers.get(s.call)
     if offered is not None:
-        w.mut("offers")[s.call] = replace(offered, answered=w.now)
+        w.offers[s.call] = replace(offered, answered=w.now)
         w.emit(
             s.call,
             ev.CallAnswered(
@@ -122,15 +119,15 @@ def reached(w: Work, s: CallbackReached) -> None:
 
 
 def ended(w: Work, s: CallbackEnded) -> None:
-    offered = w.get("offers").get(s.call)
-    callback = w.get("callbacks").get(s.call)
+    offered = w.offers.get(s.call)
+    callback = w.callbacks.get(s.call)
     if offered is None or callback is None:
         return
-    del w.mut("offers")[s.call]
+    del w.offers[s.call]
     callback = replace(callback, attempts=callback.attempts + 1)
-    w.mut("callbacks")[s.call] = callback
+    w.callbacks[s.call] = callback
     if offered.answered is not None:
-        del w.mut("callbacks")[s.call]
+        del w.callbacks[s.call]
         w.effects.append(Forget(s.call))
         w.finish(s.call, offered, "called-back")
         return
@@ -146,10 +143,10 @@ def ended(w: Work, s: CallbackEnded) -> None:
 
 def failed(w: Work, s: CallbackFailed) -> None:
     offered = w.current(s.call, s.offer)
-    if offered is None or w.get("operators")[offered.operator].state is State.ON_CALL:
+    if offered is None or w.operators[offered.operator].state is State.ON_CALL:
         return  # (the operator picked up: no failure)
-    callback = w.get("callbacks")[s.call]
-    del w.mut("offers")[s.call]
+    callback = w.callbacks[s.call]
+    del w.offers[s.call]
     if callback.once:  # the operator's own call, not made: nobody else makes it
         w.operator(offered.operator, Withdrawn(s.call))
         status = "OPERATOR-NOANSWER" if s.no_answer else "OPERATOR-UNREACHABLE"
@@ -161,7 +158,7 @@ def failed(w: Work, s: CallbackFailed) -> None:
         w.emit(s.call, ev.CallMissed(offered.operator, "NOANSWER"))
         misses = w.rules.of_operator(offered.operator).pause_after_misses
         w.operator(offered.operator, Missed(s.call, misses))
-        w.mut("waiting")[s.call] = offered.waiting
+        w.waiting[s.call] = offered.waiting
     else:
         w.operator(offered.operator, Withdrawn(s.call))
         w.pause(offered.waiting)
@@ -169,14 +166,14 @@ def failed(w: Work, s: CallbackFailed) -> None:
 
 def handled(w: Work, s: NotificationHandled) -> None:
     w.emit(s.call, ev.NotificationHandled(s.ref, s.by, s.outcome, s.note))
-    for call, callback in list(w.get("callbacks").items()):
+    for call, callback in list(w.callbacks.items()):
         if callback.notification != s.ref:
             continue
-        w.mut("callbacks")[call] = replace(callback, notification=None)
-        if call in w.get("offers"):
+        w.callbacks[call] = replace(callback, notification=None)
+        if call in w.offers:
             continue  # being called back right now: its end decides
-        w.mut("waiting").pop(call, None)
-        del w.mut("callbacks")[call]
+        w.waiting.pop(call, None)
+        del w.callbacks[call]
         w.cancel(f"redial:{call}", f"retry:{call}")
         w.effects.append(Forget(call))
         w.end(call, ev.CallEnded("handled", notification=s.ref))
@@ -185,10 +182,10 @@ def handled(w: Work, s: NotificationHandled) -> None:
 def erased(w: Work, s: CallerErased) -> None:
     """An erasure: the pending callback is dropped, from the queue and from disk."""
     call = s.call
-    if call not in w.get("callbacks") or call in w.get("offers"):
+    if call not in w.callbacks or call in w.offers:
         return
-    w.mut("waiting").pop(call, None)
-    del w.mut("callbacks")[call]
+    w.waiting.pop(call, None)
+    del w.callbacks[call]
     w.cancel(f"redial:{call}", f"retry:{call}")
     w.effects.append(Forget(call))
     w.end(call, ev.CallEnded("handled", reason="erased"))
@@ -196,7 +193,7 @@ def erased(w: Work, s: CallerErased) -> None:
 
 def restore(w: Work, s: Restore) -> None:
     for operator, (state, reason) in s.presence.items():
-        if operator in w.get("operators"):
+        if operator in w.operators:
             w.operator(operator, LogIn())
             if state is State.PAUSED:
                 w.operator(operator, Pause(reason or "break"))
@@ -209,7 +206,7 @@ def restore(w: Work, s: Restore) -> None:
             p.call, p.line, p.language, line.priority, p.entered, w.next_seq, callback=True
         )
         w.next_seq += 1
-        w.mut("callbacks")[p.call] = Callback(
+        w.callbacks[p.call] = Callback(
             p.number, p.attempts, p.notification, p.recording, p.reason, p.once
         )
         w.emit(
@@ -221,15 +218,13 @@ def restore(w: Work, s: Restore) -> None:
         if p.dialling is not None:
             # it was being made when the service stopped: the conversation may go on in
             # Asterisk, whose hangup handler reports its end; see _reconciled
-            w.mut("offers")[p.call] = Offered(
-                p.dialling, waiting, w.next_offer, restored=p.attempts + 1
-            )
+            w.offers[p.call] = Offered(p.dialling, waiting, w.next_offer, restored=p.attempts + 1)
             w.next_offer += 1
         elif p.next_try is not None and p.next_try > w.now:
-            w.mut("waiting")[p.call] = replace(waiting, not_before=p.next_try)
+            w.waiting[p.call] = replace(waiting, not_before=p.next_try)
             w.later(f"redial:{p.call}", p.next_try)
         else:
-            w.mut("waiting")[p.call] = waiting
+            w.waiting[p.call] = waiting
 
 
 def dialled(w: Work, s: Dialled) -> None:
@@ -243,10 +238,10 @@ def reconciled(w: Work, s: Reconciled) -> None:
     caller: a second call beats a missed one); a caller whose unanswered Redirect was not
     carried out (not ringing an operator) goes back to the head of the queue now; a caller
     transferred to a centre whose channel is gone hung up."""
-    for call in list(w.get("away")):
+    for call in list(w.away):
         if call not in s.channels:  # a caller at a centre who hung up unseen
             transfers.hung_up(w, call)
-    for call, offered in list(w.get("offers").items()):
+    for call, offered in list(w.offers.items()):
         if offered.restored and f"callback-{call}-{offered.restored}" not in s.channels:
             ended(w, CallbackEnded(call, "UNKNOWN"))
         elif offered.uncertain and s.channels.get(call) != "hotline-connect":

@@ -477,7 +477,7 @@ class OperatorChanged(Fact):
 @dataclass(frozen=True, slots=True)
 class Accessed(Fact):
     """Someone reached a call's personal data (``what``: a recording, a message, a note, an
-    export, a listening in, an erasure): an entry of the audit trail (hotline/audit.py). It
+    export, a listening in, an erasure): an entry of the audit trail (hotline/store/trail.py). It
     travels through the call log's spool like any event, but is never published on the
     bus and lands in the ``audit`` table, not on the call's timeline; ids only, never a
     number, a name or a note."""

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import TypeVar
 
 from agents.operator import Operator
 from agents.state import OperatorState, State
@@ -116,7 +116,10 @@ class Away:
     answered: datetime | None = None
 
 
-def _frozen(mapping: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+V = TypeVar("V")
+
+
+def _frozen(mapping: Mapping[str, V] | None = None) -> Mapping[str, V]:
     return MappingProxyType(dict(mapping or {}))
 
 

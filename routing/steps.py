@@ -5,15 +5,14 @@ fired, an operator's event, a device's state. After each one it decides who ring
 (:func:`routing.dispatch.assign`: on every change, never on a timer) and returns what to do
 as data (:mod:`routing.signals`): ring an operator for a caller, ring one for a callback, take
 a message, start or cancel a timer, keep a promise on disk, emit an event. It does no I/O and
-reads no clock; ``hotline/switchboard.py`` feeds it and carries the effects out.
+reads no clock; ``hotline/calls/switchboard.py`` feeds it and carries the effects out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import assert_never
 
 from agents.state import (
     Answered,
@@ -75,21 +74,101 @@ def step(queue: Queue, signal: Signal, now: datetime, rules: Rules) -> tuple[Que
     """The queue after ``signal`` at ``now``, and what to do about it. Raises
     :class:`agents.state.OperatorError` when an operator's event does not apply."""
     work = Work(queue, now, rules)
-    HANDLERS[type(signal)](work, signal)
+    _handle(work, signal)
     work.dispatch()
     return work.done()
 
 
+def _handle(w: Work, s: Signal) -> None:
+    """Each signal to its handler (a signal left out is an error for mypy: assert_never)."""
+    # a match tries its cases in turn: a call's own signals and its operator's come first,
+    # as they come most often
+    match s:
+        case CallerQueued():
+            _queued(w, s)
+        case RingAnswered():
+            _ring_answered(w, s)
+        case RingEnded():
+            _ring_ended(w, s)
+        case HungUp():
+            _hung_up(w, s)
+        case TimerFired():
+            _timer(w, s)
+        case DeviceChanged():
+            _device(w, s)
+        case OperatorChanged():
+            _operator_changed(w, s)
+        case Held():
+            _held(w, s)
+        case RingFailed():
+            _ring_failed(w, s)
+        case RingUncertain():
+            _ring_uncertain(w, s)
+        case RedirectLost():
+            _redirect_lost(w, s)
+        case MessageFailed():
+            _message_failed(w, s)
+        case LetGo():
+            _let_go(w, s)
+        case Guarded():
+            _guarded(w, s)
+        case Adopted():
+            _adopted(w, s)
+        case Stopping():
+            w.stopping = True
+        # callbacks
+        case LaterCallback():
+            callbacks.later_callback(w, s)
+        case CallbackAsked():
+            callbacks.asked(w, s)
+        case CallBackNow():
+            callbacks.now(w, s)
+        case CallbackPickedUp():
+            callbacks.picked_up(w, s)
+        case CallbackReached():
+            callbacks.reached(w, s)
+        case CallbackEnded():
+            callbacks.ended(w, s)
+        case CallbackFailed():
+            callbacks.failed(w, s)
+        case NotificationHandled():
+            callbacks.handled(w, s)
+        case CallerErased():
+            callbacks.erased(w, s)
+        case Restore():
+            callbacks.restore(w, s)
+        case Reconciled():
+            callbacks.reconciled(w, s)
+        case Dialled():
+            callbacks.dialled(w, s)
+        # transfers
+        case TransferAsked():
+            transfers.asked(w, s)
+        case ToCentre():
+            transfers.to_centre(w, s)
+        case TransferReady():
+            transfers.ready(w, s)
+            _dialogue_over(w, s.call)
+        case TransferJoined():
+            transfers.joined(w, s)
+        case CentreAnswered():
+            transfers.centre_answered(w, s)
+        case CentreEnded():
+            transfers.centre_ended(w, s)
+        case _:
+            assert_never(s)
+
+
 def _queued(w: Work, s: CallerQueued) -> None:
-    if any(s.call in w.get(place) for place in ("waiting", "offers", "away")):
+    if w.holds(s.call):
         return
     line = w.rules.lines[s.line]
     entered = s.entered or w.now
     waiting = Waiting(s.call, s.line, s.language, line.priority, entered, w.next_seq)
     w.next_seq += 1
-    w.mut("waiting")[s.call] = waiting
-    w.mut("channels")[s.call] = s.channel
-    w.mut("callers")[s.call] = s.caller
+    w.waiting[s.call] = waiting
+    w.channels[s.call] = s.channel
+    w.callers[s.call] = s.caller
     w.emit(s.call, ev.CallQueued(s.line, s.language, line.priority))
     if line.overflow is not None:
         w.later(f"overflow:{s.call}", entered + timedelta(seconds=line.overflow.after))
@@ -99,17 +178,20 @@ def _queued(w: Work, s: CallerQueued) -> None:
 def _adopted(w: Work, s: Adopted) -> None:
     for answered, pairs in ((True, s.talking), (False, s.ringing)):
         for caller, operator in pairs:
-            known = any(caller.call in w.get(place) for place in ("waiting", "offers", "away"))
-            if known or operator not in w.get("operators") or caller.line not in w.rules.lines:
+            if (
+                w.holds(caller.call)
+                or operator not in w.operators
+                or caller.line not in w.rules.lines
+            ):
                 continue
             line = w.rules.lines[caller.line]
             entered = caller.entered or w.now
             waiting = Waiting(caller.call, caller.line, caller.language, line.priority, entered, 0)
             at = w.now if answered else None
-            w.mut("offers")[caller.call] = Offered(operator, waiting, w.next_offer, answered=at)
+            w.offers[caller.call] = Offered(operator, waiting, w.next_offer, answered=at)
             w.next_offer += 1
-            w.mut("channels")[caller.call] = caller.channel
-            w.mut("callers")[caller.call] = caller.caller
+            w.channels[caller.call] = caller.channel
+            w.callers[caller.call] = caller.caller
             w.operator(operator, Joined(caller.call) if answered else Rung(caller.call))
     earliest = datetime.min.replace(tzinfo=w.now.tzinfo)
     for caller in sorted(s.callers, key=lambda c: c.entered or earliest):
@@ -117,9 +199,9 @@ def _adopted(w: Work, s: Adopted) -> None:
 
 
 def _held(w: Work, s: Held) -> None:
-    waiting = w.get("waiting").get(s.call)
+    waiting = w.waiting.get(s.call)
     if waiting is not None:
-        w.mut("waiting")[s.call] = replace(waiting, held=s.held)
+        w.waiting[s.call] = replace(waiting, held=s.held)
         if not s.held:
             _dialogue_over(w, s.call)
 
@@ -127,19 +209,19 @@ def _held(w: Work, s: Held) -> None:
 def _dialogue_over(w: Work, call: str) -> None:
     """A dialogue with the caller ended (a prompt, a question, "connecting"): a caller whose
     channel went meanwhile hung up during it, and their hangup, held off until now, counts."""
-    waiting = w.get("waiting").get(call)
+    waiting = w.waiting.get(call)
     if waiting is not None and not (waiting.held or waiting.callback):
-        if call not in w.get("channels"):
+        if call not in w.channels:
             _hung_up(w, HungUp(call))
 
 
 def _hung_up(w: Work, s: HungUp) -> None:
     call = s.call
-    w.mut("channels").pop(call, None)
+    w.channels.pop(call, None)
     w.cancel(f"overflow:{call}", f"message:{call}")
     if transfers.hung_up(w, call):
         return
-    waiting = w.get("waiting").get(call)
+    waiting = w.waiting.get(call)
     if waiting is not None:
         if waiting.callback or waiting.held:
             return  # kept for the callback they asked for, or the dialogue they are in decides
@@ -147,13 +229,13 @@ def _hung_up(w: Work, s: HungUp) -> None:
             wait = w.seconds_since(waiting.entered)
             w.end(call, ev.CallEnded("abandoned", waiting.line, wait=wait))
         return
-    offered = w.get("offers").get(call)
+    offered = w.offers.get(call)
     if offered is None or offered.waiting.callback:
         return
     if offered.answered is None:
         w.abandoned(call, offered)
     else:
-        del w.mut("offers")[call]
+        del w.offers[call]
         by = "operator" if s.by == offered.operator else "caller"
         w.finish(call, offered, "answered", by=by)
 
@@ -163,17 +245,17 @@ def _ring_answered(w: Work, s: RingAnswered) -> None:
     if offered is None:
         w.effects.append(Warn(f"answer of {s.call} by {s.operator}, which was not offered it"))
         return
-    w.mut("offers")[s.call] = replace(offered, answered=w.now)
+    w.offers[s.call] = replace(offered, answered=w.now)
     w.operator(s.operator, Answered(s.call))
     wait = w.seconds_since(offered.waiting.entered)
     w.emit(s.call, ev.CallAnswered(s.operator, wait, peer=s.peer or None))
 
 
 def _ring_ended(w: Work, s: RingEnded) -> None:
-    offered = w.get("offers").get(s.call)
+    offered = w.offers.get(s.call)
     if offered is None or s.operator not in (offered.operator, offered.carried_by):
         return
-    del w.mut("offers")[s.call]
+    del w.offers[s.call]
     if offered.answered is not None:  # (the caller still there: the operator's side ended it)
         w.finish(s.call, offered, "answered", by="operator")
         return
@@ -188,7 +270,7 @@ def _ring_failed(w: Work, s: RingFailed) -> None:
     offered = w.current(s.call, s.offer)
     if offered is None or offered.answered is not None:
         return  # (an answered ring was no failure)
-    del w.mut("offers")[s.call]
+    del w.offers[s.call]
     w.operator(offered.operator, Withdrawn(s.call))
     w.pause(offered.waiting)
 
@@ -196,7 +278,7 @@ def _ring_failed(w: Work, s: RingFailed) -> None:
 def _ring_uncertain(w: Work, s: RingUncertain) -> None:
     offered = w.current(s.call, s.offer)
     if offered is not None:
-        w.mut("offers")[s.call] = replace(offered, uncertain=True)
+        w.offers[s.call] = replace(offered, uncertain=True)
 
 
 def _redirect_lost(w: Work, s: RedirectLost) -> None:
@@ -207,16 +289,16 @@ def _message_failed(w: Work, s: MessageFailed) -> None:
     _held(w, Held(s.call, False))
     if s.gone:
         _hung_up(w, HungUp(s.call))
-    elif s.call in w.get("waiting"):  # still nobody free: the offer is made again
+    elif s.call in w.waiting:  # still nobody free: the offer is made again
         w.later(f"message:{s.call}", w.now + timedelta(seconds=w.rules.message_retry))
 
 
 def _timer(w: Work, s: TimerFired) -> None:
-    if s.key not in w.get("timers"):
+    if s.key not in w.timers:
         return  # cancelled meanwhile
-    del w.mut("timers")[s.key]
+    del w.timers[s.key]
     kind, _, name = s.key.partition(":")
-    if kind == "wrap" and name in w.get("operators"):
+    if kind == "wrap" and name in w.operators:
         w.operator(name, WrapUpOver())
     elif kind == "message":
         _take_message(w, name)
@@ -225,11 +307,11 @@ def _timer(w: Work, s: TimerFired) -> None:
 
 def _take_message(w: Work, call: str) -> None:
     """Nobody answered in time: the caller leaves their details instead of waiting."""
-    waiting = w.get("waiting").get(call)
-    channel = w.get("channels").get(call)
+    waiting = w.waiting.get(call)
+    channel = w.channels.get(call)
     if waiting is None or waiting.callback or waiting.held or channel is None:
         return
-    w.mut("waiting")[call] = replace(waiting, held=True)
+    w.waiting[call] = replace(waiting, held=True)
     w.emit(call, ev.MessageAsked(waiting.line))
     w.effects.append(TakeMessage(call, channel))
 
@@ -239,16 +321,16 @@ def _operator_changed(w: Work, s: OperatorChanged) -> None:
 
 
 def _device(w: Work, s: DeviceChanged) -> None:
-    known = w.get("operators").get(s.operator)
+    known = w.operators.get(s.operator)
     if known is not None and (known.reachable, known.in_use) != (s.reachable, s.in_use):
         w.operator(s.operator, Reachability(s.reachable, s.in_use))
 
 
 def _let_go(w: Work, s: LetGo) -> None:
-    waiting = w.get("waiting").get(s.call)
+    waiting = w.waiting.get(s.call)
     if waiting is None:
         return
-    del w.mut("waiting")[s.call]
+    del w.waiting[s.call]
     w.cancel(f"overflow:{s.call}", f"message:{s.call}")
     wait = w.seconds_since(waiting.entered)
     w.end(s.call, ev.CallEnded(s.outcome, waiting.line, wait=wait, error=s.error))
@@ -257,12 +339,12 @@ def _let_go(w: Work, s: LetGo) -> None:
 def _guarded(w: Work, s: Guarded) -> None:
     call = s.call
     w.cancel(f"overflow:{call}", f"message:{call}", f"retry:{call}")
-    waiting = w.get("waiting").get(call)
+    waiting = w.waiting.get(call)
     if waiting is not None:
-        del w.mut("waiting")[call]
-    offered = w.get("offers").get(call)
+        del w.waiting[call]
+    offered = w.offers.get(call)
     if offered is not None:
-        del w.mut("offers")[call]
+        del w.offers[call]
         if offered.answered is not None:  # they talked; only the step after it hung
             w.finish(call, offered, "answered")
             return
@@ -272,50 +354,3 @@ def _guarded(w: Work, s: Guarded) -> None:
     if waiting is not None:
         ended = replace(ended, line=waiting.line, wait=w.seconds_since(waiting.entered))
     w.end(call, ended)
-
-
-def _transfer_ready(w: Work, s: TransferReady) -> None:
-    transfers.ready(w, s)
-    _dialogue_over(w, s.call)
-
-
-def _stopping(w: Work, _: Stopping) -> None:
-    w.stopping = True
-
-
-HANDLERS: Mapping[type[Any], Callable[[Work, Any], None]] = {
-    CallerQueued: _queued,
-    Adopted: _adopted,
-    LaterCallback: callbacks.later_callback,
-    CallbackAsked: callbacks.asked,
-    CallBackNow: callbacks.now,
-    Held: _held,
-    HungUp: _hung_up,
-    RingAnswered: _ring_answered,
-    RingEnded: _ring_ended,
-    RingFailed: _ring_failed,
-    RingUncertain: _ring_uncertain,
-    RedirectLost: _redirect_lost,
-    CallbackPickedUp: callbacks.picked_up,
-    CallbackReached: callbacks.reached,
-    CallbackEnded: callbacks.ended,
-    CallbackFailed: callbacks.failed,
-    MessageFailed: _message_failed,
-    TimerFired: _timer,
-    OperatorChanged: _operator_changed,
-    DeviceChanged: _device,
-    NotificationHandled: callbacks.handled,
-    CallerErased: callbacks.erased,
-    LetGo: _let_go,
-    Guarded: _guarded,
-    TransferAsked: transfers.asked,
-    ToCentre: transfers.to_centre,
-    TransferReady: _transfer_ready,
-    TransferJoined: transfers.joined,
-    CentreAnswered: transfers.centre_answered,
-    CentreEnded: transfers.centre_ended,
-    Stopping: _stopping,
-    Restore: callbacks.restore,
-    Reconciled: callbacks.reconciled,
-    Dialled: callbacks.dialled,
-}

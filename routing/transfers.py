@@ -84,18 +84,15 @@ def refusal(queue: Queue, rules: Rules, call: str, target: Target) -> str | None
 
 
 def asked(w: Work, s: TransferAsked) -> None:
-    now = replace(
-        w.before, operators=w.get("operators"), offers=w.get("offers"), channels=w.get("channels")
-    )
-    why = refusal(now, w.rules, s.call, s.target)
-    offered: Offered | None = w.get("offers").get(s.call)
+    why = refusal(w.so_far(), w.rules, s.call, s.target)
+    offered = w.offers.get(s.call)
     if offered is None or offered.answered is None:
         w.effects.append(Warn(f"transfer of {s.call} to {s.target.name}: {why}"))
         return
     if why is not None and not s.left:  # the service checks first: this is a late race
         w.effects.append(Warn(f"transfer of {s.call} to {s.target.name}: {why}"))
         return
-    del w.mut("offers")[s.call]
+    del w.offers[s.call]
     talked = w.leg_over(s.call, offered)
     waiting = replace(offered.waiting, talked=offered.waiting.talked + talked)
     target = s.target
@@ -115,32 +112,32 @@ def asked(w: Work, s: TransferAsked) -> None:
             round(talked, 3),
         ),
     )
-    channel = w.get("channels")[s.call]
+    channel = w.channels[s.call]
     if target.kind == "operator":
         _offer(w, Offered(target.name, waiting, w.next_offer, transferred=True), channel)
         return
     if target.kind == "centre":
-        w.mut("away")[s.call] = Away(target.name, target.number, waiting)
+        w.away[s.call] = Away(target.name, target.number, waiting)
         w.effects.append(Move(s.call, channel, target.number))
         return
     line = w.rules.lines[target.name]
     priority = max(waiting.priority, line.priority)
-    w.mut("waiting")[s.call] = replace(waiting, line=line.name, priority=priority, held=True)
+    w.waiting[s.call] = replace(waiting, line=line.name, priority=priority, held=True)
     w.emit(s.call, ev.CallQueued(line.name, waiting.language, priority))
     w.effects.append(Move(s.call, channel))
 
 
 def to_centre(w: Work, s: ToCentre) -> None:
     """The caller chose a centre in the menus: the dialplan dials it (no queue on the way)."""
-    w.mut("away")[s.call] = Away(s.centre, s.number, None)
-    w.mut("channels")[s.call] = s.channel
+    w.away[s.call] = Away(s.centre, s.number, None)
+    w.channels[s.call] = s.channel
     w.emit(s.call, ev.CallTransferred("centre", s.centre, "menu", "caller"))
 
 
 def _offer(w: Work, offered: Offered, channel: str) -> None:
     """Ring the operator the caller was transferred to (they hear they are connected)."""
     w.next_offer += 1
-    w.mut("offers")[offered.waiting.call] = offered
+    w.offers[offered.waiting.call] = offered
     w.operator(offered.operator, Offer(offered.waiting.call))
     w.emit(offered.waiting.call, ev.CallOffered(offered.operator))
     timeout = w.rules.of_line(offered.waiting.line).ring_timeout
@@ -152,10 +149,10 @@ def _offer(w: Work, offered: Offered, channel: str) -> None:
 def ready(w: Work, s: TransferReady) -> None:
     """The caller heard they are being connected: offered from now on (a detention line's
     message offer counts from now too: they just talked to someone)."""
-    waiting = w.get("waiting").get(s.call)
+    waiting = w.waiting.get(s.call)
     if waiting is None or not waiting.held:
         return
-    w.mut("waiting")[s.call] = replace(waiting, held=False)
+    w.waiting[s.call] = replace(waiting, held=False)
     line = w.rules.lines[waiting.line]
     if line.take_message_after is not None:
         w.later(f"message:{s.call}", w.now + timedelta(seconds=line.take_message_after))
@@ -164,7 +161,7 @@ def ready(w: Work, s: TransferReady) -> None:
 def joined(w: Work, s: TransferJoined) -> None:
     """The operator joined the caller to the colleague they had called: that colleague's
     conversation with the caller starts now (it rides on the first operator's ring)."""
-    offered = w.get("offers").get(s.call)
+    offered = w.offers.get(s.call)
     if (
         offered is None
         or offered.answered is None
@@ -173,7 +170,7 @@ def joined(w: Work, s: TransferJoined) -> None:
     ):
         w.effects.append(Warn(f"attended transfer of {s.call} to {s.operator}: not a call here"))
         return
-    for call, other in list(w.get("offers").items()):
+    for call, other in list(w.offers.items()):
         if other.operator != s.operator:
             continue
         if other.answered is not None:  # (a second line on their phone: not followed)
@@ -181,7 +178,7 @@ def joined(w: Work, s: TransferJoined) -> None:
             return
         # their phone rang for a queued caller as they took the consultation: that caller
         # goes back to the head of the queue
-        del w.mut("offers")[call]
+        del w.offers[call]
         w.operator(s.operator, Withdrawn(call))
         w.back(other.waiting)
     talked = w.leg_over(s.call, offered)
@@ -199,7 +196,7 @@ def joined(w: Work, s: TransferJoined) -> None:
     )
     waiting = replace(offered.waiting, talked=offered.waiting.talked + talked)
     carrier = offered.carried_by or offered.operator
-    w.mut("offers")[s.call] = Offered(
+    w.offers[s.call] = Offered(
         s.operator, waiting, w.next_offer, answered=w.now, carried_by=carrier
     )
     w.next_offer += 1
@@ -208,19 +205,19 @@ def joined(w: Work, s: TransferJoined) -> None:
 
 
 def centre_answered(w: Work, s: CentreAnswered) -> None:
-    away = w.get("away").get(s.call)
+    away = w.away.get(s.call)
     if away is not None and away.answered is None:
-        w.mut("away")[s.call] = replace(away, answered=w.now)
+        w.away[s.call] = replace(away, answered=w.now)
         w.emit(s.call, ev.CentreAnswered(away.centre))
 
 
 def centre_ended(w: Work, s: CentreEnded) -> None:
     """The centre's call is over with the caller still on the line: done if they talked;
     if not, back to the head of the queue they came from (or, from the menus, the end)."""
-    away = w.get("away").get(s.call)
+    away = w.away.get(s.call)
     if away is None:
         return
-    del w.mut("away")[s.call]
+    del w.away[s.call]
     if away.answered is not None:
         _ended(w, s.call, away)
         return
@@ -233,10 +230,10 @@ def centre_ended(w: Work, s: CentreEnded) -> None:
 
 def hung_up(w: Work, call: str) -> bool:
     """The caller hung up while transferred out: their record ends (True if they were)."""
-    away = w.get("away").get(call)
+    away = w.away.get(call)
     if away is None:
         return False
-    del w.mut("away")[call]
+    del w.away[call]
     if away.answered is not None:
         _ended(w, call, away)
     elif away.waiting is None or not w.call_back_instead(call, away.waiting):

@@ -4,17 +4,16 @@ dispatcher and the callbacks' bookkeeping the step's handlers share."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from agents.state import Ended, Event, OperatorState, State, Withdrawn, transition
 from agents.state import Offer as Offering
 from routing import events as ev
 from routing.dispatch import Candidate, Waiting, assign
+from routing.draft import Draft
 from routing.outbound import HOUR, Dial, Request, capped, recent, too_many_requests
-from routing.queue import Callback, Offered, Queue, Rules, _frozen
+from routing.queue import Callback, Offered, Queue, Rules
 from routing.signals import (
     CallOperator,
     CancelTimer,
@@ -35,14 +34,23 @@ CALL_TIMERS = ("overflow", "message", "retry", "redial")
 
 
 class Work:
-    """The queue being changed by one step: its mappings copied when first written."""
+    """The queue being changed by one step. Each of its mappings is a :class:`Draft` of the
+    queue's, by the same name: read it, write it; the queue the step started from (``before``)
+    stays as it was."""
 
     def __init__(self, queue: Queue, now: datetime, rules: Rules) -> None:
         self.before = queue
         self.now = now
         self.rules = rules
         self.effects: list[Effect] = []
-        self._copies: dict[str, dict[str, Any]] = {}
+        self.operators = Draft(queue.operators)
+        self.waiting = Draft(queue.waiting)
+        self.offers = Draft(queue.offers)
+        self.channels = Draft(queue.channels)
+        self.callers = Draft(queue.callers)
+        self.callbacks = Draft(queue.callbacks)
+        self.away = Draft(queue.away)
+        self.timers = Draft(queue.timers)
         self.dialled = queue.dialled
         self.requests = queue.requests
         self.handle_times = queue.handle_times
@@ -50,22 +58,25 @@ class Work:
         self.next_offer = queue.next_offer
         self.stopping = queue.stopping
 
-    # mappings: read the latest, write into a copy
-    def get(self, name: str) -> Mapping[str, Any]:
-        copy = self._copies.get(name)
-        found: Mapping[str, Any] = copy if copy is not None else getattr(self.before, name)
-        return found
-
-    def mut(self, name: str) -> dict[str, Any]:
-        if name not in self._copies:
-            self._copies[name] = dict(getattr(self.before, name))
-        return self._copies[name]
-
     def done(self) -> tuple[Queue, list[Effect]]:
-        changes: dict[str, Any] = {name: _frozen(copy) for name, copy in self._copies.items()}
-        queue = replace(
-            self.before,
-            **changes,
+        """The queue after the step, and what to do about it. The work is over: nothing is to
+        be written after this (the queue would show it)."""
+        return self.so_far(), self.effects
+
+    def so_far(self) -> Queue:
+        """The queue as the step has changed it so far, to read at once (its mappings are
+        views of the step's: they show what the step writes after)."""
+        # every field named (a new one of Queue's goes here too): faster than replace(), which
+        # finds them out on every step
+        return Queue(
+            operators=self.operators.view(),
+            waiting=self.waiting.view(),
+            offers=self.offers.view(),
+            channels=self.channels.view(),
+            callers=self.callers.view(),
+            callbacks=self.callbacks.view(),
+            away=self.away.view(),
+            timers=self.timers.view(),
             dialled=self.dialled,
             requests=self.requests,
             handle_times=self.handle_times,
@@ -73,20 +84,23 @@ class Work:
             next_offer=self.next_offer,
             stopping=self.stopping,
         )
-        return queue, self.effects
+
+    def holds(self, call: str) -> bool:
+        """Whether the call is the queue's already: waiting, offered, or away at a centre."""
+        return call in self.waiting or call in self.offers or call in self.away
 
     # shorthands
     def emit(self, call: str, fact: ev.Fact) -> None:
         self.effects.append(Emit(call, fact))
 
     def later(self, key: str, at: datetime) -> None:
-        self.mut("timers")[key] = at
+        self.timers[key] = at
         self.effects.append(StartTimer(key, at))
 
     def cancel(self, *keys: str) -> None:
         for key in keys:
-            if key in self.get("timers"):
-                del self.mut("timers")[key]
+            if key in self.timers:
+                del self.timers[key]
                 self.effects.append(CancelTimer(key))
 
     def seconds_since(self, then: datetime) -> float:
@@ -94,13 +108,12 @@ class Work:
 
     def operator(self, operator: str, event: Event) -> OperatorState:
         """Apply an operator's event; say so when their state shows a change."""
-        before = self.get("operators")[operator]
+        before = self.operators[operator]
         after = transition(before, event, self.now)
-        self.mut("operators")[operator] = after
+        self.operators[operator] = after
         if before.state is State.WRAP_UP and after.state is not State.WRAP_UP:
             self.cancel(f"wrap:{operator}")
-        shown = ("state", "reachable", "in_use", "pause_reason")
-        if any(getattr(after, a) != getattr(before, a) for a in shown):
+        if _shown(after) != _shown(before):
             self.emit(
                 "",
                 ev.OperatorChanged(
@@ -114,7 +127,14 @@ class Work:
             )
         return after
 
-    def keep(self, waiting: Waiting, callback: Callback, must: bool, **extra: Any) -> None:
+    def keep(
+        self,
+        waiting: Waiting,
+        callback: Callback,
+        must: bool,
+        next_try: datetime | None = None,
+        dialling: str | None = None,
+    ) -> None:
         """Store a callback's state (``must``: before anything else happens, or not at all)."""
         pending = Pending(
             call=waiting.call,
@@ -128,20 +148,21 @@ class Work:
             notification=callback.notification,
             recording=callback.recording,
             once=callback.once,
-            **extra,
+            next_try=next_try,
+            dialling=dialling,
         )
         self.effects.append(Keep(pending, must))
 
     def end(self, call: str, ended: ev.CallEnded) -> None:
         """The call's record ends: it is forgotten here, and its timers with it."""
-        self.mut("channels").pop(call, None)
-        self.mut("callers").pop(call, None)
+        self.channels.pop(call, None)
+        self.callers.pop(call, None)
         self.cancel(*(f"{kind}:{call}" for kind in CALL_TIMERS))
         self.emit(call, ended)
 
     def back(self, waiting: Waiting) -> None:
         """A call back in the queue, in its old place (its number), its message offer armed."""
-        self.mut("waiting")[waiting.call] = waiting
+        self.waiting[waiting.call] = waiting
         self.arm_message(waiting)
 
     def arm_message(self, waiting: Waiting) -> None:
@@ -158,7 +179,7 @@ class Work:
             pass
 
     def _dispatch_once(self) -> bool:
-        rules, operators = self.rules, self.get("operators")
+        rules, operators = self.rules, self.operators
         free = [
             Candidate(
                 op.id,
@@ -170,7 +191,7 @@ class Work:
             for op in operators.values()
             if op.free
         ]
-        waiting = self.get("waiting")
+        waiting = self.waiting
         if not free or not waiting:
             return False
         pairs = assign(waiting.values(), free, rules.lines, self.now)
@@ -182,15 +203,15 @@ class Work:
     def offer(self, call: str, operator: str) -> bool:
         """Ring ``operator`` for ``call``; True when that freed someone at once (dispatch
         again)."""
-        waiting = self.mut("waiting").pop(call)
+        waiting = self.waiting.pop(call)
         offered = Offered(operator, waiting, self.next_offer)
         self.next_offer += 1
-        self.mut("offers")[call] = offered
+        self.offers[call] = offered
         self.operator(operator, Offering(call))
         self.emit(call, ev.CallOffered(operator))
         if waiting.callback:
             return self._ring_back(call, offered)
-        channel = self.get("channels").get(call)
+        channel = self.channels.get(call)
         if channel is None:  # gone meanwhile (the caller's hangup is on its way)
             self.abandoned(call, offered)
             return True
@@ -218,17 +239,17 @@ class Work:
         return why
 
     def _ring_back(self, call: str, offered: Offered) -> bool:
-        callback = self.get("callbacks")[call]
+        callback = self.callbacks[call]
         self.dialled = recent(self.dialled, self.now)
         organisation = self.organisation(offered.waiting.line)
         # the callbacks whose operator's phone rings now are dialled once they pick up: they
         # count already, or a cap would let as many more through as phones ring at once
         ringing = [
-            Dial(self.now, self.get("callbacks")[c].number, self.organisation(o.waiting.line))
-            for c, o in self.get("offers").items()
+            Dial(self.now, self.callbacks[c].number, self.organisation(o.waiting.line))
+            for c, o in self.offers.items()
             if c != call
             and o.waiting.callback
-            and self.get("operators")[o.operator].state is State.RINGING
+            and self.operators[o.operator].state is State.RINGING
         ]
         policy = self.rules.callbacks
         refused = capped(policy, (*self.dialled, *ringing), callback.number, organisation, self.now)
@@ -253,7 +274,7 @@ class Work:
             return False
         # not now (the hourly caps), or never (the patterns changed since)
         why, until = refused
-        del self.mut("offers")[call]
+        del self.offers[call]
         self.operator(offered.operator, Withdrawn(call))
         self.emit(
             call,
@@ -273,23 +294,23 @@ class Work:
     # -- callbacks ---------------------------------------------------------------------------
     def park(self, waiting: Waiting, until: datetime) -> None:
         """A callback waits in the queue for its next try (stored: a restart keeps it)."""
-        self.keep(waiting, self.get("callbacks")[waiting.call], must=False, next_try=until)
-        self.mut("waiting")[waiting.call] = replace(waiting, not_before=until)
+        self.keep(waiting, self.callbacks[waiting.call], must=False, next_try=until)
+        self.waiting[waiting.call] = replace(waiting, not_before=until)
         self.later(f"redial:{waiting.call}", until)
 
     def pause(self, waiting: Waiting) -> None:
         """Back in the queue, but offered again only after a while (Asterisk was away)."""
         until = self.now + timedelta(seconds=self.rules.ring_retry)
-        self.mut("waiting")[waiting.call] = replace(waiting, not_before=until)
+        self.waiting[waiting.call] = replace(waiting, not_before=until)
         self.later(f"retry:{waiting.call}", until)
 
     def give_up(self, call: str, waiting: Waiting) -> None:
-        callback = self.mut("callbacks").pop(call)
+        callback = self.callbacks.pop(call)
         self.effects.append(Forget(call))
         self.end(call, ev.CallEnded("callback-failed", waiting.line, attempts=callback.attempts))
 
     def retry(self, call: str, waiting: Waiting, status: str) -> None:
-        callback = self.get("callbacks")[call]
+        callback = self.callbacks[call]
         self.emit(call, ev.CallbackFailed(callback.attempts, status, callback.number))
         timings = self.rules.of_line(waiting.line)
         if callback.notification is None and callback.attempts >= timings.callback_attempts:
@@ -300,9 +321,9 @@ class Work:
     def promise(self, call: str, callback: Callback, must: bool) -> bool:
         """The caller leaves the line but keeps their place: they will be called back (False:
         the number may not be called; said on the call)."""
-        waiting = self.get("waiting")[call]
+        waiting = self.waiting[call]
         why = self.rules.callbacks.refuses(callback.number) or self.asking(
-            call, waiting.line, self.get("callers").get(call, "")
+            call, waiting.line, self.callers.get(call, "")
         )
         if why is not None:
             self.emit(call, ev.CallbackRefused(callback.number, waiting.line, why))
@@ -310,9 +331,9 @@ class Work:
         promised = replace(waiting, callback=True, held=False)
         self.keep(promised, callback, must)  # before all else: stored, or nothing happens
         self.cancel(f"message:{call}")
-        self.mut("waiting")[call] = promised
-        self.mut("channels").pop(call, None)
-        self.mut("callbacks")[call] = callback
+        self.waiting[call] = promised
+        self.channels.pop(call, None)
+        self.callbacks[call] = callback
         self.emit(
             call,
             ev.CallbackRequested(
@@ -352,18 +373,18 @@ class Work:
 
     def redirect_lost(self, call: str) -> None:
         """The caller is seen still waiting: their uncertain Redirect was not carried out."""
-        offered = self.get("offers").get(call)
+        offered = self.offers.get(call)
         if offered is None or not offered.uncertain:
             return
-        del self.mut("offers")[call]
+        del self.offers[call]
         self.emit(call, ev.CallMissed(offered.operator, "NOT-REDIRECTED"))
         self.operator(offered.operator, Withdrawn(call))
-        self.mut("waiting")[call] = offered.waiting
+        self.waiting[call] = offered.waiting
 
     def abandoned(self, call: str, offered: Offered) -> None:
         """The caller hung up while an operator's phone rang for them: called back on a line
         that calls such callers back, else their record ends."""
-        del self.mut("offers")[call]
+        del self.offers[call]
         self.operator(offered.operator, Withdrawn(call))
         if self.call_back_instead(call, offered.waiting):
             return
@@ -384,13 +405,13 @@ class Work:
         called from. False when the line does not, or that number may not be called: then
         the caller is nowhere in the queue any more, and their record is the caller's to end."""
         if not self.rules.lines[waiting.line].callback_abandoned:
-            self.mut("waiting").pop(call, None)
+            self.waiting.pop(call, None)
             return False
-        self.mut("waiting")[call] = replace(waiting, held=False)  # their place, for the promise
-        number = self.get("callers").get(call, "")
+        self.waiting[call] = replace(waiting, held=False)  # their place, for the promise
+        number = self.callers.get(call, "")
         if self.promise(call, Callback(number, reason="abandoned"), must=False):
             return True
-        del self.mut("waiting")[call]
+        del self.waiting[call]
         return False
 
     def wrap_up(self, operator: str) -> None:
@@ -402,9 +423,15 @@ class Work:
         self, call: str, n: int | None = None, operator: str | None = None
     ) -> Offered | None:
         """The offer of ``call``, if it is still the one named (by number or operator)."""
-        offered: Offered | None = self.get("offers").get(call)
+        offered = self.offers.get(call)
         if offered is None or (n is not None and offered.n != n):
             return None
         if operator is not None and offered.operator != operator:
             return None
         return offered
+
+
+def _shown(operator: OperatorState) -> tuple[State, bool, bool, str | None]:
+    """What of an operator makes an ``operator.state`` event when it changes (their misses,
+    call or idle time alone do not)."""
+    return operator.state, operator.reachable, operator.in_use, operator.pause_reason

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from hotline.config import Deployment, load
+from hotline.config.deployment import Deployment
+from hotline.config.loading import load
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.events import CallEvent
 from hotline.store.db import Store
 from hotline.vault import Keys, Vault

@@ -30,9 +30,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from hotline.config.settings import weakness
 from hotline.privacy import mask as mask
 from hotline.roles import Role as Role
-from hotline.settings import weakness
 from hotline.store.db import Store
 from hotline.store.tables import ApiSession
 

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request, Response
 
-from hotline import audit
 from hotline.api import schemas
 from hotline.api.access import Principal
 from hotline.api.deps import (
@@ -30,6 +29,7 @@ from hotline.api.deps import (
 )
 from hotline.api.errors import errors
 from hotline.api.views import cell
+from hotline.store import trail as audit
 from hotline.store.audit import AuditFilter
 
 router = api_router()
@@ -67,7 +67,7 @@ def accessed(
     detail: str | None = None,
 ) -> None:
     """Record an access about to be answered; a 503 if the trail cannot take it now (a
-    recording, a message, an export, an erasure: :data:`hotline.audit.STRICT`)."""
+    recording, a message, an export, an erasure: :data:`hotline.store.trail.STRICT`)."""
     if app.trail is None:
         return
     try:
@@ -116,7 +116,7 @@ def erased(
     e.g. ``"3 calls, 1 report"``; never the number asked for). Call it before erasing: a
     503 when the trail cannot be written, and nothing is erased without its entry. (``hotline
     erase``, outside the service: :meth:`hotline.store.db.Store.add_accesses` with
-    :func:`hotline.audit.erasure`.)"""
+    :func:`hotline.store.trail.erasure`.)"""
     accessed(app, who, request, audit.Kind.ERASURE, organisation, call=call, ref=ref, detail=detail)
 
 

@@ -32,10 +32,10 @@ from hotline.api.deps import (
     zone,
 )
 from hotline.api.errors import Problem, errors
-from hotline.audit import Kind
+from hotline.calls.switchboard import TransferRefused
 from hotline.store import tables
 from hotline.store.db import CallFilter
-from hotline.switchboard import TransferRefused
+from hotline.store.trail import Kind
 from routing.events import WrappedUp
 
 router = api_router()

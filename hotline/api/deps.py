@@ -17,7 +17,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from hotline import supervision
 from hotline.api.access import (
     STREAMS_PER_TOKEN,
     Principal,
@@ -30,16 +29,17 @@ from hotline.api.access import (
 from hotline.api.errors import errors
 from hotline.api.proxies import Networks
 from hotline.api.versions import API
-from hotline.audit import Trail
-from hotline.calllog import CallLog
-from hotline.config import Deployment
-from hotline.duty import Duty
-from hotline.escalations import Escalations
+from hotline.calls import supervision
+from hotline.calls.switchboard import Switchboard
+from hotline.config.deployment import Deployment
 from hotline.events import EventBus
 from hotline.lifecycle.erasure import Eraser
-from hotline.notifications import NotificationStore
+from hotline.reports.duty import Duty
+from hotline.reports.escalations import Escalations
+from hotline.reports.notifications import NotificationStore
+from hotline.store.calllog import CallLog
 from hotline.store.db import Store
-from hotline.switchboard import Switchboard
+from hotline.store.trail import Trail
 from hotline.vault import Vault
 
 bearer = HTTPBearer(
@@ -211,9 +211,7 @@ def targets(app: Parts, who: Principal) -> tuple[int, float]:
 def home(app: Parts, who: Principal) -> str:
     """The time zone ``who``'s figures count days in: their organisation's, else the
     hotline's."""
-    if who.organisation is not None:
-        return app.deployment.organisations[who.organisation].timezone
-    return app.deployment.timezone
+    return app.deployment.rules_of(who.organisation).timezone
 
 
 def zone(name: str | None, app: Parts, who: Principal | None = None) -> ZoneInfo:

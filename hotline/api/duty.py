@@ -11,7 +11,7 @@ from agents.rota import DutyRole, Person
 from hotline.api import schemas
 from hotline.api.deps import App, Watcher, api_router
 from hotline.api.errors import errors
-from hotline.duty import HORIZON
+from hotline.reports.duty import HORIZON
 
 router = api_router()
 

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException
 
-from hotline.switchboard import NotActive
+from hotline.calls.switchboard import NotActive
 
 
 class FieldError(BaseModel):

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
-from hotline import stats
 from hotline.api import schemas
 from hotline.api.deps import (
     AWAY,
@@ -26,6 +25,7 @@ from hotline.api.deps import (
     zone,
 )
 from hotline.api.errors import errors
+from hotline.figures import stats
 
 router = api_router()
 

@@ -34,9 +34,9 @@ from hotline.api.deps import (
     zone,
 )
 from hotline.api.errors import Problem, errors
-from hotline.audit import Kind
-from hotline.notifications import Notification
-from hotline.switchboard import CallbackRefused
+from hotline.calls.switchboard import CallbackRefused
+from hotline.reports.notifications import Notification
+from hotline.store.trail import Kind
 from routing import escalation as esc
 from routing.events import KINDS
 from routing.signals import CallBackNow
@@ -126,7 +126,8 @@ HISTORY = (
 )
 
 # six digits, reserved in the database; seven: chosen alone with the database away; a mark
-# after ~: a report kept apart, whose reference another call's report has (hotline/references.py)
+# after ~: a report kept apart, whose reference another call's report has
+# (hotline/reports/references.py)
 Ref = Annotated[str, Path(pattern=r"^[0-9]{6,7}(~[0-9a-f]{6})?$")]
 
 

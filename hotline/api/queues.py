@@ -10,7 +10,6 @@ from typing import Annotated, Any, Literal
 from fastapi import HTTPException, Path, Query
 
 from agents.state import Event, LogIn, LogOut, OperatorError, Pause, Resume, WrapUpOver
-from hotline import supervision
 from hotline.api import schemas, views
 from hotline.api.access import Role
 from hotline.api.deps import (
@@ -27,6 +26,7 @@ from hotline.api.deps import (
     unprocessable,
 )
 from hotline.api.errors import Problem, errors
+from hotline.calls import supervision
 
 router = api_router()
 

@@ -18,7 +18,7 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
-from hotline import __version__, metrics
+from hotline import __version__
 from hotline.api import (
     audit,
     calls,
@@ -44,6 +44,7 @@ from hotline.api.limits import MAX_BODY, MAX_HEADERS, MAX_TARGET, Limits
 from hotline.api.proxies import ClientAddress
 from hotline.api.standby import Forward
 from hotline.api.versions import API, Aliases
+from hotline.figures import metrics
 
 
 def create_api(app_parts: Parts) -> FastAPI:

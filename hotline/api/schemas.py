@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from agents.rota import DutyRole
 from agents.state import State
 from hotline.api.access import Role
-from hotline.stats import Period
-from hotline.supervision import Mode
+from hotline.calls.supervision import Mode
+from hotline.figures.stats import Period
 
 #: A moment, as ``datetime.isoformat()`` writes it (with its offset).
 Time = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]

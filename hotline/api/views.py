@@ -11,10 +11,10 @@ from typing import Any
 
 from agents.state import OperatorState
 from hotline.api.access import Principal, Role
+from hotline.calls.switchboard import Switchboard
 from hotline.events import CallEvent
 from hotline.privacy import mask
 from hotline.store.tables import Call, Event
-from hotline.switchboard import Switchboard
 from routing.events import from_data
 
 

@@ -2,9 +2,9 @@
 
 panoramisk 1.4's FastAGI handler reads the AGI environment with an unbounded busy loop that
 spins forever (freezing the whole event loop) when a peer closes early, and its requests
-have no timeouts. This module keeps panoramisk's route table and reply parser and owns the
-connection: bounded reads, deadlines on every exchange, a bounded number of connections that
-are not calls, and a typed hang-up. (Over 400 lines: the server, the channel and the call's
+have no timeouts. This module uses only panoramisk's public reply parser and owns the rest:
+the route table, bounded reads, deadlines on every exchange, a bounded number of connections
+that are not calls, and a typed hang-up. (Over 400 lines: the server, the channel and the call's
 IO over it are one protocol.)
 """
 
@@ -20,11 +20,11 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from panoramisk.fast_agi import Application
 from panoramisk.utils import parse_agi_result
 
-from hotline.logs import CALL
-from hotline.metrics import AGI_SECONDS
+from hotline.asterisk.dialplan import Result, Var
+from hotline.figures.metrics import AGI_SECONDS
+from hotline.running.logs import CALL
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +61,9 @@ REQUIRED = ("agi_network_script", "agi_uniqueid", "agi_channel")
 #: often it looks whether the move is still on its way.
 MOVE_WAIT = 5.0
 MOVE_POLL = 0.5
-#: What ``set_variables`` sets in one MSet: names, and values with no separator, quote,
-#: backslash or space (MSet splits at , and |, strips quotes and reads backslashes).
-SAFE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-SAFE_VALUE = re.compile(r"[A-Za-z0-9_.:+@-]*")
+#: A value ``set_variables`` may set with MSet: no separator, quote, backslash or space (MSet
+#: splits at , and |, strips quotes and reads backslashes).
+MSET_VALUE = re.compile(r"[A-Za-z0-9_.:+@-]*")
 
 
 class AgiError(Exception):
@@ -168,6 +167,36 @@ class AgiChannel:
         self.reply_timeout = reply_timeout
         self.hung_up = False
 
+    # what Asterisk said of the call as it connected (a routed session has all three of
+    # REQUIRED; the rest may be missing)
+    @property
+    def call(self) -> str:
+        """The channel's uniqueid: a caller's, the call's id."""
+        return self.env.get("agi_uniqueid", "")
+
+    @property
+    def name(self) -> str:
+        """The channel's name (``PJSIP/trunk-00000012``), as AMI actions name it."""
+        return self.env.get("agi_channel", "")
+
+    @property
+    def extension(self) -> str:
+        """The number dialled."""
+        return self.env.get("agi_extension", "")
+
+    @property
+    def caller(self) -> str:
+        """The caller's number, as the carrier gave it."""
+        return self.env.get("agi_callerid", "") or "unknown"
+
+    @property
+    def caller_name(self) -> str:
+        return self.env.get("agi_calleridname", "")
+
+    def arg(self, n: int) -> str:
+        """The dialplan's ``n``th argument to the route (1-based; "" when not given)."""
+        return self.env.get(f"agi_arg_{n}", "")
+
     async def command(self, text: str, timeout: float | None = None) -> Reply:
         """Send one AGI command and return its reply.
 
@@ -266,26 +295,35 @@ class AgiChannel:
             seconds + 30,
         )
 
-    async def get_variable(self, name: str) -> str:
+    async def get_variable(self, name: Var) -> str:
         """A channel variable's value; "" when it is not set."""
         reply = await self.command(f"GET VARIABLE {name}")
         return reply.data if reply.result == "1" else ""
 
-    async def set_variable(self, name: str, value: str) -> None:
+    async def set_variable(self, name: Var, value: str) -> None:
         if '"' in value or "\\" in value:
             raise ValueError(f"unsafe value for {name}")
         await self.command(f'SET VARIABLE {name} "{value}"')
 
-    async def set_variables(self, values: Mapping[str, str]) -> None:
+    async def set_variables(self, values: Mapping[Var, str]) -> None:
         """Several channel variables, in order, in one round trip (the MSet application);
         one by one when a value holds anything MSet would read as syntax."""
-        if len(values) > 1 and all(SAFE_VALUE.fullmatch(v) for v in values.values()):
+        if len(values) > 1 and all(MSET_VALUE.fullmatch(v) for v in values.values()):
             pairs = ",".join(f"{name}={value}" for name, value in values.items())
-            if all(SAFE_NAME.fullmatch(name) for name in values):
-                await self.command(f'EXEC MSet "{pairs}"')
-                return
+            await self.command(f'EXEC MSet "{pairs}"')
+            return
         for name, value in values.items():
             await self.set_variable(name, value)
+
+    async def result(self, result: Result) -> None:
+        """HOTLINE_RESULT: what the dialplan does once the route returns (set last: the
+        dialplan takes the call as handled only once it is set)."""
+        await self.set_variable(Var.RESULT, result)
+
+    async def record_conversation(self, path: str) -> None:
+        """Record the channel's conversation into ``path`` (MixMonitor's ``b``: only while
+        bridged; ``a``: appended to, so that a transferred caller's next talk follows)."""
+        await self.command(f'EXEC MixMonitor "{path},ab"')
 
     async def hangup(self) -> None:
         try:
@@ -306,8 +344,8 @@ Handler = Callable[[AgiChannel], Awaitable[None]]
 Rejected = Callable[[AgiChannel | None, str], Awaitable[None]]
 
 
-class FastAgiServer(Application):  # type: ignore[misc]
-    """panoramisk's route table with a connection handler that cannot be frozen.
+class FastAgiServer:
+    """The routes the dialplan calls, served by a connection handler that cannot be frozen.
 
     Every limit a peer could abuse is bounded (defaults: the module's constants):
 
@@ -342,7 +380,8 @@ class FastAgiServer(Application):  # type: ignore[misc]
         reply_timeout: float = REPLY_TIMEOUT,
         max_connections: int = MAX_CONNECTIONS,
     ) -> None:
-        super().__init__(loop=asyncio.get_running_loop())
+        #: The route of each script (``agi://host:port/<secret>/<route>``).
+        self.routes: dict[str, Handler] = {}
         self.on_rejected = on_rejected
         self.env_timeout = env_timeout
         self.max_line = max_line
@@ -364,6 +403,10 @@ class FastAgiServer(Application):  # type: ignore[misc]
         # Connections that are not calls, oldest first (a dict keeps insertion order).
         self._unrouted: dict[asyncio.StreamWriter, None] = {}
         self.server: asyncio.Server | None = None
+
+    def add_route(self, path: str, handler: Handler) -> None:
+        """Serve the dialplan's ``AGI(${HOTLINE_AGI}/<path>)`` with ``handler``."""
+        self.routes[path] = handler
 
     async def start(self, host: str, port: int) -> asyncio.Server:
         self.server = await asyncio.start_server(
@@ -406,7 +449,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
         in the menus starts them again there). Their sessions end here without a word in the
         call log: the call goes on. Returns how many."""
         for channel, task in self._serving.items():
-            channel.writer.write(b'SET VARIABLE HOTLINE_RESULT "retry"\n')
+            channel.writer.write(f'SET VARIABLE {Var.RESULT} "{Result.RETRY}"\n'.encode())
             channel.writer.close()
             if task is not None:
                 task.cancel()
@@ -469,12 +512,12 @@ class FastAgiServer(Application):  # type: ignore[misc]
             CALL.set(env.get("agi_uniqueid") or None)  # (on every line logged serving it)
             channel = AgiChannel(reader, writer, env, self.reply_timeout)
             missing = [name for name in REQUIRED if not env.get(name)]
-            route = self._route.get(script)
+            route = self.routes.get(script)
             if not missing and route is not None:
                 self._unrouted.pop(writer, None)
                 if not self.may_serve(script):  # a standby: the dialplan tries the active one
                     log.info("FastAGI %s of %s: standby, not served", script, env["agi_uniqueid"])
-                    await channel.set_variable("HOTLINE_RESULT", "retry")
+                    await channel.result(Result.RETRY)
                     return
                 self._serving[channel] = asyncio.current_task()
                 try:

@@ -18,28 +18,41 @@ import random
 import socket
 import struct
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from panoramisk import Manager
 from panoramisk.message import Message
 
-from hotline.asterisk.messages import Channel, DeviceState, endpoint, of_kind
-from hotline.metrics import AMI_SECONDS
+from hotline.asterisk.dialplan import (
+    WAITING,
+    Context,
+    Var,
+    assign,
+    escalation_call,
+    parse_escalation_call,
+)
+from hotline.asterisk.messages import (
+    Channel,
+    DeviceState,
+    PhoneState,
+    callback_channel_id,
+    endpoint,
+    of_kind,
+    phone_state,
+)
+from hotline.asterisk.port import ChannelGone, NoAnswer, Uncertain
+from hotline.figures.metrics import AMI_SECONDS
 from routing.events import EscalationRinging
 from routing.signals import CallerQueued
 
 log = logging.getLogger(__name__)
 
-#: The contexts where a routed caller waits for an operator.
-WAITING_CONTEXTS = frozenset({"hotline-wait", "hotline-next"})
-#: Where a caller rings an operator (in Dial), then talks to them (bridged).
-CONNECT = "hotline-connect"
 #: The dialplan global (with the report's reference) that keeps a report's last escalation
 #: call in Asterisk, where an instance taking over finds it. (Not Asterisk's database: its
 #: AMI actions need the system class, which the service's AMI user is not given.)
-ESCALATIONS = "HOTLINE_ESCALATION_"
+ESCALATIONS = f"{Var.ESCALATION}_"
 
 EventHandler = Callable[[Message], None]
 
@@ -236,14 +249,12 @@ class AmiEffects:
     ) -> None:
         # A Redirect carries no variables: the caller's ring timeout (their line's
         # organisation's) goes on their channel first, where [hotline-connect]'s Dial reads it
-        await self._set(channel, "HOTLINE_RING_TIMEOUT", str(max(1, round(ring_timeout))))
-        context = "hotline-transferred" if transferred else "hotline-connect"
+        await self._set(channel, Var.RING_TIMEOUT, str(max(1, round(ring_timeout))))
+        context = Context.TRANSFERRED if transferred else Context.CONNECT
         await self._redirect(channel, context, operator)
 
     async def _set(self, channel: str, name: str, value: str) -> None:
         """A variable on a caller's channel (nothing is moved: a failure is safe to retry)."""
-        from hotline.switchboard import ChannelGone
-
         reply = await self.ami.action(
             {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
         )
@@ -255,24 +266,22 @@ class AmiEffects:
 
     async def move(self, channel: str, number: str = "") -> None:
         if number:
-            await self._redirect(channel, "hotline-centre", number)
+            await self._redirect(channel, Context.CENTRE, number)
         else:
-            await self._redirect(channel, "hotline-transferred", "s")
+            await self._redirect(channel, Context.TRANSFERRED, "s")
 
     async def take_message(self, channel: str) -> None:
-        await self._redirect(channel, "hotline-message", "s")
+        await self._redirect(channel, Context.MESSAGE, "s")
 
     async def hand_over(self, channel: str) -> None:
         """The service is stopping: the caller goes to their line's fallback queue now."""
-        await self._redirect(channel, "hotline-handover", "s")
+        await self._redirect(channel, Context.HANDOVER, "s")
 
     async def _redirect(self, channel: str, context: str, exten: str) -> None:
         """Move a caller to ``context``, ``exten`` (with a standby: through [hotline-fenced],
         which carries it out only if this instance's fencing number is still the newest)."""
-        from hotline.switchboard import ChannelGone, Uncertain
-
         if self.ami.fenced:
-            context, exten = "hotline-fenced", f"{self.ami.fence()}*{context}*{exten}"
+            context, exten = Context.FENCED, f"{self.ami.fence()}*{context}*{exten}"
         try:
             reply = await self.ami.action(
                 {
@@ -294,25 +303,23 @@ class AmiEffects:
     async def callback(
         self, call: str, operator: str, number: str, attempt: int, ring_timeout: float
     ) -> None:
-        from hotline.switchboard import NoAnswer
-
         ring = max(1, round(ring_timeout))
         replies = await self.ami.action(
             {
                 "Action": "Originate",
                 "Channel": f"PJSIP/{operator}",
-                "Context": "hotline-callback",
+                "Context": Context.CALLBACK,
                 "Exten": "s",
                 "Priority": "1",
                 "Timeout": str(ring * 1000),
                 "CallerID": f'"Callback" <{number}>',
                 "Variable": [
-                    f"HOTLINE_CALLBACK={call}",
-                    f"HOTLINE_NUMBER={number}",
-                    f"HOTLINE_FENCED={self.ami.fence()}",
+                    assign(Var.CALLBACK, call),
+                    assign(Var.NUMBER, number),
+                    assign(Var.FENCED, self.ami.fence()),
                 ],
                 # one id per attempt: a retried action can never ring twice
-                "ChannelId": f"callback-{call}-{attempt}",
+                "ChannelId": callback_channel_id(call, attempt),
                 "Async": "true",
             },
             timeout=ring + 15,
@@ -327,7 +334,7 @@ class AmiEffects:
         channel dials them ([hotline-escalation-dial], fenced) and, once they answer, the
         report's dialogue runs ([hotline-escalation]). None: answered; else FAILED or FENCED
         (the dialplan reports a ring that was not answered itself, with its DIALSTATUS)."""
-        from hotline.escalations import Unsent
+        from hotline.reports.escalations import Unsent
 
         ref, n = ringing.ref, ringing.attempt
         r = ringing
@@ -342,21 +349,21 @@ class AmiEffects:
             replies = await self.ami.action(
                 {
                     "Action": "Originate",
-                    "Channel": "Local/s@hotline-escalation-dial",
-                    "Context": "hotline-escalation",
+                    "Channel": f"Local/s@{Context.ESCALATION_DIAL}",
+                    "Context": Context.ESCALATION,
                     "Exten": "s",
                     "Priority": "1",
                     "Timeout": str(int((seconds + 10) * 1000)),
                     "CallerID": f'"Legal aid {ref}" <{ref}>',
                     "Variable": [
-                        f"HOTLINE_ESCALATION={ref}-{n}",
-                        f"HOTLINE_NUMBER={ringing.number}",
-                        f"HOTLINE_RING={int(seconds)}",
-                        f"HOTLINE_FENCED={self.ami.fence()}",
+                        assign(Var.ESCALATION, escalation_call(ref, n)),
+                        assign(Var.NUMBER, ringing.number),
+                        assign(Var.RING, int(seconds)),
+                        assign(Var.FENCED, self.ami.fence()),
                     ],
                     # one id per call: a retried action can never ring twice
-                    "ChannelId": f"escalation-{ref}-{n}",
-                    "OtherChannelId": f"escalation-{ref}-{n}-dial",
+                    "ChannelId": f"escalation-{escalation_call(ref, n)}",
+                    "OtherChannelId": f"escalation-{escalation_call(ref, n)}-dial",
                     "Async": "true",
                 },
                 timeout=seconds + 30,
@@ -387,9 +394,12 @@ class AmiEffects:
         """The report's escalation is over: Asterisk need keep its last call no longer."""
         await self.set_global(f"{ESCALATIONS}{ref}", "")
 
-    async def calls_up(self) -> set[str]:
-        """The ids of the escalation calls Asterisk has now."""
-        return {u for u in await self.channels() if u.startswith("escalation-")}
+    async def calls_up(self) -> set[tuple[str, int]]:
+        """The escalation calls Asterisk has now: each one's report and attempt."""
+        ids = await self.channels()
+        # (each call's other half, "escalation-<call>-dial", is not one)
+        calls = [u.removeprefix("escalation-") for u in ids if u.startswith("escalation-")]
+        return {parse_escalation_call(u) for u in calls if not u.endswith("-dial")}
 
     async def spy(self, supervisor: str, operator: str, options: str, call: str) -> None:
         """Ring ``supervisor``'s softphone; once answered, ChanSpy joins ``operator``'s call:
@@ -403,15 +413,15 @@ class AmiEffects:
             {
                 "Action": "Originate",
                 "Channel": f"PJSIP/{supervisor}",
-                "Context": "hotline-spy",
+                "Context": Context.SPY,
                 "Exten": "s",
                 "Priority": "1",
                 "Timeout": "30000",
                 "CallerID": f'"{operator}" <{operator}>',
                 "Variable": [
-                    f"HOTLINE_SPY_CHANNEL={spied.uniqueid}",
-                    f"HOTLINE_SPY_OPTIONS={options}",
-                    f"HOTLINE_FENCED={self.ami.fence()}",
+                    assign(Var.SPY_CHANNEL, spied.uniqueid),
+                    assign(Var.SPY_OPTIONS, options),
+                    assign(Var.FENCED, self.ami.fence()),
                 ],
                 "ChannelId": f"spy-{call}-{supervisor}-{time.monotonic_ns()}",
                 "Async": "true",
@@ -442,11 +452,11 @@ class AmiEffects:
         talking: list[tuple[CallerQueued, str]] = []
         ringing: list[tuple[CallerQueued, str]] = []
         for c in await self.channel_list():
-            dialling = c.context == CONNECT and (c.bridged or c.application == "Dial")
-            if c.context not in WAITING_CONTEXTS and not dialling:
+            dialling = c.context == Context.CONNECT and (c.bridged or c.application == "Dial")
+            if c.context not in WAITING and not dialling:
                 continue
             values = []
-            for name in ("HOTLINE_LINE", "HOTLINE_LANGUAGE", "HOTLINE_ENTERED", "CALLERID(num)"):
+            for name in (Var.LINE, Var.LANGUAGE, Var.ENTERED, "CALLERID(num)"):
                 reply = await self.ami.action(
                     {"Action": "Getvar", "Channel": c.channel, "Variable": name}
                 )
@@ -459,7 +469,7 @@ class AmiEffects:
             except (ValueError, OverflowError):
                 since = None
             found = CallerQueued(c.uniqueid, c.channel, line, language or "en", caller, since)
-            if c.context != CONNECT:
+            if c.context != Context.CONNECT:
                 waiting.append(found)
             else:
                 (talking if c.bridged else ringing).append((found, c.exten))
@@ -472,16 +482,29 @@ class AmiEffects:
             raise AmiUnavailable(f"Getvar {name}: {reply.get('Message')}")
         return str(reply.get("Value") or "")
 
+    async def claim(self, fence: int, takeover: int, agi: str) -> None:
+        """The dialplan's globals of the active instance: its fencing number (HOTLINE_FENCE;
+        an action carrying a smaller one is ignored), how long callers try again while no
+        instance answers, and its FastAGI address with the secret (HOTLINE_AGI)."""
+        await self.set_global(Var.FENCE, str(fence))
+        await self.set_global(Var.TAKEOVER, str(takeover))
+        await self.set_global(Var.AGI, agi)
+
+    async def fence(self) -> int:
+        """The fencing number Asterisk holds now (the newest active instance's; 0: none)."""
+        return int(await self.get_global(Var.FENCE) or 0)
+
     async def set_global(self, name: str, value: str) -> None:
         """A dialplan global (the active instance's FastAGI URL, its fencing number)."""
         reply = await self.ami.action({"Action": "Setvar", "Variable": name, "Value": value})
         if not reply.success:
             raise AmiUnavailable(f"Setvar {name}: {reply.get('Message')}")
 
-    async def device_states(self) -> dict[str, str]:
-        """Every device's state now, e.g. {"PJSIP/op1": "NOT_INUSE"}."""
+    async def phones(self, operators: Iterable[str]) -> list[PhoneState]:
+        """Each of ``operators``' phones now (one Asterisk does not know: unreachable)."""
         replies = await self.ami.action({"Action": "DeviceStateList"}, as_list=True)
-        return {d.device: d.state for d in of_kind(DeviceState, replies)}
+        known = {s.operator: s for d in of_kind(DeviceState, replies) if (s := phone_state(d))}
+        return [known.get(op, PhoneState(op, False, False)) for op in operators]
 
 
 def spied_channel(channels: list[Channel], operator: str, call: str) -> Channel | None:

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from hotline.asterisk.dialplan import organisation_of_transfer
+
 T = TypeVar("T")
 
 
@@ -69,6 +71,92 @@ class Channel:
 
 
 AmiEvent = DeviceState | Guarded | AttendedTransfer | Channel
+
+#: Device states of a phone that cannot be rung.
+UNREACHABLE = frozenset({"UNAVAILABLE", "INVALID", "UNKNOWN", ""})
+#: Device states of a phone busy with a call (ringing, talking or holding).
+IN_USE = frozenset({"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"})
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneState:
+    """An operator's phone, as its device state says: reachable or not, busy or not."""
+
+    operator: str
+    reachable: bool
+    in_use: bool
+
+
+def phone_state(device: DeviceState) -> PhoneState | None:
+    """The phone a SIP device's state is about (None: a device of another kind)."""
+    if not device.device.startswith("PJSIP/"):
+        return None
+    state = device.state
+    return PhoneState(
+        device.device.removeprefix("PJSIP/"), state not in UNREACHABLE, state in IN_USE
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Transferred:
+    """An attended transfer completed on the phones, in the service's words: the caller
+    (``call``) talks now to ``target`` (an operator's endpoint, or the code keyed after *2,
+    with the ``organisation`` whose transfer context it was keyed in), whom ``transferer``
+    (an endpoint) had called (``consulted``: that call's other end, an operator's id)."""
+
+    call: str
+    transferer: str
+    target: str
+    organisation: str | None
+    consulted: str
+
+
+def transferred(event: AttendedTransfer) -> Transferred | None:
+    """What a successful attended transfer did (None: it failed)."""
+    if not event.success:
+        return None
+    kind, _, rest = event.target.partition("/")
+    if kind == "Local":  # Local/<code>@hotline-transfer-<organisation>-0000001a;1
+        name, _, context = rest.rpartition("-")[0].partition("@")
+        organisation = organisation_of_transfer(context)
+    else:
+        name, organisation = endpoint(event.target), None
+    return Transferred(
+        event.call,
+        endpoint(event.transferer) or event.transferer,
+        name,
+        organisation,
+        event.consulted,
+    )
+
+
+def callback_channel_id(call: str, attempt: int) -> str:
+    """The channel id of a callback's operator leg: the call and the attempt it is."""
+    return f"callback-{call}-{attempt}"
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackLeg:
+    """A callback under way in Asterisk: its call, the attempt, the operator rung."""
+
+    call: str
+    attempt: int
+    operator: str
+
+
+def callback_legs(channels: list[Channel]) -> dict[str, CallbackLeg]:
+    """Each callback under way in ``channels`` (by call), its latest attempt."""
+    found: dict[str, CallbackLeg] = {}
+    for c in channels:
+        if not c.uniqueid.startswith("callback-"):
+            continue
+        call, _, attempt = c.uniqueid.removeprefix("callback-").rpartition("-")
+        if not call or not attempt.isdigit():
+            continue
+        leg = CallbackLeg(call, int(attempt), endpoint(c.channel))
+        if call not in found or found[call].attempt < leg.attempt:
+            found[call] = leg
+    return found
 
 
 def endpoint(channel: str) -> str:

@@ -13,16 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from hotline.calllog import CallLog
-from hotline.config import Deployment
-from hotline.escalations import Escalations
+from hotline.calls.switchboard import Switchboard
+from hotline.config.deployment import Deployment
 from hotline.events import EventBus
 from hotline.lifecycle.policy import erased, subject_hash
-from hotline.notifications import NotificationStore
+from hotline.reports.escalations import Escalations
+from hotline.reports.notifications import NotificationStore
 from hotline.store import lifecycle
+from hotline.store.calllog import CallLog
 from hotline.store.db import Store
 from hotline.store.tables import Erasure
-from hotline.switchboard import Switchboard
 from hotline.vault import Vault
 
 log = logging.getLogger(__name__)

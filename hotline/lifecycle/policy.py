@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from hotline.config import Deployment, Retention
+from hotline.config.deployment import Deployment, Retention
 
 #: The personal fields of each kind of event's data (the call log's ``events`` table, the
 #: spool): caller numbers and names, the numbers callers type, SIP Call-IDs (they may name

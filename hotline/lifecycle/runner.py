@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from hotline.calllog import CallLog
-from hotline.config import Deployment
-from hotline.escalations import Escalations
+from hotline.calls.recordings import Recorder
+from hotline.config.deployment import Deployment
 from hotline.lifecycle.policy import due, erased, pseudonym
-from hotline.notifications import NotificationStore
-from hotline.recordings import Recorder
+from hotline.reports.escalations import Escalations
+from hotline.reports.notifications import NotificationStore
 from hotline.store import lifecycle
+from hotline.store.calllog import CallLog
 from hotline.store.db import Store
 from hotline.vault import Vault
 

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.events import CallEvent
 from hotline.outbound.outbox import Composer, OutboxMessage
 from routing.events import CentreTexted

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hotline import metrics
+from hotline.figures import metrics
 from hotline.outbound.door import DeliveryFailed, Door, recipient
 from hotline.store.outbox import OutboxMessageRow, OutboxStore, Standing
 

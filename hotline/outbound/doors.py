@@ -4,13 +4,13 @@ messages wait in the outbox, said in /health, until it is (or they are given up)
 
 from __future__ import annotations
 
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
+from hotline.config.settings import Settings
 from hotline.outbound.door import Door
 from hotline.outbound.kannel import Kannel
 from hotline.outbound.signing import secret_key
 from hotline.outbound.smtp import Smtp
 from hotline.outbound.webhook import Webhooks
-from hotline.settings import Settings
 
 
 class DoorError(ValueError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.events import CallEvent
 from hotline.outbound.outbox import Composer, OutboxMessage
 from routing.events import EscalationNotified

@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any
 
-from hotline.config import Deployment, Webhook
+from hotline.config.deployment import Deployment, Webhook
 from hotline.events import CallEvent
 from hotline.outbound.outbox import Composer, OutboxMessage
 from routing.events import to_data

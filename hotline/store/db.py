@@ -401,7 +401,7 @@ class Store:
 
     async def add_accesses(self, entries: Sequence[CallEvent]) -> int:
         """Write audit entries straight to the database (a command such as ``hotline
-        erase``, which has no spool of its own: :func:`hotline.audit.erasure` makes them);
+        erase``, which has no spool of its own: :func:`hotline.store.trail.erasure` makes them);
         how many were new."""
         async with self.engine.begin() as connection:
             return await audit.add(connection, entries)

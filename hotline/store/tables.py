@@ -194,7 +194,7 @@ class Notification(Base):
 
 
 class NotificationRef(Base):
-    """A report's reference, reserved by one instance (``hotline/references.py``): its
+    """A report's reference, reserved by one instance (``hotline/reports/references.py``): its
     primary key is what makes a reference unique across instances."""
 
     __tablename__ = "notification_refs"
@@ -252,8 +252,8 @@ class ApiSession(Base):
 
 
 class Leadership(Base):
-    """The lease of the active instance (``hotline/leadership.py``): who holds it, until when
-    (the database's clock), and its fencing number, which only ever grows."""
+    """The lease of the active instance (``hotline/running/leadership.py``): who holds it,
+    until when (the database's clock), and its fencing number, which only ever grows."""
 
     __tablename__ = "leadership"
 
@@ -357,7 +357,7 @@ class Erasure(Base):
 
 
 class AuditEntry(Base):
-    """Who reached whose personal data, when, how and from where (``hotline/audit.py``):
+    """Who reached whose personal data, when, how and from where (``hotline/store/trail.py``):
     ids only (never a number, a name or a note), kept longer than the data it names
     (``audit.days``)."""
 

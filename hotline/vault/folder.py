@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from hotline.journal import sync_folder
+from hotline.store.journal import sync_folder
 from hotline.vault.cipher import HEADER_SIZE, Header, Tampered
 
 #: A name: folders and a file of letters, digits, ``.``, ``_``, ``-`` and ``~`` (a report's

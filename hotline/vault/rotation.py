@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from hotline.recordings import seal_plaintext
-from hotline.settings import Settings
+from hotline.calls.recordings import seal_plaintext
+from hotline.config.settings import Settings
 from hotline.store.db import Store
 from hotline.store.vault import SharedVault
 from hotline.vault.cipher import Keys, VaultError

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
-from hotline.journal import sync_folder
+from hotline.store.journal import sync_folder
 from hotline.vault.cipher import (
     Header,
     Keys,

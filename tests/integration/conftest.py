@@ -23,10 +23,11 @@ import yaml
 from playwright.async_api import Browser, async_playwright
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.sandbox import Sandbox
 from bench.sipcall import Placed, SippCall, SoftPhone
-from hotline.config import Deployment, load
-from hotline.settings import Settings
+from hotline.config.deployment import Deployment
+from hotline.config.loading import load
+from hotline.config.settings import Settings
+from hotline.running.sandbox import Sandbox
 from tests import isolation
 from tests.conftest import ROOT
 

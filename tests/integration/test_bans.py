@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from hotline.config import Deployment
-from hotline.firewall import JAIL, Fail2ban
+from hotline.config.deployment import Deployment
+from hotline.running.firewall import JAIL, Fail2ban
 from tests.integration.conftest import Asterisk, call, config_variant, progress
 from tests.integration.register import register
 

@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from bench.sipcall import SoftPhone, free_udp_port
-from hotline.config import Deployment, load
+from hotline.config.deployment import Deployment
+from hotline.config.loading import load
 from tests.integration.conftest import Asterisk, Service, base_config, call
 
 DETENTION = ("0800213103", "12")

@@ -15,7 +15,7 @@ from playwright.async_api import Browser, expect
 from tests.conftest import ROOT
 from tests.integration.conftest import WORKING_HOURS, Service, config_variant
 from tests.integration.test_dashboard import login
-from tests.unit.hotline.test_calendars import ics
+from tests.unit.hotline.reports.test_calendars import ics
 
 UA_SUPERVISOR = "ua-duty-supervisor-token-2026"
 GE_VIEWER = "ge-duty-viewer-token-2026"

@@ -172,11 +172,11 @@ async def test_fallback_when_the_service_dies_mid_call(
     assert "AGISTATUS=SUCCESS): fallback queue" in log  # the dialplan did not trust AGISTATUS
 
 
-def test_hotline_call_command_prints_the_route(service: Service) -> None:
+def test_the_test_call_tool_prints_the_route(service: Service) -> None:
     service.start()
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "hotline.cli", "call", "0800213103", "--keys", "12"],
+        [sys.executable, "-m", "bench.call", "0800213103", "--keys", "12"],
         cwd=ROOT,
         env=service.env,
         capture_output=True,

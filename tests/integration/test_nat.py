@@ -24,8 +24,9 @@ import pytest
 import yaml
 
 from bench.sipcall import CALLER_TONE, OPERATOR_TONE, SoftPhone
-from hotline.audio import AudioSegment
-from hotline.config import Deployment, load
+from hotline.calls.audio import AudioSegment
+from hotline.config.deployment import Deployment
+from hotline.config.loading import load
 from tests import isolation
 from tests.conftest import ukraine
 from tests.integration.conftest import Asterisk, Service, base_config, call

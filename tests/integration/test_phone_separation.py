@@ -18,7 +18,7 @@ import pytest
 
 from bench.sipcall import SoftPhone
 from hotline.asterisk.render import password_variable
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from tests.integration.conftest import Asterisk, Service, call, config_variant, progress
 from tests.integration.test_transfers import talking
 

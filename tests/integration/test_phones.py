@@ -18,8 +18,9 @@ import pytest
 import yaml
 
 from bench.sipcall import CALLER_TONE, OPERATOR_TONE, SoftPhone
-from hotline.audio import AudioSegment
-from hotline.config import Deployment, load
+from hotline.calls.audio import AudioSegment
+from hotline.config.deployment import Deployment
+from hotline.config.loading import load
 from tests.conftest import ukraine
 from tests.integration.baresip import Baresip
 from tests.integration.conftest import Asterisk, Service, base_config, call, progress

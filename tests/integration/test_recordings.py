@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from bench.sipcall import SoftPhone
-from hotline.audio import AudioSegment
+from hotline.calls.audio import AudioSegment
 from tests.conftest import ukraine
 from tests.integration.conftest import WORKING_HOURS, Asterisk, Service, base_config, call
 

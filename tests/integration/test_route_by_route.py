@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 import httpx
 
 from hotline.api.access import token_hash
-from hotline.config import Deployment, load
+from hotline.config.deployment import Deployment
+from hotline.config.loading import load
 from hotline.store.db import Store
 from hotline.store.tables import ApiToken
 from tests.conftest import ROOT

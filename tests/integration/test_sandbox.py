@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.sandbox import Sandbox, SandboxError
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
+from hotline.running.sandbox import Sandbox, SandboxError
 from tests import isolation
 from tests.conftest import ROOT
 from tests.integration.conftest import SHARED_SANDBOX, Asterisk, progress, sandbox_settings

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from bench.sipcall import SoftPhone
-from hotline.audio import AudioSegment
+from hotline.calls.audio import AudioSegment
 from tests.integration.conftest import Asterisk, Service, call
 from tests.integration.test_notifications import GAP, seconds_of, wait_for
 from tests.integration.test_recordings import CONSULTATION, recorded_config, wait_for_event

@@ -24,7 +24,7 @@ def run(connection: Connection) -> None:
 
 
 async def run_from_settings() -> None:
-    from hotline.settings import Settings
+    from hotline.config.settings import Settings
     from hotline.store.db import Store
 
     store = Store(Settings().database())

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from hotline.events import CallEvent, EventBus
 from hotline.ownership import Ownership
 from routing import events as ev

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from ivr import Ask, Connect, Finish, Prompt, Route, run_menus
 
 

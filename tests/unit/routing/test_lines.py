@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import holidays
 import pytest
 
-from hotline.config import Deployment
+from hotline.config.deployment import Deployment
 from routing import AfterHours, Decision, Line, Office, Schedule, decide, parse_hours
 
 KYIV = timezone(timedelta(hours=2))

@@ -1,5 +1,5 @@
 """The lease that says which instance is active, with its fencing number
-(``hotline/leadership.py``).
+(``hotline/running/leadership.py``).
 
 Revision ID: 0007
 Revises: 0006

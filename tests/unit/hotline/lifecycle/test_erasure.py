@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from hotline.config import Deployment
-from tests.unit.hotline.test_api_separation import Built, built, token
+from hotline.config.deployment import Deployment
+from tests.unit.hotline.api.test_api_separation import Built, built, token
 
 __all__ = ["built"]  # (the fixture, used by name)
 

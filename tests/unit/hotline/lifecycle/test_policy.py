@@ -8,10 +8,10 @@ from functools import partial
 
 import pytest
 
-from hotline.config import parse
+from hotline.config.loading import parse
 from hotline.lifecycle.policy import PERSONAL, due, erased, pseudonym, scrubbed, subject_hash
 from routing.events import KINDS
-from tests.unit.hotline.test_config import broken
+from tests.unit.hotline.config.test_config import broken
 
 KEY = b"k" * 32
 NOW = datetime(2027, 11, 25, 9, tzinfo=UTC)

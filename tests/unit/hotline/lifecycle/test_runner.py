@@ -10,10 +10,10 @@ import asyncio
 import dataclasses
 from datetime import timedelta
 
-from hotline.config import Deployment, Retention
+from hotline.config.deployment import Deployment, Retention
 from hotline.lifecycle import runner
+from tests.unit.hotline.api.test_api_separation import START, Built, built, token
 from tests.unit.hotline.lifecycle.test_erasure import on_disk
-from tests.unit.hotline.test_api_separation import START, Built, built, token
 
 __all__ = ["built"]  # (the fixture, used by name)
 

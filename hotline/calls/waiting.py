@@ -1,0 +1,228 @@
+"""FastAGI routes for a caller after the menus: waiting, ringing an operator, hanging up.
+
+The caller waits in the dialplan (music on hold, `hotline-wait`), which calls back here to
+announce their position, when a dial of an operator returns, when an operator answers and
+when the caller hangs up. The switchboard decides; these routes only translate.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
+from hotline.asterisk.dialplan import Result, Var
+from hotline.asterisk.messages import endpoint
+from hotline.calls.recordings import Recorder
+from hotline.calls.switchboard import CallbackRefused, Switchboard
+from hotline.reports.notifications import MessageRoute
+from ivr import Prompt
+
+log = logging.getLogger(__name__)
+
+#: Numbers the service can say, as prompts number-1 .. number-30.
+MAX_SPOKEN = 30
+
+
+def number_prompt(language: str, value: int) -> Prompt:
+    return Prompt(language, f"number-{max(1, min(MAX_SPOKEN, value))}")
+
+
+class WaitingRoutes:
+    """The AGI routes of a caller after the menus, and of callbacks."""
+
+    def __init__(
+        self,
+        switchboard: Switchboard,
+        messages: MessageRoute,
+        recorder: Recorder | None = None,
+        lost: Callable[[], None] | None = None,
+    ) -> None:
+        self.switchboard = switchboard
+        self.messages = messages
+        self.recorder = recorder
+        #: Told of the hangup of a call this process never knew (it began before a restart):
+        #: its record is closed by the look for calls that ended unseen.
+        self.lost = lost
+        #: A notification's message opened for its callback's operator to hear, by callback.
+        self._playing: dict[str, str] = {}
+
+    async def wait(self, channel: AgiChannel) -> None:
+        """Every `announce_every` seconds of waiting: say the position and the estimate."""
+        call = channel.call
+        board = self.switchboard
+        board.redirect_lost(call)  # here, so not at an operator's phone
+        if not board.waits(call) and call not in board.talks:
+            # the service restarted while the caller waited: their channel remembers the place
+            line = await channel.get_variable(Var.LINE)
+            if line not in board.deployment.lines:
+                return  # no HOTLINE_RESULT: the dialplan's fallback queue takes the caller
+            language = await channel.get_variable(Var.LANGUAGE) or "en"
+            entered = await channel.get_variable(Var.ENTERED)
+            since = datetime.fromtimestamp(float(entered), UTC) if entered else None
+            board.enqueue(call, channel.name, line, language, since)
+        if board.waits(call):
+            language = await channel.get_variable(Var.LANGUAGE) or "en"
+            place, estimate = board.where(call)
+            said = [Prompt(language, "position"), number_prompt(language, place)]
+            if not math.isinf(estimate):
+                minutes = max(1, math.ceil(estimate / 60))
+                said += [
+                    Prompt(language, "estimated-wait"),
+                    number_prompt(language, minutes),
+                    Prompt(language, "minutes"),
+                ]
+            said.append(Prompt(language, "callback-while-waiting"))
+            try:
+                await AgiCallIO(channel).say(said)
+            except CallerHungUp:
+                return  # hung up, or taken to an operator in the middle of it
+        await channel.result(Result.WAIT)
+
+    async def key(self, channel: AgiChannel) -> None:
+        """A key pressed while waiting: 1 asks for a callback (the caller keeps their place),
+        2 leaves a recorded message and a number to call back."""
+        call = channel.call
+        board = self.switchboard
+        key = channel.arg(1)
+        if key == "2" and board.waits(call):
+            await self.messages.message(channel)
+            return
+        if key != "1" or not board.waits(call):
+            await channel.result(Result.WAIT)
+            return
+        language = await channel.get_variable(Var.LANGUAGE) or "en"
+        io = AgiCallIO(channel)
+        board.hold(call, True)
+        try:
+            typed = (await io.collect(Prompt(language, "callback-number"), 8, 16)).rstrip("#")
+            number = typed or board.callers.get(call, "")
+            try:
+                board.to_callback(call, number)  # on disk before the caller hears the promise
+            except (CallbackRefused, OSError) as exc:
+                if isinstance(exc, OSError):
+                    log.error("callback of %s not stored: %s", call, exc)
+                board.hold(call, False)  # they keep waiting, in their place
+                error = "wrong-key" if isinstance(exc, CallbackRefused) else "technical-error"
+                await io.say([Prompt(language, error)])
+                await channel.result(Result.WAIT)
+                return
+        except CallerHungUp:
+            board.hold(call, False)
+            return
+        await board.callbacks_kept()
+        try:
+            await io.say([Prompt(language, "callback-registered")])
+        except CallerHungUp:
+            return  # promised and stored all the same
+        await channel.result(Result.DONE)
+
+    async def callback(self, channel: AgiChannel) -> None:
+        """The operator picked up a callback: tell the dialplan whom to call."""
+        callback = self.switchboard.callback_answered(channel.arg(1), channel.arg(2))
+        if callback is None:
+            await channel.hangup()
+            return
+        await channel.set_variable(Var.NUMBER, callback.number)
+        if callback.recording:
+            # the operator hears the sealed message first (the dialplan's Playback): opened
+            # for this callback, deleted once the family is reached or the operator's leg ends
+            played = await self.messages.door.open_for_call(callback.recording)
+            if played is not None:
+                self._playing[channel.arg(1)] = played
+                await channel.set_variable(Var.RECORDING, played)
+
+    async def callback_reached(self, channel: AgiChannel) -> None:
+        """Runs on the caller's leg of a callback as they pick up."""
+        callback = channel.arg(1)
+        self.switchboard.callback_reached(callback)
+        await self.messages.door.played(self._playing.pop(callback, None))
+
+    async def callback_end(self, channel: AgiChannel) -> None:
+        """The operator's leg of a callback hung up."""
+        callback = channel.arg(1)
+        self.switchboard.callback_ended(callback, channel.arg(2))
+        await self.messages.door.played(self._playing.pop(callback, None))
+
+    async def dialed(self, channel: AgiChannel) -> None:
+        """A dial of an operator returned with the caller still there."""
+        call = channel.call
+        operator = channel.arg(1)
+        status = channel.arg(2)
+        board = self.switchboard
+        if status != "ANSWER" and not (board.waits(call) or call in board.talks):
+            # rung by an instance gone since (a restart, a takeover): they wait on, and their
+            # next announcement queues them here (their channel keeps their line)
+            await channel.result(Result.WAIT)
+            return
+        next_step = board.ring_ended(call, operator, status)
+        await channel.result(Result(next_step))
+
+    async def answered(self, channel: AgiChannel) -> None:
+        """Runs on the operator's channel as they pick up, before the two are bridged."""
+        call = channel.arg(1)
+        operator = channel.arg(2)
+        self.switchboard.answered(call, operator, channel.call)
+        if self.recorder is not None:
+            await self.recorder.start(channel, call, operator)
+
+    async def transfer(self, channel: AgiChannel) -> None:
+        """A blind transfer made on the operator's phone (a REFER, or ##) brought the caller
+        here: the extension the operator named, one of their organisation's (the dialplan
+        knows no other)."""
+        call = channel.call
+        board = self.switchboard
+        offered = board.talks.get(call)
+        target = board.deployment.target(channel.arg(1))
+        if offered is None or target is None:
+            log.warning("transfer of %s, which is not talking to an operator here", call)
+            return  # no HOTLINE_RESULT: the dialplan's fallback queue takes the caller
+        await channel.result(Result.WAIT)  # before it is moved on
+        board.transfer(call, target, offered.operator, left=True)
+
+    async def transferred(self, channel: AgiChannel) -> None:
+        """The transferred caller hears that they are being connected, then is offered."""
+        call = channel.call
+        language = await channel.get_variable(Var.LANGUAGE) or "en"
+        try:
+            waiting = self.switchboard.waiting.get(call)
+            if waiting is not None:  # their new line: for a restart, and the fallback queue
+                await channel.set_variable(Var.LINE, waiting.line)
+            await AgiCallIO(channel).say([Prompt(language, "connecting")])
+            await channel.result(Result.WAIT)
+        except CallerHungUp:
+            pass  # hung up (their hangup handler says so), or already taken to an operator
+        finally:
+            self.switchboard.transfer_ready(call)
+        await channel.stay_while(lambda: call in self.switchboard.talks)  # rung at once
+
+    async def centre_answered(self, channel: AgiChannel) -> None:
+        """Runs on the centre's channel as it picks up, before it is bridged to the caller."""
+        self.switchboard.centre_answered(channel.arg(1))
+
+    async def centre_dialed(self, channel: AgiChannel) -> None:
+        """The dial of a centre returned with the caller still on the line."""
+        call = channel.call
+        next_step = self.switchboard.centre_ended(call, channel.arg(1))
+        if next_step == "unanswered":
+            language = await channel.get_variable(Var.LANGUAGE) or "en"
+            await AgiCallIO(channel).say([Prompt(language, "centre-unavailable")])
+            next_step = "done"
+        await channel.result(Result(next_step))
+
+    async def hangup(self, channel: AgiChannel) -> None:
+        """The caller's hangup handler: whatever they were doing, they are gone (the channel
+        that hung up, Asterisk's hangup source, is its argument)."""
+        call = channel.call
+        board = self.switchboard
+        known = (
+            board.waits(call)
+            or call in board.talks
+            or call in board.state.away
+            or board.bus.under_way(call)
+        )
+        board.hung_up(call, endpoint(channel.arg(1)))
+        if not known and self.lost is not None:
+            self.lost()

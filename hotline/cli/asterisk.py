@@ -1,0 +1,60 @@
+"""The Asterisk config generated from the hotline config (`asterisk render`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hotline.cli.common import USAGE, ConfigOption, fail, read_deployment, read_settings
+from hotline.cli.deployment import build_prompts
+
+app = typer.Typer(help="Asterisk config generated from the hotline config.", no_args_is_help=True)
+
+
+@app.command("render")
+def asterisk_render(
+    target: Annotated[Path, typer.Argument(help="folder to write the generated .conf files")],
+    config: ConfigOption = None,
+    with_prompts: Annotated[
+        bool,
+        typer.Option(
+            "--prompts",
+            help="also the built prompts, in DIR/sounds (for /usr/share/asterisk/sounds/"
+            "hotline), and DIR/ready once all is written (what the Asterisk image waits for)",
+        ),
+    ] = False,
+) -> None:
+    """Write the generated Asterisk files (endpoints, AMI user, queues, numbers), and for the
+    machine around it fail2ban-hotline.conf (for /etc/fail2ban/jail.d/: bans addresses that
+    fail to log in) and nftables-hotline.nft (who may use SIP over UDP)."""
+    import shutil
+
+    from hotline.asterisk.render import RenderError, render, render_firewall
+    from hotline.config.settings import environment
+
+    settings = read_settings()
+    deployment = read_deployment(settings, config)
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "ready").unlink(missing_ok=True)
+    try:
+        files = render(
+            deployment,
+            environment(),
+            target,
+            settings.agi_address(),
+            settings.ami_username,
+            settings.takeover_seconds(),
+        )
+        files += render_firewall(deployment, target)
+    except RenderError as exc:
+        fail(str(exc), USAGE)
+    for path in files:
+        typer.echo(path)
+    if with_prompts:
+        build_prompts(config)
+        shutil.rmtree(target / "sounds", ignore_errors=True)
+        shutil.copytree(settings.prompts_build_dir, target / "sounds")
+        (target / "ready").touch()
+        typer.echo(target / "sounds")

@@ -1,0 +1,133 @@
+"""How the hotline meets the telephone network in config/hotline.yaml: the carrier's trunk
+and where callbacks may go through it (``trunk``), where Asterisk listens (``sip``), how
+softphones connect (``phones``), and the bans of addresses that attack it (``security``)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from hotline.config.fields import Section
+from routing.outbound import PER_CALLER
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _pattern(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {exc}") from None
+    return value
+
+
+class CallbacksModel(Section):
+    """Where callbacks may go: the numbers (regular expressions, matched whole; e.g. the
+    country's mobile and landline numbering, no international or premium-rate numbers), and
+    at most so many calls an hour to one number and in all."""
+
+    allowed: list[Annotated[str, AfterValidator(_pattern)]] = Field(min_length=1)
+    per_number_per_hour: int = Field(4, ge=1, le=100)
+    #: Each organisation's outbound calls an hour (callbacks and escalations).
+    per_hour: int = Field(60, ge=1, le=10_000)
+    #: Callback requests one calling number may make to one organisation in an hour.
+    per_caller_per_hour: int = Field(PER_CALLER, ge=1, le=100)
+
+
+class OwnCallbacksModel(Section):
+    """An organisation's own, lower, cap on its outbound calls an hour."""
+
+    per_hour: int = Field(ge=1, le=10_000)
+
+
+class TrunkModel(Section):
+    #: Calls are accepted from these addresses or networks only (by source address, never by
+    #: a user name a caller could send from anywhere).
+    addresses: list[Network] = Field(min_length=1)
+    #: Where calls out to callers (callbacks) go: the carrier's SIP URI (host and port).
+    outbound: Annotated[str, Field(pattern=r"^sips?:[A-Za-z0-9.\-_]+(:\d{1,5})?$")] | None = None
+    #: The carrier challenges the hotline's calls (digest): the user name and password come
+    #: from HOTLINE_TRUNK_USERNAME and HOTLINE_TRUNK_PASSWORD.
+    auth: bool = False
+    #: The carrier wants the hotline registered to it (an outbound REGISTER to ``outbound``,
+    #: with that user name and password).
+    registration: bool = False
+    callbacks: CallbacksModel | None = None
+
+    @model_validator(mode="after")
+    def _outbound_needs(self) -> TrunkModel:
+        if (self.auth or self.registration) and self.outbound is None:
+            raise ValueError("auth and registration need the carrier's address in 'outbound'")
+        if self.outbound is not None and self.callbacks is None:
+            raise ValueError(
+                "with 'outbound', say which numbers callbacks may dial in 'callbacks.allowed'"
+            )
+        return self
+
+
+class SipModel(Section):
+    """Where Asterisk listens for SIP, and what it says of itself behind NAT."""
+
+    #: The address Asterisk's SIP transports bind to (0.0.0.0: every interface).
+    bind: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.IPv4Address("127.0.0.1")
+    udp_port: int = Field(5060, ge=1, le=65535)
+    tls_port: int = Field(5061, ge=1, le=65535)
+    #: The public address (or host name) of a NAT in front of Asterisk, written into SIP
+    #: headers and SDP for phones outside; None: Asterisk is reached at its own address.
+    external_address: Annotated[str, Field(pattern=r"^[A-Za-z0-9.:\-]+$")] | None = None
+    #: Networks reached without that NAT (the carrier's, the office's).
+    local_networks: list[Network] = []
+
+
+class TlsModel(Section):
+    """The TLS certificate phones see, as files on the Asterisk machine (PEM). The sandbox
+    generates these files, with its own certificate authority, at ``sandbox up``."""
+
+    certificate: str = "/etc/asterisk/keys/hotline.crt"
+    key: str = "/etc/asterisk/keys/hotline.key"
+
+
+class PhonesModel(Section):
+    """How operators' and supervisors' softphones reach Asterisk (from anywhere: NAT is
+    handled on their endpoints)."""
+
+    #: Phones may use plain UDP.
+    udp: bool = True
+    #: Phones may use TLS (port sip.tls_port).
+    tls: bool = True
+    #: ``required``: TLS for signalling and SRTP for media, nothing else (no UDP).
+    encryption: Literal["optional", "required"] = "optional"
+    certificate: TlsModel = TlsModel()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PhonesModel:
+        if not (self.udp or self.tls):
+            raise ValueError("phones need a transport: udp, tls or both")
+        if self.encryption == "required" and (self.udp or not self.tls):
+            raise ValueError("encryption: required means tls: true and udp: false")
+        return self
+
+
+class BanModel(Section):
+    """When an address that keeps failing to log in over SIP is blocked (fail2ban reading
+    Asterisk's security log; `hotline asterisk render` writes the jail)."""
+
+    #: Failed logins (a wrong password, an unknown user name) from one address that earn a
+    #: ban: enough for an operator's typos, far too few to guess a password.
+    failures: int = Field(5, ge=1, le=100)
+    #: ... counted over this many seconds.
+    within: int = Field(600, ge=10, le=86_400)
+    #: How long the address is then refused (seconds), on every port, UDP and TCP alike.
+    seconds: int = Field(900, ge=5, le=604_800)
+    #: Addresses or networks never banned (an office's NAT shared by many phones); the trunk's
+    #: addresses are never banned either.
+    ignore: list[Network] = []
+
+
+class SecurityModel(Section):
+    """What is done to addresses that attack the hotline's SIP port."""
+
+    ban: BanModel = BanModel()

@@ -1,0 +1,1 @@
+"""The figures: statistics, forecasts and Prometheus metrics."""

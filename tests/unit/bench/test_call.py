@@ -1,0 +1,42 @@
+"""`python -m bench.call`, the test call tool: its exit codes are `hotline`'s (1, a failure
+while running; 2, a usage error), and it says what to start when the service is away."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def bench_call(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bench.call", *args],
+        cwd=ROOT,
+        env={**os.environ, "HOTLINE_CONFIG": str(ROOT / "config/hotline.yaml"), **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_service_that_does_not_answer_is_a_failure_while_running() -> None:
+    done = bench_call("0800213103", "--keys", "1", HOTLINE_API_PORT=str(closed_port()))
+    assert done.returncode == 1, done.stderr
+    assert "does not answer" in done.stderr and "`hotline up`" in done.stderr
+
+
+def test_keys_a_phone_cannot_press_are_a_usage_error(tmp_path: Path) -> None:
+    done = bench_call("0800213103", "--keys", "1x", HOTLINE_DATA_DIR=str(tmp_path))
+    assert done.returncode == 2, done.stderr
+    assert "--keys" in done.stderr and "Traceback" not in done.stderr

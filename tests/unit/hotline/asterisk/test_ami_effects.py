@@ -1,0 +1,77 @@
+"""The switchboard's hands in Asterisk (:class:`AmiEffects`) over a plain double of the AMI
+client: a caller is rung for their line's organisation's ring timeout. (Over the real
+Asterisk: tests/integration/test_queue_rules.py.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hotline.asterisk.ami import AmiEffects
+from hotline.calls.switchboard import ChannelGone
+
+
+class Reply(dict[str, Any]):
+    @property
+    def success(self) -> bool:
+        return self.get("Response") == "Success"
+
+
+class Ami:
+    """Records every action; answers each with ``replies`` (by action), else Success."""
+
+    def __init__(self, **replies: Reply) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.replies = replies
+        self.fenced = False
+
+    def fence(self) -> int:
+        return 0
+
+    async def action(self, fields: dict[str, Any], timeout: float | None = None) -> Reply:
+        self.sent.append(fields)
+        return self.replies.get(fields["Action"], Reply(Response="Success"))
+
+
+@pytest.mark.parametrize(
+    ("seconds", "transferred", "context"),
+    [(8, False, "hotline-connect"), (25, True, "hotline-transferred"), (14.6, False, None)],
+)
+async def test_a_caller_is_rung_for_the_ring_timeout_it_is_given(
+    seconds: float, transferred: bool, context: str | None
+) -> None:
+    ami = Ami()
+    await AmiEffects(ami).connect("PJSIP/trunk-1", "ge1", seconds, transferred)  # type: ignore[arg-type]
+    setvar, redirect = ami.sent
+    # first on the caller's channel, where [hotline-connect]'s Dial reads it
+    assert setvar == {
+        "Action": "Setvar",
+        "Channel": "PJSIP/trunk-1",
+        "Variable": "HOTLINE_RING_TIMEOUT",
+        "Value": str(round(seconds)),
+    }
+    assert (redirect["Action"], redirect["Channel"], redirect["Exten"]) == (
+        "Redirect",
+        "PJSIP/trunk-1",
+        "ge1",
+    )
+    assert redirect["Context"] == (context or "hotline-connect")
+
+
+async def test_a_caller_gone_before_the_ring_is_not_redirected() -> None:
+    ami = Ami(Setvar=Reply(Response="Error", Message="No such channel"))
+    with pytest.raises(ChannelGone):
+        await AmiEffects(ami).connect("PJSIP/trunk-1", "ge1", 8)  # type: ignore[arg-type]
+    assert [a["Action"] for a in ami.sent] == ["Setvar"]
+
+
+async def test_an_operator_rung_for_a_callback_rings_for_the_ring_timeout() -> None:
+    ami = Ami()
+    await AmiEffects(ami).callback("c1", "ge1", "995555123401", 1, 8)  # type: ignore[arg-type]
+    (originate,) = ami.sent
+    assert (originate["Action"], originate["Channel"], originate["Timeout"]) == (
+        "Originate",
+        "PJSIP/ge1",
+        "8000",
+    )
