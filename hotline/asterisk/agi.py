@@ -210,11 +210,14 @@ class AgiChannel:
         verb = text.split(" ", 1)[0]
         sent = time.perf_counter()
         self.writer.write(text.encode() + b"\n")
-        try:
-            await asyncio.wait_for(self.writer.drain(), self.reply_timeout)
-        except (ConnectionError, TimeoutError):
-            self.hung_up = True
-            raise CallerHungUp() from None
+        # a line nearly always leaves at once (loopback, a few bytes): waiting for the buffer
+        # to drain only when it holds something saves a timer and a task a command
+        if self.writer.transport.get_write_buffer_size():
+            try:
+                await asyncio.wait_for(self.writer.drain(), self.reply_timeout)
+            except (ConnectionError, TimeoutError):
+                self.hung_up = True
+                raise CallerHungUp() from None
         wait = timeout if timeout is not None else self.reply_timeout
         try:
             async with asyncio.timeout(wait):

@@ -22,6 +22,7 @@ from hotline.config.deployment import Deployment
 from hotline.config.loading import parse
 from hotline.events import CallEvent, EventBus
 from routing.events import CallEnded
+from tests.unit.hotline.asterisk.test_agi_fuzz import Sink
 from tests.unit.hotline.config.test_config import broken
 
 ENV = (
@@ -346,6 +347,8 @@ async def test_several_variables_are_set_in_one_round_trip_when_it_is_safe(
     written: list[str] = []
 
     class Writer:
+        transport = Sink.transport
+
         def write(self, data: bytes) -> None:
             written.append(data.decode().rstrip("\n"))
             reader.feed_data(b"200 result=0\n")
@@ -356,3 +359,24 @@ async def test_several_variables_are_set_in_one_round_trip_when_it_is_safe(
     channel = AgiChannel(reader, Writer(), {})  # type: ignore[arg-type]
     await channel.set_variables(values)
     assert written == sent
+
+
+async def test_a_peer_that_stops_reading_ends_the_session_after_the_reply_timeout() -> None:
+    class Stuck:
+        """Asterisk's side stopped reading: what is written stays buffered."""
+
+        class transport:
+            @staticmethod
+            def get_write_buffer_size() -> int:
+                return 1 << 20
+
+        def write(self, data: bytes) -> None:
+            pass
+
+        async def drain(self) -> None:
+            await asyncio.Event().wait()
+
+    channel = AgiChannel(asyncio.StreamReader(), Stuck(), {}, reply_timeout=0.05)  # type: ignore[arg-type]
+    with pytest.raises(CallerHungUp):
+        await channel.command("ANSWER")
+    assert channel.hung_up

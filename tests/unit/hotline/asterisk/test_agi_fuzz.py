@@ -15,7 +15,12 @@ FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCh
 
 
 class Sink:
-    """The writing half of a connection that accepts everything."""
+    """The writing half of a connection that accepts everything (and sends it at once)."""
+
+    class transport:
+        @staticmethod
+        def get_write_buffer_size() -> int:
+            return 0
 
     def write(self, data: bytes) -> None:
         pass
