@@ -26,6 +26,27 @@ def _counter(scrapes: list[Scrape], family: str) -> float:
     )
 
 
+def same_rate_cpu(
+    baseline: list[dict[str, Any]], service: list[dict[str, Any]]
+) -> tuple[float, float, float] | None:
+    """Asterisk's CPU per call alone and with the service at the highest call rate both arms
+    passed without a failed call (rate, baseline ms, service ms); None: no such rate."""
+
+    def clean(steps: list[dict[str, Any]]) -> dict[float, float]:
+        return {
+            s["rate"]: s["cpu_ms_per_call"]["asterisk"]
+            for s in steps
+            if not s["failed"] and (s.get("cpu_ms_per_call") or {}).get("asterisk") is not None
+        }
+
+    alone, shared = clean(baseline), clean(service)
+    both = sorted(alone.keys() & shared.keys())
+    if not both:
+        return None
+    rate = both[-1]
+    return rate, alone[rate], shared[rate]
+
+
 def histogram_quantile(scrapes: list[Scrape], family: str, q: float) -> float | None:
     """The q-quantile of a histogram summed over several scrapes (linear within a bucket,
     as Prometheus's histogram_quantile does); None when it observed nothing."""
@@ -195,6 +216,21 @@ def rows(results: dict[str, Any]) -> list[Row]:
             )
         )
     both("(1) Asterisk CPU per call", "ceiling", ("cpu_ms_per_call", "asterisk"), 2, " ms")
+    same = same_rate_cpu(
+        g("ceiling", "baseline", "steps") or [], g("ceiling", "service", "steps") or []
+    )
+    if same is not None:
+        rate, base_cpu, with_service = same
+        out.append(
+            (
+                f"(1) Asterisk CPU per call at {rate:g}/s (the highest rate both pass)",
+                _num(base_cpu, 2, " ms"),
+                _num(with_service, 2, " ms"),
+                _ratio(with_service, base_cpu),
+                "<= 1.1x",
+                _verdict(with_service <= 1.1 * base_cpu),
+            )
+        )
     serv_cpu = g("ceiling", "service", "cpu_ms_per_call", "service")
     ast_cpu = g("ceiling", "service", "cpu_ms_per_call", "asterisk")
     if serv_cpu is not None:

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from bench.measure import quantile
-from bench.report import Scrape, batch_means_ci95, histogram_quantile
+from bench.report import Scrape, batch_means_ci95, histogram_quantile, same_rate_cpu
 
 
 def histogram(buckets: dict[float, float]) -> Scrape:
@@ -48,3 +48,13 @@ def test_batch_means_interval() -> None:
     assert batch_means_ci95([1.0] * 8) is None  # batches of one say nothing
     swinging = [float(n // 10 % 2) for n in range(80)]  # batches alternate 0 and 1
     assert batch_means_ci95(swinging) == pytest.approx(2.365 * 0.5345 / math.sqrt(8), rel=1e-3)
+
+
+def test_asterisks_cpu_is_compared_at_the_highest_rate_both_arms_pass() -> None:
+    def step(rate: float, cpu: float, failed: int = 0) -> dict[str, object]:
+        return {"rate": rate, "failed": failed, "cpu_ms_per_call": {"asterisk": cpu}}
+
+    baseline = [step(100, 6.0), step(140, 6.5), step(160, 6.6), step(180, 9.0, failed=3)]
+    service = [step(100, 6.4), step(140, 7.0), step(160, 7.5, failed=1)]
+    assert same_rate_cpu(baseline, service) == (140, 6.5, 7.0)
+    assert same_rate_cpu(baseline, []) is None
