@@ -32,6 +32,8 @@ from hotline.asterisk.dialplan import (
     assign,
     escalation_call,
     parse_escalation_call,
+    ring,
+    rung,
 )
 from hotline.asterisk.messages import (
     Channel,
@@ -247,22 +249,9 @@ class AmiEffects:
     async def connect(
         self, channel: str, operator: str, ring_timeout: float, transferred: bool = False
     ) -> None:
-        # A Redirect carries no variables: the caller's ring timeout (their line's
-        # organisation's) goes on their channel first, where [hotline-connect]'s Dial reads it
-        await self._set(channel, Var.RING_TIMEOUT, str(max(1, round(ring_timeout))))
+        # one action: the ring's length (their line's organisation's) rides in the extension
         context = Context.TRANSFERRED if transferred else Context.CONNECT
-        await self._redirect(channel, context, operator)
-
-    async def _set(self, channel: str, name: str, value: str) -> None:
-        """A variable on a caller's channel (nothing is moved: a failure is safe to retry)."""
-        reply = await self.ami.action(
-            {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
-        )
-        if not reply.success:
-            message = str(reply.get("Message", ""))
-            if "No such channel" in message:
-                raise ChannelGone(channel)
-            raise AmiUnavailable(f"Setvar {name} on {channel}: {message}")
+        await self._redirect(channel, context, ring(operator, ring_timeout))
 
     async def move(self, channel: str, number: str = "") -> None:
         if number:
@@ -472,7 +461,7 @@ class AmiEffects:
             if c.context != Context.CONNECT:
                 waiting.append(found)
             else:
-                (talking if c.bridged else ringing).append((found, c.exten))
+                (talking if c.bridged else ringing).append((found, rung(c.exten)))
         return waiting, talking, ringing
 
     async def get_global(self, name: str) -> str:

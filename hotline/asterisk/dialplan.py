@@ -161,6 +161,18 @@ def organisation_of_transfer(context: str) -> str | None:
     return context.removeprefix(prefix) if context.startswith(prefix) else None
 
 
+def ring(operator: str, seconds: float) -> str:
+    """The extension a caller is sent to in [hotline-connect] (and [hotline-transferred]) to
+    ring ``operator`` for ``seconds``: ``<operator>.<seconds>``, so that one Redirect carries
+    both (a Redirect sets no variable; an operator's id holds no dot)."""
+    return f"{operator}.{max(1, round(seconds))}"
+
+
+def rung(extension: str) -> str:
+    """The operator a [hotline-connect] extension rings (:func:`ring`'s)."""
+    return extension.partition(".")[0]
+
+
 def escalation_call(ref: str, attempt: int) -> str:
     """A report's escalation call as the dialplan carries it (HOTLINE_ESCALATION, and the
     argument it gives the escalation's routes back): ``<ref>-<attempt>``."""

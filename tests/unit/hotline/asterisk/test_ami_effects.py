@@ -43,27 +43,21 @@ async def test_a_caller_is_rung_for_the_ring_timeout_it_is_given(
 ) -> None:
     ami = Ami()
     await AmiEffects(ami).connect("PJSIP/trunk-1", "ge1", seconds, transferred)  # type: ignore[arg-type]
-    setvar, redirect = ami.sent
-    # first on the caller's channel, where [hotline-connect]'s Dial reads it
-    assert setvar == {
-        "Action": "Setvar",
-        "Channel": "PJSIP/trunk-1",
-        "Variable": "HOTLINE_RING_TIMEOUT",
-        "Value": str(round(seconds)),
-    }
+    # one action: the ring's length rides in the extension [hotline-connect] dials from
+    (redirect,) = ami.sent
     assert (redirect["Action"], redirect["Channel"], redirect["Exten"]) == (
         "Redirect",
         "PJSIP/trunk-1",
-        "ge1",
+        f"ge1.{round(seconds)}",
     )
     assert redirect["Context"] == (context or "hotline-connect")
 
 
-async def test_a_caller_gone_before_the_ring_is_not_redirected() -> None:
-    ami = Ami(Setvar=Reply(Response="Error", Message="No such channel"))
+async def test_a_caller_gone_before_the_ring_is_told_apart() -> None:
+    ami = Ami(Redirect=Reply(Response="Error", Message="Channel specified does not exist"))
     with pytest.raises(ChannelGone):
         await AmiEffects(ami).connect("PJSIP/trunk-1", "ge1", 8)  # type: ignore[arg-type]
-    assert [a["Action"] for a in ami.sent] == ["Setvar"]
+    assert [a["Action"] for a in ami.sent] == ["Redirect"]
 
 
 async def test_an_operator_rung_for_a_callback_rings_for_the_ring_timeout() -> None:

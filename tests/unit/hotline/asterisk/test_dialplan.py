@@ -14,6 +14,8 @@ from hotline.asterisk.dialplan import (
     Route,
     Var,
     organisation_of_transfer,
+    ring,
+    rung,
     transfer_context,
 )
 from hotline.asterisk.render import extensions
@@ -55,3 +57,12 @@ def test_every_context_the_service_sends_to_exists(deployment: Deployment) -> No
         assert transfer_context(organisation) in defined
         assert organisation_of_transfer(transfer_context(organisation)) == organisation
     assert organisation_of_transfer("hotline-connect") is None
+
+
+def test_a_ring_carries_its_operator_and_length_in_one_extension() -> None:
+    assert ring("ge1", 14.6) == "ge1.15"
+    assert ring("op-2", 0.2) == "op-2.1"  # never a ring of no time
+    assert rung(ring("ua_op3", 30)) == "ua_op3"
+    assert rung("ge1") == "ge1"  # from an instance that sent no length: the shared one
+    connect = STATIC[STATIC.index("[hotline-connect]") :]
+    assert "PJSIP/${CUT(EXTEN,.,1)}" in connect.split("\n\n")[0]
