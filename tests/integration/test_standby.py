@@ -28,7 +28,10 @@ from tests.integration.conftest import WORKING_HOURS, Asterisk, Service, call, f
 from tests.integration.netfault import SilentLink
 from tests.integration.test_recordings import recorded_config, wait_for_event
 
-LEASE = 3.0
+#: The tests' lease (production's default is 3 s): in a suite of four workers on two cores the
+#: shared PostgreSQL was seen not to answer a renewal for 3 s (the active instance then rightly
+#: stood down mid-test); what is proven here does not depend on the lease's length.
+LEASE = 5.0
 INFORMATION = ("0800213103", "14")
 CONSULTATION = ("0800213103", "11")
 DETENTION = ("0800213103", "12")
