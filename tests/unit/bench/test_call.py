@@ -3,31 +3,15 @@ while running; 2, a usage error), and it says what to start when the service is 
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.conftest import ROOT
+from tests.unit.hotline.test_exit_codes import closed_port, run_module
 
 
 def bench_call(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bench.call", *args],
-        cwd=ROOT,
-        env={**os.environ, "HOTLINE_CONFIG": str(ROOT / "config/hotline.yaml"), **env},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    return run_module("bench.call", *args, cwd=ROOT, **env)
 
 
 def test_a_service_that_does_not_answer_is_a_failure_while_running() -> None:

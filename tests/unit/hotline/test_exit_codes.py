@@ -17,8 +17,13 @@ from tests.conftest import ROOT
 
 
 def hotline(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return run_module("hotline.cli", *args, cwd=cwd, **env)
+
+
+def run_module(module: str, *args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -m module args`` as a user runs it, with the project's config."""
     return subprocess.run(
-        [sys.executable, "-m", "hotline.cli", *args],
+        [sys.executable, "-m", module, *args],
         cwd=cwd,
         env={**os.environ, "HOTLINE_CONFIG": str(ROOT / "config/hotline.yaml"), **env},
         capture_output=True,
