@@ -146,19 +146,6 @@ def add_counter_login(lab: Lab) -> str:
     return secret
 
 
-def hangup_by_event(lab: Lab) -> None:
-    """An experiment: the caller's hangup handler raises a UserEvent instead of opening a
-    FastAGI session (the service reads no such event yet: for what a session costs only)."""
-    conf = lab.sandbox.root / "etc/asterisk/extensions.conf"
-    text = conf.read_text()
-    old = "exten => s,1,AGI(${HOTLINE_AGI}/hangup,${CHANNEL(hangupsource)})"
-    new = "exten => s,1,UserEvent(HotlineHangup,Call: ${UNIQUEID},Source: ${CHANNEL(hangupsource)})"
-    if old not in text:
-        raise RuntimeError("no hangup handler's AGI in extensions.conf")
-    conf.write_text(text.replace(old, new))
-    lab.cli("dialplan reload")
-
-
 def diff(after: Mapping[str, float], before: Mapping[str, float], calls: int) -> dict[str, float]:
     keys = set(after) | set(before)
     out = {k: round((after.get(k, 0) - before.get(k, 0)) / calls, 3) for k in keys}
@@ -272,11 +259,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stat", action="store_true", help="perf stat of Asterisk: syscalls...")
     parser.add_argument("--trace", action="store_true", help="perf trace -s: syscalls by name")
     parser.add_argument("--profile", type=Path, default=None, help="py-spy of the service here")
-    parser.add_argument(
-        "--hangup-event",
-        action="store_true",
-        help="experiment: the hangup handler raises a UserEvent, no FastAGI session",
-    )
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None, help="JSON of the figures")
     args = parser.parse_args(argv)
@@ -288,8 +270,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         lab.up()
         secret = add_counter_login(lab) if args.events else None
-        if args.hangup_event:
-            hangup_by_event(lab)
         settings = lab.cli("manager show settings")
         print("\n".join(line for line in settings.splitlines() if "isabled" in line), flush=True)
         for arm in arms:

@@ -32,7 +32,7 @@ from hotline.asterisk.agi import FastAgiServer, Handler
 from hotline.asterisk.ami import AmiClient, AmiEffects
 from hotline.asterisk.dialplan import WITNESSED, Route
 from hotline.asterisk.listener import listen
-from hotline.asterisk.messages import PhoneState, Transferred
+from hotline.asterisk.messages import Hangup, PhoneState, Transferred
 from hotline.calls.durable import Durable
 from hotline.calls.features import FeatureRoutes
 from hotline.calls.menus import CallService
@@ -193,18 +193,23 @@ class Service:
         self.switchboard.guarded(call, arrival)
         self.interrupted.soon()  # and the hangups missed while hung
 
+    def left(self, hangup: Hangup) -> None:
+        if not self.leadership.answers_for(hangup.fence):
+            return  # another instance's call (or this one's, before it stood down)
+        if not self.switchboard.hung_up(hangup.call, hangup.by):
+            self.interrupted.soon()  # begun before a restart: closed as a call ended unseen
+
     def routes(self) -> dict[Route, Handler]:
         """The FastAGI routes, by the path the dialplan calls."""
         assert self.spool_door is not None  # (built with the service)
         messages = MessageRoute(self.switchboard, self.notifications, self.spool_door)
-        waiting = WaitingRoutes(self.switchboard, messages, self.recorder, self.interrupted.soon)
+        waiting = WaitingRoutes(self.switchboard, messages, self.recorder)
         duty_calls = DutyCallRoutes(self.escalations, self.notifications, self.spool_door)
         return {
             Route.CALL: self.calls.handle,
             Route.WAIT: waiting.wait,
             Route.DIALED: waiting.dialed,
             Route.ANSWERED: waiting.answered,
-            Route.HANGUP: waiting.hangup,
             Route.KEY: waiting.key,
             Route.CALLBACK: waiting.callback,
             Route.CALLBACK_REACHED: waiting.callback_reached,

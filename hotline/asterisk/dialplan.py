@@ -25,8 +25,6 @@ class Route(StrEnum):
     DIALED = "dialed"
     #: On the operator's channel, as they pick up.
     ANSWERED = "answered"
-    #: The caller's hangup handler.
-    HANGUP = "hangup"
     #: A callback: the operator answered, the caller is dialled next.
     CALLBACK = "callback"
     CALLBACK_REACHED = "callback-reached"
@@ -53,13 +51,24 @@ WITNESSED = frozenset(
     {
         Route.ANSWERED,
         Route.DIALED,
-        Route.HANGUP,
         Route.CENTRE_ANSWERED,
         Route.CENTRE_DIALED,
         Route.CALLBACK_REACHED,
         Route.CALLBACK_END,
     }
 )
+
+
+class Event(StrEnum):
+    """The dialplan's own AMI events: ``UserEvent(<name>,...)``, where a FastAGI session would
+    cost both sides more than the news is worth (a wake of each AMI session, against a TCP
+    connection, its environment and a task)."""
+
+    #: A caller's hangup handler: the call (Call), the channel that hung up (By) and the
+    #: fencing number of the instance the dialplan pointed at then (Fence: that one takes it).
+    HANGUP = "HotlineHangup"
+    #: The guard moved a caller to the fallback queue while the service was not answering.
+    GUARDED = "HotlineGuarded"
 
 
 class Result(StrEnum):

@@ -1,7 +1,7 @@
 """AMI events in, the service's words out: each event counted and timed for /metrics,
 parsed (:mod:`hotline.asterisk.messages`), and handed to a :class:`Listener` as what it
-means: a phone's state, a transfer the phones made, a caller the guard moved. Nothing past
-this module reads an AMI field or a channel name."""
+means: a phone's state, a transfer the phones made, a caller the guard moved, a caller gone.
+Nothing past this module reads an AMI field or a channel name."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from hotline.asterisk import messages
-from hotline.asterisk.messages import PhoneState, Transferred
+from hotline.asterisk.messages import Hangup, PhoneState, Transferred
 from hotline.figures import metrics
 from routing.events import CallStarted
 
@@ -35,12 +35,19 @@ class Listener(Protocol):
         answering (``arrival``: the call as it started, for one never logged)."""
         ...
 
+    def left(self, hangup: Hangup) -> None:
+        """A caller's channel is gone. Told whether or not this instance keeps a queue: the
+        one the dialplan pointed at then (``hangup.fence``) takes it, which may be one that
+        gave up its lease at a stop and still sees its calls to their end."""
+        ...
+
 
 def listen(
     listener: Listener, listening: Callable[[], bool]
 ) -> Callable[[Mapping[str, Any]], None]:
     """The AMI event handler: every event counted; while ``listening()`` (an instance that
-    keeps a queue), the ones the service reads handed to ``listener``."""
+    keeps a queue), the ones the service reads handed to ``listener``; a hangup always (the
+    listener knows whether it is its own)."""
 
     def on_event(event: Mapping[str, Any]) -> None:
         started = time.perf_counter()
@@ -49,23 +56,36 @@ def listen(
         if stamp := event.get("Timestamp"):
             with contextlib.suppress(ValueError):
                 metrics.AMI_EVENT_LAG.observe(max(0.0, time.time() - float(stamp)))
-        if not listening():
+        keeping = listening()
+        if not keeping and name != "UserEvent":
             return
         try:
             parsed = messages.parse(event)
         except messages.MalformedMessage as exc:
             log.warning("%s: ignored", exc)
             parsed = None
-        match parsed:
-            case messages.DeviceState() as device:
-                if (state := messages.phone_state(device)) is not None:
-                    listener.phone(state)
-            case messages.AttendedTransfer() as attended:
-                if (transfer := messages.transferred(attended)) is not None:
-                    listener.transferred(transfer)
-            case messages.Guarded(call, caller, number, channel, sip_call_id):
-                arrival = CallStarted(caller, number, channel=channel, sip_call_id=sip_call_id)
-                listener.guarded(call, arrival)
+        try:
+            _hand(listener, parsed, keeping)
+        except Exception:  # (raised into panoramisk, it would close the AMI connection)
+            log.exception("AMI %s: not taken in", name)
         metrics.AMI_EVENT_SECONDS.observe(time.perf_counter() - started)
 
     return on_event
+
+
+def _hand(listener: Listener, parsed: messages.AmiEvent | None, keeping: bool) -> None:
+    """What an event means, told to the listener (only a hangup unless it keeps a queue)."""
+    match parsed:
+        case messages.Hangup() as hangup:
+            listener.left(hangup)
+        case _ if not keeping:
+            pass
+        case messages.DeviceState() as device:
+            if (state := messages.phone_state(device)) is not None:
+                listener.phone(state)
+        case messages.AttendedTransfer() as attended:
+            if (transfer := messages.transferred(attended)) is not None:
+                listener.transferred(transfer)
+        case messages.Guarded(call, caller, number, channel, sip_call_id):
+            arrival = CallStarted(caller, number, channel=channel, sip_call_id=sip_call_id)
+            listener.guarded(call, arrival)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from hotline.asterisk.dialplan import organisation_of_transfer
+from hotline.asterisk.dialplan import Event, organisation_of_transfer
 
 T = TypeVar("T")
 
@@ -35,6 +35,19 @@ class Guarded:
     number: str
     channel: str
     sip_call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    """The dialplan's ``UserEvent: HotlineHangup``: a caller's channel is gone (its hangup
+    handler ran)."""
+
+    call: str
+    #: The SIP endpoint that hung up (``op3``), empty when Asterisk does not say or it is
+    #: not a SIP phone's channel.
+    by: str
+    #: The fencing number of the instance the dialplan pointed at (0: none, no standby).
+    fence: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +83,7 @@ class Channel:
     linkedid: str = ""
 
 
-AmiEvent = DeviceState | Guarded | AttendedTransfer | Channel
+AmiEvent = DeviceState | Guarded | Hangup | AttendedTransfer | Channel
 
 #: Device states of a phone that cannot be rung.
 UNREACHABLE = frozenset({"UNAVAILABLE", "INVALID", "UNKNOWN", ""})
@@ -172,7 +185,12 @@ def parse(message: Mapping[str, Any]) -> AmiEvent | None:
     match message.get("Event"):
         case "DeviceStateChange":
             return DeviceState(_field(message, "Device"), _field(message, "State"))
-        case "UserEvent" if message.get("UserEvent") == "HotlineGuarded":
+        case "UserEvent" if message.get("UserEvent") == Event.HANGUP:
+            fence = _field(message, "Fence", "") or "0"
+            if not (fence.isascii() and fence.isdigit()):
+                raise MalformedMessage(f"AMI UserEvent {Event.HANGUP} with Fence {fence!r}")
+            return Hangup(_field(message, "Call"), endpoint(_field(message, "By", "")), int(fence))
+        case "UserEvent" if message.get("UserEvent") == Event.GUARDED:
             return Guarded(
                 _field(message, "Call"),
                 _field(message, "CallerIDNum", "").strip("<>") or "unknown",

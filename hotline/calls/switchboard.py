@@ -602,10 +602,19 @@ class Switchboard:
         going_on = call in self.state.waiting or call in self.state.offers
         return "wait" if going_on else "done"
 
-    def hung_up(self, call: str, by: str = "") -> None:
+    def hung_up(self, call: str, by: str = "") -> bool:
         """The caller's channel is gone (its hangup handler ran; ``by``: the SIP endpoint
-        that hung up, where Asterisk says)."""
+        that hung up, where Asterisk says). Returns whether this instance knew the call (if
+        not, it began before a restart: its record is closed by the look for calls that
+        ended unseen)."""
+        known = (
+            self.waits(call)
+            or call in self.talks
+            or call in self.state.away
+            or self.bus.under_way(call)
+        )
         self.feed(HungUp(call, by))
+        return known
 
     def callback_answered(self, call: str, operator: str) -> DialCaller | None:
         """The operator picked up a callback: whom to call now (None: not theirs, or this

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
 from hotline.asterisk.dialplan import Result, Var
-from hotline.asterisk.messages import endpoint
 from hotline.calls.recordings import Recorder
 from hotline.calls.switchboard import CallbackRefused, Switchboard
 from hotline.reports.notifications import MessageRoute
@@ -38,14 +36,10 @@ class WaitingRoutes:
         switchboard: Switchboard,
         messages: MessageRoute,
         recorder: Recorder | None = None,
-        lost: Callable[[], None] | None = None,
     ) -> None:
         self.switchboard = switchboard
         self.messages = messages
         self.recorder = recorder
-        #: Told of the hangup of a call this process never knew (it began before a restart):
-        #: its record is closed by the look for calls that ended unseen.
-        self.lost = lost
         #: A notification's message opened for its callback's operator to hear, by callback.
         self._playing: dict[str, str] = {}
 
@@ -211,18 +205,3 @@ class WaitingRoutes:
             await AgiCallIO(channel).say([Prompt(language, "centre-unavailable")])
             next_step = "done"
         await channel.result(Result(next_step))
-
-    async def hangup(self, channel: AgiChannel) -> None:
-        """The caller's hangup handler: whatever they were doing, they are gone (the channel
-        that hung up, Asterisk's hangup source, is its argument)."""
-        call = channel.call
-        board = self.switchboard
-        known = (
-            board.waits(call)
-            or call in board.talks
-            or call in board.state.away
-            or board.bus.under_way(call)
-        )
-        board.hung_up(call, endpoint(channel.arg(1)))
-        if not known and self.lost is not None:
-            self.lost()

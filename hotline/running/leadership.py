@@ -185,6 +185,9 @@ class Leadership:
         self.error: str | None = None
         #: Released at a stop: never taken again by this process.
         self.stopped = False
+        #: The fencing number given up at the stop (the dialplan points at this instance
+        #: under it until the next one has taken over).
+        self.released: int | None = None
         if isinstance(lease, AloneLease):  # alone: active from the start, for good
             self.fence, self._until = 1, float("inf")
 
@@ -197,6 +200,14 @@ class Leadership:
         """Its lease ran out here (no renewal answered in time) and may still come back:
         it acts on nothing meanwhile, and keeps what it sees for then."""
         return self.fence is not None and not self.stopped and not self.active
+
+    def answers_for(self, fence: int) -> bool:
+        """Whether the dialplan, pointing at the instance of fencing number ``fence`` (its
+        HOTLINE_FENCE; 0 when no instance claimed it), points at this one: its lease's, or
+        the one it gave up at a stop, until the next instance raises it. Alone, always."""
+        if isinstance(self.lease, AloneLease):
+            return True
+        return fence in (self.fence, self.released)
 
     @property
     def role(self) -> str:
@@ -259,7 +270,7 @@ class Leadership:
     async def release(self) -> None:
         """At a stop: give the lease to a standby now (and never take it again)."""
         self.stopped = True
-        fence = self.fence
+        fence = self.released = self.fence
         if fence is None:
             return
         self.fence, self._until = None, float("-inf")

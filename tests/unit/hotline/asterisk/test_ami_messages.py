@@ -10,6 +10,7 @@ from hotline.asterisk.messages import (
     Channel,
     DeviceState,
     Guarded,
+    Hangup,
     MalformedMessage,
     endpoint,
     of_kind,
@@ -37,6 +38,17 @@ def test_the_messages_the_service_reads() -> None:
     )
 
 
+def test_a_hangup_names_the_phone_that_hung_up_and_the_instance_it_was_for() -> None:
+    hangup = {"Event": "UserEvent", "UserEvent": "HotlineHangup", "Call": "1700000000.4"}
+    by_operator = {**hangup, "By": "PJSIP/op3-0000002a", "Fence": "12"}
+    assert parse(by_operator) == Hangup("1700000000.4", "op3", 12)
+    assert parse({**hangup, "By": "", "Fence": ""}) == Hangup("1700000000.4", "", 0)
+    assert parse(hangup) == Hangup("1700000000.4", "", 0)  # (an older dialplan's)
+    for fence in ("-1", "1e3", "\u00b2", "12 "):
+        with pytest.raises(MalformedMessage, match="HotlineHangup with Fence"):
+            parse({**hangup, "Fence": fence})
+
+
 def test_messages_the_service_has_no_use_for_are_none() -> None:
     assert parse({"Event": "Newchannel", "Channel": "PJSIP/trunk-1"}) is None
     assert parse({"Event": "UserEvent", "UserEvent": "Other"}) is None
@@ -49,6 +61,7 @@ def test_messages_the_service_has_no_use_for_are_none() -> None:
         ({"Event": "DeviceStateChange", "State": "INUSE"}, "Device"),
         ({"Event": "DeviceStateChange", "Device": "PJSIP/op1"}, "State"),
         ({"Event": "UserEvent", "UserEvent": "HotlineGuarded"}, "Call"),
+        ({"Event": "UserEvent", "UserEvent": "HotlineHangup", "Fence": "3"}, "Call"),
         ({"Event": "CoreShowChannel", "Channel": "PJSIP/trunk-1"}, "Uniqueid"),
     ],
 )

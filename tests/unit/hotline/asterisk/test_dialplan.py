@@ -1,5 +1,6 @@
 """The dialplan speaks the contract's words and no other: every FastAGI route it calls is
-served, every result it tests is one the service sets, every variable is named in
+served, every event it raises is one the service reads, every result it tests is one the
+service sets, every variable is named in
 hotline/asterisk/dialplan.py, every context the service sends a channel to exists. A typo on
 either side would otherwise send callers to the fallback queue without a word."""
 
@@ -8,8 +9,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from hotline.asterisk import messages
 from hotline.asterisk.dialplan import (
     Context,
+    Event,
     Result,
     Route,
     Var,
@@ -34,6 +37,17 @@ def test_every_route_the_dialplan_calls_is_served_and_every_route_is_called(
 ) -> None:
     called = set(re.findall(r"\$\{HOTLINE_AGI\}/([a-z-]+)", dialplan(deployment)))
     assert called == {route.value for route in Route}
+
+
+def test_every_event_the_dialplan_raises_is_read_and_every_event_is_raised(
+    deployment: Deployment,
+) -> None:
+    raised = re.findall(r"UserEvent\((\w+),(.*)\)$", dialplan(deployment), re.M)
+    assert {name for name, _ in raised} == {event.value for event in Event}
+    for name, body in raised:  # as Asterisk sends it: every field the service needs is there
+        fields = dict.fromkeys(re.findall(r"(?:^|,)(\w+): ", body), "7")
+        parsed = messages.parse({"Event": "UserEvent", "UserEvent": name, **fields})
+        assert parsed is not None, name
 
 
 def test_every_result_the_dialplan_reads_or_sets_is_one_the_service_sets() -> None:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import text
 
-from hotline.running.leadership import Leadership, PostgresLease
+from hotline.running.leadership import AloneLease, Leadership, PostgresLease
 from hotline.store.db import Store
 from tests.conftest import postgres_database
 
@@ -170,6 +170,29 @@ async def test_a_released_lease_is_taken_at_once(store: Store) -> None:
         assert taken - released < LEASE / 3, changes  # a standby tries every sixth of it
     finally:
         running_b.cancel()
+
+
+async def test_the_dialplan_points_at_the_holder_and_at_a_released_one_until_taken(
+    store: Store,
+) -> None:
+    """A caller's hangup, raised as an AMI event every instance hears, is taken by the one
+    whose fencing number Asterisk held then: the holder's; after a stop, still the one that
+    gave it up (it sees its calls to their end) until the next raises the number."""
+    a = Leadership(PostgresLease(store.engine), "a", LEASE)
+    b = Leadership(PostgresLease(store.engine), "b", LEASE)
+    await a.step()
+    await b.step()
+    assert a.fence is not None and b.fence is None
+    assert a.answers_for(a.fence) and not b.answers_for(a.fence)
+    assert not a.answers_for(0) and not b.answers_for(0)  # (nobody claimed the dialplan)
+    given_up = a.fence
+    await a.release()
+    assert a.answers_for(given_up) and not b.answers_for(given_up)
+    await b.step()
+    assert b.fence == given_up + 1
+    assert b.answers_for(b.fence) and not a.answers_for(b.fence)
+    alone = Leadership(AloneLease(), "c")
+    assert alone.answers_for(0) and alone.answers_for(7)
 
 
 async def test_a_renewal_frozen_half_way_does_not_hold_the_lease(store: Store) -> None:
