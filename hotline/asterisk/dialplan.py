@@ -79,6 +79,8 @@ class Result(StrEnum):
     DONE = "done"
     #: Wait with music in [hotline-wait] until the service moves the caller.
     WAIT = "wait"
+    #: An operator is free: ring them now ([hotline-connect] at HOTLINE_RING), no AMI action.
+    RING = "ring"
     #: Routed by an instance that stood down meanwhile: queued at once by the active one.
     REQUEUE = "requeue"
     #: Dial the centre in HOTLINE_CENTRE through the carrier.
@@ -109,6 +111,8 @@ class Var(StrEnum):
     ANNOUNCE_EVERY = "HOTLINE_ANNOUNCE_EVERY"
     #: Seconds an operator's phone rings for them.
     RING_TIMEOUT = "HOTLINE_RING_TIMEOUT"
+    #: Whom a routed caller rings as their session ends (:func:`ring`'s extension).
+    RING = "HOTLINE_RING"
     #: The centre to dial (a number through the carrier).
     CENTRE = "HOTLINE_CENTRE"
     #: The number dialled from the carrier.
@@ -173,7 +177,8 @@ def organisation_of_transfer(context: str) -> str | None:
 def ring(operator: str, seconds: float) -> str:
     """The extension a caller is sent to in [hotline-connect] (and [hotline-transferred]) to
     ring ``operator`` for ``seconds``: ``<operator>.<seconds>``, so that one Redirect carries
-    both (a Redirect sets no variable; an operator's id holds no dot)."""
+    both (a Redirect sets no variable; an operator's id holds no dot), or one variable
+    (HOTLINE_RING, for a caller whose session ends on it)."""
     return f"{operator}.{max(1, round(seconds))}"
 
 

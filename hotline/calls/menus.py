@@ -15,6 +15,7 @@ from typing import Any
 
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
 from hotline.asterisk.dialplan import Result, Var
+from hotline.asterisk.dialplan import ring as ring_extension
 from hotline.calls.switchboard import CallbackRefused, Switchboard
 from hotline.config.deployment import Deployment
 from hotline.events import CallEvent, EventBus
@@ -150,10 +151,6 @@ class CallService:
         )
         await io.say([*said, Prompt(step.language, "please-hold"), *notice])
         entered = self.clock()
-        # HOTLINE_RESULT last: the dialplan trusts it. An instance that stood down meanwhile
-        # (a stop beside a standby) sends the caller on to the active one's waiting route.
-        result = Result.WAIT if self.switchboard.may_act() else Result.REQUEUE
-        await channel.set_variables({Var.ENTERED: f"{entered.timestamp():.3f}", Var.RESULT: result})
         call.emit(
             CallRouted(
                 step.line, line.name, step.language, tuple(decision.closed), tuple(step.path)
@@ -166,10 +163,35 @@ class CallService:
             " ".join(step.path) or "-",
             line.name,
         )
-        self.switchboard.enqueue(
-            call.id, channel.name, line.name, step.language, entered, call.caller
+        stamp = f"{entered.timestamp():.3f}"
+        if not self.switchboard.may_act():
+            # an instance that stood down meanwhile (a stop beside a standby): the caller
+            # goes on to the active one's waiting route
+            await channel.set_variables({Var.ENTERED: stamp, Var.RESULT: Result.REQUEUE})
+            return
+        board = self.switchboard
+        ring = board.enqueue(
+            call.id, channel.name, line.name, step.language, entered, call.caller, in_session=True
         )
-        await channel.stay_while(lambda: call.id in self.switchboard.talks)  # rung at once
+        if ring is None:  # HOTLINE_RESULT last: the dialplan trusts it
+            await channel.set_variables({Var.ENTERED: stamp, Var.RESULT: Result.WAIT})
+            await channel.stay_while(lambda: call.id in board.talks)  # rung by AMI meanwhile
+            return
+        # an operator is free: the session ends on their ring, the one round trip between
+        # "please hold" and their phone
+        try:
+            await channel.set_variables(
+                {
+                    Var.ENTERED: stamp,
+                    Var.RING: ring_extension(ring.operator, ring.ring_timeout),
+                    Var.RESULT: Result.RING,
+                }
+            )
+        except CallerHungUp:
+            raise  # (their hangup event ends the ring)
+        except BaseException:
+            board.not_rung(ring)  # (and the dialplan's fallback queue takes them)
+            raise
 
     def _text(self, call: _Call, step: Text) -> str:
         """The caller asked for a centre's address by SMS: to the number they call from, if

@@ -181,6 +181,9 @@ class Switchboard:
         self._tasks: set[asyncio.Task[None]] = set()
         self._guarded: dict[str, None] = {}
         self._last_failure = ""
+        #: The call whose session is enqueueing it now, and the ring it is handed.
+        self._in_session: str | None = None
+        self._handed: Ring | None = None
         #: Whether this instance is the active one (a standby, or one deposed while it was
         #: stopped, changes nothing and says nothing: its timers and late results are void).
         self.may_act: Callable[[], bool] = lambda: True
@@ -337,6 +340,8 @@ class Switchboard:
                 handle = self._timers.pop(key, None)
                 if handle is not None:
                     handle.cancel()
+            case Ring() if effect.call == self._in_session and not effect.transferred:
+                self._handed = effect  # carried out by the caller's session as it ends
             case Ring():
                 self._spawn(self._ring(effect))
             case Move():
@@ -443,9 +448,26 @@ class Switchboard:
         language: str,
         entered: datetime | None = None,
         caller: str = "",
-    ) -> None:
-        """A caller starts waiting (or waits again after a restart, keeping ``entered``)."""
-        self.feed(CallerQueued(call, channel, line, language, caller, entered))
+        *,
+        in_session: bool = False,
+    ) -> Ring | None:
+        """A caller starts waiting (or waits again after a restart, keeping ``entered``).
+        ``in_session``: their FastAGI session is open and can end on a ring: a ring of them
+        at once is then returned for it to carry out (the dialplan dials; no AMI action, no
+        move of a channel in the middle of a session), and :meth:`not_rung` told if it could
+        not."""
+        self._in_session, self._handed = (call if in_session else None), None
+        try:
+            self.feed(CallerQueued(call, channel, line, language, caller, entered))
+        finally:
+            self._in_session = None
+        handed, self._handed = self._handed, None
+        return handed
+
+    def not_rung(self, ring: Ring) -> None:
+        """A ring handed to the caller's session (:meth:`enqueue`) was not carried out: the
+        caller waits for the next free operator."""
+        self.feed(RingFailed(ring.call, ring.offer))
 
     def add_callback(
         self, call: str, line: str, language: str, number: str, reason: str, caller: str = ""

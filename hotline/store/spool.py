@@ -5,7 +5,9 @@ database writer reads them back in order and, once a batch is committed, records
 got in ``sent`` (written atomically, at most once a second under load: a crash may send the
 last second again). A segment wholly sent is deleted. So an event survives a database outage,
 a service restart and a crash between the two (the writer skips what the database already
-holds, by the event's id).
+holds, by the event's id). The events this process appended are also kept in memory until
+sent, so the writer takes them from there rather than reading and parsing them again: the
+files are read only for what an earlier process left, or past a long outage's worth.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from hotline.events import CallEvent
@@ -37,6 +41,8 @@ class Position:
 #: Seconds between two writes of the ``sent`` marker while a backlog remains (each is a file
 #: written and renamed; the database's own check by event id makes a late marker harmless).
 MARK_EVERY = 1.0
+#: Events kept in memory for the writer (about 50 MB; past it, the rest is read from disk).
+FRESH_MAX = 100_000
 
 
 class Spool:
@@ -63,6 +69,10 @@ class Spool:
         self._lock = threading.Lock()
         #: Events written here and not yet in the database.
         self.backlog = sum(1 for _ in self._lines(self.sent))
+        #: The latest events appended by this process and not yet sent, each with the
+        #: position after it, in one unbroken run from ``_fresh_from``.
+        self._fresh: deque[tuple[CallEvent, Position]] = deque()
+        self._fresh_from = Position(0, 0)
 
     # -- writing ---------------------------------------------------------------------------
     def _open(self, segment: int) -> int:
@@ -72,6 +82,7 @@ class Spool:
         """One event, handed to the OS when this returns (synced by :meth:`sync`). On an
         error (a full disk) the segment is left as it was, without half a line, and the error
         raised: the event is not in the spool."""
+        before = Position(self._segment, self._size)
         if self._size >= self.segment_bytes:
             fd = self._open(self._segment + 1)
             with self._lock:  # a sync in another thread may be on the old one now
@@ -81,6 +92,11 @@ class Spool:
         append_whole(self._fd, line, self._size, "spool")
         self._size += len(line)
         self.backlog += 1
+        if not self._fresh:  # (a run begins; one grown too long waits to be sent first)
+            self._fresh_from = before
+        elif self._fresh[-1][1] != before or len(self._fresh) >= FRESH_MAX:
+            return
+        self._fresh.append((event, Position(self._segment, self._size)))
 
     def sync(self) -> None:
         """Everything appended so far on disk. Blocks on a busy disk (seconds, at worst): the
@@ -115,6 +131,9 @@ class Spool:
         """Up to ``limit`` events from ``start``, the position after them and the number of
         lines read. A line that cannot be read is logged, kept in ``rejected.jsonl`` and
         passed over (counted as read: it leaves the backlog with the events around it)."""
+        if self._fresh and start == self._fresh_from:  # appended here: as they were
+            taken = list(islice(self._fresh, limit))
+            return [event for event, _ in taken], taken[-1][1], len(taken)
         events: list[CallEvent] = []
         position = start
         lines = 0
@@ -140,6 +159,10 @@ class Spool:
         may run in another thread)."""
         self.sent = position
         self.backlog = max(0, self.backlog - count)
+        fresh = self._fresh
+        while fresh and fresh[0][1] <= position:
+            fresh.popleft()
+        self._fresh_from = max(self._fresh_from, position)
         return not self.backlog or time.monotonic() - self._marked_at >= self.mark_every
 
     def mark(self) -> None:

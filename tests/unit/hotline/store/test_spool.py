@@ -10,8 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hotline.events import CallEvent
+from hotline.store import spool as spool_module
 from hotline.store.calllog import CallLog
 from hotline.store.db import Store
 from hotline.store.spool import Position, Spool
@@ -219,3 +222,60 @@ def test_a_spool_the_database_holds_wholly_rolls_over_and_its_old_events_are_gon
         spool.append(CallEvent("c2", 1, AT, CallStarted("380509999999", "0800213103"), "e2"))
         spool.sync()
         assert [e.call_id for e in spool.read(spool.sent)[0]] == ["c2"]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    steps=st.lists(st.one_of(st.integers(1, 9), st.integers(-12, -1)), max_size=40),
+    fresh_max=st.integers(1, 12),
+)
+def test_the_writer_reads_what_was_appended_in_order_from_memory_or_disk(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[int], fresh_max: int
+) -> None:
+    """Appends (n events) and the writer's batches (up to -n) in any order, across segments
+    and past what memory keeps: every event once, in order, equal to what was appended; and a
+    restarted process, reading the files alone, finds the same backlog."""
+    folder = tmp_path_factory.mktemp("spool")
+    appended: list[CallEvent] = []
+    sent: list[CallEvent] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(spool_module, "FRESH_MAX", fresh_max)
+        spool = Spool(folder, segment_bytes=400)
+        for step in steps:
+            if step > 0:
+                for _ in range(step):
+                    appended.append(event(len(appended) + 1))
+                    spool.append(appended[-1])
+            else:
+                events, after, lines = spool.read(spool.sent, limit=-step)
+                sent += events
+                spool.commit(after, lines)
+            assert sent == appended[: len(sent)]
+            assert spool.backlog == len(appended) - len(sent)
+        spool.close()
+    with Spool(folder) as again:
+        rest, _, _ = again.read(again.sent, limit=1000)
+        assert sent + rest == appended
+
+
+def test_the_events_this_process_appended_are_not_read_back_from_disk(tmp_path: Path) -> None:
+    """Read back, each would be parsed again: the writer takes them as they were."""
+    with Spool(tmp_path) as spool:
+        spool.append(event(1))
+        first, after, _ = spool.read(spool.sent)  # (a new spool: its start is read from disk)
+        spool.commit(after, len(first))
+        appended = [event(2), event(3)]
+        for each in appended:
+            spool.append(each)
+
+        def from_disk(start: Position) -> None:
+            raise AssertionError(f"read from disk at {start}")
+
+        spool._lines = from_disk  # type: ignore[method-assign]
+        events, after, lines = spool.read(spool.sent)
+        assert lines == 2
+        assert all(got is was for got, was in zip(events, appended, strict=True))
+        spool.commit(after, lines)
+        assert spool.backlog == 0
