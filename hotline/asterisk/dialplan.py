@@ -79,7 +79,7 @@ class Result(StrEnum):
     DONE = "done"
     #: Wait with music in [hotline-wait] until the service moves the caller.
     WAIT = "wait"
-    #: An operator is free: ring them now ([hotline-connect] at HOTLINE_RING), no AMI action.
+    #: An operator is free: ring them now ([hotline-connect] at HOTLINE_CONNECT), no AMI action.
     RING = "ring"
     #: Routed by an instance that stood down meanwhile: queued at once by the active one.
     REQUEUE = "requeue"
@@ -112,7 +112,7 @@ class Var(StrEnum):
     #: Seconds an operator's phone rings for them.
     RING_TIMEOUT = "HOTLINE_RING_TIMEOUT"
     #: Whom a routed caller rings as their session ends (:func:`ring`'s extension).
-    RING = "HOTLINE_RING"
+    CONNECT = "HOTLINE_CONNECT"
     #: The centre to dial (a number through the carrier).
     CENTRE = "HOTLINE_CENTRE"
     #: The number dialled from the carrier.
@@ -178,7 +178,7 @@ def ring(operator: str, seconds: float) -> str:
     """The extension a caller is sent to in [hotline-connect] (and [hotline-transferred]) to
     ring ``operator`` for ``seconds``: ``<operator>.<seconds>``, so that one Redirect carries
     both (a Redirect sets no variable; an operator's id holds no dot), or one variable
-    (HOTLINE_RING, for a caller whose session ends on it)."""
+    (HOTLINE_CONNECT, for a caller whose session ends on it)."""
     return f"{operator}.{max(1, round(seconds))}"
 
 

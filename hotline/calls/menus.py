@@ -183,7 +183,7 @@ class CallService:
             await channel.set_variables(
                 {
                     Var.ENTERED: stamp,
-                    Var.RING: ring_extension(ring.operator, ring.ring_timeout),
+                    Var.CONNECT: ring_extension(ring.operator, ring.ring_timeout),
                     Var.RESULT: Result.RING,
                 }
             )

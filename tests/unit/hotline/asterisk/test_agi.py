@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from agents.state import LogIn, Reachability
 from hotline.asterisk.agi import AgiChannel, AgiError, CallerHungUp, FastAgiServer
 from hotline.asterisk.dialplan import Var
 from hotline.calls.menus import CallService
@@ -81,13 +82,30 @@ async def events() -> list[CallEvent]:
     return []
 
 
+class Ringing(NoOperators):
+    """Effects that write down the rings asked of AMI."""
+
+    def __init__(self) -> None:
+        self.rung: list[tuple[str, str]] = []
+
+    async def connect(
+        self, channel: str, operator: str, ring_timeout: float, transferred: bool = False
+    ) -> None:
+        self.rung.append((channel, operator))
+
+
 @contextlib.asynccontextmanager
-async def serving(deployment: Deployment, events: list[CallEvent]) -> AsyncIterator[int]:
+async def serving(
+    deployment: Deployment, events: list[CallEvent], board: Switchboard | None = None
+) -> AsyncIterator[int]:
     """The calls' FastAGI route of ``deployment`` on a port of its own."""
     bus = EventBus()
     bus.subscribe(events.append)
     clock = lambda: datetime(2026, 11, 25, 9, 30, tzinfo=UTC)  # noqa: E731
-    calls = CallService(deployment, bus, clock, Switchboard(deployment, bus, clock, NoOperators()))
+    if board is None:
+        board = Switchboard(deployment, bus, clock, NoOperators())
+    board.bus = bus
+    calls = CallService(deployment, bus, clock, board)
     agi = FastAgiServer(on_rejected=calls.reject, env_timeout=0.5)
     agi.add_route("call", calls.handle)
     srv = await agi.start("127.0.0.1", 0)
@@ -139,6 +157,49 @@ async def test_a_routed_caller_hears_their_place_as_often_as_their_organisation_
     async with serving(rules, events) as port:
         commands = await a_call_works(port)
     assert f'HOTLINE_ANNOUNCE_EVERY={seconds}"' in "\n".join(commands)
+
+
+def with_operator_free(deployment: Deployment, operator: str) -> tuple[Switchboard, Ringing]:
+    effects = Ringing()
+    clock = lambda: datetime(2026, 11, 25, 9, 30, tzinfo=UTC)  # noqa: E731
+    board = Switchboard(deployment, EventBus(), clock, effects)
+    board.operator_event(operator, Reachability(True))
+    board.operator_event(operator, LogIn())
+    return board, effects
+
+
+async def test_a_caller_routed_to_a_free_operator_rings_as_their_session_ends(
+    deployment: Deployment, events: list[CallEvent]
+) -> None:
+    """The one round trip between "please hold" and the operator's phone: the dialplan
+    dials (HOTLINE_RESULT=ring), no AMI Redirect of a channel in the middle of a session."""
+    board, effects = with_operator_free(deployment, "gr1")
+    async with serving(deployment, events, board) as port:
+        commands = await Peer.open(port)
+        commands.writer.write(ENV.format(number="2145145").encode())
+        sent = await asyncio.wait_for(commands.serve(), 10)
+    assert re.fullmatch(
+        r'EXEC MSet "HOTLINE_ENTERED=[0-9.]+,HOTLINE_CONNECT=gr1\.[0-9]+,HOTLINE_RESULT=ring"',
+        sent[-1],
+    )
+    assert not any(c.startswith("WAIT FOR DIGIT") for c in sent)  # (no stay for a Redirect)
+    assert effects.rung == []
+    assert board.operators["gr1"].state.value == "ringing"
+    calls = [e.kind for e in events if e.kind.startswith("call.")]
+    assert calls == ["call.started", "call.routed", "call.queued", "call.offered"]
+
+
+async def test_a_ring_the_session_could_not_hand_on_leaves_the_caller_waiting(
+    deployment: Deployment, events: list[CallEvent]
+) -> None:
+    board, _ = with_operator_free(deployment, "gr1")
+    async with serving(deployment, events, board) as port:
+        peer = await Peer.open(port)
+        peer.writer.write(ENV.format(number="2145145").encode())
+        await asyncio.wait_for(peer.serve({'EXEC MSet "HOTLINE_ENTERED': "510 Invalid"}), 10)
+    call = events[0].call_id
+    assert board.waits(call)  # offered again when an operator is free: by AMI, now
+    assert board.operators["gr1"].state.value != "ringing"
 
 
 async def test_connect_and_close_does_not_freeze(server: int) -> None:
