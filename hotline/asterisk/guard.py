@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import signal
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
@@ -43,6 +44,9 @@ RESCUED_CONTEXTS = frozenset({"hotline", "hotline-next", "hotline-message"})
 #: Where only a caller in the service's FastAGI is moved (not one hearing music, or ringing
 #: an operator).
 AGI_CONTEXTS = frozenset({"hotline-wait", "hotline-connect"})
+#: Seconds the guard waits for a standby to take a lease that ran out, before it moves the
+#: hung service's callers to the fallback queues instead.
+VACANT_GRACE = 2.0
 
 
 def waits_on_the_service(channel: Channel) -> bool:
@@ -265,7 +269,7 @@ class Guard:
                 if taken:
                     await hand_on(self.ami, self.cut, self.address)
                 elif taken is None:
-                    log.info("its lease has not run out yet: a standby may take over then")
+                    log.info("no other instance holds the lease yet: a standby may take over")
                 else:
                     await rescue(self.ami, self.cut)
             except AmiUnavailable as exc:
@@ -283,6 +287,36 @@ class Guard:
             except Exception:  # the guard itself must not die of a bad moment
                 log.exception("guard check failed")
             await asyncio.sleep(max(0.0, self.interval - (loop.time() - started)))
+
+
+class TakenOver:
+    """With a standby: whether another instance holds the lease now. True: the hung
+    service's callers go to it; None: not yet (the lease is still the hung one's, or it ran
+    out moments ago and a standby is about to take it); False: nobody took it within
+    :data:`VACANT_GRACE`, so there is no standby to wait for."""
+
+    def __init__(
+        self,
+        lease: PostgresLease,
+        me: str,
+        timeout: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.lease, self.me, self.timeout, self.clock = lease, me, timeout, clock
+        self._vacant_since: float | None = None
+
+    async def __call__(self) -> bool | None:
+        async with asyncio.timeout(self.timeout):
+            holder = (await self.lease.holder()).instance
+        if holder is not None:
+            self._vacant_since = None
+            return None if holder == self.me else True
+        # run out and not taken yet: a standby takes it within a fraction of a second (it
+        # tries every STANDBY_TRY); none that soon, there is none to wait for
+        now = self.clock()
+        if self._vacant_since is None:
+            self._vacant_since = now
+        return None if now - self._vacant_since < VACANT_GRACE else False
 
 
 async def serve(
@@ -320,12 +354,7 @@ async def serve(
     taken_over = None
     if settings.ha:
         lease = PostgresLease(Store(settings.database()).engine)
-        me = settings.instance_name()
-
-        async def taken_over() -> bool | None:
-            async with asyncio.timeout(interval):
-                holder = (await lease.holder()).instance
-            return None if holder == me else holder is not None
+        taken_over = TakenOver(lease, settings.instance_name(), interval)
 
     guard = Guard(ami, probe, cut, interval, patience, taken_over, settings.agi_address())
     stop = asyncio.Event()

@@ -12,11 +12,19 @@ from typing import Any
 
 import pytest
 
-from hotline.asterisk.guard import NOT_RUNNING, Guard, api_answers, may_reset_connections, reset_agi
+from hotline.asterisk.guard import (
+    NOT_RUNNING,
+    Guard,
+    TakenOver,
+    api_answers,
+    may_reset_connections,
+    reset_agi,
+)
 from hotline.calls.switchboard import Switchboard
 from hotline.config.deployment import Deployment
 from hotline.events import CallEvent, EventBus
 from hotline.running.interrupted import Interrupted
+from hotline.running.leadership import Holder
 from routing.events import CallEnded
 from tests.unit.hotline.calls.test_switchboard import Asterisk, Clock
 
@@ -239,3 +247,23 @@ async def test_a_stopped_service_is_told_from_a_hung_one() -> None:
     finally:
         hung.close()
     assert await api_answers("127.0.0.1", port, timeout=0.3) == NOT_RUNNING
+
+
+async def test_a_lease_run_out_moments_ago_is_waited_for_then_given_up() -> None:
+    """With a standby, the hung service's lease runs out before the standby takes it (it
+    tries every quarter second): those moments are not "nobody took over", which would send
+    the callers to the fallback queues; nobody for VACANT_GRACE seconds is."""
+    holders = iter(["hung", None, None, "standby", None, None, None])
+    now = [0.0]
+
+    class Lease:
+        async def holder(self) -> Holder:
+            return Holder(next(holders), 1, None)
+
+    taken_over = TakenOver(Lease(), "hung", 1.0, clock=lambda: now[0])  # type: ignore[arg-type]
+    seen = []
+    for at in (0.0, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0):
+        now[0] = at
+        seen.append(await taken_over())
+    # its own; run out (waited for); taken; then vacant again from 3 s: given up at 5 s
+    assert seen == [None, None, None, True, None, None, False]
