@@ -19,6 +19,8 @@ from hotline.cli.common import (
 
 def serve(config: ConfigOption = None) -> None:
     """Run the service: FastAGI, the AMI client and the API, in one process."""
+    import uvloop
+
     from hotline.api.access import TokenError
     from hotline.app import serve as run
 
@@ -26,7 +28,7 @@ def serve(config: ConfigOption = None) -> None:
     deployment = read_deployment(settings, config)
     start_logging(settings)
     try:
-        asyncio.run(run(settings, deployment))
+        uvloop.run(run(settings, deployment))  # (asyncio's loop, on libuv)
     except TokenError as exc:  # (a secret missing or weak, a token entry malformed)
         fail(f"cannot start: {exc}", USAGE)
     except OSError as exc:
