@@ -156,18 +156,19 @@ class CallService:
                 step.line, line.name, step.language, tuple(decision.closed), tuple(step.path)
             )
         )
-        log.info(
-            "call %s from %s: %s -> line %s",
-            call.id,
-            mask(call.caller),
-            " ".join(step.path) or "-",
-            line.name,
-        )
         stamp = f"{entered.timestamp():.3f}"
+
+        def routed(how: str = "") -> None:  # (logged once the caller is on their way)
+            path = " ".join(step.path) or "-"
+            log.info(
+                "call %s from %s: %s -> line %s%s", call.id, mask(call.caller), path, line.name, how
+            )
+
         if not self.switchboard.may_act():
             # an instance that stood down meanwhile (a stop beside a standby): the caller
             # goes on to the active one's waiting route
             await channel.set_variables({Var.ENTERED: stamp, Var.RESULT: Result.REQUEUE})
+            routed(", queued by the active instance")
             return
         board = self.switchboard
         ring = board.enqueue(
@@ -175,6 +176,7 @@ class CallService:
         )
         if ring is None:  # HOTLINE_RESULT last: the dialplan trusts it
             await channel.set_variables({Var.ENTERED: stamp, Var.RESULT: Result.WAIT})
+            routed()
             await channel.stay_while(lambda: call.id in board.talks)  # rung by AMI meanwhile
             return
         # an operator is free: the session ends on their ring, the one round trip between
@@ -192,6 +194,7 @@ class CallService:
         except BaseException:
             board.not_rung(ring)  # (and the dialplan's fallback queue takes them)
             raise
+        routed(f", ringing {ring.operator}")
 
     def _text(self, call: _Call, step: Text) -> str:
         """The caller asked for a centre's address by SMS: to the number they call from, if
