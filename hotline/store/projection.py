@@ -153,45 +153,49 @@ def operator_change(at: datetime, e: ev.OperatorChanged) -> Row:
 
 class _Table:
     """The rows of one table a batch touches: those it found (to update) and those it made
-    (to insert), by key."""
+    (to insert), by key. A found row is written back with the columns its events changed
+    only: most events change two or three of a call's thirty."""
 
     def __init__(self, table: Table, key: str, found: Iterable[Row]) -> None:
         self.table = table
         self.key = key
         self.rows: dict[str, Row] = {str(row[key]): row for row in found}
+        #: the found rows as they were (events replace a row's values, never change them in
+        #: place: a shallow copy is enough)
+        self.was: dict[str, Row] = {k: dict(row) for k, row in self.rows.items()}
         self.made: set[str] = set()
-        self.changed: set[str] = set()
 
     def get(self, key: str) -> Row | None:
-        row = self.rows.get(key)
-        if row is not None and key not in self.made:
-            self.changed.add(key)  # (read to be changed: written back)
-        return row
+        return self.rows.get(key)
 
     def make(self, key: str, row: Row) -> Row:
         self.rows[key] = row
         self.made.add(key)
         return row
 
+    def changes(self) -> dict[tuple[str, ...], list[Row]]:
+        """The found rows' changed values, grouped by which columns changed (one executemany
+        each), each with its key as ``_key``."""
+        groups: dict[tuple[str, ...], list[Row]] = {}
+        for key, was in self.was.items():
+            row = self.rows[key]
+            columns = tuple(name for name, value in row.items() if was.get(name) != value)
+            if columns:
+                values = {f"_{name}": row[name] for name in columns}
+                groups.setdefault(columns, []).append({"_key": row[self.key], **values})
+        return groups
+
     async def save(self, connection: AsyncConnection) -> None:
         made = [self.rows[k] for k in self.made]
         if made:
             await connection.execute(insert(self.table), made)
-        changed = [self.rows[k] for k in self.changed - self.made]
-        if changed:
-            columns = [c.name for c in self.table.columns if c.name != self.key]
+        for columns, rows in self.changes().items():
             statement = (
                 update(self.table)
                 .where(self.table.c[self.key] == bindparam("_key"))
                 .values({name: bindparam(f"_{name}") for name in columns})
             )
-            await connection.execute(
-                statement,
-                [
-                    {"_key": row[self.key], **{f"_{name}": row[name] for name in columns}}
-                    for row in changed
-                ],
-            )
+            await connection.execute(statement, rows)
 
 
 async def _found(

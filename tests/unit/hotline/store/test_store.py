@@ -244,3 +244,85 @@ async def test_the_migrations_make_the_tables_the_code_declares(store: Store) ->
             lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
         )
     assert differences == []
+
+
+def morning_events() -> list[CallEvent]:
+    """The morning's events as the bus numbers them (ids, seqs), in order."""
+    bus = EventBus()
+    events: list[CallEvent] = []
+    bus.subscribe(events.append)
+    morning(bus)
+    return events
+
+
+async def rows_of(store: Store) -> dict[str, list[dict[str, object]]]:
+    from hotline.store import projection as p
+
+    tables = (p.CALLS, p.CALLBACKS, p.NOTIFICATIONS, p.RECORDINGS, p.OPERATOR_STATES)
+    async with store.engine.connect() as connection:
+        return {
+            table.name: sorted(
+                (dict(row) for row in (await connection.execute(table.select())).mappings()),
+                key=repr,
+            )
+            for table in tables
+        }
+
+
+@pytest.mark.parametrize("split", [[17], [1] * 17, [3, 5, 2, 7], [8, 1, 8]])
+async def test_the_rows_are_the_same_however_the_events_are_batched(
+    database_url: str, tmp_path: Path, split: list[int]
+) -> None:
+    """A call's events fall into several of the writer's batches (one every 0.2 s): each
+    batch writes back what its own events changed, and the rows end as one batch makes them."""
+    events = morning_events()
+    at_once = Store(f"sqlite+aiosqlite:///{tmp_path / 'once.db'}")
+    await at_once.upgrade()
+    assert await at_once.write(events) == len(events) == sum(split)
+    expected = await rows_of(at_once)
+    await at_once.close()
+
+    batched = Store(database_url)
+    await batched.upgrade()
+    start = 0
+    for size in split:
+        assert await batched.write(events[start : start + size]) == size
+        start += size
+    found = await rows_of(batched)
+    await batched.close()
+    for name in ("calls", "callbacks", "notifications"):
+        for rows in (found[name], expected[name]):  # (PostgreSQL's JSON: equal, not the text)
+            for row in rows:
+                row.pop("n", None)
+    assert found["calls"] == expected["calls"]
+    assert found["callbacks"] == expected["callbacks"]
+    assert found["notifications"] == expected["notifications"]
+    assert len(found["recordings"]) == len(expected["recordings"]) == 1
+
+
+async def test_a_call_is_written_back_with_the_columns_its_events_changed(
+    store: Store,
+) -> None:
+    """A call's end changes five of its thirty columns: the update names those alone."""
+    from sqlalchemy import event
+
+    await store.upgrade()
+    events = [e for e in morning_events() if e.call_id == "a"]
+    *before, end = events
+    await store.write(before)
+    updates: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("UPDATE calls"):
+            updates.append(statement)
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", seen)
+    await store.write([end])
+    event.remove(store.engine.sync_engine, "before_cursor_execute", seen)
+    assert len(updates) == 1
+    assigned = updates[0].split(" SET ")[1].split(" WHERE ")[0]
+    assert sorted(part.split("=")[0].strip() for part in assigned.split(",")) == [
+        "ended_at",
+        "outcome",
+        "talk",
+    ]
