@@ -87,8 +87,8 @@ def _transports(deployment: Deployment) -> list[str]:
         *nat,
         "",
     ]
+    cert = phones.certificate
     if phones.tls:
-        cert = phones.certificate
         out += [
             "[transport-tls]",
             "type=transport",
@@ -102,7 +102,42 @@ def _transports(deployment: Deployment) -> list[str]:
             *nat,
             "",
         ]
+    if phones.browser:
+        # the desk's phone: SIP over the HTTPS server's WebSocket (http(), below), whose
+        # own address and port it takes; `bind` is required and not used
+        out += ["[transport-wss]", "type=transport", "protocol=wss", f"bind={host}", *nat, ""]
     return out
+
+
+def desk_phone(operator_id: str) -> str:
+    """The endpoint, AOR and auth of an operator's phone in the desk (``anna.desk``: no
+    operator id holds a dot, so it never names another's endpoint)."""
+    return f"{operator_id}.desk"
+
+
+def http(deployment: Deployment) -> str:
+    """Asterisk's HTTP server: the desk's phone over TLS (``sip.wss_port``), nothing else; off
+    without ``phones.browser``. Asterisk always opens a plain port beside the TLS one: on the
+    loopback only, where no browser reaches it."""
+    phones, sip = deployment.phones, deployment.sip
+    if not phones.browser:
+        return "\n".join([GENERATED, "[general]", "enabled=no", ""])
+    host = f"[{sip.bind}]" if sip.bind.version == 6 else str(sip.bind)
+    return "\n".join(
+        [
+            GENERATED,
+            "[general]",
+            "enabled=yes",
+            "bindaddr=127.0.0.1",
+            "bindport=8088",
+            "enablestatic=no",
+            "tlsenable=yes",
+            f"tlsbindaddr={host}:{sip.wss_port}",
+            f"tlscertfile={phones.certificate.certificate}",
+            f"tlsprivatekey={phones.certificate.key}",
+            "",
+        ]
+    )
 
 
 def pjsip(deployment: Deployment, env: Mapping[str, str]) -> str:
@@ -183,12 +218,13 @@ def pjsip(deployment: Deployment, env: Mapping[str, str]) -> str:
             else []
         ),
     ]
-    endpoints: list[tuple[str, str, str, list[str]]] = [
+    supervisors: list[tuple[str, str, str, list[str]]] = [
         (sup, name, "supervisors", ["allow_transfer=no"])
         for sup, name in deployment.supervisors.items()
     ]
+    operators: list[tuple[str, str, str, list[str]]] = []
     for org in deployment.organisations.values():
-        endpoints += [
+        operators += [
             # an operator's phone dials in their organisation's context, and names a transfer
             # target in it (a REFER, or the keypad's ## and *2)
             (
@@ -199,7 +235,7 @@ def pjsip(deployment: Deployment, env: Mapping[str, str]) -> str:
             )
             for op in sorted(org.operators)
         ]
-    for endpoint, name, context, extra in endpoints:
+    for endpoint, name, context, extra in supervisors + operators:
         password = _secret(env, password_variable(endpoint))
         out += [
             f"[{endpoint}]",
@@ -228,7 +264,49 @@ def pjsip(deployment: Deployment, env: Mapping[str, str]) -> str:
             "qualify_frequency=15",
             "",
         ]
+    if phones.browser:
+        out += _desk_phones(operators)
     return "\n".join(out)
+
+
+def _desk_phones(operators: list[tuple[str, str, str, list[str]]]) -> list[str]:
+    """Each operator's phone in the desk: a WebRTC endpoint on the secure WebSocket, whose
+    auth object is not here but in the realtime table ps_auths while a desk session holds
+    it (asterisk-config/sorcery.conf)."""
+    out = []
+    for operator, name, context, extra in operators:
+        phone = desk_phone(operator)
+        out += [
+            f"[{phone}]",
+            "type=endpoint",
+            f"context={context}",
+            *extra,
+            "transport=transport-wss",
+            # DTLS-SRTP with a certificate of Asterisk's own, ICE, rtcp-mux, AVPF
+            "webrtc=yes",
+            "disallow=all",
+            "allow=opus,ulaw,alaw",
+            "direct_media=no",
+            "dtmf_mode=auto_info",
+            "rtp_timeout=300",
+            "send_pai=no",
+            "identify_by=username",
+            f"auth={phone}",
+            f"aors={phone}",
+            f'callerid="{name}" <{operator}>',
+            "",
+            f"[{phone}]",
+            "type=aor",
+            # one desk rings: a second tab's registration replaces the first's
+            "max_contacts=1",
+            "remove_existing=yes",
+            "qualify_frequency=15",
+            # a closed tab's registration is gone within two minutes, even unqualified
+            "maximum_expiration=120",
+            "default_expiration=120",
+            "",
+        ]
+    return out
 
 
 #: The AMI events the service reads (everything else is filtered out by Asterisk).
@@ -256,7 +334,8 @@ def manager(env: Mapping[str, str], username: str) -> str:
             "permit=127.0.0.1/255.255.255.255",
             # only what the service and its guard use: Redirect (call), Originate
             # (originate), DeviceStateList and CoreShowChannels (reporting), the guard's
-            # UserEvent (user); no system class (no shutdown, no config)
+            # UserEvent (user); no system class (no shutdown, no config, and no Originate
+            # of System or Exec: a shell as Asterisk's user)
             "read=call,reporting,user",
             "write=call,originate,reporting",
             # and only the events it reads: phones' states and originate outcomes. By name
@@ -360,6 +439,7 @@ def render(
     """Write the generated files into ``target`` (Asterisk's config folder); return them."""
     files = {
         "pjsip_hotline.conf": pjsip(deployment, env),
+        "http_hotline.conf": http(deployment),
         "manager_hotline.conf": manager(env, ami_username),
         "queues_hotline.conf": queues(deployment),
         "extensions_hotline.conf": extensions(deployment, agi_url, agi_secret(env), takeover),
@@ -368,7 +448,7 @@ def render(
     for name, text in files.items():
         path = target / name
         path.write_text(text, encoding="utf-8")
-        if name != "queues_hotline.conf":  # passwords, the AMI and the FastAGI secrets
+        if name not in ("queues_hotline.conf", "http_hotline.conf"):  # passwords, secrets
             path.chmod(0o600)
         written.append(path)
     return written

@@ -75,6 +75,9 @@ class SipModel(Section):
     bind: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.IPv4Address("127.0.0.1")
     udp_port: int = Field(5060, ge=1, le=65535)
     tls_port: int = Field(5061, ge=1, le=65535)
+    #: SIP over secure WebSocket, the desk's phone (Asterisk's HTTPS server, the phones'
+    #: certificate); plain HTTP and WebSocket stay on the loopback.
+    wss_port: int = Field(8089, ge=1, le=65535)
     #: The public address (or host name) of a NAT in front of Asterisk, written into SIP
     #: headers and SDP for phones outside; None: Asterisk is reached at its own address.
     external_address: Annotated[str, Field(pattern=r"^[A-Za-z0-9.:\-]+$")] | None = None
@@ -100,6 +103,10 @@ class PhonesModel(Section):
     tls: bool = True
     #: ``required``: TLS for signalling and SRTP for media, nothing else (no UDP).
     encryption: Literal["optional", "required"] = "optional"
+    #: Operators may take calls in the desk, with a browser and a headset: SIP over secure
+    #: WebSocket (sip.wss_port) and WebRTC media (DTLS-SRTP, ICE), with credentials the
+    #: service hands to their desk's session alone.
+    browser: bool = True
     certificate: TlsModel = TlsModel()
 
     @model_validator(mode="after")

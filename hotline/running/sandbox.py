@@ -241,7 +241,7 @@ class Sandbox:
             self.settings.ami_username,
             self.settings.takeover_seconds(),
         )
-        if deployment.phones.tls:
+        if deployment.phones.tls or deployment.phones.browser:
             made = self.ensure_certificates()
             wanted = (deployment.phones.certificate.certificate, deployment.phones.certificate.key)
             for source, path in zip(made, wanted, strict=True):
@@ -364,9 +364,10 @@ class Sandbox:
             if ok:
                 self._answering(deployment)
                 sip = deployment.sip
-                tls = f" and :{sip.tls_port}/tls" if deployment.phones.tls else ""
+                tls = f", :{sip.tls_port}/tls" if deployment.phones.tls else ""
+                wss = f", wss://{sip.bind}:{sip.wss_port}/ws" if deployment.phones.browser else ""
                 progress(
-                    f"Asterisk is up: SIP {sip.bind}:{sip.udp_port}/udp{tls}, AMI 127.0.0.1:"
+                    f"Asterisk is up: SIP {sip.bind}:{sip.udp_port}/udp{tls}{wss}, AMI 127.0.0.1:"
                     f"{self.settings.ami_port} (log: {self.root}/var/log/asterisk/messages)"
                 )
                 return env
@@ -377,10 +378,12 @@ class Sandbox:
         )
 
     def ports(self, deployment: Deployment) -> list[tuple[str, int]]:
-        """The ports this sandbox's Asterisk listens on: SIP (UDP, and TLS for phones), AMI."""
-        sip = deployment.sip
+        """The ports this sandbox's Asterisk listens on: SIP (UDP, and TLS and secure WebSocket
+        for phones), AMI."""
+        sip, phones = deployment.sip, deployment.phones
         found = [("udp", sip.udp_port), ("tcp", self.settings.ami_port)]
-        return found + ([("tcp", sip.tls_port)] if deployment.phones.tls else [])
+        found += [("tcp", sip.tls_port)] if phones.tls else []
+        return found + ([("tcp", sip.wss_port)] if phones.browser else [])
 
     def _answering(self, deployment: Deployment) -> None:
         """The Asterisk on the SIP port is this sandbox's (not one that took it meanwhile):

@@ -9,6 +9,7 @@ import pytest
 
 from hotline.asterisk.render import (
     RenderError,
+    desk_phone,
     fail2ban_jail,
     nftables,
     password_variable,
@@ -394,3 +395,45 @@ def test_render_firewall_writes_the_jail_and_the_ruleset(
     assert [path.name for path in written] == ["fail2ban-hotline.conf", "nftables-hotline.nft"]
     assert "logpath = /srv/sandbox/var/log/asterisk/security" in written[0].read_text()
     assert "/etc/fail2ban/jail.d/" in written[0].read_text()
+
+
+def test_each_operator_has_a_desk_phone_with_no_password_in_the_files(
+    rendered: dict[str, str],
+) -> None:
+    """The desk's phone: a WebRTC endpoint on the secure WebSocket, in the operator's own
+    context, whose credentials exist only while a desk session holds them."""
+    pjsip = sections(rendered["pjsip_hotline.conf"])
+    for operator in ("op1", "ge2", "gr1"):
+        phone = endpoint(pjsip, desk_phone(operator))
+        softphone = endpoint(pjsip, operator)
+        assert (phone["webrtc"], phone["transport"]) == ("yes", "transport-wss")
+        assert phone["allow"] == "opus,ulaw,alaw"
+        assert (phone["context"], phone["set_var"]) == (softphone["context"], softphone["set_var"])
+        assert phone["callerid"] == softphone["callerid"]
+        assert phone["auth"] == desk_phone(operator)
+        assert all(s.get("type") != "auth" for s in pjsip[desk_phone(operator)])
+        (aor,) = [s for s in pjsip[desk_phone(operator)] if s.get("type") == "aor"]
+        assert (aor["max_contacts"], aor["remove_existing"]) == ("1", "yes")
+    assert desk_phone("sup1") not in pjsip  # a supervisor's is not the desk's
+    (wss,) = pjsip["transport-wss"]
+    assert wss["protocol"] == "wss"
+
+
+def test_the_desk_phone_is_reached_over_tls_only(rendered: dict[str, str]) -> None:
+    (http,) = sections(rendered["http_hotline.conf"])["general"]
+    assert (http["enabled"], http["tlsenable"]) == ("yes", "yes")
+    assert http["tlsbindaddr"] == "127.0.0.1:8089"
+    assert http["tlscertfile"] == "/etc/asterisk/keys/hotline.crt"
+    assert http["bindaddr"] == "127.0.0.1"  # Asterisk's plain port: the loopback's only
+    assert http["enablestatic"] == "no"
+
+
+def test_without_browser_phones_no_http_server_and_no_desk_endpoint(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    phones = deployment.phones.model_copy(update={"browser": False})
+    render(with_config(deployment, phones=phones), SECRETS, tmp_path, "agi://x")
+    pjsip = sections((tmp_path / "pjsip_hotline.conf").read_text())
+    assert "transport-wss" not in pjsip and desk_phone("op1") not in pjsip
+    (http,) = sections((tmp_path / "http_hotline.conf").read_text())["general"]
+    assert http == {"enabled": "no"}
