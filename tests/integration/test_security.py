@@ -106,14 +106,20 @@ def ami(source: str, secret: str, *actions: dict[str, str]) -> list[dict[str, st
 
 
 def test_ami_is_the_services_alone_and_cannot_stop_or_read_asterisk(asterisk: Asterisk) -> None:
-    # every TCP port Asterisk listens on (AMI, SIP over TLS) and its SIP port are on the
+    # every TCP port Asterisk listens on (AMI, SIP over TLS, the desk phone's secure WebSocket
+    # and the plain HTTP port Asterisk always opens beside it) and its SIP port are on the
     # loopback address (its other UDP sockets are clients: pjsip's DNS resolver, a call's RTP)
     listening = subprocess.run(
         ["ss", "-Hltunp"], capture_output=True, text=True, check=True
     ).stdout.splitlines()
     tcp = [line.split()[4] for line in listening if '"asterisk"' in line and "tcp" in line]
     sip = [line.split()[4] for line in listening if '"asterisk"' in line and ":5060 " in line]
-    assert sorted(tcp) == ["127.0.0.1:5038", "127.0.0.1:5061"], listening
+    assert sorted(tcp) == [
+        "127.0.0.1:5038",
+        "127.0.0.1:5061",
+        "127.0.0.1:8088",
+        "127.0.0.1:8089",
+    ], listening
     assert sip == ["127.0.0.1:5060"], listening
     installed = asterisk.sandbox.root / "etc/asterisk/manager.conf"
     assert re.search(r"^bindaddr\s*=\s*127\.0\.0\.1$", installed.read_text(), re.M)
