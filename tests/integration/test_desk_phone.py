@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import re
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -123,6 +124,9 @@ async def test_the_desk_phone_registers_with_its_sessions_credentials_only(
             await register(browser, origin, url, given.username, "x" + given.password)
         ).startswith("failed")
         assert (await register(browser, origin, url, "op1", given.password)).startswith("failed")
+        # each refusal is a line of the security log that fail2ban counts, as on other ports
+        refused = asterisk.security_log.read_text()
+        assert re.search(r'AccountID="op1\.desk".*RemoteAddress="IPV4/WSS?/127\.0\.0\.1/', refused)
 
         # a newer session's credentials end these
         newer = phones.issue("op1", token="2")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from hotline.asterisk.desk import FILE, REALM, DeskPhones, digest
 
 
 def auths(folder: Path) -> dict[str, tuple[str, str, str, str]]:
-    with sqlite3.connect(folder / FILE) as db:
+    with contextlib.closing(sqlite3.connect(folder / FILE)) as db:
         rows = db.execute("SELECT id, auth_type, username, realm, md5_cred FROM ps_auths")
         return {row[0]: row[1:] for row in rows}
 
