@@ -76,8 +76,9 @@ async def test_keys_route_callers_to_their_lines(asterisk: Asterisk, service: Se
     placed = await asyncio.gather(
         *(call(number, keys) for number, keys, *_ in ROUTES),
         # silence: Ukrainian after the language menu's re-prompt, then an operator after
-        # the main menu's two re-prompts (about 105 s of prompts and timeouts)
-        call("0800213103", "", hold_ms=125_000),
+        # the main menu's two re-prompts (about 105 s of prompts and timeouts; 121 s on a
+        # slow, busy machine, and the caller is routed only after "please hold")
+        call("0800213103", "", hold_ms=150_000),
         call("555000", "", hold_ms=20_000),
     )
     stop.set()
