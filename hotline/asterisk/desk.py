@@ -116,13 +116,19 @@ class DeskPhones:
                 f"SELECT id, operator FROM desk_sessions WHERE {' AND '.join(where)}",
                 args,
             ).fetchall()
-            db.executemany("DELETE FROM ps_auths WHERE id = ?", [(row[0],) for row in found])
-        return [row[1] for row in found]
+            return _end(db, found)
 
     def keep_only(self, tokens: set[str]) -> list[str]:
         """At a start: end the credentials of sessions whose token is gone meanwhile."""
         with self._database() as db:
             found = db.execute("SELECT id, operator, token FROM desk_sessions").fetchall()
-            gone = [(row[0], row[1]) for row in found if row[2] not in tokens]
-            db.executemany("DELETE FROM ps_auths WHERE id = ?", [(g[0],) for g in gone])
-        return [g[1] for g in gone]
+            return _end(
+                db, [(phone, operator) for phone, operator, token in found if token not in tokens]
+            )
+
+
+def _end(db: sqlite3.Connection, sessions: list[tuple[str, str]]) -> list[str]:
+    """Delete these (phone, operator) sessions' credentials (their session rows follow);
+    the operators."""
+    db.executemany("DELETE FROM ps_auths WHERE id = ?", [(phone,) for phone, _ in sessions])
+    return [operator for _, operator in sessions]

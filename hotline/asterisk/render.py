@@ -67,9 +67,15 @@ def trunk_credentials(env: Mapping[str, str]) -> tuple[str, str]:
     return user, password
 
 
+def _host(deployment: Deployment) -> str:
+    """The address Asterisk binds SIP to, as a ``host:port`` begins (IPv6 in brackets)."""
+    bind = deployment.sip.bind
+    return f"[{bind}]" if bind.version == 6 else str(bind)
+
+
 def _transports(deployment: Deployment) -> list[str]:
     sip, phones = deployment.sip, deployment.phones
-    host = f"[{sip.bind}]" if sip.bind.version == 6 else str(sip.bind)
+    host = _host(deployment)
     nat = []
     if sip.external_address:  # behind a NAT: say the outside address in SIP and SDP
         nat += [
@@ -119,10 +125,9 @@ def http(deployment: Deployment) -> str:
     """Asterisk's HTTP server: the desk's phone over TLS (``sip.wss_port``), nothing else; off
     without ``phones.browser``. Asterisk always opens a plain port beside the TLS one: on the
     loopback only, where no browser reaches it."""
-    phones, sip = deployment.phones, deployment.sip
+    phones = deployment.phones
     if not phones.browser:
         return "\n".join([GENERATED, "[general]", "enabled=no", ""])
-    host = f"[{sip.bind}]" if sip.bind.version == 6 else str(sip.bind)
     return "\n".join(
         [
             GENERATED,
@@ -132,7 +137,7 @@ def http(deployment: Deployment) -> str:
             "bindport=8088",
             "enablestatic=no",
             "tlsenable=yes",
-            f"tlsbindaddr={host}:{sip.wss_port}",
+            f"tlsbindaddr={_host(deployment)}:{deployment.sip.wss_port}",
             f"tlscertfile={phones.certificate.certificate}",
             f"tlsprivatekey={phones.certificate.key}",
             "",
