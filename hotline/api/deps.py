@@ -264,8 +264,14 @@ def api_router() -> APIRouter:
 
 
 async def serving(request: Request) -> None:
-    """A standby holds no queue: its /api says so (503) rather than show an empty one."""
-    if parts(request).role() != "active":
+    """A standby holds no queue, and an instance taking over only part of it: its /api says
+    so (503) rather than show an empty or partial one."""
+    role = parts(request).role()
+    if role == "taking over":
+        raise HTTPException(
+            503, "this instance is taking over: try again in a second", headers={"Retry-After": "1"}
+        )
+    if role != "active":
         raise HTTPException(
             503, "this instance is a standby: ask the active one", headers={"Retry-After": "1"}
         )

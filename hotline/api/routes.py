@@ -58,7 +58,7 @@ def create_api(app_parts: Parts) -> FastAPI:
     if app_parts.holder_url is not None:  # (inside Limits: what is forwarded was checked)
         app.add_middleware(
             Forward,
-            active=lambda: app_parts.role() == "active",
+            active=lambda: app_parts.role() != "standby",
             holder_url=app_parts.holder_url,
             me=app_parts.instance,
         )

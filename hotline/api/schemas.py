@@ -105,7 +105,8 @@ class Health(Schema):
 
     status: Literal["ok", "degraded"]
     role: str | None = None
-    """``active`` (routes callers) or ``standby`` (HOTLINE_HA)."""
+    """``active`` (routes callers), ``taking over`` (active, its queue being rebuilt: a
+    second or two) or ``standby`` (HOTLINE_HA)."""
     instance: str | None = None
     fence: int | None = None
     lease_error: str | None = None
@@ -120,7 +121,7 @@ class Health(Schema):
 class Live(Schema):
     status: Literal["alive"]
     role: str
-    """``active`` or ``standby``."""
+    """``active``, ``taking over`` or ``standby``."""
 
 
 class LoggedIn(Schema):

@@ -188,6 +188,8 @@ class Leadership:
         #: The fencing number given up at the stop (the dialplan points at this instance
         #: under it until the next one has taken over).
         self.released: int | None = None
+        #: ``on_active`` is running: the lease is held, the queue not rebuilt yet.
+        self.taking_over = False
         if isinstance(lease, AloneLease):  # alone: active from the start, for good
             self.fence, self._until = 1, float("inf")
 
@@ -211,7 +213,11 @@ class Leadership:
 
     @property
     def role(self) -> str:
-        return "active" if self.active else "standby"
+        """``active``; ``taking over`` while the queue is rebuilt from Asterisk and the
+        database (it acts, but what it shows is not whole yet); ``standby``."""
+        if not self.active:
+            return "standby"
+        return "taking over" if self.taking_over else "active"
 
     async def step(self) -> None:
         """One round: renew the lease held, or try to take it."""
@@ -250,7 +256,11 @@ class Leadership:
             self.fence = fence
             log.warning("%s is active (fencing number %d)", self.me, fence)
             if self.on_active is not None:
-                await self.on_active(fence)
+                self.taking_over = True
+                try:
+                    await self.on_active(fence)
+                finally:
+                    self.taking_over = False
 
     async def _step_down(self, why: str) -> None:
         log.warning("%s is standby: %s", self.me, why)

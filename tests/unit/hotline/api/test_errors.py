@@ -262,8 +262,10 @@ async def no_holder() -> str | None:
     [
         (parts(role="standby"), "this instance is a standby"),
         (parts(role="standby", holder_url=no_holder), "no instance is active yet"),
+        # the lease's holder is this instance: answered here, not forwarded to itself
+        (parts(role="taking over", holder_url=no_holder), "this instance is taking over"),
     ],
-    ids=["not forwarding", "nobody to forward to"],
+    ids=["not forwarding", "nobody to forward to", "taking over"],
 )
 async def test_a_standby_with_no_active_instance_says_so_in_the_one_shape(
     standby: Parts, says: str

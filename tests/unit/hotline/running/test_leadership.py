@@ -217,3 +217,27 @@ async def test_a_renewal_frozen_half_way_does_not_hold_the_lease(store: Store) -
         assert fence == 2
         with contextlib.suppress(Exception):  # a wakes: its session was ended
             await transaction.commit()
+
+
+async def test_taking_over_is_its_own_role_until_the_queue_is_rebuilt(store: Store) -> None:
+    """While ``on_active`` rebuilds the queue, the instance acts but says ``taking over`` (its
+    API answers 503 rather than show part of the queue); ``active`` once done, even when the
+    rebuild failed."""
+    seen: list[str] = []
+    rebuilt = asyncio.Event()
+
+    async def on_active(fence: int) -> None:
+        seen.append(a.role)
+        await rebuilt.wait()
+        raise RuntimeError("Asterisk away")
+
+    a = Leadership(PostgresLease(store.engine), "a", LEASE, on_active=on_active)
+    assert a.role == "standby"
+    step = asyncio.create_task(a.step())
+    await asyncio.sleep(0.2)
+    assert seen == ["taking over"] and a.role == "taking over" and a.active
+    rebuilt.set()
+    with pytest.raises(RuntimeError):
+        await step
+    assert a.role == "active"
+    await a.release()
