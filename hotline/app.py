@@ -16,6 +16,7 @@ from typing import Any
 
 import uvicorn
 
+from hotline.api import phone
 from hotline.api.access import (
     Principal,
     Role,
@@ -30,6 +31,7 @@ from hotline.api.deps import Parts
 from hotline.api.routes import create_api
 from hotline.asterisk.agi import FastAgiServer, Handler
 from hotline.asterisk.ami import AmiClient, AmiEffects
+from hotline.asterisk.desk import DeskPhones
 from hotline.asterisk.dialplan import WITNESSED, Route
 from hotline.asterisk.listener import listen
 from hotline.asterisk.messages import Hangup, PhoneState, Transferred
@@ -112,6 +114,8 @@ class Service:
     trail: audit.Trail | None = None
     #: What this instance does as it becomes the active one or stands down.
     takeover: Takeover | None = None
+    #: The desk's phones' credentials (None: phones.browser is off).
+    desk_phones: DeskPhones | None = None
 
     async def health(self, organisation: str | None = None) -> dict[str, Any]:
         """The service's state; its rotas' calendars and its outbox of every organisation,
@@ -282,15 +286,19 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         settings.ami_username,
         settings.ami_secret.get_secret_value(),
     )
+    # the desk's phones (the browser's): rung beside an operator's own while the desk's
+    # session holds their credentials
+    desk_phones = DeskPhones(settings.spool_of_asterisk() / "hotline")
+    desk = desk_phones.holds if deployment.phones.browser else (lambda _: False)
     switchboard = Switchboard(
         deployment,
         bus,
         clock,
-        AmiEffects(ami),
+        AmiEffects(ami, desk),
         Durable(settings.data_dir),
     )
     calls = CallService(
-        deployment, bus, clock, switchboard, Texting(deployment.callbacks, "sms" in doors)
+        deployment, bus, clock, switchboard, Texting(deployment.callbacks, "sms" in doors), desk
     )
     notifications = NotificationStore(settings.data_dir)
     notifications.references = References(store, settings.data_dir, settings.instance_name())
@@ -373,6 +381,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         deliverer=deliverer,
         vault=vault,
         spool_door=SpoolDoor(vault, settings.spool_of_asterisk()),
+        desk_phones=desk_phones if deployment.phones.browser else None,
     )
     service.retention = Retention(
         deployment,
@@ -465,6 +474,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
             streams=Streams(settings.streams_per_token),
             trusted_proxies=proxies,
             trail=service.trail,
+            desk_phones=service.desk_phones,
         )
     )
     return service
@@ -596,6 +606,15 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
             name="audit",
         ),
     ]
+    if (desk_phones := service.desk_phones) is not None:
+        keep = phone.keep_valid(
+            desk_phones,
+            service.call_log.store,
+            service.api.state.parts.tokens,
+            service.switchboard.clock,
+            service.call_log.ready,
+        )
+        tasks.append(asyncio.create_task(keep, name="desk-phones"))
     if service.duty is not None:  # (a standby reads them too: it may be active any moment)
         tasks.append(asyncio.create_task(service.duty.run(), name="duty"))
     if (references := service.notifications.references) is not None:

@@ -282,7 +282,11 @@ class Sessions:
         return session_id
 
     async def find(self, session_id: str, now: datetime) -> Principal | None:
-        digest = token_hash(session_id)
+        return await self.by_hash(token_hash(session_id), now)
+
+    async def by_hash(self, digest: str, now: datetime) -> Principal | None:
+        """The principal of the session whose id has this SHA-256 (None: unknown, ended or
+        expired, or its token revoked)."""
         known = self._known.get(digest)
         if known is None or time.monotonic() - known[3] > self.ttl:
             try:

@@ -29,6 +29,7 @@ from hotline.api.access import (
 from hotline.api.errors import errors
 from hotline.api.proxies import Networks
 from hotline.api.versions import API
+from hotline.asterisk.desk import DeskPhones
 from hotline.calls import supervision
 from hotline.calls.switchboard import Switchboard
 from hotline.config.deployment import Deployment
@@ -64,7 +65,8 @@ class Parts:
     #: The service's state, of every organisation (None) or of one (hotline/app.py).
     health: Callable[[str | None], Awaitable[dict[str, Any]]]
     sessions: Sessions
-    #: "active", or "standby" (HOTLINE_HA): a standby forwards /api to the active instance.
+    #: "active", "taking over", or "standby" (HOTLINE_HA): a standby forwards /api to the
+    #: active instance.
     role: Callable[[], str] = lambda: "active"
     #: With a standby (HOTLINE_HA): where the active instance's API answers now, and this
     #: instance's name (hotline/api/standby.py).
@@ -90,6 +92,8 @@ class Parts:
     eraser: Eraser | None = None
     #: The audit trail of access to personal data (None: nothing recorded).
     trail: Trail | None = None
+    #: The desk's phones' credentials (None: phones.browser is off).
+    desk_phones: DeskPhones | None = None
 
 
 def parts(request: Request) -> Parts:

@@ -28,12 +28,13 @@ from hotline.api import (
     errors,
     figures,
     notifications,
+    phone,
     queues,
     schemas,
     stream,
     web,
 )
-from hotline.api.access import SESSION_HOURS, Role
+from hotline.api.access import SESSION_HOURS, Role, token_hash
 from hotline.api.deps import (
     COOKIE,
     Anyone,
@@ -179,6 +180,9 @@ def create_api(app_parts: Parts) -> FastAPI:
         if session and len(session) <= 512:
             try:
                 await app_parts.sessions.end(session, app_parts.switchboard.clock())
+                if app_parts.desk_phones is not None:  # (its phone's credentials end with it)
+                    key = "session:" + token_hash(session)
+                    await asyncio.to_thread(app_parts.desk_phones.revoke, token=key)
             except Exception as exc:
                 raise HTTPException(
                     503, f"cannot log out while the database is away ({type(exc).__name__})"
@@ -200,7 +204,18 @@ def create_api(app_parts: Parts) -> FastAPI:
         }
 
     web.mount(app)
-    for resource in (queues, calls, desk, figures, notifications, stream, duty, audit, erasures):
+    for resource in (
+        queues,
+        calls,
+        desk,
+        phone,
+        figures,
+        notifications,
+        stream,
+        duty,
+        audit,
+        erasures,
+    ):
         app.include_router(resource.router)
     return app
 

@@ -608,3 +608,26 @@ class AuditEntry(Schema):
     """The client's address (null: a phone, or a command)."""
     detail: str | None
     """More: the byte range played, how many calls an export held, the listening's mode."""
+
+
+class IceServer(Schema):
+    """A STUN or TURN server the browser gathers candidates with (RTCIceServer)."""
+
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+class DeskPhone(Schema):
+    """What the desk's phone registers with: valid for this session alone, until its logout,
+    the revocation of its token, or the next session's phone of the same operator."""
+
+    operator: str
+    server: str
+    """Asterisk's secure WebSocket (``wss://<host>:<sip.wss_port>/ws``)."""
+    uri: str
+    """The phone's SIP address (``sip:<username>@<host>``)."""
+    username: str
+    password: str
+    realm: str
+    ice_servers: list[IceServer]

@@ -42,6 +42,7 @@ from hotline.asterisk.messages import (
     callback_channel_id,
     endpoint,
     of_kind,
+    operators_phones,
     phone_state,
 )
 from hotline.asterisk.port import ChannelGone, NoAnswer, Uncertain
@@ -243,15 +244,17 @@ class AmiClient:
 class AmiEffects:
     """The switchboard's hands in Asterisk."""
 
-    def __init__(self, ami: AmiClient) -> None:
+    def __init__(self, ami: AmiClient, desk: Callable[[str], bool] = lambda _: False) -> None:
         self.ami = ami
+        #: Whether an operator's desk phone is rung too (its session holds credentials).
+        self.desk = desk
 
     async def connect(
         self, channel: str, operator: str, ring_timeout: float, transferred: bool = False
     ) -> None:
         # one action: the ring's length (their line's organisation's) rides in the extension
         context = Context.TRANSFERRED if transferred else Context.CONNECT
-        await self._redirect(channel, context, ring(operator, ring_timeout))
+        await self._redirect(channel, context, ring(operator, ring_timeout, self.desk(operator)))
 
     async def move(self, channel: str, number: str = "") -> None:
         if number:
@@ -493,7 +496,7 @@ class AmiEffects:
         """Each of ``operators``' phones now (one Asterisk does not know: unreachable)."""
         replies = await self.ami.action({"Action": "DeviceStateList"}, as_list=True)
         known = {s.operator: s for d in of_kind(DeviceState, replies) if (s := phone_state(d))}
-        return [known.get(op, PhoneState(op, False, False)) for op in operators]
+        return [operators_phones(known, op) for op in operators]
 
 
 def spied_channel(channels: list[Channel], operator: str, call: str) -> Channel | None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hotline.asterisk.render import desk_phone
+from hotline.asterisk.dialplan import desk_phone
 
 #: The file's name in the shared spool folder (asterisk-config/res_config_sqlite3.conf).
 FILE = "desk-phones.sqlite3"
@@ -62,11 +62,35 @@ def digest(username: str, password: str, realm: str = REALM) -> str:
 
 
 class DeskPhones:
-    """The rows Asterisk reads; ``token`` is the id of the API token of the session that
-    holds a row (never its secret)."""
+    """The rows Asterisk reads; ``token`` names what holds a row: the desk's session or API
+    token, as the service keys it (a hash, never the secret)."""
 
     def __init__(self, folder: Path) -> None:
         self.path = folder / FILE
+        self._read: tuple[tuple[int, int, int], dict[str, str]] | None = None
+
+    def holders(self) -> dict[str, str]:
+        """Each operator whose desk holds credentials now, with what holds them; read again
+        only when the file changed (asked at every ring: one ``stat``)."""
+        try:
+            found = self.path.stat()
+        except FileNotFoundError:
+            return {}
+        key = (found.st_mtime_ns, found.st_size, found.st_ino)
+        if self._read is None or self._read[0] != key:
+            try:
+                with contextlib.closing(
+                    sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=1)
+                ) as db:
+                    rows = db.execute("SELECT operator, token FROM desk_sessions").fetchall()
+            except sqlite3.Error:  # (being written: what was read holds until the next ask)
+                return self._read[1] if self._read else {}
+            self._read = (key, dict(rows))
+        return self._read[1]
+
+    def holds(self, operator: str) -> bool:
+        """Whether ``operator``'s desk phone has valid credentials (and so is rung)."""
+        return operator in self.holders()
 
     @contextlib.contextmanager
     def _database(self) -> Iterator[sqlite3.Connection]:
@@ -80,6 +104,7 @@ class DeskPhones:
                 yield connection
         finally:
             connection.close()
+            self._read = None  # (a change within the clock's tick keeps the file's mtime)
         with contextlib.suppress(OSError):  # Asterisk's group reads it; nobody else
             self.path.chmod(0o640)
 

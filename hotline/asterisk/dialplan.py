@@ -174,12 +174,28 @@ def organisation_of_transfer(context: str) -> str | None:
     return context.removeprefix(prefix) if context.startswith(prefix) else None
 
 
-def ring(operator: str, seconds: float) -> str:
+#: An operator's phone in the desk is an endpoint of its own, their id with this suffix
+#: (``anna.desk``: no operator id holds a dot, so it never names another's endpoint).
+DESK = ".desk"
+
+
+def desk_phone(operator: str) -> str:
+    """The endpoint, AOR and auth of ``operator``'s phone in the desk."""
+    return operator + DESK
+
+
+def operator_of(endpoint: str) -> str:
+    """The operator whose endpoint (their own phone's or their desk's) this is."""
+    return endpoint.removesuffix(DESK)
+
+
+def ring(operator: str, seconds: float, desk: bool = False) -> str:
     """The extension a caller is sent to in [hotline-connect] (and [hotline-transferred]) to
-    ring ``operator`` for ``seconds``: ``<operator>.<seconds>``, so that one Redirect carries
-    both (a Redirect sets no variable; an operator's id holds no dot), or one variable
-    (HOTLINE_CONNECT, for a caller whose session ends on it)."""
-    return f"{operator}.{max(1, round(seconds))}"
+    ring ``operator`` for ``seconds``, and their desk's phone too with ``desk``:
+    ``<operator>.<seconds>[.desk]``, so that one Redirect carries it all (a Redirect sets no
+    variable; an operator's id holds no dot), or one variable (HOTLINE_CONNECT, for a caller
+    whose session ends on it)."""
+    return f"{operator}.{max(1, round(seconds))}" + (DESK if desk else "")
 
 
 def rung(extension: str) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from hotline.asterisk import messages
+from hotline.asterisk.dialplan import operator_of
 from hotline.asterisk.messages import Hangup, PhoneState, Transferred
 from hotline.figures import metrics
 from routing.events import CallStarted
@@ -49,6 +50,8 @@ def listen(
     keeps a queue), the ones the service reads handed to ``listener``; a hangup always (the
     listener knows whether it is its own)."""
 
+    phones: dict[str, messages.PhoneState] = {}  # each endpoint's last state
+
     def on_event(event: Mapping[str, Any]) -> None:
         started = time.perf_counter()
         name = str(event.get("Event", ""))
@@ -65,7 +68,7 @@ def listen(
             log.warning("%s: ignored", exc)
             parsed = None
         try:
-            _hand(listener, parsed, keeping)
+            _hand(listener, phones, parsed, keeping)
         except Exception:  # (raised into panoramisk, it would close the AMI connection)
             log.exception("AMI %s: not taken in", name)
         metrics.AMI_EVENT_SECONDS.observe(time.perf_counter() - started)
@@ -73,8 +76,14 @@ def listen(
     return on_event
 
 
-def _hand(listener: Listener, parsed: messages.AmiEvent | None, keeping: bool) -> None:
-    """What an event means, told to the listener (only a hangup unless it keeps a queue)."""
+def _hand(
+    listener: Listener,
+    phones: dict[str, messages.PhoneState],
+    parsed: messages.AmiEvent | None,
+    keeping: bool,
+) -> None:
+    """What an event means, told to the listener (only a hangup unless it keeps a queue); an
+    operator's two phones (their own, their desk's) told as one."""
     match parsed:
         case messages.Hangup() as hangup:
             listener.left(hangup)
@@ -82,7 +91,9 @@ def _hand(listener: Listener, parsed: messages.AmiEvent | None, keeping: bool) -
             pass
         case messages.DeviceState() as device:
             if (state := messages.phone_state(device)) is not None:
-                listener.phone(state)
+                phones[state.operator] = state
+                operator = operator_of(state.operator)
+                listener.phone(messages.operators_phones(phones, operator))
         case messages.AttendedTransfer() as attended:
             if (transfer := messages.transferred(attended)) is not None:
                 listener.transferred(transfer)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from hotline.asterisk.dialplan import Event, organisation_of_transfer
+from hotline.asterisk.dialplan import Event, desk_phone, operator_of, organisation_of_transfer
 
 T = TypeVar("T")
 
@@ -93,7 +93,9 @@ IN_USE = frozenset({"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"})
 
 @dataclass(frozen=True, slots=True)
 class PhoneState:
-    """An operator's phone, as its device state says: reachable or not, busy or not."""
+    """An operator's phone, as its device state says: reachable or not, busy or not
+    (``operator``: the endpoint's name, ``anna.desk`` for the phone in anna's desk, until
+    :func:`operators_phones` makes one of an operator's two)."""
 
     operator: str
     reachable: bool
@@ -108,6 +110,13 @@ def phone_state(device: DeviceState) -> PhoneState | None:
     return PhoneState(
         device.device.removeprefix("PJSIP/"), state not in UNREACHABLE, state in IN_USE
     )
+
+
+def operators_phones(phones: Mapping[str, PhoneState], operator: str) -> PhoneState:
+    """``operator``'s phones as one, from each endpoint's last state: their own and their
+    desk's; reachable if either is, busy if either is."""
+    theirs = [s for e in (operator, desk_phone(operator)) if (s := phones.get(e)) is not None]
+    return PhoneState(operator, any(s.reachable for s in theirs), any(s.in_use for s in theirs))
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,11 +182,12 @@ def callback_legs(channels: list[Channel]) -> dict[str, CallbackLeg]:
 
 
 def endpoint(channel: str) -> str:
-    """The SIP endpoint of a channel's name (``PJSIP/op3-0000002a``: ``op3``); empty for a
-    channel of another kind, or none."""
+    """The operator whose phone a channel's name is of (``PJSIP/op3-0000002a``, or their
+    desk's ``PJSIP/op3.desk-0000002b``: ``op3``); empty for a channel of another kind, or
+    none."""
     if not channel.startswith("PJSIP/"):
         return ""
-    return channel.removeprefix("PJSIP/").rpartition("-")[0]
+    return operator_of(channel.removeprefix("PJSIP/").rpartition("-")[0])
 
 
 def parse(message: Mapping[str, Any]) -> AmiEvent | None:

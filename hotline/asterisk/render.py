@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from hotline.asterisk.dialplan import Context, Var, assign, transfer_context
+from hotline.asterisk.dialplan import Context, Var, assign, desk_phone, transfer_context
 from hotline.config.deployment import Deployment
 from hotline.config.settings import weakness
 
@@ -113,12 +113,6 @@ def _transports(deployment: Deployment) -> list[str]:
         # own address and port it takes; `bind` is required and not used
         out += ["[transport-wss]", "type=transport", "protocol=wss", f"bind={host}", *nat, ""]
     return out
-
-
-def desk_phone(operator_id: str) -> str:
-    """The endpoint, AOR and auth of an operator's phone in the desk (``anna.desk``: no
-    operator id holds a dot, so it never names another's endpoint)."""
-    return f"{operator_id}.desk"
 
 
 def http(deployment: Deployment) -> str:
@@ -428,7 +422,8 @@ def extensions(deployment: Deployment, agi_url: str, secret: str, takeover: int 
         # whom an operator may call (a colleague, before an attended transfer)
         out += ["", f"[operators-{org.id}]", "include => operators"]
         for colleague in sorted(org.operators):
-            out.append(f"exten => {colleague},1,Dial(PJSIP/{colleague},30)")
+            desk = f"&PJSIP/{desk_phone(colleague)}" if deployment.phones.browser else ""
+            out.append(f"exten => {colleague},1,Dial(PJSIP/{colleague}{desk},30)")
         out.append("")
     return "\n".join(out)
 

@@ -46,6 +46,7 @@ class CallService:
         clock: Callable[[], datetime],
         switchboard: Switchboard,
         texting: Texting | None = None,
+        desk: Callable[[str], bool] = lambda _: False,
     ) -> None:
         self.deployment = deployment
         self.bus = bus
@@ -53,6 +54,8 @@ class CallService:
         self.switchboard = switchboard
         #: Who may be texted a centre's address (None: nobody: no SMS gateway).
         self.texting = texting
+        #: Whether an operator's desk phone is rung too (its session holds credentials).
+        self.desk = desk
 
     async def handle(self, channel: AgiChannel) -> None:
         """The FastAGI route ``call``: from the first menu to the line (or the goodbye)."""
@@ -185,7 +188,9 @@ class CallService:
             await channel.set_variables(
                 {
                     Var.ENTERED: stamp,
-                    Var.CONNECT: ring_extension(ring.operator, ring.ring_timeout),
+                    Var.CONNECT: ring_extension(
+                        ring.operator, ring.ring_timeout, self.desk(ring.operator)
+                    ),
                     Var.RESULT: Result.RING,
                 }
             )

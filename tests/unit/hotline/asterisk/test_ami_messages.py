@@ -92,6 +92,7 @@ def test_a_list_reply_read_for_one_kind() -> None:
         ("PJSIP/op3-0000002a", "op3"),
         ("PJSIP/trunk-00000000", "trunk"),
         ("PJSIP/ge-1-00000004", "ge-1"),
+        ("PJSIP/op3.desk-0000002b", "op3"),  # the phone in op3's desk: still op3's
         ("dialplan/builtin", ""),
         ("Local/op3@hotline-transfer-0000001;1", ""),
         ("", ""),
@@ -117,6 +118,8 @@ def on(channel: str, uniqueid: str, linkedid: str, bridged: bool = True) -> Chan
         ([on("PJSIP/anna-00000007", "7", "7")], "7"),
         # ringing, not talking
         ([on("PJSIP/anna-00000008", "8", "1.1", bridged=False)], None),
+        # answered in her desk's phone
+        ([on("PJSIP/anna.desk-00000009", "9", "1.1")], "9"),
     ],
 )
 def test_the_channel_a_supervisor_joins_is_the_operators_own(
@@ -139,6 +142,29 @@ def test_a_device_state_is_an_operator_phone_or_nothing(
     device: str, state: str, expected: messages.PhoneState | None
 ) -> None:
     assert messages.phone_state(messages.DeviceState(device, state)) == expected
+
+
+@pytest.mark.parametrize(
+    ("own", "desk", "expected"),
+    [
+        (None, None, (False, False)),  # Asterisk knows neither
+        ("UNAVAILABLE", "NOT_INUSE", (True, False)),  # the browser alone
+        ("NOT_INUSE", "UNAVAILABLE", (True, False)),  # the softphone alone
+        ("NOT_INUSE", "RINGING", (True, True)),
+        ("INUSE", None, (True, True)),
+        ("UNAVAILABLE", "UNAVAILABLE", (False, False)),
+    ],
+)
+def test_an_operators_two_phones_are_one(
+    own: str | None, desk: str | None, expected: tuple[bool, bool]
+) -> None:
+    """Their softphone and their desk's: reachable if either is, busy if either is."""
+    found = {
+        s.operator: s
+        for device, state in (("PJSIP/op1", own), ("PJSIP/op1.desk", desk))
+        if state is not None and (s := messages.phone_state(messages.DeviceState(device, state)))
+    }
+    assert messages.operators_phones(found, "op1") == messages.PhoneState("op1", *expected)
 
 
 @pytest.mark.parametrize(

@@ -56,3 +56,15 @@ def test_at_a_start_sessions_whose_token_is_gone_lose_their_phone(tmp_path: Path
     phones.issue("boris", "2")
     assert DeskPhones(tmp_path).keep_only({"2"}) == ["anna"]
     assert list(auths(tmp_path)) == ["boris.desk"]
+
+
+def test_who_holds_credentials_is_read_again_only_when_the_file_changed(tmp_path: Path) -> None:
+    phones, other = DeskPhones(tmp_path), DeskPhones(tmp_path)  # (another instance's)
+    assert not phones.holds("anna") and phones.holders() == {}  # no file yet
+    phones.issue("anna", "session:1")
+    assert phones.holders() == {"anna": "session:1"} and phones.holds("anna")
+    assert other.holds("anna")
+    other.issue("boris", "token:2")
+    assert phones.holders() == {"anna": "session:1", "boris": "token:2"}
+    phones.revoke(operator="anna")
+    assert not phones.holds("anna") and not other.holds("anna") and other.holds("boris")

@@ -78,5 +78,8 @@ def test_a_ring_carries_its_operator_and_length_in_one_extension() -> None:
     assert ring("op-2", 0.2) == "op-2.1"  # never a ring of no time
     assert rung(ring("ua_op3", 30)) == "ua_op3"
     assert rung("ge1") == "ge1"  # from an instance that sent no length: the shared one
+    # their desk's phone too, while its session holds credentials
+    assert ring("ge1", 20, desk=True) == "ge1.20.desk" and rung("ge1.20.desk") == "ge1"
+    assert '"${CUT(EXTEN,.,3)}" = "desk"]?&PJSIP/${CUT(EXTEN,.,1)}.desk' in STATIC
     connect = STATIC[STATIC.index("[hotline-connect]") :]
     assert "PJSIP/${CUT(EXTEN,.,1)}" in connect.split("\n\n")[0]

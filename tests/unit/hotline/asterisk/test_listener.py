@@ -52,6 +52,23 @@ def feed(told: Told, listening: bool, *events: Mapping[str, Any]) -> list[Any]:
     return told.said
 
 
+def test_an_operators_desk_phone_is_told_as_their_phone_with_their_own() -> None:
+    """The phone in op1's desk rings while their softphone is off: op1 is busy; it hangs
+    up: op1 is reachable and free (through the desk's phone)."""
+    events = [
+        {"Event": "DeviceStateChange", "Device": "PJSIP/op1", "State": "UNAVAILABLE"},
+        {"Event": "DeviceStateChange", "Device": "PJSIP/op1.desk", "State": "RINGING"},
+        {"Event": "DeviceStateChange", "Device": "PJSIP/op1.desk", "State": "NOT_INUSE"},
+        {"Event": "DeviceStateChange", "Device": "PJSIP/op1.desk", "State": "UNAVAILABLE"},
+    ]
+    assert feed(Told(), True, *events) == [
+        PhoneState("op1", reachable=False, in_use=False),
+        PhoneState("op1", reachable=True, in_use=True),
+        PhoneState("op1", reachable=True, in_use=False),
+        PhoneState("op1", reachable=False, in_use=False),
+    ]
+
+
 def test_an_instance_that_keeps_a_queue_hears_everything_it_reads() -> None:
     said = feed(Told(), True, BUSY, GUARDED, HANGUP, {"Event": "Newchannel"})
     assert said[0] == PhoneState("op1", reachable=True, in_use=True)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from hotline.asterisk.dialplan import desk_phone
 from hotline.asterisk.render import (
     RenderError,
-    desk_phone,
     fail2ban_jail,
     nftables,
     password_variable,
@@ -129,7 +129,8 @@ def test_an_operator_transfers_to_their_organisations_targets_only(
     assert not targets & {"ge-consultation", "ge1", "tbilisi-bureau"}
     assert "exten => 96,1,Goto(hotline-transfer,op6,1)" in ukraine
     colleagues = text.split("[operators-ua-legal-aid]")[1].split("\n\n")[0]
-    assert "include => operators" in colleagues and "Dial(PJSIP/op6,30)" in colleagues
+    assert "include => operators" in colleagues
+    assert "Dial(PJSIP/op6&PJSIP/op6.desk,30)" in colleagues  # (their desk's phone too)
     assert "PJSIP/ge1" not in colleagues
     pjsip = sections(rendered["pjsip_hotline.conf"])
     (trunk,) = [s for s in pjsip["trunk"] if s["type"] == "endpoint"]
