@@ -262,6 +262,7 @@ async function start() {
   if (!who.ok) { showLogin(); return; }
   document.getElementById("app").classList.remove("hidden");
   await load().catch(() => {});
+  if (desk.data && !phone.ua) phoneOn();  // the operator's own desk: its phone
   connect();
   setInterval(() => { if (desk.data) { renderMe(); if (desk.data.call?.state === "ringing") renderCall(); } }, 1000);
 }

@@ -1,0 +1,200 @@
+"""An operator with nothing but a browser: Debian's Chromium (headless, its fake microphone fed
+from a WAV of a known tone) logs in to the desk; the desk's phone registers over secure
+WebSocket with the credentials the service handed its session; a SIPp caller (a tone of
+their own) is queued and the browser rings with the caller on screen; the operator answers
+with a click; each side hears the other (the browser's WebRTC figures; the call's recording
+holds the browser's tone); mute is heard as silence; hang up ends the call answered, with its
+talk time. The phone's credentials end with the desk's session. Screenshots of the desk
+ringing and in a call in test-artifacts/ (README shows them)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+from pydub.generators import Sine
+
+from bench.sipcall import CALLER_TONE
+from hotline.asterisk.desk import DeskPhones
+from hotline.calls.audio import AudioSegment
+from tests.integration.conftest import CHROMIUM, Asterisk, Service, call
+from tests.integration.test_dashboard import ARTIFACTS
+from tests.integration.test_desk import open_desk
+from tests.integration.test_nat import tone_level
+from tests.integration.test_recordings import CONSULTATION, recorded_config, wait_for_event
+
+OP3 = "operator-op3-browser-phone-2026"
+#: The browser's microphone (the caller's: bench.sipcall.CALLER_TONE, 1000 Hz).
+BROWSER_TONE = 700.0
+
+#: What the browser received and sent on the call's audio, from its RTCPeerConnection.
+AUDIO = """
+async () => {
+  const pc = window.phoneSession && window.phoneSession.connection;
+  if (!pc) return null;
+  const out = { inbound: 0, level: 0, outbound: 0, sent: 0, codec: "" };
+  const codecs = {};
+  (await pc.getStats()).forEach((r) => {
+    if (r.type === "codec") codecs[r.id] = r.mimeType;
+    if (r.type === "inbound-rtp" && r.kind === "audio") {
+      out.inbound = r.packetsReceived; out.level = r.audioLevel ?? 0; out.codec = r.codecId;
+    }
+    if (r.type === "outbound-rtp" && r.kind === "audio") out.outbound = r.packetsSent;
+    if (r.type === "media-source" && r.kind === "audio") out.sent = r.audioLevel ?? 0;
+  });
+  out.codec = codecs[out.codec] ?? "";
+  out.ice = pc.iceConnectionState;
+  return out;
+}
+"""
+
+
+#: The office network of the test's namespace (which has the loopback alone otherwise: ICE
+#: offers no loopback candidate, in Asterisk or in Chromium).
+LAN = "10.199.0.1/24"
+
+
+@pytest.fixture
+def lan(asterisk: Asterisk) -> Iterator[str]:
+    """An interface of the office's network in this test process's namespace, where both the
+    browser and Asterisk are: the host candidates ICE pairs."""
+    subprocess.run(["ip", "link", "del", "hotline-lan"], capture_output=True, check=False)
+    for command in (
+        # (a veth pair: this kernel has no dummy interfaces)
+        ["ip", "link", "add", "hotline-lan", "type", "veth", "peer", "name", "hotline-lan-1"],
+        ["ip", "addr", "add", LAN, "dev", "hotline-lan"],
+        ["ip", "link", "set", "hotline-lan-1", "up"],
+        ["ip", "link", "set", "hotline-lan", "up"],
+    ):
+        subprocess.run(command, capture_output=True, check=True)
+    yield LAN.partition("/")[0]
+    subprocess.run(["ip", "link", "del", "hotline-lan"], capture_output=True, check=False)
+
+
+@pytest.fixture
+async def browser(tmp_path: Path, lan: str) -> AsyncIterator[Browser]:
+    """Chromium with a fake microphone playing BROWSER_TONE, granted without a prompt, and
+    the sandbox's own certificate authority accepted (an operator's browser trusts the
+    deployment's real certificate: OPERATIONS.md)."""
+    tone = tmp_path / "microphone.wav"
+    sound = Sine(BROWSER_TONE, sample_rate=48_000).to_audio_segment(duration=30_000, volume=-8)
+    sound.set_channels(1).set_sample_width(2).export(tone, format="wav").close()
+    async with async_playwright() as playwright:
+        found = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--ignore-certificate-errors",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={tone}",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
+        yield found
+        await found.close()
+
+
+async def audio(page: Page, until: Any, seconds: float = 20) -> dict[str, Any]:
+    """The browser's audio figures, once ``until`` holds of them."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = await page.evaluate(AUDIO)
+        if found and until(found):
+            return dict(found)
+        assert time.monotonic() < deadline, repr(found)
+        await asyncio.sleep(0.3)
+
+
+async def test_an_operator_takes_a_call_in_the_browser_alone(
+    service: Service, browser: Browser, asterisk: Asterisk
+) -> None:
+    service.settings["HOTLINE_API_TOKENS"] = f"operator:op3={OP3}"
+    service.start(config=recorded_config(service.data_dir))
+    page = await open_desk(browser, service, OP3)
+    page.on("console", lambda m: print(f"browser {m.type}: {m.text}"))  # (shown if it fails)
+    page.on("pageerror", lambda e: print(f"browser error: {e}"))
+    state = page.locator("#phone-state")
+    await expect(state).to_have_attribute("data-state", "ready", timeout=20_000)
+    contacts = asterisk.sandbox.cli("pjsip show contacts").stdout
+    assert "op3.desk/sip:" in contacts and "op3/sip:" not in contacts  # no softphone at all
+    service.login("op3")  # reachable: through the desk's phone alone
+
+    caller = asyncio.create_task(call(*CONSULTATION, hold_ms=60_000, speaks=True))
+    await expect(page.locator("#phone-state")).to_have_attribute(
+        "data-state", "ringing", timeout=60_000
+    )
+    await expect(page.locator("#call[data-state=ringing]")).to_be_visible()  # the screen pop
+    assert service.agent("op3")["state"] == "ringing"
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "desk-phone-ringing.png"), full_page=True)
+
+    await page.click("#phone-answer")
+    await expect(page.locator("#phone-state")).to_have_attribute("data-state", "talking")
+    await expect(page.locator("#call[data-state=talking]")).to_be_visible(timeout=10_000)
+    # the caller's voice reaches the browser, decrypted (DTLS-SRTP), with a level
+    heard = await audio(page, lambda a: a["inbound"] > 100 and a["level"] > 0.01)
+    assert heard["codec"] in ("audio/opus", "audio/PCMU", "audio/PCMA"), heard
+    await page.screenshot(path=str(ARTIFACTS / "desk-phone-talking.png"), full_page=True)
+    level = await page.locator("#phone-level").evaluate("(m) => m.value")
+    assert level > 0, "the level meter shows the microphone"
+
+    # muted: what the browser sends is silence; then the operator speaks again
+    await audio(page, lambda a: a["sent"] > 0.01)
+    await page.wait_for_timeout(2000)
+    await page.click("#phone-mute")
+    await expect(page.locator("#phone-mute")).to_have_text("Unmute")
+    await audio(page, lambda a: a["sent"] == 0)
+    await page.wait_for_timeout(1000)
+    await page.click("#phone-mute")
+    await audio(page, lambda a: a["sent"] > 0.01)
+    # on hold: the caller hears Asterisk's music; resumed: the operator again
+    mark = asterisk.log_mark()
+    await page.click("#phone-hold")
+    await expect(page.locator("#phone-hold")).to_have_text("Resume")
+    deadline = time.monotonic() + 10
+    music = "Started music on hold, class 'default', on channel 'PJSIP/trunk-"
+    while music not in asterisk.log_since(mark):
+        assert time.monotonic() < deadline, "the caller heard no music while held"
+        await asyncio.sleep(0.3)
+    await page.click("#phone-hold")
+    await expect(page.locator("#phone-hold")).to_have_text("Hold")
+    await page.wait_for_timeout(2000)
+    await page.click("#phone-hangup")
+    await expect(page.locator("#phone-state")).to_have_attribute("data-state", "ready")
+
+    placed = await caller
+    record = service.record(placed.call_id)
+    assert record["outcome"] == "answered" and record["operator"] == "op3", record
+    assert record["talk"] >= 6, record
+    # the browser's tone reached the caller's side: the call's recording holds it
+    wait_for_event(service, record["id"], "recording.stored")
+    got = service.get_as(service.token, f"/api/calls/{record['id']}/recording")
+    assert got.status_code == 200, got.text
+    kind = "mp3" if got.headers["content-type"] == "audio/mpeg" else "wav"
+    recording = AudioSegment.from_file(io.BytesIO(got.content), format=kind)
+    levels = {hz: tone_level(recording, hz) for hz in (BROWSER_TONE, CALLER_TONE, 2300.0)}
+    # (the browser's noise suppression takes much of a steady tone, as it would of a fan's
+    # hum: what is left is still far above a frequency nobody sent)
+    assert levels[CALLER_TONE] > 0.1 and levels[BROWSER_TONE] > 0.02, levels
+    assert levels[2300.0] < levels[BROWSER_TONE] / 1000, levels
+
+    # logging out of the desk ends the phone's credentials (and its registration)
+    await page.click("#logout")
+    phones = DeskPhones(service_spool(service))
+    deadline = time.monotonic() + 10
+    while phones.holds("op3"):
+        assert time.monotonic() < deadline, "the desk's phone kept its credentials"
+        await asyncio.sleep(0.2)
+
+
+def service_spool(service: Service) -> Path:
+    return service.asterisk.sandbox.settings.spool_of_asterisk() / "hotline"
