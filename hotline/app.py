@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -475,9 +476,26 @@ def build(settings: Settings, deployment: Deployment) -> Service:
             trusted_proxies=proxies,
             trail=service.trail,
             desk_phones=service.desk_phones,
+            ice_servers=_ice_servers(deployment, settings),
         )
     )
     return service
+
+
+def _ice_servers(
+    deployment: Deployment, settings: Settings
+) -> Callable[[str], list[dict[str, Any]]]:
+    """The TURN server a desk's phone relays through (phones.turn), with credentials of its
+    own for each desk session; none without one."""
+    turn, secret = deployment.phones.turn, settings.turn_secret.get_secret_value()
+    if turn is None:
+        return lambda _: []
+    if problem := weakness(secret):
+        raise TokenError(
+            f"HOTLINE_TURN_SECRET: {problem}: phones.turn relays the desk phones' media with "
+            "credentials made from it (coturn's static-auth-secret, the same value)"
+        )
+    return lambda operator: [phone.relay(turn.urls, secret, operator, turn.hours, time.time())]
 
 
 def _allowed_from(refused: tuple[str, datetime | None] | None, now: datetime) -> datetime | None:

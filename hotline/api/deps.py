@@ -94,6 +94,8 @@ class Parts:
     trail: Trail | None = None
     #: The desk's phones' credentials (None: phones.browser is off).
     desk_phones: DeskPhones | None = None
+    #: The ICE servers (TURN) a desk's phone gathers with, per operator (phones.turn).
+    ice_servers: Callable[[str], list[dict[str, Any]]] = lambda _: []
 
 
 def parts(request: Request) -> Parts:

@@ -5,6 +5,9 @@ checks)."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -25,6 +28,16 @@ router = api_router()
 
 #: Seconds between two checks that each desk phone's session or token still holds.
 KEEP_EVERY = 10.0
+
+
+def relay(urls: list[str], secret: str, operator: str, hours: float, now: float) -> dict[str, Any]:
+    """A TURN server's entry for a desk session (RTCIceServer): credentials of coturn's
+    shared-secret scheme (``use-auth-secret``): the user name is when they expire and whose
+    they are, the password its HMAC-SHA1 under the secret; coturn checks them with the secret
+    alone, and refuses them once expired."""
+    username = f"{int(now + hours * 3600)}:{operator}"
+    mac = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+    return {"urls": urls, "username": username, "credential": base64.b64encode(mac).decode()}
 
 
 def holder(request: Request) -> str:
@@ -69,7 +82,7 @@ async def phone_on(app: App, who: Handler, request: Request) -> dict[str, Any]:
         "username": given.username,
         "password": given.password,
         "realm": given.realm,
-        "ice_servers": [],
+        "ice_servers": app.ice_servers(operator),
     }
 
 

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     #: The addresses Asterisk connects from (comma-separated); any other peer is reset.
     agi_peers: str = "127.0.0.1,::1"
 
+    #: The secret shared with the TURN server of ``phones.turn`` (coturn's
+    #: ``static-auth-secret``): the desk phones' relay credentials are made with it.
+    turn_secret: SecretStr = SecretStr("")
+
     ami_host: str = "127.0.0.1"
     ami_port: int = Field(5038, ge=1, le=65535)
     ami_username: str = "hotline"

@@ -93,6 +93,19 @@ class TlsModel(Section):
     key: str = "/etc/asterisk/keys/hotline.key"
 
 
+class TurnModel(Section):
+    """A TURN server (coturn) that relays the desk phone's media for operators behind networks
+    that let nothing else through (OPERATIONS.md: when it is needed, how to run it). Its
+    credentials are made per desk session from the secret shared with it
+    (HOTLINE_TURN_SECRET; coturn's ``use-auth-secret``/``static-auth-secret``) and expire."""
+
+    #: Its addresses as browsers reach it (``turn:turn.example.org:3478?transport=udp``,
+    #: ``turns:turn.example.org:5349?transport=tcp``).
+    urls: Annotated[list[Annotated[str, Field(pattern=r"^turns?:[^\s]+$")]], Field(min_length=1)]
+    #: How long the credentials of a desk session hold (a session lasts 12).
+    hours: int = Field(12, ge=1, le=48)
+
+
 class PhonesModel(Section):
     """How operators' and supervisors' softphones reach Asterisk (from anywhere: NAT is
     handled on their endpoints)."""
@@ -107,6 +120,9 @@ class PhonesModel(Section):
     #: WebSocket (sip.wss_port) and WebRTC media (DTLS-SRTP, ICE), with credentials the
     #: service hands to their desk's session alone.
     browser: bool = True
+    #: The desk's phone relays its media through this TURN server where nothing else passes
+    #: (None: none; on a network that reaches Asterisk's media ports, none is needed).
+    turn: TurnModel | None = None
     certificate: TlsModel = TlsModel()
 
     @model_validator(mode="after")

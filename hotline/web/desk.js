@@ -260,9 +260,10 @@ function connect() {
 async function start() {
   const who = await fetch("/api/v1/session", { credentials: "same-origin" });
   if (!who.ok) { showLogin(); return; }
+  const { role } = await who.json();
   document.getElementById("app").classList.remove("hidden");
   await load().catch(() => {});
-  if (desk.data && !phone.ua) phoneOn();  // the operator's own desk: its phone
+  if (role === "operator" && !phone.ua) phoneOn();  // the operator's own desk: its phone
   connect();
   setInterval(() => { if (desk.data) { renderMe(); if (desk.data.call?.state === "ringing") renderCall(); } }, 1000);
 }

@@ -87,6 +87,11 @@ async function devices() {
 async function phoneOn() {
   tabs?.postMessage("mine");  // the other tabs of this browser let go of it
   stopPhone(false);
+  $("phone-box").classList.remove("hidden");
+  if (!window.isSecureContext || !navigator.mediaDevices) {  // (no microphone for http://)
+    phoneState("failed", t("phoneNeedsHttps"));
+    return;
+  }
   phoneState("connecting");
   let reply;
   try {

@@ -291,8 +291,10 @@ class Service:
             assert self.process.poll() is None, self.log.read_text()
             try:
                 health = self.health(timeout=1)
+                settled = health["role"] != "taking over"  # (its /api answers 503 until then)
                 if health["ami"]["connected"] and (health["database"]["ready"] or not ready):
-                    return self
+                    if settled:
+                        return self
             except (httpx.HTTPError, ValueError, KeyError):
                 pass
             time.sleep(0.2)

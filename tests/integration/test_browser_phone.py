@@ -10,6 +10,7 @@ ringing and in a call in test-artifacts/ (README shows them)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import subprocess
 import time
@@ -18,16 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from playwright.async_api import Browser, Page, async_playwright, expect
 from pydub.generators import Sine
 
 from bench.sipcall import CALLER_TONE
 from hotline.asterisk.desk import DeskPhones
 from hotline.calls.audio import AudioSegment
+from hotline.config.deployment import Deployment
 from tests.integration.conftest import CHROMIUM, Asterisk, Service, call
 from tests.integration.test_dashboard import ARTIFACTS
 from tests.integration.test_desk import open_desk
-from tests.integration.test_nat import tone_level
+from tests.integration.test_nat import PUBLIC, Nat, behind_nat, run, tone_level
 from tests.integration.test_recordings import CONSULTATION, recorded_config, wait_for_event
 
 OP3 = "operator-op3-browser-phone-2026"
@@ -78,17 +81,27 @@ def lan(asterisk: Asterisk) -> Iterator[str]:
     subprocess.run(["ip", "link", "del", "hotline-lan"], capture_output=True, check=False)
 
 
-@pytest.fixture
-async def browser(tmp_path: Path, lan: str) -> AsyncIterator[Browser]:
+@contextlib.asynccontextmanager
+async def chromium(
+    folder: Path, namespace: str | None = None, secure: str | None = None
+) -> AsyncIterator[Browser]:
     """Chromium with a fake microphone playing BROWSER_TONE, granted without a prompt, and
     the sandbox's own certificate authority accepted (an operator's browser trusts the
-    deployment's real certificate: OPERATIONS.md)."""
-    tone = tmp_path / "microphone.wav"
-    sound = Sine(BROWSER_TONE, sample_rate=48_000).to_audio_segment(duration=30_000, volume=-8)
+    deployment's real certificate: OPERATIONS.md); in network namespace ``namespace``
+    (None: this process's). ``secure``: an http:// origin the browser lets use the microphone
+    as if it were https:// (what the desk behind the deployment's TLS proxy is)."""
+    tone = folder / "microphone.wav"
+    sound = Sine(BROWSER_TONE, sample_rate=48_000).to_audio_segment(duration=60_000, volume=-8)
     sound.set_channels(1).set_sample_width(2).export(tone, format="wav").close()
+    executable = CHROMIUM
+    if namespace is not None:  # (Playwright speaks to it over pipes: any namespace will do)
+        wrapper = folder / "chromium-in-namespace"
+        wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {namespace} {CHROMIUM} "$@"\n')
+        wrapper.chmod(0o755)
+        executable = str(wrapper)
     async with async_playwright() as playwright:
         found = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
+            executable_path=executable,
             headless=True,
             args=[
                 "--no-sandbox",
@@ -97,10 +110,19 @@ async def browser(tmp_path: Path, lan: str) -> AsyncIterator[Browser]:
                 "--use-fake-device-for-media-stream",
                 f"--use-file-for-fake-audio-capture={tone}",
                 "--autoplay-policy=no-user-gesture-required",
+                *([f"--unsafely-treat-insecure-origin-as-secure={secure}"] if secure else []),
             ],
         )
+        try:
+            yield found
+        finally:
+            await found.close()
+
+
+@pytest.fixture
+async def browser(tmp_path: Path, lan: str) -> AsyncIterator[Browser]:
+    async with chromium(tmp_path) as found:
         yield found
-        await found.close()
 
 
 async def audio(page: Page, until: Any, seconds: float = 20) -> dict[str, Any]:
@@ -198,3 +220,115 @@ async def test_an_operator_takes_a_call_in_the_browser_alone(
 
 def service_spool(service: Service) -> Path:
     return service.asterisk.sandbox.settings.spool_of_asterisk() / "hotline"
+
+
+#: What ICE chose: the browser's side of the pair (host, srflx, prflx or relay).
+PAIR = """
+async () => {
+  const pc = window.phoneSession && window.phoneSession.connection;
+  if (!pc) return null;
+  const stats = await pc.getStats();
+  const byId = {};
+  stats.forEach((r) => { byId[r.id] = r; });
+  let pair = null;
+  stats.forEach((r) => {
+    if (r.type === "transport" && r.selectedCandidatePairId) pair = byId[r.selectedCandidatePairId];
+  });
+  if (!pair) return null;
+  const local = byId[pair.localCandidateId] || {};
+  return { local: local.candidateType, address: local.address, received: pair.bytesReceived };
+}
+"""
+
+TURN_SECRET = "Qv7rT2mZp9kXw4Ls-office-relay"
+
+
+@pytest.fixture
+def nat(asterisk: Asterisk, deployment: Deployment, tmp_path: Path) -> Iterator[Nat]:
+    """The office behind its router (tests/integration/test_nat.py), Asterisk on every
+    interface."""
+    with behind_nat(asterisk, deployment, tmp_path) as found:
+        yield found
+
+
+@pytest.fixture
+def coturn(nat: Nat, tmp_path: Path) -> Iterator[Path]:
+    """Debian's coturn on Asterisk's public address, with the shared secret the service makes
+    the desk phones' credentials with (its log's path)."""
+    log = tmp_path / "coturn.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            ["turnserver", "-n", f"--listening-ip={PUBLIC}", f"--relay-ip={PUBLIC}",
+             "--listening-port=3478", "--use-auth-secret", f"--static-auth-secret={TURN_SECRET}",
+             "--realm=hotline", "--no-tls", "--no-dtls", "--no-cli", "--fingerprint",
+             "--min-port=30000", "--max-port=30200", "--log-file=stdout", "--simple-log",
+             "--verbose"],  # (it logs each allocation's user name)
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while f"{PUBLIC}:3478" not in run("ss -Huln"):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        yield log
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+async def test_behind_a_nat_that_passes_nothing_but_turn_the_media_goes_through_the_relay(
+    service: Service, asterisk: Asterisk, nat: Nat, coturn: Path, tmp_path: Path
+) -> None:
+    """The operator's browser in a namespace of its own behind a masquerading router that
+    lets out the desk (HTTP, WSS) and the TURN server and no other UDP: the phone relays its
+    media through coturn with the credentials the service handed its session, and each side
+    hears the other."""
+    config = yaml.safe_load(nat.config.read_text())
+    config["phones"]["turn"] = {"urls": [f"turn:{PUBLIC}:3478?transport=udp"]}
+    turned = tmp_path / "turn.yaml"
+    turned.write_text(yaml.safe_dump(config, allow_unicode=True))
+    office = """
+        table inet office {
+          counter direct {}
+          chain forward {
+            type filter hook forward priority filter; policy accept;
+            iifname "inside" udp dport 3478 accept
+            iifname "inside" meta l4proto udp counter name direct drop
+          }
+        }
+    """
+    run(f"ip netns exec {nat.router} nft -f -", stdin=office)
+    service.settings |= {
+        "HOTLINE_API_TOKENS": f"operator:op3={OP3}",
+        "HOTLINE_API_HOST": "0.0.0.0",  # (the office reaches the desk at the public address)
+        "HOTLINE_TURN_SECRET": TURN_SECRET,
+    }
+    service.start(config=turned)
+    desk = f"http://{PUBLIC}:{service.api_port}"
+    async with chromium(tmp_path, nat.phone, secure=desk) as browser:
+        page = await browser.new_page(locale="en-GB", viewport={"width": 1200, "height": 1000})
+        page.on("console", lambda m: print(f"browser {m.type}: {m.text}"))  # (shown if it fails)
+        await page.goto(f"{desk}/desk")
+        await page.fill("#token", OP3)
+        await page.click("#login-form button[type=submit]")
+        state = page.locator("#phone-state")
+        await expect(state).to_have_attribute("data-state", "ready", timeout=20_000)
+        service.login("op3")
+        caller = asyncio.create_task(call(*CONSULTATION, hold_ms=60_000, speaks=True))
+        await expect(state).to_have_attribute("data-state", "ringing", timeout=60_000)
+        await page.click("#phone-answer")
+        # both ways: the caller's voice heard, the operator's sent
+        await audio(page, lambda a: min(a["inbound"], a["outbound"]) > 100 and a["level"] > 0.01)
+        pair = await page.evaluate(PAIR)
+        assert pair and pair["local"] == "relay" and pair["address"] == PUBLIC, pair
+        await page.wait_for_timeout(3000)
+        await page.click("#phone-hangup")
+        await expect(state).to_have_attribute("data-state", "ready")
+    placed = await caller
+    record = service.record(placed.call_id)
+    assert record["outcome"] == "answered" and record["operator"] == "op3", record
+    # the browser tried the direct way too: the router let none of it out
+    counters = run(f"ip netns exec {nat.router} nft list counter inet office direct")
+    assert int(counters.split("packets ")[1].split()[0]) > 0, counters
+    # coturn relayed for the session's credentials: "<expiry>:op3"
+    assert ":op3" in coturn.read_text(), coturn.read_text()[-3000:]

@@ -10,6 +10,7 @@ behind a router namespace that masquerades it, so its Contact and SDP name an ad
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -124,6 +125,12 @@ def nat_config(folder: Path) -> Path:
 
 @pytest.fixture
 def nat(asterisk: Asterisk, deployment: Deployment, tmp_path: Path) -> Iterator[Nat]:
+    with behind_nat(asterisk, deployment, tmp_path) as found:
+        yield found
+
+
+@contextlib.contextmanager
+def behind_nat(asterisk: Asterisk, deployment: Deployment, tmp_path: Path) -> Iterator[Nat]:
     """The router and the phone's namespaces, and this process's Asterisk restarted to listen
     on every interface; afterwards the namespaces are gone (with what ran in them and the
     veth pairs) and Asterisk runs the default config again."""
