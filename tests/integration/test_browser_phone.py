@@ -3,9 +3,11 @@ from a WAV of a known tone) logs in to the desk; the desk's phone registers over
 WebSocket with the credentials the service handed its session; a SIPp caller (a tone of
 their own) is queued and the browser rings with the caller on screen; the operator answers
 with a click; each side hears the other (the browser's WebRTC figures; the call's recording
-holds the browser's tone); mute is heard as silence; hang up ends the call answered, with its
-talk time. The phone's credentials end with the desk's session. Screenshots of the desk
-ringing and in a call in test-artifacts/ (README shows them)."""
+holds the browser's tone); mute sends silence, hold plays the caller music; hang up ends the
+call answered, with its talk time; a transfer from the desk; one place rings (tabs,
+browsers, a closed tab); behind a NAT that lets nothing but TURN out, the media goes through
+coturn. The phone's credentials end with the desk's session. Screenshots of the desk ringing
+and in a call in test-artifacts/ (README shows them)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import contextlib
 import io
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ import yaml
 from playwright.async_api import Browser, Page, async_playwright, expect
 from pydub.generators import Sine
 
-from bench.sipcall import CALLER_TONE
+from bench.sipcall import CALLER_TONE, SoftPhone
 from hotline.asterisk.desk import DeskPhones
 from hotline.calls.audio import AudioSegment
 from hotline.config.deployment import Deployment
@@ -332,3 +334,83 @@ async def test_behind_a_nat_that_passes_nothing_but_turn_the_media_goes_through_
     assert int(counters.split("packets ")[1].split()[0]) > 0, counters
     # coturn relayed for the session's credentials: "<expiry>:op3"
     assert ":op3" in coturn.read_text(), coturn.read_text()[-3000:]
+
+
+async def test_one_place_rings_and_a_closed_desk_leaves_no_phone_behind(
+    service: Service, browser: Browser, asterisk: Asterisk
+) -> None:
+    """A second tab of the same browser takes the phone over (the first says so); a second
+    browser gets new credentials and the first's stop working; a closed tab's registration
+    goes with its connection, and the operator shows as unreachable."""
+    service.settings["HOTLINE_API_TOKENS"] = f"operator:op3={OP3}"
+    service.start()
+    tabs = await browser.new_context(locale="en-GB")
+    first = await tabs.new_page()
+    await first.goto(service.url("/desk"))
+    await first.fill("#token", OP3)
+    await first.click("#login-form button[type=submit]")
+    await expect(first.locator("#phone-state")).to_have_attribute("data-state", "ready")
+    service.login("op3")
+    second = await tabs.new_page()
+    await second.goto(service.url("/desk"))  # (the same session: its cookie)
+    await expect(second.locator("#phone-state")).to_have_attribute("data-state", "ready")
+    await expect(first.locator("#phone-state")).to_have_attribute("data-state", "elsewhere")
+
+    def contacts() -> list[str]:
+        shown = asterisk.sandbox.cli("pjsip show contacts").stdout
+        return [line for line in shown.splitlines() if "op3.desk/sip:" in line]
+
+    deadline = time.monotonic() + 10
+    while len(contacts()) != 1:  # the first tab's registration is gone, the second's holds
+        assert time.monotonic() < deadline, contacts()
+        await asyncio.sleep(0.2)
+
+    # another browser (another session): new credentials; the second tab's are refused at
+    # its next registration, and it is not rung meanwhile
+    other = await open_desk(browser, service, OP3)
+    await expect(other.locator("#phone-state")).to_have_attribute("data-state", "ready")
+    await second.evaluate("() => phone.ua.register()")
+    await expect(second.locator("#phone-state")).to_have_attribute("data-state", "failed")
+    caller = asyncio.create_task(call(*CONSULTATION, hold_ms=8000))
+    await expect(other.locator("#phone-state")).to_have_attribute(
+        "data-state", "ringing", timeout=60_000
+    )
+    assert await second.locator("#phone-state").get_attribute("data-state") == "failed"
+    await other.click("#phone-hangup")  # (declined: the caller waits again, then leaves)
+    await caller
+
+    # the tab closed: its connection, and the registration with it, are gone
+    await other.close()
+    deadline = time.monotonic() + 20
+    while contacts() or service.agent("op3")["reachable"]:
+        assert time.monotonic() < deadline, (contacts(), service.agent("op3"))
+        await asyncio.sleep(0.3)
+
+
+async def test_a_call_answered_in_the_browser_is_transferred_from_the_desk(
+    service: Service, browser: Browser, phone: Callable[..., SoftPhone]
+) -> None:
+    """op3 answers in the browser and transfers the caller to the detention line from the
+    desk; op1 (a SIPp softphone) answers them there; the browser's call ends."""
+    service.settings["HOTLINE_API_TOKENS"] = f"operator:op3={OP3}"
+    service.start()
+    phone("op1", talk_ms=3000)  # Chernivtsi: detention
+    page = await open_desk(browser, service, OP3)
+    await expect(page.locator("#phone-state")).to_have_attribute("data-state", "ready")
+    service.login("op3", "op1")
+    caller = asyncio.create_task(call(*CONSULTATION, hold_ms=60_000))
+    await expect(page.locator("#phone-state")).to_have_attribute(
+        "data-state", "ringing", timeout=60_000
+    )
+    await page.click("#phone-answer")
+    await expect(page.locator("#call[data-state=talking]")).to_be_visible(timeout=10_000)
+    await page.select_option("#transfer-to", "line:detention")
+    await page.click("#transfer")
+    await expect(page.locator("#transfer-result")).to_have_attribute("data-ok", "true")
+    await expect(page.locator("#phone-state")).to_have_attribute("data-state", "ready")
+    moved = service.record((await caller).call_id, wait=60)
+    assert (moved["line"], moved["operator"], moved["transfers"][0]["by"]) == (
+        "detention",
+        "op1",
+        "op3",
+    )
