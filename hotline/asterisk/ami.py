@@ -30,6 +30,7 @@ from hotline.asterisk.dialplan import (
     Context,
     Var,
     assign,
+    desk_phone,
     escalation_call,
     parse_escalation_call,
     ring,
@@ -296,10 +297,13 @@ class AmiEffects:
         self, call: str, operator: str, number: str, attempt: int, ring_timeout: float
     ) -> None:
         ring = max(1, round(ring_timeout))
+        # (one channel an Originate: the desk's phone while the desk holds its credentials,
+        # where the operator sits, else their own)
+        phone = desk_phone(operator) if self.desk(operator) else operator
         replies = await self.ami.action(
             {
                 "Action": "Originate",
-                "Channel": f"PJSIP/{operator}",
+                "Channel": f"PJSIP/{phone}",
                 "Context": Context.CALLBACK,
                 "Exten": "s",
                 "Priority": "1",

@@ -69,3 +69,15 @@ async def test_an_operator_rung_for_a_callback_rings_for_the_ring_timeout() -> N
         "PJSIP/ge1",
         "8000",
     )
+
+
+async def test_an_operator_whose_desk_holds_a_phone_is_rung_there_too() -> None:
+    """A caller rings both phones (the dialplan dials the two); a callback, one channel an
+    Originate, rings the desk's."""
+    ami = Ami()
+    effects = AmiEffects(ami, desk=lambda operator: operator == "ge1")  # type: ignore[arg-type]
+    await effects.connect("PJSIP/trunk-1", "ge1", 8)
+    await effects.connect("PJSIP/trunk-2", "ge2", 8)
+    await effects.callback("c1", "ge1", "995555123401", 1, 8)
+    assert [a.get("Exten") for a in ami.sent[:2]] == ["ge1.8.desk", "ge2.8"]
+    assert ami.sent[2]["Channel"] == "PJSIP/ge1.desk"
