@@ -313,11 +313,17 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-// The API with the login cookie; a 401 shows the login form.
+// The API with the login cookie; a 401 shows the login form. A 503 with Retry-After (an
+// instance taking over, a standby with nobody active yet: a second or two) is asked again,
+// a few times, as it says.
 async function api(path, options = {}) {
-  const reply = await fetch(path, { credentials: "same-origin", ...options });
-  if (reply.status === 401) { showLogin(); throw new Error("unauthorised"); }
-  return reply;
+  for (let tries = 1; ; tries++) {
+    const reply = await fetch(path, { credentials: "same-origin", ...options });
+    if (reply.status === 401) { showLogin(); throw new Error("unauthorised"); }
+    const wait = Number(reply.headers.get("Retry-After"));
+    if (reply.status !== 503 || !wait || tries >= 5) return reply;
+    await new Promise((done) => setTimeout(done, Math.min(wait, 5) * 1000));
+  }
 }
 
 // Requests of one kind may answer out of order: an answer is shown unless one of a request

@@ -194,7 +194,9 @@ $("phone-hold").addEventListener("click", () => {
 });
 for (const key of "123456789*0#") {
   const button = el("button", { type: "button", "data-key": key }, key);
-  button.addEventListener("click", () => phone.session?.sendDTMF(key, { transportType: "RFC2833" }));
+  // (RFC 4733 events in the media; a short gap: ## must reach Asterisk within its second)
+  button.addEventListener("click", () =>
+    phone.session?.sendDTMF(key, { transportType: "RFC2833", duration: 120, interToneGap: 70 }));
   $("phone-keypad").append(button);
 }
 $("phone-mic").addEventListener("change", (e) => { phone.mic = e.target.value; localStorage.setItem("hotline.mic", phone.mic); });

@@ -239,6 +239,18 @@ def free_tcp_port() -> int:
         return port
 
 
+def patiently(send: Callable[[], httpx.Response], seconds: float = 10) -> httpx.Response:
+    """A request sent again, as its Retry-After asks, while the instance is taking over (a
+    second or two after it became the active one: its API answers 503 until its queue is
+    whole), as the wallboard and the desk do."""
+    deadline = time.monotonic() + seconds
+    while (reply := send()).status_code == 503 and "taking over" in reply.text:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    return reply
+
+
 class Service:
     """`hotline serve` as its own process, against the sandbox."""
 
@@ -324,11 +336,9 @@ class Service:
         }
 
     def get(self, path: str, **params: Any) -> Any:
-        reply = httpx.get(
-            self.url(path),
-            params=params,
-            timeout=5,
-            headers={"Authorization": f"Bearer {self.token}"},
+        headers = {"Authorization": f"Bearer {self.token}"}
+        reply = patiently(
+            lambda: httpx.get(self.url(path), params=params, timeout=5, headers=headers)
         )
         reply.raise_for_status()
         return reply.json()
@@ -351,11 +361,9 @@ class Service:
         )
 
     def post(self, path: str, **params: Any) -> httpx.Response:
-        return httpx.post(
-            self.url(path),
-            params=params,
-            timeout=5,
-            headers={"Authorization": f"Bearer {self.token}"},
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return patiently(
+            lambda: httpx.post(self.url(path), params=params, timeout=5, headers=headers)
         )
 
     def agent(self, operator: str) -> dict[str, Any]:

@@ -391,7 +391,8 @@ async def test_a_call_answered_in_the_browser_is_transferred_from_the_desk(
     service: Service, browser: Browser, phone: Callable[..., SoftPhone]
 ) -> None:
     """op3 answers in the browser and transfers the caller to the detention line from the
-    desk; op1 (a SIPp softphone) answers them there; the browser's call ends."""
+    desk; op1 (a SIPp softphone) answers them there; the browser's call ends. The next caller
+    op3 transfers with the page's keypad (## and the line's code, as on any phone)."""
     service.settings["HOTLINE_API_TOKENS"] = f"operator:op3={OP3}"
     service.start()
     phone("op1", talk_ms=3000)  # Chernivtsi: detention
@@ -414,3 +415,20 @@ async def test_a_call_answered_in_the_browser_is_transferred_from_the_desk(
         "op1",
         "op3",
     )
+
+    # the next caller, transferred with the page's keypad (DTMF from the browser): ## and 2,
+    # the detention line's code
+    caller = asyncio.create_task(call(*CONSULTATION, hold_ms=60_000))
+    await expect(page.locator("#phone-state")).to_have_attribute(
+        "data-state", "ringing", timeout=60_000
+    )
+    await page.click("#phone-answer")
+    await expect(page.locator("#phone-keypad")).to_be_visible()
+    await page.wait_for_timeout(1000)
+    for key, then in (("#", 150), ("#", 1500), ("2", 0)):  # (## within a second: a feature)
+        await page.click(f"#phone-keypad button[data-key='{key}']")
+        await page.wait_for_timeout(then)
+    keyed = service.record((await caller).call_id, wait=60)
+    assert (keyed["line"], keyed["operator"]) == ("detention", "op1"), keyed
+    (leg,) = keyed["transfers"]
+    assert (leg["operator"], leg["to"], leg["mode"]) == ("op3", "detention", "blind"), leg
