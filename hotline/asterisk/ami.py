@@ -37,6 +37,7 @@ from hotline.asterisk.dialplan import (
     rung,
 )
 from hotline.asterisk.messages import (
+    UNREACHABLE,
     Channel,
     DeviceState,
     PhoneState,
@@ -297,9 +298,11 @@ class AmiEffects:
         self, call: str, operator: str, number: str, attempt: int, ring_timeout: float
     ) -> None:
         ring = max(1, round(ring_timeout))
-        # (one channel an Originate: the desk's phone while the desk holds its credentials,
-        # where the operator sits, else their own)
-        phone = desk_phone(operator) if self.desk(operator) else operator
+        # (one channel an Originate: their own phone, or their desk's where the desk holds
+        # credentials and their own phone is not registered)
+        phone = operator
+        if self.desk(operator) and not await self._reachable(operator):
+            phone = desk_phone(operator)
         replies = await self.ami.action(
             {
                 "Action": "Originate",
@@ -323,6 +326,17 @@ class AmiEffects:
         last = replies[-1] if isinstance(replies, list) else replies
         if last.get("Response") != "Success":
             raise NoAnswer(f"{operator}: {last.get('Reason') or last.get('Message')}")
+
+    async def _reachable(self, endpoint: str) -> bool:
+        """Whether ``endpoint``'s phone is registered now, as Asterisk's device state says
+        (an Asterisk that does not answer: taken as yes)."""
+        try:
+            reply = await self.ami.action(
+                {"Action": "Getvar", "Variable": f"DEVICE_STATE(PJSIP/{endpoint})"}
+            )
+        except Exception:
+            return True
+        return not reply.success or str(reply.get("Value", "")) not in UNREACHABLE
 
     async def escalate(self, ringing: EscalationRinging, seconds: float) -> str | None:
         """Ring a person on duty through the trunk for a detention report: Asterisk keeps the

@@ -71,13 +71,22 @@ async def test_an_operator_rung_for_a_callback_rings_for_the_ring_timeout() -> N
     )
 
 
-async def test_an_operator_whose_desk_holds_a_phone_is_rung_there_too() -> None:
+@pytest.mark.parametrize(
+    ("own", "rung"),
+    [("NOT_INUSE", "PJSIP/ge1"), ("UNAVAILABLE", "PJSIP/ge1.desk"), (None, "PJSIP/ge1")],
+)
+async def test_an_operator_whose_desk_holds_a_phone_is_rung_there_too(
+    own: str | None, rung: str
+) -> None:
     """A caller rings both phones (the dialplan dials the two); a callback, one channel an
-    Originate, rings the desk's."""
-    ami = Ami()
+    Originate, rings their own phone while it is registered (or Asterisk cannot say), else
+    the desk's."""
+    state = Reply(Response="Success", Value=own) if own else Reply(Response="Error")
+    ami = Ami(Getvar=state)
     effects = AmiEffects(ami, desk=lambda operator: operator == "ge1")  # type: ignore[arg-type]
     await effects.connect("PJSIP/trunk-1", "ge1", 8)
     await effects.connect("PJSIP/trunk-2", "ge2", 8)
     await effects.callback("c1", "ge1", "995555123401", 1, 8)
     assert [a.get("Exten") for a in ami.sent[:2]] == ["ge1.8.desk", "ge2.8"]
-    assert ami.sent[2]["Channel"] == "PJSIP/ge1.desk"
+    assert ami.sent[2] == {"Action": "Getvar", "Variable": "DEVICE_STATE(PJSIP/ge1)"}
+    assert ami.sent[3]["Channel"] == rung
