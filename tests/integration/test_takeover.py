@@ -72,16 +72,17 @@ async def test_a_callback_the_old_instance_wrote_late_is_picked_up_and_made_once
         a.start()
         await until(lambda: role(a) == "active", 10, "a never became active")
         b.start()
+        home = home_phone(talk_ms=2000)  # (registered now, not while b takes over)
+        op1 = phone("op1", talk_ms=2000)
         placed = asyncio.create_task(call(*DETENTION, caller="380661112233", hold_ms=60_000))
         await until(lambda: waiting(a)[2] == 1, 30, "the detention caller is not waiting on a")
         link.go_silent()
         asterisk.sandbox.cli("channel request hangup all")  # the caller gives up: called back
         caller = await placed
         await until(lambda: live_role(b) == "active", LEASE + 5, "b never took over")
-        await asyncio.sleep(2)  # b has read the database: no callback there yet
+        # (active once its queue is rebuilt: it has read the database, no callback there yet;
+        # a's spool must reach it before b closes the calls it never saw, 5 s on)
         assert not [w for w in b.get("/api/queues")["detention"]["waiting"] if w["callback"]]
-        home = home_phone(talk_ms=2000)
-        op1 = phone("op1", talk_ms=2000)
         b.login("op1")
         link.come_back()  # a, standby now, writes its spool
         record = b.record(caller.call_id, until=lambda r: r["outcome"], wait=60)
