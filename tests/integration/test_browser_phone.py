@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -27,13 +26,12 @@ from pydub.generators import Sine
 
 from bench.sipcall import CALLER_TONE, SoftPhone
 from hotline.asterisk.desk import DeskPhones
-from hotline.calls.audio import AudioSegment
 from hotline.config.deployment import Deployment
 from tests.integration.conftest import CHROMIUM, Asterisk, Service, call
 from tests.integration.test_dashboard import ARTIFACTS
 from tests.integration.test_desk import open_desk
-from tests.integration.test_nat import PUBLIC, Nat, behind_nat, run, tone_level
-from tests.integration.test_recordings import CONSULTATION, recorded_config, wait_for_event
+from tests.integration.test_nat import PUBLIC, Nat, behind_nat, recorded_levels, run
+from tests.integration.test_recordings import CONSULTATION, recorded_config
 
 OP3 = "operator-op3-browser-phone-2026"
 #: The browser's microphone (the caller's: bench.sipcall.CALLER_TONE, 1000 Hz).
@@ -200,12 +198,7 @@ async def test_an_operator_takes_a_call_in_the_browser_alone(
     assert record["outcome"] == "answered" and record["operator"] == "op3", record
     assert record["talk"] >= 6, record
     # the browser's tone reached the caller's side: the call's recording holds it
-    wait_for_event(service, record["id"], "recording.stored")
-    got = service.get_as(service.token, f"/api/calls/{record['id']}/recording")
-    assert got.status_code == 200, got.text
-    kind = "mp3" if got.headers["content-type"] == "audio/mpeg" else "wav"
-    recording = AudioSegment.from_file(io.BytesIO(got.content), format=kind)
-    levels = {hz: tone_level(recording, hz) for hz in (BROWSER_TONE, CALLER_TONE, 2300.0)}
+    levels = recorded_levels(service, record["id"], BROWSER_TONE, CALLER_TONE, 2300.0)
     # (the browser's noise suppression takes much of a steady tone, as it would of a fan's
     # hum: what is left is still far above a frequency nobody sent)
     assert levels[CALLER_TONE] > 0.1 and levels[BROWSER_TONE] > 0.02, levels

@@ -156,6 +156,17 @@ def registered_at(asterisk: Asterisk, aor: str) -> tuple[str, int]:
     return match[1], int(match[2])
 
 
+def recorded_levels(service: Service, call_id: str, *hertz: float) -> dict[float, float]:
+    """Each frequency's share of the power of the call's recording (:func:`tone_level`), once
+    it is stored, as a supervisor downloads it."""
+    wait_for_event(service, call_id, "recording.stored")
+    got = service.get_as(service.token, f"/api/calls/{call_id}/recording")
+    assert got.status_code == 200, got.text
+    kind = "mp3" if got.headers["content-type"] == "audio/mpeg" else "wav"
+    audio = AudioSegment.from_file(io.BytesIO(got.content), format=kind)
+    return {h: tone_level(audio, h) for h in hertz}
+
+
 def tone_level(audio: AudioSegment, hertz: float) -> float:
     """The share of the audio's power at ``hertz`` (0 to 1), averaged over its non-silent
     50 ms blocks (a Goertzel filter; a block holds whole cycles of any tone on a 20 Hz grid,
@@ -205,11 +216,6 @@ async def test_a_phone_behind_nat_answers_and_talks_both_ways(
     # packets at least, of the 6 s talk
     assert nat.heard() - heard >= 100
     # and the operator's reached Asterisk: the recording holds both tones, half and half
-    wait_for_event(service, record["id"], "recording.stored")
-    got = service.get_as(service.token, f"/api/calls/{record['id']}/recording")
-    assert got.status_code == 200, got.text
-    kind = "mp3" if got.headers["content-type"] == "audio/mpeg" else "wav"
-    audio = AudioSegment.from_file(io.BytesIO(got.content), format=kind)
-    levels = {hertz: tone_level(audio, hertz) for hertz in (OPERATOR_TONE, CALLER_TONE, 2300)}
+    levels = recorded_levels(service, record["id"], OPERATOR_TONE, CALLER_TONE, 2300)
     assert levels[OPERATOR_TONE] > 0.25 and levels[CALLER_TONE] > 0.25, levels
     assert levels[2300] < 0.01, levels  # and no tone where nobody spoke
