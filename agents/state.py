@@ -157,6 +157,8 @@ Event = (
 
 #: The service's own reason: too many offers missed in a row.
 MISSED_CALLS = "missed-calls"
+#: The service's own reason: the operator's office is in shelter (an air-raid alert).
+SHELTER = "shelter"
 
 
 def _to(op: OperatorState, state: State, now: datetime, **changes: object) -> OperatorState:

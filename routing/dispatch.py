@@ -5,12 +5,13 @@ back after a missed ring keeps its place at the head). Each call goes to the fre
 who may take it and has been idle longest. An operator may take a call when they serve its
 line in one of the line's offices and speak the caller's language; once the call has waited
 past the line's overflow time, operators of the overflow offices may take it too, and the
-language becomes a preference rather than a condition (a person beats no person).
+language becomes a preference rather than a condition (a person beats no person). While one
+of the line's own offices is in shelter (an air-raid alert), that is so at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -57,12 +58,18 @@ def overflowing(call: Waiting, line: Line, now: datetime) -> bool:
     return line.overflow is not None and (now - call.entered).total_seconds() >= line.overflow.after
 
 
-def may_take(op: Candidate, call: Waiting, lines: Mapping[str, Line], now: datetime) -> bool:
-    """Whether ``op`` may be offered ``call`` at ``now``."""
+def may_take(
+    op: Candidate,
+    call: Waiting,
+    lines: Mapping[str, Line],
+    now: datetime,
+    sheltered: Collection[str] = (),
+) -> bool:
+    """Whether ``op`` may be offered ``call`` at ``now`` (``sheltered``: offices in shelter)."""
     line = lines[call.line]
-    if call.line not in op.lines:
+    if call.line not in op.lines or op.office in sheltered:
         return False
-    wider = overflowing(call, line, now)
+    wider = overflowing(call, line, now) or any(o in sheltered for o in line.offices)
     offices = line.offices + (line.overflow.offices if wider and line.overflow else ())
     return op.office in offices and (wider or call.language in op.languages)
 
@@ -77,6 +84,7 @@ def assign(
     free: Iterable[Candidate],
     lines: Mapping[str, Line],
     now: datetime,
+    sheltered: Collection[str] = (),
 ) -> list[tuple[str, str]]:
     """(call, operator) pairs to ring now; each operator and each call at most once."""
     operators = sorted(free, key=lambda o: (o.idle_since, o.id))
@@ -84,7 +92,9 @@ def assign(
     for call in queue_order(w for w in waiting if w.ready(now)):
         if not operators:
             break
-        chosen = next((op for op in operators if may_take(op, call, lines, now)), None)
+        chosen = next(
+            (op for op in operators if may_take(op, call, lines, now, sheltered)), None
+        )
         if chosen is not None:
             operators.remove(chosen)
             pairs.append((call.call, chosen.id))

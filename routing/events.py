@@ -470,6 +470,36 @@ class OperatorChanged(Fact):
     misses: int = 0
 
 
+# -- offices ----------------------------------------------------------------------------------
+
+
+@_kind("office.shelter")
+@dataclass(frozen=True, slots=True)
+class ShelterBegan(Fact):
+    """An office went to shelter (an air-raid alert), or its end time changed."""
+
+    office: str
+    by: str
+    since: str
+    until: str | None = None
+
+
+@_kind("office.shelter_ended")
+@dataclass(frozen=True, slots=True)
+class ShelterEnded(Fact):
+    office: str
+    by: str
+
+
+@_kind("call.sheltered")
+@dataclass(frozen=True, slots=True)
+class CallSheltered(Fact):
+    """The caller waits on a line one of whose offices is in shelter: the other offices
+    answer them, and they hear why they may wait longer."""
+
+    office: str
+
+
 # -- the audit trail --------------------------------------------------------------------------
 
 

@@ -68,6 +68,23 @@ class Rules:
         """The timings of ``operator``'s work: their organisation's."""
         return self.own.get(self.employers.get(operator, ""), self.timings)
 
+    def staffs(self, office: str) -> bool:
+        """Whether ``office`` is one of the deployment's: a line's, or an operator's."""
+        return any(office in line.offices for line in self.lines.values()) or any(
+            op.office == office for op in self.operators.values()
+        )
+
+
+@dataclass(frozen=True)
+class Shelter:
+    """An office in shelter (an air-raid alert) since ``since``, asked by ``by``, until
+    ``until`` (None: until someone ends it)."""
+
+    office: str
+    since: datetime
+    by: str
+    until: datetime | None = None
+
 
 @dataclass(frozen=True)
 class Callback:
@@ -152,6 +169,8 @@ class Queue:
     next_offer: int = 1
     #: Set at a stop: nobody is rung any more.
     stopping: bool = False
+    #: Offices in shelter, by office.
+    shelters: Mapping[str, Shelter] = field(default_factory=_frozen)
 
     @classmethod
     def empty(cls, rules: Rules) -> Queue:

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from agents.state import Event, State
 from routing.events import Fact
+from routing.queue import Shelter
 
 
 # -- signals -----------------------------------------------------------------------------------
@@ -330,10 +331,31 @@ class Pending:
 
 @dataclass(frozen=True)
 class Restore:
-    """At start: who was logged in or paused, and the callbacks still to make."""
+    """At start: who was logged in or paused, the callbacks still to make, and the offices
+    in shelter."""
 
     presence: Mapping[str, tuple[State, str | None]]
     callbacks: tuple[Pending, ...]
+    shelters: tuple[Shelter, ...] = ()
+
+
+@dataclass(frozen=True)
+class ShelterAsked:
+    """``office`` goes to shelter (an air-raid alert), asked by ``by``, until ``until`` (None:
+    until it is ended)."""
+
+    office: str
+    by: str
+    until: datetime | None = None
+    since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ShelterOver:
+    """``office``'s shelter ends (``by``: who ended it, or ``schedule`` at its set time)."""
+
+    office: str
+    by: str
 
 
 @dataclass(frozen=True)
@@ -387,6 +409,8 @@ Signal = (
     | Restore
     | Reconciled
     | Dialled
+    | ShelterAsked
+    | ShelterOver
 )
 
 

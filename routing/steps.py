@@ -23,7 +23,7 @@ from agents.state import (
     Withdrawn,
     WrapUpOver,
 )
-from routing import callbacks, transfers
+from routing import callbacks, shelter, transfers
 from routing import events as ev
 from routing.dispatch import Waiting
 from routing.queue import Offered, Queue, Rules
@@ -57,6 +57,8 @@ from routing.signals import (
     RingEnded,
     RingFailed,
     RingUncertain,
+    ShelterAsked,
+    ShelterOver,
     Signal,
     Stopping,
     TakeMessage,
@@ -136,7 +138,9 @@ def _handle(w: Work, s: Signal) -> None:
         case CallerErased():
             callbacks.erased(w, s)
         case Restore():
+            shelter.restored(w, s.shelters)
             callbacks.restore(w, s)
+            shelter.unpause_orphans(w)
         case Reconciled():
             callbacks.reconciled(w, s)
         case Dialled():
@@ -155,6 +159,11 @@ def _handle(w: Work, s: Signal) -> None:
             transfers.centre_answered(w, s)
         case CentreEnded():
             transfers.centre_ended(w, s)
+        # offices
+        case ShelterAsked():
+            shelter.asked(w, s)
+        case ShelterOver():
+            shelter.over(w, s)
         case _:
             assert_never(s)
 
@@ -170,6 +179,9 @@ def _queued(w: Work, s: CallerQueued) -> None:
     w.channels[s.call] = s.channel
     w.callers[s.call] = s.caller
     w.emit(s.call, ev.CallQueued(s.line, s.language, line.priority))
+    for office in line.offices:
+        if office in w.shelters:
+            w.emit(s.call, ev.CallSheltered(office))
     if line.overflow is not None:
         w.later(f"overflow:{s.call}", entered + timedelta(seconds=line.overflow.after))
     w.arm_message(waiting)
@@ -302,6 +314,8 @@ def _timer(w: Work, s: TimerFired) -> None:
         w.operator(name, WrapUpOver())
     elif kind == "message":
         _take_message(w, name)
+    elif kind == "shelter":
+        shelter.over(w, ShelterOver(name, "schedule"))
     # overflow, retry and redial: the dispatch after every step is what they are for
 
 

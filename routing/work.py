@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from agents.state import Ended, Event, OperatorState, State, Withdrawn, transition
+from agents.state import SHELTER, Ended, Event, OperatorState, Pause, State, Withdrawn, transition
 from agents.state import Offer as Offering
 from routing import events as ev
 from routing.dispatch import Candidate, Waiting, assign
@@ -51,6 +51,7 @@ class Work:
         self.callbacks = Draft(queue.callbacks)
         self.away = Draft(queue.away)
         self.timers = Draft(queue.timers)
+        self.shelters = Draft(queue.shelters)
         self.dialled = queue.dialled
         self.requests = queue.requests
         self.handle_times = queue.handle_times
@@ -83,6 +84,7 @@ class Work:
             next_seq=self.next_seq,
             next_offer=self.next_offer,
             stopping=self.stopping,
+            shelters=self.shelters.view(),
         )
 
     def holds(self, call: str) -> bool:
@@ -110,6 +112,10 @@ class Work:
         """Apply an operator's event; say so when their state shows a change."""
         before = self.operators[operator]
         after = transition(before, event, self.now)
+        if after.state is State.AVAILABLE and self.rules.operators[operator].office in self.shelters:
+            # free again (a call over, a pause of their own ended) while their office is in
+            # shelter: they are paused for it
+            after = transition(after, Pause(SHELTER), self.now)
         self.operators[operator] = after
         if before.state is State.WRAP_UP and after.state is not State.WRAP_UP:
             self.cancel(f"wrap:{operator}")
@@ -194,7 +200,7 @@ class Work:
         waiting = self.waiting
         if not free or not waiting:
             return False
-        pairs = assign(waiting.values(), free, rules.lines, self.now)
+        pairs = assign(waiting.values(), free, rules.lines, self.now, self.shelters)
         again = False
         for call, operator in pairs:
             again |= self.offer(call, operator)

@@ -51,6 +51,8 @@ from routing.signals import (
     RingEnded,
     RingFailed,
     RingUncertain,
+    ShelterAsked,
+    ShelterOver,
     Signal,
     StartTimer,
     Target,
@@ -779,7 +781,27 @@ class QueueMachine(RuleBasedStateMachine):
                 del self.timers[key]
                 self.feed(TimerFired(key))
 
+    @rule(office=st.sampled_from(["sumy", "chernivtsi"]), minutes=st.none() | st.integers(1, 3))
+    def office_goes_to_shelter(self, office: str, minutes: int | None) -> None:
+        until = None if minutes is None else self.run.now + timedelta(minutes=minutes)
+        self.feed(ShelterAsked(office, "sup1", until))
+
+    @rule(office=st.sampled_from(["sumy", "chernivtsi"]))
+    def shelter_ends(self, office: str) -> None:
+        self.feed(ShelterOver(office, "sup1"))
+
     # -- the rules -------------------------------------------------------------------------
+    @invariant()
+    def nobody_in_shelter_is_free_or_rung(self) -> None:
+        queue = self.run.queue
+        for op in queue.operators.values():
+            if OPERATORS[op.id].office in queue.shelters:
+                assert not op.free, op
+                assert op.state is not State.AVAILABLE, op
+        for effect in self.run.last:
+            if isinstance(effect, Ring | CallOperator):
+                assert OPERATORS[effect.operator].office not in queue.shelters, effect
+
     @invariant()
     def no_operator_holds_two_calls(self) -> None:
         queue = self.run.queue
@@ -801,7 +823,8 @@ class QueueMachine(RuleBasedStateMachine):
                 continue
             for waiting in queue.waiting.values():
                 if waiting.ready(now):
-                    assert not may_take(candidate(queue, op.id, now), waiting, LINES, now), (
+                    me = candidate(queue, op.id, now)
+                    assert not may_take(me, waiting, LINES, now, queue.shelters), (
                         op.id,
                         waiting,
                     )
@@ -819,7 +842,7 @@ class QueueMachine(RuleBasedStateMachine):
                 for w in queue.waiting.values()
                 if w.ready(now)
                 and (w.priority, -w.seq) > (offered.waiting.priority, -offered.waiting.seq)
-                and may_take(me, w, LINES, now)
+                and may_take(me, w, LINES, now, queue.shelters)
             ]
             assert not ahead, (effect, ahead)
 
@@ -833,6 +856,8 @@ class QueueMachine(RuleBasedStateMachine):
                 assert queue.operators[name].state is State.WRAP_UP, key
             elif kind in ("overflow", "message", "retry", "redial"):
                 assert name in queue.waiting or name in queue.offers or name in queue.away, key
+            elif kind == "shelter":
+                assert name in queue.shelters, key
 
     @invariant()
     def the_hourly_caps_hold(self) -> None:

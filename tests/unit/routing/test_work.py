@@ -12,7 +12,7 @@ from agents.state import OperatorState, State
 from routing.dispatch import Waiting
 from routing.lines import Line
 from routing.outbound import Dial, Request
-from routing.queue import Away, Callback, Offered, Queue, Rules
+from routing.queue import Away, Callback, Offered, Queue, Rules, Shelter
 from routing.work import Work
 
 T0 = datetime(2026, 11, 25, 9, tzinfo=UTC)
@@ -40,6 +40,7 @@ def busy_queue() -> Queue:
         next_seq=2,
         next_offer=2,
         stopping=True,
+        shelters=MappingProxyType({"kyiv": Shelter("kyiv", T0, "sup1")}),
     )
 
 
