@@ -57,11 +57,11 @@ class Ownership:
         return self._calls.get(call)
 
     def _of_fact(self, fact: ev.Fact) -> str | None:
-        """What the event's own fields say: its line's, operator's or supervisor's
+        """What the event's own fields say: its line's, operator's, supervisor's or office's
         organisation (never a number's: that is the caller's to type)."""
         if isinstance(fact, ev.NotificationHandled):
             return self._id(line=self.line_of_notification(fact.ref))
-        for what in ("line", "operator", "supervisor"):
+        for what in ("line", "operator", "supervisor", "office"):
             value = getattr(fact, what, None)
             if isinstance(value, str) and (found := self._id(**{what: value})):
                 return found

@@ -92,9 +92,7 @@ def assign(
     for call in queue_order(w for w in waiting if w.ready(now)):
         if not operators:
             break
-        chosen = next(
-            (op for op in operators if may_take(op, call, lines, now, sheltered)), None
-        )
+        chosen = next((op for op in operators if may_take(op, call, lines, now, sheltered)), None)
         if chosen is not None:
             operators.remove(chosen)
             pairs.append((call.call, chosen.id))

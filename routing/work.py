@@ -112,7 +112,8 @@ class Work:
         """Apply an operator's event; say so when their state shows a change."""
         before = self.operators[operator]
         after = transition(before, event, self.now)
-        if after.state is State.AVAILABLE and self.rules.operators[operator].office in self.shelters:
+        office = self.rules.operators[operator].office
+        if after.state is State.AVAILABLE and office in self.shelters:
             # free again (a call over, a pause of their own ended) while their office is in
             # shelter: they are paused for it
             after = transition(after, Pause(SHELTER), self.now)

@@ -28,6 +28,7 @@ from hotline.api import (
     errors,
     figures,
     notifications,
+    offices,
     phone,
     queues,
     schemas,
@@ -206,6 +207,7 @@ def create_api(app_parts: Parts) -> FastAPI:
     web.mount(app)
     for resource in (
         queues,
+        offices,
         calls,
         desk,
         phone,

@@ -166,6 +166,27 @@ class LineQueue(Schema):
     """Those who may be offered a call now."""
 
 
+class Shelter(Schema):
+    since: Time
+    until: Time | None
+    """When it ends by itself (null: when a supervisor ends it)."""
+    by: str
+    """Who took the office to shelter."""
+    for_: float = Field(alias="for")
+    """Seconds it has lasted."""
+
+
+class Office(Schema):
+    id: str
+    organisation: str | None
+    lines: list[str]
+    """The lines it staffs."""
+    operators: list[str]
+    shelter: Shelter | None
+    """In shelter (an air-raid alert): its operators paused, its lines answered by the other
+    offices (null: not in shelter)."""
+
+
 class Operator(Schema):
     id: str
     state: State

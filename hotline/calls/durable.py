@@ -9,6 +9,8 @@ schedule, and who was logged in or paused.
   atomically when it changes (in a thread: a busy disk never holds up the event loop). At
   start they are logged in (or paused) again: a deploy does not log every lawyer out behind
   their back.
+- ``shelters.json``: the offices in shelter (an air-raid alert), since when, until when, by
+  whom; rewritten as ``operators.json`` is. An office in shelter stays in it across a restart.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 from agents.state import State
 from hotline.store.journal import Journal, write_atomically
+from routing.queue import Shelter
 from routing.signals import Pending
 
 log = logging.getLogger(__name__)
@@ -63,7 +66,8 @@ class Durable:
 
     def __init__(self, data_dir: Path) -> None:
         self.callbacks_journal = Journal(data_dir / "callbacks.jsonl")
-        self.operators_file = data_dir / "operators.json"
+        self.operators_file = JsonFile(data_dir / "operators.json")
+        self.shelters_file = JsonFile(data_dir / "shelters.json")
         self.callbacks: dict[str, PendingCallback] = {}
         for raw in self.callbacks_journal.records():
             try:
@@ -76,7 +80,7 @@ class Durable:
                 log.error("%s: unreadable record skipped (%s)", self.callbacks_journal.path, exc)
         self.compact()
         self._presence: dict[str, Presence] = self._read_operators()
-        self._writer: asyncio.Task[None] | None = None
+        self._shelters: tuple[Shelter, ...] = self._read_shelters()
 
     # -- callbacks -------------------------------------------------------------------------
     def compact(self) -> None:
@@ -107,7 +111,7 @@ class Durable:
         except OSError as exc:  # at worst the caller is called once more after a restart
             log.error("callback of %s: its end could not be stored: %s", call, exc)
 
-    # -- operators -------------------------------------------------------------------------
+    # -- operators and shelters -----------------------------------------------------------
     def presence(self) -> dict[str, Presence]:
         """Each operator's state when last stored (logged-out ones are not listed)."""
         return dict(self._presence)
@@ -119,37 +123,102 @@ class Durable:
         if now == self._presence:
             return
         self._presence = dict(now)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(self._write_operators())
+        raw = {op: {"state": s.value, "reason": why} for op, (s, why) in now.items()}
+        self.operators_file.store(raw)
 
-    async def _write_operators(self) -> None:
+    def shelters(self) -> tuple[Shelter, ...]:
+        """The offices in shelter when last stored."""
+        return self._shelters
+
+    def shelters_changed(self, now: tuple[Shelter, ...]) -> None:
+        """Store the offices in shelter (as :meth:`operators_changed` does)."""
+        self._shelters = now
+        self.shelters_file.store(
+            [
+                {
+                    "office": s.office,
+                    "since": s.since.isoformat(),
+                    "by": s.by,
+                    "until": s.until.isoformat() if s.until else None,
+                }
+                for s in now
+            ]
+        )
+
+    async def flush(self) -> None:
+        """Wait until the operators' states and the shelters are on disk (before an operator
+        is told their change, and at a stop)."""
+        await self.operators_file.flush()
+        await self.shelters_file.flush()
+
+    def _read_operators(self) -> dict[str, Presence]:
+        raw = self.operators_file.read()
+        try:
+            return {
+                str(op): (State(value["state"]), value.get("reason"))
+                for op, value in (raw or {}).items()
+                if value["state"] in (State.AVAILABLE, State.PAUSED)
+            }
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.error("%s is unreadable (%s): everyone starts logged out", self.operators_file, exc)
+            return {}
+
+    def _read_shelters(self) -> tuple[Shelter, ...]:
+        raw = self.shelters_file.read()
+        try:
+            return tuple(
+                Shelter(
+                    str(s["office"]),
+                    datetime.fromisoformat(s["since"]),
+                    str(s["by"]),
+                    datetime.fromisoformat(s["until"]) if s.get("until") else None,
+                )
+                for s in raw or []
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.error("%s is unreadable (%s): no office starts in shelter", self.shelters_file, exc)
+            return ()
+
+
+class JsonFile:
+    """A small JSON file rewritten whole (atomically, in a thread: a busy disk never holds up
+    the event loop), the newest value last; a failure is logged and tried again at the next
+    change."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._value: Any = None
+        self._writer: asyncio.Task[None] | None = None
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def read(self) -> Any:
+        """Its value (None: no file, or unreadable: said in the log)."""
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.error("%s is unreadable (%s)", self.path, exc)
+            return None
+
+    def store(self, value: Any) -> None:
+        self._value = value
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write())
+
+    async def _write(self) -> None:
         written = None
-        while written != self._presence:
-            written = dict(self._presence)
-            raw = {op: {"state": s.value, "reason": why} for op, (s, why) in written.items()}
-            text = json.dumps(raw, indent=1) + "\n"
+        while written != self._value:
+            written = self._value
+            text = json.dumps(written, indent=1) + "\n"
             try:
-                await asyncio.to_thread(write_atomically, self.operators_file, text)
+                await asyncio.to_thread(write_atomically, self.path, text)
             except OSError as exc:
-                log.error("%s: operators' states not stored: %s", self.operators_file, exc)
+                log.error("%s: not stored: %s", self.path, exc)
                 return
 
     async def flush(self) -> None:
-        """Wait until the operators' states are on disk (before an operator is told their
-        change, and at a stop)."""
         if self._writer is not None:
             await asyncio.wait([self._writer])
-
-    def _read_operators(self) -> dict[str, Presence]:
-        try:
-            raw = json.loads(self.operators_file.read_text(encoding="utf-8"))
-            return {
-                str(op): (State(value["state"]), value.get("reason"))
-                for op, value in raw.items()
-                if value["state"] in (State.AVAILABLE, State.PAUSED)
-            }
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            log.error("%s is unreadable (%s): everyone starts logged out", self.operators_file, exc)
-            return {}

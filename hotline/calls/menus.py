@@ -152,6 +152,8 @@ class CallService:
                 Var.ANNOUNCE_EVERY: str(announce_every),
             }
         )
+        if self.switchboard.shelter_notice(call.id, line.name):  # why the wait may be longer
+            notice.append(Prompt(step.language, "shelter"))
         await io.say([*said, Prompt(step.language, "please-hold"), *notice])
         entered = self.clock()
         call.emit(

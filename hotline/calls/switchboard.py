@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -30,7 +31,7 @@ from routing import callbacks, events, queue, transfers
 from routing.dispatch import Waiting
 from routing.events import CallStarted, Fact
 from routing.outbound import capped
-from routing.queue import Callback, Offered, Queue, Rules, Timings
+from routing.queue import Callback, Offered, Queue, Rules, Shelter, Timings
 from routing.signals import (
     Adopted,
     CallbackAsked,
@@ -69,6 +70,8 @@ from routing.signals import (
     RingEnded,
     RingFailed,
     RingUncertain,
+    ShelterAsked,
+    ShelterOver,
     Signal,
     StartTimer,
     Stopping,
@@ -84,6 +87,9 @@ from routing.signals import (
 from routing.steps import step
 
 log = logging.getLogger(__name__)
+
+#: Callers remembered as told of a shelter (more than ever wait at once).
+TOLD_KEPT = 10_000
 
 #: Calls the guard moved that are remembered (their late AGI reports are then ignored).
 GUARDED_KEPT = 1000
@@ -142,6 +148,8 @@ WITNESSED = (
 #: may not act, never taken and left undone.
 REQUESTS = (
     OperatorChanged,
+    ShelterAsked,
+    ShelterOver,
     CallbackAsked,
     LaterCallback,
     CallBackNow,
@@ -180,6 +188,8 @@ class Switchboard:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._guarded: dict[str, None] = {}
+        #: Callers told that an office of their line is in shelter: which office's.
+        self._told: OrderedDict[str, str] = OrderedDict()
         self._last_failure = ""
         #: The call whose session is enqueueing it now, and the ring it is handed.
         self._in_session: str | None = None
@@ -226,6 +236,43 @@ class Switchboard:
     @property
     def callers(self) -> Mapping[str, str]:
         return self.state.callers
+
+    @property
+    def shelters(self) -> Mapping[str, Shelter]:
+        """Offices in shelter now, by office."""
+        return self.state.shelters
+
+    def shelter(self, office: str, by: str, until: datetime | None = None) -> Shelter:
+        """Take ``office`` to shelter (an air-raid alert) now, until ``until`` or until it is
+        ended; asked again, its end time is the new one."""
+        self.feed(ShelterAsked(office, by, until))
+        return self.state.shelters[office]
+
+    def end_shelter(self, office: str, by: str) -> bool:
+        """End ``office``'s shelter (False: it was not in one)."""
+        if office not in self.state.shelters:
+            return False
+        self.feed(ShelterOver(office, by))
+        return True
+
+    def sheltered(self, line: str) -> str | None:
+        """The office of ``line`` in shelter now, if one is."""
+        found = self.deployment.lines.get(line)
+        offices = found.offices if found is not None else ()
+        return next((office for office in offices if office in self.state.shelters), None)
+
+    def shelter_notice(self, call: str, line: str | None = None) -> bool:
+        """Whether the caller of ``call`` on ``line`` (by default the one they wait on) is to
+        hear now why their wait may be longer: an office of the line is in shelter, and they
+        have not heard it for this shelter yet."""
+        line = line or self.line_of(call)
+        office = self.sheltered(line) if line else None
+        if office is None or self._told.get(call) == office:
+            return False
+        self._told[call] = office
+        while len(self._told) > TOLD_KEPT:
+            self._told.popitem(last=False)
+        return True
 
     @property
     def stopping(self) -> bool:
@@ -290,8 +337,11 @@ class Switchboard:
         before, self.state = self.state, state
         for effect in effects:
             self._carry_out(effect, now)
-        if acting and self.durable is not None and before.operators is not state.operators:
-            self.durable.operators_changed(queue.presence(state))
+        if acting and self.durable is not None:
+            if before.operators is not state.operators:
+                self.durable.operators_changed(queue.presence(state))
+            if before.shelters is not state.shelters:
+                self.durable.shelters_changed(tuple(state.shelters.values()))
         return effects
 
     def resume(self) -> int:
@@ -684,7 +734,11 @@ class Switchboard:
                 return 0
             kept = list(self.durable.callbacks.values())
             self.bus.resume({p.pending.call: p.seq for p in kept})
-            shared = Restore(self.durable.presence(), tuple(p.pending for p in kept))
+            shared = Restore(
+                self.durable.presence(),
+                tuple(p.pending for p in kept),
+                self.durable.shelters(),
+            )
         self.feed(shared)
         if shared.callbacks:
             log.info("%d pending callback(s) restored", len(shared.callbacks))

@@ -60,7 +60,8 @@ class WaitingRoutes:
         if board.waits(call):
             language = await channel.get_variable(Var.LANGUAGE) or "en"
             place, estimate = board.where(call)
-            said = [Prompt(language, "position"), number_prompt(language, place)]
+            said = [Prompt(language, "shelter")] if board.shelter_notice(call) else []
+            said += [Prompt(language, "position"), number_prompt(language, place)]
             if not math.isinf(estimate):
                 minutes = max(1, math.ceil(estimate / 60))
                 said += [

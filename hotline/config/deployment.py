@@ -50,6 +50,7 @@ QUEUE_PROMPTS = (
         {
             "leave-message",
             "callback-while-waiting",
+            "shelter",
             "position",
             "estimated-wait",
             "minutes",
@@ -203,9 +204,10 @@ class Deployment:
         operator: str | None = None,
         supervisor: str | None = None,
         centre: str | None = None,
+        office: str | None = None,
     ) -> Organisation | None:
-        """The organisation a number, a line, an operator, a supervisor or a centre belongs
-        to (None: unknown)."""
+        """The organisation a number, a line, an operator, a supervisor, a centre or an
+        office belongs to (None: unknown)."""
         for org in self.organisations.values():
             if (
                 number in org.numbers
@@ -213,6 +215,7 @@ class Deployment:
                 or operator in org.operators
                 or supervisor in org.supervisors
                 or centre in org.centres
+                or office in org.offices
             ):
                 return org
         return None

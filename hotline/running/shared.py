@@ -1,11 +1,13 @@
-"""What an instance taking over finds: who was logged in or paused, the callbacks not made yet
-and the detention notifications (the call log's tables in the shared database), and what
-Asterisk is doing now (a callback under way keeps its operator; callers waiting are taken over
-by :meth:`Switchboard.adopt`)."""
+"""What an instance taking over finds: who was logged in or paused, the callbacks not made yet,
+the offices in shelter and the detention notifications (the call log's tables in the shared
+database), and what Asterisk is doing now (a callback under way keeps its operator; callers
+waiting are taken over by :meth:`Switchboard.adopt`)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 
 from agents.state import State
@@ -15,7 +17,11 @@ from hotline.reports.notifications import Notification
 from hotline.store.db import Store
 from hotline.store.tables import Call, Callback
 from hotline.store.tables import Notification as NotificationRow
+from routing.events import ShelterBegan, ShelterEnded, from_data
+from routing.queue import Shelter
 from routing.signals import Pending, Restore
+
+log = logging.getLogger(__name__)
 
 
 async def shared_notifications(store: Store, known_open: Collection[str]) -> list[Notification]:
@@ -63,7 +69,30 @@ async def shared_state(
 ) -> Restore:
     """The queue's promises as the database holds them now."""
     presence = await shared_presence(store)
-    return Restore(presence, pending(await store.open_callbacks(), deployment, channels))
+    callbacks = pending(await store.open_callbacks(), deployment, channels)
+    return Restore(presence, callbacks, await shared_shelters(store))
+
+
+async def shared_shelters(store: Store) -> tuple[Shelter, ...]:
+    """The offices in shelter, as the database's events say."""
+    found: dict[str, Shelter] = {}
+    for row in await store.shelter_events():
+        try:
+            fact = from_data(row.kind, row.data)
+        except (TypeError, ValueError) as exc:
+            log.error("event %s unreadable, skipped: %s", row.id, exc)
+            continue
+        match fact:
+            case ShelterBegan(office, by, since, until):
+                found[office] = Shelter(
+                    office,
+                    datetime.fromisoformat(since),
+                    by,
+                    datetime.fromisoformat(until) if until else None,
+                )
+            case ShelterEnded(office):
+                found.pop(office, None)
+    return tuple(found.values())
 
 
 async def shared_presence(store: Store) -> dict[str, tuple[State, str | None]]:

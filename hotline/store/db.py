@@ -319,6 +319,17 @@ class Store:
         async with self.session() as session:
             return list(await session.scalars(query))
 
+    async def shelter_events(self) -> list[Event]:
+        """Every office's shelter events (``office.shelter``, ``office.shelter_ended``), in
+        order: which offices an instance taking over finds in shelter."""
+        query = (
+            select(Event)
+            .where(Event.call_id.is_(None), Event.kind.startswith("office.shelter"))
+            .order_by(Event.n)
+        )
+        async with self.session() as session:
+            return list(await session.scalars(query))
+
     async def calls_from(
         self, caller: str, since: datetime, but: str = "", limit: int = 20
     ) -> list[Call]:

@@ -1,7 +1,7 @@
 // The wallboard: state from the API, kept live by the event stream (/api/events). Durations
 // tick in the browser from the server's figures, so a skewed clock never shows.
-const state = { queues: {}, agents: [], stats: null, yesterday: null, notifications: [],
-  fetchedAt: performance.now(), waits: {}, canSeeNotifications: true, duty: null };
+const state = { queues: {}, agents: [], offices: [], stats: null, yesterday: null, notifications: [],
+  fetchedAt: performance.now(), waits: {}, canSeeNotifications: true, duty: null, role: null };
 
 const since = () => (performance.now() - state.fetchedAt) / 1000;
 
@@ -9,11 +9,14 @@ const liveTurn = newest(), statsTurn = newest(), notificationsTurn = newest(), d
 
 async function loadLive() {
   const mine = liveTurn();
-  const [queues, agents] = await Promise.all([api("/api/v1/queues"), api("/api/v1/agents")]);
-  const [q, a] = await Promise.all([queues.ok ? queues.json() : {}, agents.ok ? agents.json() : []]);
+  const [queues, agents, offices] = await Promise.all(
+    [api("/api/v1/queues"), api("/api/v1/agents"), api("/api/v1/offices")]);
+  const [q, a, o] = await Promise.all([queues.ok ? queues.json() : {}, agents.ok ? agents.json() : [],
+    offices.ok ? offices.json() : []]);
   if (!mine()) return;  // a refresh made after it is on screen already
   state.queues = q;
   state.agents = a;
+  state.offices = o;
   state.fetchedAt = performance.now();
   render();
 }
@@ -92,7 +95,67 @@ function renderDuty() {
   document.getElementById("duty-alert").classList.toggle("on", alerts.length > 0);
 }
 
+// Offices, and an air-raid alert's shelter: in red with how long it has lasted; a supervisor
+// takes an office to shelter (for a while, or until they end it) and back.
+function shelterText(s) {
+  const until = s.until ? ` ${t("until")} ${new Date(s.until).toLocaleTimeString(LANG, { hour: "2-digit", minute: "2-digit" })}` : "";
+  return `${t("inShelter")} ${duration(s.for + since())}${until}`;
+}
+
+function renderOffices() {
+  const body = document.getElementById("offices");
+  // (a rebuild keeps what a supervisor was choosing)
+  const chosen = Object.fromEntries([...body.querySelectorAll("tr[data-office]")]
+    .map((row) => [row.dataset.office, row.querySelector(".shelter-minutes")?.value ?? ""]));
+  body.replaceChildren();
+  const alerts = [];
+  const supervisor = state.role === "supervisor";
+  for (const office of state.offices) {
+    const s = office.shelter;
+    if (s) alerts.push(el("li", { "data-office": office.id }, `${office.id}: ${shelterText(s)}`));
+    const actions = [];
+    if (supervisor && s) {
+      const end = el("button", { class: "shelter-end" }, t("endShelter"));
+      end.addEventListener("click", () => shelterAct(office.id, "DELETE", ""));
+      actions.push(end);
+    } else if (supervisor) {
+      const minutes = el("select", { class: "shelter-minutes", title: t("shelterFor") },
+        el("option", { value: "" }, t("untilEnded")),
+        ...[30, 60, 120, 240].map((m) => el("option", { value: m }, m < 60 ? `${m} min` : `${m / 60} h`)));
+      minutes.value = chosen[office.id] ?? "";
+      const go = el("button", { class: "shelter-start" }, t("toShelter"));
+      go.addEventListener("click", () => shelterAct(office.id, "POST", minutes.value ? `?minutes=${minutes.value}` : ""));
+      actions.push(minutes, " ", go);
+    }
+    body.append(el("tr", { "data-office": office.id, class: s ? "sheltered" : "" },
+      el("td", {}, office.id), el("td", {}, office.lines.join(", ")),
+      el("td", { class: "shelter-state" }, s ? `${shelterText(s)} (${s.by})` : t("working")),
+      el("td", {}, ...actions)));
+  }
+  document.getElementById("offices-box").classList.toggle("hidden", !state.offices.length);
+  document.getElementById("shelters").replaceChildren(...alerts);
+  document.getElementById("shelter-alert").classList.toggle("on", alerts.length > 0);
+}
+
+// Every second: how long each shelter has lasted (the controls are left as they are).
+function tickOffices() {
+  for (const office of state.offices) {
+    const s = office.shelter;
+    if (!s) continue;
+    const cell = document.querySelector(`#offices tr[data-office="${office.id}"] .shelter-state`);
+    if (cell) cell.textContent = `${shelterText(s)} (${s.by})`;
+    const item = document.querySelector(`#shelters li[data-office="${office.id}"]`);
+    if (item) item.textContent = `${office.id}: ${shelterText(s)}`;
+  }
+}
+
+async function shelterAct(office, method, query) {
+  await api(`/api/v1/offices/${encodeURIComponent(office)}/shelter${query}`, { method });
+  refreshSoon("live");
+}
+
 function render() {
+  renderOffices();
   renderDuty();
   renderNotifications();
   renderReports();
@@ -264,11 +327,13 @@ async function start() {
   const who = await fetch("/api/v1/session", { credentials: "same-origin" });
   if (!who.ok) { showLogin(); return; }
   // the organisation this token sees (none: every organisation's lines)
-  document.getElementById("organisation").textContent = (await who.json()).organisation_name ?? "";
+  const me = await who.json();
+  state.role = me.role;
+  document.getElementById("organisation").textContent = me.organisation_name ?? "";
   document.getElementById("app").classList.remove("hidden");
   await Promise.all([loadLive(), loadStats(), loadNotifications(), loadDuty()]).catch(() => {});
   connect();
-  setInterval(() => { renderLines(); renderOperators(); }, 1000);
+  setInterval(() => { renderLines(); renderOperators(); tickOffices(); }, 1000);
   setInterval(() => refreshSoon("stats"), 60000);
   setInterval(() => loadDuty().catch(() => {}), 30000);  // (the service reads the rotas again)
 }
