@@ -335,6 +335,28 @@ async def test_operators_come_back_logged_in_or_paused(
     assert again.operators["op2"].state is State.LOGGED_OUT
 
 
+async def test_an_office_in_shelter_stays_in_it_after_a_restart_until_its_end(
+    durable_world: tuple, deployment: Deployment
+) -> None:
+    board, _, clock, _, folder = durable_world
+    online(board, "op3")
+    until = clock() + timedelta(minutes=20)
+    board.shelter("sumy", "sup1", until)
+    await board.durable.flush()
+    again, _, _ = reborn(durable_world, deployment)
+    assert again.shelters["sumy"].until == until and again.shelters["sumy"].by == "sup1"
+    assert again.operators["op3"].pause_reason == "shelter"
+    assert again.sheltered("consultation") == "sumy" and again.sheltered("information") is None
+    # a caller hears why once a shelter: as they are queued, not again while they wait
+    assert again.shelter_notice("c1", "consultation")
+    assert not again.shelter_notice("c1", "consultation")
+    again.end_shelter("sumy", "sup1")
+    await again.durable.flush()
+    assert (folder / "shelters.json").read_text().strip() == "[]"
+    third, _, _ = reborn(durable_world, deployment)
+    assert not third.shelters and third.operators["op3"].state is State.AVAILABLE
+
+
 async def test_a_phone_in_use_elsewhere_is_not_offered_a_call(world: tuple) -> None:
     board, asterisk, _, _ = world
     online(board, "op3")
