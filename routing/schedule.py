@@ -1,11 +1,12 @@
-"""Weekly opening hours, holidays and time zones of the offices that staff the lines."""
+"""Weekly opening hours, holidays, exceptional openings and closures, and time zones of the
+offices that staff the lines."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -66,6 +67,42 @@ def parse_hours(entries: Iterable[str]) -> tuple[Span, ...]:
 
 
 @dataclass(frozen=True)
+class Exception_:
+    """Open (``open``) or closed from ``start`` to ``end``, in the office's local time,
+    whatever its weekly hours and closed days say ("closed from 15:00 on 24 December", "open
+    on 1 January")."""
+
+    start: datetime
+    end: datetime
+    open: bool
+
+
+def _moment(text: str, end: bool = False) -> datetime:
+    """``2026-12-24 15:00`` as it reads; ``2026-12-24`` alone: that day's start (as an end:
+    the day after's start, so that the day is included)."""
+    text = " ".join(str(text).split())
+    try:
+        if len(text) == 10:
+            day = datetime.strptime(text, "%Y-%m-%d")
+            return day + timedelta(days=1) if end else day
+        return datetime.strptime(text, "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a date (2026-12-24) or a time (2026-12-24 15:00)"
+        ) from None
+
+
+def parse_exception(start: str, end: str | None, open_: bool) -> Exception_:
+    """An exception from ``start`` to ``end`` (a date, or a date and a time; no end: the day of
+    ``start`` to its end)."""
+    begins = _moment(start)
+    ends = _moment(end, end=True) if end else _moment(start[:10], end=True)
+    if ends <= begins:
+        raise ValueError(f"{end!r} is not after {start!r}")
+    return Exception_(begins, ends, open_)
+
+
+@dataclass(frozen=True)
 class Schedule:
     """When an office is open, in its own time zone.
 
@@ -78,6 +115,8 @@ class Schedule:
     weekly: tuple[Span, ...]
     holidays: frozenset[date] = field(default_factory=frozenset)
     public: Container[date] = field(default_factory=frozenset, compare=False)
+    #: Exceptional openings and closures (the last one that covers a moment decides).
+    exceptions: tuple[Exception_, ...] = ()
 
     def __post_init__(self) -> None:
         try:
@@ -91,6 +130,10 @@ class Schedule:
         if at.tzinfo is None:
             raise ValueError("a naive datetime has no place in a schedule; pass an aware one")
         local = at.astimezone(ZoneInfo(self.timezone))
+        wall = local.replace(tzinfo=None)
+        for exception in reversed(self.exceptions):
+            if exception.start <= wall < exception.end:
+                return exception.open
         if local.date() in self.holidays:
             return False
         if not (on_public_holidays or self.round_the_clock) and local.date() in self.public:
@@ -109,8 +152,9 @@ class Schedule:
 
     @property
     def always_open(self) -> bool:
-        """Never closed: round the clock, with no closed day of its own."""
-        return not self.holidays and self.round_the_clock
+        """Never closed: round the clock, with no closed day or closure of its own."""
+        closures = any(not e.open for e in self.exceptions)
+        return not self.holidays and not closures and self.round_the_clock
 
 
 @dataclass(frozen=True)

@@ -282,7 +282,13 @@ def _build(
     offices = {
         name: Office(
             name,
-            Schedule(o.timezone, parse_hours(o.hours), frozenset(o.holidays), o.public_holidays()),
+            Schedule(
+                o.timezone,
+                parse_hours(o.hours),
+                frozenset(o.holidays),
+                o.public_holidays(),
+                tuple(e.exception() for e in o.exceptions),
+            ),
         )
         for name, o in m.offices.items()
     }

@@ -5,11 +5,36 @@ from __future__ import annotations
 
 from collections.abc import Container
 from datetime import date
+from typing import Annotated
 
 import holidays
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from hotline.config.fields import KeypadCode, Language, Name, Section
+from routing.schedule import Exception_, parse_exception
+
+#: A date or a date and a time as YAML reads it (``2026-12-24`` is a date to YAML): as written.
+When = Annotated[str, BeforeValidator(lambda v: str(v)[:16] if isinstance(v, date) else v)]
+
+
+class ExceptionModel(Section):
+    """An exceptional closure (``closed``) or opening (``open``) from a date, or a date and a
+    time, to ``until`` (none: to the end of that day), in the office's time zone."""
+
+    closed: When | None = None
+    open: When | None = None
+    until: When | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> ExceptionModel:
+        if (self.closed is None) == (self.open is None):
+            raise ValueError("say either closed: or open: (from when)")
+        self.exception()
+        return self
+
+    def exception(self) -> Exception_:
+        start = self.closed if self.closed is not None else self.open
+        return parse_exception(str(start), self.until, open_=self.open is not None)
 
 
 class OfficeModel(Section):
@@ -17,6 +42,8 @@ class OfficeModel(Section):
     hours: list[str] = Field(min_length=1)
     #: The office's own closed days.
     holidays: list[date] = []
+    #: Exceptional closures and openings ("closed from 15:00 on 24 December").
+    exceptions: list[ExceptionModel] = []
     #: Where it is (ISO 3166 code, and a subdivision where holidays differ by region): its
     #: public holidays, as the `holidays` package states them, close it unless it is open
     #: around the clock or a line is open on holidays.

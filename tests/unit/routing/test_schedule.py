@@ -6,6 +6,7 @@ import holidays
 import pytest
 
 from routing import Schedule, Span, parse_hours
+from routing.schedule import parse_exception
 
 KYIV_WINTER = timezone(timedelta(hours=2))
 
@@ -112,3 +113,40 @@ def test_naive_time_is_refused() -> None:
 def test_unknown_time_zone() -> None:
     with pytest.raises(ValueError, match="unknown time zone"):
         Schedule("Europe/Kiev-ish", ())
+
+
+def test_an_exceptional_closure_or_opening_overrides_the_week_and_the_closed_days() -> None:
+    kyiv = Schedule(
+        "Europe/Kyiv",
+        WORKDAYS,
+        frozenset({date(2026, 12, 31)}),
+        exceptions=(
+            parse_exception("2026-12-24 15:00", "2026-12-26", open_=False),  # to the 26th's end
+            parse_exception("2026-12-31", None, open_=True),  # open on its own closed day
+            parse_exception("2027-01-02 10:00", "2027-01-02 14:00", open_=True),  # a Saturday
+            parse_exception("2026-12-31 16:00", "2027-01-01 00:00", open_=False),  # last wins
+        ),
+    )
+
+    def at(day: int, hour: int, month: int = 12, year: int = 2026) -> bool:
+        return kyiv.is_open(datetime(year, month, day, hour, tzinfo=KYIV_WINTER))
+
+    assert at(24, 14) and not at(24, 15) and not at(25, 11)  # closed from 15:00 on the 24th
+    assert not at(26, 11)  # ... to the end of the 26th (a date alone: the whole day)
+    assert at(28, 11)  # back to its weekly hours on Monday
+    assert at(31, 11) and not at(31, 16)  # its closed day opened, then closed at 16:00
+    assert at(2, 11, 1, 2027) and not at(2, 15, 1, 2027)  # a Saturday open 10:00-14:00
+    assert not kyiv.always_open
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("24 December", None, "is not a date"),
+        ("2026-12-24 15:00", "2026-12-24 14:00", "is not after"),
+        ("2026-12-24 25:00", None, "is not a date"),
+    ],
+)
+def test_a_bad_exception_is_named(start: str, end: str | None, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_exception(start, end, open_=False)

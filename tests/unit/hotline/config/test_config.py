@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import subprocess
 import sys
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,16 @@ CASES = [
     (
         lambda c: ukraine(c)["offices"]["sumy"].update(hours=["weekdays 9-6"]),
         UA + "offices.sumy.hours: 'weekdays 9-6' is not opening hours",
+    ),
+    (
+        lambda c: ukraine(c)["offices"]["sumy"].update(exceptions=[{"closed": "24 December"}]),
+        UA + "offices.sumy.exceptions.0: '24 December' is not a date (2026-12-24)",
+    ),
+    (
+        lambda c: ukraine(c)["offices"]["sumy"].update(
+            exceptions=[{"closed": "2026-12-24", "open": "2026-12-25"}]
+        ),
+        UA + "offices.sumy.exceptions.0: say either closed: or open:",
     ),
     (
         lambda c: ukraine(c)["offices"]["sumy"].update(timezone="Europe/Sumy"),
@@ -223,6 +234,19 @@ def test_problem_is_named(change: Any, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse(broken(change), "config/hotline.yaml")
     assert f"config/hotline.yaml: {message}" in str(caught.value)
+
+
+def test_exceptional_closures_and_openings_as_yaml_writes_them(tmp_path: Path) -> None:
+    raw = copy.deepcopy(DEFAULT)
+    ukraine(raw)["offices"]["sumy"]["exceptions"] = [
+        {"closed": "2026-12-24 15:00", "until": "2026-12-26"},
+        {"open": date(2027, 1, 2)},  # (YAML reads 2027-01-02 as a date)
+    ]
+    sumy = parse(raw).offices["sumy"].schedule
+    kyiv = timezone(timedelta(hours=2))
+    assert sumy.is_open(datetime(2026, 12, 24, 14, tzinfo=kyiv))
+    assert not sumy.is_open(datetime(2026, 12, 24, 15, tzinfo=kyiv))
+    assert sumy.is_open(datetime(2027, 1, 2, 12, tzinfo=kyiv))  # a Saturday, opened
 
 
 def test_all_problems_reported_at_once() -> None:
