@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Query
+from pydantic import Field
 
 from hotline.api import schemas
 from hotline.api.deps import (
@@ -52,12 +53,19 @@ async def get_stats(
     threshold: Annotated[
         float | None, Query(gt=0, le=3600, description="seconds (default: the config's)")
     ] = None,
+    thresholds: Annotated[
+        list[Annotated[float, Field(gt=0, le=3600)]],
+        Query(max_length=10, description="more thresholds (s): `service_levels` at each"),
+    ] = [],  # noqa: B006 (FastAPI copies it)
     tz: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
-    """Offered, answered, abandoned, service level (answered within ``threshold`` s), average
-    speed of answer, average handle time and longest wait: in all, per line, per operator and
-    per hour or day (in ``tz``, by default the organisation's); the token's organisation's
-    lines only."""
+    """Offered, answered, abandoned, service level (answered within ``threshold`` s, and
+    within each of ``thresholds``), average speed of answer, average handle time (talk only)
+    and longest wait: in all, per line, per operator and per period (``by``: 15 or 30
+    minutes, an hour, a day, a week from Monday or a month, in ``tz``, by default the
+    organisation's); the operators' time by state (``operators_time``: logged in, available,
+    ringing, on a call, wrap-up, paused by reason, occupancy, average handle time with the
+    wrap-up); the token's organisation's lines and operators only."""
     zone_ = zone(tz, app, who)
     now = app.switchboard.clock()
     until = aware(until, zone_) or now
@@ -85,8 +93,24 @@ async def get_stats(
         if r.queued_at is not None and who.sees(organisation(app, line=r.line))
     )
     threshold_, target = targets(app, who)
-    figures = stats.compute(queued, since, until, threshold or threshold_, by, zone_)
+    figures = stats.compute(
+        queued, since, until, threshold or threshold_, by, zone_, thresholds=thresholds
+    )
     figures["target"] = target
+    mine = {
+        op: f for op, f in figures["operators"].items() if who.sees(organisation(app, operator=op))
+    }
+    figures["operators_time"] = stats.operators_time(
+        (
+            stats.Change(c.operator, c.at, c.state, c.reason)
+            for c in await database(app.store.operator_changes(since, until))
+            if who.sees(organisation(app, operator=c.operator))
+        ),
+        {op: f["answered"] for op, f in mine.items()},
+        {op: f["talk_time"] for op, f in mine.items()},
+        since,
+        until,
+    )
     figures["reports"] = stats.reports(
         (
             stats.Reported(

@@ -309,8 +309,12 @@ class Figures(Schema):
     answered_within_threshold: int
     service_level: float | None
     """Answered within the threshold / (offered - still waiting)."""
+    service_levels: dict[str, float | None] = {}
+    """The service level at each of the other thresholds asked for (``thresholds``), by
+    threshold in seconds."""
     average_speed_of_answer: float | None
     average_handle_time: float | None
+    """Mean talk time of the answered calls that ended (the wrap-up is not in it)."""
     talk_time: float
     longest_wait: float
     transferred: int
@@ -361,6 +365,29 @@ class ReportsFigures(ReportFigures):
     lines: dict[str, ReportFigures]
 
 
+class OperatorTime(Schema):
+    """Seconds of the period an operator (or all of them) spent in each state."""
+
+    logged_in: float
+    available: float
+    ringing: float
+    on_call: float
+    wrap_up: float
+    paused: float
+    paused_by_reason: dict[str, float]
+    occupancy: float | None
+    """(on a call + wrap-up) / (logged in - paused)."""
+    average_wrap_up: float | None
+    """Wrap-up seconds per answered call."""
+    average_handle_time_with_wrap_up: float | None
+    """Mean talk plus mean wrap-up per answered call."""
+
+
+class OperatorsTime(Schema):
+    total: OperatorTime
+    operators: dict[str, OperatorTime]
+
+
 class Stats(Schema):
     from_: Time = Field(alias="from")
     to: Time
@@ -378,6 +405,9 @@ class Stats(Schema):
     """The service level aimed at (0 to 1)."""
     reports: ReportsFigures
     """The detention reports stored in the period: how fast a person on duty accepted them."""
+    thresholds: list[float] = []
+    """The other thresholds asked for."""
+    operators_time: OperatorsTime
 
 
 # -- detention notifications --------------------------------------------------------------------

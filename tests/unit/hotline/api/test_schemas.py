@@ -171,8 +171,21 @@ def test_statistics_go_through_their_model_unchanged() -> None:
         ),
         stats.Queued("information", None, NOW, False, None, None, None),
     ]
-    figures = stats.compute(calls, NOW - timedelta(hours=9), NOW + timedelta(hours=5), 20, tz=kyiv)
+    since, until = NOW - timedelta(hours=9), NOW + timedelta(hours=5)
+    figures = stats.compute(calls, since, until, 20, tz=kyiv, thresholds=(30, 60))
     figures["target"] = 0.8
+    figures["operators_time"] = stats.operators_time(
+        [
+            stats.Change("op1", NOW - timedelta(hours=10), "available"),
+            stats.Change("op1", NOW, "on_call"),
+            stats.Change("op1", NOW + timedelta(minutes=4), "wrap_up"),
+            stats.Change("op1", NOW + timedelta(minutes=5), "paused", "break"),
+        ],
+        {"op1": 1},
+        {"op1": 200.0},
+        since,
+        until,
+    )
     figures["reports"] = stats.reports(
         [
             stats.Reported("detention", NOW, NOW + timedelta(seconds=200), False, 3, 900),

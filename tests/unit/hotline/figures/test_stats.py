@@ -147,3 +147,66 @@ def test_report_figures_time_to_acceptance_share_within_target_and_calls() -> No
     detention = figures["lines"]["detention"]
     assert (detention["reports"], detention["accepted"]) == (7, 4)
     assert figures["lines"]["ge-consultation"]["time_to_acceptance"]["p50"] == 60.0
+
+
+def test_quarter_hours_weeks_and_months_as_reports_count_them() -> None:
+    quarters = compute(MORNING, at(9, 0), at(10, 0), by="15min")["periods"]
+    assert [(p["start"][11:16], p["offered"]) for p in quarters] == [
+        ("09:00", 1),
+        ("09:15", 1),
+        ("09:30", 1),
+        ("09:45", 0),
+    ]
+    halves = compute(MORNING, at(9, 0), at(11, 0), by="30min")["periods"]
+    assert [p["offered"] for p in halves] == [2, 1, 1, 1]
+    kyiv = ZoneInfo("Europe/Kyiv")  # weeks from Monday, months from the 1st, in local time
+    weeks = compute(MORNING, datetime(2026, 11, 16, tzinfo=kyiv), at(23, 0), by="week", tz=kyiv)
+    assert [(p["start"], p["offered"]) for p in weeks["periods"]] == [
+        ("2026-11-16T00:00:00+02:00", 0),
+        ("2026-11-23T00:00:00+02:00", 5),
+    ]
+    year = compute(MORNING, datetime(2026, 1, 1, tzinfo=kyiv), at(23, 0), by="month", tz=kyiv)
+    months = [p["start"] for p in year["periods"]]
+    assert months[0] == "2026-01-01T00:00:00+02:00" and months[3] == "2026-04-01T00:00:00+03:00"
+    assert len(months) == 11 and year["periods"][-1]["offered"] == 5
+    # a year's quarter hours: those with calls only
+    long = compute(MORNING, at(0, 0) - timedelta(days=365), at(23, 0), by="15min")["periods"]
+    assert [p["offered"] for p in long] == [1, 1, 1, 1, 1]
+
+
+def test_several_service_levels_at_once() -> None:
+    figures = compute(MORNING, at(9, 0), at(11, 0), threshold=20, thresholds=(30, 60, 5))
+    assert figures["thresholds"] == [5, 30, 60]
+    assert figures["total"]["service_level"] == 0.5
+    assert figures["total"]["service_levels"] == {"5": 0.25, "30": 0.75, "60": 0.75}
+    assert figures["lines"]["detention"]["service_levels"]["5"] == 1.0
+
+
+def test_occupancy_pauses_by_reason_and_handle_time_with_wrap_up() -> None:
+    changes = [
+        stats.Change("op1", at(8, 0), "available"),  # before the period: where they stood
+        stats.Change("op1", at(9, 10), "ringing"),
+        stats.Change("op1", at(9, 10) + timedelta(seconds=20), "on_call"),
+        stats.Change("op1", at(9, 20), "wrap_up"),
+        stats.Change("op1", at(9, 30), "paused", "break"),
+        stats.Change("op1", at(9, 45), "available"),
+        stats.Change("op2", at(9, 30), "paused", "training"),
+        stats.Change("op2", at(9, 40), "logged_out"),
+        stats.Change("op1", at(10, 30), "logged_out"),  # after the period: not counted
+    ]
+    found = stats.operators_time(changes, {"op1": 1}, {"op1": 580.0}, at(9, 0), at(10, 0))
+    op1 = found["operators"]["op1"]
+    assert op1["logged_in"] == 3600.0
+    assert (op1["ringing"], op1["on_call"], op1["wrap_up"], op1["paused"]) == (
+        20.0,
+        580.0,
+        600.0,
+        900.0,
+    )
+    assert op1["available"] == 3600 - 20 - 580 - 600 - 900
+    assert op1["paused_by_reason"] == {"break": 900.0}
+    assert op1["occupancy"] == round((580 + 600) / (3600 - 900), 4)
+    assert (op1["average_wrap_up"], op1["average_handle_time_with_wrap_up"]) == (600.0, 1180.0)
+    op2 = found["operators"]["op2"]
+    assert (op2["logged_in"], op2["occupancy"], op2["average_wrap_up"]) == (600.0, None, None)
+    assert found["total"]["paused_by_reason"] == {"break": 900.0, "training": 600.0}
