@@ -1,12 +1,15 @@
 """Statistics over a period: offered, answered, abandoned, service level, speed of answer, handle
-time; in all, per line, per operator, per hour or day."""
+time; in all, per line, per operator, per period; and an organisation's month or year as a
+report (PDF or CSV)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-from fastapi import Query
+from fastapi import Query, Response
 from pydantic import Field
 
 from hotline.api import schemas
@@ -14,6 +17,7 @@ from hotline.api.deps import (
     AWAY,
     App,
     Name,
+    Supervisor,
     Watcher,
     api_router,
     aware,
@@ -26,7 +30,7 @@ from hotline.api.deps import (
     zone,
 )
 from hotline.api.errors import errors
-from hotline.figures import stats
+from hotline.figures import report, stats
 
 router = api_router()
 
@@ -77,18 +81,7 @@ async def get_stats(
     known(line, "line", own(app, who, "lines"))
     rows = await database(app.store.queued_calls(since, until, line))
     queued = (
-        stats.Queued(
-            r.line,
-            r.operator,
-            r.queued_at,
-            r.answered_at is not None,
-            r.wait,
-            r.talk,
-            r.outcome,
-            tuple((t.get("line"), t.get("operator")) for t in r.transfers if t.get("operator")),
-            tuple(r.topics),
-            r.resolution,
-        )
+        stats.from_row(r)
         for r in rows
         if r.queued_at is not None and who.sees(organisation(app, line=r.line))
     )
@@ -113,14 +106,7 @@ async def get_stats(
     )
     figures["reports"] = stats.reports(
         (
-            stats.Reported(
-                n.line,
-                n.stored_at,
-                next((e.at for e in events if e.kind == "escalation.accepted"), None),
-                n.handled_at is not None,
-                _calls_until_accepted(events),
-                app.deployment.notification_target(n.line),
-            )
+            stats.from_report(n, events, app.deployment.notification_target(n.line))
             for n, events in await database(app.store.reports(since, until))
             if who.sees(organisation(app, line=n.line)) and line in (None, n.line)
         ),
@@ -129,11 +115,61 @@ async def get_stats(
     return figures
 
 
-def _calls_until_accepted(events: list[Any]) -> int:
-    """The calls to people on duty a report took until it was accepted."""
-    calls = 0
-    for event in events:
-        if event.kind == "escalation.accepted":
-            break
-        calls += 1
-    return calls
+#: One report drawn at a time (matplotlib's figures are the process's).
+_drawing = asyncio.Lock()
+
+
+@router.get(
+    "/report",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/pdf": {}, "text/csv": {}},
+            "description": "The report, as a file to save.",
+        },
+        **errors(
+            (403, "Not a supervisor's token."),
+            (422, "A bad period, format or language; no organisation named by a token of all."),
+            AWAY,
+        ),
+    },
+)
+async def get_report(
+    app: App,
+    who: Supervisor,
+    period: Annotated[str, Query(max_length=7, description="a month (2026-11) or a year")],
+    kind: Annotated[Literal["pdf", "csv"], Query(alias="format")] = "pdf",
+    organisation: Name | None = None,
+    language: Annotated[str | None, Query(max_length=3)] = None,
+) -> Response:
+    """An organisation's month or year (as `hotline report` makes it): calls offered,
+    answered, abandoned, service level, answer and talk times, transfers and callbacks, in
+    all and per line, by day or month and by hour of the day, wrap-up topics and resolutions,
+    detention reports and how fast they were accepted; in the organisation's time zone and
+    language (or ``language``). A token of one organisation: its own (``organisation`` may
+    only name it)."""
+    org_id = organisation or who.organisation
+    if org_id is None:
+        raise unprocessable("organisation", "query", "name one (this token sees them all)")
+    org = app.deployment.organisations.get(org_id)
+    if org is None or not who.sees(org_id):
+        raise unprocessable("organisation", "query", "not an organisation of this token's")
+    language = language or org.languages[0]
+    if language not in report.LABELS:
+        raise unprocessable("language", "query", f"one of {', '.join(report.LABELS)}")
+    try:
+        chosen = report.Period.parse(period, ZoneInfo(org.timezone))
+    except ValueError as exc:
+        raise unprocessable("period", "query", str(exc)) from None
+    made = await database(
+        report.gather(app.store, app.deployment, org_id, chosen, language, app.switchboard.clock())
+    )
+    name = f"hotline-{org_id}-{chosen.name}.{kind}"
+    if kind == "csv":
+        body, media = report.as_csv(made).encode(), "text/csv; charset=utf-8"
+    else:
+        async with _drawing:
+            body, media = await asyncio.to_thread(report.as_pdf, made), "application/pdf"
+    return Response(
+        body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )

@@ -17,6 +17,7 @@ from hotline.cli import (
     deployment,
     erase,
     forecast,
+    report,
     sandbox,
     serve,
     tokens,
@@ -42,6 +43,7 @@ app.command("env")(deployment.env_file)
 app.command("prompts")(deployment.build_prompts)
 app.command(hidden=True, context_settings=call.SETTINGS)(call.call)
 app.command("forecast")(forecast.forecast_command)
+app.command("report")(report.report_command)
 app.command()(erase.erase)
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(asterisk.app, name="asterisk")

@@ -71,6 +71,34 @@ class Queued:
     resolution: str | None = None
 
 
+def from_row(r: Any) -> Queued:
+    """What the statistics need of a call log's row (hotline.store.tables.Call)."""
+    return Queued(
+        r.line,
+        r.operator,
+        r.queued_at,
+        r.answered_at is not None,
+        r.wait,
+        r.talk,
+        r.outcome,
+        tuple((t.get("line"), t.get("operator")) for t in r.transfers if t.get("operator")),
+        tuple(r.topics),
+        r.resolution,
+    )
+
+
+def from_report(n: Any, events: list[Any], target: float) -> Reported:
+    """What the statistics need of a detention report (hotline.store.tables.Notification) and
+    its escalation's events, held to ``target`` seconds."""
+    accepted = next((e.at for e in events if e.kind == "escalation.accepted"), None)
+    calls = 0  # the calls to people on duty it took until it was accepted
+    for event in events:
+        if event.kind == "escalation.accepted":
+            break
+        calls += 1
+    return Reported(n.line, n.stored_at, accepted, n.handled_at is not None, calls, target)
+
+
 @dataclass
 class Wrapped:
     """The calls wrapped up with one topic (or resolution)."""
