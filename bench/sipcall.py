@@ -25,9 +25,9 @@ Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From: "{name}" <sip:{from_user}{from_host}>;tag=[pid]SIPpTag00[call_number]
 To: <sip:{number}@[remote_ip]:[remote_port]>
 Call-ID: [call_id]
-CSeq: 1 INVITE
+CSeq: {cseq} INVITE
 Contact: <sip:{from_user}[local_ip]:[local_port]>
-Max-Forwards: 70
+{authentication}Max-Forwards: 70
 Content-Type: application/sdp
 Content-Length: [len]
 
@@ -59,7 +59,7 @@ Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 [last_From:]
 [last_To:]
 Call-ID: [call_id]
-CSeq: 1 ACK
+CSeq: {cseq} ACK
 Contact: <sip:{from_user}[local_ip]:[local_port]>
 Max-Forwards: 70
 Content-Length: 0
@@ -111,29 +111,41 @@ def scenario(
     hold_ms: int = 3000,
     from_host: str | None = None,
     tone: Path | None = None,
+    auth: bool = False,
 ) -> str:
     """A SIPp UAC scenario: call ``number``, press ``keys`` (``w``: wait one gap more; an
     :class:`Info`: that INFO as it is), stay ``hold_ms`` after the last key (or until Asterisk
     hangs up), then hang up. ``caller`` is the user of the From URI (empty: a URI without
     one); ``from_host`` its host (default: SIPp's own address, e.g. ``anonymous.invalid``).
-    With ``tone`` (raw PCMU) the caller speaks: it is streamed from the answer on."""
+    With ``tone`` (raw PCMU) the caller speaks: it is streamed from the answer on. With
+    ``auth`` it answers the 401 with SIPp's ``-au``/``-ap`` (a registered phone dialling)."""
     fill = {
         "number": number,
         "name": name,
         "from_user": f"{caller}@" if caller else "",
         "from_host": from_host or "[local_ip]:[local_port]",
     }
+    challenged = [
+        f'<send retrans="500">{_cdata(_INVITE.format(cseq=1, authentication="", **fill))}</send>',
+        '<recv response="100" optional="true"/>',
+        '<recv response="401" auth="true"/>',
+        f"<send>{_cdata(_ACK.format(cseq=1, **fill))}</send>",
+    ]
+    cseq = 2 if auth else 1
+    authentication = "[authentication]\n" if auth else ""
+    invite = _INVITE.format(cseq=cseq, authentication=authentication, **fill)
     steps = [
-        f'<send retrans="500">{_cdata(_INVITE.format(**fill))}</send>',
+        *(challenged if auth else []),
+        f'<send retrans="500">{_cdata(invite)}</send>',
         '<recv response="100" optional="true"/>',
         '<recv response="180" optional="true"/>',
         '<recv response="183" optional="true"/>',
         '<recv response="200" rtd="true"/>',
-        f"<send>{_cdata(_ACK.format(**fill))}</send>",
+        f"<send>{_cdata(_ACK.format(cseq=cseq, **fill))}</send>",
         *([_speak(tone)] if tone else []),
         f'<pause milliseconds="{first_delay_ms}"/>',
     ]
-    cseq = 2
+    cseq += 1
     for key in keys:
         if key == "w":
             steps.append(f'<pause milliseconds="{gap_ms}"/>')
@@ -212,7 +224,12 @@ class Placed:
 
 
 def sipp_command(
-    scenario_file: Path, call_id: str, source: str, target: str, timeout_s: int
+    scenario_file: Path,
+    call_id: str,
+    source: str,
+    target: str,
+    timeout_s: int,
+    auth: tuple[str, str] | None = None,
 ) -> list[str]:
     return [
         "sipp",
@@ -239,11 +256,14 @@ def sipp_command(
         "-trace_err",
         "-error_file",
         "/dev/null",
+        *(["-au", auth[0], "-ap", auth[1]] if auth else []),
     ]
 
 
 class SippCall:
-    """One caller played by SIPp from the trunk's address, running in the background."""
+    """One caller played by SIPp from the trunk's address, running in the background; with
+    ``auth`` (user, password) a registered phone dialling from ``source`` (a supervisor
+    recording an announcement)."""
 
     def __init__(
         self,
@@ -259,6 +279,7 @@ class SippCall:
         name: str = "Caller",
         from_host: str | None = None,
         speaks: bool = False,
+        auth: tuple[str, str] | None = None,
     ) -> None:
         if shutil.which("sipp") is None:
             raise RuntimeError("SIPp is not installed: apt-get install -y sip-tester")
@@ -279,13 +300,14 @@ class SippCall:
                 hold_ms=hold_ms,
                 from_host=from_host,
                 tone=tone,
+                auth=auth is not None,
             )
         )
         # SIPp redraws its screen every second: into a file, so that a reader who is late
         # can never block it on a full pipe
         self._out = Path(self._tmp.name) / "sipp.out"
         self._command: Callable[[], list[str]] = lambda: sipp_command(
-            xml, self.call_id, source, target, timeout_s
+            xml, self.call_id, source, target, timeout_s, auth
         )
         self._starts = 0
         self._start()

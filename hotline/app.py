@@ -36,6 +36,7 @@ from hotline.asterisk.desk import DeskPhones
 from hotline.asterisk.dialplan import WITNESSED, Route
 from hotline.asterisk.listener import listen
 from hotline.asterisk.messages import Hangup, PhoneState, Transferred
+from hotline.calls.announcements import AnnouncementRoute, Announcements
 from hotline.calls.durable import Durable
 from hotline.calls.features import FeatureRoutes
 from hotline.calls.menus import CallService
@@ -117,6 +118,8 @@ class Service:
     takeover: Takeover | None = None
     #: The desk's phones' credentials (None: phones.browser is off).
     desk_phones: DeskPhones | None = None
+    #: The lines' recorded announcements.
+    announcements: Announcements | None = None
 
     async def health(self, organisation: str | None = None) -> dict[str, Any]:
         """The service's state; its rotas' calendars and its outbox of every organisation,
@@ -206,7 +209,7 @@ class Service:
 
     def routes(self) -> dict[Route, Handler]:
         """The FastAGI routes, by the path the dialplan calls."""
-        assert self.spool_door is not None  # (built with the service)
+        assert self.spool_door is not None and self.announcements is not None  # (built with it)
         messages = MessageRoute(self.switchboard, self.notifications, self.spool_door)
         waiting = WaitingRoutes(self.switchboard, messages, self.recorder)
         duty_calls = DutyCallRoutes(self.escalations, self.notifications, self.spool_door)
@@ -224,6 +227,7 @@ class Service:
             Route.CENTRE_ANSWERED: waiting.centre_answered,
             Route.CENTRE_DIALED: waiting.centre_dialed,
             Route.FEATURE: FeatureRoutes(self.switchboard).feature,
+            Route.ANNOUNCE: AnnouncementRoute(self.deployment, self.announcements).announce,
             Route.MESSAGE: messages.message,
             Route.ESCALATION: duty_calls.escalation,
             Route.ESCALATION_DIALED: duty_calls.dialed,
@@ -298,8 +302,15 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         AmiEffects(ami, desk),
         Durable(settings.data_dir),
     )
+    announcements = Announcements(settings.spool_of_asterisk(), settings.data_dir, bus, clock)
     calls = CallService(
-        deployment, bus, clock, switchboard, Texting(deployment.callbacks, "sms" in doors), desk
+        deployment,
+        bus,
+        clock,
+        switchboard,
+        Texting(deployment.callbacks, "sms" in doors),
+        desk,
+        announcements.playing,
     )
     notifications = NotificationStore(settings.data_dir)
     notifications.references = References(store, settings.data_dir, settings.instance_name())
@@ -383,6 +394,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         vault=vault,
         spool_door=SpoolDoor(vault, settings.spool_of_asterisk()),
         desk_phones=desk_phones if deployment.phones.browser else None,
+        announcements=announcements,
     )
     service.retention = Retention(
         deployment,
@@ -477,6 +489,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
             trail=service.trail,
             desk_phones=service.desk_phones,
             ice_servers=_ice_servers(deployment, settings),
+            announcements=announcements,
         )
     )
     return service

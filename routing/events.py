@@ -500,6 +500,24 @@ class CallSheltered(Fact):
     office: str
 
 
+@_kind("line.announcement")
+@dataclass(frozen=True, slots=True)
+class AnnouncementSet(Fact):
+    """A recorded announcement is played to the line's callers before they wait, until
+    ``until``."""
+
+    line: str
+    by: str
+    until: str
+
+
+@_kind("line.announcement_removed")
+@dataclass(frozen=True, slots=True)
+class AnnouncementRemoved(Fact):
+    line: str
+    by: str
+
+
 # -- the audit trail --------------------------------------------------------------------------
 
 

@@ -31,6 +31,7 @@ from hotline.api.proxies import Networks
 from hotline.api.versions import API
 from hotline.asterisk.desk import DeskPhones
 from hotline.calls import supervision
+from hotline.calls.announcements import Announcements
 from hotline.calls.switchboard import Switchboard
 from hotline.config.deployment import Deployment
 from hotline.events import EventBus
@@ -96,6 +97,8 @@ class Parts:
     desk_phones: DeskPhones | None = None
     #: The ICE servers (TURN) a desk's phone gathers with, per operator (phones.turn).
     ice_servers: Callable[[str], list[dict[str, Any]]] = lambda _: []
+    #: The lines' recorded announcements (None: a service built without them).
+    announcements: Announcements | None = None
 
 
 def parts(request: Request) -> Parts:

@@ -124,7 +124,10 @@ _drawing = asyncio.Lock()
     response_class=Response,
     responses={
         200: {
-            "content": {"application/pdf": {}, "text/csv": {}},
+            "content": {
+                "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
             "description": "The report, as a file to save.",
         },
         **errors(

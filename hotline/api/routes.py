@@ -27,8 +27,8 @@ from hotline.api import (
     erasures,
     errors,
     figures,
+    live,
     notifications,
-    offices,
     phone,
     queues,
     schemas,
@@ -207,7 +207,7 @@ def create_api(app_parts: Parts) -> FastAPI:
     web.mount(app)
     for resource in (
         queues,
-        offices,
+        live,
         calls,
         desk,
         phone,

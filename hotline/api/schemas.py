@@ -176,6 +176,15 @@ class Shelter(Schema):
     """Seconds it has lasted."""
 
 
+class Announcement(Schema):
+    line: str
+    by: str
+    """Who recorded or sent it."""
+    at: Time
+    until: Time
+    """When callers stop hearing it."""
+
+
 class Office(Schema):
     id: str
     organisation: str | None

@@ -37,6 +37,8 @@ class Route(StrEnum):
     CENTRE_DIALED = "centre-dialed"
     #: An operator's feature code (*11 log in...).
     FEATURE = "feature"
+    #: A supervisor recording a line's announcement (*71 and the line's code).
+    ANNOUNCE = "announce"
     #: A detention caller leaving their recorded message.
     MESSAGE = "message"
     #: The person on duty, rung for a detention report.

@@ -35,6 +35,9 @@ from routing.events import (
 
 log = logging.getLogger(__name__)
 
+#: Seconds a line's recorded announcement may play (it is two minutes at most).
+ANNOUNCEMENT_TIMEOUT = 130
+
 
 class CallService:
     """Serves each call Asterisk hands over FastAGI."""
@@ -47,8 +50,11 @@ class CallService:
         switchboard: Switchboard,
         texting: Texting | None = None,
         desk: Callable[[str], bool] = lambda _: False,
+        announcement: Callable[[str], str | None] = lambda _: None,
     ) -> None:
         self.deployment = deployment
+        #: What Asterisk plays to a line's callers before they wait (None: nothing).
+        self.announcement = announcement
         self.bus = bus
         self.clock = clock
         self.switchboard = switchboard
@@ -154,7 +160,10 @@ class CallService:
         )
         if self.switchboard.shelter_notice(call.id, line.name):  # why the wait may be longer
             notice.append(Prompt(step.language, "shelter"))
-        await io.say([*said, Prompt(step.language, "please-hold"), *notice])
+        await io.say(said)
+        if (recorded := self.announcement(line.name)) is not None:  # a supervisor's words
+            await channel.stream_file(recorded, "", ANNOUNCEMENT_TIMEOUT)
+        await io.say([Prompt(step.language, "please-hold"), *notice])
         entered = self.clock()
         call.emit(
             CallRouted(

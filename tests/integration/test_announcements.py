@@ -1,0 +1,100 @@
+"""A recorded announcement, on the real sandbox: the supervisor dials *71 and the consultation
+line's code from their phone, speaks (SIPp streams a tone), hears it back and keeps it; the
+next caller of that line hears it before they wait, a caller of another line does not; the
+API shows it and removes it, and the caller after that no longer hears it. One sent through
+the API is played the same way."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+import wave
+from typing import Any
+
+import httpx
+
+from bench.sipcall import SippCall
+from tests.integration.conftest import Asterisk, Service, call
+
+CONSULTATION = ("0800213103", "11")  # Ukrainian, legal consultation: the line's code is 1
+INFORMATION = ("0800213103", "14")
+FOLDER = "/var/spool/asterisk/hotline/announcements/"
+
+
+def announcements_heard(asterisk: Asterisk, channel: str, mark: int) -> list[str]:
+    return [p for p in asterisk.played(channel, mark) if p.startswith(FOLDER)]
+
+
+async def supervisor_records(asterisk: Asterisk, code: str) -> None:
+    """sup1 dials *71<code>, speaks, ends the recording with # and keeps it with 1 (each key
+    sent more than once, a little apart: one lands where the dialogue waits for it)."""
+    password = asterisk.secrets["HOTLINE_SIP_PASSWORD_SUP1"]
+    keys = ["w", "w", "w", "#", "#", "#", "1", "1", "1", "1", "1"]
+    dialled = SippCall(
+        f"*71{code}", keys, caller="sup1", from_host="[remote_ip]", source="127.0.0.1",
+        auth=("sup1", password), speaks=True, hold_ms=30_000, timeout_s=90,
+    )  # fmt: skip
+    while dialled.running:
+        await asyncio.sleep(0.3)
+
+
+def wait_for(check: Any, seconds: float = 60) -> Any:
+    deadline = time.monotonic() + seconds
+    while not (found := check()):
+        assert time.monotonic() < deadline, "never came"
+        time.sleep(0.3)
+    return found
+
+
+async def test_a_supervisor_records_an_announcement_the_lines_callers_hear(
+    service: Service, asterisk: Asterisk
+) -> None:
+    service.start()
+    mark = asterisk.log_mark()
+    await supervisor_records(asterisk, "1")
+    (kept,) = wait_for(lambda: service.get("/api/announcements"), seconds=30)
+    assert (kept["line"], kept["by"]) == ("consultation", "sup1")
+    log = asterisk.log_since(mark)
+    assert "hotline/uk/announcement-record" in log and "hotline/uk/announcement-saved" in log
+
+    mark = asterisk.log_mark()
+    heard = service.record((await call(*CONSULTATION, hold_ms=3000)).call_id, wait=60)
+    played = asterisk.played(heard["channel"], mark)
+    (announcement,) = announcements_heard(asterisk, heard["channel"], mark)
+    assert played.index(announcement) < played.index("hotline/uk/please-hold")
+    other = service.record((await call(*INFORMATION, hold_ms=3000)).call_id, wait=60)
+    assert not announcements_heard(asterisk, other["channel"], mark)
+
+    headers = {"Authorization": f"Bearer {service.token}"}
+    removed = httpx.delete(service.url("/api/lines/consultation/announcement"), headers=headers)
+    assert removed.status_code == 204 and service.get("/api/announcements") == []
+    mark = asterisk.log_mark()
+    after = service.record((await call(*CONSULTATION, hold_ms=3000)).call_id, wait=60)
+    assert not announcements_heard(asterisk, after["channel"], mark)
+
+
+def tone_wav(seconds: float = 2.0) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\x00\x10\x00\xf0" * int(16000 * seconds / 2))
+    return out.getvalue()
+
+
+async def test_an_announcement_sent_through_the_api_is_played(
+    service: Service, asterisk: Asterisk
+) -> None:
+    service.start()
+    headers = {"Authorization": f"Bearer {service.token}", "Content-Type": "audio/wav"}
+    url = service.url("/api/lines/consultation/announcement")
+    refused = httpx.put(url, content=b"not audio", headers=headers, params={"minutes": 30})
+    assert refused.status_code == 422, refused.text
+    sent = httpx.put(url, content=tone_wav(), headers=headers, params={"minutes": 30})
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["by"] == "HOTLINE_API_TOKEN"
+    mark = asterisk.log_mark()
+    heard = service.record((await call(*CONSULTATION, hold_ms=3000)).call_id, wait=60)
+    assert len(announcements_heard(asterisk, heard["channel"], mark)) == 1
