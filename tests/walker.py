@@ -36,6 +36,8 @@ KINDS = {
     "caller": "callers",
     "sip_call_id": "sip_call_ids",
     "centre": "centres",
+    "office": "offices",
+    "organisation": "organisations",
     "person": "people",
     "last-event-id": "events",
 }
@@ -55,6 +57,8 @@ class Values:
     callers: list[str] = field(default_factory=list)
     sip_call_ids: list[str] = field(default_factory=list)
     centres: list[str] = field(default_factory=list)
+    offices: list[str] = field(default_factory=list)
+    organisations: list[str] = field(default_factory=list)
     people: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
     plain: dict[str, Any] = field(default_factory=dict)
@@ -71,6 +75,8 @@ NOBODY = Values(
     callers=["380000000009"],
     sip_call_ids=["sip-nobody@carrier"],
     centres=["no-centre"],
+    offices=["no-office"],
+    organisations=["no-organisation"],
     people=["nobody-on-duty"],
     events=["0" * 32],
 )

@@ -35,8 +35,11 @@ async def supervisor_records(asterisk: Asterisk, code: str) -> None:
         f"*71{code}", keys, caller="sup1", from_host="[remote_ip]", source="127.0.0.1",
         auth=("sup1", password), speaks=True, hold_ms=30_000, timeout_s=90,
     )  # fmt: skip
-    while dialled.running:
-        await asyncio.sleep(0.3)
+    try:
+        while dialled.running:
+            await asyncio.sleep(0.3)
+    finally:
+        dialled.abandon() if dialled.running else dialled.wait()
 
 
 def wait_for(check: Any, seconds: float = 60) -> Any:
