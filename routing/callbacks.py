@@ -93,7 +93,8 @@ def now(w: Work, s: CallBackNow) -> None:
 
 def asked(w: Work, s: CallbackAsked) -> None:
     if s.call in w.waiting:
-        w.promise(s.call, Callback(s.number, 0, s.notification, s.recording, s.reason), True)
+        callback = Callback(s.number, 0, s.notification, s.recording, s.reason)
+        w.promise(s.call, callback, True, at=s.at)
 
 
 def picked_up(w: Work, s: CallbackPickedUp) -> None:

@@ -224,6 +224,8 @@ class CallbackRequested(Fact):
     line: str
     reason: str
     notification: str | None = None
+    #: Not before then (a planned callback: the time the caller chose).
+    at: str | None = None
 
 
 @_kind("callback.refused")

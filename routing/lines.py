@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from routing.schedule import Office
 
@@ -86,6 +86,26 @@ class Decision:
     callback: bool = False
 
 
+def is_open(line: Line, offices: Mapping[str, Office], at: datetime) -> bool:
+    """Whether one of the line's offices is open at ``at``."""
+    return any(offices[o].schedule.is_open(at, line.open_on_holidays) for o in line.offices)
+
+
+#: How far ahead a planned callback's time is looked for, and in what steps.
+LOOK_AHEAD, STEP = timedelta(days=8), timedelta(minutes=15)
+
+
+def next_open(line: Line, offices: Mapping[str, Office], after: datetime) -> datetime | None:
+    """The first moment from ``after`` on (to the quarter hour) when the line is open (None:
+    not within a week and a day)."""
+    at = after
+    while at < after + LOOK_AHEAD:
+        if is_open(line, offices, at):
+            return at
+        at = (at + STEP).replace(minute=(at + STEP).minute // 15 * 15, second=0, microsecond=0)
+    return None
+
+
 def decide(
     lines: Mapping[str, Line], offices: Mapping[str, Office], asked: str, at: datetime
 ) -> Decision:
@@ -95,9 +115,7 @@ def decide(
     name: str | None = asked
     while name is not None:
         line = lines[name]
-        if any(
-            offices[office].schedule.is_open(at, line.open_on_holidays) for office in line.offices
-        ):
+        if is_open(line, offices, at):
             return Decision(asked, name, tuple(closed), tuple(prompts))
         closed.append(name)
         if line.after_hours.prompt:

@@ -65,6 +65,8 @@ class CallbackAsked:
     reason: str = "asked"
     notification: str | None = None
     recording: str | None = None
+    #: Not before then (a time the caller chose: a planned callback).
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)

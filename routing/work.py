@@ -325,9 +325,12 @@ class Work:
         else:
             self.park(waiting, self.now + timedelta(seconds=timings.callback_retry))
 
-    def promise(self, call: str, callback: Callback, must: bool) -> bool:
+    def promise(
+        self, call: str, callback: Callback, must: bool, at: datetime | None = None
+    ) -> bool:
         """The caller leaves the line but keeps their place: they will be called back (False:
-        the number may not be called; said on the call)."""
+        the number may not be called; said on the call); with ``at``, not before then (a
+        planned callback: offered at its time, ahead of those who came after them)."""
         waiting = self.waiting[call]
         why = self.rules.callbacks.refuses(callback.number) or self.asking(
             call, waiting.line, self.callers.get(call, "")
@@ -335,16 +338,24 @@ class Work:
         if why is not None:
             self.emit(call, ev.CallbackRefused(callback.number, waiting.line, why))
             return False
-        promised = replace(waiting, callback=True, held=False)
-        self.keep(promised, callback, must)  # before all else: stored, or nothing happens
+        planned = at if at is not None and at > self.now else None
+        promised = replace(waiting, callback=True, held=False, not_before=planned)
+        # before all else: stored, or nothing happens
+        self.keep(promised, callback, must, next_try=planned)
         self.cancel(f"message:{call}")
+        if planned is not None:
+            self.later(f"redial:{call}", planned)
         self.waiting[call] = promised
         self.channels.pop(call, None)
         self.callbacks[call] = callback
         self.emit(
             call,
             ev.CallbackRequested(
-                callback.number, waiting.line, callback.reason, callback.notification
+                callback.number,
+                waiting.line,
+                callback.reason,
+                callback.notification,
+                planned.isoformat() if planned else None,
             ),
         )
         return True

@@ -149,6 +149,8 @@ class WaitingCaller(Schema):
     priority: int
     callback: bool
     """No caller on the line: they are to be called back."""
+    not_before: Time | None = None
+    """Not offered before then: a callback's next try, or the time the caller chose."""
     waited: float
     """Seconds so far."""
     estimated_wait: int | None

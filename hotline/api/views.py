@@ -36,6 +36,7 @@ def queues(board: Switchboard, who: Principal) -> dict[str, Any]:
                     "language": w.language,
                     "priority": w.priority,
                     "callback": w.callback,
+                    "not_before": w.not_before.isoformat() if w.not_before else None,
                     "waited": round((now - w.entered).total_seconds(), 1),
                     "estimated_wait": None if math.isinf(estimate) else round(estimate),
                 }

@@ -17,8 +17,9 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from agents.state import Event, OperatorState
 from hotline.asterisk.messages import PhoneState, Transferred
@@ -30,6 +31,7 @@ from hotline.privacy import mask
 from routing import callbacks, events, queue, transfers
 from routing.dispatch import Waiting
 from routing.events import CallStarted, Fact
+from routing.lines import next_open
 from routing.outbound import capped
 from routing.queue import Callback, Offered, Queue, Rules, Shelter, Timings
 from routing.signals import (
@@ -260,6 +262,18 @@ class Switchboard:
         found = self.deployment.lines.get(line)
         offices = found.offices if found is not None else ()
         return next((office for office in offices if office in self.state.shelters), None)
+
+    def planned_time(self, line: str, evening: bool) -> datetime | None:
+        """When a planned callback of ``line`` is made: this evening (from 18:00) or tomorrow
+        morning (from 09:00) in its first office's time zone, at the first moment from then
+        on that the line is open (None: not within a week)."""
+        found = self.deployment.lines[line]
+        offices = self.deployment.offices
+        zone = ZoneInfo(offices[found.offices[0]].schedule.timezone)
+        local = self.clock().astimezone(zone)
+        day = local.date() + timedelta(days=0 if evening else 1)
+        start = datetime.combine(day, time(18 if evening else 9), tzinfo=zone)
+        return next_open(found, offices, max(start, local))
 
     def shelter_notice(self, call: str, line: str | None = None) -> bool:
         """Whether the caller of ``call`` on ``line`` (by default the one they wait on) is to
@@ -542,12 +556,13 @@ class Switchboard:
         reason: str = "asked",
         notification: str | None = None,
         recording: str | None = None,
+        at: datetime | None = None,
     ) -> None:
-        """The caller leaves the line but keeps their place: they will be called back.
-        Stored on disk first: raises CallbackRefused or OSError, and then nothing changed;
-        the caller hears the promise only after this returned."""
+        """The caller leaves the line but keeps their place: they will be called back (with
+        ``at``: not before then). Stored on disk first: raises CallbackRefused or OSError,
+        and then nothing changed; the caller hears the promise only after this returned."""
         if call in self.state.waiting:
-            signal = CallbackAsked(call, number, reason, notification, recording)
+            signal = CallbackAsked(call, number, reason, notification, recording, at)
             self._refused(call, self._asked(signal))
 
     def _asked(self, signal: CallbackAsked | LaterCallback) -> list[Effect]:

@@ -78,24 +78,30 @@ class WaitingRoutes:
 
     async def key(self, channel: AgiChannel) -> None:
         """A key pressed while waiting: 1 asks for a callback (the caller keeps their place),
-        2 leaves a recorded message and a number to call back."""
+        2 leaves a recorded message and a number to call back, 3 a callback at a time the
+        caller chooses (this evening, tomorrow morning: within the line's hours)."""
         call = channel.call
         board = self.switchboard
         key = channel.arg(1)
         if key == "2" and board.waits(call):
             await self.messages.message(channel)
             return
-        if key != "1" or not board.waits(call):
+        if key not in ("1", "3") or not board.waits(call):
             await channel.result(Result.WAIT)
             return
         language = await channel.get_variable(Var.LANGUAGE) or "en"
         io = AgiCallIO(channel)
         board.hold(call, True)
         try:
+            at = await self._when(io, call, language) if key == "3" else None
+            if key == "3" and at is None:
+                board.hold(call, False)  # no choice made: they wait on, in their place
+                await channel.result(Result.WAIT)
+                return
             typed = (await io.collect(Prompt(language, "callback-number"), 8, 16)).rstrip("#")
             number = typed or board.callers.get(call, "")
             try:
-                board.to_callback(call, number)  # on disk before the caller hears the promise
+                board.to_callback(call, number, at=at)  # on disk before the caller hears it
             except (CallbackRefused, OSError) as exc:
                 if isinstance(exc, OSError):
                     log.error("callback of %s not stored: %s", call, exc)
@@ -109,10 +115,22 @@ class WaitingRoutes:
             return
         await board.callbacks_kept()
         try:
-            await io.say([Prompt(language, "callback-registered")])
+            said = "callback-planned" if at is not None else "callback-registered"
+            await io.say([Prompt(language, said)])
         except CallerHungUp:
             return  # promised and stored all the same
         await channel.result(Result.DONE)
+
+    async def _when(self, io: AgiCallIO, call: str, language: str) -> datetime | None:
+        """When the caller wants to be called back: 1 this evening (from 18:00), 2 tomorrow
+        morning (from 09:00), in the line's office's time, at the first moment the line is
+        open from then on (None: no choice, or the line opens at neither)."""
+        board = self.switchboard
+        choice = await io.ask([Prompt(language, "callback-when")], 10)
+        line = board.line_of(call)
+        if choice not in ("1", "2") or line is None:
+            return None
+        return board.planned_time(line, evening=choice == "1")
 
     async def callback(self, channel: AgiChannel) -> None:
         """The operator picked up a callback: tell the dialplan whom to call."""

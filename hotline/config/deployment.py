@@ -50,6 +50,8 @@ QUEUE_PROMPTS = (
         {
             "leave-message",
             "callback-while-waiting",
+            "callback-when",
+            "callback-planned",
             "shelter",
             "announcement-record",
             "announcement-heard",

@@ -73,3 +73,19 @@ def test_a_closed_line_may_offer_a_callback() -> None:
 def test_callback_or_another_line_not_both() -> None:
     with pytest.raises(ValueError, match="callback"):
         AfterHours(line="b", callback=True)
+
+
+def test_the_next_moment_a_line_is_open() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from routing.lines import Line, next_open
+    from routing.schedule import Office, Schedule, parse_hours
+
+    kyiv = Office("sumy", Schedule("Europe/Kyiv", parse_hours(["mon-fri 09:00-18:00"])))
+    line = Line("consultation", ("sumy",))
+    friday_evening = datetime(2026, 11, 27, 16, 5, tzinfo=UTC)  # 18:05 in Kyiv
+    assert next_open(line, {"sumy": kyiv}, friday_evening) == datetime(
+        2026, 11, 30, 7, 0, tzinfo=UTC
+    )  # Monday 09:00
+    open_now = friday_evening - timedelta(hours=3)
+    assert next_open(line, {"sumy": kyiv}, open_now) == open_now

@@ -910,3 +910,36 @@ def test_an_erased_callers_pending_callback_is_not_made_and_leaves_the_disk() ->
     run.online("op1")
     assert run.of(CallOperator) == []  # nobody is rung to call them back
     assert run(CallerErased("d1")) == []  # (a second erasure: nothing more)
+
+
+def test_a_planned_callback_waits_for_its_time_then_goes_before_later_callers() -> None:
+    run = Run()
+    run(CallerQueued("c1", "PJSIP/trunk-1", "consultation", "uk", "380501234567"))
+    at = T0 + timedelta(hours=9)  # 18:00 in Kyiv
+    effects = run(CallbackAsked("c1", "380501234567", at=at))
+    (kept,) = [e for e in effects if isinstance(e, Keep)]
+    assert kept.must and kept.pending.next_try == at  # on disk with its time, before all else
+    (asked,) = run.emitted("callback.requested")
+    assert asked.fact.at == at.isoformat()
+    run.online("op3")
+    assert not run.of(CallOperator)  # not before its time
+    run.now = at - timedelta(hours=1)
+    run(CallerQueued("c2", "PJSIP/trunk-2", "consultation", "uk"))  # someone else comes
+    assert [r.call for r in run.of(Ring)] == ["c2"]
+    run(RingAnswered("c2", "op3"))
+    run(HungUp("c2"))
+    run(CallerQueued("c3", "PJSIP/trunk-3", "consultation", "uk"))  # and another, waiting
+    run.now = at
+    effects = run(TimerFired("redial:c1"))
+    # op3 is in wrap-up: at its end, c1 (planned, who came first) goes before c3
+    run.now += timedelta(seconds=11)
+    run(TimerFired("wrap:op3"))
+    assert [e.call for e in run.of(CallOperator)] == ["c1"]
+
+
+def test_a_planned_time_already_past_is_now() -> None:
+    run = Run()
+    run(CallerQueued("c1", "PJSIP/trunk-1", "consultation", "uk", "380501234567"))
+    run(CallbackAsked("c1", "380501234567", at=T0 - timedelta(minutes=1)))
+    assert run.queue.waiting["c1"].not_before is None
+    assert not [k for k in run.queue.timers if k.startswith("redial:")]
