@@ -15,6 +15,7 @@ from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -26,9 +27,17 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.integration.conftest import Service
+from tests.integration.test_announcements import tone_wav
 
 VIEWER = "viewer-token-of-the-schema-test"
 OPERATOR = "operator-op1-token-of-the-schema-test"
+
+#: A line's announcement is sent as a WAV file: a short real one, or bytes that are not audio
+#: (which the service refuses with a 422).
+schemathesis.openapi.media_type(
+    "audio/wav",
+    st.sampled_from([tone_wav(0.6)]) | st.binary(max_size=64),
+)
 
 CHECKS = [
     not_a_server_error,
