@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import textwrap
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -159,13 +158,10 @@ def make(
     assert isinstance(zone, ZoneInfo)
     figures = stats.compute(calls, period.since, period.until, threshold, period.by, zone)
     figures["reports"] = stats.reports(reported, now)
-    by_hour: dict[int, list[stats.Queued]] = defaultdict(list)
+    by_hour = [stats.Figures() for _ in range(24)]
     for call in calls:
-        by_hour[call.queued.astimezone(zone).hour].append(call)
-    hours = {
-        hour: stats.compute(by_hour[hour], period.since, period.until, threshold)["total"]
-        for hour in range(24)
-    }
+        by_hour[call.queued.astimezone(zone).hour].add(call, threshold)
+    hours = {hour: f.as_json() for hour, f in enumerate(by_hour)}
     return Report(organisation, language, period, figures, hours, callbacks, titles or {})
 
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
 import wave
-from typing import Any
 
 import httpx
 
 from bench.sipcall import SippCall
 from tests.integration.conftest import Asterisk, Service, call
+from tests.integration.test_duty import until
 
 CONSULTATION = ("0800213103", "11")  # Ukrainian, legal consultation: the line's code is 1
 INFORMATION = ("0800213103", "14")
@@ -42,21 +41,13 @@ async def supervisor_records(asterisk: Asterisk, code: str) -> None:
         dialled.abandon() if dialled.running else dialled.wait()
 
 
-def wait_for(check: Any, seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    while not (found := check()):
-        assert time.monotonic() < deadline, "never came"
-        time.sleep(0.3)
-    return found
-
-
 async def test_a_supervisor_records_an_announcement_the_lines_callers_hear(
     service: Service, asterisk: Asterisk
 ) -> None:
     service.start()
     mark = asterisk.log_mark()
     await supervisor_records(asterisk, "1")
-    (kept,) = wait_for(lambda: service.get("/api/announcements"), seconds=30)
+    (kept,) = until(lambda: service.get("/api/announcements"), seconds=30)
     assert (kept["line"], kept["by"]) == ("consultation", "sup1")
     log = asterisk.log_since(mark)
     assert "hotline/uk/announcement-record" in log and "hotline/uk/announcement-saved" in log

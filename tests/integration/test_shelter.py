@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -20,7 +18,7 @@ from playwright.async_api import Browser, expect
 
 from bench.sipcall import SoftPhone
 from tests.integration.conftest import Asterisk, Service, call, config_variant
-from tests.integration.test_dashboard import ARTIFACTS, ON_SCREEN, login
+from tests.integration.test_dashboard import ARTIFACTS, ON_SCREEN, login, until_api
 from tests.integration.test_queues import at, offered_to, waiting_on
 
 CONSULTATION = ("0800213103", "11")  # Ukrainian, legal consultation: Sumy's lawyers
@@ -43,13 +41,6 @@ def chernivtsi_consults(tmp_path: Path) -> Path:
 def agent_is(service: Service, operator: str, state: str, reason: str | None = None) -> bool:
     found = service.agent(operator)
     return bool(found["state"] == state and found["pause_reason"] == reason)
-
-
-async def until(check: Callable[[], Any], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not await asyncio.to_thread(check):
-        assert time.monotonic() < deadline, "never came"
-        await asyncio.sleep(0.3)
 
 
 def delete(service: Service, path: str) -> httpx.Response:
@@ -82,7 +73,11 @@ async def test_an_air_raid_alert_sends_sumys_callers_to_chernivtsi_at_once(
     for caller in ("380501110001", "380501110002"):
         talking.append(asyncio.create_task(call(*CONSULTATION, caller=caller, hold_ms=180_000)))
         await asyncio.sleep(0.3)
-    await until(lambda: agent_is(service, "op3", "on_call") and agent_is(service, "op4", "on_call"))
+    await until_api(
+        service,
+        lambda: agent_is(service, "op3", "on_call") and agent_is(service, "op4", "on_call"),
+        seconds=60,
+    )
     waiting = []
     for n in range(4):  # a little apart, so that their order is known
         caller = f"38050222000{n}"
@@ -121,7 +116,8 @@ async def test_an_air_raid_alert_sends_sumys_callers_to_chernivtsi_at_once(
     for r in [service.record(p.call_id, wait=90) for p in await asyncio.gather(*talking)]:
         assert r["outcome"] == "answered" and r["operator"] in ("op3", "op4"), r
         assert r["talk"] >= 55, r
-    await until(
+    await until_api(
+        service,
         lambda: (
             agent_is(service, "op3", "paused", "shelter")
             and agent_is(service, "op4", "paused", "shelter")
@@ -133,7 +129,8 @@ async def test_an_air_raid_alert_sends_sumys_callers_to_chernivtsi_at_once(
 
     ended = delete(service, "/api/offices/sumy/shelter")
     assert ended.status_code == 200 and ended.json()["shelter"] is None
-    await until(
+    await until_api(
+        service,
         lambda: agent_is(service, "op3", "available") and agent_is(service, "op4", "available"),
         seconds=10,
     )
