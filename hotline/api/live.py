@@ -23,7 +23,7 @@ from hotline.api.deps import (
     unprocessable,
 )
 from hotline.api.errors import errors
-from hotline.calls.announcements import Announcement, AnnouncementError, Announcements
+from hotline.calls.announcements import AnnouncementError, Announcements
 
 router = api_router()
 
@@ -69,6 +69,11 @@ def ends(now: datetime, minutes: int | None, until: datetime | None) -> datetime
 Minutes = Annotated[int | None, Query(ge=1, le=int(LONGEST.total_seconds() // 60))]
 
 
+def _by(who: Principal) -> str:
+    """Who did it, as the events and the views say: the token's name, else its role."""
+    return who.name or who.role.value
+
+
 def _own(app: Parts, who: Principal, office: str) -> None:
     if office not in app.deployment.offices or not who.sees(organisation(app, office=office)):
         raise HTTPException(404, f"no office {office!r}")
@@ -109,7 +114,7 @@ async def shelter(
     _own(app, who, office)
     board = app.switchboard
     now = board.clock()
-    board.shelter(office, who.name or who.role.value, ends(now, minutes, until))
+    board.shelter(office, _by(who), ends(now, minutes, until))
     await board.kept()
     return office_view(app, office)
 
@@ -126,7 +131,7 @@ async def end_shelter(
     not in shelter is left as it is)."""
     _own(app, who, office)
     board = app.switchboard
-    board.end_shelter(office, who.name or who.role.value)
+    board.end_shelter(office, _by(who))
     await board.kept()
     return office_view(app, office)
 
@@ -137,15 +142,10 @@ NO_LINE = (404, "No such line (or another organisation's).")
 LARGEST = 20 * 1024 * 1024
 
 
-def _parts_announcements(app: Parts) -> Announcements:
+def _announcements(app: Parts) -> Announcements:
     if app.announcements is None:
         raise HTTPException(404, "announcements are not kept by this service")
     return app.announcements
-
-
-def announcement_view(found: Announcement) -> dict[str, Any]:
-    return {"line": found.line, "by": found.by, "at": found.at.isoformat(),
-            "until": found.until.isoformat()}  # fmt: skip
 
 
 def _own_line(app: Parts, who: Principal, line: str) -> None:
@@ -157,9 +157,9 @@ def _own_line(app: Parts, who: Principal, line: str) -> None:
 async def announcements(app: App, who: Watcher) -> list[dict[str, Any]]:
     """The recorded announcements the lines' callers hear now (of the token's organisation),
     by whom and until when."""
-    kept = _parts_announcements(app)
+    kept = _announcements(app)
     return [
-        announcement_view(found)
+        found.as_json()
         for line in sorted(app.deployment.lines)
         if who.sees(organisation(app, line=line)) and (found := kept.current(line)) is not None
     ]
@@ -193,7 +193,7 @@ async def put_announcement(
     ffmpeg is installed): callers of the line hear it before they wait, for ``minutes``, until
     ``until`` or for 24 hours; it replaces the line's earlier one."""
     _own_line(app, who, line)
-    kept = _parts_announcements(app)
+    kept = _announcements(app)
     end = ends(app.switchboard.clock(), minutes, until)
     body = b""
     async for chunk in request.stream():
@@ -201,10 +201,10 @@ async def put_announcement(
         if len(body) > LARGEST:
             raise HTTPException(413, "an announcement of 20 MB at most")
     try:
-        made = await kept.upload(line, body, who.name or who.role.value, end)
+        made = await kept.upload(line, body, _by(who), end)
     except AnnouncementError as exc:
         raise unprocessable("body", "body", str(exc)) from None
-    return announcement_view(made)
+    return made.as_json()
 
 
 @router.delete(
@@ -218,4 +218,4 @@ async def delete_announcement(
     """The line's callers no longer hear its announcement (a line without one: nothing
     changes)."""
     _own_line(app, who, line)
-    await _parts_announcements(app).remove(line, who.name or who.role.value)
+    await _announcements(app).remove(line, _by(who))
