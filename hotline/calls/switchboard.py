@@ -399,7 +399,7 @@ class Switchboard:
             case Emit(call, fact):
                 self.bus.publish(CallEvent(call, 0, now, fact))
             case StartTimer(key, at):
-                self._start_timer(key, (at - now).total_seconds())
+                self._start_timer(key, at)
             case CancelTimer(key):
                 handle = self._timers.pop(key, None)
                 if handle is not None:
@@ -430,16 +430,23 @@ class Switchboard:
             call = effect.pending.call
             self.durable.keep(PendingCallback(effect.pending, self.bus.seq(call)))
 
-    def _start_timer(self, key: str, seconds: float) -> None:
+    def _start_timer(self, key: str, at: datetime) -> None:
+        """A timer fires once the service's clock says ``at`` has come: the event loop's own
+        clock drifts from the time of day, and a timer a few milliseconds early would find a
+        planned callback not yet due and leave it waiting for ever."""
         handle = self._timers.pop(key, None)
         if handle is not None:
             handle.cancel()
 
         def fire() -> None:
+            if (early := (at - self.clock()).total_seconds()) > 0:
+                self._timers[key] = loop.call_later(early, fire)
+                return
             self._timers.pop(key, None)
             self.feed(TimerFired(key))
 
-        self._timers[key] = asyncio.get_running_loop().call_later(max(0.0, seconds), fire)
+        loop = asyncio.get_running_loop()
+        self._timers[key] = loop.call_later(max(0.0, (at - self.clock()).total_seconds()), fire)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)

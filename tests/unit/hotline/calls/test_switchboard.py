@@ -449,3 +449,19 @@ async def test_a_message_offer_that_could_not_be_made_is_made_again(
     await asyncio.sleep(0.3)
     assert tries == ["PJSIP/trunk-1", "PJSIP/trunk-1"]  # failed once, offered again
     assert board.waiting["d1"].held  # now in the message dialogue
+
+
+async def test_a_timer_early_by_the_service_clock_waits_for_its_time(world: tuple) -> None:
+    """The event loop's clock drifts from the time of day: a planned callback's timer that
+    fires while the service's clock is still short of its time is not lost (it fires again),
+    and the callback is made once its time has come."""
+    board, asterisk, clock, _ = world
+    board.enqueue("c1", "PJSIP/trunk-1", "consultation", "uk", caller="380501234567")
+    board.hold("c1", True)
+    board.to_callback("c1", "380501234567", at=clock.now + timedelta(seconds=0.05))
+    online(board, "op3")
+    await asyncio.sleep(0.1)  # the loop's 50 ms are over; the service's clock stood still
+    assert asterisk.callbacks == [] and "redial:c1" in board.state.timers
+    clock.advance(0.05)
+    await asyncio.sleep(0.1)
+    assert [c[:2] for c in asterisk.callbacks] == [("c1", "op3")]
