@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,6 +66,7 @@ from hotline.reports.references import References
 from hotline.running.interrupted import Interrupted
 from hotline.running.leadership import AloneLease, Leadership, PostgresLease
 from hotline.running.merging import Merger
+from hotline.running.reload import Reloader, ReloadRefused
 from hotline.running.takeover import Takeover
 from hotline.store import trail as audit
 from hotline.store.calllog import CallLog
@@ -120,6 +121,8 @@ class Service:
     desk_phones: DeskPhones | None = None
     #: The lines' recorded announcements.
     announcements: Announcements | None = None
+    #: Reads the config again while the service runs (`hotline reload`, SIGHUP, the API).
+    reloader: Reloader | None = None
 
     async def health(self, organisation: str | None = None) -> dict[str, Any]:
         """The service's state; its rotas' calendars and its outbox of every organisation,
@@ -227,7 +230,7 @@ class Service:
             Route.CENTRE_ANSWERED: waiting.centre_answered,
             Route.CENTRE_DIALED: waiting.centre_dialed,
             Route.FEATURE: FeatureRoutes(self.switchboard).feature,
-            Route.ANNOUNCE: AnnouncementRoute(self.deployment, self.announcements).announce,
+            Route.ANNOUNCE: AnnouncementRoute(lambda: self.deployment, self.announcements).announce,
             Route.MESSAGE: messages.message,
             Route.ESCALATION: duty_calls.escalation,
             Route.ESCALATION_DIALED: duty_calls.dialed,
@@ -274,14 +277,17 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     except DoorError as exc:
         raise TokenError(str(exc)) from None
     bus = EventBus()
+
     # What the events send by SMS, e-mail and webhook, written to the outbox with them (a
     # composer more: one more line here; hotline/outbound/outbox.py says what one is)
-    composers: list[Composer] = [
-        webhooks(deployment),
-        centre_sms(deployment),
-        duty_messages(deployment, settings.public_address()),
-    ]
-    store = Store(settings.database(), composers)
+    def composers(deployment: Deployment) -> list[Composer]:
+        return [
+            webhooks(deployment),
+            centre_sms(deployment),
+            duty_messages(deployment, settings.public_address()),
+        ]
+
+    store = Store(settings.database(), composers(deployment))
     call_log = CallLog(Spool(settings.data_dir / "spool"), store)
     call_log.attach(bus)
     clock = Clock(settings.clock_start)
@@ -314,7 +320,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     )
     notifications = NotificationStore(settings.data_dir)
     notifications.references = References(store, settings.data_dir, settings.instance_name())
-    bus.owner = Ownership(
+    bus.owner = ownership = Ownership(
         deployment,
         switchboard.line_of,
         lambda ref: found.line if (found := notifications.items.get(ref)) else None,
@@ -322,7 +328,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     duty = Duty(deployment, clock)
     escalations = Escalations(
         deployment.escalations,
-        lambda line: found.id if (found := deployment.organisation_of(line=line)) else None,
+        lambda line: found.id if (found := service.deployment.organisation_of(line=line)) else None,
         duty,
         AmiEffects(ami),
         bus,
@@ -396,7 +402,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         desk_phones=desk_phones if deployment.phones.browser else None,
         announcements=announcements,
     )
-    service.retention = Retention(
+    service.retention = retention = Retention(
         deployment,
         store,
         call_log,
@@ -420,7 +426,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         clock,
         escalations,
     )
-    service.merger = Merger(
+    service.merger = merger = Merger(
         store,
         deployment,
         switchboard,
@@ -433,14 +439,29 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     ami.on_event = listen(service, service.listening)
     service.duty = duty
     duty_gauges(duty)
-    owners = {line: org.id for org in deployment.organisations.values() for line in org.lines}
-    targets = {line: float(deployment.notification_target(line)) for line in deployment.lines}
+    # (dicts the figures read as they go: a reload updates them in place)
+    owners: dict[str, str] = {}
+    targets: dict[str, float] = {}
+    lines_of: dict[str, Sequence[str]] = {}
+
+    def figures_of(deployment: Deployment) -> None:
+        owners.clear()
+        owners.update(
+            {line: org.id for org in deployment.organisations.values() for line in org.lines}
+        )
+        targets.clear()
+        targets.update(
+            {line: float(deployment.notification_target(line)) for line in deployment.lines}
+        )
+        lines_of.clear()
+        lines_of.update({op.id: op.lines for op in deployment.operators.values()})
+        metrics.outbox_series(deployment.organisations, ("sms", "email", "webhook"))
+
+    figures_of(deployment)
     bus.subscribe(metrics.observer(owners, targets))
     metrics.watch(switchboard, service.links, owners, service.open_notifications)
     metrics.watch_outbox(deliverer.gauges)
-    metrics.outbox_series(deployment.organisations, ("sms", "email", "webhook"))
     if settings.queue_log is not None:
-        lines_of = {op.id: op.lines for op in deployment.operators.values()}
         translation = QueueLog(lines_of, settings.queue_log_numbers)
         service.queue_log = QueueLogFile(settings.queue_log, translation)
         bus.subscribe(service.queue_log)
@@ -492,7 +513,39 @@ def build(settings: Settings, deployment: Deployment) -> Service:
             announcements=announcements,
         )
     )
+
+    def take(new: Deployment) -> None:
+        """A reload: every part that holds the deployment, or something made of it, takes
+        the new one (settings, tokens from the environment and the phones' transports stay
+        as they were: those need a restart)."""
+        service.deployment = new
+        switchboard.reconfigure(new)
+        calls.deployment = new
+        if calls.texting is not None:
+            calls.texting = Texting(new.callbacks, "sms" in doors)
+        ownership.deployment = new
+        duty.reconfigure(new)
+        escalations.chains = new.escalations
+        for part in (retention, eraser, merger, takeover):
+            part.deployment = new
+        store.composers = composers(new)
+        figures_of(new)
+        service.api.state.parts.deployment = new
+
+    service.reloader = service.api.state.parts.reloader = Reloader(
+        settings, deployment, take, AmiEffects(ami), bus, clock, takeover.claim_if_active
+    )
     return service
+
+
+async def _reload(service: Service, by: str) -> None:
+    assert service.reloader is not None  # (built with it)
+    try:
+        await service.reloader.reload(by)
+    except ReloadRefused as exc:
+        log.error("reload refused, the running config stays:\n%s", exc)
+    except Exception:  # (never the end of the service)
+        log.exception("reload failed, the running config stays")
 
 
 def _ice_servers(
@@ -605,6 +658,14 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task[None]] = set()
+
+    def hangup() -> None:  # SIGHUP: the config read again (its answer in the log)
+        task = loop.create_task(_reload(service, "SIGHUP"))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, hangup)
     guard = await start_guard(settings) if settings.guard else None
     if not settings.ha:  # (with a standby: from the database, once this one is active)
         if service.queue_log is not None:
@@ -628,8 +689,10 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         asyncio.create_task(
             audit.prune(
                 service.call_log.store,
-                deployment.audit_days,
-                {org.id: org.audit_days for org in deployment.organisations.values()},
+                lambda: (
+                    service.deployment.audit_days,
+                    {org.id: org.audit_days for org in service.deployment.organisations.values()},
+                ),
                 service.switchboard.clock,
                 service.call_log.ready,
                 lambda: service.leadership.active,

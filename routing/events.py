@@ -502,6 +502,20 @@ class CallSheltered(Fact):
     office: str
 
 
+# -- the service ---------------------------------------------------------------------------------
+
+
+@_kind("config.reloaded")
+@dataclass(frozen=True, slots=True)
+class ConfigReloaded(Fact):
+    """The config was read again while the service ran (``hotline reload``, SIGHUP or the
+    API): what changed, as paths in it, and the modules Asterisk reloaded."""
+
+    by: str
+    changes: tuple[str, ...]
+    asterisk: tuple[str, ...] = ()
+
+
 @_kind("line.announcement")
 @dataclass(frozen=True, slots=True)
 class AnnouncementSet(Fact):

@@ -59,6 +59,9 @@ class Rules:
     ring_retry: float = 1.0
     #: Seconds before a message offer that could not be made (Asterisk away) is made again.
     message_retry: float = 10.0
+    #: Operators taken out of the config while they had a call (a reload): they keep it,
+    #: are offered nothing more, and are logged out once it is over.
+    leaving: frozenset[str] = frozenset()
 
     def of_line(self, line: str) -> Timings:
         """The timings of a call waiting on ``line``: its organisation's."""
@@ -190,7 +193,9 @@ def estimate(queue: Queue, rules: Rules, line: str, place: int) -> float:
     serving = sum(
         1
         for op in queue.operators.values()
-        if op.state not in (State.LOGGED_OUT, State.PAUSED) and rules.operators[op.id].serves(line)
+        if op.state not in (State.LOGGED_OUT, State.PAUSED)
+        and op.id not in rules.leaving
+        and rules.operators[op.id].serves(line)
     )
     handle = rules.of_line(line).default_handle_time
     rate = len(queue.waiting) / max(60.0, handle)

@@ -310,6 +310,14 @@ class Stopping:
 
 
 @dataclass(frozen=True)
+class Reconfigured:
+    """The deployment was reloaded: the step's rules are the new ones (see
+    :func:`routing.reconfigure.retained`); operators added are logged out, operators taken
+    out who were free leave the queue, and the callers waiting are offered again under the
+    new lines, hours and operators (nobody loses their place)."""
+
+
+@dataclass(frozen=True)
 class Pending:
     """A callback as kept on disk."""
 
@@ -408,6 +416,7 @@ Signal = (
     | CentreAnswered
     | CentreEnded
     | Stopping
+    | Reconfigured
     | Restore
     | Reconciled
     | Dialled

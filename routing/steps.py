@@ -23,7 +23,7 @@ from agents.state import (
     Withdrawn,
     WrapUpOver,
 )
-from routing import callbacks, shelter, transfers
+from routing import callbacks, reconfigure, shelter, transfers
 from routing import events as ev
 from routing.dispatch import Waiting
 from routing.queue import Offered, Queue, Rules
@@ -51,6 +51,7 @@ from routing.signals import (
     NotificationHandled,
     OperatorChanged,
     Reconciled,
+    Reconfigured,
     RedirectLost,
     Restore,
     RingAnswered,
@@ -118,6 +119,8 @@ def _handle(w: Work, s: Signal) -> None:
             _adopted(w, s)
         case Stopping():
             w.stopping = True
+        case Reconfigured():
+            reconfigure.apply(w)
         # callbacks
         case LaterCallback():
             callbacks.later_callback(w, s)

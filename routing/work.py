@@ -7,7 +7,17 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from agents.state import SHELTER, Ended, Event, OperatorState, Pause, State, Withdrawn, transition
+from agents.state import (
+    SHELTER,
+    Ended,
+    Event,
+    LogOut,
+    OperatorState,
+    Pause,
+    State,
+    Withdrawn,
+    transition,
+)
 from agents.state import Offer as Offering
 from routing import events as ev
 from routing.dispatch import Candidate, Waiting, assign
@@ -117,6 +127,8 @@ class Work:
             # free again (a call over, a pause of their own ended) while their office is in
             # shelter: they are paused for it
             after = transition(after, Pause(SHELTER), self.now)
+        if after.state is State.AVAILABLE and operator in self.rules.leaving:
+            after = transition(after, LogOut(), self.now)  # taken out of the config
         self.operators[operator] = after
         if before.state is State.WRAP_UP and after.state is not State.WRAP_UP:
             self.cancel(f"wrap:{operator}")
@@ -196,7 +208,7 @@ class Work:
                 op.idle_since or datetime.min.replace(tzinfo=self.now.tzinfo),
             )
             for op in operators.values()
-            if op.free
+            if op.free and op.id not in rules.leaving
         ]
         waiting = self.waiting
         if not free or not waiting:

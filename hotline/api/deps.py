@@ -39,6 +39,7 @@ from hotline.lifecycle.erasure import Eraser
 from hotline.reports.duty import Duty
 from hotline.reports.escalations import Escalations
 from hotline.reports.notifications import NotificationStore
+from hotline.running.reload import Reloader
 from hotline.store.calllog import CallLog
 from hotline.store.db import Store
 from hotline.store.trail import Trail
@@ -99,6 +100,8 @@ class Parts:
     ice_servers: Callable[[str], list[dict[str, Any]]] = lambda _: []
     #: The lines' recorded announcements (None: a service built without them).
     announcements: Announcements | None = None
+    #: Reads the config again and takes it (None: a service built without it).
+    reloader: Reloader | None = None
 
 
 def parts(request: Request) -> Parts:

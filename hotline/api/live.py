@@ -1,8 +1,8 @@
-"""What a supervisor changes while the hotline runs: an office taken to shelter (an air-raid
-alert) and back (its operators paused with the reason ``shelter``, its lines answered by the
-other offices at once, its callers told why they may wait longer), and a line's recorded
-announcement (uploaded here, or recorded from a supervisor's phone: ``*71`` and the line's
-code)."""
+"""What a supervisor changes while the hotline runs: the config read again (a reload), an
+office taken to shelter (an air-raid alert) and back (its operators paused with the reason
+``shelter``, its lines answered by the other offices at once, its callers told why they may
+wait longer), and a line's recorded announcement (uploaded here, or recorded from a
+supervisor's phone: ``*71`` and the line's code)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ from hotline.api.deps import (
     organisation,
     unprocessable,
 )
-from hotline.api.errors import errors
+from hotline.api.errors import Problem, errors
 from hotline.calls.announcements import AnnouncementError, Announcements
+from hotline.running.reload import ReloadRefused
 
 router = api_router()
 
@@ -219,3 +220,37 @@ async def delete_announcement(
     changes)."""
     _own_line(app, who, line)
     await _announcements(app).remove(line, _by(who))
+
+
+# -- the config, read again -------------------------------------------------------------------
+@router.post(
+    "/config/reload",
+    response_model=schemas.Reloaded,
+    responses=errors(
+        (403, "Not a supervisor's token of every organisation (the config is all of theirs)."),
+        (422, "The config cannot run (`hotline check` says why): the running one stays."),
+    ),
+)
+async def reload(app: App, who: Supervisor) -> dict[str, Any]:
+    """Read the config file again and take it while calls go on: operators, lines, menus,
+    hours, holidays, centres, rotas and prompts change for the next caller; a caller waiting
+    keeps their place and a talk goes on. Asterisk's endpoints and dialplan are written again
+    and reloaded. A config that cannot run is refused with `hotline check`'s messages
+    (``config-refused``), as is a change of ``sip`` or ``phones`` (only a restart takes
+    those); the running config then stays. Published on the event stream as
+    ``config.reloaded``."""
+    if who.organisation is not None:
+        raise HTTPException(403, "a reload takes every organisation's config: not one's token")
+    if app.reloader is None:
+        raise HTTPException(404, "this service does not reload its config")
+    try:
+        done = await app.reloader.reload(_by(who))
+    except ReloadRefused as exc:
+        raise Problem(
+            422, "config-refused", "the config was not taken: " + "; ".join(exc.problems)
+        ) from None
+    return {
+        "changes": list(done.changes),
+        "asterisk": list(done.asterisk),
+        "notes": list(done.notes),
+    }

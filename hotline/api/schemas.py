@@ -198,6 +198,17 @@ class Office(Schema):
     offices (null: not in shelter)."""
 
 
+class Reloaded(Schema):
+    changes: list[str]
+    """What changed, as paths in the config (``organisations.ua-legal-aid.operators.op4:
+    added``); empty: nothing."""
+    asterisk: list[str]
+    """The modules Asterisk reloaded (``res_pjsip.so``: the endpoints; ``pbx_config.so``: the
+    dialplan; ``app_queue.so``: the fallback queues)."""
+    notes: list[str]
+    """What was left as it was, and why."""
+
+
 class Operator(Schema):
     id: str
     state: State

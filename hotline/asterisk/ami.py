@@ -81,6 +81,17 @@ READING = frozenset(
 )
 
 
+#: The module Asterisk reloads to read each generated file again, calls going on (PJSIP's
+#: endpoints and the dialplan are swapped under them). Those left out (the web server's, the
+#: AMI user's) are taken at Asterisk's next start only: they change with the settings, not
+#: with the hotline config.
+RELOADS = {
+    "pjsip_hotline.conf": "res_pjsip.so",
+    "extensions_hotline.conf": "pbx_config.so",
+    "queues_hotline.conf": "app_queue.so",
+}
+
+
 class _Link(Manager):  # type: ignore[misc]
     """A Manager for one connection: no reconnect, no pinger of its own."""
 
@@ -509,6 +520,19 @@ class AmiEffects:
         reply = await self.ami.action({"Action": "Setvar", "Variable": name, "Value": value})
         if not reply.success:
             raise AmiUnavailable(f"Setvar {name}: {reply.get('Message')}")
+
+    async def reload(self, files: Iterable[str]) -> list[str]:
+        """Have Asterisk read the generated ``files`` again (:data:`RELOADS`); the modules
+        reloaded, in order. AmiUnavailable names one Asterisk refused."""
+        done = []
+        for module in dict.fromkeys(RELOADS[name] for name in files if name in RELOADS):
+            reply = await self.ami.action(
+                {"Action": "Command", "Command": f"module reload {module}"}
+            )
+            if not reply.success:
+                raise AmiUnavailable(f"module reload {module}: {reply.get('Message')}")
+            done.append(module)
+        return done
 
     async def phones(self, operators: Iterable[str]) -> list[PhoneState]:
         """Each of ``operators``' phones now (one Asterisk does not know: unreachable)."""

@@ -428,6 +428,40 @@ def extensions(deployment: Deployment, agi_url: str, secret: str, takeover: int 
     return "\n".join(out)
 
 
+def generated(
+    deployment: Deployment,
+    env: Mapping[str, str],
+    agi_url: str,
+    ami_username: str = "hotline",
+    takeover: int = 0,
+) -> dict[str, str]:
+    """The generated files' texts, by name (RenderError: a secret they need is missing or
+    weak)."""
+    return {
+        "pjsip_hotline.conf": pjsip(deployment, env),
+        "http_hotline.conf": http(deployment),
+        "manager_hotline.conf": manager(env, ami_username),
+        "queues_hotline.conf": queues(deployment),
+        "extensions_hotline.conf": extensions(deployment, agi_url, agi_secret(env), takeover),
+    }
+
+
+def write(files: Mapping[str, str], target: Path, only_changed: bool = False) -> list[Path]:
+    """Write ``files`` into ``target`` (Asterisk's config folder), those holding passwords
+    or secrets readable by their owner only; ``only_changed``: those whose text differs
+    from what is there. Returns those written."""
+    written = []
+    for name, text in files.items():
+        path = target / name
+        if only_changed and path.is_file() and path.read_text(encoding="utf-8") == text:
+            continue
+        path.write_text(text, encoding="utf-8")
+        if name not in ("queues_hotline.conf", "http_hotline.conf"):  # passwords, secrets
+            path.chmod(0o600)
+        written.append(path)
+    return written
+
+
 def render(
     deployment: Deployment,
     env: Mapping[str, str],
@@ -437,21 +471,7 @@ def render(
     takeover: int = 0,
 ) -> list[Path]:
     """Write the generated files into ``target`` (Asterisk's config folder); return them."""
-    files = {
-        "pjsip_hotline.conf": pjsip(deployment, env),
-        "http_hotline.conf": http(deployment),
-        "manager_hotline.conf": manager(env, ami_username),
-        "queues_hotline.conf": queues(deployment),
-        "extensions_hotline.conf": extensions(deployment, agi_url, agi_secret(env), takeover),
-    }
-    written = []
-    for name, text in files.items():
-        path = target / name
-        path.write_text(text, encoding="utf-8")
-        if name not in ("queues_hotline.conf", "http_hotline.conf"):  # passwords, secrets
-            path.chmod(0o600)
-        written.append(path)
-    return written
+    return write(generated(deployment, env, agi_url, ami_username, takeover), target)
 
 
 #: Where Asterisk writes its security events (asterisk-config/logger.conf, ``security =>

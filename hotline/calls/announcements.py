@@ -161,15 +161,17 @@ class Announcements:
 class AnnouncementRoute:
     """The FastAGI route ``announce``: a supervisor's phone, ``*71<line code>``."""
 
-    def __init__(self, deployment: Deployment, announcements: Announcements) -> None:
+    def __init__(self, deployment: Callable[[], Deployment], announcements: Announcements) -> None:
+        #: The deployment now (a reload changes it).
         self.deployment = deployment
         self.announcements = announcements
 
     async def announce(self, channel: AgiChannel) -> None:
         code, supervisor = channel.arg(1), channel.arg(2)
-        org = self.deployment.organisation_of(supervisor=supervisor)
+        deployment = self.deployment()
+        org = deployment.organisation_of(supervisor=supervisor)
         line = org.codes.get(code) if org is not None else None
-        language = org.languages[0] if org is not None else self.deployment.languages[0]
+        language = org.languages[0] if org is not None else deployment.languages[0]
         io = AgiCallIO(channel)
         try:
             if org is None or line not in org.lines:

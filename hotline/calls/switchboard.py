@@ -17,7 +17,9 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, time, timedelta
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,7 +30,7 @@ from hotline.calls.durable import Durable, PendingCallback
 from hotline.config.deployment import Deployment, Policy
 from hotline.events import CallEvent, EventBus
 from hotline.privacy import mask
-from routing import callbacks, events, queue, transfers
+from routing import callbacks, events, queue, reconfigure, transfers
 from routing.dispatch import Waiting
 from routing.events import CallStarted, Fact
 from routing.lines import next_open
@@ -65,6 +67,7 @@ from routing.signals import (
     NotificationHandled,
     OperatorChanged,
     Reconciled,
+    Reconfigured,
     RedirectLost,
     Restore,
     Ring,
@@ -635,6 +638,25 @@ class Switchboard:
         if self.durable is not None:
             self.durable.compact()
         return len(pending)
+
+    def reconfigure(self, deployment: Deployment) -> None:
+        """The deployment was reloaded: its lines, operators, hours and timings from now on,
+        what a call still needs of the old ones kept until it is over
+        (:func:`routing.reconfigure.retained`); the callers waiting are offered again under
+        them, in their order. A standby takes the operators only: it rebuilds the queue as
+        it takes over."""
+        self.deployment = deployment
+        self.rules = reconfigure.retained(self.state, self.rules, rules_of(deployment))
+        if self.may_act():
+            self.feed(Reconfigured())
+            return
+        known = self.state.operators
+        self.state = replace(
+            self.state,
+            operators=MappingProxyType(
+                {op: known.get(op) or OperatorState(op) for op in self.rules.operators}
+            ),
+        )
 
     async def hand_over(self, to_fallback: Callable[[str], Awaitable[None]]) -> int:
         """The service is stopping: every caller waiting on a channel goes to the fallback

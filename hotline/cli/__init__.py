@@ -37,6 +37,7 @@ app = typer.Typer(
 )
 app.command()(deployment.check)
 app.command()(serve.serve)
+app.command()(serve.reload)
 app.command()(serve.guard)
 app.command()(sandbox.up)
 app.command("env")(deployment.env_file)

@@ -1,4 +1,5 @@
-"""Running the service (`serve`) and the guard beside it (`guard`)."""
+"""Running the service (`serve`), its config read again while it runs (`reload`), and the
+guard beside it (`guard`)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,19 @@ import typer
 from hotline.cli.common import (
     USAGE,
     ConfigOption,
+    JsonOption,
+    api_error,
     fail,
     read_deployment,
     read_settings,
+    say,
     start_logging,
 )
 
 
 def serve(config: ConfigOption = None) -> None:
-    """Run the service: FastAGI, the AMI client and the API, in one process."""
+    """Run the service: FastAGI, the AMI client and the API, in one process. SIGHUP (or
+    `hotline reload`) reads the config again while it runs."""
     import uvloop
 
     from hotline.api.access import TokenError
@@ -26,6 +31,8 @@ def serve(config: ConfigOption = None) -> None:
 
     settings = read_settings()
     deployment = read_deployment(settings, config)
+    if config is not None:  # (what a reload reads again)
+        settings = settings.model_copy(update={"config": config})
     start_logging(settings)
     try:
         uvloop.run(run(settings, deployment))  # (asyncio's loop, on libuv)
@@ -33,6 +40,52 @@ def serve(config: ConfigOption = None) -> None:
         fail(f"cannot start: {exc}", USAGE)
     except OSError as exc:
         fail(f"cannot start: {exc}")
+
+
+def reload(
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="HOTLINE_RELOAD_TOKEN",
+            show_envvar=True,
+            help="a supervisor's token of every organisation (default: HOTLINE_API_TOKEN)",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Have the running service read its config again and take it while calls go on
+    (operators, lines, menus, hours, holidays, centres, rotas, prompts; Asterisk's endpoints
+    and dialplan written again and reloaded). A config that cannot run is refused with
+    `hotline check`'s messages and the running one stays (exit 1); so is a change of `sip`
+    or `phones`, which only a restart takes. `kill -HUP` on the service does the same,
+    its answer in the service's log."""
+    import json
+
+    import httpx
+
+    settings = read_settings()
+    url = f"http://{settings.api_host}:{settings.api_port}/api/v1/config/reload"
+    secret = token or settings.api_token.get_secret_value()
+    if not secret:
+        fail("no token: give --token (a supervisor's) or set HOTLINE_API_TOKEN", USAGE)
+    if not as_json:
+        say(f"reloading the config of the service at {url}")
+    try:
+        reply = httpx.post(url, headers={"Authorization": f"Bearer {secret}"}, timeout=120)
+        reply.raise_for_status()
+    except httpx.HTTPError as exc:
+        typer.secho(f"not reloaded: {api_error(exc)}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from None
+    done = reply.json()
+    if as_json:
+        typer.echo(json.dumps(done, indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"reloaded: {len(done['changes'])} change(s)")
+    for change in done["changes"]:
+        typer.echo(f"  {change}")
+    typer.echo(f"Asterisk reloaded: {', '.join(done['asterisk']) or 'nothing'}")
+    for note in done["notes"]:
+        typer.secho(f"note: {note}", err=True, fg="yellow")
 
 
 def guard(

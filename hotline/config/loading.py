@@ -43,6 +43,12 @@ class ConfigError(Exception):
 
 def load(path: Path) -> Deployment:
     """Read, validate and build the deployment at ``path``; raise ConfigError if it is wrong."""
+    return parse(read(path), str(path))
+
+
+def read(path: Path) -> Any:
+    """The config at ``path`` as YAML's data, not yet checked (ConfigError: not readable,
+    not UTF-8, not YAML)."""
     source = str(path)
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeys)
@@ -55,7 +61,7 @@ def load(path: Path) -> Deployment:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(source, [(where, f"not valid YAML: {problem}")]) from None
-    return parse(raw, source)
+    return raw
 
 
 class _UniqueKeys(yaml.SafeLoader):

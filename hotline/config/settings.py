@@ -22,11 +22,12 @@ SANDBOX_DIR = Path(".cache/sandbox")
 ENV_FILES = (str(SANDBOX_DIR / "secrets.env"), ".env")
 
 
-def environment() -> dict[str, str]:
-    """The environment as every command sees it: the env files' variables, and the process's
-    own over them (what the rendered Asterisk files read: each operator's SIP password)."""
+def environment(*more: Path) -> dict[str, str]:
+    """The environment as every command sees it: the env files' variables (``more`` too:
+    a sandbox's own secrets), and the process's own over them (what the rendered Asterisk
+    files read: each operator's SIP password)."""
     found: dict[str, str] = {}
-    for path in ENV_FILES:
+    for path in [*map(Path, ENV_FILES), *more]:
         if Path(path).is_file():
             found |= {k: v for k, v in dotenv_values(path).items() if v is not None}
     return found | dict(os.environ)
@@ -121,6 +122,12 @@ class Settings(BaseSettings):
     #: Asterisk's spool folder as this service sees it (recordings are read from there);
     #: unset: the sandbox's when there is one, else /var/spool/asterisk.
     asterisk_spool: Path | None = None
+    #: The root Asterisk's files are under as this service sees it ("/" on the same machine):
+    #: a reload writes the generated files into its etc/asterisk and the prompts into its
+    #: usr/share/asterisk/sounds/hotline, then has Asterisk reload them. Unset: the
+    #: sandbox's when there is one, else none (a reload leaves Asterisk's files as they are
+    #: and says so: `hotline asterisk render` and an Asterisk reload do it by hand).
+    asterisk_root: Path | None = None
     #: Where conversation recordings and detention messages are kept, sealed (the vault's
     #: folder; default: data/vault). With a standby only those not yet in the shared database.
     recordings_dir: Path | None = None
@@ -266,6 +273,12 @@ class Settings(BaseSettings):
             return self.asterisk_spool
         sandbox = self.sandbox_dir / "root/var/spool/asterisk"
         return sandbox if sandbox.is_dir() else Path("/var/spool/asterisk")
+
+    def root_of_asterisk(self) -> Path | None:
+        if self.asterisk_root is not None:
+            return self.asterisk_root
+        sandbox = self.sandbox_dir / "root"
+        return sandbox if (sandbox / "etc/asterisk").is_dir() else None
 
     def vault_folder(self) -> Path:
         """Where this instance keeps sealed recordings and messages."""

@@ -79,9 +79,17 @@ class Duty:
 
     def __init__(self, deployment: Deployment, clock: Callable[[], datetime]) -> None:
         self.clock = clock
-        self._rotas = {org.id: dict(org.rotas) for org in deployment.organisations.values()}
+        self._rotas: dict[str, dict[str, Rota]] = {}
         self.sources: list[calendars.Source] = []
-        now = clock()
+        self.reconfigure(deployment)
+
+    def reconfigure(self, deployment: Deployment) -> None:
+        """The rotas of ``deployment`` (at the start, and at a reload): a calendar read
+        before from the same file or URL is kept, the others are read at the next look."""
+        before = {(s.organisation, s.rota, s.where): s for s in self.sources}
+        rotas = {org.id: dict(org.rotas) for org in deployment.organisations.values()}
+        sources = []
+        now = self.clock()
         for org in deployment.organisations.values():
             for name, spec in org.duty.calendars.items():
                 source = calendars.Source(
@@ -93,10 +101,17 @@ class Duty:
                     url=spec.url,
                     every=spec.refresh,
                 )
+                kept = before.get((org.id, name, source.where))
                 loaded = org.rotas[name].calendar
                 if isinstance(loaded, calendars.Calendar):  # (files: read by the config)
                     source.loaded(loaded, now)
-                self.sources.append(source)
+                elif kept is not None and kept.calendar is not None:
+                    source = kept
+                    rotas[org.id][name] = dataclasses.replace(
+                        rotas[org.id][name], calendar=kept.calendar
+                    )
+                sources.append(source)
+        self._rotas, self.sources = rotas, sources
         self._board: tuple[float, list[Gap]] | None = None
 
     def rotas(self, organisation: str) -> dict[str, Rota]:
@@ -187,12 +202,11 @@ class Duty:
     async def run(self) -> None:
         """Forever: keep the calendars up to date (a broken or unreachable one keeps the last
         good copy, and says so in the log and /health)."""
-        if not self.sources:
-            return
         async with httpx.AsyncClient(follow_redirects=True, max_redirects=5) as client:
             while True:
                 try:
-                    await self.refresh(client)
+                    if self.sources:  # (a reload may bring some)
+                        await self.refresh(client)
                 except Exception:  # never the end of the task: the next look tries again
                     log.exception("reading the duty calendars")
                 await asyncio.sleep(LOOK_EVERY)

@@ -62,6 +62,12 @@ class Takeover:
         else:  # in a while: how the last instance's calls ended is still on its way to the log
             self.interrupted.soon()
 
+    async def claim_if_active(self) -> None:
+        """After the dialplan was reloaded (its globals back to the rendered ones): with a
+        standby, Asterisk is told again that this instance is the active one."""
+        if self.settings.ha and self.leadership.active:
+            await self.claim()
+
     async def claim(self) -> None:
         """Point the dialplan at this instance and raise Asterisk's fencing number to this
         lease's: actions of a deposed instance carry a smaller one."""

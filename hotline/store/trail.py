@@ -244,21 +244,21 @@ PRUNE_EVERY = 86_400.0
 
 async def prune(
     store: Prunable,
-    days: int,
-    own: Mapping[str, int | None],
+    days: Callable[[], tuple[int, Mapping[str, int | None]]],
     clock: Callable[[], datetime],
     ready: asyncio.Event,
     active: Callable[[], bool] = lambda: True,
 ) -> None:
     """Once the database is ready, then daily, on the active instance: delete the entries
-    older than their organisation's ``audit.days``."""
+    older than their organisation's ``audit.days`` (``days``: the deployment's and each
+    organisation's own, as the config says now)."""
     await ready.wait()
     while True:
         if not active():
             await asyncio.sleep(60)
             continue
         try:
-            gone = await store.prune_audit(cutoffs(days, own, clock()))
+            gone = await store.prune_audit(cutoffs(*days(), clock()))
         except Exception as exc:
             log.warning("audit trail: pruning skipped this round: %s", exc)
             await asyncio.sleep(3600)
