@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import uvicorn
@@ -31,11 +32,12 @@ from hotline.api.access import (
 from hotline.api.deps import Parts
 from hotline.api.routes import create_api
 from hotline.asterisk.agi import FastAgiServer, Handler
-from hotline.asterisk.ami import AmiClient, AmiEffects
+from hotline.asterisk.ami import AmiClient, AmiEffects, reload_modules
 from hotline.asterisk.desk import DeskPhones
 from hotline.asterisk.dialplan import WITNESSED, Route
 from hotline.asterisk.listener import listen
 from hotline.asterisk.messages import Hangup, PhoneState, Transferred
+from hotline.asterisk.render import RELOAD_USER
 from hotline.calls.announcements import AnnouncementRoute, Announcements
 from hotline.calls.durable import Durable
 from hotline.calls.features import FeatureRoutes
@@ -532,8 +534,18 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         figures_of(new)
         service.api.state.parts.deployment = new
 
+    reload_secret = settings.ami_reload_secret.get_secret_value()
     service.reloader = service.api.state.parts.reloader = Reloader(
-        settings, deployment, take, AmiEffects(ami), bus, clock, takeover.claim_if_active
+        settings,
+        deployment,
+        take,
+        partial(reload_modules, settings.ami_host, settings.ami_port, RELOAD_USER, reload_secret)
+        if reload_secret
+        else None,
+        bus,
+        clock,
+        lambda: leadership.active,
+        takeover.claim_if_active,
     )
     return service
 

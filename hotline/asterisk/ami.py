@@ -83,13 +83,53 @@ READING = frozenset(
 
 #: The module Asterisk reloads to read each generated file again, calls going on (PJSIP's
 #: endpoints and the dialplan are swapped under them). Those left out (the web server's, the
-#: AMI user's) are taken at Asterisk's next start only: they change with the settings, not
+#: AMI accounts') are taken at Asterisk's next start only: they change with the settings, not
 #: with the hotline config.
 RELOADS = {
     "pjsip_hotline.conf": "res_pjsip.so",
     "extensions_hotline.conf": "pbx_config.so",
     "queues_hotline.conf": "app_queue.so",
 }
+
+
+def modules_of(files: Iterable[str]) -> list[str]:
+    """The modules to reload for the generated ``files`` written, in order, once each."""
+    return list(dict.fromkeys(RELOADS[name] for name in files if name in RELOADS))
+
+
+async def reload_modules(
+    host: str, port: int, username: str, secret: str, modules: Iterable[str], timeout: float = 10
+) -> list[str]:
+    """Have Asterisk reload ``modules`` (AMI's Reload action) in a session of its own, as the
+    reload account (the service's own may not: hotline/asterisk/render.py, RELOAD_USER); the
+    modules reloaded. AmiUnavailable names what failed (those before it were reloaded)."""
+    loop = asyncio.get_running_loop()
+    link = _Link(
+        loop.create_future(),
+        host=host,
+        port=port,
+        username=username,
+        secret=secret,
+        loop=loop,
+        forgetable_actions=(),
+    )
+    done: list[str] = []
+    try:
+        await asyncio.wait_for(link.connect(), timeout)
+        reply = await asyncio.wait_for(link.authenticated_future, timeout)
+        if not reply.success:
+            raise AmiUnavailable(f"login refused for user {username!r}: {reply.message}")
+        for module in modules:
+            action = {"Action": "Reload", "Module": module}
+            reply = await asyncio.wait_for(link.send_action(action), timeout)
+            if not reply.success:
+                raise AmiUnavailable(f"Reload {module}: {reply.get('Message')}")
+            done.append(module)
+    except (OSError, TimeoutError) as exc:
+        raise AmiUnavailable(f"AMI {host}:{port}: {exc or 'timed out'}") from None
+    finally:
+        link.reset()
+    return done
 
 
 class _Link(Manager):  # type: ignore[misc]
@@ -520,19 +560,6 @@ class AmiEffects:
         reply = await self.ami.action({"Action": "Setvar", "Variable": name, "Value": value})
         if not reply.success:
             raise AmiUnavailable(f"Setvar {name}: {reply.get('Message')}")
-
-    async def reload(self, files: Iterable[str]) -> list[str]:
-        """Have Asterisk read the generated ``files`` again (:data:`RELOADS`); the modules
-        reloaded, in order. AmiUnavailable names one Asterisk refused."""
-        done = []
-        for module in dict.fromkeys(RELOADS[name] for name in files if name in RELOADS):
-            reply = await self.ami.action(
-                {"Action": "Command", "Command": f"module reload {module}"}
-            )
-            if not reply.success:
-                raise AmiUnavailable(f"module reload {module}: {reply.get('Message')}")
-            done.append(module)
-        return done
 
     async def phones(self, operators: Iterable[str]) -> list[PhoneState]:
         """Each of ``operators``' phones now (one Asterisk does not know: unreachable)."""

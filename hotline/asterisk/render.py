@@ -37,9 +37,12 @@ def password_variable(operator_id: str) -> str:
 def secret_names(deployment: Deployment) -> list[str]:
     """The secrets the service and the rendered Asterisk files read from the environment (the
     carrier's account aside: the carrier gives it)."""
-    return ["HOTLINE_AMI_SECRET", "HOTLINE_API_TOKEN", "HOTLINE_AGI_SECRET"] + [
-        password_variable(endpoint) for endpoint in deployment.endpoints
-    ]
+    return [
+        "HOTLINE_AMI_SECRET",
+        "HOTLINE_AMI_RELOAD_SECRET",
+        "HOTLINE_API_TOKEN",
+        "HOTLINE_AGI_SECRET",
+    ] + [password_variable(endpoint) for endpoint in deployment.endpoints]
 
 
 def _secret(env: Mapping[str, str], name: str) -> str:
@@ -322,8 +325,26 @@ AMI_EVENTS = (
 )
 
 
+#: The AMI account that may have Asterisk reload its config (the ``config`` class): apart from
+#: the service's own, and there only where HOTLINE_AMI_RELOAD_SECRET is set (SECURITY.md).
+RELOAD_USER = "hotline-reload"
+
+
 def manager(env: Mapping[str, str], username: str) -> str:
     secret = _secret(env, "HOTLINE_AMI_SECRET")
+    reload = (
+        [
+            f"[{RELOAD_USER}]",
+            f"secret={_secret(env, 'HOTLINE_AMI_RELOAD_SECRET')}",
+            "deny=0.0.0.0/0.0.0.0",
+            "permit=127.0.0.1/255.255.255.255",
+            # the Reload action (a reload of the config: `hotline reload`); no events
+            "write=config",
+            "",
+        ]
+        if env.get("HOTLINE_AMI_RELOAD_SECRET")
+        else []
+    )
     return "\n".join(
         [
             GENERATED,
@@ -343,6 +364,7 @@ def manager(env: Mapping[str, str], username: str) -> str:
             *(f"eventfilter(action(include),name({name}))=" for name in AMI_EVENTS),
             "writetimeout=1000",
             "",
+            *reload,
         ]
     )
 

@@ -58,3 +58,28 @@ def asterisk_render(
         shutil.copytree(settings.prompts_build_dir, target / "sounds")
         (target / "ready").touch()
         typer.echo(target / "sounds")
+
+
+@app.command("reload")
+def asterisk_reload() -> None:
+    """Have Asterisk read the generated files again (its endpoints, dialplan and fallback
+    queues; calls going on are not touched), as the AMI reload account
+    (HOTLINE_AMI_RELOAD_SECRET). After `asterisk render` into Asterisk's folder, or where the
+    service's own reload could not do it."""
+    import asyncio
+
+    from hotline.asterisk.ami import RELOADS, AmiUnavailable, reload_modules
+    from hotline.asterisk.render import RELOAD_USER
+
+    settings = read_settings()
+    secret = settings.ami_reload_secret.get_secret_value()
+    if not secret:
+        fail("HOTLINE_AMI_RELOAD_SECRET is not set (the AMI reload account's secret)", USAGE)
+    modules = list(dict.fromkeys(RELOADS.values()))
+    try:
+        done = asyncio.run(
+            reload_modules(settings.ami_host, settings.ami_port, RELOAD_USER, secret, modules)
+        )
+    except AmiUnavailable as exc:
+        fail(f"not reloaded: {exc}")
+    typer.echo(f"Asterisk reloaded: {', '.join(done)}")

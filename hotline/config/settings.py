@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     ami_port: int = Field(5038, ge=1, le=65535)
     ami_username: str = "hotline"
     ami_secret: SecretStr = SecretStr("")
+    #: The AMI account that has Asterisk reload its config at a reload (``hotline-reload``,
+    #: the ``config`` class, which the service's own account has not): unset, a reload
+    #: writes Asterisk's files and `hotline asterisk reload` (with it) has Asterisk read them.
+    ami_reload_secret: SecretStr = SecretStr("")
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(8080, ge=1, le=65535)

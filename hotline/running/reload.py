@@ -20,14 +20,14 @@ import asyncio
 import copy
 import logging
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from hotline.asterisk import render
-from hotline.asterisk.ami import AmiEffects, AmiUnavailable
+from hotline.asterisk.ami import AmiUnavailable, modules_of
 from hotline.calls import prompts
 from hotline.config.deployment import Deployment
 from hotline.config.loading import ConfigError, parse, read
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 #: The config's sections only a restart takes (Asterisk cannot reload its transports).
 RESTART_ONLY = ("sip", "phones")
 #: Differences are named down to this depth (``organisations.ua-legal-aid.operators.op4``).
-DEPTH = 4
+DEPTH = 5
 
 
 class ReloadRefused(Exception):
@@ -90,16 +90,20 @@ class Reloader:
         settings: Settings,
         deployment: Deployment,
         take: Callable[[Deployment], None],
-        asterisk: AmiEffects,
+        reload_asterisk: Callable[[list[str]], Awaitable[list[str]]] | None,
         bus: EventBus,
         clock: Callable[[], datetime],
-        claim: Callable[[], Any] | None = None,
+        active: Callable[[], bool] = lambda: True,
+        claim: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
         self.deployment = deployment
         #: Every part of the service takes the new deployment (hotline/app.py).
         self.take = take
-        self.asterisk = asterisk
+        #: Has Asterisk reload these modules (None: no reload account, HOTLINE_AMI_RELOAD_SECRET).
+        self.reload_asterisk = reload_asterisk
+        #: Whether this instance is the active one (a standby leaves Asterisk to it).
+        self.active = active
         self.bus = bus
         self.clock = clock
         #: Points the dialplan at this instance again (a reloaded dialplan forgets it).
@@ -137,15 +141,22 @@ class Reloader:
                 "`hotline asterisk render` and an Asterisk reload take the new endpoints "
                 "and dialplan"
             )
-        elif not self.asterisk.ami.may_act():
+        elif not self.active():
             notes.append("a standby: the active instance writes and reloads Asterisk's files")
         else:
             await asyncio.to_thread(self._prompts, new, root)
             written = render.write(files, root / "etc/asterisk", only_changed=True)
-            try:
-                reloaded = tuple(await self.asterisk.reload(p.name for p in written))
-            except AmiUnavailable as exc:
-                notes.append(f"Asterisk did not reload its files ({exc}): they are written")
+            modules = modules_of(p.name for p in written)
+            if modules and self.reload_asterisk is None:
+                notes.append(
+                    "Asterisk's files are written, not reloaded (HOTLINE_AMI_RELOAD_SECRET is "
+                    "not set): `hotline asterisk reload` has Asterisk read them"
+                )
+            elif modules and self.reload_asterisk is not None:
+                try:
+                    reloaded = tuple(await self.reload_asterisk(modules))
+                except AmiUnavailable as exc:
+                    notes.append(f"Asterisk did not reload its files ({exc}): they are written")
             if "pbx_config.so" in reloaded and self.claim is not None:
                 await self.claim()
         self.take(new)
