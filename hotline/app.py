@@ -550,10 +550,9 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     return service
 
 
-async def _reload(service: Service, by: str) -> None:
-    assert service.reloader is not None  # (built with it)
+async def _reload(reloader: Reloader, by: str) -> None:
     try:
-        await service.reloader.reload(by)
+        await reloader.reload(by)
     except ReloadRefused as exc:
         log.error("reload refused, the running config stays:\n%s", exc)
     except Exception:  # (never the end of the service)
@@ -646,8 +645,8 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
     service = build(settings, deployment)
     deliverer, vault, spool_door = service.deliverer, service.vault, service.spool_door
     assert deliverer is not None and vault is not None and spool_door is not None  # (built)
-    retention, takeover = service.retention, service.takeover
-    assert retention is not None and takeover is not None  # (built)
+    retention, takeover, reloader = service.retention, service.takeover, service.reloader
+    assert retention is not None and takeover is not None and reloader is not None  # (built)
     if not settings.api_token.get_secret_value() and not settings.api_tokens.get_secret_value():
         log.warning("no API token in the environment: only `hotline token create` ones will work")
     agi = FastAgiServer(
@@ -673,7 +672,7 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
     reloads: set[asyncio.Task[None]] = set()
 
     def hangup() -> None:  # SIGHUP: the config read again (its answer in the log)
-        task = loop.create_task(_reload(service, "SIGHUP"))
+        task = loop.create_task(_reload(reloader, "SIGHUP"))
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 
@@ -728,6 +727,8 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
     if settings.ha:
         tasks.append(asyncio.create_task(service.leadership.run(), name="leadership"))
         tasks.append(asyncio.create_task(takeover.keep_claim(), name="claim"))
+        follow = reloader.follow(service.call_log.store.last_reload)
+        tasks.append(asyncio.create_task(follow, name="reloads"))
         if service.merger is not None:
             tasks.append(asyncio.create_task(service.merger.run(), name="merge"))
     log.info("API on http://%s:%d (OpenAPI at /docs)", settings.api_host, settings.api_port)

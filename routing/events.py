@@ -514,6 +514,9 @@ class ConfigReloaded(Fact):
     by: str
     changes: tuple[str, ...]
     asterisk: tuple[str, ...] = ()
+    #: The config file's SHA-256 (its first 16 hex digits): a standby that reads another
+    #: instance's reload with a digest not its own reads its file again.
+    digest: str = ""
 
 
 @_kind("line.announcement")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import logging
 import shutil
 from collections.abc import Awaitable, Callable, Mapping
@@ -82,6 +83,14 @@ def differences(old: Any, new: Any, path: str = "", depth: int = 0) -> list[str]
     return [f"{path or '(the whole config)'}: changed"]
 
 
+def digest(path: Path) -> str:
+    """The file's SHA-256, its first 16 hex digits ("" when it cannot be read)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    except OSError:
+        return ""
+
+
 class Reloader:
     """Reads the config again and hands it to the running service, one reload at a time."""
 
@@ -113,7 +122,10 @@ class Reloader:
             self.raw: Any = read(self.path)
         except ConfigError:  # (read at the start a moment ago: gone since, or unreadable)
             self.raw = None
+        self.digest = digest(self.path)
         self._lock = asyncio.Lock()
+        #: The last reload of another instance this one followed (its event's id).
+        self._followed: str | None = None
 
     async def reload(self, by: str) -> Reloaded:
         """Read the config again and take it; ReloadRefused (nothing changed) when it cannot
@@ -160,8 +172,8 @@ class Reloader:
             if "pbx_config.so" in reloaded and self.claim is not None:
                 await self.claim()
         self.take(new)
-        self.deployment, self.raw = new, raw
-        fact = ConfigReloaded(by, changes, reloaded)
+        self.deployment, self.raw, self.digest = new, raw, digest(self.path)
+        fact = ConfigReloaded(by, changes, reloaded, self.digest)
         self.bus.publish(CallEvent("", 0, self.clock(), fact))
         log.info(
             "config %s reloaded by %s: %s; Asterisk: %s",
@@ -173,6 +185,28 @@ class Reloader:
         for note in notes:
             log.warning("reload: %s", note)
         return Reloaded(changes, reloaded, tuple(notes))
+
+    async def follow(self, last: Callable[[], Awaitable[Any]], every: float = 10.0) -> None:
+        """With a standby (HOTLINE_HA), for ever: once another instance has reloaded a config
+        that is not this one's (its ``config.reloaded`` in the shared database, ``last()``),
+        this one reads its own file again too. Its refusal is logged, not tried again until
+        the next reload."""
+        while True:
+            try:
+                event = await last()
+                if self._followed is None:  # (at the start: the reloads before it are known)
+                    self._followed = event.id if event is not None else ""
+                elif event is not None and event.id != self._followed:
+                    self._followed = event.id
+                    if event.data.get("digest") != self.digest:
+                        await self.reload("another instance's reload")
+            except ReloadRefused as exc:
+                log.error(
+                    "reload after another instance's refused, this one's config stays:\n%s", exc
+                )
+            except Exception as exc:  # (the database away: the next round)
+                log.warning("reloads of the other instances not read: %s", exc)
+            await asyncio.sleep(every)
 
     def _checked(self) -> tuple[Any, Deployment]:
         """The config as YAML reads it and as the service runs it; ReloadRefused with the

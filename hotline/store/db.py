@@ -330,6 +330,17 @@ class Store:
         async with self.session() as session:
             return list(await session.scalars(query))
 
+    async def last_reload(self) -> Event | None:
+        """The latest ``config.reloaded`` event of any instance (None: none yet)."""
+        query = (
+            select(Event)
+            .where(Event.call_id.is_(None), Event.kind == "config.reloaded")
+            .order_by(Event.n.desc())
+            .limit(1)
+        )
+        async with self.session() as session:
+            return await session.scalar(query)
+
     async def calls_from(
         self, caller: str, since: datetime, but: str = "", limit: int = 20
     ) -> list[Call]:

@@ -3,7 +3,8 @@ consultations close early, taken by `hotline reload` while one caller talks and 
 waits; the waiting caller keeps their place and is answered by the new lawyer (whose phone
 registers only because Asterisk's endpoints were reloaded), the next consultation caller hears
 that the line is closed, the talk goes on; a config that cannot run is refused with what
-`hotline check` says, the call still up; SIGHUP takes the first config back."""
+`hotline check` says, the call still up; SIGHUP takes the first config back. With a standby,
+both instances take a reload of the active one."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ from tests.integration.test_call_log import EventWitness
 from tests.integration.test_dashboard import until_api
 from tests.integration.test_queues import waiting_on
 from tests.integration.test_shelter import agent_is
+from tests.integration.test_standby import LEASE, pair, role, until
+
+__all__ = ["pair"]  # (the standby tests' fixture: two instances, one database)
 
 CONSULTATION = ("0800213103", "11")  # Ukrainian, legal consultation: Sumy's lawyers
 INFORMATION = ("0800213103", "14")  # Ukrainian, information: Chernivtsi
@@ -161,3 +165,45 @@ async def test_a_lawyer_joins_and_a_line_closes_early_while_calls_go_on(
     reloads = [e for e in witness.events if e["kind"] == "config.reloaded"]
     assert [e["data"]["by"] for e in reloads][:2] == ["HOTLINE_API_TOKEN", "SIGHUP"], reloads
     assert "organisations.ua-legal-aid.operators.op7: removed" in reloads[1]["data"]["changes"]
+
+
+async def test_with_a_standby_a_reload_of_the_active_instance_is_taken_by_both(
+    pair: tuple[Service, Service], asterisk: Asterisk, tmp_path: Path
+) -> None:
+    """Two instances of one config file on one database: the active one is reloaded (it
+    reloads Asterisk), the standby reads the file again on its own once it sees that reload
+    in the database, and knows the new lawyer when it takes over."""
+    a, b = pair
+    path, _ = config_variant(tmp_path)
+    first = path.read_text()
+    kept = asterisk.sandbox.secrets_file.read_text()
+    a.config = b.config = path
+    a.start()
+    await until(lambda: role(a) == "active", 10, "a never became active")
+    b.start()
+    await until(lambda: role(b) == "standby", 10, "b is not the standby")
+    try:
+        asterisk.sandbox.secrets_file.write_text(
+            kept + f"HOTLINE_SIP_PASSWORD_OP7={secrets.token_urlsafe(18)}\n"
+        )
+        raw = yaml.safe_load(first)
+        raw["organisations"]["ua-legal-aid"]["operators"]["op7"] = LAWYER_7
+        write(path, raw)
+        reply = a.post("/api/v1/config/reload")
+        assert reply.status_code == 200, reply.text
+        assert "res_pjsip.so" in reply.json()["asterisk"]
+        await until(
+            lambda: "reloaded by another instance's reload" in b.log.read_text(),
+            30,
+            "the standby never took the reload",
+        )
+        assert "a standby: the active instance writes and reloads" in b.log.read_text()
+        a.stop()
+        await until(lambda: role(b) == "active", LEASE + 10, "b never took over")
+        assert "op7" in {agent["id"] for agent in b.get("/api/agents")}
+    finally:
+        asterisk.sandbox.secrets_file.write_text(kept)
+        path.write_text(first)
+        for instance in (a, b):
+            if instance.process is not None and role(instance) == "active":
+                instance.post("/api/v1/config/reload")  # Asterisk's files as they were
