@@ -99,6 +99,21 @@ def test_ami_user_is_loopback_only(rendered: dict[str, str]) -> None:
     assert "system" not in user["read"] + user["write"]  # it cannot stop Asterisk
 
 
+def test_the_reload_account_is_apart_and_only_where_its_secret_is_set(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    render(deployment, SECRETS, tmp_path, "agi://127.0.0.1:4573")
+    assert "hotline-reload" not in sections((tmp_path / "manager_hotline.conf").read_text())
+    with_reload = SECRETS | {"HOTLINE_AMI_RELOAD_SECRET": "reload-Hq4w-8zPn-2Kx"}
+    render(deployment, with_reload, tmp_path, "agi://127.0.0.1:4573")
+    found = sections((tmp_path / "manager_hotline.conf").read_text())
+    (reloads,) = found["hotline-reload"]
+    assert reloads["secret"] == "reload-Hq4w-8zPn-2Kx" and reloads["write"] == "config"
+    assert reloads["permit"] == "127.0.0.1/255.255.255.255" and "read" not in reloads
+    (service,) = found["hotline"]
+    assert "config" not in service["write"]  # the service's own account cannot reload
+
+
 def test_the_ami_user_gets_only_the_events_it_reads(rendered: dict[str, str]) -> None:
     text = rendered["manager_hotline.conf"]
     filters = [line for line in text.splitlines() if line.startswith("eventfilter")]
