@@ -38,14 +38,20 @@ def later_callback(w: Work, s: LaterCallback) -> None:
         w.emit(s.call, ev.CallbackRefused(s.number, s.line, why))
         return
     priority = w.rules.lines[s.line].priority
-    waiting = Waiting(s.call, s.line, s.language, priority, w.now, w.next_seq, callback=True)
+    planned = s.at if s.at is not None and s.at > w.now else None
+    waiting = Waiting(
+        s.call, s.line, s.language, priority, w.now, w.next_seq, callback=True, not_before=planned
+    )
     w.next_seq += 1
-    callback = Callback(s.number, reason=s.reason)
-    w.keep(waiting, callback, must=True)
+    callback = Callback(s.number, reason=s.reason, by=s.by)
+    w.keep(waiting, callback, must=True, next_try=planned)
+    if planned is not None:
+        w.later(f"redial:{s.call}", planned)
     w.waiting[s.call] = waiting
     w.callbacks[s.call] = callback
     w.emit(s.call, ev.CallQueued(s.line, s.language, priority))
-    w.emit(s.call, ev.CallbackRequested(s.number, s.line, s.reason))
+    at = planned.isoformat() if planned is not None else None
+    w.emit(s.call, ev.CallbackRequested(s.number, s.line, s.reason, at=at, by=s.by))
 
 
 def refusal(queue: Queue, rules: Rules, s: CallBackNow, now: datetime) -> str | None:
@@ -208,7 +214,7 @@ def restore(w: Work, s: Restore) -> None:
         )
         w.next_seq += 1
         w.callbacks[p.call] = Callback(
-            p.number, p.attempts, p.notification, p.recording, p.reason, p.once
+            p.number, p.attempts, p.notification, p.recording, p.reason, p.once, p.by
         )
         w.emit(
             p.call,

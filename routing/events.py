@@ -224,8 +224,10 @@ class CallbackRequested(Fact):
     line: str
     reason: str
     notification: str | None = None
-    #: Not before then (a planned callback: the time the caller chose).
+    #: Not before then (a planned callback: the time the caller or an operator chose).
     at: str | None = None
+    #: The operator who planned it at a call's wrap-up.
+    by: str | None = None
 
 
 @_kind("callback.refused")

@@ -103,6 +103,8 @@ class Callback:
     reason: str = "asked"
     #: Made from an operator's desk: one attempt, by them (not queued, not tried again).
     once: bool = False
+    #: The operator who planned it at a call's wrap-up (reason ``planned``).
+    by: str | None = None
 
 
 @dataclass(frozen=True)

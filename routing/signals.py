@@ -54,6 +54,10 @@ class LaterCallback:
     reason: str
     #: The calling number (its requests are limited: trunk.callbacks.per_caller_per_hour).
     caller: str = ""
+    #: Not before then (an operator planned it for a time, at a call's wrap-up).
+    at: datetime | None = None
+    #: The operator who planned it.
+    by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -337,6 +341,8 @@ class Pending:
     dialling: str | None = None
     #: Made from an operator's desk: one attempt only.
     once: bool = False
+    #: The operator who planned it at a call's wrap-up.
+    by: str | None = None
 
 
 @dataclass(frozen=True)

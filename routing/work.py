@@ -167,6 +167,7 @@ class Work:
             notification=callback.notification,
             recording=callback.recording,
             once=callback.once,
+            by=callback.by,
             next_try=next_try,
             dialling=dialling,
         )

@@ -3,7 +3,8 @@ recording."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import secrets
+from datetime import datetime, timedelta
 from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
@@ -32,7 +33,7 @@ from hotline.api.deps import (
     zone,
 )
 from hotline.api.errors import Problem, errors
-from hotline.calls.switchboard import TransferRefused
+from hotline.calls.switchboard import CallbackRefused, TransferRefused
 from hotline.store import tables
 from hotline.store.db import CallFilter
 from hotline.store.trail import Kind
@@ -279,6 +280,10 @@ class WrapUp(BaseModel):
     )
     resolution: Annotated[str, Field(min_length=1, max_length=32)]
     note: Annotated[str, Field(max_length=4000)] = ""
+    callback_at: datetime | None = None
+    """Plans a callback of the caller's number from then (a time with its zone, within a
+    week; the first moment from then that the line is open): offered to the line's operators
+    at its time, ahead of those who came after, and listed on their desks."""
 
 
 @router.put(
@@ -287,7 +292,11 @@ class WrapUp(BaseModel):
     responses=errors(
         (403, "A viewer's token, or an operator's who did not talk to the caller."),
         NO_CALL,
-        (409, "The call reached no line with topics to wrap it up by (`no-topics`)."),
+        (
+            409,
+            "The call reached no line with topics to wrap it up by (`no-topics`); the "
+            "callback asked may not be made (`callback-refused`).",
+        ),
         400,
         413,
         (422, "A topic not of the call's line, or a resolution not of its organisation's."),
@@ -299,7 +308,8 @@ async def wrap_up(
 ) -> dict[str, Any]:
     """Save the call's wrap-up (a later one replaces it), on its timeline: by a supervisor,
     or an operator who talked to the caller. The note is shown to supervisors and the line's
-    operators only, never to viewers, in logs, metrics or the CSV export."""
+    operators only, never to viewers, in logs, metrics or the CSV export. With
+    ``callback_at``, a callback of the caller is planned for then (``callback``: its call)."""
     row, _ = await visible_call(app, who, call_id)
     if who.role is Role.OPERATOR and who.operator not in operators_of(row):
         raise HTTPException(403, "only an operator who talked to the caller wraps the call up")
@@ -315,9 +325,38 @@ async def wrap_up(
     if body.resolution not in resolutions:
         raise unprocessable("resolution", "body", f"one of {', '.join(resolutions)}")
     by = who.operator or who.name or who.role.value
+    planned = _planned(app, row, body.callback_at, by) if body.callback_at else None
     topics = tuple(dict.fromkeys(body.topics))
     app.switchboard.emit(call_id, WrappedUp(topics, body.resolution, by, body.note or None))
-    return {"call": call_id, "topics": list(topics), "resolution": body.resolution, "by": by}
+    done = {"call": call_id, "topics": list(topics), "resolution": body.resolution, "by": by}
+    return done | ({"callback": planned} if planned else {})
+
+
+#: How far ahead a callback may be planned.
+AHEAD = timedelta(days=7)
+
+
+def _planned(app: Parts, row: tables.Call, at: datetime, by: str) -> dict[str, str]:
+    """A callback of ``row``'s caller planned for ``at`` (a 422 naming what is wrong, a 409
+    when it may not be made)."""
+    board = app.switchboard
+    now = board.clock()
+    if at.tzinfo is None:
+        raise unprocessable("callback_at", "body", "a time with its zone (2026-12-08T10:00+02:00)")
+    if not now < at <= now + AHEAD:
+        raise unprocessable("callback_at", "body", "must be ahead, at most a week")
+    if not row.caller.lstrip("+").isdigit():
+        raise Problem(409, "callback-refused", "the caller's number was withheld")
+    call = f"planned-{secrets.token_hex(8)}"
+    try:
+        when = board.plan_callback(
+            call, row.line or "", row.language or "en", row.caller, at, by, row.number
+        )
+    except CallbackRefused as exc:
+        raise Problem(409, "callback-refused", str(exc)) from None
+    except OSError:
+        raise HTTPException(503, "the callback could not be stored: nothing was planned") from None
+    return {"call": call, "at": when.isoformat()}
 
 
 @router.get(

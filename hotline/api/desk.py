@@ -54,7 +54,9 @@ async def desk(
     an open detention notification or a pending callback from that number); ``last_call``:
     the last call they answered, with its wrap-up so far; ``notifications``: the open detention
     notifications of their lines (to hear, call back and close with an outcome of
-    ``notification_outcomes``). Pause reasons, resolutions, outcomes and the days of history
+    ``notification_outcomes``); ``callbacks``: the callbacks waiting on their lines (those
+    planned for a time, by a caller or at a wrap-up, first). Pause reasons, resolutions,
+    outcomes and the days of history
     are their organisation's own (its ``queues:``). The notes it shows are on the audit
     trail (once a quarter of an hour per reader and note: the desk is read again and
     again)."""
@@ -120,6 +122,24 @@ async def desk(
             for n in app.notifications.listing()
             if n.handled_at is None and n.line in me.lines
         ],
+        # callbacks waiting on their lines: the planned ones at their time, first
+        "callbacks": sorted(
+            (
+                {
+                    "call": call,
+                    "line": waiting.line,
+                    "number": callback.number,
+                    "reason": callback.reason,
+                    "at": waiting.not_before.isoformat() if waiting.not_before else None,
+                    "by": callback.by,
+                }
+                for call, waiting in board.waiting.items()
+                if waiting.callback
+                and waiting.line in me.lines
+                and (callback := board.callbacks.get(call)) is not None
+            ),
+            key=lambda c: (c["at"] is None, c["at"] or ""),
+        ),
         "call": caller,
         "last_call": _wrap_up(last) if last is not None else None,
     }

@@ -315,11 +315,20 @@ class Transferring(Schema):
     to: str
 
 
+class PlannedCallback(Schema):
+    call: str
+    """The callback's own call."""
+    at: Time
+    """When it is offered (the first moment from the time asked that its line is open)."""
+
+
 class WrappedUp(Schema):
     call: str
     topics: list[str]
     resolution: str
     by: str
+    callback: PlannedCallback | None = None
+    """The callback planned (``callback_at``)."""
 
 
 # -- statistics ---------------------------------------------------------------------------------
@@ -597,6 +606,19 @@ class LastCall(Schema):
     note: str | None
 
 
+class DeskCallback(Schema):
+    call: str
+    line: str
+    number: str
+    reason: str
+    """Why: ``asked`` (a caller, key 1 or 3), ``abandoned``, ``after-hours``, ``planned`` (at a
+    wrap-up), ``notification``."""
+    at: Time | None
+    """Not offered before then (null: as soon as an operator is free)."""
+    by: str | None
+    """The operator who planned it at a wrap-up."""
+
+
 class Desk(Schema):
     operator: DeskOperator
     organisation: Organisation
@@ -608,6 +630,8 @@ class Desk(Schema):
     centres: list[Centre]
     notifications: list[DeskNotification]
     """The open detention notifications of their lines."""
+    callbacks: list[DeskCallback]
+    """The callbacks waiting on their lines, those planned for a time first."""
     call: Caller | None
     last_call: LastCall | None
     """The last call they answered, with its wrap-up so far."""

@@ -553,6 +553,38 @@ class Switchboard:
         signal = LaterCallback(call, line, language, number, reason, caller)
         self._refused(call, self._asked(signal))
 
+    def plan_callback(
+        self,
+        call: str,
+        line: str,
+        language: str,
+        number: str,
+        at: datetime,
+        by: str,
+        hotline_number: str,
+    ) -> datetime:
+        """An operator plans a callback of a call they wrapped up: ``number`` is called back
+        on ``line`` from ``at`` (or the first moment from then that the line is open), ahead
+        of those who came after. A new call (``call``) is logged as one to ``hotline_number``'s
+        organisation. Returns when; raises CallbackRefused (the number may not be called, the
+        line is not open within a week), NotActive, or OSError (not stored: not planned)."""
+        if not self.may_act():  # (before its call is logged: refused, nothing happened)
+            raise NotActive("this instance may not act now: ask again")
+        found = self.deployment.lines[line]
+        when = next_open(found, self.deployment.offices, max(at, self.clock()))
+        if when is None:
+            raise CallbackRefused(f"the line {line} is not open within a week of then")
+        if why := self.rules.callbacks.refuses(number):
+            raise CallbackRefused(why)
+        self.emit(call, CallStarted(number, hotline_number, language=language))
+        signal = LaterCallback(call, line, language, number, "planned", number, when, by)
+        try:
+            self._refused(call, self._asked(signal))
+        except (CallbackRefused, OSError):
+            self.emit(call, events.CallEnded("callback-failed", line))  # (its record ends)
+            raise
+        return when
+
     async def callbacks_kept(self) -> None:
         """Every callback promised so far on disk (synced in a thread): await it before the
         caller hears the promise."""

@@ -25,6 +25,7 @@ function render() {
   renderMe();
   renderCall();
   renderNotifications();
+  renderCallbacks();
   renderWrapUp();
 }
 
@@ -180,6 +181,15 @@ async function takeNotification() {
   await load();
 }
 
+function renderCallbacks() {
+  const body = document.getElementById("callbacks");
+  const rows = desk.data.callbacks;
+  body.replaceChildren(...(rows.length ? rows.map((c) => el("tr", { "data-call": c.call },
+    el("td", {}, c.at ? new Date(c.at).toLocaleString(LANG) : t("asSoonAsFree")),
+    el("td", {}, lineTitle(c.line)), el("td", {}, c.number), el("td", {}, c.by ?? "–")))
+    : [el("tr", {}, el("td", { colSpan: 4 }, t("none")))]));
+}
+
 function renderWrapUp() {
   const last = desk.data.last_call;
   const box = document.getElementById("wrapup");
@@ -196,6 +206,7 @@ function renderWrapUp() {
   resolution.replaceChildren(...desk.data.resolutions.map((r) => el("option", { value: r }, resolutionName(r))));
   if (last.resolution) resolution.value = last.resolution;
   document.getElementById("note").value = last.note ?? "";
+  document.getElementById("callback-at").value = "";
   document.getElementById("wrapup-status").textContent = last.resolution ? t("saved") : "";
 }
 
@@ -224,16 +235,20 @@ async function saveWrapUp(event) {
   const call = document.getElementById("wrapup").dataset.call;
   const topics = [...document.querySelectorAll("#topics input:checked")].map((i) => i.value);
   const status = document.getElementById("wrapup-status");
+  const callbackAt = document.getElementById("callback-at").value;  // (the browser's time zone)
   const reply = await api(`/api/v1/calls/${call}/wrap-up`, {
     method: "PUT", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ topics, resolution: document.getElementById("resolution").value, note: document.getElementById("note").value }),
+    body: JSON.stringify({ topics, resolution: document.getElementById("resolution").value, note: document.getElementById("note").value,
+      ...(callbackAt ? { callback_at: new Date(callbackAt).toISOString() } : {}) }),
   });
   const body = await reply.json();
   status.className = reply.ok ? "" : "error";
   status.dataset.ok = String(reply.ok);
   // no topic ticked: said in the page's language, not the API's
   const noTopic = body.errors?.some((e) => e.loc[0] === "body" && e.loc[1] === "topics" && e.type === "too_short");
-  status.textContent = reply.ok ? t("saved") : (noTopic ? t("chooseTopic") : body.detail);
+  const planned = body.callback ? `; ${t("callbackPlanned")} ${new Date(body.callback.at).toLocaleString(LANG)}` : "";
+  status.textContent = reply.ok ? t("saved") + planned : (noTopic ? t("chooseTopic") : body.detail);
+  if (reply.ok && body.callback) { document.getElementById("callback-at").value = ""; await load(); }
 }
 
 // Live: every event of theirs reads the desk again (at most one read in flight).
