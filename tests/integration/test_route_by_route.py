@@ -112,6 +112,7 @@ def values(deployment: Deployment, held: Holding, role: str, token: str) -> Valu
             "thresholds": 30,
             "minutes": 30,
             "until": "2026-11-25T14:00:00+02:00",
+            "callback_at": "2026-11-25T16:00:00+02:00",
             "period": "2026-11",
             "language": org.languages[0],
             "reason": deployment.policy.pause_reasons[0],
