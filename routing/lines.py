@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from routing.schedule import Office
+from routing.schedule import Exception_, Office
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,10 @@ class Line:
     open_on_holidays: bool = False
     #: What its calls are about, for the operator's wrap-up (labour, housing, ...).
     topics: tuple[str, ...] = ()
+    #: Exceptional openings and closures of the line itself, in its first office's time zone
+    #: ("detention line open on 1 January"), over its offices' hours (the last one that
+    #: covers a moment decides).
+    exceptions: tuple[Exception_, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.offices:
@@ -87,7 +92,14 @@ class Decision:
 
 
 def is_open(line: Line, offices: Mapping[str, Office], at: datetime) -> bool:
-    """Whether one of the line's offices is open at ``at``."""
+    """Whether the line is open at ``at``: as an exception of its own says, else when one of
+    its offices is."""
+    if line.exceptions:
+        zone = ZoneInfo(offices[line.offices[0]].schedule.timezone)
+        wall = at.astimezone(zone).replace(tzinfo=None)
+        for exception in reversed(line.exceptions):
+            if exception.start <= wall < exception.end:
+                return exception.open
     return any(offices[o].schedule.is_open(at, line.open_on_holidays) for o in line.offices)
 
 

@@ -7,6 +7,7 @@ from pydantic import Field, model_validator
 
 from agents.rota import DutyRole
 from hotline.config.fields import KeypadCode, Language, Name, Section
+from hotline.config.offices import ExceptionModel
 from routing.escalation import Chain
 from routing.escalation import Step as EscalationStep
 
@@ -92,3 +93,6 @@ class LineModel(Section):
     code: KeypadCode | None = None
     #: Its detention reports rung through to the people on duty (routing/escalation.py).
     escalation: EscalationModel | None = None
+    #: Exceptional openings and closures of the line itself, in its first office's time
+    #: zone ("detention line open on 1 January"), over its offices' hours.
+    exceptions: list[ExceptionModel] = []

@@ -282,6 +282,7 @@ def _build(
             recording_prompt=line.recording.prompt if line.recording.enabled else None,
             open_on_holidays=line.open_on_holidays,
             topics=tuple(line.topics),
+            exceptions=tuple(e.exception() for e in line.exceptions),
         )
         for name, line in m.lines.items()
     }

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from hotline.config.loading import ConfigError, load, parse
+from routing.lines import decide
 from tests.conftest import ROOT, ukraine
 
 DEFAULT = yaml.safe_load((ROOT / "config/hotline.yaml").read_text())
@@ -247,6 +248,30 @@ def test_exceptional_closures_and_openings_as_yaml_writes_them(tmp_path: Path) -
     assert sumy.is_open(datetime(2026, 12, 24, 14, tzinfo=kyiv))
     assert not sumy.is_open(datetime(2026, 12, 24, 15, tzinfo=kyiv))
     assert sumy.is_open(datetime(2027, 1, 2, 12, tzinfo=kyiv))  # a Saturday, opened
+
+
+def test_a_line_closes_or_opens_by_exception_over_its_offices_hours() -> None:
+    raw = copy.deepcopy(DEFAULT)
+    lines = ukraine(raw)["lines"]
+    lines["consultation"]["exceptions"] = [
+        {"open": "2026-11-28 10:00", "until": "2026-11-28 14:00"}
+    ]
+    lines["detention"]["exceptions"] = [{"closed": "2026-12-31 20:00", "until": "2027-01-01"}]
+    deployment = parse(raw)
+    kyiv = timezone(timedelta(hours=2))
+    saturday = datetime(2026, 11, 28, 11, tzinfo=kyiv)  # Sumy is closed on Saturdays
+    assert decide(deployment.lines, deployment.offices, "consultation", saturday).line == (
+        "consultation"
+    )
+    later = datetime(2026, 11, 28, 14, 30, tzinfo=kyiv)
+    assert decide(deployment.lines, deployment.offices, "consultation", later).line == (
+        "information"
+    )
+    new_year = datetime(2026, 12, 31, 23, tzinfo=kyiv)
+    assert decide(deployment.lines, deployment.offices, "detention", new_year).line is None
+    lines["detention"]["exceptions"] = [{"closed": "2026-12-31 20:00", "until": "2026-12-30"}]
+    with pytest.raises(ConfigError, match=r"lines\.detention\.exceptions"):
+        parse(raw)
 
 
 def test_all_problems_reported_at_once() -> None:
