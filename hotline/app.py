@@ -43,6 +43,7 @@ from hotline.calls.durable import Durable
 from hotline.calls.features import FeatureRoutes
 from hotline.calls.menus import CallService
 from hotline.calls.recordings import Recorder
+from hotline.calls.shelters import ShelterRoute
 from hotline.calls.supervision import Supervision
 from hotline.calls.switchboard import Switchboard
 from hotline.calls.waiting import WaitingRoutes
@@ -233,6 +234,7 @@ class Service:
             Route.CENTRE_DIALED: waiting.centre_dialed,
             Route.FEATURE: FeatureRoutes(self.switchboard).feature,
             Route.ANNOUNCE: AnnouncementRoute(lambda: self.deployment, self.announcements).announce,
+            Route.SHELTER: ShelterRoute(lambda: self.deployment, self.switchboard).shelter,
             Route.MESSAGE: messages.message,
             Route.ESCALATION: duty_calls.escalation,
             Route.ESCALATION_DIALED: duty_calls.dialed,

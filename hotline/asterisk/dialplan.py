@@ -39,6 +39,8 @@ class Route(StrEnum):
     FEATURE = "feature"
     #: A supervisor recording a line's announcement (*71 and the line's code).
     ANNOUNCE = "announce"
+    #: A supervisor taking an office to shelter or ending it (*72 and the office's code).
+    SHELTER = "shelter"
     #: A detention caller leaving their recorded message.
     MESSAGE = "message"
     #: The person on duty, rung for a detention report.

@@ -116,8 +116,9 @@ def dialled_ids(
 
 
 def codes_of(org: OrganisationModel) -> Iterator[tuple[str, str, str]]:
-    """(section, id, keypad code) of what an organisation's operators can transfer to."""
-    for section in ("lines", "operators", "centres"):
+    """(section, id, keypad code) of what an organisation's keypads name: what its operators
+    can transfer to, and its offices (a supervisor's *72: the shelter)."""
+    for section in ("lines", "operators", "centres", "offices"):
         for name, item in getattr(org, section).items():
             if item.code is not None:
                 yield section, name, item.code

@@ -53,6 +53,8 @@ QUEUE_PROMPTS = (
             "callback-when",
             "callback-planned",
             "shelter",
+            "shelter-begun",
+            "shelter-ended",
             "announcement-record",
             "announcement-heard",
             "announcement-confirm",
@@ -130,7 +132,8 @@ class Organisation:
     operators: frozenset[str]
     supervisors: frozenset[str]
     centres: frozenset[str] = frozenset()
-    #: Keypad transfer codes: code -> the line, operator or centre it names.
+    #: Keypad codes: code -> the line, operator or centre it names (a transfer), or the office
+    #: (a supervisor's *72).
     codes: Mapping[str, str] = field(default_factory=dict)
     #: Its queue rules (timings, pause reasons, resolutions, notification outcomes, its
     #: wallboard's targets): its own ``queues:`` over the shared ones, value by value.

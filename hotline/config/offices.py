@@ -49,6 +49,9 @@ class OfficeModel(Section):
     #: around the clock or a line is open on holidays.
     country: str | None = Field(None, pattern=r"^[A-Z]{2}$")
     subdivision: str | None = Field(None, min_length=1, max_length=8)
+    #: What a supervisor keys after *72 on their phone to take the office to shelter (an
+    #: air-raid alert) and, keyed again, to end it; unique within the organisation.
+    code: KeypadCode | None = None
 
     @model_validator(mode="after")
     def _known_place(self) -> OfficeModel:

@@ -2,7 +2,8 @@
 and its waiting callers are rung in Chernivtsi within a second, in their order, while the two
 lawyers talking in Sumy finish their calls undisturbed and are then paused for the shelter; a
 caller who comes meanwhile hears why the wait may be longer; the shelter's end brings the
-lawyers back. Then the wallboard's controls for it in Chromium."""
+lawyers back. Then the wallboard's controls for it in Chromium, and a supervisor's phone
+(*72 and the office's code)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
-from bench.sipcall import SoftPhone
+from bench.sipcall import SippCall, SoftPhone
 from tests.integration.conftest import Asterisk, Service, call, config_variant
 from tests.integration.test_dashboard import ARTIFACTS, ON_SCREEN, login, until_api
 from tests.integration.test_queues import at, offered_to, waiting_on
@@ -168,3 +170,51 @@ async def test_the_wallboard_takes_an_office_to_shelter_and_back(
     await expect(page.locator("tr[data-operator=op3]")).to_have_attribute(
         "data-state", "available", timeout=ON_SCREEN
     )
+
+
+def office(service: Service, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(o for o in service.get("/api/offices") if o["id"] == name)
+    return found
+
+
+async def supervisor_dials(asterisk: Asterisk, number: str) -> None:
+    password = asterisk.secrets["HOTLINE_SIP_PASSWORD_SUP1"]
+    dialled = SippCall(
+        number, "", caller="sup1", from_host="[remote_ip]", source="127.0.0.1",
+        auth=("sup1", password), hold_ms=12_000, timeout_s=60,
+    )  # fmt: skip
+    try:
+        while dialled.running:
+            await asyncio.sleep(0.3)
+    finally:
+        dialled.abandon() if dialled.running else dialled.wait()
+
+
+async def test_a_supervisor_takes_an_office_to_shelter_from_their_phone_and_back(
+    service: Service, asterisk: Asterisk, phone: Callable[..., SoftPhone]
+) -> None:
+    """When the alert sounds the supervisor may be away from any screen: *72 and Sumy's code
+    (81) from their phone takes it to shelter (its lawyer paused for it), the same again ends
+    it; each time they hear what was done. Another organisation's office code, or none, is a
+    wrong key."""
+    service.start()
+    phone("op3", talk_ms=2000)
+    service.login("op3")
+    mark = asterisk.log_mark()
+    await supervisor_dials(asterisk, "*7281")
+    await until_api(service, lambda: office(service, "sumy")["shelter"])
+    shelter = office(service, "sumy")["shelter"]
+    assert shelter["by"] == "sup1" and shelter["until"] is None
+    assert agent_is(service, "op3", "paused", "shelter")
+    assert "hotline/uk/shelter-begun" in asterisk.log_since(mark)
+
+    mark = asterisk.log_mark()
+    await supervisor_dials(asterisk, "*7281")
+    await until_api(service, lambda: office(service, "sumy")["shelter"] is None)
+    await until_api(service, lambda: agent_is(service, "op3", "available"))
+    assert "hotline/uk/shelter-ended" in asterisk.log_since(mark)
+
+    mark = asterisk.log_mark()
+    await supervisor_dials(asterisk, "*7299")  # no office has that code
+    assert "hotline/uk/wrong-key" in asterisk.log_since(mark)
+    assert all(o["shelter"] is None for o in service.get("/api/offices"))
