@@ -320,7 +320,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         switchboard,
         Texting(deployment.callbacks, "sms" in doors),
         desk,
-        announcements.playing,
+        announcements.current,
     )
     notifications = NotificationStore(settings.data_dir)
     notifications.references = References(store, settings.data_dir, settings.instance_name())

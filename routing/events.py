@@ -521,6 +521,17 @@ class ConfigReloaded(Fact):
     digest: str = ""
 
 
+@_kind("call.announced")
+@dataclass(frozen=True, slots=True)
+class CallAnnounced(Fact):
+    """The caller heard the line's recorded announcement (by whom it was recorded, and when)
+    before they waited."""
+
+    line: str
+    by: str
+    recorded: str
+
+
 @_kind("line.announcement")
 @dataclass(frozen=True, slots=True)
 class AnnouncementSet(Fact):

@@ -55,6 +55,11 @@ class Announcement:
     at: datetime
     until: datetime
 
+    @property
+    def path(self) -> str:
+        """What Asterisk plays: its path, without ``.wav``."""
+        return f"{FOLDER}/{self.name}"
+
     def as_json(self) -> dict[str, str]:
         raw = asdict(self)
         raw["at"], raw["until"] = self.at.isoformat(), self.until.isoformat()
@@ -95,7 +100,7 @@ class Announcements:
     def playing(self, line: str) -> str | None:
         """What Asterisk plays for ``line`` now: its path without ``.wav`` (None: nothing)."""
         found = self.current(line)
-        return f"{FOLDER}/{found.name}" if found else None
+        return found.path if found else None
 
     def recording(self) -> tuple[str, Path]:
         """Where to record a new one: Asterisk's path (without ``.wav``) and this service's."""

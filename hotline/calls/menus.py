@@ -16,6 +16,7 @@ from typing import Any
 from hotline.asterisk.agi import AgiCallIO, AgiChannel, CallerHungUp
 from hotline.asterisk.dialplan import Result, Var
 from hotline.asterisk.dialplan import ring as ring_extension
+from hotline.calls.announcements import Announcement
 from hotline.calls.switchboard import CallbackRefused, Switchboard
 from hotline.config.deployment import Deployment
 from hotline.events import CallEvent, EventBus
@@ -25,6 +26,7 @@ from ivr import Connect, Finish, Prompt, Text, run_menus
 from routing import decide
 from routing.events import (
     CallAfterHours,
+    CallAnnounced,
     CallEnded,
     CallRouted,
     CallStarted,
@@ -50,7 +52,7 @@ class CallService:
         switchboard: Switchboard,
         texting: Texting | None = None,
         desk: Callable[[str], bool] = lambda _: False,
-        announcement: Callable[[str], str | None] = lambda _: None,
+        announcement: Callable[[str], Announcement | None] = lambda _: None,
     ) -> None:
         self.deployment = deployment
         #: What Asterisk plays to a line's callers before they wait (None: nothing).
@@ -162,7 +164,8 @@ class CallService:
             notice.append(Prompt(step.language, "shelter"))
         await io.say(said)
         if (recorded := self.announcement(line.name)) is not None:  # a supervisor's words
-            await channel.stream_file(recorded, "", ANNOUNCEMENT_TIMEOUT)
+            await channel.stream_file(recorded.path, "", ANNOUNCEMENT_TIMEOUT)
+            call.emit(CallAnnounced(line.name, recorded.by, recorded.at.isoformat()))
         await io.say([Prompt(step.language, "please-hold"), *notice])
         entered = self.clock()
         call.emit(

@@ -57,8 +57,11 @@ async def test_a_supervisor_records_an_announcement_the_lines_callers_hear(
     played = asterisk.played(heard["channel"], mark)
     (announcement,) = announcements_heard(asterisk, heard["channel"], mark)
     assert played.index(announcement) < played.index("hotline/uk/please-hold")
+    (told,) = [e["data"] for e in heard["events"] if e["kind"] == "call.announced"]
+    assert (told["line"], told["by"], told["recorded"]) == ("consultation", "sup1", kept["at"])
     other = service.record((await call(*INFORMATION, hold_ms=3000)).call_id, wait=60)
     assert not announcements_heard(asterisk, other["channel"], mark)
+    assert "call.announced" not in [e["kind"] for e in other["events"]]
 
     headers = {"Authorization": f"Bearer {service.token}"}
     removed = httpx.delete(service.url("/api/lines/consultation/announcement"), headers=headers)
