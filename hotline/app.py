@@ -480,6 +480,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         store,
         service.merger,
         service.queue_log,
+        announcements,
     )
     leadership.on_active, leadership.on_standby = takeover.take_over, takeover.stand_down
     leadership.on_regained = takeover.regained

@@ -541,6 +541,8 @@ class AnnouncementSet(Fact):
     line: str
     by: str
     until: str
+    #: Its file in Asterisk's spool (an instance taking over plays the same one).
+    name: str = ""
 
 
 @_kind("line.announcement_removed")

@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -122,7 +122,7 @@ class Announcements:
         if before is not None:
             await asyncio.to_thread((self.folder / f"{before.name}.wav").unlink, True)
         self.bus.publish(
-            CallEvent("", 0, now, ev.AnnouncementSet(line, by, made.until.isoformat()))
+            CallEvent("", 0, now, ev.AnnouncementSet(line, by, made.until.isoformat(), name))
         )
         log.info("line %s: announcement by %s until %s", line, by, made.until.isoformat())
         return made
@@ -147,6 +147,26 @@ class Announcements:
         native = sound.set_frame_rate(8000).set_channels(1).set_sample_width(2)
         await asyncio.to_thread(lambda: native.export(target, format="wav").close())
         return await self.keep(line, target, by, until)
+
+    async def adopt(self, events: Iterable[tuple[datetime, ev.Fact]]) -> None:
+        """The announcements as the shared database's events say (another instance recorded
+        or removed them; the files are in Asterisk's spool, which both see): what an instance
+        taking over plays from then on."""
+        found: dict[str, Announcement] = {}
+        for at, fact in events:
+            match fact:
+                case ev.AnnouncementSet(line, by, until, name) if name:
+                    end = datetime.fromisoformat(until)
+                    found[line] = Announcement(line, name, by, at, end)
+                case ev.AnnouncementRemoved(line):
+                    found.pop(line, None)
+        now = self.clock()
+        self.lines = {
+            line: a
+            for line, a in found.items()
+            if a.until > now and (self.folder / f"{a.name}.wav").is_file()
+        }
+        await self._store()
 
     async def remove(self, line: str, by: str) -> bool:
         """The line's announcement is no longer played (False: it had none)."""

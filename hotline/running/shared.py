@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from agents.state import State
@@ -17,7 +17,7 @@ from hotline.reports.notifications import Notification
 from hotline.store.db import Store
 from hotline.store.tables import Call, Callback
 from hotline.store.tables import Notification as NotificationRow
-from routing.events import ShelterBegan, ShelterEnded, from_data
+from routing.events import Fact, ShelterBegan, ShelterEnded, from_data
 from routing.queue import Shelter
 from routing.signals import Pending, Restore
 
@@ -93,6 +93,19 @@ async def shared_shelters(store: Store) -> tuple[Shelter, ...]:
             case ShelterEnded(office):
                 found.pop(office, None)
     return tuple(found.values())
+
+
+async def shared_announcements(store: Store) -> list[tuple[datetime, Fact]]:
+    """The lines' announcement events, as the database holds them (hotline/calls/
+    announcements.py adopts them)."""
+    found: list[tuple[datetime, Fact]] = []
+    for row in await store.announcement_events():
+        try:
+            at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)  # (SQLite's: UTC)
+            found.append((at, from_data(row.kind, row.data)))
+        except (TypeError, ValueError) as exc:
+            log.error("event %s unreadable, skipped: %s", row.id, exc)
+    return found
 
 
 async def shared_presence(store: Store) -> dict[str, tuple[State, str | None]]:

@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass
 
 from hotline.asterisk.ami import AmiEffects
+from hotline.calls.announcements import Announcements
 from hotline.calls.switchboard import Switchboard
 from hotline.config.deployment import Deployment
 from hotline.config.settings import Settings
@@ -16,7 +17,7 @@ from hotline.reports.escalations import Escalations
 from hotline.running.interrupted import Interrupted
 from hotline.running.leadership import Leadership
 from hotline.running.merging import Merger
-from hotline.running.shared import shared_escalations
+from hotline.running.shared import shared_announcements, shared_escalations
 from hotline.store.db import Store
 from hotline.store.queuelog import QueueLogFile
 
@@ -39,6 +40,8 @@ class Takeover:
     store: Store
     merger: Merger
     queue_log: QueueLogFile | None = None
+    #: The lines' recorded announcements (read back from the database as it takes over).
+    announcements: Announcements | None = None
 
     async def resync(self) -> None:
         """After (re)connecting to Asterisk (or taking over): every operator phone's state now,
@@ -129,6 +132,11 @@ class Takeover:
             await self.escalations_learnt()
         except Exception as exc:  # Asterisk keeps each report's last call: see resume()
             log.error("taking over without the database's escalations (%s)", exc)
+        if self.announcements is not None and self.settings.ha:
+            try:
+                await self.announcements.adopt(await shared_announcements(self.store))
+            except Exception as exc:  # (its own, as it last knew them, are played)
+                log.error("taking over without the database's announcements (%s)", exc)
         try:
             await self.resync()
         except Exception as exc:  # Asterisk away: its reconnection resyncs

@@ -330,6 +330,17 @@ class Store:
         async with self.session() as session:
             return list(await session.scalars(query))
 
+    async def announcement_events(self) -> list[Event]:
+        """Every line's announcement events (``line.announcement``, ``_removed``), in order:
+        which announcements an instance taking over plays."""
+        query = (
+            select(Event)
+            .where(Event.call_id.is_(None), Event.kind.startswith("line.announcement"))
+            .order_by(Event.n)
+        )
+        async with self.session() as session:
+            return list(await session.scalars(query))
+
     async def last_reload(self) -> Event | None:
         """The latest ``config.reloaded`` event of any instance (None: none yet)."""
         query = (

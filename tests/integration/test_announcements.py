@@ -2,7 +2,7 @@
 line's code from their phone, speaks (SIPp streams a tone), hears it back and keeps it; the
 next caller of that line hears it before they wait, a caller of another line does not; the
 API shows it and removes it, and the caller after that no longer hears it. One sent through
-the API is played the same way."""
+the API is played the same way, and by a standby once it has taken over."""
 
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ import httpx
 from bench.sipcall import SippCall
 from tests.integration.conftest import Asterisk, Service, call
 from tests.integration.test_duty import until
+from tests.integration.test_standby import LEASE, pair, role
+from tests.integration.test_standby import until as standby_until
+
+__all__ = ["pair"]  # (the standby tests' fixture: two instances, one database)
 
 CONSULTATION = ("0800213103", "11")  # Ukrainian, legal consultation: the line's code is 1
 INFORMATION = ("0800213103", "14")
@@ -94,4 +98,27 @@ async def test_an_announcement_sent_through_the_api_is_played(
     assert sent.json()["by"] == "HOTLINE_API_TOKEN"
     mark = asterisk.log_mark()
     heard = service.record((await call(*CONSULTATION, hold_ms=3000)).call_id, wait=60)
+    assert len(announcements_heard(asterisk, heard["channel"], mark)) == 1
+
+
+async def test_an_instance_taking_over_plays_the_announcement_the_other_was_sent(
+    pair: tuple[Service, Service], asterisk: Asterisk
+) -> None:
+    """With a standby: an announcement sent to the active instance is played by the standby
+    once it has taken over (its file is in Asterisk's spool, its record in the database)."""
+    a, b = pair
+    a.start()
+    await standby_until(lambda: role(a) == "active", 10, "a never became active")
+    b.start()
+    await standby_until(lambda: role(b) == "standby", 10, "b is not the standby")
+    headers = {"Authorization": f"Bearer {a.token}", "Content-Type": "audio/wav"}
+    url = a.url("/api/lines/consultation/announcement")
+    sent = httpx.put(url, content=tone_wav(), headers=headers, params={"minutes": 60})
+    assert sent.status_code == 200, sent.text
+    a.stop()
+    await standby_until(lambda: role(b) == "active", LEASE + 10, "b never took over")
+    (kept,) = b.get("/api/announcements")
+    assert (kept["line"], kept["until"]) == ("consultation", sent.json()["until"])
+    mark = asterisk.log_mark()
+    heard = b.record((await call(*CONSULTATION, hold_ms=3000)).call_id, wait=60)
     assert len(announcements_heard(asterisk, heard["channel"], mark)) == 1

@@ -65,3 +65,27 @@ async def test_what_is_not_an_announcement_is_refused(
     with pytest.raises(AnnouncementError, match=said):
         await kept.upload("consultation", audio, "sup1", None)
     assert kept.playing("consultation") is None
+
+
+async def test_an_instance_taking_over_adopts_what_the_events_say(tmp_path: Path) -> None:
+    """Another instance's announcements, from the shared database's events: the last of each
+    line that is not removed, not over and whose file is there."""
+    bus = EventBus()
+    seen: list[CallEvent] = []
+    bus.subscribe(seen.append)
+    theirs = Announcements(tmp_path / "spool", tmp_path / "a", bus, lambda: T0)
+    (tmp_path / "a").mkdir()
+    sent = await theirs.upload("consultation", wav(1), "sup1", T0 + timedelta(hours=2))
+    gone = await theirs.upload("detention", wav(1), "sup1", T0 + timedelta(hours=2))
+    await theirs.remove("detention", "sup1")
+    (tmp_path / "b").mkdir()
+    mine = Announcements(tmp_path / "spool", tmp_path / "b", bus, lambda: T0)
+    events = [(e.at, e.fact) for e in seen]
+    await mine.adopt(events)
+    assert mine.current("consultation") == sent and mine.current("detention") is None
+    assert gone.name not in {a.name for a in mine.lines.values()}
+    later = Announcements(tmp_path / "spool", tmp_path / "b", bus, lambda: T0)
+    assert later.current("consultation") == sent  # (kept on its disk too)
+    over = Announcements(tmp_path / "spool", tmp_path / "b", bus, lambda: T0 + timedelta(hours=3))
+    await over.adopt(events)
+    assert over.lines == {}
