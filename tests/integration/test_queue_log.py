@@ -6,12 +6,15 @@ dynamic member): an operator logs in, answers a caller and hangs up after talkin
 (training), a caller gives up waiting, the operator resumes and logs out. The service's file
 says so line by line; Asterisk's queue_log says the same in app_queue's words, and for every
 event both write, each line has as many fields, of the same kinds (an epoch, numbers where
-app_queue writes numbers, a channel's uniqueid where it writes one).
+app_queue writes numbers, a channel's uniqueid where it writes one). And the figures the
+service reports (`/api/stats`, the monthly report) count what its queue_log says.
 """
 
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import re
 import time
 from collections.abc import Callable
@@ -171,3 +174,70 @@ async def test_the_queue_log_reads_as_app_queues(
     assert app_queue["ENTERQUEUE"][6] == CALLER  # app_queue's number whole, ours masked
     assert 2 <= int(app_queue["COMPLETEAGENT"][6]) <= 6  # the same talk
     assert (app_queue["PAUSE"][5], app_queue["UNPAUSE"][5]) == ("training", "")
+
+
+INFORMATION = ("0800213103", "14")
+
+
+async def test_the_figures_and_the_monthly_report_agree_with_the_queue_log(
+    service: Service, phone: Callable[..., SoftPhone], tmp_path: Path
+) -> None:
+    """The same calls counted three ways: what QueueMetrics would read from the queue_log,
+    `/api/stats`, and the organisation's monthly report (CSV) say the same per line: calls
+    offered, answered and abandoned, the average answer time and the average talk."""
+    ours = tmp_path / "log/queue_log"
+    service.settings["HOTLINE_QUEUE_LOG"] = str(ours)
+    service.start()
+    phone("op3", talk_ms=3000)  # consultations
+    phone("op1", talk_ms=5000)  # information
+    service.login("op3", "op1")
+    for _ in range(2):
+        await call(*CONSULTATION, hold_ms=60_000)
+        await call(*INFORMATION, hold_ms=60_000)
+    assert service.post("/api/agents/op3/pause", reason="training").status_code == 200
+    await call(*CONSULTATION, hold_ms=6000)  # nobody to answer: given up
+    await asyncio.sleep(2)  # (the last call's end reaches the call log)
+
+    # what a queue_log reader counts, per queue
+    counted: dict[str, dict[str, Any]] = {}
+    for f in fields_of(ours):
+        if f[2] not in ("consultation", "information"):
+            continue
+        line = counted.setdefault(f[2], {"offered": 0, "answered": 0, "abandoned": 0,
+                                         "holds": [], "talks": []})  # fmt: skip
+        if f[4] == "ENTERQUEUE":
+            line["offered"] += 1
+        elif f[4] == "CONNECT":
+            line["answered"] += 1
+            line["holds"].append(int(f[5]))
+        elif f[4] == "ABANDON":
+            line["abandoned"] += 1
+        elif f[4].startswith("COMPLETE"):
+            line["talks"].append(int(f[6]))
+    assert {k: (v["offered"], v["answered"], v["abandoned"]) for k, v in counted.items()} == {
+        "consultation": (3, 2, 1),
+        "information": (2, 2, 0),
+    }
+
+    figures = service.get("/api/stats")["lines"]
+    report_csv = service.get_as(
+        service.token, "/api/v1/report", period="2026-11", format="csv",
+        organisation="ua-legal-aid",
+    )  # fmt: skip
+    assert report_csv.status_code == 200, report_csv.text
+    reported = {
+        (row["key"], row["figure"]): row["value"]
+        for row in csv.DictReader(io.StringIO(report_csv.text))
+        if row["section"] == "line"
+    }
+    for line, seen in counted.items():
+        for name in ("offered", "answered", "abandoned"):
+            assert figures[line][name] == seen[name], (line, name, figures[line])
+            assert int(reported[line, name]) == seen[name], (line, name, reported)
+        hold = sum(seen["holds"]) / len(seen["holds"])
+        talk = sum(seen["talks"]) / len(seen["talks"])
+        # (the queue_log's seconds are whole: each within one second)
+        assert abs(figures[line]["average_speed_of_answer"] - hold) <= 1, (line, figures)
+        assert abs(figures[line]["average_handle_time"] - talk) <= 1, (line, figures)
+        assert abs(float(reported[line, "average_speed_of_answer"]) - hold) <= 1, reported
+        assert abs(float(reported[line, "average_handle_time"]) - talk) <= 1, reported
