@@ -150,6 +150,8 @@ def pending(
                 recording=notification.recording if notification else None,
                 dialling=dialling if dialling in deployment.operators else None,
                 once=callback.reason == "desk",
+                next_try=callback.not_before,
+                by=callback.planned_by,
             )
         )
     return tuple(found)

@@ -297,6 +297,8 @@ class Rows:
             callback["reason"] = fact.reason[:32]
             callback["line"] = fact.line
             callback["notification"] = fact.notification
+            callback["not_before"] = datetime.fromisoformat(fact.at) if fact.at else None
+            callback["planned_by"] = fact.by
             return
         if callback is None:
             return

@@ -160,6 +160,10 @@ class Callback(Base):
     answered_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(32))
+    #: Not made before then (planned: by the caller, or by an operator at a wrap-up).
+    not_before: Mapped[datetime | None]
+    #: The operator who planned it at a wrap-up.
+    planned_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class Notification(Base):

@@ -155,3 +155,30 @@ async def test_a_first_read_that_failed_is_read_again_whole(
     assert board.operators["op3"].pause_reason == "admin"
     assert "d1" in board.callbacks
     assert (await merger.merge()).operators == 0  # read once
+
+
+async def test_a_planned_callback_is_taken_over_with_its_time_and_who_planned_it(
+    store: Store, deployment: Deployment, tmp_path: Path
+) -> None:
+    """Planned for 09:30 by op3 at a wrap-up: the instance taking over at 09:00 keeps it for
+    09:30, not now."""
+    planned = T0 + timedelta(minutes=40)
+    await store.write(
+        [
+            late("p1", 1, 0, "call.started", caller="380501234567", number="0800213103"),
+            late("p1", 2, 0, "call.queued", line="consultation", language="uk", priority=10),
+            late(
+                "p1", 3, 0, "callback.requested", number="380501234567", line="consultation",
+                reason="planned", at=planned.isoformat(), by="op3",
+            ),  # fmt: skip
+        ]
+    )
+    (callback, _, _) = (await store.open_callbacks())[0]
+    assert (callback.not_before, callback.planned_by) == (planned, "op3")
+    merger, board, asterisk, _ = merger_of(store, deployment, tmp_path)
+    await merger.take_over([])
+    assert board.waiting["p1"].not_before == planned and board.callbacks["p1"].by == "op3"
+    board.operator_event("op3", Reachability(True))
+    board.operator_event("op3", LogIn())
+    await settle()
+    assert asterisk.callbacks == []  # not before its time
