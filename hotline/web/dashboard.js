@@ -1,6 +1,6 @@
 // The wallboard: state from the API, kept live by the event stream (/api/events). Durations
 // tick in the browser from the server's figures, so a skewed clock never shows.
-const state = { queues: {}, agents: [], offices: [], stats: null, yesterday: null, notifications: [],
+const state = { queues: {}, agents: [], offices: [], announcements: [], stats: null, yesterday: null, notifications: [],
   fetchedAt: performance.now(), waits: {}, canSeeNotifications: true, duty: null, role: null };
 
 const since = () => (performance.now() - state.fetchedAt) / 1000;
@@ -9,14 +9,15 @@ const liveTurn = newest(), statsTurn = newest(), notificationsTurn = newest(), d
 
 async function loadLive() {
   const mine = liveTurn();
-  const [queues, agents, offices] = await Promise.all(
-    [api("/api/v1/queues"), api("/api/v1/agents"), api("/api/v1/offices")]);
-  const [q, a, o] = await Promise.all([queues.ok ? queues.json() : {}, agents.ok ? agents.json() : [],
-    offices.ok ? offices.json() : []]);
+  const [queues, agents, offices, announcements] = await Promise.all(
+    [api("/api/v1/queues"), api("/api/v1/agents"), api("/api/v1/offices"), api("/api/v1/announcements")]);
+  const [q, a, o, n] = await Promise.all([queues.ok ? queues.json() : {}, agents.ok ? agents.json() : [],
+    offices.ok ? offices.json() : [], announcements.ok ? announcements.json() : []]);
   if (!mine()) return;  // a refresh made after it is on screen already
   state.queues = q;
   state.agents = a;
   state.offices = o;
+  state.announcements = n;
   state.fetchedAt = performance.now();
   render();
 }
@@ -154,8 +155,53 @@ async function shelterAct(office, method, query) {
   refreshSoon("live");
 }
 
+// The lines' recorded announcements: who recorded each and until when; a supervisor removes
+// one, or sends a WAV file for a line (recording one by phone: *71 and the line's code).
+function renderAnnouncements() {
+  const supervisor = state.role === "supervisor";
+  const lines = Object.keys(state.queues);
+  document.getElementById("announcements-box").classList.toggle("hidden", !supervisor && !state.announcements.length);
+  document.getElementById("announcement-form").classList.toggle("hidden", !supervisor);
+  const body = document.getElementById("announcements");
+  body.replaceChildren(...(state.announcements.length ? state.announcements.map((a) => {
+    const remove = el("button", { class: "announcement-remove" }, t("remove"));
+    remove.addEventListener("click", async () => {
+      await api(`/api/v1/lines/${encodeURIComponent(a.line)}/announcement`, { method: "DELETE" });
+      refreshSoon("live");
+    });
+    return el("tr", { "data-line": a.line }, el("td", {}, a.line), el("td", {}, a.by),
+      el("td", {}, new Date(a.until).toLocaleString(LANG)), el("td", {}, supervisor ? remove : ""));
+  }) : [el("tr", {}, el("td", { colSpan: 4 }, t("none")))]));
+  const choice = document.getElementById("announcement-line");
+  if (choice.dataset.lines !== lines.join() || choice.dataset.lang !== LANG) {
+    const kept = choice.value;
+    choice.replaceChildren(...lines.map((l) => el("option", { value: l }, l)));
+    if (lines.includes(kept)) choice.value = kept;
+    choice.dataset.lines = lines.join();
+    choice.dataset.lang = LANG;
+  }
+}
+
+async function sendAnnouncement(event) {
+  event.preventDefault();
+  const status = document.getElementById("announcement-status");
+  const file = document.getElementById("announcement-file").files[0];
+  if (!file) { status.textContent = t("announcementFile"); return; }
+  const line = document.getElementById("announcement-line").value;
+  const minutes = document.getElementById("announcement-hours").value;
+  const reply = await api(`/api/v1/lines/${encodeURIComponent(line)}/announcement?minutes=${minutes}`, {
+    method: "PUT", headers: { "Content-Type": "audio/wav" }, body: file,
+  });
+  status.className = reply.ok ? "" : "error";
+  status.dataset.ok = String(reply.ok);
+  status.textContent = reply.ok ? t("saved") : (await reply.json()).detail;
+  if (reply.ok) document.getElementById("announcement-file").value = "";
+  refreshSoon("live");
+}
+
 function render() {
   renderOffices();
+  renderAnnouncements();
   renderDuty();
   renderNotifications();
   renderReports();
@@ -338,6 +384,7 @@ async function start() {
   setInterval(() => loadDuty().catch(() => {}), 30000);  // (the service reads the rotas again)
 }
 
+document.getElementById("announcement-form").addEventListener("submit", sendAnnouncement);
 setupLanguagePicker(render);
 setupLogin(start);
 start();

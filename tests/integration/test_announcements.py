@@ -2,19 +2,24 @@
 line's code from their phone, speaks (SIPp streams a tone), hears it back and keeps it; the
 next caller of that line hears it before they wait, a caller of another line does not; the
 API shows it and removes it, and the caller after that no longer hears it. One sent through
-the API is played the same way, and by a standby once it has taken over."""
+the API is played the same way, and by a standby once it has taken over; one sent from the
+wallboard too (Chromium)."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import wave
+from pathlib import Path
 
 import httpx
+from playwright.async_api import Browser, expect
 
 from bench.sipcall import SippCall
 from tests.integration.conftest import Asterisk, Service, call
+from tests.integration.test_dashboard import ARTIFACTS, ON_SCREEN, login
 from tests.integration.test_duty import until
+from tests.integration.test_queues import at
 from tests.integration.test_standby import LEASE, pair, role
 from tests.integration.test_standby import until as standby_until
 
@@ -122,3 +127,32 @@ async def test_an_instance_taking_over_plays_the_announcement_the_other_was_sent
     mark = asterisk.log_mark()
     heard = b.record((await call(*CONSULTATION, hold_ms=3000)).call_id, wait=60)
     assert len(announcements_heard(asterisk, heard["channel"], mark)) == 1
+
+
+async def test_the_wallboard_sends_an_announcement_and_removes_it(
+    service: Service, asterisk: Asterisk, browser: Browser, tmp_path: Path
+) -> None:
+    """A supervisor at the wallboard (Chromium) sends a WAV file for the consultation line,
+    sees it listed with its end, a caller hears it, and the supervisor removes it."""
+    service.start()
+    recorded = tmp_path / "closed-today.wav"
+    recorded.write_bytes(tone_wav())
+    page = await browser.new_page(locale="en-GB")
+    await login(page, service)
+    await page.select_option("#announcement-line", "consultation")
+    await page.select_option("#announcement-hours", "240")
+    await page.set_input_files("#announcement-file", str(recorded))
+    await page.click("#announcement-send")
+    row = page.locator("#announcements tr[data-line=consultation]")
+    await expect(row).to_contain_text("HOTLINE_API_TOKEN", timeout=ON_SCREEN)
+    (kept,) = service.get("/api/announcements")
+    assert kept["line"] == "consultation"
+    assert 4 * 3600 - 60 <= (at(kept["until"]) - at(kept["at"])).total_seconds() <= 4 * 3600
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "wallboard-announcement.png"), full_page=True)
+    mark = asterisk.log_mark()
+    heard = service.record((await call(*CONSULTATION, hold_ms=3000)).call_id, wait=60)
+    assert len(announcements_heard(asterisk, heard["channel"], mark)) == 1
+    await row.locator(".announcement-remove").click()
+    await expect(page.locator("#announcements tr[data-line]")).to_have_count(0, timeout=ON_SCREEN)
+    assert service.get("/api/announcements") == []

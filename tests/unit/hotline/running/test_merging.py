@@ -163,14 +163,12 @@ async def test_a_planned_callback_is_taken_over_with_its_time_and_who_planned_it
     """Planned for 09:30 by op3 at a wrap-up: the instance taking over at 09:00 keeps it for
     09:30, not now."""
     planned = T0 + timedelta(minutes=40)
+    asked = {"number": "380501234567", "line": "consultation", "reason": "planned"}
     await store.write(
         [
             late("p1", 1, 0, "call.started", caller="380501234567", number="0800213103"),
             late("p1", 2, 0, "call.queued", line="consultation", language="uk", priority=10),
-            late(
-                "p1", 3, 0, "callback.requested", number="380501234567", line="consultation",
-                reason="planned", at=planned.isoformat(), by="op3",
-            ),  # fmt: skip
+            late("p1", 3, 0, "callback.requested", **asked, at=planned.isoformat(), by="op3"),
         ]
     )
     (callback, _, _) = (await store.open_callbacks())[0]
