@@ -540,7 +540,6 @@ def build(settings: Settings, deployment: Deployment) -> Service:
     reload_secret = settings.ami_reload_secret.get_secret_value()
     service.reloader = service.api.state.parts.reloader = Reloader(
         settings,
-        deployment,
         take,
         partial(reload_modules, settings.ami_host, settings.ami_port, RELOAD_USER, reload_secret)
         if reload_secret

@@ -97,7 +97,6 @@ class Reloader:
     def __init__(
         self,
         settings: Settings,
-        deployment: Deployment,
         take: Callable[[Deployment], None],
         reload_asterisk: Callable[[list[str]], Awaitable[list[str]]] | None,
         bus: EventBus,
@@ -106,7 +105,6 @@ class Reloader:
         claim: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
-        self.deployment = deployment
         #: Every part of the service takes the new deployment (hotline/app.py).
         self.take = take
         #: Has Asterisk reload these modules (None: no reload account, HOTLINE_AMI_RELOAD_SECRET).
@@ -156,7 +154,10 @@ class Reloader:
         elif not self.active():
             notes.append("a standby: the active instance writes and reloads Asterisk's files")
         else:
-            await asyncio.to_thread(self._prompts, new, root)
+            try:
+                await asyncio.to_thread(self._prompts, new, root)
+            except prompts.PromptError as exc:
+                raise ReloadRefused([f"{self.path}: {exc}"]) from None
             written = render.write(files, root / "etc/asterisk", only_changed=True)
             modules = modules_of(p.name for p in written)
             if modules and self.reload_asterisk is None:
@@ -172,7 +173,7 @@ class Reloader:
             if "pbx_config.so" in reloaded and self.claim is not None:
                 await self.claim()
         self.take(new)
-        self.deployment, self.raw, self.digest = new, raw, digest(self.path)
+        self.raw, self.digest = raw, digest(self.path)
         fact = ConfigReloaded(by, changes, reloaded, self.digest)
         self.bus.publish(CallEvent("", 0, self.clock(), fact))
         log.info(

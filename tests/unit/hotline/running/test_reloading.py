@@ -45,7 +45,6 @@ def reloader(config: Path, taken: list[Any], events: list[CallEvent]) -> Reloade
     bus.subscribe(events.append)
     return Reloader(
         settings.model_copy(update={"asterisk_root": None, "sandbox_dir": config.parent}),
-        load(config),
         taken.append,
         None,
         bus,
