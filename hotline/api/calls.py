@@ -289,6 +289,7 @@ class WrapUp(BaseModel):
 @router.put(
     "/calls/{call_id}/wrap-up",
     response_model=schemas.WrappedUp,
+    response_model_exclude_unset=True,
     responses=errors(
         (403, "A viewer's token, or an operator's who did not talk to the caller."),
         NO_CALL,

@@ -59,7 +59,8 @@ def test_every_reader_sees_the_build_and_the_process_and_no_created_series() -> 
     from hotline import __version__
     from hotline.figures.metrics import TALK, View
 
-    TALK.labels("ge-legal-aid", "consultation-ge").observe(120)
+    # (a line of its own: the metrics are the process's, and other tests read them after)
+    TALK.labels("ge-legal-aid", "ge-consultation").observe(120)
     registry = CollectorRegistry()
     registry.register(View("ua-legal-aid"))
     text = generate_latest(registry).decode()
