@@ -322,20 +322,18 @@ class Store:
     async def shelter_events(self) -> list[Event]:
         """Every office's shelter events (``office.shelter``, ``office.shelter_ended``), in
         order: which offices an instance taking over finds in shelter."""
-        query = (
-            select(Event)
-            .where(Event.call_id.is_(None), Event.kind.startswith("office.shelter"))
-            .order_by(Event.n)
-        )
-        async with self.session() as session:
-            return list(await session.scalars(query))
+        return await self._events_of("office.shelter")
 
     async def announcement_events(self) -> list[Event]:
         """Every line's announcement events (``line.announcement``, ``_removed``), in order:
         which announcements an instance taking over plays."""
+        return await self._events_of("line.announcement")
+
+    async def _events_of(self, kinds: str) -> list[Event]:
+        """The events of no call whose kind begins with ``kinds``, in order."""
         query = (
             select(Event)
-            .where(Event.call_id.is_(None), Event.kind.startswith("line.announcement"))
+            .where(Event.call_id.is_(None), Event.kind.startswith(kinds))
             .order_by(Event.n)
         )
         async with self.session() as session:

@@ -37,11 +37,22 @@ def announcements_heard(asterisk: Asterisk, channel: str, mark: int) -> list[str
 async def supervisor_records(asterisk: Asterisk, code: str) -> None:
     """sup1 dials *71<code>, speaks, ends the recording with # and keeps it with 1 (each key
     sent more than once, a little apart: one lands where the dialogue waits for it)."""
-    password = asterisk.secrets["HOTLINE_SIP_PASSWORD_SUP1"]
     keys = ["w", "w", "w", "#", "#", "#", "1", "1", "1", "1", "1"]
+    await supervisor_dials(asterisk, f"*71{code}", keys, speaks=True, hold_ms=30_000)
+
+
+async def supervisor_dials(
+    asterisk: Asterisk,
+    number: str,
+    keys: list[str] | None = None,
+    speaks: bool = False,
+    hold_ms: int = 12_000,
+) -> None:
+    """sup1's phone (registered, authenticated) dials ``number``, keys ``keys``."""
+    password = asterisk.secrets["HOTLINE_SIP_PASSWORD_SUP1"]
     dialled = SippCall(
-        f"*71{code}", keys, caller="sup1", from_host="[remote_ip]", source="127.0.0.1",
-        auth=("sup1", password), speaks=True, hold_ms=30_000, timeout_s=90,
+        number, keys or "", caller="sup1", from_host="[remote_ip]", source="127.0.0.1",
+        auth=("sup1", password), speaks=speaks, hold_ms=hold_ms, timeout_s=90,
     )  # fmt: skip
     try:
         while dialled.running:

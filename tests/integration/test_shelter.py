@@ -18,8 +18,9 @@ import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
-from bench.sipcall import SippCall, SoftPhone
+from bench.sipcall import SoftPhone
 from tests.integration.conftest import Asterisk, Service, call, config_variant
+from tests.integration.test_announcements import supervisor_dials
 from tests.integration.test_dashboard import ARTIFACTS, ON_SCREEN, login, until_api
 from tests.integration.test_queues import at, offered_to, waiting_on
 
@@ -175,19 +176,6 @@ async def test_the_wallboard_takes_an_office_to_shelter_and_back(
 def office(service: Service, name: str) -> dict[str, Any]:
     found: dict[str, Any] = next(o for o in service.get("/api/offices") if o["id"] == name)
     return found
-
-
-async def supervisor_dials(asterisk: Asterisk, number: str) -> None:
-    password = asterisk.secrets["HOTLINE_SIP_PASSWORD_SUP1"]
-    dialled = SippCall(
-        number, "", caller="sup1", from_host="[remote_ip]", source="127.0.0.1",
-        auth=("sup1", password), hold_ms=12_000, timeout_s=60,
-    )  # fmt: skip
-    try:
-        while dialled.running:
-            await asyncio.sleep(0.3)
-    finally:
-        dialled.abandon() if dialled.running else dialled.wait()
 
 
 async def test_a_supervisor_takes_an_office_to_shelter_from_their_phone_and_back(
