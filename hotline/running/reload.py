@@ -236,7 +236,8 @@ class Reloader:
                 self.settings.takeover_seconds(),
             )
         except render.RenderError as exc:
-            raise ReloadRefused([f"{self.path}: {exc}"]) from None
+            hint = "set it in .env (the sandbox's: its secrets.env), then reload again"
+            raise ReloadRefused([f"{self.path}: {exc}; {hint}"]) from None
 
     def _prompts(self, new: Deployment, root: Path) -> None:
         """The prompts the new config names, built where out of date and put beside
