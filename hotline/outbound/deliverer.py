@@ -100,7 +100,8 @@ class Deliverer:
         #: The same, each organisation's own (what its tokens see in /health).
         self.tallies: dict[str, Tally] = {}
         self._wake = asyncio.Event()
-        self._flying: set[asyncio.Task[None]] = set()
+        #: The sends under way, and the message each holds a claim on.
+        self._flying: dict[asyncio.Task[None], int] = {}
 
     def wake(self) -> None:
         """Something was written to the outbox: look now rather than at the next poll."""
@@ -112,17 +113,22 @@ class Deliverer:
         counted = float("-inf")
         loop = asyncio.get_running_loop()
         failures = 0
+        was_active = False
         while True:
             self._wake.clear()
             try:
                 if loop.time() - counted >= COUNT_EVERY:
                     await self.count()
                     counted = loop.time()
+                active = self.active()
+                if active and not was_active:
+                    await self._inherit()
+                was_active = active
                 room = IN_FLIGHT - len(self._flying)
-                if self.active() and room > 0:
+                if active and room > 0:
                     for row in await self.store.claim(self.me, self.clock(), self.lease, room):
                         task = asyncio.create_task(self._deliver(row), name=f"outbox-{row.n}")
-                        self._flying.add(task)
+                        self._flying[task] = row.n
                         task.add_done_callback(self._landed)
                 failures = 0
             except asyncio.CancelledError:
@@ -136,14 +142,27 @@ class Deliverer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL)
 
+    async def _inherit(self) -> None:
+        """Just become active: the claims another instance (or this one's previous process)
+        left end once a send it had begun must be over (it sent nothing after its lease ran
+        out, and a send lasts ``timeout`` at most), not at their lease's end."""
+        until = self.clock() + timedelta(seconds=self.timeout + 1)
+        cut = await self.store.shorten_claims(until, keep=self._flying.values())
+        if cut:
+            log.info(
+                "outbox: %d message(s) claimed before this instance was active: free at %s",
+                cut,
+                until.isoformat(timespec="seconds"),
+            )
+
     def _landed(self, task: asyncio.Task[None]) -> None:
-        self._flying.discard(task)
+        self._flying.pop(task, None)
         self._wake.set()  # room for more, and the key's next message may be due now
 
     async def stop(self) -> None:
         """At a stop: let the messages in flight finish (a few seconds at most)."""
         if self._flying:
-            await asyncio.wait(self._flying, timeout=5)
+            await asyncio.wait(list(self._flying), timeout=5)
 
     async def count(self) -> None:
         self.tally.standing = await self.store.standing()

@@ -6,8 +6,8 @@ process's own host: tests/isolation.py), so a ban made there stays there.
 
 from __future__ import annotations
 
+import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -21,6 +21,8 @@ STOCK = Path("/etc/fail2ban")
 #: What is copied from it: not jail.d/, whose Debian default jail (sshd) reads the systemd
 #: journal, which a sandbox has no business with.
 COPIED = ("fail2ban.conf", "jail.conf", "filter.d", "action.d")
+#: The nftables table of fail2ban's stock ``nftables`` action (its sets: addr-set-<jail>).
+F2B_TABLE = "f2b-table"
 
 
 class FirewallError(Exception):
@@ -138,9 +140,15 @@ class Fail2ban:
         return pid if ours else None
 
     def banned(self) -> list[str]:
-        """The addresses the jail bans now."""
-        status = self.client("status", JAIL)
-        if status.returncode != 0:
-            return []
-        found = re.search(r"Banned IP list:\s*(.*)$", status.stdout, re.M)
-        return found.group(1).split() if found else []
+        """The addresses the firewall drops now: the elements of the jail's nftables sets
+        (fail2ban lists a ban a moment before its action adds it there, and an unban a
+        moment before it is gone). None before the first ban, which creates the sets."""
+        found: list[str] = []
+        for kind in ("addr-set", "addr6-set"):
+            listed = _run("nft", "-j", "list", "set", "inet", F2B_TABLE, f"{kind}-{JAIL}")
+            if listed.returncode != 0:
+                continue
+            for item in json.loads(listed.stdout)["nftables"]:
+                for element in item.get("set", {}).get("elem", []):
+                    found.append(element["elem"]["val"] if isinstance(element, dict) else element)
+        return found

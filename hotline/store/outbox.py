@@ -11,7 +11,7 @@ take: an instance that dies holding one lets the message go after it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -117,6 +117,21 @@ class OutboxStore:
             for row in rows:
                 row.claimed_by, row.claimed_until = me, now + lease
         return [OutboxMessageRow.of(row) for row in rows]
+
+    async def shorten_claims(self, until: datetime, keep: Collection[int] = ()) -> int:
+        """End by ``until`` every live claim but those on ``keep`` (an instance that has just
+        become active: the one before it can send nothing after ``until``). How many."""
+        async with self.engine.begin() as connection:
+            done = await connection.execute(
+                update(Outbox)
+                .where(
+                    Outbox.state == PENDING,
+                    Outbox.claimed_until > until,
+                    Outbox.n.not_in(list(keep)),
+                )
+                .values(claimed_until=until)
+            )
+        return int(done.rowcount or 0)
 
     async def delivered(self, n: int, now: datetime) -> None:
         await self._done(n, state=DELIVERED, done_at=now, last_error=None)

@@ -198,6 +198,20 @@ async def test_a_standby_sends_nothing_and_a_channel_without_a_door_waits(store:
     )
 
 
+async def test_an_instance_taking_over_frees_the_claims_of_the_one_before(
+    store: Store,
+) -> None:
+    """The instance before died holding a claim for a minute: the one now active sends the
+    message once a send begun by the other must be over (its timeout), not a minute later."""
+    await store.upgrade()
+    await store.write([event(1)])
+    assert await outbox(store).claim("dead", datetime.now(UTC), timedelta(seconds=60))
+    door = Flaky(times=0)
+    deliverer = Deliverer(outbox(store), {"sms": door}, lambda: True, "me", timeout=0.5)
+    await run(deliverer, lambda: door.got, seconds=5)
+    assert door.got == ["e1:sms:0501234567"]
+
+
 async def test_two_instances_never_claim_one_message() -> None:
     """PostgreSQL: two instances claiming at the same moment (FOR UPDATE SKIP LOCKED) share
     the due messages between them, none twice, neither waiting for the other."""
