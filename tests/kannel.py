@@ -12,6 +12,7 @@ import socket
 import subprocess
 import time
 import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ FAKESMSC = "/usr/lib/kannel/test/fakesmsc"
 USERNAME = "hotline"
 PASSWORD = "sendsms-Pass-7341"
 SENDER = "LegalAid"
+ADMIN_PASSWORD = "admin-Pass-7341"
 
 #: fakesmsc's line for a message it received: "Got message N: <from to type ...>".
 GOT = re.compile(r"Got message \d+: <(\S+) (\S+) (\S+) (.*)>$")
@@ -31,6 +33,12 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def _listens(port: int) -> bool:
+    """Whether a TCP socket listens on ``port`` here, seen without connecting to it."""
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return any(f":{port:04X}" == f[1][-5:] and f[3] == "0A" for f in (ln.split() for ln in lines))
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,7 @@ class Kannel:
         self.config.write_text(
             f"""group = core
 admin-port = {self.admin_port}
-admin-password = admin-Pass-7341
+admin-password = {ADMIN_PASSWORD}
 admin-allow-ip = 127.0.0.1
 smsbox-port = {self.box_port}
 box-allow-ip = 127.0.0.1
@@ -108,7 +116,13 @@ catch-all = true
     def start(self) -> Kannel:
         self.write_config()
         self._start("bearerbox", [BEARERBOX, "-v", "1", str(self.config)])
-        self._listening(self.smsc_port, "bearerbox")
+        # (its admin port, not the SMSC's: the fake SMSC takes the first connection to its port
+        # as its SMS centre, and a probe there would leave fakesmsc's waiting)
+        self._listening(self.admin_port, "bearerbox")
+        deadline = time.monotonic() + 15
+        while not _listens(self.smsc_port):
+            assert time.monotonic() < deadline, f"bearerbox's SMSC port:\n{self.log('bearerbox')}"
+            time.sleep(0.1)
         # fakesmsc connects to the bearerbox's fake SMSC port and prints what it is sent;
         # it must send something (one message, ignored), and -i keeps it from sending more
         self._start(
@@ -127,8 +141,23 @@ catch-all = true
             ],
             self.received,
         )
+        self._online()
         self.start_smsbox()
         return self
+
+    def _online(self, seconds: float = 30) -> None:
+        """Wait until bearerbox says its link to fakesmsc is up (else a message sent meanwhile
+        waits for its reconnection, which may come after a test gave up)."""
+        url = f"http://127.0.0.1:{self.admin_port}/status.txt?password={ADMIN_PASSWORD}"
+        deadline, status = time.monotonic() + seconds, ""
+        while time.monotonic() < deadline:
+            assert self.processes["fakesmsc"].poll() is None, self.log("fakesmsc")
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as answer:
+                status = answer.read().decode(errors="replace")
+                if "(online" in status:
+                    return
+            time.sleep(0.1)
+        raise AssertionError(f"bearerbox's link to fakesmsc is not up:\n{status}")
 
     def start_smsbox(self) -> None:
         self._start("smsbox", [SMSBOX, "-v", "1", str(self.config)])
