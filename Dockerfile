@@ -13,9 +13,10 @@
 #
 #   docker build -t hotline .            (or podman build; .ci/images builds it without a registry)
 #
-# PYTHON_IMAGE: any Debian 12 with Python 3.11 and its venv module (python:3.11-slim-bookworm,
-# or a base bootstrapped with mmdebstrap where no registry is reachable).
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+# PYTHON_IMAGE: Debian 13 with its Python 3.13 and venv module (python:3.13-slim-trixie, or a
+# base bootstrapped with mmdebstrap where no registry is reachable); a Debian 12 one (Python
+# 3.11, python:3.11-slim-bookworm) works too.
+ARG PYTHON_IMAGE=python:3.13-slim-trixie
 
 FROM ${PYTHON_IMAGE} AS build
 WORKDIR /build

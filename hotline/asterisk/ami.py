@@ -1,8 +1,8 @@
 """The AMI link: one per Asterisk server, kept alive with backoff, never replaying stale actions.
 
-panoramisk's Manager does the protocol (framing, action ids, event dispatch). It also
-reconnects every 2 s forever, never checks its pings' replies and replays actions queued while
-disconnected; this module switches those off and owns the link's life instead.
+panoramisk's public message classes frame the actions and parse the replies and events; the
+connection and its life are this module's (``_Link``, ``AmiClient``): connected once, pinged,
+reconnected with backoff, and never replaying an action queued while it was down.
 
 A link that stops answering (a ping or an action without a reply in time) is reset, not closed:
 a graceful close would leave an unanswered action in the kernel's send buffer, to be delivered
@@ -20,10 +20,11 @@ import struct
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from panoramisk import Manager
+from panoramisk.actions import Action, Command
 from panoramisk.message import Message
+from panoramisk.utils import EOL
 
 from hotline.asterisk.dialplan import (
     WAITING,
@@ -103,63 +104,127 @@ async def reload_modules(
     """Have Asterisk reload ``modules`` (AMI's Reload action) in a session of its own, as the
     reload account (the service's own may not: hotline/asterisk/render.py, RELOAD_USER); the
     modules reloaded. AmiUnavailable names what failed (those before it were reloaded)."""
-    loop = asyncio.get_running_loop()
-    link = _Link(
-        loop.create_future(),
-        host=host,
-        port=port,
-        username=username,
-        secret=secret,
-        loop=loop,
-        forgetable_actions=(),
-    )
     done: list[str] = []
+    link = await _Link.open(host, port, username, secret, timeout)
     try:
-        await asyncio.wait_for(link.connect(), timeout)
-        reply = await asyncio.wait_for(link.authenticated_future, timeout)
-        if not reply.success:
-            raise AmiUnavailable(f"login refused for user {username!r}: {reply.message}")
         for module in modules:
             action = {"Action": "Reload", "Module": module}
             reply = await asyncio.wait_for(link.send_action(action), timeout)
             if not reply.success:
                 raise AmiUnavailable(f"Reload {module}: {reply.get('Message')}")
             done.append(module)
-    except (OSError, TimeoutError) as exc:
-        raise AmiUnavailable(f"AMI {host}:{port}: {exc or 'timed out'}") from None
+    except TimeoutError:
+        raise AmiUnavailable(f"AMI {host}:{port}: no reply in {timeout:g} s") from None
     finally:
         link.reset()
     return done
 
 
-class _Link(Manager):  # type: ignore[misc]
-    """A Manager for one connection: no reconnect, no pinger of its own."""
+class _Link(asyncio.Protocol):
+    """One AMI connection, never reconnected (AmiClient opens the next one itself).
 
-    def __init__(self, lost: asyncio.Future[None], **config: Any) -> None:
-        super().__init__(**config)
-        self._lost = lost
+    panoramisk's public message classes do the protocol's words: ``Action`` (an action's
+    framing, its ActionID, when its replies are complete) and ``Message`` (a reply or an
+    event). Its ``Manager`` is not used: it reconnects on its own every 2 s, replays actions
+    queued while it was down and never checks its pings' replies, all of which this module
+    must do otherwise; this connection is the few lines of socket handling that leaves."""
 
-    def connection_made(self, f: asyncio.Future[Any]) -> None:
-        if f.cancelled() or f.exception() is not None:
-            return  # AmiClient awaits the connect task and sees the error itself
-        super().connection_made(f)
-        if self.pinger is not None:
-            self.pinger.cancel()
+    def __init__(self, on_event: EventHandler | None = None) -> None:
+        self.on_event = on_event
+        #: Done when the connection is gone (Asterisk closed it, it was reset, a Shutdown).
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        #: The protocol's version from Asterisk's greeting ("11.0.0" for Asterisk 22).
+        self.version: str | None = None
+        self._transport: asyncio.Transport | None = None
+        self._buffer = ""
+        #: The actions sent that await their replies, by ActionID (a Command's by CommandID).
+        self._waiting: dict[str, Action] = {}
 
-    def login(self, future: asyncio.Future[Any]) -> bool:
-        ok: bool = super().login(future)
-        if self.pinger is not None:
-            self.pinger.cancel()
-        return ok
+    @classmethod
+    async def open(
+        cls,
+        host: str,
+        port: int,
+        username: str,
+        secret: str,
+        timeout: float,
+        on_event: EventHandler | None = None,
+    ) -> _Link:
+        """Connect and log in (with events only for an ``on_event`` to take them), or raise
+        AmiUnavailable saying why; nothing is left open then."""
+        loop = asyncio.get_running_loop()
+        link = cls(on_event)
+        login = {"Action": "Login", "Username": username, "Secret": secret}
+        try:
+            async with asyncio.timeout(timeout):
+                await loop.create_connection(lambda: link, host, port)
+                reply = await link.send_action(login | {"Events": "on" if on_event else "off"})
+        except (OSError, TimeoutError) as exc:
+            link.reset()
+            raise AmiUnavailable(f"cannot connect: {exc or 'timed out'}") from None
+        except AmiUnavailable:
+            link.reset()
+            raise
+        if not reply.success:
+            link.reset()
+            raise AmiUnavailable(f"login refused for user {username!r}: {reply.message}")
+        return link
+
+    def send_action(self, fields: dict[str, Any], as_list: bool | None = None) -> Any:
+        """Write one action; a future of its reply (a list of messages for a list action)."""
+        if self._transport is None or self._transport.is_closing():
+            raise AmiUnavailable("the AMI connection is closed")
+        action = (Command if "Command" in fields else Action)(fields, as_list=as_list)
+        self._waiting[action.id] = self._waiting[action.action_id] = action
+        self._transport.write(str(action).encode())
+        return action.future
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # (uvloop's is no subclass)
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data.decode("utf-8", "ignore")
+        if self.version is None:  # Asterisk's greeting, one line before any message
+            greeting, eol, rest = self._buffer.partition(EOL)
+            if not eol:
+                return
+            self.version = greeting.removeprefix("Asterisk Call Manager/").strip()
+            self._buffer = rest
+            log.info("AMI protocol version %s", self.version)
+        *whole, self._buffer = self._buffer.split(EOL + EOL)
+        for text in whole:
+            message = Message.from_line(text.strip())
+            if message is not None:
+                self._take(message)
+
+    def _take(self, message: Message) -> None:
+        action = self._waiting.get(message.id or "") or self._waiting.get(message.action_id or "")
+        if action is not None:
+            if action.add_message(message):  # its last reply
+                self._waiting.pop(action.id, None)
+                self._waiting.pop(action.action_id, None)
+            return
+        if "event" not in message:
+            return
+        if self.on_event is not None:
+            try:
+                self.on_event(message)
+            except Exception:  # one event badly taken must not cost the link
+                log.exception("AMI event %s: not taken in", message.event)
+        if message.event == "Shutdown":  # Asterisk stops: no reply will come on this link
+            self.reset()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._connected = False
-        if not self._lost.done():
-            self._lost.set_result(None)
+        if not self.lost.done():
+            self.lost.set_result(None)
+        for action in list(self._waiting.values()):  # sent, unanswered: it may have been done
+            if not action.future.done():
+                action.future.set_exception(AmiNoReply(f"connection lost before {action.id}"))
+        self._waiting.clear()
 
     def reset(self) -> None:
         """Drop the connection at once with a TCP reset: nothing still unsent goes out."""
-        transport = getattr(self.protocol, "transport", None)
+        transport = self._transport
         if transport is None or transport.is_closing():
             return
         sock = transport.get_extra_info("socket")
@@ -227,28 +292,10 @@ class AmiClient:
             delay = min(delay * 2, self.backoff[1])
 
     async def _session(self) -> None:
-        loop = asyncio.get_running_loop()
-        lost: asyncio.Future[None] = loop.create_future()
-        link = _Link(
-            lost,
-            host=self.host,
-            port=self.port,
-            username=self.username,
-            secret=self.secret,
-            loop=loop,
-            forgetable_actions=(),
+        link = await _Link.open(
+            self.host, self.port, self.username, self.secret, self.action_timeout, self.on_event
         )
-        if self.on_event is not None:
-            handler = self.on_event
-            link.register_event("*", lambda _manager, event: handler(event))
-        self._link = link
-        try:
-            await asyncio.wait_for(link.connect(), self.action_timeout)
-            reply = await asyncio.wait_for(link.authenticated_future, self.action_timeout)
-        except (OSError, TimeoutError) as exc:
-            raise AmiUnavailable(f"cannot connect: {exc or 'timed out'}") from None
-        if not reply.success:
-            raise AmiUnavailable(f"login refused for user {self.username!r}: {reply.message}")
+        self._link, lost = link, link.lost
         self.connected, self.last_error = True, None
         self.connects += 1
         log.info("AMI %s:%d connected", self.host, self.port)
