@@ -1,4 +1,4 @@
-"""The CLI as its help and SECURITY.md say. Exit codes: 1, a failure while running (a database
+"""The CLI as its help and docs/security.md say. Exit codes: 1, a failure while running (a database
 or a service that does not answer); 2, a usage or config error (a bad option or setting)."""
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def test_a_bad_setting_exits_2(tmp_path: Path) -> None:
 
 
 def test_the_call_log_a_command_creates_is_the_service_users_alone(tmp_path: Path) -> None:
-    """`hotline db status` in an empty folder: data/ 0700, data/hotline.db 0600 (SECURITY.md);
+    """`hotline db status` in an empty folder: data/ 0700, data/hotline.db 0600 (docs/security.md);
     an older database readable by others is made 0600."""
     done = hotline("db", "status", cwd=tmp_path)
     assert "schema out of date" in done.stdout, done.stderr  # (exit 1: not migrated yet)
