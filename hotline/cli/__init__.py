@@ -32,7 +32,7 @@ app = typer.Typer(
         "2 a usage or config error (what was wrong is printed)."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # `hotline --install-completion`: options offer the config's ids
     pretty_exceptions_enable=False,
 )
 app.command()(deployment.check)
