@@ -16,8 +16,8 @@ from hotline.cli.common import (
     fail,
     read_deployment,
     read_settings,
-    say,
 )
+from hotline.cli.meter import meter
 from hotline.config.deployment import Deployment
 from hotline.config.settings import Clock, Settings
 
@@ -110,14 +110,16 @@ def build_prompts(config: ConfigOption = None) -> None:
     settings = read_settings()
     deployment = read_deployment(settings, config)
     try:
-        count = prompts.build(
-            settings.prompts_dir,
-            settings.prompts_build_dir,
-            deployment.languages,
-            deployment.prompt_names() | prompts.SERVICE_PROMPTS,
-            say,
-            deployment.prompt_texts,
-        )
+        with meter("prompts") as shown:
+            count = prompts.build(
+                settings.prompts_dir,
+                settings.prompts_build_dir,
+                deployment.languages,
+                deployment.prompt_names() | prompts.SERVICE_PROMPTS,
+                shown.say,
+                deployment.prompt_texts,
+                shown.steps,
+            )
     except prompts.PromptError as exc:
         fail(str(exc))
     typer.echo(f"{count} prompt(s) built into {settings.prompts_build_dir}")

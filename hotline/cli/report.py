@@ -21,6 +21,7 @@ from hotline.cli.common import (
     say,
     with_store,
 )
+from hotline.cli.meter import meter
 
 
 class Language(StrEnum):
@@ -81,26 +82,31 @@ def report_command(
         chosen = report.Period.parse(period, ZoneInfo(org.timezone))
     except ValueError as exc:
         fail(f"PERIOD: {exc}", USAGE)
-    say(f"reading {org.id}'s calls of {chosen.name} ({org.timezone}) from the call log")
-    made = with_store(
-        lambda store: report.gather(
-            store, deployment, org.id, chosen, chosen_language, datetime.now(UTC)
+    with meter("report", plain=as_json) as shown:
+        shown.say(f"reading {org.id}'s calls of {chosen.name} ({org.timezone}) from the call log")
+        if shown.steps:
+            shown.steps(0, 2 if output else 1, "reading the call log")
+        made = with_store(
+            lambda store: report.gather(
+                store, deployment, org.id, chosen, chosen_language, datetime.now(UTC)
+            )
         )
-    )
-    if output is not None:
-        say(f"writing {output}")
-        try:
-            if kind == ".pdf":
-                output.write_bytes(report.as_pdf(made))
-            else:
-                output.write_text(report.as_csv(made), encoding="utf-8")
-        except OSError as exc:
-            fail(f"--output {output}: {exc.strerror or exc}")
+        if output is not None:
+            shown.say(f"writing {output}")
+            if shown.steps:
+                shown.steps(1, 2, f"drawing {output.name}")
+            try:
+                if kind == ".pdf":
+                    output.write_bytes(report.as_pdf(made))
+                else:
+                    output.write_text(report.as_csv(made), encoding="utf-8")
+            except OSError as exc:
+                fail(f"--output {output}: {exc.strerror or exc}")
     total = made.figures["total"]
     say(
         f"{total['offered']} calls offered, {total['answered']} answered"
         + (f": {output}" if output else "")
     )
     if as_json:
-        shown = {"organisation": org.id} | report.as_json(made)
-        typer.echo(json.dumps(shown, indent=1, ensure_ascii=False))
+        figures = {"organisation": org.id} | report.as_json(made)
+        typer.echo(json.dumps(figures, indent=1, ensure_ascii=False))
