@@ -108,10 +108,16 @@ def env_file(config: ConfigOption = None) -> None:
 def build_prompts(config: ConfigOption = None) -> None:
     """Build the prompt audio (espeak-ng or studio WAV -> 8 kHz WAV) that is out of date."""
     settings = read_settings()
-    deployment = read_deployment(settings, config)
+    count = prompts_built(settings, read_deployment(settings, config))
+    typer.echo(f"{count} prompt(s) built into {settings.prompts_build_dir}")
+
+
+def prompts_built(settings: Settings, deployment: Deployment, *, plain: bool = False) -> int:
+    """Build the prompts that are out of date (a bar on a terminal unless ``plain``): how
+    many; exit 1 naming the one that could not be built."""
     try:
-        with meter("prompts") as shown:
-            count = prompts.build(
+        with meter("prompts", plain=plain) as shown:
+            return prompts.build(
                 settings.prompts_dir,
                 settings.prompts_build_dir,
                 deployment.languages,
@@ -122,4 +128,3 @@ def build_prompts(config: ConfigOption = None) -> None:
             )
     except prompts.PromptError as exc:
         fail(str(exc))
-    typer.echo(f"{count} prompt(s) built into {settings.prompts_build_dir}")

@@ -121,6 +121,7 @@ def test_every_listing_speaks_json(tmp_path: Path) -> None:
         "Europe/Kyiv",
     )
     assert figures["total"]["offered"] == 0 and len(figures["hours"]) == 24
+    assert "\x1b[" not in reported.stderr  # (no terminal: plain lines, no bar)
     assert not list(tmp_path.glob("*.pdf")) and not list(tmp_path.glob("*.csv"))
     sandbox = json.loads(
         hotline(
@@ -130,6 +131,18 @@ def test_every_listing_speaks_json(tmp_path: Path) -> None:
     assert sandbox["built"] is False and sandbox["running"] is False
     helped = hotline("report", "--help", cwd=tmp_path).stdout
     assert "--json" in helped and "<en|uk|ka|ru>" in helped
+
+
+def test_asterisk_render_lists_what_it_wrote_as_json(tmp_path: Path) -> None:
+    made = hotline("env", cwd=tmp_path)
+    (tmp_path / ".env").write_text(made.stdout)
+    done = hotline("asterisk", "render", "out", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    written = json.loads(done.stdout)
+    assert (written["sounds"], written["prompts_built"]) == (None, None)
+    names = {Path(file).name for file in written["files"]}
+    assert {"pjsip_hotline.conf", "fail2ban-hotline.conf", "nftables-hotline.nft"} <= names
+    assert all((tmp_path / file).is_file() for file in written["files"])
 
 
 @pytest.mark.parametrize(
