@@ -9,7 +9,7 @@
 # network (--network host, as compose.yaml runs it) that is the host's own loopback, where
 # Asterisk and a reverse proxy reach them and nobody else does. In a network of its own (a
 # bridge), nothing outside the container reaches them: publishing a port is a choice made on
-# purpose, with HOTLINE_API_HOST=0.0.0.0 and -p 127.0.0.1:8080:8080 (README: containers).
+# purpose, with HOTLINE_API_HOST=0.0.0.0 and -p 127.0.0.1:8080:8080 (docs/getting-started.md: Run it in containers).
 #
 #   docker build -t hotline .            (or podman build; .ci/images builds it without a registry)
 #

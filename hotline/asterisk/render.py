@@ -326,7 +326,7 @@ AMI_EVENTS = (
 
 
 #: The AMI account that may have Asterisk reload its config (the ``config`` class): apart from
-#: the service's own, and there only where HOTLINE_AMI_RELOAD_SECRET is set (SECURITY.md).
+#: the service's own, and there only where HOTLINE_AMI_RELOAD_SECRET is set (docs/security.md).
 RELOAD_USER = "hotline-reload"
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from hotline.calls.audio import AudioSegment
+from hotline.progress import Say, Steps
 
 #: Prompts the service itself says, whatever the menus are.
 SERVICE_PROMPTS = frozenset(
@@ -90,43 +91,59 @@ def build(
     target: Path,
     languages: Iterable[str],
     names: Iterable[str],
-    progress: Callable[[str], None] = lambda _: None,
+    progress: Say = lambda _: None,
     texts: Texts | None = None,
+    steps: Steps | None = None,
 ) -> int:
     """Build every prompt whose audio is missing or older than its source (or whose text in
-    the config changed); return how many."""
+    the config changed); return how many. Each prompt built is said as a line through
+    ``progress``, or, given ``steps``, every prompt looked at is a step (up to date or built)."""
     texts = texts or {}
     texted = {name for _, name in texts}
     built = 0
     wanted = [(lang, name) for lang in languages for name in sorted(set(names) | texted)]
     for done, (lang, name) in enumerate(wanted, 1):
-        source = source_of(sources, lang, name)
-        out = target / lang / f"{name}.wav"
-        if source is None and name in texted:
-            if (lang, name) not in texts:
-                continue  # not a language of the organisation it belongs to
-            said = out.with_suffix(".said")  # the text it was built from
-            text = texts[lang, name].strip()
-            if out.exists() and said.exists() and said.read_text(encoding="utf-8") == text:
-                continue
-            audio = _speak(text, lang)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            said.write_text(text, encoding="utf-8")
-        elif source is None:
-            if name not in GENERATED:
-                raise PromptError(f"no recording or text for prompt {lang}/{name} in {sources}")
-            if out.exists():
-                continue
-            audio = _speak(GENERATED[name], lang)
-        elif out.exists() and out.stat().st_mtime >= source.stat().st_mtime:
-            continue
-        elif source.suffix == ".txt":
-            audio = _speak(source.read_text(encoding="utf-8").strip(), lang)
-        else:
-            audio = AudioSegment.from_wav(source)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        audio = audio.set_channels(1).set_frame_rate(8000).set_sample_width(2)
-        audio.export(out, format="wav").close()  # pydub returns the file open
-        built += 1
-        progress(f"prompt [{done}/{len(wanted)}] {lang}/{name}: {len(audio) / 1000:.1f} s")
+        seconds = _build_one(sources, target, lang, name, texts, texted)
+        if seconds is not None:
+            built += 1
+            if steps is None:
+                progress(f"prompt [{done}/{len(wanted)}] {lang}/{name}: {seconds:.1f} s")
+        if steps is not None:
+            steps(done, len(wanted), f"{lang}/{name}")
     return built
+
+
+def _build_one(
+    sources: Path, target: Path, lang: str, name: str, texts: Texts, texted: set[str]
+) -> float | None:
+    """Build one prompt if it is missing or out of date: its length in seconds, or None (up
+    to date, or not a prompt of this language)."""
+    source = source_of(sources, lang, name)
+    out = target / lang / f"{name}.wav"
+    if source is None and name in texted:
+        if (lang, name) not in texts:
+            return None  # not a language of the organisation it belongs to
+        said = out.with_suffix(".said")  # the text it was built from
+        text = texts[lang, name].strip()
+        if out.exists() and said.exists() and said.read_text(encoding="utf-8") == text:
+            return None
+        audio = _speak(text, lang)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        said.write_text(text, encoding="utf-8")
+    elif source is None:
+        if name not in GENERATED:
+            raise PromptError(f"no recording or text for prompt {lang}/{name} in {sources}")
+        if out.exists():
+            return None
+        audio = _speak(GENERATED[name], lang)
+    elif out.exists() and out.stat().st_mtime >= source.stat().st_mtime:
+        return None
+    elif source.suffix == ".txt":
+        audio = _speak(source.read_text(encoding="utf-8").strip(), lang)
+    else:
+        with source.open("rb") as recording:  # (pydub leaves a file it opens itself open)
+            audio = AudioSegment.from_wav(recording)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    audio = audio.set_channels(1).set_frame_rate(8000).set_sample_width(2)
+    audio.export(out, format="wav").close()  # pydub returns the file open
+    return len(audio) / 1000

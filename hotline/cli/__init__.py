@@ -28,11 +28,11 @@ app = typer.Typer(
     help=(
         "IVR and call routing for free legal aid hotlines.\n\n"
         "Settings come from HOTLINE_* environment variables and a .env file in the working "
-        "folder (README: Settings). Exit codes: 0 done, 1 a failure while running, 2 a usage "
-        "or config error (what was wrong is printed)."
+        "folder (docs/config.md: Settings). Exit codes: 0 done, 1 a failure while running, "
+        "2 a usage or config error (what was wrong is printed)."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # `hotline --install-completion`: options offer the config's ids
     pretty_exceptions_enable=False,
 )
 app.command()(deployment.check)

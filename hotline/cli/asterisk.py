@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from hotline.cli.common import USAGE, ConfigOption, fail, read_deployment, read_settings
-from hotline.cli.deployment import build_prompts
+from hotline.cli.common import (
+    USAGE,
+    ConfigOption,
+    JsonOption,
+    fail,
+    read_deployment,
+    read_settings,
+)
+from hotline.cli.deployment import prompts_built
 
 app = typer.Typer(help="Asterisk config generated from the hotline config.", no_args_is_help=True)
 
@@ -25,6 +33,7 @@ def asterisk_render(
             "hotline), and DIR/ready once all is written (what the Asterisk image waits for)",
         ),
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Write the generated Asterisk files (endpoints, AMI user, queues, numbers), and for the
     machine around it fail2ban-hotline.conf (for /etc/fail2ban/jail.d/: bans addresses that
@@ -50,14 +59,23 @@ def asterisk_render(
         files += render_firewall(deployment, target)
     except RenderError as exc:
         fail(str(exc), USAGE)
-    for path in files:
-        typer.echo(path)
+    if not as_json:
+        for path in files:
+            typer.echo(path)
+    built = None
     if with_prompts:
-        build_prompts(config)
+        built = prompts_built(settings, deployment, plain=as_json)
+        if not as_json:
+            typer.echo(f"{built} prompt(s) built into {settings.prompts_build_dir}")
         shutil.rmtree(target / "sounds", ignore_errors=True)
         shutil.copytree(settings.prompts_build_dir, target / "sounds")
         (target / "ready").touch()
-        typer.echo(target / "sounds")
+        if not as_json:
+            typer.echo(target / "sounds")
+    if as_json:
+        sounds = str(target / "sounds") if with_prompts else None
+        written = {"files": [str(path) for path in files], "sounds": sounds, "prompts_built": built}
+        typer.echo(json.dumps(written, indent=2))
 
 
 @app.command("reload")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hotline.cli.common import USAGE, fail
 
-#: How a test call is placed now (README: Run it).
+#: How a test call is placed now (docs/getting-started.md: Run it).
 MOVED = (
     "`hotline call` moved with the development tools: from a checkout set up by "
     "`bash .ci/setup --run`, run .venv/bin/python -m bench.call NUMBER --keys KEYS "

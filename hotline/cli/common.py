@@ -4,7 +4,7 @@ mapped to exit codes, the shared options, and a database opened for one command.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -28,6 +28,40 @@ ConfigOption = Annotated[
         "--config", "-c", help="hotline YAML (default: $HOTLINE_CONFIG or config/hotline.yaml)"
     ),
 ]
+
+
+def configured(ctx: typer.Context) -> Deployment | None:
+    """The deployment a command line names (its --config, else the settings' one), for
+    completing an option's value in a shell; None when it cannot be read (nothing offered)."""
+    try:
+        given = ctx.params.get("config")
+        return load(Path(given) if given else Settings().config)
+    except Exception:  # (a shell's Tab is no place for an error: the command will say it)
+        return None
+
+
+def complete_organisations(ctx: typer.Context, incomplete: str) -> list[str]:
+    """The config's organisations (shell completion of --organisation)."""
+    deployment = configured(ctx)
+    return [o for o in deployment.organisations if o.startswith(incomplete)] if deployment else []
+
+
+def complete_lines(ctx: typer.Context, incomplete: str) -> list[str]:
+    """The config's lines (shell completion of --line)."""
+    deployment = configured(ctx)
+    return [line for line in deployment.lines if line.startswith(incomplete)] if deployment else []
+
+
+def complete_operators(ctx: typer.Context, incomplete: str) -> list[str]:
+    """The config's operators (shell completion of --operator)."""
+    deployment = configured(ctx)
+    return [o for o in deployment.operators if o.startswith(incomplete)] if deployment else []
+
+
+def one_of(option: str, given: str | None, valid: Iterable[str]) -> NoReturn:
+    """A usage error naming an option's valid values (those of the config)."""
+    shown = "(not given)" if given is None else repr(given)
+    fail(f"{option} {shown}: one of {', '.join(valid)}", USAGE)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

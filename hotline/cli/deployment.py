@@ -16,8 +16,8 @@ from hotline.cli.common import (
     fail,
     read_deployment,
     read_settings,
-    say,
 )
+from hotline.cli.meter import meter
 from hotline.config.deployment import Deployment
 from hotline.config.settings import Clock, Settings
 
@@ -108,16 +108,23 @@ def env_file(config: ConfigOption = None) -> None:
 def build_prompts(config: ConfigOption = None) -> None:
     """Build the prompt audio (espeak-ng or studio WAV -> 8 kHz WAV) that is out of date."""
     settings = read_settings()
-    deployment = read_deployment(settings, config)
+    count = prompts_built(settings, read_deployment(settings, config))
+    typer.echo(f"{count} prompt(s) built into {settings.prompts_build_dir}")
+
+
+def prompts_built(settings: Settings, deployment: Deployment, *, plain: bool = False) -> int:
+    """Build the prompts that are out of date (a bar on a terminal unless ``plain``): how
+    many; exit 1 naming the one that could not be built."""
     try:
-        count = prompts.build(
-            settings.prompts_dir,
-            settings.prompts_build_dir,
-            deployment.languages,
-            deployment.prompt_names() | prompts.SERVICE_PROMPTS,
-            say,
-            deployment.prompt_texts,
-        )
+        with meter("prompts", plain=plain) as shown:
+            return prompts.build(
+                settings.prompts_dir,
+                settings.prompts_build_dir,
+                deployment.languages,
+                deployment.prompt_names() | prompts.SERVICE_PROMPTS,
+                shown.say,
+                deployment.prompt_texts,
+                shown.steps,
+            )
     except prompts.PromptError as exc:
         fail(str(exc))
-    typer.echo(f"{count} prompt(s) built into {settings.prompts_build_dir}")

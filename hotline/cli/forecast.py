@@ -10,7 +10,11 @@ import typer
 from hotline.cli.common import (
     USAGE,
     ConfigOption,
+    JsonOption,
+    complete_lines,
+    complete_organisations,
     fail,
+    one_of,
     read_deployment,
     read_settings,
     say,
@@ -23,12 +27,17 @@ def forecast_command(
         str | None,
         typer.Option(help="a day of the week to look at, YYYY-MM-DD (default: the last full week)"),
     ] = None,
-    line: Annotated[str | None, typer.Option(help="one line only")] = None,
+    line: Annotated[
+        str | None, typer.Option(help="one line only", autocompletion=complete_lines)
+    ] = None,
     organisation: Annotated[
         str | None,
-        typer.Option(help="its lines only, in its time zone and against its targets"),
+        typer.Option(
+            help="its lines only, in its time zone and against its targets",
+            autocompletion=complete_organisations,
+        ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="the figures as JSON")] = False,
+    as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
     """How many operators each line needed, hour by hour in a past week, to answer the
@@ -43,11 +52,9 @@ def forecast_command(
     settings = read_settings()
     deployment = read_deployment(settings, config)
     if line is not None and line not in deployment.lines:
-        fail(f"--line {line!r}: one of {', '.join(deployment.lines)}", USAGE)
+        one_of("--line", line, deployment.lines)
     if organisation is not None and organisation not in deployment.organisations:
-        fail(
-            f"--organisation {organisation!r}: one of {', '.join(deployment.organisations)}", USAGE
-        )
+        one_of("--organisation", organisation, deployment.organisations)
     chosen = (
         deployment.organisations[organisation]
         if organisation

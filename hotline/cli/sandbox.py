@@ -1,5 +1,6 @@
 """The local Asterisk sandbox (hotline/running/sandbox.py): `sandbox up|down|status`, and `up`,
-the sandbox and the service together (the README's first command)."""
+the sandbox and the service together (the README's first command). Building the sandbox and
+its prompts shows a bar on a terminal (hotline/cli/meter.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import typer
 
 from hotline.cli.common import ConfigOption, JsonOption, fail, read_deployment, read_settings, say
+from hotline.cli.meter import meter
 from hotline.cli.serve import serve
 
 app = typer.Typer(
@@ -28,7 +30,8 @@ def up(config: ConfigOption = None) -> None:
     deployment = read_deployment(settings, config)
     sandbox = Sandbox(settings)
     try:
-        env = sandbox.up(deployment, say)
+        with meter("sandbox") as shown:
+            env = sandbox.up(deployment, shown.say, shown.steps)
     except SandboxError as exc:
         fail(str(exc))
     os.environ.update({k: v for k, v in env.items() if k not in os.environ})
@@ -46,8 +49,10 @@ def sandbox_up(config: ConfigOption = None) -> None:
     from hotline.running.sandbox import Sandbox, SandboxError
 
     settings = read_settings()
+    deployment = read_deployment(settings, config)
     try:
-        Sandbox(settings).up(read_deployment(settings, config), say)
+        with meter("sandbox") as shown:
+            Sandbox(settings).up(deployment, shown.say, shown.steps)
     except SandboxError as exc:
         fail(str(exc))
 

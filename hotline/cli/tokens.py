@@ -11,7 +11,10 @@ from hotline.cli.common import (
     USAGE,
     ConfigOption,
     JsonOption,
+    complete_operators,
+    complete_organisations,
     fail,
+    one_of,
     read_deployment,
     read_settings,
     say,
@@ -28,11 +31,18 @@ def token_create(
     role: Annotated[Role, typer.Option(help="what it may do")],
     name: Annotated[str, typer.Option(help="who or what holds it, e.g. 'wallboard'")],
     operator: Annotated[
-        str | None, typer.Option(help="for the operator role: which operator (e.g. op1)")
+        str | None,
+        typer.Option(
+            help="for the operator role: which operator (e.g. op1)",
+            autocompletion=complete_operators,
+        ),
     ] = None,
     organisation: Annotated[
         str | None,
-        typer.Option(help="the organisation whose data it sees (an operator's: theirs)"),
+        typer.Option(
+            help="the organisation whose data it sees (an operator's: theirs)",
+            autocompletion=complete_organisations,
+        ),
     ] = None,
     all_organisations: Annotated[
         bool,
@@ -99,12 +109,12 @@ def whose(
     a usage error names the option that is wrong (a token's reach is never guessed)."""
     known = ", ".join(deployment.organisations)
     if organisation is not None and organisation not in deployment.organisations:
-        fail(f"--organisation {organisation!r}: one of {known}", USAGE)
+        one_of("--organisation", organisation, deployment.organisations)
     if organisation is not None and all_organisations:
         fail("--organisation or --all-organisations, not both", USAGE)
     if role is Role.OPERATOR:
         if operator not in deployment.operators:
-            fail(f"--operator {operator!r}: one of {', '.join(deployment.operators)}", USAGE)
+            one_of("--operator", operator, deployment.operators)
         theirs = deployment.organisation_of(operator=operator)
         assert theirs is not None
         if organisation not in (None, theirs.id) or all_organisations:

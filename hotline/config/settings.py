@@ -10,9 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from dotenv import dotenv_values
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, DotEnvSettingsSource, SettingsConfigDict
 
 #: Where `hotline sandbox up` keeps the Asterisk root and the secrets it generated.
 SANDBOX_DIR = Path(".cache/sandbox")
@@ -23,14 +22,13 @@ ENV_FILES = (str(SANDBOX_DIR / "secrets.env"), ".env")
 
 
 def environment(*more: Path) -> dict[str, str]:
-    """The environment as every command sees it: the env files' variables (``more`` too:
-    a sandbox's own secrets), and the process's own over them (what the rendered Asterisk
-    files read: each operator's SIP password)."""
-    found: dict[str, str] = {}
-    for path in [*map(Path, ENV_FILES), *more]:
-        if Path(path).is_file():
-            found |= {k: v for k, v in dotenv_values(path).items() if v is not None}
-    return found | dict(os.environ)
+    """The environment as every command sees it: the env files' variables (``more`` too, read
+    last: a sandbox's own secrets), and the process's own over them (what the rendered Asterisk
+    files read: each operator's SIP password). The files are read by pydantic-settings, as
+    `Settings` reads them, with every variable's name kept as written."""
+    files = [*ENV_FILES, *map(str, more)]
+    found = DotEnvSettingsSource(Settings, env_file=files, case_sensitive=True).env_vars
+    return {name: value for name, value in found.items() if value is not None} | dict(os.environ)
 
 
 class Settings(BaseSettings):

@@ -95,7 +95,7 @@ class TlsModel(Section):
 
 class TurnModel(Section):
     """A TURN server (coturn) that relays the desk phone's media for operators behind networks
-    that let nothing else through (OPERATIONS.md: when it is needed, how to run it). Its
+    that let nothing else through (docs/operations.md: when it is needed, how to run it). Its
     credentials are made per desk session from the secret shared with it
     (HOTLINE_TURN_SECRET; coturn's ``use-auth-secret``/``static-auth-secret``) and expire."""
 

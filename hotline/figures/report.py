@@ -194,6 +194,22 @@ def rows(report: Report) -> Iterator[tuple[str, str, str, Any]]:
     yield ("reports", "", "time_to_acceptance_p50", reports["time_to_acceptance"]["p50"])
 
 
+def as_json(report: Report) -> dict[str, Any]:
+    """The report as one JSON object: whose (the organisation's name) and which period, then
+    the call log's figures (the shape of /api/stats: from, to, timezone, threshold, total,
+    lines, by, periods, topics, resolutions, reports), the callbacks, the calls by hour of
+    the day ("00" to "23") and the lines' names in the report's language."""
+    return {
+        "name": report.organisation,
+        "period": report.period.name,
+        "language": report.language,
+        **report.figures,
+        "callbacks": report.callbacks,
+        "hours": {f"{hour:02d}": figures for hour, figures in report.hours.items()},
+        "titles": report.titles,
+    }
+
+
 def as_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

@@ -1,7 +1,7 @@
 """Standard Webhooks' symmetric signature (https://www.standardwebhooks.com, "Signature
 scheme"): HMAC-SHA256 over ``{webhook-id}.{webhook-timestamp}.{body}``, sent as
 ``webhook-signature: v1,<base64>``, with a secret written ``whsec_<base64>``. Pure: the
-receiver in the tests and OPERATIONS.md's example verify with the same functions."""
+receiver in the tests and docs/operations.md's example verify with the same functions."""
 
 from __future__ import annotations
 

@@ -6,11 +6,13 @@ masks every number in a request's line too."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
 
 from hotline.privacy import mask
 
@@ -43,22 +45,32 @@ class NumbersMasked(logging.Filter):
         return True
 
 
-class JsonLines(logging.Formatter):
+class JsonLines(JsonFormatter):
     """One JSON object a line: time (UTC, ISO 8601), level, logger, message, call (when there
-    is one), exception (when there is one)."""
+    is one), exception (when there is one); nothing else (python-json-logger would add any
+    extra a library puts on its records: uvicorn's ``color_message``, or a caller's number)."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, object] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if call := getattr(record, "call", None):
-            line["call"] = call
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False)
+    ALWAYS = ("time", "level", "logger", "message")
+    WHEN_THERE_IS_ONE = ("call", "exception")
+
+    def __init__(self) -> None:
+        super().__init__(
+            ["asctime", "levelname", "name", "message", "call"],
+            rename_fields={
+                "asctime": "time",
+                "levelname": "level",
+                "name": "logger",
+                "exc_info": "exception",
+            },
+            json_ensure_ascii=False,
+        )
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        line = {key: log_data[key] for key in self.ALWAYS}
+        return line | {key: log_data[key] for key in self.WHEN_THERE_IS_ONE if log_data.get(key)}
 
 
 def setup(level: str, form: str = "text", access_log: bool = False) -> None:

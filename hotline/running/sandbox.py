@@ -20,29 +20,32 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from hotline.asterisk import render
 from hotline.calls import prompts
 from hotline.config.deployment import Deployment
 from hotline.config.settings import Settings
+from hotline.progress import Say, Steps
 from hotline.running import firewall
 from hotline.vault import new_key
 
 SUITES = ("forky", "sid")  # forky first (steadier); sid has the same Asterisk
 MIRROR = "http://deb.debian.org/debian"
 PACKAGES = "asterisk,asterisk-core-sounds-en-wav,asterisk-moh-opsound-wav"
-Progress = Callable[[str], None]
+Progress = Say
 
 
 class SandboxError(Exception):
     """The sandbox could not be built, configured or started; the message says why."""
 
 
-def _mmdebstrap(suite: str, target: Path, progress: Progress) -> str | None:
+def _mmdebstrap(
+    suite: str, target: Path, progress: Progress, steps: Steps | None = None
+) -> str | None:
     """Bootstrap Debian ``suite`` with Asterisk into ``target``, each of mmdebstrap's steps
-    said as it begins (a counter and the seconds so far); None, or why it failed."""
+    said as it begins (a counter and the seconds so far; given ``steps``, a step of an
+    unknown number there); None, or why it failed."""
     started = time.monotonic()
     with subprocess.Popen(
         [
@@ -66,7 +69,10 @@ def _mmdebstrap(suite: str, target: Path, progress: Progress) -> str | None:
             if line.startswith("I: "):  # mmdebstrap's steps ("I: extracting archives...")
                 step = sum(seen.startswith("I: ") for seen in said)
                 elapsed = time.monotonic() - started
-                progress(f"  sandbox step {step} ({elapsed:.0f} s): {line[3:].strip()}")
+                if steps is not None:
+                    steps(step, None, line[3:].strip())
+                else:
+                    progress(f"  sandbox step {step} ({elapsed:.0f} s): {line[3:].strip()}")
     if bootstrap.returncode == 0:
         return None
     failures = [line for line in said if line.startswith("E: ")] or said[-1:]
@@ -116,8 +122,9 @@ class Sandbox:
     def built(self) -> bool:
         return (self.root / "usr/sbin/asterisk").exists()
 
-    def build(self, progress: Progress = print) -> None:
-        """Build the chroot once (about a minute); later calls reuse it."""
+    def build(self, progress: Progress = print, steps: Steps | None = None) -> None:
+        """Build the chroot once (about a minute); later calls reuse it. ``steps``: see
+        :data:`hotline.progress.Steps`."""
         if self.built:
             return
         if shutil.which("mmdebstrap") is None:
@@ -128,7 +135,7 @@ class Sandbox:
         for suite in SUITES:
             shutil.rmtree(partial, ignore_errors=True)
             progress(f"building the Asterisk sandbox from Debian {suite} (about a minute)...")
-            said = _mmdebstrap(suite, partial, progress)
+            said = _mmdebstrap(suite, partial, progress, steps)
             if said is None:
                 partial.rename(self.root)
                 progress(f"sandbox built: {self.asterisk_version()}")
@@ -196,7 +203,9 @@ class Sandbox:
                 raise SandboxError(f"openssl {step[0]} failed: {done.stderr.strip()[-300:]}")
         return certificate, key
 
-    def build_prompts(self, deployment: Deployment, progress: Progress = print) -> None:
+    def build_prompts(
+        self, deployment: Deployment, progress: Progress = print, steps: Steps | None = None
+    ) -> None:
         """Build the prompt audio that is missing or out of date: every prompt with a source,
         so that a config switched at run time finds its prompts too."""
         names = (
@@ -212,11 +221,18 @@ class Sandbox:
             names,
             progress,
             deployment.prompt_texts,
+            steps,
         )
         if built:
             progress(f"{built} prompt(s) built")
 
-    def install(self, deployment: Deployment, env: dict[str, str], progress: Progress) -> None:
+    def install(
+        self,
+        deployment: Deployment,
+        env: dict[str, str],
+        progress: Progress,
+        steps: Steps | None = None,
+    ) -> None:
         """Put the project's Asterisk config, the generated files and the prompts in place."""
         etc = self.root / "etc/asterisk"
         shutil.rmtree(etc, ignore_errors=True)
@@ -249,7 +265,7 @@ class Sandbox:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(source, target)
                 target.chmod(0o600)
-        self.build_prompts(deployment, progress)
+        self.build_prompts(deployment, progress, steps)
         sounds = self.root / "usr/share/asterisk/sounds/hotline"
         shutil.rmtree(sounds, ignore_errors=True)
         shutil.copytree(self.settings.prompts_build_dir, sounds)
@@ -329,11 +345,14 @@ class Sandbox:
         )
         return done.stdout.strip()
 
-    def up(self, deployment: Deployment, progress: Progress = print) -> dict[str, str]:
-        """Build if needed, install the config, (re)start Asterisk; return the secrets."""
+    def up(
+        self, deployment: Deployment, progress: Progress = print, steps: Steps | None = None
+    ) -> dict[str, str]:
+        """Build if needed, install the config, (re)start Asterisk; return the secrets.
+        ``steps``: the bootstrap's and the prompts' (:data:`hotline.progress.Steps`)."""
         if os.geteuid() != 0:
             raise SandboxError("the sandbox runs Asterisk in a chroot: run as root")
-        self.build(progress)
+        self.build(progress, steps)
         env = self.ensure_secrets(deployment)
         if self.running():
             self.down(progress)
@@ -344,7 +363,7 @@ class Sandbox:
                             in sorted(taken.items(), key=lambda item: item[0][1]))
                 + " (another checkout's sandbox? `hotline sandbox down` there stops it)"
             )  # fmt: skip
-        self.install(deployment, env, progress)
+        self.install(deployment, env, progress, steps)
         self.raise_firewall(deployment, progress)  # before Asterisk: no unguarded moment
         progress("starting Asterisk...")
         done = subprocess.run(

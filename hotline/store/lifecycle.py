@@ -388,7 +388,7 @@ async def squeeze(engine: AsyncEngine, dialect: str) -> None:
     """After a round that replaced or deleted personal data: nothing of the old values left in
     the database's files that the database itself can drop. SQLite: the WAL checkpointed
     and emptied (``secure_delete`` zeroed the old cells); PostgreSQL: the tables vacuumed
-    (its WAL archive and backups keep what they keep: OPERATIONS.md)."""
+    (its WAL archive and backups keep what they keep: docs/operations.md)."""
     if dialect == "sqlite":
         async with engine.connect() as connection:
             await connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))

@@ -146,7 +146,7 @@ class SharedVault:
     async def vacuum(self) -> None:
         """Have PostgreSQL drop the deleted chunks' rows now (autovacuum would, later): their
         pages are then free for new data. What is left until it is overwritten is sealed, and
-        unreadable once the key it was sealed under is gone (OPERATIONS.md: rotation)."""
+        unreadable once the key it was sealed under is gone (docs/operations.md: rotation)."""
         async with self.engine.connect() as connection:
             autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
             await autocommit.execute(text("VACUUM vault_chunks"))

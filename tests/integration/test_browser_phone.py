@@ -7,7 +7,7 @@ holds the browser's tone); mute sends silence, hold plays the caller music; hang
 call answered, with its talk time; a transfer from the desk; one place rings (tabs,
 browsers, a closed tab); behind a NAT that lets nothing but TURN out, the media goes through
 coturn. The phone's credentials end with the desk's session. Screenshots of the desk ringing
-and in a call in test-artifacts/ (README shows them)."""
+and in a call in test-artifacts/ (docs/desk.md shows them)."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ async def chromium(
 ) -> AsyncIterator[Browser]:
     """Chromium with a fake microphone playing BROWSER_TONE, granted without a prompt, and
     the sandbox's own certificate authority accepted (an operator's browser trusts the
-    deployment's real certificate: OPERATIONS.md); in network namespace ``namespace``
+    deployment's real certificate: docs/operations.md); in network namespace ``namespace``
     (None: this process's). ``secure``: an http:// origin the browser lets use the microphone
     as if it were https:// (what the desk behind the deployment's TLS proxy is)."""
     tone = folder / "microphone.wav"

@@ -46,7 +46,7 @@ async ([url, user, password]) => {
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     """Chromium told to accept the sandbox's own certificate authority (an operator's
-    browser trusts the deployment's real certificate instead: OPERATIONS.md)."""
+    browser trusts the deployment's real certificate instead: docs/operations.md)."""
     async with async_playwright() as playwright:
         found = await playwright.chromium.launch(
             executable_path=CHROMIUM,

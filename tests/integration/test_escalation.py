@@ -227,7 +227,7 @@ async def test_a_report_at_night_is_rung_through_to_the_people_on_duty_until_one
     report = await until_accepted(service, ref)
     accepted_at = time.time()
     assert service.post_json(service.token, act, {"action": "restart"}).status_code == 409
-    # the figure README quotes: from the report stored to the first duty lawyer's phone
+    # the figure docs/calls.md quotes: from the report stored to the first duty lawyer's phone
     stored = next(
         line
         for line in service.log.read_text().splitlines()

@@ -1,4 +1,4 @@
-"""What SECURITY.md promises, against the real Asterisk: phones authenticate with their own
+"""What docs/security.md promises, against the real Asterisk: phones authenticate with their own
 password, operators and supervisors dial nothing but their codes, AMI is the service's alone
 and cannot stop or read Asterisk, weak secrets stop the service before it opens anything, and
 the service's log never holds a caller's number.

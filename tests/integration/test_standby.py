@@ -167,8 +167,8 @@ async def test_the_standby_takes_over_the_waiting_callers_in_their_order(
     a.stop(signal.SIGKILL)
     await until(lambda: role(b) == "active", 10, "b never took over")
     # by b's own log (not when a probe of its API saw it): within the lease and a little; the
-    # README's figures are the bench's (a quiet machine), here three other workers share the
-    # two cores and the database
+    # figures in docs/calls.md are the bench's (a quiet machine), here three other workers share
+    # the two cores and the database
     assert became_active(b, 2) - killed < LEASE + 3
     assert waiting(b) == [2, 1, 2]
     detention = b.get("/api/queues")["detention"]["waiting"]

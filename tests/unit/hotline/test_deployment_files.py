@@ -36,9 +36,9 @@ def test_the_service_image_listens_on_127_0_0_1_by_default() -> None:
     assert "0.0.0.0" not in env
 
 
-def test_the_readmes_docker_run_recipe_publishes_nothing_by_accident() -> None:
-    readme = (ROOT / "README.md").read_text()
-    recipe = readme[readme.index("## Run it in containers") :].split("```sh")[1].split("```")[0]
+def test_the_docs_docker_run_recipe_publishes_nothing_by_accident() -> None:
+    page = (ROOT / "docs/getting-started.md").read_text()
+    recipe = page[page.index("## Run it in containers") :].split("```sh")[1].split("```")[0]
     for run in re.findall(r"docker run .*?(?<!\\)\n", recipe, re.S):
         if " hotline" in run and "render" not in run:
             # on the host's network, where 127.0.0.1 is the host's own; never 0.0.0.0

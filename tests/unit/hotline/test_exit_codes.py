@@ -1,4 +1,4 @@
-"""The CLI as its help and SECURITY.md say. Exit codes: 1, a failure while running (a database
+"""The CLI as its help and docs/security.md say. Exit codes: 1, a failure while running (a database
 or a service that does not answer); 2, a usage or config error (a bad option or setting)."""
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def test_a_bad_setting_exits_2(tmp_path: Path) -> None:
 
 
 def test_the_call_log_a_command_creates_is_the_service_users_alone(tmp_path: Path) -> None:
-    """`hotline db status` in an empty folder: data/ 0700, data/hotline.db 0600 (SECURITY.md);
+    """`hotline db status` in an empty folder: data/ 0700, data/hotline.db 0600 (docs/security.md);
     an older database readable by others is made 0600."""
     done = hotline("db", "status", cwd=tmp_path)
     assert "schema out of date" in done.stdout, done.stderr  # (exit 1: not migrated yet)
@@ -87,8 +87,9 @@ def test_the_call_log_a_command_creates_is_the_service_users_alone(tmp_path: Pat
 
 
 def test_every_listing_speaks_json(tmp_path: Path) -> None:
-    """`--json` on check, db status, token list (forecast and call have theirs): what a script
-    reads without parsing sentences; roles are choices the help lists."""
+    """`--json` on check, db status, token list, forecast, report and sandbox status (and
+    `bench.call`'s): what a script reads without parsing sentences; roles and a report's
+    languages are choices the help lists."""
     checked = json.loads(hotline("check", "--json", cwd=ROOT).stdout)
     assert checked["ok"] is True and checked["organisations"] == 3, checked
     assert isinstance(checked["warnings"], list)
@@ -109,6 +110,91 @@ def test_every_listing_speaks_json(tmp_path: Path) -> None:
     assert made.stdout.strip() not in json.dumps(listed)  # (never the token itself)
     helped = hotline("token", "create", "--help", cwd=tmp_path).stdout
     assert all(role in helped for role in ("supervisor", "operator", "viewer", "metrics"))
+    weeks = json.loads(hotline("forecast", "--json", "--week", "2026-11-18", cwd=tmp_path).stdout)
+    assert weeks == []  # (no call in the log: no hour to size)
+    reported = hotline("report", "2026-11", "-g", "ua-legal-aid", "--json", cwd=tmp_path)
+    assert reported.returncode == 0, reported.stderr
+    figures = json.loads(reported.stdout)  # (its progress on stderr, never in the JSON)
+    assert (figures["organisation"], figures["period"], figures["timezone"]) == (
+        "ua-legal-aid",
+        "2026-11",
+        "Europe/Kyiv",
+    )
+    assert figures["total"]["offered"] == 0 and len(figures["hours"]) == 24
+    assert "\x1b[" not in reported.stderr  # (no terminal: plain lines, no bar)
+    assert not list(tmp_path.glob("*.pdf")) and not list(tmp_path.glob("*.csv"))
+    sandbox = json.loads(
+        hotline(
+            "sandbox", "status", "--json", cwd=tmp_path, HOTLINE_SANDBOX_DIR=str(tmp_path)
+        ).stdout
+    )
+    assert sandbox["built"] is False and sandbox["running"] is False
+    helped = hotline("report", "--help", cwd=tmp_path).stdout
+    assert "--json" in helped and "<en|uk|ka|ru>" in helped
+
+
+def test_asterisk_render_lists_what_it_wrote_as_json(tmp_path: Path) -> None:
+    made = hotline("env", cwd=tmp_path)
+    (tmp_path / ".env").write_text(made.stdout)
+    done = hotline("asterisk", "render", "out", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    written = json.loads(done.stdout)
+    assert (written["sounds"], written["prompts_built"]) == (None, None)
+    names = {Path(file).name for file in written["files"]}
+    assert {"pjsip_hotline.conf", "fail2ban-hotline.conf", "nftables-hotline.nft"} <= names
+    assert all((tmp_path / file).is_file() for file in written["files"])
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("forecast", "--line", "consultatoin"), "--line 'consultatoin': one of consultation,"),
+        (("forecast", "--organisation", "ua"), "--organisation 'ua': one of ua-legal-aid, "),
+        (("report", "2026", "-g", "ua", "--json"), "--organisation 'ua': one of ua-legal-aid, "),
+        (("token", "create", "--role", "operator", "--name", "x", "--operator", "op99"),
+         "--operator 'op99': one of op1, op2,"),
+        (("token", "create", "--role", "viewer", "--name", "x", "--organisation", "ua"),
+         "--organisation 'ua': one of ua-legal-aid, "),
+    ],
+)  # fmt: skip
+def test_a_value_the_config_does_not_have_is_named_with_those_it_has(
+    args: tuple[str, ...], said: str, tmp_path: Path
+) -> None:
+    done = hotline(*args, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert said in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "offered"),
+    [
+        ("hotline forecast --organisation ", {"ua-legal-aid", "ge-legal-aid", "ge-rehabilitation"}),
+        ("hotline forecast --line cons", {"consultation"}),
+        ("hotline token create --operator op", {f"op{n}" for n in range(1, 7)}),
+        ("hotline report 2026 --language ", {"en", "uk", "ka", "ru"}),
+        ("hotline report 2026 -c /nowhere.yaml -g ", set()),  # (a config it cannot read: nothing)
+    ],
+)
+def test_the_shell_completes_the_configs_ids(line: str, offered: set[str], tmp_path: Path) -> None:
+    """Tab after --organisation, --line, --operator: the config's ids (`hotline
+    --install-completion` puts this in the shell)."""
+    words = line.split()
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "hotline")],
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "HOTLINE_CONFIG": str(ROOT / "config/hotline.yaml"),
+            "_HOTLINE_COMPLETE": "complete_bash",
+            "COMP_WORDS": line,
+            "COMP_CWORD": str(len(words) if line.endswith(" ") else len(words) - 1),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert set(done.stdout.split()) == offered
 
 
 def test_a_token_expires_unless_told_never(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ def promtool(*args: str | Path) -> str:
 
 def test_the_alert_rules_and_the_scrape_config_are_valid(tmp_path: Path) -> None:
     assert "SUCCESS: 13 rules found" in promtool("check", "rules", CONFIG / "hotline-alerts.yml")
-    # installed as OPERATIONS.md says: the rules and the metrics token beside the config
+    # installed as docs/operations.md says: the rules and the metrics token beside the config
     for name in ("prometheus.yml", "hotline-alerts.yml"):
         shutil.copy(CONFIG / name, tmp_path / name)
     (tmp_path / "hotline-metrics.token").write_text("hl_a-metrics-token-of-every-organisation")

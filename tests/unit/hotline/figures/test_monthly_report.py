@@ -6,6 +6,7 @@ never in it; bad arguments are named."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -132,8 +133,44 @@ async def test_a_month_of_one_organisation_matches_its_call_log(
         assert shade.stddev[0] > 5, page
 
 
+async def test_the_same_figures_as_json(filled: Store, deployment: Deployment) -> None:
+    """`hotline report --json`: the CSV's figures, as one object a script reads."""
+    period = report.Period.parse("2026-11", KYIV)
+    try:
+        made = await report.gather(
+            filled, deployment, "ua-legal-aid", period, "en", datetime(2026, 12, 7, tzinfo=UTC)
+        )
+    finally:
+        await filled.close()
+    shown = json.loads(json.dumps(report.as_json(made)))
+    assert (shown["period"], shown["language"], shown["timezone"]) == (
+        "2026-11",
+        "en",
+        "Europe/Kyiv",
+    )
+    assert shown["total"]["offered"] == 6 and shown["total"]["service_level"] == 0.5
+    assert shown["lines"]["consultation"]["offered"] == 3
+    assert list(shown["hours"]) == [f"{hour:02d}" for hour in range(24)]
+    assert shown["hours"]["09"]["offered"] == 3
+    assert shown["reports"]["accepted"] == 1
+    assert shown["titles"]["detention"]
+    rows = {(s, k, f): v for s, k, f, v in report.rows(made)}
+    assert shown["total"]["offered"] == rows[("total", "", "offered")]
+
+
+def test_the_commands_languages_are_the_reports() -> None:
+    """`--language` is a choice `--help` lists: every language the report has labels for."""
+    from hotline.cli.report import Language
+
+    assert [language.value for language in Language] == list(report.LABELS)
+
+
 def test_the_command_names_what_is_wrong(tmp_path: Path) -> None:
-    env = {**os.environ, "HOTLINE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/h.db"}
+    env = {
+        **os.environ,
+        "HOTLINE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/h.db",
+        "COLUMNS": "200",  # (typer's error box on one line)
+    }
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -150,6 +187,10 @@ def test_the_command_names_what_is_wrong(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "one of ua-legal-aid" in bad.stderr
     bad = run("report", "2026-11", "-g", "ua-legal-aid", "-o", str(tmp_path / "r.txt"))
     assert bad.returncode == 2 and "a .pdf or a .csv" in bad.stderr
+    bad = run("report", "2026-11", "-g", "ua-legal-aid")
+    assert bad.returncode == 2 and "--output FILE (.pdf or .csv), or --json" in bad.stderr
+    bad = run("report", "2026-11", "-g", "ua-legal-aid", "--json", "--language", "de")
+    assert bad.returncode == 2 and "'de' is not one of 'en', 'uk', 'ka', 'ru'" in bad.stderr
     done = run("report", "2026", "-g", "ge-legal-aid", "-o", str(tmp_path / "ge.csv"))
     assert done.returncode == 0, done.stderr
     text = (tmp_path / "ge.csv").read_text()

@@ -51,14 +51,14 @@ def test_an_id_with_a_dot_is_refused() -> None:
         sign(secret_key(SECRET), "msg.1", TIMESTAMP, PAYLOAD)
 
 
-def test_the_receivers_check_in_operations_md_accepts_what_the_door_signs() -> None:
-    """OPERATIONS.md shows a registry how to verify a delivery: that very code, run."""
+def test_the_receivers_check_in_the_operations_page_accepts_what_the_door_signs() -> None:
+    """docs/operations.md shows a registry how to verify a delivery: that very code, run."""
     import re
     import time
 
     from tests.conftest import ROOT
 
-    text = (ROOT / "OPERATIONS.md").read_text()
+    text = (ROOT / "docs/operations.md").read_text()
     (code,) = re.findall(r"```python\n(.*?def genuine.*?)```", text, re.S)
     scope: dict[str, object] = {}
     exec(code, scope)

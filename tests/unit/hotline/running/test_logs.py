@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -59,6 +60,34 @@ def test_json_lines_carry_the_call_being_served(
     assert (second["level"], second["logger"]) == ("WARNING", "hotline.test")
     assert second["message"] == "routed consultation"
     assert second["time"].endswith("+00:00")
+
+
+def test_a_json_line_has_the_documented_fields_and_no_others(
+    capsys: pytest.CaptureFixture[str], root_logger: None
+) -> None:
+    """time, level, logger, message, call, exception: what docs/commands.md promises a log
+    collector; an extra a library puts on its records (uvicorn's ``color_message``) is left out,
+    and a message's letters are kept as they are."""
+    logs.setup("INFO", "json")
+    log = logging.getLogger("hotline.test")
+    log.info("Дзвінок %s", "прийнято", extra={"color_message": "\x1b[1mnoise\x1b[0m"})
+    token = logs.CALL.set("1796558524.3")
+    try:
+        try:
+            raise RuntimeError("the database went away")
+        except RuntimeError:
+            log.exception("could not store")
+    finally:
+        logs.CALL.reset(token)
+    lines = capsys.readouterr().err.splitlines()
+    assert "Дзвінок прийнято" in lines[0]  # (not \\u-escaped)
+    plain, failed = (json.loads(line) for line in lines)
+    assert list(plain) == ["time", "level", "logger", "message"]
+    assert plain["message"] == "Дзвінок прийнято" and plain["level"] == "INFO"
+    assert list(failed) == ["time", "level", "logger", "message", "call", "exception"]
+    assert failed["exception"].startswith("Traceback (most recent call last):")
+    assert failed["exception"].endswith("RuntimeError: the database went away")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", failed["time"])
 
 
 def test_the_access_log_masks_caller_numbers_not_call_ids() -> None:
