@@ -52,7 +52,37 @@ def test_every_page_is_in_the_nav() -> None:
     nav = (ROOT / "mkdocs.yml").read_text().split("\nnav:\n")[1]
     listed = set(re.findall(r":\s*(\S+\.md)\s*$", nav, re.M))
     pages = {str(p.relative_to(ROOT / "docs")) for p in (ROOT / "docs").rglob("*.md")}
-    assert listed == pages
+    assert listed == pages | GENERATED
+
+
+#: The pages docs/hooks/reference.py writes at each build.
+GENERATED = {"reference/api.md", "reference/config.md"}
+
+
+def test_the_references_say_every_route_and_every_config_key() -> None:
+    """The generated pages follow the code: a route or a key added shows up without an edit."""
+    spec = importlib.util.spec_from_file_location("reference", ROOT / "docs/hooks/reference.py")
+    assert spec is not None and spec.loader is not None
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    assert {hook.API_PAGE, hook.CONFIG_PAGE} == GENERATED
+    api, document = hook.api_page(), hook.openapi()
+    for path, operations in document["paths"].items():
+        for method in operations:
+            assert f"## {method.upper()} `{path}`" in api
+    for name in document["components"]["schemas"]:
+        assert f"### {name}\n" in api
+    config = hook.config_page()
+    sections = (
+        "trunk",
+        "trunk.callbacks",
+        "sip",
+        "organisations.<id>",
+        "organisations.<id>.lines.<id>",
+    )
+    for section in sections:
+        assert f"## `{section}`" in config, section
+    assert "| `per_caller_per_hour` | int | `5` | Callback requests one calling number" in config
 
 
 @pytest.mark.parametrize("name", ["README.md", "SECURITY.md"])

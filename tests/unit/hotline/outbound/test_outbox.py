@@ -209,6 +209,7 @@ async def test_an_instance_taking_over_frees_the_claims_of_the_one_before(
     door = Flaky(times=0)
     deliverer = Deliverer(outbox(store), {"sms": door}, lambda: True, "me", timeout=0.5)
     await run(deliverer, lambda: door.got, seconds=5)
+    await deliverer.stop()  # (its delivery recorded)
     assert door.got == ["e1:sms:0501234567"]
 
 
