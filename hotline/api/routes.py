@@ -45,6 +45,7 @@ from hotline.api.deps import (
 from hotline.api.limits import MAX_BODY, MAX_HEADERS, MAX_TARGET, Limits
 from hotline.api.proxies import ClientAddress
 from hotline.api.standby import Forward
+from hotline.api.throttles import retry_after
 from hotline.api.versions import API, Aliases
 from hotline.figures import metrics
 
@@ -138,13 +139,12 @@ def create_api(app_parts: Parts) -> FastAPI:
         At most 10 attempts a minute from one address (429): the connection's, or the one
         a trusted proxy names (HOTLINE_TRUSTED_PROXIES)."""
         address = request.client.host if request.client else "?"
-        if (wait := app_parts.logins.wait(address)) > 0:
+        if (wait := await app_parts.throttles.logins.hit(address)) > 0:
             raise HTTPException(
                 429,
-                "too many logins from this address; try again later",
-                headers={"Retry-After": str(math.ceil(wait))},
+                f"too many logins from this address; try again in {math.ceil(wait)} s",
+                headers=retry_after(wait),
             )
-        app_parts.logins.count(address)
         who = await app_parts.tokens.find(body.token)
         if who is None:
             raise HTTPException(401, "unknown token")
