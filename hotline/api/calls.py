@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 from pathlib import PurePath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -45,24 +45,6 @@ NO_CALL = (404, "No such call (or not one this token may see).")
 #: The filters' refusals.
 FILTERS = (403, "A viewer's token, or an operator's asking for another operator's calls.")
 
-#: Outcomes a call can end with (the `outcome` filter of /api/calls).
-Outcome = Literal[
-    "answered",
-    "abandoned",
-    "called-back",
-    "callback-failed",
-    "handled",
-    "after-hours",
-    "finished",
-    "hung-up",
-    "unknown-number",
-    "failed",
-    "rejected",
-    "handed-over",
-    "interrupted",
-    "transferred",
-]
-
 
 async def call_filter(
     app: App,
@@ -72,7 +54,10 @@ async def call_filter(
     ] = None,
     until: Annotated[datetime | None, Query(alias="to", description="calls started before")] = None,
     line: Name | None = None,
-    outcome: Outcome | None = None,
+    outcome: Annotated[
+        schemas.Outcome | None,
+        Query(description="how the calls ended (`other`: a value this version does not know)"),
+    ] = None,
     operator: Name | None = None,
     caller: Annotated[
         str | None, Query(max_length=80, description="the caller's number (Asterisk: 79 at most)")
@@ -90,7 +75,7 @@ async def call_filter(
         since=aware(since, zone_),
         until=aware(until, zone_),
         line=known(line, "line", own(app, who, "lines")),
-        outcome=outcome,
+        outcome=None if outcome is None else outcome.value,
         operator=known(operator, "operator", own(app, who, "operators")),
         caller=caller,
         number=number,

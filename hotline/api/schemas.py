@@ -10,6 +10,7 @@ out what was not set (``response_model_exclude_unset``).
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
@@ -244,6 +245,47 @@ class Spying(Schema):
 
 
 # -- the call log -------------------------------------------------------------------------------
+class Outcome(StrEnum):
+    """How a call ended (null while it is under way).
+
+    - ``answered``: an operator talked to the caller;
+    - ``called-back``: a callback's call, answered and talked through;
+    - ``abandoned``: the caller hung up before an operator answered (waiting, their phone
+      ringing, a centre's ringing);
+    - ``callback-failed``: a callback that reached nobody, its tries spent;
+    - ``handled``: a callback no longer needed (its notification handled, or erased);
+    - ``after-hours``: the line was closed; the caller heard its hours;
+    - ``finished``: the menus' own end (information only), or a centre that did not answer;
+    - ``hung-up``: the caller hung up in the menus;
+    - ``unknown-number``: a number dialled that is no hotline's;
+    - ``failed``: the service failed the call (``error`` on its ``call.ended`` event);
+    - ``rejected``: a session that was no call the service could serve;
+    - ``handed-over``: the caller went to the dialplan's fallback queue (the guard, or the
+      service unable to queue them);
+    - ``interrupted``: the call ended while no instance was listening (a restart, a
+      takeover);
+    - ``transferred``: handed to a legal aid centre that answered;
+    - ``other``: a value this version does not know (written by another version of the
+      service); as a filter, every such call.
+    """
+
+    ANSWERED = "answered"
+    CALLED_BACK = "called-back"
+    ABANDONED = "abandoned"
+    CALLBACK_FAILED = "callback-failed"
+    HANDLED = "handled"
+    AFTER_HOURS = "after-hours"
+    FINISHED = "finished"
+    HUNG_UP = "hung-up"
+    UNKNOWN_NUMBER = "unknown-number"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    HANDED_OVER = "handed-over"
+    INTERRUPTED = "interrupted"
+    TRANSFERRED = "transferred"
+    OTHER = "other"
+
+
 class Transfer(Open):
     """One transfer of the call: where to (``target``, ``to``), how (``mode``), by whom, and
     how it went (``outcome``; null while under way)."""
@@ -281,7 +323,7 @@ class Call(Schema):
     operator: str | None
     wait: float | None
     talk: float | None
-    outcome: str | None
+    outcome: Outcome | None
     transfers: list[Transfer]
     topics: list[str]
     resolution: str | None
@@ -565,7 +607,7 @@ class EarlierCall(Schema):
     started: Time
     line: str | None
     operator: str | None
-    outcome: str | None
+    outcome: Outcome | None
     topics: list[str]
     resolution: str | None
     note: str | None

@@ -174,6 +174,13 @@ CASES = [
         says="request body: Input should be a valid dictionary",
         content_type="text/plain",
     ),
+    Case(
+        "GET",
+        "/api/v1/calls?outcome=lawyer-sent",
+        "/api/v1/calls",
+        422,
+        says="query parameter 'outcome': Input should be 'answered', 'called-back', ",
+    ),
     Case("POST", "/api/v1/session", "/api/v1/session", 422, None, b"{}", "body field 'token'"),
     Case("POST", "/api/v1/session", "/api/v1/session", 401, None, b'{"token": "hl_x"}', "unknown"),
     Case("GET", "/api/v1/nowhere", None, 404, says="Not Found"),
