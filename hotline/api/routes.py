@@ -33,6 +33,7 @@ from hotline.api import (
     queues,
     schemas,
     stream,
+    stream_schema,
     web,
 )
 from hotline.api.access import SESSION_HOURS, Role, token_hash
@@ -70,6 +71,7 @@ def create_api(app_parts: Parts) -> FastAPI:
     app.add_middleware(ClientAddress, proxies=app_parts.trusted_proxies)
     app.add_middleware(Aliases)  # (outermost: everything inside sees /api/v1 paths)
     errors.install(app)
+    stream_schema.install(app)
 
     @app.get("/health", response_model=schemas.Health, response_model_exclude_unset=True)
     async def get_health(request: Request) -> dict[str, Any]:
