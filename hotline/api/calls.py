@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 from pathlib import PurePath
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Path, Query, Request, Response
+from fastapi import Body, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hotline.api import examples as ex
 from hotline.api import schemas, views
 from hotline.api.access import Principal, Role
 from hotline.api.audio import SEALED, stream
@@ -191,7 +192,10 @@ async def get_call(
 class TransferTo(BaseModel):
     """Where to send the caller: exactly one of a line, an operator, a centre (by id)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=ex.examples(*(t["value"] for t in ex.TRANSFERS.values())),
+    )
 
     line: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     operator: Annotated[str, Field(min_length=1, max_length=64)] | None = None
@@ -222,7 +226,10 @@ class TransferTo(BaseModel):
     ),
 )
 async def transfer(
-    app: App, who: Handler, call_id: Annotated[str, Path(max_length=64)], to: TransferTo
+    app: App,
+    who: Handler,
+    call_id: Annotated[str, Path(max_length=64)],
+    to: Annotated[TransferTo, Body(openapi_examples=ex.TRANSFERS)],
 ) -> dict[str, Any]:
     """Send a caller who is talking to an operator elsewhere (blind: the operator leaves the
     call): to a line's queue (they keep their arrival time and place, and hear that they are
@@ -258,7 +265,7 @@ class WrapUp(BaseModel):
     """What the call was about (topics of its line), how it ended for the caller (one of its
     organisation's ``queues.resolutions``) and a note (personal data)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=ex.examples(ex.WRAP_UP))
 
     topics: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
         min_length=1, max_length=8

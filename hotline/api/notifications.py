@@ -12,6 +12,7 @@ from fastapi import Body, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from hotline.api import examples as ex
 from hotline.api import schemas
 from hotline.api.access import Principal, Role
 from hotline.api.audio import AUDIO_SCHEMA, SEALED, stream
@@ -137,7 +138,7 @@ class Handled(BaseModel):
     ``queues.notification_outcomes``, and a note (personal data: for supervisors and the
     operators of its line only)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=ex.examples(ex.HANDLED))
 
     outcome: str | None = Field(None, max_length=64)
     note: str | None = Field(None, max_length=4000)
@@ -404,7 +405,7 @@ class EscalationAction(BaseModel):
     ``skip`` to its next step now, or ``accept`` it on ``person``'s behalf (none: their
     own)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=ex.examples(ex.ESCALATION_ACTION))
 
     action: Literal["restart", "skip", "accept"]
     person: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")

@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hotline import __version__
 from hotline.api import (
@@ -36,6 +36,7 @@ from hotline.api import (
     stream_schema,
     web,
 )
+from hotline.api import examples as ex
 from hotline.api.access import SESSION_HOURS, Role, token_hash
 from hotline.api.deps import (
     COOKIE,
@@ -250,4 +251,6 @@ whose target, headers or body is over """
 
 
 class Login(BaseModel):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.LOGIN))
+
     token: str = Field(min_length=1, max_length=512)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from agents.rota import DutyRole
 from agents.state import State
+from hotline.api import examples as ex
 from hotline.api.access import Role
 from hotline.calls.supervision import Mode
 from hotline.figures.stats import Period
@@ -104,6 +105,8 @@ class Outbox(Schema):
 class Health(Schema):
     """``status`` for anyone; the rest with a valid token only."""
 
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.HEALTH))
+
     status: Literal["ok", "degraded"]
     role: str | None = None
     """``active`` (routes callers), ``taking over`` (active, its queue being rebuilt: a
@@ -120,17 +123,23 @@ class Health(Schema):
 
 
 class Live(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.LIVE))
+
     status: Literal["alive"]
     role: str
     """``active``, ``taking over`` or ``standby``."""
 
 
 class LoggedIn(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.LOGGED_IN))
+
     role: Role
     operator: str | None
 
 
 class Session(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.SESSION))
+
     role: Role
     operator: str | None
     """The operator an operator's token acts for."""
@@ -159,6 +168,8 @@ class WaitingCaller(Schema):
 
 
 class LineQueue(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.LINE_QUEUE))
+
     waiting: list[WaitingCaller]
     longest_wait: float
     estimated_wait: int | None
@@ -180,6 +191,8 @@ class Shelter(Schema):
 
 
 class Announcement(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.ANNOUNCEMENT))
+
     line: str
     by: str
     """Who recorded or sent it."""
@@ -189,6 +202,8 @@ class Announcement(Schema):
 
 
 class Office(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.OFFICE))
+
     id: str
     organisation: str | None
     lines: list[str]
@@ -200,6 +215,8 @@ class Office(Schema):
 
 
 class Reloaded(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.RELOADED))
+
     changes: list[str]
     """What changed, as paths in the config (``organisations.ua-legal-aid.operators.op4:
     added``); empty: nothing."""
@@ -211,6 +228,8 @@ class Reloaded(Schema):
 
 
 class Operator(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.OPERATOR))
+
     id: str
     state: State
     reachable: bool
@@ -227,6 +246,8 @@ class Operator(Schema):
 
 
 class Centre(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.CENTRE))
+
     id: str
     name: str
     region: str
@@ -238,6 +259,8 @@ class Centre(Schema):
 
 
 class Spying(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.SPYING))
+
     call: str
     operator: str
     supervisor: str
@@ -299,6 +322,8 @@ class Transfer(Open):
 
 
 class Call(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.CALL))
+
     id: str
     linkedid: str
     sip_call_id: str
@@ -345,11 +370,15 @@ class Event(Schema):
 
 
 class CallWithEvents(Call):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.CALL_WITH_EVENTS))
+
     events: list[Event]
     """Its timeline, in order."""
 
 
 class Transferring(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.TRANSFERRING))
+
     call: str
     from_: str = Field(alias="from")
     """The operator the caller leaves."""
@@ -365,6 +394,8 @@ class PlannedCallback(Schema):
 
 
 class WrappedUp(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.WRAPPED_UP))
+
     call: str
     topics: list[str]
     resolution: str
@@ -462,6 +493,8 @@ class OperatorsTime(Schema):
 
 
 class Stats(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.STATS))
+
     from_: Time = Field(alias="from")
     to: Time
     threshold: float
@@ -523,6 +556,8 @@ class Escalation(Schema):
 
 
 class Notification(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.NOTIFICATION))
+
     ref: str
     call: str
     line: str
@@ -546,6 +581,8 @@ class Notification(Schema):
 
 
 class ListedNotification(Notification):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.LISTED_NOTIFICATION))
+
     overdue: bool
     """Open for longer than the organisation's ``notification_target``."""
 
@@ -559,11 +596,15 @@ class Step(Open):
 
 
 class NotificationWithHistory(Notification):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.NOTIFICATION_WITH_HISTORY))
+
     note: str | None
     history: list[Step]
 
 
 class CallingBack(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.CALLING_BACK))
+
     ref: str
     call: str
     operator: str
@@ -572,6 +613,8 @@ class CallingBack(Schema):
 
 # -- the operator's desk ------------------------------------------------------------------------
 class DeskOperator(Operator):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.DESK_OPERATOR))
+
     name: str
     lines: list[str]
     languages: list[str]
@@ -599,6 +642,8 @@ class Colleague(Schema):
 
 
 class DeskNotification(Notification):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.DESK_NOTIFICATION))
+
     recorded: bool
 
 
@@ -662,6 +707,8 @@ class DeskCallback(Schema):
 
 
 class Desk(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.DESK))
+
     operator: DeskOperator
     organisation: Organisation
     pause_reasons: list[str]
@@ -717,6 +764,8 @@ class RotaNow(Schema):
 
 
 class DutyNow(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.DUTY_NOW))
+
     at: Time
     until: Time
     """The end of the 14 days the gaps are looked for in."""
@@ -726,6 +775,8 @@ class DutyNow(Schema):
 # -- the audit trail ----------------------------------------------------------------------------
 class AuditEntry(Schema):
     """One access to personal data (ids only: no number, name or note)."""
+
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.AUDIT_ENTRY))
 
     at: Time
     kind: Literal["recording", "message", "note", "export", "listen", "erasure"]
@@ -760,6 +811,8 @@ class IceServer(Schema):
 class DeskPhone(Schema):
     """What the desk's phone registers with: valid for this session alone, until its logout,
     the revocation of its token, or the next session's phone of the same operator."""
+
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.DESK_PHONE))
 
     operator: str
     server: str

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, Union
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
+from hotline.api import examples as ex
 from hotline.api.schemas import Outcome, Time
 from hotline.api.views import HIDDEN
 from routing.events import KINDS, Fact
@@ -168,6 +169,7 @@ def install(app: FastAPI) -> None:
             "title": "StreamEvent",
             "description": "One payload of the event stream (GET /api/v1/events), by `kind`.",
             **found,
+            "examples": [ex.STREAM_EVENT],
         }
         return schema
 

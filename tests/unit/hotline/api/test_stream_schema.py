@@ -128,6 +128,8 @@ def test_the_openapi_document_has_the_stream_schema() -> None:
     data = answer["content"]["text/event-stream"]["itemSchema"]["properties"]["data"]
     assert data["contentSchema"] == {"$ref": "#/components/schemas/StreamEvent"}
     assert data["contentMediaType"] == "application/json"
+    for example in union["examples"]:
+        assert json.loads(serialised(example)) == example
 
 
 def test_an_ended_call_in_the_stream_has_its_outcome_of_the_enum() -> None:
