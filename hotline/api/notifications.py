@@ -50,7 +50,11 @@ NO_NOTIFICATION = (
     "No such notification (or not one of the token's organisation or operator's lines).",
 )
 #: Unknown references asked by one token: 5 in 10 minutes.
-GUESSES = (429, "Too many unknown references from this token: `Retry-After` says when to retry.")
+GUESSES = (
+    429,
+    "Too many unknown references from this token (5 in 10 minutes, counted by every instance "
+    "that shares HOTLINE_RATE_LIMIT_STORAGE): `Retry-After` says when to retry.",
+)
 ACTING = (403, "A viewer's token, or an operator's acting for another operator.")
 
 

@@ -139,8 +139,9 @@ def create_api(app_parts: Parts) -> FastAPI:
     async def login(request: Request, body: Login, response: Response) -> dict[str, Any]:
         """A browser's login with an API token: a session opens, and its id (never the token)
         goes into an HttpOnly cookie (the wallboard's EventSource cannot send a header).
-        At most 10 attempts a minute from one address (429): the connection's, or the one
-        a trusted proxy names (HOTLINE_TRUSTED_PROXIES)."""
+        At most 10 attempts a minute from one address (429 with ``Retry-After``): the
+        connection's, or the one a trusted proxy names (HOTLINE_TRUSTED_PROXIES); counted
+        together by the instances that share HOTLINE_RATE_LIMIT_STORAGE."""
         address = request.client.host if request.client else "?"
         if (wait := await app_parts.throttles.logins.hit(address)) > 0:
             raise HTTPException(
