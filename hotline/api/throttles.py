@@ -68,7 +68,10 @@ class Counts:
         #: Redis' connections (closed by :meth:`close`).
         self.pool = (
             redis.asyncio.ConnectionPool.from_url(
-                url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT
+                # (redis-py names a socket's URL unix://; limits' own name is redis+unix://)
+                url.replace("redis+unix://", "unix://", 1),
+                socket_timeout=TIMEOUT,
+                socket_connect_timeout=TIMEOUT,
             )
             if url
             else None

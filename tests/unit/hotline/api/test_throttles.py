@@ -183,3 +183,18 @@ def test_the_setting_takes_a_redis_url_only() -> None:
     assert found.rate_limit_storage.get_secret_value() == REDIS
     with pytest.raises(ValueError, match="a Redis URL"):
         Settings(_env_file=None, rate_limit_storage="memcached://127.0.0.1")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:6379/0",
+        "rediss://cache.example.org:6380/1",
+        "redis+unix:///run/redis.sock?db=0",
+    ],
+)
+async def test_each_kind_of_redis_url_makes_counts(url: str) -> None:
+    """(nothing is connected until a try is counted)"""
+    made = Counts(url, "hotline-test-urls")
+    assert made.shared is not None
+    await made.close()
