@@ -68,6 +68,7 @@ HEALTH = {
             }
         ],
     },
+    "rate_limits": {"storage": "redis", "error": None},
     "outbox": {
         "doors": ["sms", "email"],
         "pending": {"sms": 0, "email": 1},

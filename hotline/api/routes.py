@@ -85,7 +85,7 @@ def create_api(app_parts: Parts) -> FastAPI:
         state: dict[str, Any] = await app_parts.health(who.organisation if who else None)
         if who is None or who.role is Role.OPERATOR:  # (an operator's desk needs none of it)
             return {"status": state["status"]}
-        return state
+        return {**state, "rate_limits": app_parts.throttles.counts.state()}
 
     @app.get("/health/live", response_model=schemas.Live)
     async def get_live() -> dict[str, str]:

@@ -102,6 +102,15 @@ class Outbox(Schema):
     last_error_at: str | None
 
 
+class RateLimits(Schema):
+    """Where the login and reference limits count tries (HOTLINE_RATE_LIMIT_STORAGE)."""
+
+    storage: Literal["memory", "redis"]
+    """``memory``: this instance's alone; ``redis``: shared with the instances that name it."""
+    error: str | None
+    """Redis unreachable: why; meanwhile the tries are counted in this instance's memory."""
+
+
 class Health(Schema):
     """``status`` for anyone; the rest with a valid token only."""
 
@@ -120,6 +129,7 @@ class Health(Schema):
     duty: DutyHealth | None = None
     """The duty rotas' calendars (they do not make the status degraded: calls go on)."""
     outbox: Outbox | None = None
+    rate_limits: RateLimits | None = None
 
 
 class Live(Schema):

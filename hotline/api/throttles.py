@@ -112,6 +112,10 @@ class Counts:
                 return found
         return await act(self.local)
 
+    def state(self) -> dict[str, str | None]:
+        """Where the tries are counted, and why not in Redis if it is away (/health)."""
+        return {"storage": "memory" if self.shared is None else "redis", "error": self.error}
+
     async def close(self) -> None:
         """Close the connections to Redis (at the service's end)."""
         if self.pool is not None:

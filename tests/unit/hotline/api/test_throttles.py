@@ -63,9 +63,13 @@ def unreachable() -> str:
     return f"redis://127.0.0.1:{port}/0"
 
 
+async def healthy(organisation: str | None) -> dict[str, Any]:
+    return {"status": "ok"}
+
+
 def instance(counts: Counts, peer: str = "203.0.113.9") -> httpx.AsyncClient:
     """An app instance (create_api over the test doubles) counting in ``counts``."""
-    api = create_api(dataclasses.replace(parts(), throttles=Throttles(counts)))
+    api = create_api(dataclasses.replace(parts(), throttles=Throttles(counts), health=healthy))
     transport = httpx.ASGITransport(app=api, client=(peer, 40000))
     return httpx.AsyncClient(transport=transport, base_url="http://hotline")
 
@@ -118,6 +122,8 @@ async def test_two_instances_on_one_redis_share_the_login_limit(
     # apart, each instance would have let ten through
     async with instance(counts("")) as alone:
         assert [(await login(alone)).status_code for _ in range(10)] == [401] * 10
+        health = await alone.get("/health", headers={"Authorization": f"Bearer {SUPERVISOR}"})
+        assert health.json()["rate_limits"] == {"storage": "memory", "error": None}
 
 
 async def test_two_instances_on_one_redis_share_the_reference_guesses(
@@ -146,9 +152,15 @@ async def test_redis_unreachable_counts_in_memory_never_unlimited(
         async with instance(away) as api:
             assert [(await login(api)).status_code for _ in range(10)] == [401] * 10
             refused = await login(api)
+            health = await api.get("/health", headers={"Authorization": f"Bearer {SUPERVISOR}"})
     assert refused.status_code == 429
     assert int(refused.headers["retry-after"]) >= 58
     assert away.error is not None and "Connection" in away.error
+    # what /health says of it (the status is the calls': logins are still limited)
+    assert health.json() == {
+        "status": "ok",
+        "rate_limits": {"storage": "redis", "error": away.error},
+    }
     warned = [r.getMessage() for r in caplog.records if "Redis unreachable" in r.getMessage()]
     assert len(warned) == 1  # once for the outage, not once a request
 
