@@ -31,6 +31,7 @@ from hotline.api.access import (
 )
 from hotline.api.deps import Parts
 from hotline.api.routes import create_api
+from hotline.api.throttles import Counts, Throttles
 from hotline.asterisk.agi import FastAgiServer, Handler
 from hotline.asterisk.ami import AmiClient, AmiEffects, reload_modules
 from hotline.asterisk.desk import DeskPhones
@@ -511,6 +512,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
             duty=service.duty,
             eraser=eraser,
             streams=Streams(settings.streams_per_token),
+            throttles=Throttles(Counts(settings.rate_limit_storage.get_secret_value())),
             trusted_proxies=proxies,
             trail=service.trail,
             desk_phones=service.desk_phones,
@@ -774,6 +776,8 @@ async def serve(settings: Settings, deployment: Deployment) -> None:
         await _cancelled(tasks)
         with contextlib.suppress(Exception):  # (when each token was last used, if it can)
             await service.api.state.parts.tokens.close()
+        with contextlib.suppress(Exception):  # (Redis' connections, if any)
+            await service.api.state.parts.throttles.counts.close()
         await service.call_log.close()
         spool_door.forget()  # messages opened for calls this process served
         if service.queue_log is not None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from agents.state import Event, State
-from routing.events import Fact
+from routing.events import Ending, Fact
 from routing.queue import Shelter
 
 
@@ -232,7 +232,7 @@ class LetGo:
     """The caller leaves for the dialplan's fallback queue (handed over, or our fault)."""
 
     call: str
-    outcome: str
+    outcome: Ending
     error: str | None = None
 
 

@@ -373,7 +373,9 @@ class Work:
         )
         return True
 
-    def finish(self, call: str, offered: Offered, outcome: str, by: str | None = None) -> None:
+    def finish(
+        self, call: str, offered: Offered, outcome: ev.Ending, by: str | None = None
+    ) -> None:
         """The conversation is over (``by``: who hung up, where known): its times logged, the
         operator wraps up."""
         assert offered.answered is not None

@@ -25,7 +25,6 @@ import hashlib
 import logging
 import secrets
 import time
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -314,37 +313,6 @@ class Sessions:
             token, expires, _, read = self._known[digest]
             self._known[digest] = (token, expires, True, read)
         await self.store.end_session(digest, now)
-
-
-class Throttle:
-    """At most ``limit`` counted events per key in ``window`` seconds: logins from one
-    address, unknown references asked by one token. Holds at most ``keys`` keys (the oldest
-    go first), so a flood of addresses cannot grow it without end."""
-
-    def __init__(self, limit: int, window: float, keys: int = 10_000) -> None:
-        self.limit = limit
-        self.window = window
-        self.keys = keys
-        self._seen: dict[str, deque[float]] = {}
-
-    def wait(self, key: str) -> float:
-        """Seconds until ``key`` may go on (0: now)."""
-        times = self._seen.get(key)
-        if not times:
-            return 0.0
-        now = time.monotonic()
-        while times and now - times[0] >= self.window:
-            times.popleft()
-        if len(times) < self.limit:
-            return 0.0
-        return self.window - (now - times[0])
-
-    def count(self, key: str) -> None:
-        times = self._seen.pop(key, None) or deque()
-        times.append(time.monotonic())
-        self._seen[key] = times  # newest last: the oldest keys are dropped first
-        while len(self._seen) > self.keys:
-            del self._seen[next(iter(self._seen))]
 
 
 #: Event streams one token may have open at once (HOTLINE_STREAMS_PER_TOKEN's default): a

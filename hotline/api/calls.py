@@ -6,12 +6,13 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 from pathlib import PurePath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Path, Query, Request, Response
+from fastapi import Body, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hotline.api import examples as ex
 from hotline.api import schemas, views
 from hotline.api.access import Principal, Role
 from hotline.api.audio import SEALED, stream
@@ -45,24 +46,6 @@ NO_CALL = (404, "No such call (or not one this token may see).")
 #: The filters' refusals.
 FILTERS = (403, "A viewer's token, or an operator's asking for another operator's calls.")
 
-#: Outcomes a call can end with (the `outcome` filter of /api/calls).
-Outcome = Literal[
-    "answered",
-    "abandoned",
-    "called-back",
-    "callback-failed",
-    "handled",
-    "after-hours",
-    "finished",
-    "hung-up",
-    "unknown-number",
-    "failed",
-    "rejected",
-    "handed-over",
-    "interrupted",
-    "transferred",
-]
-
 
 async def call_filter(
     app: App,
@@ -72,7 +55,10 @@ async def call_filter(
     ] = None,
     until: Annotated[datetime | None, Query(alias="to", description="calls started before")] = None,
     line: Name | None = None,
-    outcome: Outcome | None = None,
+    outcome: Annotated[
+        schemas.Outcome | None,
+        Query(description="how the calls ended (`other`: a value this version does not know)"),
+    ] = None,
     operator: Name | None = None,
     caller: Annotated[
         str | None, Query(max_length=80, description="the caller's number (Asterisk: 79 at most)")
@@ -90,7 +76,7 @@ async def call_filter(
         since=aware(since, zone_),
         until=aware(until, zone_),
         line=known(line, "line", own(app, who, "lines")),
-        outcome=outcome,
+        outcome=None if outcome is None else outcome.value,
         operator=known(operator, "operator", own(app, who, "operators")),
         caller=caller,
         number=number,
@@ -206,7 +192,10 @@ async def get_call(
 class TransferTo(BaseModel):
     """Where to send the caller: exactly one of a line, an operator, a centre (by id)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=ex.examples(*(t["value"] for t in ex.TRANSFERS.values())),
+    )
 
     line: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     operator: Annotated[str, Field(min_length=1, max_length=64)] | None = None
@@ -237,7 +226,10 @@ class TransferTo(BaseModel):
     ),
 )
 async def transfer(
-    app: App, who: Handler, call_id: Annotated[str, Path(max_length=64)], to: TransferTo
+    app: App,
+    who: Handler,
+    call_id: Annotated[str, Path(max_length=64)],
+    to: Annotated[TransferTo, Body(openapi_examples=ex.TRANSFERS)],
 ) -> dict[str, Any]:
     """Send a caller who is talking to an operator elsewhere (blind: the operator leaves the
     call): to a line's queue (they keep their arrival time and place, and hear that they are
@@ -273,7 +265,7 @@ class WrapUp(BaseModel):
     """What the call was about (topics of its line), how it ended for the caller (one of its
     organisation's ``queues.resolutions``) and a note (personal data)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=ex.examples(ex.WRAP_UP))
 
     topics: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
         min_length=1, max_length=8

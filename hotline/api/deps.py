@@ -23,11 +23,11 @@ from hotline.api.access import (
     Role,
     Sessions,
     Streams,
-    Throttle,
     Tokens,
 )
 from hotline.api.errors import errors
 from hotline.api.proxies import Networks
+from hotline.api.throttles import Counts, Throttles
 from hotline.api.versions import API
 from hotline.asterisk.desk import DeskPhones
 from hotline.calls import supervision
@@ -78,10 +78,9 @@ class Parts:
     metrics_auth: bool = True
     #: Recordings and messages, sealed: opened only to be streamed.
     vault: Vault | None = None
-    #: Logins per address: 10 a minute.
-    logins: Throttle = field(default_factory=lambda: Throttle(10, 60.0))
-    #: Unknown notification references per token: 5 in 10 minutes (they are six digits).
-    guesses: Throttle = field(default_factory=lambda: Throttle(5, 600.0))
+    #: Logins per address, unknown notification references per token: in this instance's
+    #: memory, or in Redis (HOTLINE_RATE_LIMIT_STORAGE).
+    throttles: Throttles = field(default_factory=lambda: Throttles(Counts()))
     #: Event streams open per token (HOTLINE_STREAMS_PER_TOKEN).
     streams: Streams = field(default_factory=lambda: Streams(STREAMS_PER_TOKEN))
     #: The proxies whose X-Forwarded-For is believed (HOTLINE_TRUSTED_PROXIES).

@@ -182,7 +182,7 @@ async def _caller(
                 "started": r.started_at.isoformat(),
                 "line": r.line,
                 "operator": r.operator,
-                "outcome": r.outcome,
+                "outcome": views.outcome(r.outcome),
                 "topics": r.topics,
                 "resolution": r.resolution,
                 # a note is theirs to read on the lines they serve (a supervisor: all)

@@ -11,6 +11,7 @@ from fastapi import Body, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hotline.api import audit
+from hotline.api import examples as ex
 from hotline.api.deps import AWAY, App, Supervisor, api_router, database
 from hotline.api.errors import errors
 from hotline.lifecycle.erasure import NothingToErase, NotWritten
@@ -26,7 +27,9 @@ class Erase(BaseModel):
     """What to erase: every call of a ``caller``'s number (made from it, or a number typed
     to be called back on or left with a report), or the call ``call_id``; one of the two."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra=ex.examples(ex.ERASE, {"call_id": "1796526905.3"})
+    )
 
     caller: str | None = Field(None, pattern=r"^\+?[0-9]{3,20}$")
     call_id: str | None = Field(None, min_length=1, max_length=64)
@@ -41,6 +44,8 @@ class Erase(BaseModel):
 class Erased(BaseModel):
     """How much was erased."""
 
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.ERASED))
+
     calls: int
     recordings: int
     reports: int
@@ -49,6 +54,8 @@ class Erased(BaseModel):
 
 class Done(BaseModel):
     """An erasure done: when, who asked, whose data, how much (never the number or call)."""
+
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.ERASURE_DONE))
 
     at: datetime
     by: str

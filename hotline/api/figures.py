@@ -5,7 +5,7 @@ report (PDF or CSV)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -35,13 +35,21 @@ from hotline.figures import report, stats
 router = api_router()
 
 
+#: The earliest ``from`` of the statistics: a period before it has no calls, and in its zone's
+#: local mean time of old (Kyiv's +02:02:04) a period's start is no RFC 3339 time.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 @router.get(
     "/stats",
     response_model=schemas.Stats,
     response_model_exclude_unset=True,
     responses=errors(
         403,
-        (422, "A bad period (`from` after `to`, over 366 days), line or time zone."),
+        (
+            422,
+            "A bad period (`from` after `to`, before 1970, over 366 days), line or time zone.",
+        ),
         AWAY,
     ),
 )
@@ -76,6 +84,8 @@ async def get_stats(
     since = aware(since, zone_) or stats.period_start(now, "day", zone_)
     if since >= until:
         raise unprocessable("from", "query", "must be before 'to'")
+    if since < EARLIEST:
+        raise unprocessable("from", "query", f"must be {EARLIEST.year} or later")
     if until - since > timedelta(days=366):
         raise unprocessable("from", "query", "the period may be at most 366 days")
     known(line, "line", own(app, who, "lines"))

@@ -12,6 +12,7 @@ from fastapi import Body, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from hotline.api import examples as ex
 from hotline.api import schemas
 from hotline.api.access import Principal, Role
 from hotline.api.audio import AUDIO_SCHEMA, SEALED, stream
@@ -34,6 +35,7 @@ from hotline.api.deps import (
     zone,
 )
 from hotline.api.errors import Problem, errors
+from hotline.api.throttles import retry_after
 from hotline.calls.switchboard import CallbackRefused
 from hotline.reports.notifications import Notification
 from hotline.store.trail import Kind
@@ -48,7 +50,11 @@ NO_NOTIFICATION = (
     "No such notification (or not one of the token's organisation or operator's lines).",
 )
 #: Unknown references asked by one token: 5 in 10 minutes.
-GUESSES = (429, "Too many unknown references from this token: `Retry-After` says when to retry.")
+GUESSES = (
+    429,
+    "Too many unknown references from this token (5 in 10 minutes, counted by every instance "
+    "that shares HOTLINE_RATE_LIMIT_STORAGE): `Retry-After` says when to retry.",
+)
 ACTING = (403, "A viewer's token, or an operator's acting for another operator.")
 
 
@@ -136,7 +142,7 @@ class Handled(BaseModel):
     ``queues.notification_outcomes``, and a note (personal data: for supervisors and the
     operators of its line only)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=ex.examples(ex.HANDLED))
 
     outcome: str | None = Field(None, max_length=64)
     note: str | None = Field(None, max_length=4000)
@@ -162,15 +168,15 @@ def _of_the_line(app: Parts, by: str, item: Notification) -> None:
         raise unprocessable("by", "query", f"{by!r} is no operator of the line {item.line!r}")
 
 
-def _theirs(app: Parts, who: Principal, ref: str) -> Notification:
+async def _theirs(app: Parts, who: Principal, ref: str) -> Notification:
     """Notification ``ref``, if ``who`` may act on it (a supervisor of its organisation, an
     operator of its line); else a 404, as for a wrong reference, and guesses are throttled."""
     guesser = f"{who.role}:{who.operator}:{who.name}"
-    if (wait := app.guesses.wait(guesser)) > 0:
+    if (wait := await app.throttles.guesses.wait(guesser)) > 0:
         raise HTTPException(
             429,
-            "too many unknown references from this token; try again later",
-            headers={"Retry-After": str(math.ceil(wait))},
+            f"too many unknown references from this token; try again in {math.ceil(wait)} s",
+            headers=retry_after(wait),
         )
     found = app.notifications.items.get(ref)
     if (
@@ -184,7 +190,7 @@ def _theirs(app: Parts, who: Principal, ref: str) -> Notification:
             )
         )
     ):  # another line's notification is none of theirs: as unknown as a wrong number
-        app.guesses.count(guesser)
+        await app.throttles.guesses.count(guesser)
         raise HTTPException(404, f"no notification {ref}")
     return found
 
@@ -198,7 +204,7 @@ async def notification(app: App, who: Handler, ref: Ref, request: Request) -> di
     """One notification with its note and its history: stored, each callback (rung, answered,
     failed), each time an operator played its message or called it back, and its close. Its
     note shown is on the audit trail."""
-    item = _theirs(app, who, ref)
+    item = await _theirs(app, who, ref)
     events = await database(app.store.notification_events(ref, item.call, item.at, HISTORY))
     stored = {"at": item.at.isoformat(), "kind": "stored", "by": item.taken_by, "call": item.call}
     own = [stored, *item.done]
@@ -241,7 +247,7 @@ async def notification_handled(
     closes, its callbacks stop; the body may say how (``outcome``) with a ``note``."""
     by = _acting(who, by)
     handled = handled or Handled()
-    found = _theirs(app, who, ref)
+    found = await _theirs(app, who, ref)
     outcomes = app.deployment.policy_of(line=found.line).notification_outcomes
     if handled.outcome is not None and handled.outcome not in outcomes:
         raise unprocessable("outcome", "body", f"one of {', '.join(outcomes)}")
@@ -281,7 +287,7 @@ async def call_back(
     number back now: their phone rings, and once they pick up the number is dialled. A
     callback of it already waiting is made now, by them. 409: they cannot now (why)."""
     by = _acting(who, by)
-    item = _theirs(app, who, ref)
+    item = await _theirs(app, who, ref)
     board = app.switchboard
     _of_the_line(app, by, item)
     found = await database(app.store.call(item.call))
@@ -383,7 +389,7 @@ async def notification_recording(
     """The caller's recorded message (supervisors; operators of its line), opened from the
     vault; who played it is kept in the notification's history, and each request on the
     audit trail."""
-    found = _theirs(app, who, ref)
+    found = await _theirs(app, who, ref)
     if not found.recording:
         raise HTTPException(404, f"no recorded message {ref}")
     answer = await stream(
@@ -403,7 +409,7 @@ class EscalationAction(BaseModel):
     ``skip`` to its next step now, or ``accept`` it on ``person``'s behalf (none: their
     own)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=ex.examples(ex.ESCALATION_ACTION))
 
     action: Literal["restart", "skip", "accept"]
     person: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -431,7 +437,7 @@ async def escalation_action(
 ) -> dict[str, Any]:
     """A supervisor restarts a report's escalation, skips its step, or accepts the report on
     someone's behalf; each on the report's history with who did it."""
-    item = _theirs(app, who, ref)
+    item = await _theirs(app, who, ref)
     escalations = app.escalations
     current = escalations.items.get(ref) if escalations is not None else None
     if escalations is None or current is None:

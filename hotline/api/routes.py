@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hotline import __version__
 from hotline.api import (
@@ -33,8 +33,10 @@ from hotline.api import (
     queues,
     schemas,
     stream,
+    stream_schema,
     web,
 )
+from hotline.api import examples as ex
 from hotline.api.access import SESSION_HOURS, Role, token_hash
 from hotline.api.deps import (
     COOKIE,
@@ -45,6 +47,7 @@ from hotline.api.deps import (
 from hotline.api.limits import MAX_BODY, MAX_HEADERS, MAX_TARGET, Limits
 from hotline.api.proxies import ClientAddress
 from hotline.api.standby import Forward
+from hotline.api.throttles import retry_after
 from hotline.api.versions import API, Aliases
 from hotline.figures import metrics
 
@@ -69,6 +72,7 @@ def create_api(app_parts: Parts) -> FastAPI:
     app.add_middleware(ClientAddress, proxies=app_parts.trusted_proxies)
     app.add_middleware(Aliases)  # (outermost: everything inside sees /api/v1 paths)
     errors.install(app)
+    stream_schema.install(app)
 
     @app.get("/health", response_model=schemas.Health, response_model_exclude_unset=True)
     async def get_health(request: Request) -> dict[str, Any]:
@@ -81,7 +85,7 @@ def create_api(app_parts: Parts) -> FastAPI:
         state: dict[str, Any] = await app_parts.health(who.organisation if who else None)
         if who is None or who.role is Role.OPERATOR:  # (an operator's desk needs none of it)
             return {"status": state["status"]}
-        return state
+        return {**state, "rate_limits": app_parts.throttles.counts.state()}
 
     @app.get("/health/live", response_model=schemas.Live)
     async def get_live() -> dict[str, str]:
@@ -135,16 +139,16 @@ def create_api(app_parts: Parts) -> FastAPI:
     async def login(request: Request, body: Login, response: Response) -> dict[str, Any]:
         """A browser's login with an API token: a session opens, and its id (never the token)
         goes into an HttpOnly cookie (the wallboard's EventSource cannot send a header).
-        At most 10 attempts a minute from one address (429): the connection's, or the one
-        a trusted proxy names (HOTLINE_TRUSTED_PROXIES)."""
+        At most 10 attempts a minute from one address (429 with ``Retry-After``): the
+        connection's, or the one a trusted proxy names (HOTLINE_TRUSTED_PROXIES); counted
+        together by the instances that share HOTLINE_RATE_LIMIT_STORAGE."""
         address = request.client.host if request.client else "?"
-        if (wait := app_parts.logins.wait(address)) > 0:
+        if (wait := await app_parts.throttles.logins.hit(address)) > 0:
             raise HTTPException(
                 429,
-                "too many logins from this address; try again later",
-                headers={"Retry-After": str(math.ceil(wait))},
+                f"too many logins from this address; try again in {math.ceil(wait)} s",
+                headers=retry_after(wait),
             )
-        app_parts.logins.count(address)
         who = await app_parts.tokens.find(body.token)
         if who is None:
             raise HTTPException(401, "unknown token")
@@ -248,4 +252,6 @@ whose target, headers or body is over """
 
 
 class Login(BaseModel):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.LOGIN))
+
     token: str = Field(min_length=1, max_length=512)

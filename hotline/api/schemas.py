@@ -10,12 +10,14 @@ out what was not set (``response_model_exclude_unset``).
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from agents.rota import DutyRole
 from agents.state import State
+from hotline.api import examples as ex
 from hotline.api.access import Role
 from hotline.calls.supervision import Mode
 from hotline.figures.stats import Period
@@ -100,8 +102,19 @@ class Outbox(Schema):
     last_error_at: str | None
 
 
+class RateLimits(Schema):
+    """Where the login and reference limits count tries (HOTLINE_RATE_LIMIT_STORAGE)."""
+
+    storage: Literal["memory", "redis"]
+    """``memory``: this instance's alone; ``redis``: shared with the instances that name it."""
+    error: str | None
+    """Redis unreachable: why; meanwhile the tries are counted in this instance's memory."""
+
+
 class Health(Schema):
     """``status`` for anyone; the rest with a valid token only."""
+
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.HEALTH))
 
     status: Literal["ok", "degraded"]
     role: str | None = None
@@ -116,20 +129,27 @@ class Health(Schema):
     duty: DutyHealth | None = None
     """The duty rotas' calendars (they do not make the status degraded: calls go on)."""
     outbox: Outbox | None = None
+    rate_limits: RateLimits | None = None
 
 
 class Live(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.LIVE))
+
     status: Literal["alive"]
     role: str
     """``active``, ``taking over`` or ``standby``."""
 
 
 class LoggedIn(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.LOGGED_IN))
+
     role: Role
     operator: str | None
 
 
 class Session(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.SESSION))
+
     role: Role
     operator: str | None
     """The operator an operator's token acts for."""
@@ -158,6 +178,8 @@ class WaitingCaller(Schema):
 
 
 class LineQueue(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.LINE_QUEUE))
+
     waiting: list[WaitingCaller]
     longest_wait: float
     estimated_wait: int | None
@@ -179,6 +201,8 @@ class Shelter(Schema):
 
 
 class Announcement(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.ANNOUNCEMENT))
+
     line: str
     by: str
     """Who recorded or sent it."""
@@ -188,6 +212,8 @@ class Announcement(Schema):
 
 
 class Office(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.OFFICE))
+
     id: str
     organisation: str | None
     lines: list[str]
@@ -199,6 +225,8 @@ class Office(Schema):
 
 
 class Reloaded(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.RELOADED))
+
     changes: list[str]
     """What changed, as paths in the config (``organisations.ua-legal-aid.operators.op4:
     added``); empty: nothing."""
@@ -210,6 +238,8 @@ class Reloaded(Schema):
 
 
 class Operator(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.OPERATOR))
+
     id: str
     state: State
     reachable: bool
@@ -226,6 +256,8 @@ class Operator(Schema):
 
 
 class Centre(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.CENTRE))
+
     id: str
     name: str
     region: str
@@ -237,6 +269,8 @@ class Centre(Schema):
 
 
 class Spying(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.SPYING))
+
     call: str
     operator: str
     supervisor: str
@@ -244,6 +278,47 @@ class Spying(Schema):
 
 
 # -- the call log -------------------------------------------------------------------------------
+class Outcome(StrEnum):
+    """How a call ended (null while it is under way).
+
+    - ``answered``: an operator talked to the caller;
+    - ``called-back``: a callback's call, answered and talked through;
+    - ``abandoned``: the caller hung up before an operator answered (waiting, their phone
+      ringing, a centre's ringing);
+    - ``callback-failed``: a callback that reached nobody, its tries spent;
+    - ``handled``: a callback no longer needed (its notification handled, or erased);
+    - ``after-hours``: the line was closed; the caller heard its hours;
+    - ``finished``: the menus' own end (information only), or a centre that did not answer;
+    - ``hung-up``: the caller hung up in the menus;
+    - ``unknown-number``: a number dialled that is no hotline's;
+    - ``failed``: the service failed the call (``error`` on its ``call.ended`` event);
+    - ``rejected``: a session that was no call the service could serve;
+    - ``handed-over``: the caller went to the dialplan's fallback queue (the guard, or the
+      service unable to queue them);
+    - ``interrupted``: the call ended while no instance was listening (a restart, a
+      takeover);
+    - ``transferred``: handed to a legal aid centre that answered;
+    - ``other``: a value this version does not know (written by another version of the
+      service); as a filter, every such call.
+    """
+
+    ANSWERED = "answered"
+    CALLED_BACK = "called-back"
+    ABANDONED = "abandoned"
+    CALLBACK_FAILED = "callback-failed"
+    HANDLED = "handled"
+    AFTER_HOURS = "after-hours"
+    FINISHED = "finished"
+    HUNG_UP = "hung-up"
+    UNKNOWN_NUMBER = "unknown-number"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    HANDED_OVER = "handed-over"
+    INTERRUPTED = "interrupted"
+    TRANSFERRED = "transferred"
+    OTHER = "other"
+
+
 class Transfer(Open):
     """One transfer of the call: where to (``target``, ``to``), how (``mode``), by whom, and
     how it went (``outcome``; null while under way)."""
@@ -257,6 +332,8 @@ class Transfer(Open):
 
 
 class Call(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.CALL))
+
     id: str
     linkedid: str
     sip_call_id: str
@@ -281,7 +358,7 @@ class Call(Schema):
     operator: str | None
     wait: float | None
     talk: float | None
-    outcome: str | None
+    outcome: Outcome | None
     transfers: list[Transfer]
     topics: list[str]
     resolution: str | None
@@ -303,11 +380,15 @@ class Event(Schema):
 
 
 class CallWithEvents(Call):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.CALL_WITH_EVENTS))
+
     events: list[Event]
     """Its timeline, in order."""
 
 
 class Transferring(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.TRANSFERRING))
+
     call: str
     from_: str = Field(alias="from")
     """The operator the caller leaves."""
@@ -323,6 +404,8 @@ class PlannedCallback(Schema):
 
 
 class WrappedUp(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.WRAPPED_UP))
+
     call: str
     topics: list[str]
     resolution: str
@@ -420,6 +503,8 @@ class OperatorsTime(Schema):
 
 
 class Stats(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.STATS))
+
     from_: Time = Field(alias="from")
     to: Time
     threshold: float
@@ -481,6 +566,8 @@ class Escalation(Schema):
 
 
 class Notification(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.NOTIFICATION))
+
     ref: str
     call: str
     line: str
@@ -504,6 +591,8 @@ class Notification(Schema):
 
 
 class ListedNotification(Notification):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.LISTED_NOTIFICATION))
+
     overdue: bool
     """Open for longer than the organisation's ``notification_target``."""
 
@@ -517,11 +606,15 @@ class Step(Open):
 
 
 class NotificationWithHistory(Notification):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.NOTIFICATION_WITH_HISTORY))
+
     note: str | None
     history: list[Step]
 
 
 class CallingBack(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.CALLING_BACK))
+
     ref: str
     call: str
     operator: str
@@ -530,6 +623,8 @@ class CallingBack(Schema):
 
 # -- the operator's desk ------------------------------------------------------------------------
 class DeskOperator(Operator):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.DESK_OPERATOR))
+
     name: str
     lines: list[str]
     languages: list[str]
@@ -557,6 +652,8 @@ class Colleague(Schema):
 
 
 class DeskNotification(Notification):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.DESK_NOTIFICATION))
+
     recorded: bool
 
 
@@ -565,7 +662,7 @@ class EarlierCall(Schema):
     started: Time
     line: str | None
     operator: str | None
-    outcome: str | None
+    outcome: Outcome | None
     topics: list[str]
     resolution: str | None
     note: str | None
@@ -620,6 +717,8 @@ class DeskCallback(Schema):
 
 
 class Desk(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.DESK))
+
     operator: DeskOperator
     organisation: Organisation
     pause_reasons: list[str]
@@ -675,6 +774,8 @@ class RotaNow(Schema):
 
 
 class DutyNow(Schema):
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.DUTY_NOW))
+
     at: Time
     until: Time
     """The end of the 14 days the gaps are looked for in."""
@@ -684,6 +785,8 @@ class DutyNow(Schema):
 # -- the audit trail ----------------------------------------------------------------------------
 class AuditEntry(Schema):
     """One access to personal data (ids only: no number, name or note)."""
+
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.AUDIT_ENTRY))
 
     at: Time
     kind: Literal["recording", "message", "note", "export", "listen", "erasure"]
@@ -718,6 +821,8 @@ class IceServer(Schema):
 class DeskPhone(Schema):
     """What the desk's phone registers with: valid for this session alone, until its logout,
     the revocation of its token, or the next session's phone of the same operator."""
+
+    model_config = ConfigDict(json_schema_extra=ex.examples(ex.DESK_PHONE))
 
     operator: str
     server: str

@@ -20,6 +20,7 @@ from hotline.api.deps import (
     resolve,
 )
 from hotline.api.errors import errors
+from hotline.api.stream_schema import RESPONSE, serialised
 from hotline.events import CallEvent
 from routing.events import CallEnded, WrappedUp
 
@@ -63,7 +64,7 @@ async def _slot(app: App, who: Anyone) -> AsyncIterator[None]:
 @router.get(
     "/events",
     response_class=EventSourceResponse,
-    responses=errors(401, 403, 422, TOO_MANY, 503),
+    responses={**RESPONSE, **errors(401, 403, 422, TOO_MANY, 503)},
     dependencies=[Depends(_slot)],
 )
 async def events(
@@ -100,10 +101,10 @@ async def events(
         yield ServerSentEvent(comment="connected", retry=2000)
         if missed is None:  # too old to replay: the client must read the state again
             reset = {"kind": "stream.reset", "data": {"last_event_id": last_event_id}}
-            yield ServerSentEvent(data=reset)
+            yield ServerSentEvent(raw_data=serialised(reset))
         for past in missed or ():
             if shown(past):
-                yield ServerSentEvent(data=views.event(past.as_json(), who), id=past.id)
+                yield ServerSentEvent(raw_data=_shown(past, who), id=past.id)
         while True:
             try:
                 item: CallEvent | None = await asyncio.wait_for(queue.get(), RECHECK)
@@ -119,9 +120,14 @@ async def events(
                 replayed.discard(item.id)
                 continue
             if shown(item):
-                yield ServerSentEvent(data=views.event(item.as_json(), who), id=item.id)
+                yield ServerSentEvent(raw_data=_shown(item, who), id=item.id)
     finally:
         app.bus.unlisten(queue)
+
+
+def _shown(item: CallEvent, who: Principal) -> str:
+    """An event's payload as ``who`` may see it, through its model (its JSON)."""
+    return serialised(views.event(item.as_json(), who))
 
 
 def _theirs(item: CallEvent, who: Principal, mine: set[str]) -> bool:

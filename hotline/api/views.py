@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
 from datetime import datetime
 from typing import Any
 
 from agents.state import OperatorState
 from hotline.api.access import Principal, Role
+from hotline.api.schemas import Outcome
 from hotline.calls.switchboard import Switchboard
 from hotline.events import CallEvent
 from hotline.privacy import mask
 from hotline.store.tables import Call, Event
 from routing.events import from_data
+
+log = logging.getLogger(__name__)
 
 
 def queues(board: Switchboard, who: Principal) -> dict[str, Any]:
@@ -101,7 +105,7 @@ def call(row: Call, who: Principal) -> dict[str, Any]:
         "operator": row.operator,
         "wait": row.wait,
         "talk": row.talk,
-        "outcome": row.outcome,
+        "outcome": outcome(row.outcome),
         "transfers": row.transfers,
         "topics": row.topics,
         "resolution": row.resolution,
@@ -137,6 +141,21 @@ def event(out: dict[str, Any], who: Principal) -> dict[str, Any]:
 def stored_event(row: Event, who: Principal) -> dict[str, Any]:
     fact = from_data(row.kind, row.data)
     return event(CallEvent(row.call_id or "", row.seq, row.at, fact, row.id).as_json(), who)
+
+
+def outcome(stored: str | None) -> str | None:
+    """A call's outcome as the API shows it: ``other`` for a value this version does not
+    know (a row written by another version: never a 500 for it), null while under way."""
+    if stored is None or stored in KNOWN:
+        return stored
+    if stored not in _unknown:  # (once each: a log line per row listed would drown it)
+        _unknown.add(stored)
+        log.warning("call log: outcome %r unknown to this version, shown as 'other'", stored)
+    return Outcome.OTHER.value
+
+
+KNOWN = frozenset(Outcome) - {Outcome.OTHER}
+_unknown: set[str] = set()
 
 
 def _iso(at: datetime | None) -> str | None:

@@ -32,7 +32,7 @@ from hotline.events import CallEvent, EventBus
 from hotline.privacy import mask
 from routing import callbacks, events, queue, reconfigure, transfers
 from routing.dispatch import Waiting
-from routing.events import CallStarted, Fact
+from routing.events import CallStarted, Ending, Fact
 from routing.lines import next_open
 from routing.outbound import capped
 from routing.queue import Callback, Offered, Queue, Rules, Shelter, Timings
@@ -711,7 +711,7 @@ class Switchboard:
             handed += 1
         return handed
 
-    def let_go(self, call: str, outcome: str, error: str | None = None) -> None:
+    def let_go(self, call: str, outcome: Ending, error: str | None = None) -> None:
         """The caller leaves the service for the dialplan's fallback queue (``handed-over`` at
         a stop, ``failed`` when a fault of ours sends them): their record ends here."""
         self.feed(LetGo(call, outcome, error))

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     #: Event streams (/api/events) one token may have open at once; one more is refused (429).
     streams_per_token: int = Field(10, ge=1, le=1000)
+    #: Where the login and notification-reference limits count tries: empty, this
+    #: instance's memory; a Redis URL (``redis://127.0.0.1:6379/0``, ``rediss://...``,
+    #: ``redis+unix:///run/redis.sock?db=0``) to count them together with the other
+    #: instances that name the same. Redis unreachable: each instance counts in its memory
+    #: until it answers again (a warning in the log), never without a limit.
+    rate_limit_storage: SecretStr = SecretStr("")
 
     #: /metrics needs an API token (supervisor, viewer or metrics; each sees its own
     #: organisation's figures). Off: a request without one sees the service's state alone
@@ -192,6 +198,14 @@ class Settings(BaseSettings):
     @classmethod
     def _security_in_any_case(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _rate_limit_storage(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if url and not url.startswith(("redis://", "rediss://", "redis+unix://")):
+            raise ValueError("a Redis URL (redis://host:port/db, rediss://, redis+unix://)")
+        return value
 
     @field_validator("sms_url")
     @classmethod

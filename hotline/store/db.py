@@ -39,7 +39,7 @@ from hotline.store.tables import (
     OperatorChange,
     Recording,
 )
-from routing.events import Accessed
+from routing.events import ENDINGS, Accessed
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -57,6 +57,10 @@ def alembic_config() -> Config:
     return config
 
 
+#: The ``outcome`` filter of a call this version knows no outcome of (another version's).
+OTHER = "other"
+
+
 @dataclass(frozen=True)
 class CallFilter:
     """What ``/api/calls`` may ask for; None means any."""
@@ -64,6 +68,8 @@ class CallFilter:
     since: datetime | None = None
     until: datetime | None = None
     line: str | None = None
+    #: One of :data:`routing.events.ENDINGS`, or ``other``: any that is none of them (a
+    #: value written by another version).
     outcome: str | None = None
     operator: str | None = None
     caller: str | None = None
@@ -203,7 +209,7 @@ class Store:
         query = select(Call)
         for column, value in (
             (Call.line, where.line),
-            (Call.outcome, where.outcome),
+            (Call.outcome, None if where.outcome == OTHER else where.outcome),
             (Call.operator, where.operator),
             (Call.caller, where.caller),
             (Call.number, where.number),
@@ -211,6 +217,8 @@ class Store:
         ):
             if value is not None:
                 query = query.where(column == value)
+        if where.outcome == OTHER:
+            query = query.where(Call.outcome.is_not(None), Call.outcome.not_in(ENDINGS))
         if where.numbers is not None:
             query = query.where(Call.number.in_(where.numbers))
         if where.since is not None:

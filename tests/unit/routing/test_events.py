@@ -10,11 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from routing.events import KINDS, CallEnded, Fact, MenuAnswer, from_data, to_data
+from routing.events import ENDINGS, KINDS, CallEnded, Fact, MenuAnswer, from_data, to_data
 
 TEXT = st.text(max_size=20)
 VALUES = {
     "str": TEXT,
+    "Ending": st.sampled_from(ENDINGS) | TEXT,  # (another version's outcome read back too)
     "bool": st.booleans(),
     "int": st.integers(-(2**31), 2**31),
     "float": st.floats(allow_nan=False, allow_infinity=False),

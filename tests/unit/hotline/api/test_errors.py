@@ -60,7 +60,9 @@ def parts(
         policy_of=lambda *_, **__: SimpleNamespace(pause_reasons=("break", "training")),
     )
     switchboard = SimpleNamespace(
-        operators={"op1": OperatorState("op1")}, operator_event=refuse_every_change
+        operators={"op1": OperatorState("op1")},
+        operator_event=refuse_every_change,
+        clock=lambda: datetime(2026, 11, 25, 9, tzinfo=UTC),
     )
     notifications = SimpleNamespace(items={})
     unused: Any = None
@@ -173,6 +175,20 @@ CASES = [
         content=b"\xff\xfe not JSON",
         says="request body: Input should be a valid dictionary",
         content_type="text/plain",
+    ),
+    Case(
+        "GET",
+        "/api/v1/calls?outcome=lawyer-sent",
+        "/api/v1/calls",
+        422,
+        says="query parameter 'outcome': Input should be 'answered', 'called-back', ",
+    ),
+    Case(
+        "GET",
+        "/api/v1/stats?from=0212-03-07T07:20:07Z&to=0212-03-07T11:20:07Z&tz=UTC",
+        "/api/v1/stats",
+        422,
+        says="query parameter 'from': must be 1970 or later",
     ),
     Case("POST", "/api/v1/session", "/api/v1/session", 422, None, b"{}", "body field 'token'"),
     Case("POST", "/api/v1/session", "/api/v1/session", 401, None, b'{"token": "hl_x"}', "unknown"),

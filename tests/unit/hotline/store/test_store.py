@@ -189,6 +189,24 @@ async def test_an_end_found_unseen_never_overrides_the_end_an_instance_saw(
         assert (record.outcome, record.talk, record.operator) == ("answered", 30.0, "op1")
 
 
+async def test_the_outcome_filter_other_finds_the_outcomes_this_version_does_not_know(
+    store: Store, tmp_path: Path
+) -> None:
+    """A row written by another version (an outcome this one has not heard of) is what
+    ``outcome=other`` finds; the known ones and calls under way are not."""
+    bus = EventBus()
+    with Spool(tmp_path / "spool") as spool:
+        log = CallLog(spool, store)
+        log.attach(bus)
+        for n, outcome in enumerate(["answered", "queued", None, "escalation-taken"]):
+            publish(bus, f"c{n}", n, "call.started", caller="380501111111", number="0800213103")
+            if outcome is not None:
+                publish(bus, f"c{n}", n + 0.5, "call.ended", outcome=outcome)
+        await written(log)
+    assert [r.id for r in (await store.calls(CallFilter(outcome="other")))[0]] == ["c3", "c1"]
+    assert [r.id for r in (await store.calls(CallFilter(outcome="answered")))[0]] == ["c0"]
+
+
 async def test_an_event_that_cannot_be_written_is_set_aside(store: Store, tmp_path: Path) -> None:
     bus = EventBus()
     with Spool(tmp_path / "spool") as spool:
