@@ -14,6 +14,7 @@ from hotline.config.telephony import PhonesModel, SecurityModel, SipModel, Trunk
 from ivr import Action, Flow
 from routing import Line, Office
 from routing.escalation import Chain
+from routing import numbers
 from routing.outbound import CallbackPolicy
 from routing.signals import Target
 from routing.transfers import Centre
@@ -131,6 +132,9 @@ class Organisation:
     offices: frozenset[str]
     operators: frozenset[str]
     supervisors: frozenset[str]
+    #: The country its callers' and callback numbers are read in when national (its own
+    #: ``country``, else its first office's; None: only international forms are read).
+    country: str | None = None
     centres: frozenset[str] = frozenset()
     #: Keypad codes: code -> the line, operator or centre it names (a transfer), or the office
     #: (a supervisor's *72).
@@ -299,12 +303,40 @@ class Deployment:
             if org.callbacks_per_hour is not None
         }
         return CallbackPolicy.of(
-            allowed.allowed,
+            allowed.rules(),
             allowed.per_number_per_hour,
             allowed.per_hour,
             allowed.per_caller_per_hour,
             own,
         )
+
+    def number(
+        self, raw: str, *, organisation: str | None = None, line: str | None = None
+    ) -> str:
+        """``raw`` (a caller id, a number a caller typed or an API was given) as it is stored,
+        compared and counted: E.164 when it reads as a number in the country of the
+        organisation (by id, or of ``line``), else as it came (``anonymous``, a short code)."""
+        return numbers.normalise(raw, self.region(organisation=organisation, line=line))
+
+    def region(self, *, organisation: str | None = None, line: str | None = None) -> str | None:
+        """The country national numbers are read in for an organisation (by id, or of
+        ``line``); with neither, or none known: the only one of the deployment's, if its
+        organisations share one."""
+        found = (
+            self.organisations.get(organisation)
+            if organisation is not None
+            else self.organisation_of(line=line)
+            if line is not None
+            else None
+        )
+        if found is not None:
+            return found.country
+        countries = {org.country for org in self.organisations.values()}
+        return countries.pop() if len(countries) == 1 else None
+
+    def dial(self, number: str) -> str:
+        """A stored number as the carrier and the SMS gateway are given it (trunk.dial)."""
+        return numbers.dial(number, self.trunk.dial)
 
     @property
     def timezone(self) -> str:
