@@ -5,9 +5,10 @@ A callback (or an escalation's call to the person on duty) is a call the hotline
 number a caller typed or sent. Whoever could make the hotline dial any number could run up
 premium-rate or international bills (toll fraud), so only numbers of the countries and types
 (mobile, fixed line, ...) the deployment allows are dialled, every number read as its plan
-says (routing/numbers.py), so no way of writing one slips past; at most so many calls an hour go to one number, and so many for each
-organisation (its own calls: another organisation's busy hour, or a flood of requests on its
-line, never uses up this one's); and one calling number may ask for so many callbacks an hour.
+says (routing/numbers.py), so no way of writing one slips past; at most so many calls an
+hour go to one number, and so many for each organisation (its own calls: another
+organisation's busy hour, or a flood of requests on its line, never uses up this one's); and
+one calling number may ask for so many callbacks an hour.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from datetime import datetime, timedelta
 from routing import numbers
 
 HOUR = timedelta(hours=1)
+#: Where a refusal's rule is written.
+RULES = "trunk.callbacks.allowed"
 #: Callback requests one calling number may make to one organisation in an hour: a family
 #: that calls again, and again, is served; a caller typing number after number is not.
 PER_CALLER = 5
@@ -94,14 +97,18 @@ class CallbackPolicy:
         it in, a typing mistake) is refused: what cannot be typed cannot be checked."""
         country = numbers.country(number)
         if country is None:
-            return "not a valid telephone number (trunk.callbacks.allowed)"
+            return f"not a valid telephone number ({RULES})"
         rules = [rule for rule in self.allowed if rule.country == country]
         if not rules:
-            return f"a number of {country}, a country callbacks may not dial (trunk.callbacks.allowed)"
+            return (
+                f"a number of {country}, a country callbacks may not dial (trunk.callbacks.allowed)"
+            )
         kinds = numbers.kinds(number)
         if not any(kind in rule.kinds for rule in rules for kind in kinds):
             kind = " or ".join(kinds) or "unknown"
-            return f"a {kind} number of {country}, a type callbacks may not dial (trunk.callbacks.allowed)"
+            return (
+                f"a {kind} number of {country}: not a type callbacks dial (trunk.callbacks.allowed)"
+            )
         return None
 
     def hourly(self, organisation: str) -> int:

@@ -70,9 +70,13 @@ class CallService:
         call = _Call(channel.call, self.bus, self.clock)
         number = channel.extension
         entry = self.deployment.flow.entries.get(number)
+        # the carrier's form (0501234567, 380501234567, +380...) read in the country of the
+        # number's organisation: one caller, however it was sent
+        org = self.deployment.organisation_of(number=number)
+        caller = self.deployment.number(channel.caller, organisation=org.id if org else None)
         call.emit(
             CallStarted(
-                channel.caller,
+                caller,
                 number,
                 caller_name=channel.caller_name,
                 channel=channel.name,
@@ -126,7 +130,7 @@ class CallService:
             await channel.set_variable(Var.LANGUAGE, step.language)
             await io.say(step.prompts)
             # the dialplan says it connects, dials through the carrier, and reports the end
-            await channel.set_variable(Var.CENTRE, centre.number)
+            await channel.set_variable(Var.CENTRE, self.deployment.dial(centre.number))
             await channel.result(Result.CENTRE)
             self.switchboard.to_centre(call.id, channel.name, centre.target())
             return
@@ -245,7 +249,7 @@ class CallService:
             return False
         for _ in range(2):
             typed = (await io.collect(Prompt(language, "callback-number"), 8, 16)).rstrip("#")
-            number = typed or call.caller
+            number = self.deployment.number(typed, line=line) if typed else call.caller
             try:  # stored before the caller hears the promise
                 self.switchboard.add_callback(
                     call.id, line, language, number, "after-hours", call.caller
@@ -277,7 +281,9 @@ class CallService:
         if channel is None:
             return
         call = _Call(channel.call or f"rejected-{time.time_ns()}", self.bus, self.clock)
-        call.emit(CallStarted(channel.caller, channel.extension))
+        org = self.deployment.organisation_of(number=channel.extension)
+        caller = self.deployment.number(channel.caller, organisation=org.id if org else None)
+        call.emit(CallStarted(caller, channel.extension))
         call.emit(CallEnded("rejected", reason=why))
         try:
             await self._goodbye(channel, AgiCallIO(channel), "sorry", self.deployment.languages[:1])

@@ -722,7 +722,9 @@ class Switchboard:
         that arrived while the service hung is logged from ``started`` (caller, number,
         channel, sip_call_id)."""
         if not self.bus.under_way(call):
-            self.emit(call, started)
+            org = self.deployment.organisation_of(number=started.number)
+            caller = self.deployment.number(started.caller, organisation=org.id if org else None)
+            self.emit(call, replace(started, caller=caller))
         self._guarded[call] = None
         while len(self._guarded) > GUARDED_KEPT:
             del self._guarded[next(iter(self._guarded))]

@@ -12,9 +12,8 @@ from agents.rota import Rota
 from hotline.config import duty as duty_config
 from hotline.config.telephony import PhonesModel, SecurityModel, SipModel, TrunkModel
 from ivr import Action, Flow
-from routing import Line, Office
+from routing import Line, Office, numbers
 from routing.escalation import Chain
-from routing import numbers
 from routing.outbound import CallbackPolicy
 from routing.signals import Target
 from routing.transfers import Centre
@@ -310,9 +309,7 @@ class Deployment:
             own,
         )
 
-    def number(
-        self, raw: str, *, organisation: str | None = None, line: str | None = None
-    ) -> str:
+    def number(self, raw: str, *, organisation: str | None = None, line: str | None = None) -> str:
         """``raw`` (a caller id, a number a caller typed or an API was given) as it is stored,
         compared and counted: E.164 when it reads as a number in the country of the
         organisation (by id, or of ``line``), else as it came (``anonymous``, a short code)."""

@@ -24,8 +24,7 @@ from hotline.config.deployment import Deployment, Organisation, Policy, Retentio
 from hotline.config.rules import QueuesModel, RetentionModel
 from hotline.config.schema import OWNED, CentreModel, DeploymentModel, OrganisationModel
 from ivr import Entry, Flow, Menu
-from routing import numbers
-from routing import AfterHours, Line, Office, Schedule, parse_hours
+from routing import AfterHours, Line, Office, Schedule, numbers, parse_hours
 from routing.lines import Overflow
 from routing.outbound import CallbackPolicy
 from routing.transfers import Centre
@@ -306,6 +305,7 @@ def _build(
         op_id: Operator(op_id, op.name, op.office, tuple(op.lines), tuple(op.languages))
         for op_id, op in m.operators.items()
     }
+
     def centre(name: str, c: CentreModel) -> Centre:
         region = organisations[owners["centres", name]].region()
         number = numbers.normalise(c.number, region)

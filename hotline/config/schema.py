@@ -148,9 +148,7 @@ class DeploymentModel(Section):
 
     @model_validator(mode="after")
     def _organisations_or_one(self) -> DeploymentModel:
-        flat = [
-            s for s in ("languages", "country", *OWNED, "duty", "webhooks") if getattr(self, s)
-        ]
+        flat = [s for s in ("languages", "country", *OWNED, "duty", "webhooks") if getattr(self, s)]
         if self.organisations and flat:
             raise ValueError(f"with 'organisations', {', '.join(flat)} go inside an organisation")
         if not self.organisations:
