@@ -100,15 +100,11 @@ class CallbackPolicy:
             return f"not a valid telephone number ({RULES})"
         rules = [rule for rule in self.allowed if rule.country == country]
         if not rules:
-            return (
-                f"a number of {country}, a country callbacks may not dial (trunk.callbacks.allowed)"
-            )
+            return f"a number of {country}: no callback goes there ({RULES})"
         kinds = numbers.kinds(number)
         if not any(kind in rule.kinds for rule in rules for kind in kinds):
             kind = " or ".join(kinds) or "unknown"
-            return (
-                f"a {kind} number of {country}: not a type callbacks dial (trunk.callbacks.allowed)"
-            )
+            return f"a {kind} number of {country}: not a type callbacks dial ({RULES})"
         return None
 
     def hourly(self, organisation: str) -> int:

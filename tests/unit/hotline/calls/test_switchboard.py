@@ -296,10 +296,10 @@ async def test_a_refused_number_is_logged_and_nothing_is_promised(durable_world:
     board, _, _, events, folder = durable_world
     board.enqueue("c1", "PJSIP/trunk-1", "consultation", "uk", caller="380501234567")
     board.hold("c1", True)
-    with pytest.raises(CallbackRefused, match="allowed patterns"):
-        board.to_callback("c1", "0900123456")
+    with pytest.raises(CallbackRefused, match="a premium_rate number of UA"):
+        board.to_callback("c1", "+380900212345")
     assert not board.waiting["c1"].callback and "c1" not in board.callbacks
-    assert events[-1].kind == "callback.refused" and events[-1].fact.number == "0900123456"
+    assert events[-1].kind == "callback.refused" and events[-1].fact.number == "+380900212345"
     assert not (folder / "callbacks.jsonl").read_text()
 
 
