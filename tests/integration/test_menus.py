@@ -220,11 +220,11 @@ async def test_after_hours_callback_offer_takes_a_number(
     assert (record["asked_line"], record["outcome"], record["callback_number"]) == (
         "consultation",
         None,  # pending: the line's operators call back when they are in
-        "0501112233",
+        "+380501112233",  # typed nationally, kept in E.164
     )
     (requested,) = [e for e in record["events"] if e["kind"] == "callback.requested"]
     assert requested["data"] == {
-        "number": "0501112233",
+        "number": "+380501112233",
         "line": "consultation",
         "reason": "after-hours",
     }
