@@ -22,7 +22,7 @@ FAMILY = "380661112233"
 def kept(record: dict[str, Any], reason: str = "abandoned") -> dict[str, Any]:
     """The callback the record promises (its ``callback.requested``), the call not ended."""
     assert record["outcome"] is None, record
-    assert record["callback_number"] == FAMILY, record
+    assert record["callback_number"] == "+" + FAMILY, record  # (E.164, as logged)
     (requested,) = [e for e in record["events"] if e["kind"] == "callback.requested"]
     assert (requested["data"]["line"], requested["data"]["reason"]) == ("detention", reason)
     return requested
