@@ -312,7 +312,13 @@ class Deployment:
     def number(self, raw: str, *, organisation: str | None = None, line: str | None = None) -> str:
         """``raw`` (a caller id, a number a caller typed or an API was given) as it is stored,
         compared and counted: E.164 when it reads as a number in the country of the
-        organisation (by id, or of ``line``), else as it came (``anonymous``, a short code)."""
+        organisation (by id, or of ``line``), else as it came (``anonymous``, a short code).
+        With neither (a deployment-wide API token's query): the first organisation's country,
+        in the config's order, that reads it."""
+        if organisation is None and line is None:
+            for region in dict.fromkeys(org.country for org in self.organisations.values()):
+                if numbers.normalised(raw, region):
+                    return numbers.normalise(raw, region)
         return numbers.normalise(raw, self.region(organisation=organisation, line=line))
 
     def region(self, *, organisation: str | None = None, line: str | None = None) -> str | None:

@@ -534,8 +534,11 @@ def test_each_organisation_may_keep_its_audit_trail_its_own_time() -> None:
         ("555123456", {"organisation": "ge-legal-aid"}, "+995555123456"),
         ("555123456", {"line": "ge-consultation"}, "+995555123456"),
         ("0501234567", {"line": "consultation"}, "+380501234567"),
-        # no organisation, and two countries in the deployment: a national form stays as it is
-        ("0501234567", {}, "0501234567"),
+        # no organisation (a deployment-wide token's query): the first country that reads it
+        ("0501234567", {}, "+380501234567"),
+        # (Ukraine's first in the config: read as a Kherson landline, though a Georgian would
+        # mean a mobile; an organisation's token reads numbers in its own country)
+        ("555123456", {}, "+380555123456"),
         ("+380501234567", {}, "+380501234567"),
         ("anonymous", {"organisation": "ua-legal-aid"}, "anonymous"),
     ],
