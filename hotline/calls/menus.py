@@ -70,13 +70,10 @@ class CallService:
         call = _Call(channel.call, self.bus, self.clock)
         number = channel.extension
         entry = self.deployment.flow.entries.get(number)
-        # the carrier's form (0501234567, 380501234567, +380...) read in the country of the
-        # number's organisation: one caller, however it was sent
-        org = self.deployment.organisation_of(number=number)
-        caller = self.deployment.number(channel.caller, organisation=org.id if org else None)
         call.emit(
             CallStarted(
-                caller,
+                # (one caller, whatever form the carrier sent their number in)
+                self.deployment.caller(channel.caller, number),
                 number,
                 caller_name=channel.caller_name,
                 channel=channel.name,
@@ -281,8 +278,7 @@ class CallService:
         if channel is None:
             return
         call = _Call(channel.call or f"rejected-{time.time_ns()}", self.bus, self.clock)
-        org = self.deployment.organisation_of(number=channel.extension)
-        caller = self.deployment.number(channel.caller, organisation=org.id if org else None)
+        caller = self.deployment.caller(channel.caller, channel.extension)
         call.emit(CallStarted(caller, channel.extension))
         call.emit(CallEnded("rejected", reason=why))
         try:

@@ -722,8 +722,7 @@ class Switchboard:
         that arrived while the service hung is logged from ``started`` (caller, number,
         channel, sip_call_id)."""
         if not self.bus.under_way(call):
-            org = self.deployment.organisation_of(number=started.number)
-            caller = self.deployment.number(started.caller, organisation=org.id if org else None)
+            caller = self.deployment.caller(started.caller, started.number)
             self.emit(call, replace(started, caller=caller))
         self._guarded[call] = None
         while len(self._guarded) > GUARDED_KEPT:

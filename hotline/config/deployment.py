@@ -321,6 +321,14 @@ class Deployment:
                     return numbers.normalise(raw, region)
         return numbers.normalise(raw, self.region(organisation=organisation, line=line))
 
+    def caller(self, raw: str, dialled: str) -> str:
+        """A caller id as the carrier sent it (0501234567, 380501234567, +380...) as it is
+        stored: read in the country of the organisation whose number ``dialled`` is."""
+        org = self.organisation_of(number=dialled)
+        if org is None:  # (a number no organisation has: international forms only)
+            return numbers.normalise(raw, None)
+        return self.number(raw, organisation=org.id)
+
     def region(self, *, organisation: str | None = None, line: str | None = None) -> str | None:
         """The country national numbers are read in for an organisation (by id, or of
         ``line``); with neither, or none known: the only one of the deployment's, if its

@@ -579,3 +579,20 @@ def test_centres_and_duty_phones_are_kept_in_e164_and_told_as_written() -> None:
     assert (kyiv.number, kyiv.shown) == ("+380440000103", "0440000103")
     people = deployment.organisations["ua-legal-aid"].duty.people
     assert people["kovalenko"].phone == "+380671234501"
+
+
+@pytest.mark.parametrize(
+    ("raw", "dialled", "stored"),
+    [
+        ("0501234567", "0800213103", "+380501234567"),  # Ukraine's hotline: Ukraine's plan
+        ("380501234567", "0800213103", "+380501234567"),
+        ("555123456", "0322920055", "+995555123456"),  # Georgia's: a Georgian mobile
+        ("0501234567", "0999999999", "0501234567"),  # no organisation's number: as it came
+        ("380501234567", "0999999999", "+380501234567"),
+        ("anonymous", "0800213103", "anonymous"),
+    ],
+)
+def test_a_caller_id_is_read_in_the_country_of_the_number_dialled(
+    raw: str, dialled: str, stored: str
+) -> None:
+    assert parse(DEFAULT).caller(raw, dialled) == stored
