@@ -103,7 +103,7 @@ async def test_callbacks_stop_at_the_hourly_cap_and_say_why(
     first = await call(*DETENTION, caller="380661112233", hold_ms=4000)
     second = await call(*DETENTION, caller="380661112233", hold_ms=4000)
     for placed in (first, second):
-        assert service.record(placed.call_id)["callback_number"] == "380661112233"
+        assert service.record(placed.call_id)["callback_number"] == "+380661112233"
     service.login("op1")
     record = service.record(first.call_id, until=lambda r: r["outcome"] == "called-back", wait=60)
     assert record["operator"] == "op1"
@@ -216,7 +216,7 @@ async def test_a_carrier_that_wants_registration_and_authentication(
     op1 = phone("op1", talk_ms=2000)
     # a detention caller hangs up while nobody is free: called back through the carrier
     placed = await call(*DETENTION, caller="380661112233", hold_ms=4000)
-    assert service.record(placed.call_id)["callback_number"] == "380661112233"
+    assert service.record(placed.call_id)["callback_number"] == "+380661112233"
     service.login("op1")
     record = service.record(placed.call_id, until=lambda r: r["outcome"], wait=60)
     assert (record["outcome"], record["operator"]) == ("called-back", "op1")

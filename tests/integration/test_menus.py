@@ -94,7 +94,7 @@ async def test_keys_route_callers_to_their_lines(asterisk: Asterisk, service: Se
         ), (keys, record)
         # they hung up while waiting: abandoned, except detention callers, who are called back
         if line == "detention":
-            assert (record["outcome"], record["callback_number"]) == (None, "380501234567")
+            assert (record["outcome"], record["callback_number"]) == (None, "+380501234567")
         else:
             assert record["outcome"] == "abandoned", (keys, record)
         # the caller waited in Asterisk's waiting room while the service queued them on the line
