@@ -310,7 +310,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         deployment,
         bus,
         clock,
-        AmiEffects(ami, desk),
+        AmiEffects(ami, desk, lambda number: service.deployment.dial(number)),
         Durable(settings.data_dir),
     )
     announcements = Announcements(settings.spool_of_asterisk(), settings.data_dir, bus, clock)
@@ -335,7 +335,7 @@ def build(settings: Settings, deployment: Deployment) -> Service:
         deployment.escalations,
         lambda line: found.id if (found := service.deployment.organisation_of(line=line)) else None,
         duty,
-        AmiEffects(ami),
+        AmiEffects(ami, dial=lambda number: service.deployment.dial(number)),
         bus,
         clock,
         settings.data_dir,

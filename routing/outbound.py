@@ -3,20 +3,25 @@ back. Pure: no I/O, time passed in.
 
 A callback (or an escalation's call to the person on duty) is a call the hotline pays for, to a
 number a caller typed or sent. Whoever could make the hotline dial any number could run up
-premium-rate or international bills (toll fraud), so only numbers that match the deployment's
-patterns are dialled; at most so many calls an hour go to one number, and so many for each
-organisation (its own calls: another organisation's busy hour, or a flood of requests on its
-line, never uses up this one's); and one calling number may ask for so many callbacks an hour.
+premium-rate or international bills (toll fraud), so only numbers of the countries and types
+(mobile, fixed line, ...) the deployment allows are dialled, every number read as its plan
+says (routing/numbers.py), so no way of writing one slips past; at most so many calls an
+hour go to one number, and so many for each organisation (its own calls: another
+organisation's busy hour, or a flood of requests on its line, never uses up this one's); and
+one calling number may ask for so many callbacks an hour.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from routing import numbers
+
 HOUR = timedelta(hours=1)
+#: Where a refusal's rule is written.
+RULES = "trunk.callbacks.allowed"
 #: Callback requests one calling number may make to one organisation in an hour: a family
 #: that calls again, and again, is served; a caller typing number after number is not.
 PER_CALLER = 5
@@ -41,10 +46,28 @@ class Request:
 
 
 @dataclass(frozen=True)
-class CallbackPolicy:
-    """The numbers callbacks may dial (regular expressions matched whole) and the caps."""
+class Allowed:
+    """Numbers callbacks may dial: those of ``country`` (ISO 3166 alpha-2) of these types."""
 
-    allowed: tuple[re.Pattern[str], ...]
+    country: str
+    kinds: frozenset[str] = frozenset({"mobile", "fixed_line"})
+
+    def __post_init__(self) -> None:
+        # (the config says so with its own words first; this guards the pure rule's callers)
+        wrong = self.kinds - set(numbers.KINDS)
+        if wrong:
+            raise ValueError(f"callbacks may not dial {', '.join(sorted(wrong))} numbers")
+
+    @classmethod
+    def of(cls, country: str, kinds: Iterable[str] = ("mobile", "fixed_line")) -> Allowed:
+        return cls(country, frozenset(kinds))
+
+
+@dataclass(frozen=True)
+class CallbackPolicy:
+    """The numbers callbacks may dial (countries and types) and the caps."""
+
+    allowed: tuple[Allowed, ...]
     per_number_per_hour: int
     #: Each organisation's calls an hour (``own_per_hour``: those that set a lower cap).
     per_hour: int
@@ -54,14 +77,14 @@ class CallbackPolicy:
     @classmethod
     def of(
         cls,
-        patterns: Sequence[str],
+        allowed: Iterable[Allowed],
         per_number: int,
         per_hour: int,
         per_caller: int = PER_CALLER,
         own_per_hour: Mapping[str, int] | None = None,
     ) -> CallbackPolicy:
         return cls(
-            tuple(re.compile(p) for p in patterns),
+            tuple(allowed),
             per_number,
             per_hour,
             per_caller,
@@ -69,9 +92,19 @@ class CallbackPolicy:
         )
 
     def refuses(self, number: str) -> str | None:
-        """Why ``number`` may never be called back (None: it may)."""
-        if not any(pattern.fullmatch(number) for pattern in self.allowed):
-            return "the number matches none of the allowed patterns (trunk.callbacks.allowed)"
+        """Why ``number`` (normalised: routing/numbers.py) may never be called back (None: it
+        may). A number read in no plan (a short code, a national form with no country to read
+        it in, a typing mistake) is refused: what cannot be typed cannot be checked."""
+        country = numbers.country(number)
+        if country is None:
+            return f"not a valid telephone number ({RULES})"
+        rules = [rule for rule in self.allowed if rule.country == country]
+        if not rules:
+            return f"a number of {country}: no callback goes there ({RULES})"
+        kinds = numbers.kinds(number)
+        if not any(kind in rule.kinds for rule in rules for kind in kinds):
+            kind = " or ".join(kinds) or "unknown"
+            return f"a {kind} number of {country}: not a type callbacks dial ({RULES})"
         return None
 
     def hourly(self, organisation: str) -> int:

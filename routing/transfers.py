@@ -43,7 +43,10 @@ class Centre:
     region: str
     address: str
     hours: str
+    #: Its number in E.164 (routing/numbers.py): what is dialled and checked.
     number: str
+    #: Its number as the config writes it: what callers are told (their national form).
+    shown: str = ""
 
     @property
     def prompt(self) -> str:

@@ -78,7 +78,10 @@ async def call_filter(
         line=known(line, "line", own(app, who, "lines")),
         outcome=None if outcome is None else outcome.value,
         operator=known(operator, "operator", own(app, who, "operators")),
-        caller=caller,
+        # (as the log keeps it: 0501234567 read in the token's organisation's country)
+        caller=None
+        if caller is None
+        else app.deployment.number(caller, organisation=who.organisation),
         number=number,
         sip_call_id=sip_call_id,
         numbers=(
@@ -341,9 +344,11 @@ def _planned(app: Parts, row: tables.Call, at: datetime, by: str) -> dict[str, s
     if not row.caller.lstrip("+").isdigit():
         raise Problem(409, "callback-refused", "the caller's number was withheld")
     call = f"planned-{secrets.token_hex(8)}"
+    # (a row logged before numbers were normalised keeps the carrier's form of then)
+    caller = app.deployment.number(row.caller, line=row.line)
     try:
         when = board.plan_callback(
-            call, row.line or "", row.language or "en", row.caller, at, by, row.number
+            call, row.line or "", row.language or "en", caller, at, by, row.number
         )
     except CallbackRefused as exc:
         raise Problem(409, "callback-refused", str(exc)) from None

@@ -26,6 +26,7 @@ from hotline.api.errors import errors
 from hotline.api.notifications import shown_json
 from hotline.privacy import identifies
 from hotline.store import tables
+from routing import numbers
 
 router = api_router()
 
@@ -160,6 +161,7 @@ async def _caller(
     answered = offered.answered
     waited = ((answered or now) - waiting.entered).total_seconds() - waiting.talked
     known = identifies(number)
+    forms = numbers.forms(number)
     earlier: list[tables.Call] = []
     if known:
         days = deployment.policy_of(operator=op_id).caller_history_days
@@ -196,7 +198,7 @@ async def _caller(
             for n in app.notifications.listing()
             if known
             and n.handled_at is None
-            and number in (n.caller, n.number)
+            and (n.caller in forms or n.number in forms)
             and organisation(app, line=n.line) == mine
         ],
         "callbacks": [

@@ -342,7 +342,8 @@ async def taken_by_phone(
     ):
         raise HTTPException(404, f"no call {call_id!r} in a conversation of yours")
     caller = board.callers.get(call_id, "")
-    number = number or caller
+    # (an operator types what the caller says: 0501234567 is read in the line's country)
+    number = app.deployment.number(number, line=offered.waiting.line) if number else caller
     if (why := app.deployment.callbacks.refuses(number)) is not None:
         raise unprocessable("number", "query", f"cannot be called back: {why}")
     # filed on the organisation's detention line (the one that takes messages: its operators

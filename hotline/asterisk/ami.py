@@ -344,10 +344,17 @@ class AmiClient:
 class AmiEffects:
     """The switchboard's hands in Asterisk."""
 
-    def __init__(self, ami: AmiClient, desk: Callable[[str], bool] = lambda _: False) -> None:
+    def __init__(
+        self,
+        ami: AmiClient,
+        desk: Callable[[str], bool] = lambda _: False,
+        dial: Callable[[str], str] = lambda number: number,
+    ) -> None:
         self.ami = ami
         #: Whether an operator's desk phone is rung too (its session holds credentials).
         self.desk = desk
+        #: A stored (E.164) number as the carrier is given it (trunk.dial).
+        self.dial = dial
 
     async def connect(
         self, channel: str, operator: str, ring_timeout: float, transferred: bool = False
@@ -358,7 +365,7 @@ class AmiEffects:
 
     async def move(self, channel: str, number: str = "") -> None:
         if number:
-            await self._redirect(channel, Context.CENTRE, number)
+            await self._redirect(channel, Context.CENTRE, self.dial(number))
         else:
             await self._redirect(channel, Context.TRANSFERRED, "s")
 
@@ -412,7 +419,7 @@ class AmiEffects:
                 "CallerID": f'"Callback" <{number}>',
                 "Variable": [
                     assign(Var.CALLBACK, call),
-                    assign(Var.NUMBER, number),
+                    assign(Var.NUMBER, self.dial(number)),
                     assign(Var.FENCED, self.ami.fence()),
                 ],
                 # one id per attempt: a retried action can never ring twice
@@ -465,7 +472,7 @@ class AmiEffects:
                     "CallerID": f'"Legal aid {ref}" <{ref}>',
                     "Variable": [
                         assign(Var.ESCALATION, escalation_call(ref, n)),
-                        assign(Var.NUMBER, ringing.number),
+                        assign(Var.NUMBER, self.dial(ringing.number)),
                         assign(Var.RING, int(seconds)),
                         assign(Var.FENCED, self.ami.fence()),
                     ],

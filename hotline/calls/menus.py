@@ -72,7 +72,8 @@ class CallService:
         entry = self.deployment.flow.entries.get(number)
         call.emit(
             CallStarted(
-                channel.caller,
+                # (one caller, whatever form the carrier sent their number in)
+                self.deployment.caller(channel.caller, number),
                 number,
                 caller_name=channel.caller_name,
                 channel=channel.name,
@@ -126,7 +127,7 @@ class CallService:
             await channel.set_variable(Var.LANGUAGE, step.language)
             await io.say(step.prompts)
             # the dialplan says it connects, dials through the carrier, and reports the end
-            await channel.set_variable(Var.CENTRE, centre.number)
+            await channel.set_variable(Var.CENTRE, self.deployment.dial(centre.number))
             await channel.result(Result.CENTRE)
             self.switchboard.to_centre(call.id, channel.name, centre.target())
             return
@@ -245,7 +246,7 @@ class CallService:
             return False
         for _ in range(2):
             typed = (await io.collect(Prompt(language, "callback-number"), 8, 16)).rstrip("#")
-            number = typed or call.caller
+            number = self.deployment.number(typed, line=line) if typed else call.caller
             try:  # stored before the caller hears the promise
                 self.switchboard.add_callback(
                     call.id, line, language, number, "after-hours", call.caller
@@ -277,7 +278,8 @@ class CallService:
         if channel is None:
             return
         call = _Call(channel.call or f"rejected-{time.time_ns()}", self.bus, self.clock)
-        call.emit(CallStarted(channel.caller, channel.extension))
+        caller = self.deployment.caller(channel.caller, channel.extension)
+        call.emit(CallStarted(caller, channel.extension))
         call.emit(CallEnded("rejected", reason=why))
         try:
             await self._goodbye(channel, AgiCallIO(channel), "sorry", self.deployment.languages[:1])

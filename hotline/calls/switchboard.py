@@ -722,7 +722,8 @@ class Switchboard:
         that arrived while the service hung is logged from ``started`` (caller, number,
         channel, sip_call_id)."""
         if not self.bus.under_way(call):
-            self.emit(call, started)
+            caller = self.deployment.caller(started.caller, started.number)
+            self.emit(call, replace(started, caller=caller))
         self._guarded[call] = None
         while len(self._guarded) > GUARDED_KEPT:
             del self._guarded[next(iter(self._guarded))]
@@ -830,9 +831,14 @@ class Switchboard:
         order, those talking to an operator (with whom) going on, those ringing one offered
         to them (those already known are left as they are). Returns how many were new here."""
         known = {*self.state.waiting, *self.talks}
-        new = [c for c in callers if c.call not in known]
-        talks = [(c, op) for c, op in talking if c.call not in known]
-        rings = [(c, op) for c, op in ringing if c.call not in known]
+
+        def read(c: CallerQueued) -> CallerQueued:
+            # (their channel keeps the carrier's form: counted as the log keeps it, E.164)
+            return replace(c, caller=self.deployment.number(c.caller, line=c.line))
+
+        new = [read(c) for c in callers if c.call not in known]
+        talks = [(read(c), op) for c, op in talking if c.call not in known]
+        rings = [(read(c), op) for c, op in ringing if c.call not in known]
         if new or talks or rings:
             self.feed(Adopted(tuple(new), tuple(talks), tuple(rings)))
             log.info(

@@ -99,7 +99,10 @@ class WaitingRoutes:
                 await channel.result(Result.WAIT)
                 return
             typed = (await io.collect(Prompt(language, "callback-number"), 8, 16)).rstrip("#")
-            number = typed or board.callers.get(call, "")
+            line = board.line_of(call)
+            number = (
+                board.deployment.number(typed, line=line) if typed else board.callers.get(call, "")
+            )
             try:
                 board.to_callback(call, number, at=at)  # on disk before the caller hears it
             except (CallbackRefused, OSError) as exc:
@@ -138,7 +141,7 @@ class WaitingRoutes:
         if callback is None:
             await channel.hangup()
             return
-        await channel.set_variable(Var.NUMBER, callback.number)
+        await channel.set_variable(Var.NUMBER, self.switchboard.deployment.dial(callback.number))
         if callback.recording:
             # the operator hears the sealed message first (the dialplan's Playback): opened
             # for this callback, deleted once the family is reached or the operator's leg ends

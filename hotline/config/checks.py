@@ -12,7 +12,7 @@ from hotline.config.deployment import Retention
 from hotline.config.fields import unknown
 from hotline.config.menus import ActionModel
 from hotline.config.schema import DeploymentModel, OrganisationModel
-from routing import Schedule, parse_hours
+from routing import Schedule, numbers, parse_hours
 from routing.outbound import CallbackPolicy
 
 #: Who owns each id: (section, id) -> the organisation's id.
@@ -279,11 +279,6 @@ def cross_references(m: DeploymentModel) -> Iterator[tuple[str, str]]:
         for i, lang in enumerate(op.languages):
             if lang not in m.languages:
                 yield f"{base}.languages.{i}", unknown("language", lang, m.languages)
-    callable_ = CallbackPolicy.of(m.trunk.callbacks.allowed, 1, 1) if m.trunk.callbacks else None
-    for name, centre in m.centres.items():
-        why = callable_.refuses(centre.number) if callable_ else "the trunk allows no callbacks"
-        if why is not None:
-            yield f"centres.{name}.number", f"cannot be called through the trunk: {why}"
     named = set(m.lines) & set(m.operators) | (set(m.lines) | set(m.operators)) & set(m.centres)
     if named:
         yield "centres", f"transfers name lines, operators and centres alike: {sorted(named)}"
@@ -293,3 +288,19 @@ def cross_references(m: DeploymentModel) -> Iterator[tuple[str, str]]:
     both = set(m.supervisors) & (set(m.operators) | set(m.numbers))
     if both:
         yield "supervisors", f"a supervisor id is also an operator or a number: {sorted(both)}"
+
+
+def centre_numbers(
+    org: OrganisationModel, callbacks: CallbackPolicy | None
+) -> Iterator[tuple[str, str]]:
+    """Every centre of ``org`` has a number read in its country's plan that the trunk may
+    dial (a centre is connected to through it)."""
+    region = org.region()
+    for name, centre in org.centres.items():
+        if not numbers.normalised(centre.number, region):
+            yield f"centres.{name}.number", numbers.unreadable(centre.number, region)
+            continue
+        number = numbers.normalise(centre.number, region)
+        why = callbacks.refuses(number) if callbacks else "the trunk allows no callbacks"
+        if why is not None:
+            yield f"centres.{name}.number", f"cannot be called through the trunk: {why}"

@@ -12,7 +12,7 @@ from agents.rota import Rota
 from hotline.config import duty as duty_config
 from hotline.config.telephony import PhonesModel, SecurityModel, SipModel, TrunkModel
 from ivr import Action, Flow
-from routing import Line, Office
+from routing import Line, Office, numbers
 from routing.escalation import Chain
 from routing.outbound import CallbackPolicy
 from routing.signals import Target
@@ -131,6 +131,9 @@ class Organisation:
     offices: frozenset[str]
     operators: frozenset[str]
     supervisors: frozenset[str]
+    #: The country its callers' and callback numbers are read in when national (its own
+    #: ``country``, else its first office's; None: only international forms are read).
+    country: str | None = None
     centres: frozenset[str] = frozenset()
     #: Keypad codes: code -> the line, operator or centre it names (a transfer), or the office
     #: (a supervisor's *72).
@@ -299,12 +302,52 @@ class Deployment:
             if org.callbacks_per_hour is not None
         }
         return CallbackPolicy.of(
-            allowed.allowed,
+            allowed.rules(),
             allowed.per_number_per_hour,
             allowed.per_hour,
             allowed.per_caller_per_hour,
             own,
         )
+
+    def number(self, raw: str, *, organisation: str | None = None, line: str | None = None) -> str:
+        """``raw`` (a caller id, a number a caller typed or an API was given) as it is stored,
+        compared and counted: E.164 when it reads as a number in the country of the
+        organisation (by id, or of ``line``), else as it came (``anonymous``, a short code).
+        With neither (a deployment-wide API token's query): the first organisation's country,
+        in the config's order, that reads it."""
+        if organisation is None and line is None:
+            for region in dict.fromkeys(org.country for org in self.organisations.values()):
+                if numbers.normalised(raw, region):
+                    return numbers.normalise(raw, region)
+        return numbers.normalise(raw, self.region(organisation=organisation, line=line))
+
+    def caller(self, raw: str, dialled: str) -> str:
+        """A caller id as the carrier sent it (0501234567, 380501234567, +380...) as it is
+        stored: read in the country of the organisation whose number ``dialled`` is."""
+        org = self.organisation_of(number=dialled)
+        if org is None:  # (a number no organisation has: international forms only)
+            return numbers.normalise(raw, None)
+        return self.number(raw, organisation=org.id)
+
+    def region(self, *, organisation: str | None = None, line: str | None = None) -> str | None:
+        """The country national numbers are read in for an organisation (by id, or of
+        ``line``); with neither, or none known: the only one of the deployment's, if its
+        organisations share one."""
+        found = (
+            self.organisations.get(organisation)
+            if organisation is not None
+            else self.organisation_of(line=line)
+            if line is not None
+            else None
+        )
+        if found is not None:
+            return found.country
+        countries = {org.country for org in self.organisations.values()}
+        return countries.pop() if len(countries) == 1 else None
+
+    def dial(self, number: str) -> str:
+        """A stored number as the carrier and the SMS gateway are given it (trunk.dial)."""
+        return numbers.dial(number, self.trunk.dial)
 
     @property
     def timezone(self) -> str:

@@ -39,6 +39,7 @@ from agents.rota import (
 )
 from hotline.config.fields import Language, Name, Number, unknown
 from hotline.reports import calendars
+from routing import numbers
 from routing.outbound import CallbackPolicy
 
 #: An address with one @, a dotted domain and no spaces: what a mail server would take.
@@ -153,10 +154,13 @@ def build(
     languages: Sequence[str],
     home: str,
     callbacks: CallbackPolicy | None,
+    region: str | None = None,
 ) -> tuple[list[tuple[str, str]], Duty]:
     """Check an organisation's duty section (its paths start with ``base``) and build it;
-    ``home`` is its time zone, ``callbacks`` what the trunk may dial (None: nothing). Calendar
-    files are read here (a missing or broken one is a problem); URLs are not."""
+    ``home`` is its time zone, ``callbacks`` what the trunk may dial (None: nothing),
+    ``region`` the country its national numbers are read in (people's phones are kept in
+    E.164). Calendar files are read here (a missing or broken one is a problem); URLs are
+    not."""
     problems: list[tuple[str, str]] = []
     people: dict[str, Person] = {}
     for pid, p in duty.people.items():
@@ -166,11 +170,14 @@ def build(
                 (f"{path}.language", f"language {p.language!r} is not one of the "
                  f"organisation's ({', '.join(languages)})")
             )  # fmt: skip
-        if p.phone is not None:
-            why = callbacks.refuses(p.phone) if callbacks else "the trunk allows no callbacks"
+        phone = None if p.phone is None else numbers.normalise(p.phone, region)
+        if p.phone is not None and not numbers.normalised(p.phone, region):
+            problems.append((f"{path}.phone", numbers.unreadable(p.phone, region)))
+        elif phone is not None:
+            why = callbacks.refuses(phone) if callbacks else "the trunk allows no callbacks"
             if why is not None:
                 problems.append((f"{path}.phone", f"cannot be called through the trunk: {why}"))
-        people[pid] = Person(pid, p.name, p.phone, p.email, p.language)
+        people[pid] = Person(pid, p.name, phone, p.email, p.language)
     rotas: dict[str, Rota] = {}
     for name, r in duty.rotas.items():
         found, rota = _rota(f"{base}.rotas.{name}", name, r, people, home)

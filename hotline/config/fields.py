@@ -8,12 +8,24 @@ import difflib
 from collections.abc import Iterable
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from routing.numbers import known_country
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 Number = Annotated[str, Field(pattern=r"^\+?[0-9]{2,20}$")]
 Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 KeypadCode = Annotated[str, Field(pattern=r"^[0-9]{1,4}$")]
+
+
+def _country(code: str) -> str:
+    if not known_country(code):
+        raise ValueError(f"{code!r} is no country with a numbering plan (ISO 3166 alpha-2: UA, GE)")
+    return code
+
+
+#: A country whose numbering plan reads numbers (ISO 3166 alpha-2, as phonenumbers knows it).
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$"), AfterValidator(_country)]
 
 
 class Section(BaseModel):

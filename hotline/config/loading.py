@@ -22,9 +22,9 @@ from hotline.config import duty as duty_config
 from hotline.config.checks import Owners
 from hotline.config.deployment import Deployment, Organisation, Policy, Retention, Webhook
 from hotline.config.rules import QueuesModel, RetentionModel
-from hotline.config.schema import OWNED, DeploymentModel, OrganisationModel
+from hotline.config.schema import OWNED, CentreModel, DeploymentModel, OrganisationModel
 from ivr import Entry, Flow, Menu
-from routing import AfterHours, Line, Office, Schedule, parse_hours
+from routing import AfterHours, Line, Office, Schedule, numbers, parse_hours
 from routing.lines import Overflow
 from routing.outbound import CallbackPolicy
 from routing.transfers import Centre
@@ -109,16 +109,18 @@ def parse(raw: Any, source: str = "<config>") -> Deployment:
         problems += checks.cross_references(flat)
     duty: dict[str, duty_config.Duty] = {}
     callbacks = model.trunk.callbacks
-    policy = CallbackPolicy.of(callbacks.allowed, 1, 1) if callbacks else None
+    policy = CallbackPolicy.of(callbacks.rules(), 1, 1) if callbacks else None
     for org_id, org in organisations.items():
+        prefix = f"organisations.{org_id}." if model.organisations else ""
+        problems += [(prefix + p, m) for p, m in checks.centre_numbers(org, policy)]
         try:
             home = zone(next(iter(org.offices.values())).timezone)
         except ValueError:
             continue  # (the office's own check names it)
-        base = f"organisations.{org_id}.duty" if model.organisations else "duty"
-        found, duty[org_id] = duty_config.build(base, org.duty, org.languages, home.key, policy)
+        found, duty[org_id] = duty_config.build(
+            f"{prefix}duty", org.duty, org.languages, home.key, policy, org.region()
+        )
         problems += found
-        prefix = f"organisations.{org_id}." if model.organisations else ""
         problems += [(prefix + p, m) for p, m in checks.escalation_rotas(org)]
     if problems:
         raise ConfigError(source, problems)
@@ -303,10 +305,13 @@ def _build(
         op_id: Operator(op_id, op.name, op.office, tuple(op.lines), tuple(op.languages))
         for op_id, op in m.operators.items()
     }
-    centres = {
-        name: Centre(name, c.name, c.region, c.address, c.hours, c.number)
-        for name, c in m.centres.items()
-    }
+
+    def centre(name: str, c: CentreModel) -> Centre:
+        region = organisations[owners["centres", name]].region()
+        number = numbers.normalise(c.number, region)
+        return Centre(name, c.name, c.region, c.address, c.hours, number, shown=c.number)
+
+    centres = {name: centre(name, c) for name, c in m.centres.items()}
     return Deployment(
         languages=tuple(m.languages),
         flow=Flow(menus, entries, tuple(m.languages)),
@@ -358,6 +363,7 @@ def _organisation(
         tuple(org.languages),
         next(iter(org.offices.values())).timezone,
         numbers=own("numbers"),
+        country=org.region(),
         lines=own("lines"),
         offices=own("offices"),
         operators=own("operators"),

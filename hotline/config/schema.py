@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, model_validator
 
 from hotline.config.duty import DutyModel
-from hotline.config.fields import KeypadCode, Language, Name, Number, Section
+from hotline.config.fields import Country, KeypadCode, Language, Name, Number, Section
 from hotline.config.lines import LineModel
 from hotline.config.menus import MenuModel, NumberModel
 from hotline.config.offices import OfficeModel, OperatorModel, SupervisorModel
@@ -84,6 +84,10 @@ class OrganisationModel(Section):
 
     name: str = Field(min_length=1, max_length=120)
     languages: list[Language] = Field(min_length=1)
+    #: The country whose numbering plan reads its national numbers (a caller id or a typed
+    #: callback number ``0501234567``, its centres' and duty people's phones); unset: its
+    #: first office's ``country`` that is set.
+    country: Country | None = None
     targets: TargetsModel = TargetsModel()
     #: Its own queue rules: any setting of the shared ``queues:``, each one given replacing
     #: the shared value (checked as the shared ones are, as the file is loaded).
@@ -108,6 +112,13 @@ class OrganisationModel(Section):
     #: How long its audit trail is kept (none: the shared ``audit:``).
     audit: AuditModel | None = None
 
+    def region(self) -> str | None:
+        """The country its national numbers are read in (None: none is known; only numbers
+        in international form are then read as numbers)."""
+        if self.country is not None:
+            return self.country
+        return next((o.country for o in self.offices.values() if o.country), None)
+
 
 class DeploymentModel(Section):
     """The whole config: shared settings, and either ``organisations`` or one organisation's
@@ -122,6 +133,7 @@ class DeploymentModel(Section):
     retention: RetentionModel = RetentionModel()
     audit: AuditModel = AuditModel()
     organisations: dict[Name, OrganisationModel] = {}
+    country: Country | None = None
     languages: list[Language] = []
     numbers: dict[Number, NumberModel] = {}
     menus: dict[Name, MenuModel] = {}
@@ -136,7 +148,7 @@ class DeploymentModel(Section):
 
     @model_validator(mode="after")
     def _organisations_or_one(self) -> DeploymentModel:
-        flat = [s for s in ("languages", *OWNED, "duty", "webhooks") if getattr(self, s)]
+        flat = [s for s in ("languages", "country", *OWNED, "duty", "webhooks") if getattr(self, s)]
         if self.organisations and flat:
             raise ValueError(f"with 'organisations', {', '.join(flat)} go inside an organisation")
         if not self.organisations:
@@ -153,6 +165,7 @@ class DeploymentModel(Section):
             "hotline": OrganisationModel(
                 name="Hotline",
                 duty=self.duty or DutyModel(),
+                country=self.country,
                 **{s: getattr(self, s) for s in ("languages", *OWNED, "webhooks")},
             )
         }

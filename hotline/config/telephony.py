@@ -5,36 +5,58 @@ softphones connect (``phones``), and the bans of addresses that attack it (``sec
 from __future__ import annotations
 
 import ipaddress
-import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from hotline.config.fields import Section
-from routing.outbound import PER_CALLER
+from hotline.config.fields import Country, Section
+from routing.numbers import DialForm, Kind
+from routing.outbound import PER_CALLER, Allowed
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+#: What `hotline check` says to a config that still gives callbacks.allowed as patterns.
+PATTERNS_GONE = (
+    "regular expressions are no longer read here: name the countries and types of number "
+    "callbacks may dial, e.g. allowed: [{country: UA, types: [mobile, fixed_line]}, "
+    "{country: GE, types: [mobile]}] (types: mobile, fixed_line, toll_free, voip, "
+    "personal_number, uan; premium-rate, shared-cost and short numbers never)"
+)
 
-def _pattern(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"not a regular expression: {exc}") from None
-    return value
+
+class AllowedModel(Section):
+    """Numbers callbacks may dial: a country's (ISO 3166 alpha-2) of these types, as its
+    numbering plan says (phonenumbers' data: premium-rate and shared-cost ranges are known
+    to it, so they are refused whatever form a caller types them in)."""
+
+    country: Country
+    types: Annotated[list[Kind], Field(min_length=1)] = ["mobile", "fixed_line"]
+
+    def rule(self) -> Allowed:
+        return Allowed.of(self.country, self.types)
 
 
 class CallbacksModel(Section):
-    """Where callbacks may go: the numbers (regular expressions, matched whole; e.g. the
-    country's mobile and landline numbering, no international or premium-rate numbers), and
-    at most so many calls an hour to one number and in all."""
+    """Where callbacks may go: the countries and types of number (e.g. the country's mobiles
+    and landlines: no other country, no premium-rate number), and at most so many calls an
+    hour to one number and in all."""
 
-    allowed: list[Annotated[str, AfterValidator(_pattern)]] = Field(min_length=1)
+    allowed: list[AllowedModel] = Field(min_length=1)
     per_number_per_hour: int = Field(4, ge=1, le=100)
     #: Each organisation's outbound calls an hour (callbacks and escalations).
     per_hour: int = Field(60, ge=1, le=10_000)
     #: Callback requests one calling number may make to one organisation in an hour.
     per_caller_per_hour: int = Field(PER_CALLER, ge=1, le=100)
+
+    @field_validator("allowed", mode="before")
+    @classmethod
+    def _no_patterns(cls, value: Any) -> Any:
+        if isinstance(value, list) and any(isinstance(item, str) for item in value):
+            raise ValueError(PATTERNS_GONE)
+        return value
+
+    def rules(self) -> tuple[Allowed, ...]:
+        return tuple(model.rule() for model in self.allowed)
 
 
 class OwnCallbacksModel(Section):
@@ -56,6 +78,9 @@ class TrunkModel(Section):
     #: with that user name and password).
     registration: bool = False
     callbacks: CallbacksModel | None = None
+    #: How numbers are written in what the carrier (and the SMS gateway) is given:
+    #: ``international`` (380501234567) or ``e164`` (+380501234567).
+    dial: DialForm = "international"
 
     @model_validator(mode="after")
     def _outbound_needs(self) -> TrunkModel:

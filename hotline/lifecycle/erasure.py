@@ -24,6 +24,7 @@ from hotline.store.calllog import CallLog
 from hotline.store.db import Store
 from hotline.store.tables import Erasure
 from hotline.vault import Vault
+from routing import numbers as phone_numbers
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +99,14 @@ class Eraser:
         if not await self.call_log.flush(FLUSH):
             raise NotWritten("the call log's database is behind: nothing erased, try again")
         engine = self.store.engine
+        if number is not None:  # (as the log keeps it: read in the organisation's country)
+            number = self.deployment.number(number, organisation=organisation)
         calls = await lifecycle.calls_of(engine, numbers, number, call)
+        forms = phone_numbers.forms(number) if number is not None else ()
         reports = [
             n
             for n in self.notifications.listing()
-            if (n.call in calls or (number is not None and number in (n.number, n.caller)))
+            if (n.call in calls or n.number in forms or n.caller in forms)
             and (lines is None or n.line in lines)
         ]
         if call is not None and not calls:

@@ -57,7 +57,7 @@ def text(deployment: Deployment, centre_id: str, language: str) -> str:
     said = (
         deployment.prompt_texts.get((language, centre.prompt)) or f"{centre.name}. {centre.hours}."
     )
-    return f"{said}\n{centre.address}\n{centre.number}"
+    return f"{said}\n{centre.address}\n{centre.shown or centre.number}"
 
 
 def centre_sms(deployment: Deployment) -> Composer:

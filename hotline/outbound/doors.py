@@ -25,6 +25,7 @@ def open_doors(settings: Settings, deployment: Deployment) -> dict[str, Door]:
             settings.sms_username,
             settings.sms_password.get_secret_value(),
             settings.sms_sender,
+            dial=deployment.trunk.dial,
         )
     if settings.smtp_host:
         if "@" not in settings.smtp_from:

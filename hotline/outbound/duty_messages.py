@@ -55,7 +55,7 @@ def said(language: str, what: str, **values: str) -> str:
 def duty_messages(deployment: Deployment, public_url: str) -> Composer:
     """The composer of the escalation's texts; ``public_url``: where the desk is opened."""
     trunk = deployment.trunk.callbacks
-    policy = CallbackPolicy.of(trunk.allowed, 1, 1) if trunk else None
+    policy = CallbackPolicy.of(trunk.rules(), 1, 1) if trunk else None
 
     def compose(event: CallEvent) -> Iterator[OutboxMessage]:
         fact = event.fact

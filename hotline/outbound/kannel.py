@@ -12,6 +12,8 @@ import httpx
 
 from hotline.outbound.door import DeliveryFailed
 from hotline.outbound.outbox import OutboxMessage
+from routing import numbers
+from routing.numbers import DialForm
 
 #: What is sent as GSM 7-bit text as it is (160 characters an SMS); any other character
 #: (Cyrillic, Georgian) makes the whole text UCS-2 (``coding=2``: 70 characters an SMS, 67 a
@@ -31,12 +33,15 @@ class Kannel:
         password: str,
         sender: str = "",
         client: httpx.AsyncClient | None = None,
+        dial: DialForm = "international",
     ) -> None:
         self.url = url
         self.username = username
         self.password = password
         self.sender = sender
         self.client = client or httpx.AsyncClient(timeout=10)
+        #: How a stored (E.164) number is written in ``to`` (trunk.dial: the carrier's form).
+        self.dial: DialForm = dial
 
     async def send(self, message: OutboxMessage) -> None:
         text = message.payload.get("text")
@@ -45,7 +50,7 @@ class Kannel:
         params = {
             "username": self.username,
             "password": self.password,
-            "to": message.to,
+            "to": numbers.dial(message.to, self.dial),
             "text": text,
             "charset": "UTF-8",
         }

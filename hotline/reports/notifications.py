@@ -291,8 +291,9 @@ class MessageRoute:
             recorded = True
             await channel.record_file(taken.recording.removesuffix(".wav"), seconds=120, silence=5)
             typed = (await io.collect(Prompt(language, "callback-number"), 8, 16)).rstrip("#")
-            if board.deployment.callbacks.refuses(typed) is None:
-                taken.number = typed
+            number = board.deployment.number(typed, line=waiting.line)
+            if board.deployment.callbacks.refuses(number) is None:
+                taken.number = number
             taken.complete = True
         except CallerHungUp:
             pass  # what was recorded so far is kept, and the caller is called back

@@ -39,6 +39,7 @@ from hotline.store.tables import (
     OperatorChange,
     Recording,
 )
+from routing import numbers as phone_numbers
 from routing.events import ENDINGS, Accessed
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -211,7 +212,6 @@ class Store:
             (Call.line, where.line),
             (Call.outcome, None if where.outcome == OTHER else where.outcome),
             (Call.operator, where.operator),
-            (Call.caller, where.caller),
             (Call.number, where.number),
             (Call.sip_call_id, where.sip_call_id),
         ):
@@ -219,6 +219,8 @@ class Store:
                 query = query.where(column == value)
         if where.outcome == OTHER:
             query = query.where(Call.outcome.is_not(None), Call.outcome.not_in(ENDINGS))
+        if where.caller is not None:  # (rows stored before numbers were normalised too)
+            query = query.where(Call.caller.in_(phone_numbers.forms(where.caller)))
         if where.numbers is not None:
             query = query.where(Call.number.in_(where.numbers))
         if where.since is not None:
@@ -361,10 +363,16 @@ class Store:
     async def calls_from(
         self, caller: str, since: datetime, but: str = "", limit: int = 20
     ) -> list[Call]:
-        """The calls from ``caller`` since ``since`` (but ``but``), newest first."""
+        """The calls from ``caller`` (E.164, or as it came if it is no number) since ``since``
+        (but ``but``), newest first; rows logged before numbers were normalised, in the form
+        the carrier sent then (380..., 0...), are found too."""
         query = (
             select(Call)
-            .where(Call.caller == caller, Call.started_at >= since, Call.id != but)
+            .where(
+                Call.caller.in_(phone_numbers.forms(caller)),
+                Call.started_at >= since,
+                Call.id != but,
+            )
             .order_by(Call.started_at.desc())
             .limit(limit)
         )

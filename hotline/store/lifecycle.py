@@ -31,6 +31,7 @@ from hotline.store.tables import (
     Outbox,
     Recording,
 )
+from routing import numbers as phone_numbers
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +102,15 @@ async def calls_of(
     if call is not None:
         query = select(Call.id).where(Call.id == call)
     else:
+        # (every form the number may have been stored in before numbers were normalised)
+        forms = phone_numbers.forms(number or "")
         typed = or_(
-            Call.caller == number,
-            Call.callback_number == number,
-            Call.id.in_(select(Callback.call_id).where(Callback.number == number)),
+            Call.caller.in_(forms),
+            Call.callback_number.in_(forms),
+            Call.id.in_(select(Callback.call_id).where(Callback.number.in_(forms))),
             Call.id.in_(
                 select(Notification.call_id).where(
-                    or_(Notification.number == number, Notification.caller == number)
+                    or_(Notification.number.in_(forms), Notification.caller.in_(forms))
                 )
             ),
         )

@@ -73,7 +73,7 @@ async def test_the_desk_pops_the_caller_up_and_takes_the_wrap_up(
     second = asyncio.create_task(call(*CONSULTATION, caller=CALLER, hold_ms=60_000))
     pop = page.locator("#call[data-state=ringing]")
     await expect(pop).to_be_visible(timeout=60_000)
-    await expect(page.locator("#caller")).to_have_text(CALLER)
+    await expect(page.locator("#caller")).to_have_text("+" + CALLER)  # (E.164, as logged)
     await expect(page.locator("#call-line")).to_have_attribute("data-line", "consultation")
     await expect(page.locator("#call-language")).to_have_text("Ukrainian")
     await expect(page.locator("#call-path")).to_have_text("language:1 > main:1")

@@ -76,7 +76,7 @@ async def test_each_organisation_sees_its_own_rota_and_a_changed_calendar(
             "id": "kovalenko",
             "name": "Olena Kovalenko",
             "language": "uk",
-            "phone": "0671234501",
+            "phone": "+380671234501",  # the config's 0671234501, kept in E.164
             "email": "o.kovalenko@example.org",
         }
     ]

@@ -37,7 +37,9 @@ from tests.receiver import Receiver
 #: 03:00 on Sunday 6 December 2026 in Kyiv.
 SUNDAY_NIGHT = "2026-12-06T03:00:00+02:00"
 #: The default rota's people on duty then (config/hotline.yaml: duty).
-KOVALENKO, BONDAR, MELNYK = "0671234501", "0501234502", "0671234504"
+# the duty people's phones (the config's 0671234501, ...) as the carrier and Kannel are given
+# them (trunk.dial: international)
+KOVALENKO, BONDAR, MELNYK = "380671234501", "380501234502", "380671234504"
 FAMILY = "380661112233"
 SCENARIO = Path(__file__).parent / "sipp/duty.xml"
 GE = "supervisor-ge-escalation-token-2026"  # Georgia's Legal Aid Service's supervisor

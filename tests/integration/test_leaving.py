@@ -22,7 +22,7 @@ FAMILY = "380661112233"
 def kept(record: dict[str, Any], reason: str = "abandoned") -> dict[str, Any]:
     """The callback the record promises (its ``callback.requested``), the call not ended."""
     assert record["outcome"] is None, record
-    assert record["callback_number"] == FAMILY, record
+    assert record["callback_number"] == "+" + FAMILY, record  # (E.164, as logged)
     (requested,) = [e for e in record["events"] if e["kind"] == "callback.requested"]
     assert (requested["data"]["line"], requested["data"]["reason"]) == ("detention", reason)
     return requested
@@ -95,7 +95,7 @@ async def test_hanging_up_during_the_message_prompt_keeps_the_callback(
     assert heard[-1] == "hotline/uk/detention-message", heard  # hung up during it
     kept(record, reason="notification")
     (report,) = [n for n in service.get("/api/notifications") if n["call"] == record["id"]]
-    assert (report["open"], report["number"], report["recording"]) == (True, FAMILY, "")
+    assert (report["open"], report["number"], report["recording"]) == (True, "+" + FAMILY, "")
 
 
 async def test_hanging_up_while_asked_for_a_callback_number_keeps_the_callback(

@@ -94,7 +94,7 @@ async def test_keys_route_callers_to_their_lines(asterisk: Asterisk, service: Se
         ), (keys, record)
         # they hung up while waiting: abandoned, except detention callers, who are called back
         if line == "detention":
-            assert (record["outcome"], record["callback_number"]) == (None, "380501234567")
+            assert (record["outcome"], record["callback_number"]) == (None, "+380501234567")
         else:
             assert record["outcome"] == "abandoned", (keys, record)
         # the caller waited in Asterisk's waiting room while the service queued them on the line
@@ -220,11 +220,11 @@ async def test_after_hours_callback_offer_takes_a_number(
     assert (record["asked_line"], record["outcome"], record["callback_number"]) == (
         "consultation",
         None,  # pending: the line's operators call back when they are in
-        "0501112233",
+        "+380501112233",  # typed nationally, kept in E.164
     )
     (requested,) = [e for e in record["events"] if e["kind"] == "callback.requested"]
     assert requested["data"] == {
-        "number": "0501112233",
+        "number": "+380501112233",
         "line": "consultation",
         "reason": "after-hours",
     }

@@ -50,7 +50,7 @@ async def test_an_unanswered_detention_caller_leaves_a_notification(
     assert (note["open"], note["complete"], note["number"], note["line"]) == (
         True,
         True,
-        "380501234567",
+        "+380501234567",  # (E.164, as logged)
         "detention",
     )
     # stored on disk (synced before the reference was read back) with its recording, sealed
@@ -91,8 +91,9 @@ async def test_a_waiting_caller_leaves_a_message(asterisk: Asterisk, service: Se
     assert placed.returncode == 0, placed.output
     record = service.get("/api/calls", sip_call_id=placed.call_id)[0]
     (note,) = [n for n in service.get("/api/notifications") if n["call"] == record["id"]]
-    assert (note["line"], note["number"], note["open"]) == ("consultation", "380501234567", True)
-    assert record["callback_number"] == "380501234567" and record["outcome"] is None
+    # (kept in E.164)
+    assert (note["line"], note["number"], note["open"]) == ("consultation", "+380501234567", True)
+    assert record["callback_number"] == "+380501234567" and record["outcome"] is None
     # /metrics counts it open, not overdue (the target is 15 minutes)
     line = frozenset({("organisation", "ua-legal-aid"), ("line", "consultation")})
     found = service.metrics()

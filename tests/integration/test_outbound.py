@@ -107,7 +107,7 @@ async def test_a_detention_report_reaches_the_case_registry_once_in_order(
         "call": record["id"],
         "ref": report["ref"],
         "line": "detention",
-        "number": "380661112233",  # the number left to call back: this receiver asked for it
+        "number": "+380661112233",  # the number left to call back: this receiver asked for it
         "complete": True,
         "language": "uk",
     }

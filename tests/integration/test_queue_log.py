@@ -139,7 +139,7 @@ async def test_the_queue_log_reads_as_app_queues(
     ]
     assert {f[2] for f in lines} == {"NONE", "consultation", "detention"}  # op3's two lines
     ours_by = {(f[1], f[4]): f[5:] for f in lines if f[2] != "detention"}
-    assert ours_by[a, "ENTERQUEUE"] == ["", mask(CALLER), "1"]
+    assert ours_by[a, "ENTERQUEUE"] == ["", mask("+" + CALLER), "1"]  # (E.164, as logged)
     hold, peer, ring = ours_by[a, "CONNECT"]
     assert abs(int(hold) - answered["wait"]) <= 1 and UNIQUEID.fullmatch(peer) and peer != a
     assert int(ring) <= 2

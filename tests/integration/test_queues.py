@@ -207,7 +207,7 @@ async def test_a_waiting_caller_asks_for_a_callback(
     placed = await call(*CONSULTATION[:1], "11www1w#", hold_ms=30_000)
     assert placed.returncode == 0, placed.output  # the service thanked them and hung up
     record = service.record(placed.call_id)  # settled: waiting for its callback
-    assert (record["callback_number"], record["outcome"]) == ("380501234567", None)
+    assert (record["callback_number"], record["outcome"]) == ("+380501234567", None)
     assert service.get("/api/queues")["consultation"]["waiting"][0]["call"] == record["id"]
     service.login("op3")
     record = wait_for_outcome(service, placed.call_id)
@@ -224,7 +224,7 @@ async def test_a_detention_caller_who_hangs_up_is_called_back(
     home = home_phone(talk_ms=60_000)
     placed = await call(*DETENTION, caller="380661112233", hold_ms=9000)
     record = service.record(placed.call_id)  # settled: waiting for its callback
-    assert (record["callback_number"], record["outcome"]) == ("380661112233", None)
+    assert (record["callback_number"], record["outcome"]) == ("+380661112233", None)
     service.login("op1")
     record = wait_for_outcome(service, placed.call_id)
     (requested,) = [e for e in record["events"] if e["kind"] == "callback.requested"]

@@ -44,7 +44,7 @@ async def test_pending_callbacks_survive_a_restart_in_their_order(
     first = await call(*DETENTION, caller="380661112233", hold_ms=6000)
     second = await call(*DETENTION, caller="380671112244", hold_ms=3000)
     ids = []
-    for placed, number in ((first, "380661112233"), (second, "380671112244")):
+    for placed, number in ((first, "+380661112233"), (second, "+380671112244")):  # (E.164)
         record = service.record(placed.call_id)
         assert (record["callback_number"], record["outcome"]) == (number, None)
         ids.append(record["id"])
@@ -83,7 +83,7 @@ async def test_callback_retries_keep_their_schedule_across_a_restart(
     op1 = phone("op1", talk_ms=60_000)
     home_phone(answers=False)  # the caller's phone rings out (30 s)
     placed = await call(*DETENTION, caller="380661112233", hold_ms=4000)
-    assert service.record(placed.call_id)["callback_number"] == "380661112233"
+    assert service.record(placed.call_id)["callback_number"] == "+380661112233"
     service.login("op1")
     record = service.record(placed.call_id, until=lambda r: events(r, "callback.failed"), wait=60)
     failed = datetime.fromisoformat(events(record, "callback.failed")[0]["at"])
@@ -167,7 +167,7 @@ async def test_a_message_under_way_at_a_stop_is_kept_and_a_person_answers(
     assert op3.answered() == 1  # a person answered them
     service.start()
     (note,) = service.get("/api/notifications")
-    assert (note["open"], note["complete"], note["number"]) == (True, False, "380501234567")
+    assert (note["open"], note["complete"], note["number"]) == (True, False, "+380501234567")
     assert Path(note["recording"]).name == recording.pop().name
     record = service.record(placed.call_id)
     assert record["outcome"] == "handed-over"

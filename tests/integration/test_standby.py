@@ -151,7 +151,7 @@ async def test_the_standby_takes_over_the_waiting_callers_in_their_order(
 
     # a detention caller hangs up while waiting: a callback is promised
     abandoned = await call(*DETENTION, caller="380661112233", hold_ms=9000)
-    assert a.record(abandoned.call_id)["callback_number"] == "380661112233"
+    assert a.record(abandoned.call_id)["callback_number"] == "+380661112233"
     # four callers wait on a: two for information, one consultation, then a detention
     placed = {}
     for name, (number, keys) in (

@@ -1,4 +1,5 @@
-"""Where callbacks may go, and how often: the config's patterns, each organisation's hourly cap
+"""Where callbacks may go, and how often: the config's countries and types of number, each
+organisation's hourly cap
 (an organisation may set a lower one), the cap per number, and the limit on one calling
 number's requests."""
 
@@ -8,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from routing.outbound import CallbackPolicy, Dial, Request, capped, too_many_requests
+from routing.outbound import Allowed, CallbackPolicy, Dial, Request, capped, too_many_requests
 
 POLICY = CallbackPolicy.of(
-    [r"(\+?380|0)(50|66|67)[0-9]{7}"],
+    [Allowed.of("UA", ["mobile"]), Allowed.of("GE", ["mobile", "fixed_line"])],
     per_number=2,
     per_hour=3,
     per_caller=2,
@@ -27,18 +28,46 @@ def minutes(m: float) -> datetime:
 @pytest.mark.parametrize(
     ("number", "allowed"),
     [
-        ("380501234567", True),
+        ("+380501234567", True),  # a Ukrainian mobile
         ("+380661112233", True),
-        ("0671112233", True),
-        ("0900123456", False),  # premium rate
-        ("+447700900123", False),  # abroad
-        ("380501234567999", False),  # matched whole, not as a prefix
+        ("380671112233", True),  # (the carrier's form without "+" reads as the same)
+        ("+995555123456", True),  # a Georgian mobile
+        ("+995322920055", True),  # a Georgian landline: GE allows fixed lines
+        ("+380442345678", False),  # a Ukrainian landline: UA allows mobiles only here
+        ("+380900212345", False),  # premium rate
+        ("+380800213103", False),  # toll free: not a type listed
+        ("+447400123456", False),  # abroad
+        ("+380501234567999", False),  # too long: no number
+        ("0501234567", False),  # a national form: the edge reads it in its country first
+        ("112", False),  # a short number
         ("anonymous", False),
         ("", False),
     ],
 )
-def test_only_numbers_matching_a_pattern_whole(number: str, allowed: bool) -> None:
+def test_only_numbers_of_an_allowed_country_and_type(number: str, allowed: bool) -> None:
     assert (POLICY.refuses(number) is None) is allowed
+
+
+@pytest.mark.parametrize(
+    ("number", "why"),
+    [
+        ("+447400123456", "a number of GB: no callback goes there (trunk.callbacks.allowed)"),
+        (
+            "+380900212345",
+            "a premium_rate number of UA: not a type callbacks dial (trunk.callbacks.allowed)",
+        ),
+        ("+380442345678", "a fixed_line number of UA: not a type callbacks dial"),
+        ("112", "not a valid telephone number (trunk.callbacks.allowed)"),
+    ],
+)
+def test_a_refusal_says_what_the_number_is(number: str, why: str) -> None:
+    refused = POLICY.refuses(number)
+    assert refused is not None and refused.startswith(why), refused
+
+
+def test_a_rule_cannot_let_premium_rate_numbers_through() -> None:
+    with pytest.raises(ValueError, match="premium_rate"):
+        Allowed.of("UA", ["mobile", "premium_rate"])
 
 
 def test_no_patterns_no_callbacks() -> None:
@@ -83,8 +112,8 @@ UA = [Dial(minutes(0), "380501111111", "ua"), Dial(minutes(10), "380502222222", 
             "2 callbacks to this number in the last hour (trunk.callbacks.per_number_per_hour)",
             60,
         ),
-        # never: a number of no pattern
-        ([], "0900123456", "ua", 0, "the number matches none of the allowed patterns", None),
+        # never: a number of a type no rule allows
+        ([], "+380900212345", "ua", 0, "a premium_rate number of UA", None),
     ],
 )
 def test_the_hourly_caps_per_organisation_and_per_number(

@@ -20,7 +20,7 @@ from routing.callbacks import refusal as callback_refusal
 from routing.dispatch import Candidate, may_take, queue_order
 from routing.events import to_data
 from routing.lines import Line, Overflow
-from routing.outbound import HOUR, CallbackPolicy, withheld
+from routing.outbound import HOUR, Allowed, CallbackPolicy, withheld
 from routing.queue import Queue, Rules, Timings
 from routing.signals import (
     Adopted,
@@ -91,7 +91,11 @@ RULES = Rules(
     OPERATORS,
     Timings(wrap_up=10, pause_after_misses=2, callback_attempts=2, callback_retry=30),
     CallbackPolicy.of(
-        [r"380[0-9]{9}"], per_number=2, per_hour=5, per_caller=3, own_per_hour={"sumy-org": 2}
+        [Allowed.of("UA", ["mobile", "fixed_line"])],
+        per_number=2,
+        per_hour=5,
+        per_caller=3,
+        own_per_hour={"sumy-org": 2},
     ),
     # consultations are another organisation's (with a lower cap of its own)
     {"detention": "ua", "information": "ua", "consultation": "sumy-org"},
@@ -380,8 +384,8 @@ def test_a_desk_callback_says_why_it_cannot_be_made() -> None:
     desk = CallBackNow("n1", "op1", "123456", "detention", "uk", "380661112233")
     assert callback_refusal(run.queue, RULES, desk, run.now) == "op1 cannot call now (paused)"
     run(OperatorChanged("op1", Resume()))
-    foreign = replace(desk, number="0900123456")
-    assert "allowed patterns" in str(callback_refusal(run.queue, RULES, foreign, run.now))
+    foreign = replace(desk, number="+447400123456")
+    assert "a number of GB" in str(callback_refusal(run.queue, RULES, foreign, run.now))
     assert run(foreign) == [] and run.queue.callbacks == {}  # refused in the step as well
 
 

@@ -20,6 +20,7 @@ from hotline.calls.switchboard import CallbackRefused, NoAnswer, NotActive, Swit
 from hotline.config.deployment import Deployment
 from hotline.events import CallEvent, EventBus
 from routing.events import CallStarted, to_data
+from routing.signals import CallerQueued
 from tests.conftest import with_rules
 
 
@@ -296,10 +297,10 @@ async def test_a_refused_number_is_logged_and_nothing_is_promised(durable_world:
     board, _, _, events, folder = durable_world
     board.enqueue("c1", "PJSIP/trunk-1", "consultation", "uk", caller="380501234567")
     board.hold("c1", True)
-    with pytest.raises(CallbackRefused, match="allowed patterns"):
-        board.to_callback("c1", "0900123456")
+    with pytest.raises(CallbackRefused, match="a premium_rate number of UA"):
+        board.to_callback("c1", "+380900212345")
     assert not board.waiting["c1"].callback and "c1" not in board.callbacks
-    assert events[-1].kind == "callback.refused" and events[-1].fact.number == "0900123456"
+    assert events[-1].kind == "callback.refused" and events[-1].fact.number == "+380900212345"
     assert not (folder / "callbacks.jsonl").read_text()
 
 
@@ -465,3 +466,24 @@ async def test_a_timer_early_by_the_service_clock_waits_for_its_time(world: tupl
     clock.advance(0.05)
     await asyncio.sleep(0.1)
     assert [c[:2] for c in asterisk.callbacks] == [("c1", "op3")]
+
+
+async def test_callers_taken_over_from_asterisk_are_counted_as_the_log_keeps_them(
+    world: tuple,
+) -> None:
+    """Their channels keep the carrier's form (0501234567, 380501234567): an instance that
+    takes them over reads it in their line's country, so their callback requests and their
+    history count as those of the caller they are (+380501234567)."""
+    board, _, _, _ = world
+    board.adopt(
+        [
+            CallerQueued("c1", "PJSIP/trunk-1", "consultation", "uk", "0501234567"),
+            CallerQueued("c2", "PJSIP/trunk-2", "consultation", "uk", "380501234567"),
+            CallerQueued("c3", "PJSIP/trunk-3", "consultation", "uk", "anonymous"),
+        ]
+    )
+    assert [board.callers[c] for c in ("c1", "c2", "c3")] == [
+        "+380501234567",
+        "+380501234567",
+        "anonymous",
+    ]

@@ -107,9 +107,42 @@ CASES = [
         lambda c: c["trunk"].pop("callbacks"),
         "trunk: with 'outbound', say which numbers callbacks may dial in 'callbacks.allowed'",
     ),
+    (  # today's rules, as the config wrote them before: how to write them now
+        lambda c: c["trunk"]["callbacks"].update(allowed=[r"(\+?380|0)(50|67)[0-9]{7}"]),
+        "trunk.callbacks.allowed: regular expressions are no longer read here: name the "
+        "countries and types of number callbacks may dial, e.g. allowed: [{country: UA, types: "
+        "[mobile, fixed_line]}, {country: GE, types: [mobile]}]",
+    ),
     (
-        lambda c: c["trunk"]["callbacks"].update(allowed=["(0[0-9]{9}"]),
-        "trunk.callbacks.allowed.0: not a regular expression",
+        lambda c: c["trunk"]["callbacks"].update(allowed=[{"country": "XK2"}]),
+        "trunk.callbacks.allowed.0.country: 'XK2' does not match ^[A-Z]{2}$",
+    ),
+    (
+        lambda c: c["trunk"]["callbacks"].update(allowed=[{"country": "ZZ"}]),
+        "trunk.callbacks.allowed.0.country: 'ZZ' is no country with a numbering plan",
+    ),
+    (
+        lambda c: c["trunk"]["callbacks"].update(
+            allowed=[{"country": "UA", "types": ["mobile", "premium_rate"]}]
+        ),
+        "trunk.callbacks.allowed.0.types.1: Input should be 'mobile', 'fixed_line'",
+    ),
+    (
+        lambda c: c["trunk"].update(dial="national"),
+        "trunk.dial: Input should be 'international' or 'e164'",
+    ),
+    (
+        lambda c: ukraine(c).update(country="ZZ"),
+        UA + "country: 'ZZ' is no country with a numbering plan",
+    ),
+    (
+        lambda c: ukraine(c)["centres"]["kyiv"].update(number="0440"),
+        UA + "centres.kyiv.number: '0440' is no valid telephone number in UA's numbering plan",
+    ),
+    (  # a centre abroad: the trunk may not dial it
+        lambda c: ukraine(c)["centres"]["kyiv"].update(number="+442071234567"),
+        UA + "centres.kyiv.number: cannot be called through the trunk: a number of GB: no "
+        "callback goes there",
     ),
     (
         lambda c: ukraine(c).update(callbacks={"per_hour": 61}),
@@ -490,3 +523,76 @@ def test_each_organisation_may_keep_its_audit_trail_its_own_time() -> None:
         "ge-rehabilitation": None,
     }
     assert parse(copy.deepcopy(DEFAULT)).audit_days == 2190  # six years by default
+
+
+@pytest.mark.parametrize(
+    ("raw", "where", "stored"),
+    [
+        # a caller id or a typed number, read in the country of its organisation's offices
+        ("0501234567", {"organisation": "ua-legal-aid"}, "+380501234567"),
+        ("380501234567", {"organisation": "ua-legal-aid"}, "+380501234567"),
+        ("555123456", {"organisation": "ge-legal-aid"}, "+995555123456"),
+        ("555123456", {"line": "ge-consultation"}, "+995555123456"),
+        ("0501234567", {"line": "consultation"}, "+380501234567"),
+        # no organisation (a deployment-wide token's query): the first country that reads it
+        ("0501234567", {}, "+380501234567"),
+        # (Ukraine's first in the config: read as a Kherson landline, though a Georgian would
+        # mean a mobile; an organisation's token reads numbers in its own country)
+        ("555123456", {}, "+380555123456"),
+        ("+380501234567", {}, "+380501234567"),
+        ("anonymous", {"organisation": "ua-legal-aid"}, "anonymous"),
+    ],
+)
+def test_a_number_is_read_in_its_organisations_country(
+    raw: str, where: dict[str, str], stored: str
+) -> None:
+    assert parse(DEFAULT).number(raw, **where) == stored
+
+
+def test_an_organisations_own_country_comes_before_its_offices() -> None:
+    """``country:`` on the organisation reads its national numbers, its offices' otherwise;
+    with neither, every national number it writes is named."""
+    raw = copy.deepcopy(DEFAULT)
+    ukraine(raw)["country"] = "GE"
+    with pytest.raises(ConfigError) as caught:
+        parse(raw)
+    assert (
+        UA + "centres.kyiv.number: '0440000103' is no valid telephone number in GE's numbering "
+        "plan" in str(caught.value)
+    )
+    ukraine(raw)["country"] = "UA"
+    for office in ukraine(raw)["offices"].values():
+        office.pop("country", None)
+        office.pop("subdivision", None)
+    assert parse(raw).number("0501234567", organisation="ua-legal-aid") == "+380501234567"
+    del ukraine(raw)["country"]
+    with pytest.raises(ConfigError) as caught:
+        parse(raw)
+    assert UA + "duty.people.kovalenko.phone: '0671234501' is no number in international " in str(
+        caught.value
+    )
+
+
+def test_centres_and_duty_phones_are_kept_in_e164_and_told_as_written() -> None:
+    deployment = parse(DEFAULT)
+    kyiv = deployment.centres["kyiv"]
+    assert (kyiv.number, kyiv.shown) == ("+380440000103", "0440000103")
+    people = deployment.organisations["ua-legal-aid"].duty.people
+    assert people["kovalenko"].phone == "+380671234501"
+
+
+@pytest.mark.parametrize(
+    ("raw", "dialled", "stored"),
+    [
+        ("0501234567", "0800213103", "+380501234567"),  # Ukraine's hotline: Ukraine's plan
+        ("380501234567", "0800213103", "+380501234567"),
+        ("555123456", "0322920055", "+995555123456"),  # Georgia's: a Georgian mobile
+        ("0501234567", "0999999999", "0501234567"),  # no organisation's number: as it came
+        ("380501234567", "0999999999", "+380501234567"),
+        ("anonymous", "0800213103", "anonymous"),
+    ],
+)
+def test_a_caller_id_is_read_in_the_country_of_the_number_dialled(
+    raw: str, dialled: str, stored: str
+) -> None:
+    assert parse(DEFAULT).caller(raw, dialled) == stored

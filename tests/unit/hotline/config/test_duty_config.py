@@ -56,9 +56,19 @@ CASES = [
         "(uk, en, ru)",
     ),
     (
-        lambda c: kovalenko(c).update(phone="0900123456"),  # premium rate
-        DUTY + "people.kovalenko.phone: cannot be called through the trunk: the number "
-        "matches none of the allowed patterns (trunk.callbacks.allowed)",
+        lambda c: kovalenko(c).update(phone="0900212345"),  # premium rate
+        DUTY + "people.kovalenko.phone: cannot be called through the trunk: a premium_rate "
+        "number of UA: not a type callbacks dial (trunk.callbacks.allowed)",
+    ),
+    (
+        lambda c: kovalenko(c).update(phone="+447400123456"),  # abroad
+        DUTY + "people.kovalenko.phone: cannot be called through the trunk: a number of GB: "
+        "no callback goes there (trunk.callbacks.allowed)",
+    ),
+    (
+        lambda c: kovalenko(c).update(phone="067123"),  # too short for Ukraine's plan
+        DUTY + "people.kovalenko.phone: '067123' is no valid telephone number in UA's "
+        "numbering plan",
     ),
     (
         lambda c: kovalenko(c).update(phone="call me"),

@@ -62,6 +62,24 @@ async def test_unicode_texts_reach_the_sms_centre_whole(kannel: Kannel) -> None:
         await door.close()
 
 
+async def test_a_number_kept_in_e164_reaches_the_gateway_in_the_carriers_form(
+    kannel: Kannel,
+) -> None:
+    """The outbox keeps numbers as the log does (+380501234567); Kannel is given them as
+    trunk.dial says: international (380501234567, as before numbers were normalised) or
+    E.164."""
+    international = KannelDoor(kannel.url, USERNAME, PASSWORD, SENDER)
+    e164 = KannelDoor(kannel.url, USERNAME, PASSWORD, SENDER, dial="e164")
+    try:
+        await international.send(sms(1, "a", to="+380501234567"))
+        await e164.send(sms(2, "b", to="+380501234567"))
+        found = await received(kannel, 2)
+        assert [(m.to, m.text) for m in found] == [("380501234567", "a"), ("+380501234567", "b")]
+    finally:
+        await international.close()
+        await e164.close()
+
+
 async def test_a_gateway_down_is_tried_again_until_it_is_back(
     kannel: Kannel, tmp_path: Path
 ) -> None:

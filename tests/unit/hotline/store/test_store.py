@@ -344,3 +344,32 @@ async def test_a_call_is_written_back_with_the_columns_its_events_changed(
         "outcome",
         "talk",
     ]
+
+
+async def test_a_callers_history_is_found_whatever_form_their_number_was_stored_in(
+    store: Store,
+) -> None:
+    """Rows logged before numbers were normalised hold the carrier's form of then (national,
+    international without ``+``); the caller who calls now (``+380501234567``) is one caller
+    with all of them, in the desk's history and in the calls' filter; another caller is not."""
+    await store.upgrade()
+    callers = {
+        "national": "0501234567",
+        "international": "380501234567",
+        "e164": "+380501234567",
+        "another": "+380501234568",
+        "withheld": "anonymous",
+    }
+    bus = EventBus()
+    events: list[CallEvent] = []
+    bus.subscribe(events.append)
+    for i, (call, caller) in enumerate(callers.items()):
+        publish(bus, call, 60 * i, "call.started", caller=caller, number="0800213103")
+        publish(bus, call, 60 * i + 30, "call.ended", outcome="hung-up")
+    assert await store.write(events) == len(events)
+
+    found = await store.calls_from("+380501234567", T0, but="e164")
+    assert [c.id for c in found] == ["international", "national"]  # newest first
+    matching, total = await store.calls(CallFilter(caller="+380501234567"))
+    assert sorted(c.id for c in matching) == ["e164", "international", "national"] and total == 3
+    assert [c.id for c in await store.calls_from("anonymous", T0)] == ["withheld"]
